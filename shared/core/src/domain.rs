@@ -1,0 +1,581 @@
+//! Domain types: identifiers, timestamps, organizations, id-maps, runs.
+//!
+//! Everything that crosses a port boundary has its own type so that a hub id can never be passed
+//! where an app id is expected, and every timestamp is UTC.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use mapping::ContentHash;
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a raw identifier.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+            /// The raw identifier.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
+            }
+        }
+    };
+}
+
+string_id!(
+    /// Our key for an organization (one Connec! group linked to one app account).
+    OrgId
+);
+string_id!(
+    /// A Connec! customer group (`cld-...`), the scope in every hub URL.
+    GroupId
+);
+string_id!(
+    /// A Connec! record id (the `provider: connec` entry of an id array).
+    HubId
+);
+string_id!(
+    /// An external application's record id.
+    AppId
+);
+string_id!(
+    /// A hub collection (`people`, `organizations`); also names an entity pair.
+    EntityName
+);
+string_id!(
+    /// An app's entity name (`contacts`, `companies`).
+    AppEntityName
+);
+string_id!(
+    /// The app's provider name as it appears in Connec! external ids (`hubspot`).
+    Provider
+);
+string_id!(
+    /// The linked app account (HubSpot portal id, Xero tenant id): the `realm` of external ids.
+    Realm
+);
+string_id!(
+    /// The tenant (marketplace) whose Connec! credentials are used.
+    Tenant
+);
+string_id!(
+    /// One sync run.
+    RunId
+);
+
+/// A UTC instant with millisecond precision, printed as RFC 3339 with a `Z`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// Wraps a chrono UTC time.
+    pub fn from_datetime(value: DateTime<Utc>) -> Self {
+        Self(value)
+    }
+    /// Parses RFC 3339 with any offset (converted to UTC) or epoch milliseconds.
+    ///
+    /// ```
+    /// use sync_core::domain::Timestamp;
+    /// let a = Timestamp::parse("2024-01-01T10:00:00+02:00").unwrap();
+    /// let b = Timestamp::parse("1704096000000").unwrap();
+    /// assert_eq!(a, b);
+    /// assert_eq!(a.to_rfc3339(), "2024-01-01T08:00:00.000Z");
+    /// ```
+    pub fn parse(text: &str) -> Option<Self> {
+        let trimmed = text.trim();
+        if let Ok(parsed) = DateTime::parse_from_rfc3339(trimmed) {
+            return Some(Self(parsed.with_timezone(&Utc)));
+        }
+        if let Ok(millis) = trimmed.parse::<i64>() {
+            return DateTime::from_timestamp_millis(millis).map(Self);
+        }
+        None
+    }
+    /// Epoch milliseconds.
+    pub fn epoch_millis(&self) -> i64 {
+        self.0.timestamp_millis()
+    }
+    /// RFC 3339, UTC, milliseconds.
+    pub fn to_rfc3339(&self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+    /// The underlying chrono value.
+    pub fn as_datetime(&self) -> DateTime<Utc> {
+        self.0
+    }
+    /// This instant moved back by `by` (saturating at the epoch range).
+    pub fn minus(&self, by: std::time::Duration) -> Self {
+        let delta = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
+        Self(self.0 - delta)
+    }
+    /// This instant moved forward by `by`.
+    pub fn plus(&self, by: std::time::Duration) -> Self {
+        let delta = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
+        Self(self.0 + delta)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// Which system a record comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// Connec!.
+    Hub,
+    /// The external application.
+    App,
+}
+
+impl Side {
+    /// Stable lower-case name used in storage keys.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Side::Hub => "hub",
+            Side::App => "app",
+        }
+    }
+    /// Parses [`Side::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "hub" => Some(Side::Hub),
+            "app" => Some(Side::App),
+            _ => None,
+        }
+    }
+}
+
+/// Which way records travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// App -> Connec!.
+    ToHub,
+    /// Connec! -> app.
+    ToApp,
+}
+
+impl Direction {
+    /// The side records are read from.
+    pub fn source(&self) -> Side {
+        match self {
+            Direction::ToHub => Side::App,
+            Direction::ToApp => Side::Hub,
+        }
+    }
+    /// Human label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Direction::ToHub => "app -> hub",
+            Direction::ToApp => "hub -> app",
+        }
+    }
+}
+
+/// Per-entity switches of an organization: which directions travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectionFlags {
+    /// App records are pushed to Connec!.
+    pub to_hub: bool,
+    /// Connec! records are pushed to the app.
+    pub to_app: bool,
+}
+
+impl Default for DirectionFlags {
+    fn default() -> Self {
+        Self {
+            to_hub: true,
+            to_app: true,
+        }
+    }
+}
+
+impl DirectionFlags {
+    /// Whether `direction` is enabled.
+    pub fn allows(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::ToHub => self.to_hub,
+            Direction::ToApp => self.to_app,
+        }
+    }
+}
+
+/// One Connec! group linked to one app account, with its sync settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    /// Our key.
+    pub id: OrgId,
+    /// Whose Connec! credentials apply.
+    pub tenant: Tenant,
+    /// The Connec! group.
+    pub group_id: GroupId,
+    /// The app (`hubspot`).
+    pub provider: Provider,
+    /// The linked app account.
+    pub realm: Realm,
+    /// Display name.
+    pub name: String,
+    /// Master switch for scheduled syncs.
+    pub sync_enabled: bool,
+    /// Per-entity direction flags; an entity absent here uses the defaults (both ways).
+    pub entity_flags: BTreeMap<EntityName, DirectionFlags>,
+    /// Records created before this instant do not travel; `None` means historical data is on.
+    pub history_from: Option<Timestamp>,
+    /// When the account was linked.
+    pub linked_at: Timestamp,
+}
+
+impl Organization {
+    /// Flags for one entity (defaults when unset).
+    pub fn flags(&self, entity: &EntityName) -> DirectionFlags {
+        self.entity_flags.get(entity).copied().unwrap_or_default()
+    }
+}
+
+/// The link between one hub record and one app record of an organization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IdMap {
+    /// Organization.
+    pub org: OrgId,
+    /// Entity pair (hub collection).
+    pub entity: EntityName,
+    /// Hub record, once known.
+    pub hub_id: Option<HubId>,
+    /// App record, once known.
+    pub app_id: Option<AppId>,
+    /// Hash of the mapped fields in canonical shape as of the last sync in either direction.
+    pub hash: Option<ContentHash>,
+    /// Last successful write into Connec!.
+    pub last_push_to_hub: Option<Timestamp>,
+    /// Last successful write into the app.
+    pub last_push_to_app: Option<Timestamp>,
+    /// Newest `updated_at` seen on the hub record: an older version never overwrites a newer one.
+    pub hub_updated_at: Option<Timestamp>,
+    /// Newest modification time seen on the app record.
+    pub app_updated_at: Option<Timestamp>,
+    /// Per-record opt-out of app -> hub.
+    pub to_hub: bool,
+    /// Per-record opt-out of hub -> app.
+    pub to_app: bool,
+    /// Deleted or archived on one side: no longer synced, never recreated silently.
+    pub inactive: bool,
+    /// Last per-record error, cleared on success.
+    pub last_error: Option<String>,
+    /// Human label (record name), for status screens.
+    pub name: Option<String>,
+}
+
+impl IdMap {
+    /// A fresh, unlinked id-map.
+    pub fn new(org: OrgId, entity: EntityName) -> Self {
+        Self {
+            org,
+            entity,
+            hub_id: None,
+            app_id: None,
+            hash: None,
+            last_push_to_hub: None,
+            last_push_to_app: None,
+            hub_updated_at: None,
+            app_updated_at: None,
+            to_hub: true,
+            to_app: true,
+            inactive: false,
+            last_error: None,
+            name: None,
+        }
+    }
+    /// Both sides are known.
+    pub fn is_linked(&self) -> bool {
+        self.hub_id.is_some() && self.app_id.is_some()
+    }
+}
+
+/// Why a record waits for the next run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingReason {
+    /// A reference is not in the id-map yet.
+    Deferred,
+    /// The write failed.
+    Failed,
+}
+
+impl PendingReason {
+    /// Stable name used in storage.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PendingReason::Deferred => "deferred",
+            PendingReason::Failed => "failed",
+        }
+    }
+    /// Parses [`PendingReason::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "deferred" => Some(PendingReason::Deferred),
+            "failed" => Some(PendingReason::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A record to retry on the next run even if it did not change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingRecord {
+    /// Organization.
+    pub org: OrgId,
+    /// Entity pair.
+    pub entity: EntityName,
+    /// Where the record is read from when retried.
+    pub source: Side,
+    /// Its id on that side.
+    pub source_id: String,
+    /// Why it waits.
+    pub reason: PendingReason,
+    /// What went wrong (no personal data).
+    pub error: String,
+    /// How many runs tried it.
+    pub attempts: u32,
+    /// First time it was parked.
+    pub since: Timestamp,
+}
+
+/// Outcome counters of one entity pair in one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Created on the target side.
+    pub created: u64,
+    /// Updated on the target side.
+    pub updated: u64,
+    /// Matched an existing target record instead of creating a duplicate.
+    pub merged: u64,
+    /// Read but nothing to do (unchanged, echo, opted out, too old).
+    pub skipped: u64,
+    /// Changed on both sides since the last sync.
+    pub conflicts: u64,
+    /// Write rejected; stored on the id-map and retried next run.
+    pub failed: u64,
+    /// Waiting for a reference; retried next run.
+    pub deferred: u64,
+    /// Deletions carried over (archive / INACTIVE).
+    pub archived: u64,
+}
+
+impl Counts {
+    /// Adds another set of counters.
+    pub fn add(&mut self, other: &Counts) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.merged += other.merged;
+        self.skipped += other.skipped;
+        self.conflicts += other.conflicts;
+        self.failed += other.failed;
+        self.deferred += other.deferred;
+        self.archived += other.archived;
+    }
+    /// Records written on the target side.
+    pub fn written(&self) -> u64 {
+        self.created + self.updated + self.merged + self.archived
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still going.
+    Running,
+    /// Everything travelled.
+    Success,
+    /// Some records failed or wait for a reference; they are retried next run.
+    Partial,
+    /// An entity could not be read or written at all.
+    Failed,
+}
+
+impl RunStatus {
+    /// Stable name used in storage.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+        }
+    }
+    /// Parses [`RunStatus::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "running" => Some(RunStatus::Running),
+            "success" => Some(RunStatus::Success),
+            "partial" => Some(RunStatus::Partial),
+            "failed" => Some(RunStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// Which side won a conflict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Winner {
+    /// Connec!'s version was kept and pushed to the app.
+    Hub,
+    /// The app's version was kept and pushed to Connec!.
+    App,
+}
+
+/// One conflict and how it was settled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConflictNote {
+    /// Entity pair.
+    pub entity: EntityName,
+    /// Hub record.
+    pub hub_id: HubId,
+    /// App record.
+    pub app_id: AppId,
+    /// The policy that decided.
+    pub policy: ConflictPolicy,
+    /// The winner.
+    pub winner: Winner,
+    /// Hub record's `updated_at`.
+    pub hub_updated_at: Timestamp,
+    /// App record's modification time.
+    pub app_updated_at: Timestamp,
+}
+
+/// How a conflict (changed on both sides since the last sync) is settled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictPolicy {
+    /// Connec! always wins.
+    HubWins,
+    /// The app always wins.
+    AppWins,
+    /// The most recent `updated_at` (parsed to UTC) wins; on an exact tie the hub wins.
+    #[default]
+    MostRecent,
+}
+
+impl ConflictPolicy {
+    /// Decides a conflict.
+    ///
+    /// ```
+    /// use sync_core::domain::{ConflictPolicy, Timestamp, Winner};
+    /// let older = Timestamp::parse("2024-01-01T00:00:00Z").unwrap();
+    /// let newer = Timestamp::parse("2024-01-01T00:00:01Z").unwrap();
+    /// assert_eq!(ConflictPolicy::MostRecent.decide(older, newer), Winner::App);
+    /// assert_eq!(ConflictPolicy::MostRecent.decide(newer, newer), Winner::Hub);
+    /// assert_eq!(ConflictPolicy::AppWins.decide(newer, older), Winner::App);
+    /// ```
+    pub fn decide(&self, hub_updated_at: Timestamp, app_updated_at: Timestamp) -> Winner {
+        match self {
+            ConflictPolicy::HubWins => Winner::Hub,
+            ConflictPolicy::AppWins => Winner::App,
+            ConflictPolicy::MostRecent => {
+                if app_updated_at > hub_updated_at {
+                    Winner::App
+                } else {
+                    Winner::Hub
+                }
+            }
+        }
+    }
+}
+
+/// Counters of one entity pair in one direction.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CountKey {
+    /// Entity pair.
+    pub entity: EntityName,
+    /// Direction.
+    pub direction: Direction,
+}
+
+/// One sync of one organization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Run id.
+    pub id: RunId,
+    /// Organization.
+    pub org: OrgId,
+    /// Start.
+    pub started_at: Timestamp,
+    /// End, once finished.
+    pub finished_at: Option<Timestamp>,
+    /// Status.
+    pub status: RunStatus,
+    /// Whether this was the organization's first sync.
+    pub first_sync: bool,
+    /// Counters per entity and direction.
+    pub counts: Vec<(CountKey, Counts)>,
+    /// Conflicts and how they were settled.
+    pub conflicts: Vec<ConflictNote>,
+    /// Entity-level errors (a fetch or a whole batch that failed).
+    pub errors: Vec<String>,
+}
+
+impl Run {
+    /// Total counters across entities and directions.
+    pub fn totals(&self) -> Counts {
+        let mut total = Counts::default();
+        for (_, counts) in &self.counts {
+            total.add(counts);
+        }
+        total
+    }
+    /// Counters for one entity and direction (zero when absent).
+    pub fn counts_for(&self, entity: &str, direction: Direction) -> Counts {
+        self.counts
+            .iter()
+            .find(|(key, _)| key.entity.as_str() == entity && key.direction == direction)
+            .map(|(_, counts)| *counts)
+            .unwrap_or_default()
+    }
+}
+
+/// Where a paged fetch stands, stored as a checkpoint so that an interrupted run resumes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PageCursor(String);
+
+impl PageCursor {
+    /// Wraps an opaque cursor.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The opaque cursor.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A watermark: changes after this instant are fetched next time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watermark(pub Timestamp);

@@ -1,0 +1,147 @@
+//! Typed errors of the core crate.
+
+use thiserror::Error;
+
+/// A per-record rejection by an API (validation error, conflict...). Never fails a run.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct RecordError {
+    /// HTTP status of the rejection, when there was one.
+    pub status: Option<u16>,
+    /// What the API said (no record content).
+    pub message: String,
+}
+
+impl RecordError {
+    /// A rejection with a status.
+    pub fn new(status: Option<u16>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Errors talking to an HTTP API (shared by the Connec! client and the connectors).
+#[derive(Debug, Error)]
+pub enum HttpError {
+    /// The request could not be sent or timed out, after retries.
+    #[error("{api}: {method} {path}: request failed after {attempts} attempt(s): {detail}")]
+    Transport {
+        /// API name.
+        api: &'static str,
+        /// HTTP method.
+        method: String,
+        /// Path (no query string: it may hold personal data).
+        path: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Cause.
+        detail: String,
+    },
+    /// The API answered with an error status.
+    #[error("{api}: {method} {path}: HTTP {status}: {detail}")]
+    Status {
+        /// API name.
+        api: &'static str,
+        /// HTTP method.
+        method: String,
+        /// Path.
+        path: String,
+        /// Status code.
+        status: u16,
+        /// The API's own message.
+        detail: String,
+    },
+    /// The API answered 2xx with a body we cannot understand.
+    #[error("{api}: {method} {path}: malformed response: {detail}")]
+    Malformed {
+        /// API name.
+        api: &'static str,
+        /// HTTP method.
+        method: String,
+        /// Path.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A URL could not be built (bad base URL in the configuration).
+    #[error("{api}: invalid URL: {detail}")]
+    Url {
+        /// API name.
+        api: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl HttpError {
+    /// The HTTP status, when the API answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Errors of the Connec! hub.
+pub type HubError = HttpError;
+
+/// Errors of an app connector.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// HTTP-level failure.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The app answered something that does not fit its contract.
+    #[error("{app}: {detail}")]
+    Invalid {
+        /// App name.
+        app: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The connector does not know this entity.
+    #[error("{app}: unknown entity `{entity}`")]
+    UnknownEntity {
+        /// App name.
+        app: &'static str,
+        /// Entity asked for.
+        entity: String,
+    },
+}
+
+/// Errors of a store backend.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A uniqueness rule would be broken (e.g. an app id already mapped to another hub id).
+    #[error("store conflict: {0}")]
+    Conflict(String),
+    /// Stored data cannot be read back.
+    #[error("store data is corrupt: {0}")]
+    Corrupt(String),
+    /// The backend failed.
+    #[error("store backend error: {0}")]
+    Backend(String),
+}
+
+/// Errors that stop a sync run before or outside per-entity work.
+#[derive(Debug, Error)]
+pub enum SyncError {
+    /// Unknown organization.
+    #[error("organization `{0}` is not linked; run `connector link` first")]
+    UnknownOrganization(String),
+    /// Sync switched off for this organization.
+    #[error("sync is disabled for organization `{0}`")]
+    Disabled(String),
+    /// Another run holds the organization's lease.
+    #[error("another sync of organization `{0}` is running")]
+    Locked(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A mapping failed to build (bad configuration).
+    #[error("mapping error: {0}")]
+    Mapping(String),
+}

@@ -1,0 +1,326 @@
+//! The HTTP client every API client shares: timeouts, retries with exponential backoff and
+//! jitter (schedule from `backon`), `Retry-After`, rate-limit headers and a concurrency cap.
+//!
+//! Retry rules (DESIGN section 4, "Outside limits"): 429 is always retried (the request was not
+//! processed), honouring `Retry-After`; 5xx and timeouts are retried only for idempotent requests,
+//! because a create that timed out may have happened; 4xx validation errors are never retried.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::error::HttpError;
+
+/// Tunables of an [`ApiClient`].
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff delay.
+    pub base_delay: Duration,
+    /// Longest backoff delay.
+    pub max_delay: Duration,
+    /// Longest `Retry-After` we wait for; a longer one fails the call.
+    pub max_retry_after: Duration,
+    /// Requests in flight at once (Xero allows 5 per tenant).
+    pub max_concurrency: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_retries: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(120),
+            max_concurrency: 8,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Short timeouts and delays for tests and demos against local emulators.
+    pub fn fast() -> Self {
+        Self {
+            timeout: Duration::from_secs(2),
+            max_retries: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(5),
+            max_concurrency: 8,
+        }
+    }
+}
+
+/// Whether a request may be repeated when its outcome is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Reads, upserts by external id, updates: safe to repeat.
+    Idempotent,
+    /// Creates: repeated only when the server surely did not process it (429, connect error).
+    NotIdempotent,
+}
+
+/// A successful (2xx) response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+/// Extracts a readable message from an API's error body.
+pub type ErrorDetail = fn(&[u8]) -> String;
+
+/// One API's HTTP client.
+#[derive(Clone)]
+pub struct ApiClient {
+    api: &'static str,
+    client: reqwest::Client,
+    config: HttpConfig,
+    error_detail: ErrorDetail,
+    permits: Arc<Semaphore>,
+    not_before: Arc<Mutex<Option<Instant>>>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient").field("api", &self.api).finish()
+    }
+}
+
+impl ApiClient {
+    /// A client for the API named `api` (used in errors and logs).
+    pub fn new(api: &'static str, config: HttpConfig, error_detail: ErrorDetail) -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .build()
+            .map_err(|e| HttpError::Url {
+                api,
+                detail: format!("cannot build HTTP client: {e}"),
+            })?;
+        Ok(Self {
+            api,
+            permits: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
+            client,
+            config,
+            error_detail,
+            not_before: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The underlying reqwest client, to build requests.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The API name.
+    pub fn api(&self) -> &'static str {
+        self.api
+    }
+
+    /// Sends the request built by `build` (called again for each attempt) and returns a 2xx
+    /// response, retrying what may be retried.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        idempotency: Idempotency,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<HttpResponse, HttpError> {
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.config.base_delay)
+            .with_max_delay(self.config.max_delay)
+            .with_max_times(self.config.max_retries as usize)
+            .with_jitter()
+            .build();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            self.wait_for_rate_limit().await;
+            let outcome = {
+                let _permit = self.permits.acquire().await.expect("semaphore never closed");
+                build().send().await
+            };
+            let (retryable, retry_after, failure) = match outcome {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    self.note_rate_limit_headers(&headers).await;
+                    let body = match response.bytes().await {
+                        Ok(body) => body.to_vec(),
+                        Err(e) => {
+                            let retryable = idempotency == Idempotency::Idempotent;
+                            let failure = self.transport(method, path, attempts, format!("reading body: {e}"));
+                            match self.next_delay(&mut backoff, retryable, None) {
+                                Some(delay) => {
+                                    self.log_retry(method, path, attempts, None, delay);
+                                    tokio::time::sleep(delay).await;
+                                    continue;
+                                }
+                                None => return Err(failure),
+                            }
+                        }
+                    };
+                    if status.is_success() {
+                        return Ok(HttpResponse { status, headers, body });
+                    }
+                    let retry_after = parse_retry_after(&headers);
+                    let retryable = match status.as_u16() {
+                        429 => true,
+                        503 if retry_after.is_some() => true,
+                        500..=599 => idempotency == Idempotency::Idempotent,
+                        _ => false,
+                    };
+                    let failure = HttpError::Status {
+                        api: self.api,
+                        method: method.to_owned(),
+                        path: path.to_owned(),
+                        status: status.as_u16(),
+                        detail: (self.error_detail)(&body),
+                    };
+                    (retryable, retry_after, failure)
+                }
+                Err(e) => {
+                    // A connect error means the server never saw the request.
+                    let retryable = e.is_connect() || idempotency == Idempotency::Idempotent;
+                    let kind = if e.is_timeout() {
+                        "timed out"
+                    } else if e.is_connect() {
+                        "could not connect"
+                    } else {
+                        "transport error"
+                    };
+                    (retryable, None, self.transport(method, path, attempts, format!("{kind}: {}", without_url(&e))))
+                }
+            };
+            if let Some(wait) = retry_after
+                && wait > self.config.max_retry_after
+            {
+                return Err(failure);
+            }
+            match self.next_delay(&mut backoff, retryable, retry_after) {
+                Some(delay) => {
+                    self.log_retry(method, path, attempts, failure.status(), delay);
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(failure),
+            }
+        }
+    }
+
+    fn transport(&self, method: &str, path: &str, attempts: u32, detail: String) -> HttpError {
+        HttpError::Transport {
+            api: self.api,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            attempts,
+            detail,
+        }
+    }
+
+    fn next_delay(
+        &self,
+        backoff: &mut impl Iterator<Item = Duration>,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        if !retryable {
+            return None;
+        }
+        let scheduled = backoff.next()?;
+        // The server's word beats our schedule; never retry sooner than it asked.
+        Some(retry_after.map_or(scheduled, |asked| asked.max(scheduled.min(self.config.base_delay))))
+    }
+
+    fn log_retry(&self, method: &str, path: &str, attempt: u32, status: Option<u16>, delay: Duration) {
+        tracing::warn!(
+            api = self.api,
+            method,
+            path,
+            attempt,
+            status,
+            delay_ms = delay.as_millis() as u64,
+            "retrying request"
+        );
+    }
+
+    async fn wait_for_rate_limit(&self) {
+        let until = *self.not_before.lock().await;
+        if let Some(until) = until {
+            let now = Instant::now();
+            if until > now {
+                tokio::time::sleep(until - now).await;
+            }
+        }
+    }
+
+    /// Slows down before the API has to say 429: when a rate-limit header says nothing remains in
+    /// the window, wait for the window before the next request.
+    async fn note_rate_limit_headers(&self, headers: &HeaderMap) {
+        let remaining = header_u64(headers, "x-hubspot-ratelimit-remaining")
+            .or_else(|| header_u64(headers, "x-minlimit-remaining"));
+        let interval = header_u64(headers, "x-hubspot-ratelimit-interval-milliseconds")
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(1));
+        let mut not_before = self.not_before.lock().await;
+        *not_before = match remaining {
+            Some(0) => Some(Instant::now() + interval.min(self.config.max_retry_after)),
+            _ => None,
+        };
+    }
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date.
+pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// A reqwest error's text without the URL (query strings may carry personal data).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "<url>");
+    }
+    if let Some(source) = std::error::Error::source(error) {
+        text.push_str(&format!(" ({source})"));
+    }
+    text
+}
+
+/// Parses a JSON body, with an error naming the API call.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    api: &'static str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<T, HttpError> {
+    serde_json::from_slice(body).map_err(|e| HttpError::Malformed {
+        api,
+        method: method.to_owned(),
+        path: path.to_owned(),
+        // Syntax errors only name positions; the body itself may hold personal data.
+        detail: format!("{e} (in a {}-byte body)", body.len()),
+    })
+}
