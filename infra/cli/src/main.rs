@@ -1,1 +1,319 @@
-fn main() {}
+//! `connector`: run the two-way sync locally on the embedded backend.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use connector_cli::config::Config;
+use connector_cli::wiring::{self, Endpoints, Tuning};
+use connector_cli::{bench, demo, report};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use store_embedded::EmbeddedStore;
+use sync_core::domain::{OrgId, RunStatus};
+use sync_core::engine::{PageProgress, RunOptions};
+use sync_core::http::HttpConfig;
+use sync_core::ports::SyncStore;
+
+#[derive(Parser)]
+#[command(name = "connector", version, about = "Two-way sync between Connec! and HubSpot, on one machine")]
+struct Cli {
+    /// Log as JSON lines (for machines) instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start both emulators in-process, seed them, sync twice and show the result.
+    Demo {
+        /// Keep the embedded database here (default: a temporary file).
+        #[arg(long)]
+        database: Option<PathBuf>,
+    },
+    /// Run the Connec! and HubSpot emulators on loopback until interrupted.
+    Emulate {
+        /// Connec! emulator port.
+        #[arg(long, default_value_t = 8081)]
+        connec_port: u16,
+        /// HubSpot emulator port.
+        #[arg(long, default_value_t = 8082)]
+        hubspot_port: u16,
+    },
+    /// Sync the configured organization once.
+    Sync {
+        /// Configuration file.
+        #[arg(long, short, default_value = "connector.yaml")]
+        config: PathBuf,
+        /// Ignore watermarks and re-read everything (unchanged records stay no-ops).
+        #[arg(long)]
+        full: bool,
+    },
+    /// Show the organization, its watermarks, parked records and recent runs.
+    Status {
+        /// Configuration file.
+        #[arg(long, short, default_value = "connector.yaml")]
+        config: PathBuf,
+    },
+    /// List id-maps.
+    Idmaps {
+        /// Configuration file.
+        #[arg(long, short, default_value = "connector.yaml")]
+        config: PathBuf,
+        /// Only this entity (`people`, `organizations`).
+        #[arg(long)]
+        entity: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Validate a mapping file (YAML or JSON).
+    CheckMapping {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Measure an initial sync of N people and N/10 organizations.
+    Bench {
+        /// Number of people.
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
+    },
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.log_json);
+    match run(cli.command).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Demo { database } => {
+            let (_dir, path) = database_path(database)?;
+            let store = open_store(&path)?;
+            let outcome = demo::run(store, &mut |line| println!("{line}")).await.map_err(|e| e.to_string())?;
+            println!("(id-maps and runs are in {})", path.display());
+            Ok(if outcome.disagreements.is_empty() && outcome.second.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Emulate {
+            connec_port,
+            hubspot_port,
+        } => emulate(connec_port, hubspot_port).await,
+        Command::Sync { config, full } => sync(&config, full).await,
+        Command::Status { config } => status(&config).await,
+        Command::Idmaps { config, entity, limit } => {
+            let config = Config::load(&config).map_err(|e| e.to_string())?;
+            let store = open_store(&config.database)?;
+            let org = OrgId::new(config.organization.group_id.clone());
+            let entity = entity.map(sync_core::domain::EntityName::new);
+            let maps = store
+                .list_idmaps(&org, entity.as_ref(), 0, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!("{}", report::idmap_table(&maps));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckMapping { file } => {
+            connector_hubspot::HubSpotConnector::check_mapping_file(&file).map_err(|e| e.to_string())?;
+            println!("{}: valid", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { records } => {
+            if records == 0 {
+                return Err("--records must be at least 1".into());
+            }
+            let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+            let store = EmbeddedStore::open(dir.path().join("bench.db")).map_err(|e| e.to_string())?;
+            let counter = store.clone();
+            let report = bench::run(records, Arc::new(store), &move || counter.operations(), &mut |l| {
+                eprintln!("{l}")
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            print!("{}", report.render());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn database_path(given: Option<PathBuf>) -> Result<(Option<tempfile::TempDir>, PathBuf), String> {
+    match given {
+        Some(path) => Ok((None, path)),
+        None => {
+            let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+            let path = dir.path().join("connector.db");
+            Ok((Some(dir), path))
+        }
+    }
+}
+
+fn open_store(path: &Path) -> Result<Arc<dyn SyncStore>, String> {
+    EmbeddedStore::open(path)
+        .map(|s| Arc::new(s) as Arc<dyn SyncStore>)
+        .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
+}
+
+async fn emulate(connec_port: u16, hubspot_port: u16) -> Result<ExitCode, String> {
+    let connec = emulators::ConnecEmulator::new(emulators::ConnecConfig::default());
+    let hubspot = emulators::HubSpotEmulator::new(emulators::HubSpotConfig::default());
+    let bind = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let connec_server = connec
+        .start_on(bind(connec_port))
+        .await
+        .map_err(|e| format!("cannot listen on port {connec_port} for Connec!: {e} (pick another with --connec-port)"))?;
+    let hubspot_server = hubspot
+        .start_on(bind(hubspot_port))
+        .await
+        .map_err(|e| format!("cannot listen on port {hubspot_port} for HubSpot: {e} (pick another with --hubspot-port)"))?;
+    println!("Connec! emulator: {} (Basic demo-id:demo-key, group e.g. cld-demo)", connec_server.base_url);
+    println!("HubSpot emulator: {} (Bearer demo-token, portal 62515)", hubspot_server.base_url);
+    println!("Seed with POST /_emulator/seed/...; inspect with GET /_emulator/state. Ctrl-C stops.");
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    connec_server.shutdown().await;
+    hubspot_server.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let store = open_store(&config.database)?;
+    let endpoints = Endpoints {
+        connec_url: config.connec.base_url.clone(),
+        connec_api_id: config.connec.api_id.clone(),
+        connec_api_key: config.connec.api_key.clone(),
+        hubspot_url: config.hubspot.base_url.clone(),
+        hubspot_token: config.hubspot.access_token.clone(),
+        mappings_dir: config.hubspot.mappings_dir.clone(),
+    };
+    let tuning = Tuning {
+        http: HttpConfig::default(),
+        overlap: Duration::from_secs(config.sync.overlap_seconds),
+        conflict_policy: config.sync.conflict_policy,
+    };
+    let stack = wiring::build(store.clone(), &endpoints, &tuning).map_err(|e| e.to_string())?;
+    let org_id = OrgId::new(config.organization.group_id.clone());
+    if store.get_organization(&org_id).await.map_err(|e| e.to_string())?.is_none() {
+        let org = wiring::organization(
+            &config.organization.group_id,
+            &config.hubspot.portal_id,
+            config.organization.name.as_deref().unwrap_or(&config.organization.group_id),
+            config.organization.historical_data,
+        );
+        store.put_organization(&org).await.map_err(|e| e.to_string())?;
+        println!(
+            "Linked Connec! group {} to HubSpot portal {}{}.",
+            org.group_id,
+            org.realm,
+            if config.organization.historical_data {
+                " with historical data"
+            } else {
+                "; only records created from now on will travel (set organization.historical_data to change)"
+            }
+        );
+    }
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template("{spinner} {prefix:<26} {pos:>8} records read {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let progress_bars: Arc<std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>> = Arc::default();
+    let progress = {
+        let bars = bars.clone();
+        let progress_bars = progress_bars.clone();
+        move |page: &PageProgress| {
+            let label = report::phase_label(page.entity.as_str(), page.direction);
+            let mut all = progress_bars.lock().unwrap_or_else(|e| e.into_inner());
+            let bar = all.entry(label.clone()).or_insert_with(|| {
+                let bar = bars.add(ProgressBar::new_spinner().with_style(style.clone()).with_prefix(label));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            });
+            bar.inc(page.records as u64);
+            bar.set_message(format!("({} written)", page.counts.written()));
+        }
+    };
+    let options = RunOptions {
+        full,
+        progress: Some(Arc::new(progress)),
+    };
+    let outcome = stack.engine.sync(&org_id, options).await;
+    for bar in progress_bars.lock().unwrap_or_else(|e| e.into_inner()).values() {
+        bar.finish();
+    }
+    let run = outcome.map_err(|e| e.to_string())?;
+    print!("{}", report::run_summary("Sync", &run));
+    Ok(match run.status {
+        RunStatus::Success | RunStatus::Partial => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+async fn status(path: &Path) -> Result<ExitCode, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let store = open_store(&config.database)?;
+    let org_id = OrgId::new(config.organization.group_id.clone());
+    let Some(org) = store.get_organization(&org_id).await.map_err(|e| e.to_string())? else {
+        println!("Organization {org_id} is not linked yet: run `connector sync --config {}`.", path.display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!(
+        "Organization {} ({}): Connec! group {} <-> {} {}; sync {}; {}",
+        org.id,
+        org.name,
+        org.group_id,
+        org.provider,
+        org.realm,
+        if org.sync_enabled { "enabled" } else { "disabled" },
+        match org.history_from {
+            Some(t) => format!("records created since {t}"),
+            None => "historical data on".into(),
+        }
+    );
+    for entity in ["organizations", "people"] {
+        let name = sync_core::domain::EntityName::new(entity);
+        let mut marks = Vec::new();
+        for side in [sync_core::domain::Side::Hub, sync_core::domain::Side::App] {
+            let mark = store.get_watermark(&org.id, &name, side).await.map_err(|e| e.to_string())?;
+            let parked = store.pending(&org.id, &name, side).await.map_err(|e| e.to_string())?;
+            marks.push(format!(
+                "{} watermark {}, {} parked",
+                side.as_str(),
+                mark.map(|m| m.0.to_string()).unwrap_or_else(|| "none (first sync pending)".into()),
+                parked.len()
+            ));
+        }
+        println!("  {entity}: {}", marks.join("; "));
+    }
+    let runs = store.recent_runs(&org.id, 5).await.map_err(|e| e.to_string())?;
+    if runs.is_empty() {
+        println!("No runs yet.");
+    }
+    for run in runs {
+        print!("{}", report::run_summary(&format!("Run {} at {}", run.id, run.started_at), &run));
+    }
+    Ok(ExitCode::SUCCESS)
+}

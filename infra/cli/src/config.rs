@@ -1,0 +1,177 @@
+//! The configuration file of `connector sync`, `status` and `idmaps`.
+//!
+//! YAML, naming Connec! and HubSpot endpoints and credentials, so the same binary can point at
+//! the real services or at emulators started with `connector emulate`. A credential written as
+//! `env:NAME` is read from the environment variable `NAME` instead of the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sync_core::domain::ConflictPolicy;
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read the configuration file: {source}. Create one from `connector.example.yaml`.")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// File.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An `env:NAME` credential whose variable is unset.
+    #[error("{path}: `{field}` says `env:{variable}` but the environment variable {variable} is not set")]
+    MissingEnv {
+        /// File.
+        path: String,
+        /// Field.
+        field: String,
+        /// Variable.
+        variable: String,
+    },
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Embedded database file (relative paths are relative to the config file).
+    pub database: PathBuf,
+    /// Connec!.
+    pub connec: ConnecSection,
+    /// HubSpot.
+    pub hubspot: HubSpotSection,
+    /// The organization synced.
+    pub organization: OrganizationSection,
+    /// Engine settings.
+    #[serde(default)]
+    pub sync: SyncSection,
+}
+
+/// Connec! endpoint and the tenant's credentials.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnecSection {
+    /// Base URL.
+    pub base_url: String,
+    /// API id (Basic user).
+    pub api_id: String,
+    /// API key (Basic password), or `env:NAME`.
+    pub api_key: String,
+}
+
+/// HubSpot endpoint and token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpotSection {
+    /// Base URL.
+    pub base_url: String,
+    /// Bearer token, or `env:NAME`.
+    pub access_token: String,
+    /// Portal id (the realm of HubSpot ids in Connec!).
+    pub portal_id: String,
+    /// Folder of mapping files replacing the built-in ones.
+    #[serde(default)]
+    pub mappings_dir: Option<PathBuf>,
+}
+
+/// The organization.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationSection {
+    /// Connec! group id.
+    pub group_id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Sync records created before linking too (an explicit, logged choice).
+    #[serde(default)]
+    pub historical_data: bool,
+}
+
+/// Engine settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSection {
+    /// Watermark overlap in seconds.
+    #[serde(default = "default_overlap")]
+    pub overlap_seconds: u64,
+    /// `most_recent` (default), `hub_wins` or `app_wins`.
+    #[serde(default)]
+    pub conflict_policy: ConflictPolicy,
+}
+
+impl Default for SyncSection {
+    fn default() -> Self {
+        Self {
+            overlap_seconds: default_overlap(),
+            conflict_policy: ConflictPolicy::default(),
+        }
+    }
+}
+
+fn default_overlap() -> u64 {
+    120
+}
+
+impl Config {
+    /// Reads and validates a configuration file, resolving `env:` credentials.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let mut config: Config = serde_norway::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        config.connec.api_key = resolve(&shown, "connec.api_key", &config.connec.api_key)?;
+        config.hubspot.access_token = resolve(&shown, "hubspot.access_token", &config.hubspot.access_token)?;
+        for (field, value) in [
+            ("connec.base_url", &config.connec.base_url),
+            ("hubspot.base_url", &config.hubspot.base_url),
+        ] {
+            url::Url::parse(value).map_err(|e| ConfigError::Invalid {
+                path: shown.clone(),
+                message: format!("`{field}` is not a URL ({e}): write it like http://127.0.0.1:8081"),
+            })?;
+        }
+        if config.organization.group_id.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                path: shown,
+                message: "`organization.group_id` is empty: give the Connec! group id (cld-...)".into(),
+            });
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        if config.database.is_relative() {
+            config.database = base.join(&config.database);
+        }
+        if let Some(dir) = &config.hubspot.mappings_dir
+            && dir.is_relative()
+        {
+            config.hubspot.mappings_dir = Some(base.join(dir));
+        }
+        Ok(config)
+    }
+}
+
+fn resolve(path: &str, field: &str, value: &str) -> Result<String, ConfigError> {
+    match value.strip_prefix("env:") {
+        Some(variable) => std::env::var(variable).map_err(|_| ConfigError::MissingEnv {
+            path: path.to_owned(),
+            field: field.to_owned(),
+            variable: variable.to_owned(),
+        }),
+        None => Ok(value.to_owned()),
+    }
+}

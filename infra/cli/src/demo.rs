@@ -1,0 +1,321 @@
+//! `connector demo`: the whole two-way sync on one machine, against in-process emulators.
+//!
+//! Seeds both sides (with records that exist on both and must merge), links an organization,
+//! runs the first sync, changes records on both sides (one on both at once), runs an
+//! incremental sync, prints what happened and the final state, and checks that both sides agree.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use emulators::{ConnecEmulator, HubSpotEmulator, RunningServer};
+use serde_json::{Value, json};
+use sync_core::connec::record;
+use sync_core::domain::{OrgId, Run};
+use sync_core::engine::RunOptions;
+use sync_core::http::HttpConfig;
+use sync_core::ports::SyncStore;
+
+use crate::report::run_summary;
+use crate::wiring::{self, Disagreement, Endpoints, Stack, Tuning};
+
+/// The demo's Connec! group and HubSpot portal.
+pub const GROUP: &str = "cld-demo";
+/// Portal id of the emulated HubSpot account.
+pub const PORTAL: &str = "62515";
+
+/// Both emulators, running on loopback.
+pub struct Emulators {
+    /// Connec!.
+    pub connec: ConnecEmulator,
+    /// HubSpot.
+    pub hubspot: HubSpotEmulator,
+    /// Connec! server.
+    pub connec_server: RunningServer,
+    /// HubSpot server.
+    pub hubspot_server: RunningServer,
+}
+
+impl Emulators {
+    /// Starts both on free loopback ports.
+    pub async fn start() -> std::io::Result<Self> {
+        let connec = ConnecEmulator::new(emulators::ConnecConfig::default());
+        let hubspot = HubSpotEmulator::new(emulators::HubSpotConfig::default());
+        let connec_server = connec.start().await?;
+        let hubspot_server = hubspot.start().await?;
+        Ok(Self {
+            connec,
+            hubspot,
+            connec_server,
+            hubspot_server,
+        })
+    }
+
+    /// Endpoints with the emulators' default credentials.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            connec_url: self.connec_server.base_url.clone(),
+            connec_api_id: "demo-id".into(),
+            connec_api_key: "demo-key".into(),
+            hubspot_url: self.hubspot_server.base_url.clone(),
+            hubspot_token: "demo-token".into(),
+            mappings_dir: None,
+        }
+    }
+
+    /// Every record of both sides, keyed by hub collection and app object type.
+    pub fn snapshot(&self) -> (HashMap<String, Vec<Value>>, HashMap<String, Vec<Value>>) {
+        let mut hub = HashMap::new();
+        for collection in ["organizations", "people"] {
+            hub.insert(collection.to_owned(), self.connec.records(GROUP, collection));
+        }
+        let mut app = HashMap::new();
+        for object in ["companies", "contacts"] {
+            app.insert(object.to_owned(), self.hubspot.all_objects_including_archived(object));
+        }
+        (hub, app)
+    }
+}
+
+/// What the demo found.
+pub struct DemoOutcome {
+    /// First sync.
+    pub first: Run,
+    /// Incremental sync.
+    pub second: Run,
+    /// Mismatches left (empty when the sides agree).
+    pub disagreements: Vec<Disagreement>,
+    /// The printed report.
+    pub report: String,
+}
+
+/// Errors of the demo.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Emulators could not start.
+    #[error("cannot start the emulators on loopback: {0}")]
+    Io(#[from] std::io::Error),
+    /// Wiring.
+    #[error(transparent)]
+    Wiring(#[from] wiring::WiringError),
+    /// A sync could not run.
+    #[error(transparent)]
+    Sync(#[from] sync_core::error::SyncError),
+    /// Store.
+    #[error(transparent)]
+    Store(#[from] sync_core::error::StoreError),
+}
+
+/// Runs the demo on `store`, printing as it goes through `say`.
+pub async fn run(store: Arc<dyn SyncStore>, say: &mut dyn FnMut(&str)) -> Result<DemoOutcome, DemoError> {
+    let emulators = Emulators::start().await?;
+    say(&format!(
+        "Connec! emulator on {}, HubSpot emulator on {}",
+        emulators.connec_server.base_url, emulators.hubspot_server.base_url
+    ));
+    seed(&emulators);
+    say("Seeded Connec! with 3 organizations and 4 people, HubSpot with 2 companies and 2 contacts;");
+    say("  'Acme Corp' and ann@acme.example exist on both sides and must merge, not duplicate.");
+
+    let tuning = Tuning {
+        http: HttpConfig::fast(),
+        overlap: Duration::from_secs(1),
+        ..Tuning::default()
+    };
+    let Stack { engine, connector } = wiring::build(store.clone(), &emulators.endpoints(), &tuning)?;
+    let org = wiring::organization(GROUP, PORTAL, "Demo Co", true);
+    store.put_organization(&org).await?;
+    say(&format!(
+        "Linked Connec! group {GROUP} to HubSpot portal {PORTAL} (historical data on: existing records travel)."
+    ));
+
+    let first = engine.sync(&org.id, RunOptions::default()).await?;
+    let mut report = run_summary("First sync", &first);
+
+    change_both_sides(&emulators);
+    report.push_str(
+        "\nChanged: Bob's job title in Connec!; Erin's phone in HubSpot; Ann in both (HubSpot last, so it wins);\n\
+         Dave set INACTIVE in Connec! (archived in HubSpot).\n\n",
+    );
+    // Both edits to Ann must be strictly ordered in time for "most recent wins" to be visible.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let second = engine.sync(&org.id, RunOptions::default()).await?;
+    report.push_str(&run_summary("Incremental sync", &second));
+
+    let (hub, app) = emulators.snapshot();
+    report.push('\n');
+    report.push_str(&final_state(&hub, &app));
+    let disagreements = wiring::compare_sides(store.as_ref(), &OrgId::new(GROUP), connector.as_ref(), &hub, &app).await?;
+    if disagreements.is_empty() {
+        report.push_str("\nConnec! and HubSpot agree on every synced record.\n");
+    } else {
+        report.push_str("\nConnec! and HubSpot DISAGREE:\n");
+        for d in &disagreements {
+            report.push_str(&format!("  {}: {}\n", d.entity, d.detail));
+        }
+    }
+    say(&report);
+    emulators.connec_server.shutdown().await;
+    emulators.hubspot_server.shutdown().await;
+    Ok(DemoOutcome {
+        first,
+        second,
+        disagreements,
+        report,
+    })
+}
+
+fn seed(e: &Emulators) {
+    let acme = e.connec.seed(
+        GROUP,
+        "organizations",
+        json!({ "name": "Acme Corp", "website": { "url": "acme.example" }, "industry": "Manufacturing" }),
+    );
+    let globex = e.connec.seed(
+        GROUP,
+        "organizations",
+        json!({ "name": "Globex", "website": { "url": "globex.example" }, "number_of_employees": 250 }),
+    );
+    e.connec.seed(
+        GROUP,
+        "organizations",
+        json!({ "name": "Initech", "website": { "url": "initech.example" } }),
+    );
+    let acme_id = record::hub_id(&acme).expect("seeded id");
+    let globex_id = record::hub_id(&globex).expect("seeded id");
+    e.connec.seed(
+        GROUP,
+        "people",
+        json!({ "first_name": "Ann", "last_name": "Lee", "email": { "address": "ann@acme.example" },
+                "job_title": "Sales", "organization_id": acme_id.as_str() }),
+    );
+    e.connec.seed(
+        GROUP,
+        "people",
+        json!({ "first_name": "Bob", "last_name": "Stone", "email": { "address": "bob@globex.example" },
+                "organization_id": globex_id.as_str() }),
+    );
+    e.connec.seed(
+        GROUP,
+        "people",
+        json!({ "first_name": "Carol", "last_name": "Diaz", "email": { "address": "carol@example.org" } }),
+    );
+    e.connec.seed(
+        GROUP,
+        "people",
+        json!({ "first_name": "Dave", "last_name": "Kim", "email": { "address": "dave@example.org" } }),
+    );
+
+    let acme_app = e.hubspot.seed(
+        "companies",
+        json!({ "name": "Acme Corp", "domain": "acme.example", "city": "Springfield" }),
+    );
+    let umbrella = e.hubspot.seed("companies", json!({ "name": "Umbrella", "domain": "umbrella.example" }));
+    e.hubspot.seed(
+        "contacts",
+        json!({ "firstname": "Ann", "lastname": "Lee", "email": "ann@acme.example", "phone": "+1 555 0100",
+                "associatedcompanyid": acme_app["id"] }),
+    );
+    e.hubspot.seed(
+        "contacts",
+        json!({ "firstname": "Erin", "lastname": "Wu", "email": "erin@umbrella.example",
+                "associatedcompanyid": umbrella["id"] }),
+    );
+}
+
+fn find_person(e: &Emulators, email: &str) -> Option<Value> {
+    e.connec
+        .records(GROUP, "people")
+        .into_iter()
+        .find(|p| p.pointer("/email/address").and_then(Value::as_str) == Some(email))
+}
+
+fn find_contact(e: &Emulators, email: &str) -> Option<Value> {
+    e.hubspot
+        .objects("contacts")
+        .into_iter()
+        .find(|c| c.pointer("/properties/email").and_then(Value::as_str) == Some(email))
+}
+
+fn change_both_sides(e: &Emulators) {
+    if let Some(id) = find_person(e, "bob@globex.example").and_then(|p| record::hub_id(&p)) {
+        e.connec.update(GROUP, "people", id.as_str(), json!({ "job_title": "CTO" }));
+    }
+    if let Some(id) = find_person(e, "dave@example.org").and_then(|p| record::hub_id(&p)) {
+        e.connec.update(GROUP, "people", id.as_str(), json!({ "status": "INACTIVE" }));
+    }
+    if let Some(id) = find_person(e, "ann@acme.example").and_then(|p| record::hub_id(&p)) {
+        e.connec.update(GROUP, "people", id.as_str(), json!({ "job_title": "VP Sales" }));
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    if let Some(id) = find_contact(e, "ann@acme.example").and_then(|c| c["id"].as_str().map(str::to_owned)) {
+        e.hubspot.update("contacts", &id, json!({ "jobtitle": "Head of Sales" }));
+    }
+    if let Some(id) = find_contact(e, "erin@umbrella.example").and_then(|c| c["id"].as_str().map(str::to_owned)) {
+        e.hubspot.update("contacts", &id, json!({ "phone": "+44 20 7946 0000" }));
+    }
+}
+
+fn final_state(hub: &HashMap<String, Vec<Value>>, app: &HashMap<String, Vec<Value>>) -> String {
+    let mut out = String::from("Final state\n  Connec! people:\n");
+    let orgs: HashMap<String, String> = hub["organizations"]
+        .iter()
+        .filter_map(|o| Some((record::hub_id(o)?.to_string(), o["name"].as_str()?.to_owned())))
+        .collect();
+    for p in &hub["people"] {
+        let org = p
+            .get("organization_id")
+            .and_then(record::connec_ref)
+            .and_then(|id| orgs.get(id.as_str()).cloned())
+            .unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "    {:<6} {:<6} {:<24} {:<14} {:<16} org: {:<10} {}\n",
+            text(p, "/first_name"),
+            text(p, "/last_name"),
+            text(p, "/email/address"),
+            text(p, "/job_title"),
+            text(p, "/phone_work/landline"),
+            org,
+            text(p, "/status")
+        ));
+    }
+    out.push_str("  Connec! organizations: ");
+    let names: Vec<String> = hub["organizations"].iter().map(|o| text(o, "/name")).collect();
+    out.push_str(&names.join(", "));
+    out.push_str("\n  HubSpot contacts:\n");
+    let companies: HashMap<String, String> = app["companies"]
+        .iter()
+        .filter_map(|c| Some((c["id"].as_str()?.to_owned(), c.pointer("/properties/name")?.as_str()?.to_owned())))
+        .collect();
+    for c in &app["contacts"] {
+        let company = c
+            .pointer("/properties/associatedcompanyid")
+            .and_then(Value::as_str)
+            .and_then(|id| companies.get(id).cloned())
+            .unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "    {:<6} {:<6} {:<24} {:<14} {:<16} company: {:<10} {}\n",
+            text(c, "/properties/firstname"),
+            text(c, "/properties/lastname"),
+            text(c, "/properties/email"),
+            text(c, "/properties/jobtitle"),
+            text(c, "/properties/phone"),
+            company,
+            if c["archived"].as_bool() == Some(true) { "ARCHIVED" } else { "active" }
+        ));
+    }
+    out.push_str("  HubSpot companies: ");
+    let names: Vec<String> = app["companies"].iter().map(|c| text(c, "/properties/name")).collect();
+    out.push_str(&names.join(", "));
+    out.push('\n');
+    out
+}
+
+fn text(value: &Value, pointer: &str) -> String {
+    match value.pointer(pointer) {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => "-".into(),
+    }
+}

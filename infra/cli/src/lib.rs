@@ -1,0 +1,9 @@
+//! The `connector` command's library: configuration, wiring of the engine with the embedded
+//! backend, the demo scenario, the benchmark and report formatting. `main.rs` only parses
+//! arguments and calls into these modules.
+
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod report;
+pub mod wiring;

@@ -1,0 +1,240 @@
+//! Builds the engine from its parts, and checks that both sides agree after a sync.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_hubspot::{HubSpotConfig, HubSpotConnector};
+use serde_json::Value;
+use sync_core::connec::{ConnecClient, ConnecConfig, record};
+use sync_core::domain::{
+    ConflictPolicy, EntityName, GroupId, OrgId, Organization, Provider, Realm, Tenant, Timestamp,
+};
+use sync_core::engine::{EngineConfig, SyncEngine};
+use sync_core::http::HttpConfig;
+use sync_core::ports::{AppConnector, Clock, SyncStore, SystemClock};
+
+/// Errors wiring the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    /// Connec! client.
+    #[error("Connec! configuration: {0}")]
+    Connec(#[from] sync_core::error::HttpError),
+    /// HubSpot connector.
+    #[error("HubSpot configuration: {0}")]
+    HubSpot(#[from] connector_hubspot::SetupError),
+}
+
+/// Endpoints and credentials of both sides.
+#[derive(Clone, Debug)]
+pub struct Endpoints {
+    /// Connec! base URL.
+    pub connec_url: String,
+    /// Connec! API id.
+    pub connec_api_id: String,
+    /// Connec! API key.
+    pub connec_api_key: String,
+    /// HubSpot base URL.
+    pub hubspot_url: String,
+    /// HubSpot token.
+    pub hubspot_token: String,
+    /// Mapping overrides.
+    pub mappings_dir: Option<std::path::PathBuf>,
+}
+
+/// Engine knobs the CLI exposes.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// HTTP timeouts and retries.
+    pub http: HttpConfig,
+    /// Watermark overlap.
+    pub overlap: Duration,
+    /// Conflict policy.
+    pub conflict_policy: ConflictPolicy,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            overlap: Duration::from_secs(120),
+            conflict_policy: ConflictPolicy::default(),
+        }
+    }
+}
+
+/// The wired stack.
+pub struct Stack {
+    /// The engine.
+    pub engine: SyncEngine,
+    /// The connector (for checks and mappings).
+    pub connector: Arc<HubSpotConnector>,
+}
+
+/// Builds the engine over a store and both APIs.
+pub fn build(store: Arc<dyn SyncStore>, endpoints: &Endpoints, tuning: &Tuning) -> Result<Stack, WiringError> {
+    let mut connec = ConnecConfig::new(&endpoints.connec_url, &endpoints.connec_api_id, &endpoints.connec_api_key)?;
+    connec.http = tuning.http.clone();
+    let hub = Arc::new(ConnecClient::new(connec)?);
+    let mut hubspot = HubSpotConfig::new(&endpoints.hubspot_url, &endpoints.hubspot_token)?;
+    hubspot.http = tuning.http.clone();
+    hubspot.conflict_policy = tuning.conflict_policy;
+    hubspot.mappings_dir = endpoints.mappings_dir.clone();
+    let connector = Arc::new(HubSpotConnector::new(hubspot)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let engine = SyncEngine::new(
+        store,
+        hub,
+        connector.clone(),
+        clock,
+        EngineConfig {
+            overlap: tuning.overlap,
+            ..EngineConfig::default()
+        },
+    );
+    Ok(Stack { engine, connector })
+}
+
+/// An organization linking a Connec! group to a HubSpot portal.
+///
+/// With `historical_data` off only records created from now on travel (the default); turning it
+/// on makes the first sync carry everything, and is logged.
+pub fn organization(group_id: &str, portal_id: &str, name: &str, historical_data: bool) -> Organization {
+    let now = SystemClock.now();
+    if historical_data {
+        tracing::info!(org = group_id, "historical data enabled: records created before linking will travel");
+    }
+    Organization {
+        id: OrgId::new(group_id),
+        tenant: Tenant::new("default"),
+        group_id: GroupId::new(group_id),
+        provider: Provider::new(connector_hubspot::PROVIDER),
+        realm: Realm::new(portal_id),
+        name: name.to_owned(),
+        sync_enabled: true,
+        entity_flags: Default::default(),
+        history_from: (!historical_data).then_some(now),
+        linked_at: now,
+    }
+}
+
+/// A mismatch between the two sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disagreement {
+    /// Entity pair.
+    pub entity: String,
+    /// What differs.
+    pub detail: String,
+}
+
+/// Compares active hub records with app records through the id-map and the mappings: every
+/// active record on each side is linked to exactly one on the other, with equal mapped fields.
+pub async fn compare_sides(
+    store: &dyn SyncStore,
+    org: &OrgId,
+    connector: &dyn AppConnector,
+    hub_records: &HashMap<String, Vec<Value>>,
+    app_records: &HashMap<String, Vec<Value>>,
+) -> Result<Vec<Disagreement>, sync_core::error::StoreError> {
+    let mut problems = Vec::new();
+    // app id -> hub id per entity, from the id-map.
+    let mut app_to_hub: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let mut hub_to_app: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for pair in connector.entities() {
+        let mut offset = 0;
+        loop {
+            let maps = store.list_idmaps(org, Some(&pair.hub), offset, 1000).await?;
+            if maps.is_empty() {
+                break;
+            }
+            offset += maps.len();
+            for map in maps {
+                if let (Some(hub), Some(app), false) = (map.hub_id, map.app_id, map.inactive) {
+                    app_to_hub.entry(pair.hub.to_string()).or_default().insert(app.to_string(), hub.to_string());
+                    hub_to_app.entry(pair.hub.to_string()).or_default().insert(hub.to_string(), app.to_string());
+                }
+            }
+        }
+    }
+    for pair in connector.entities() {
+        let entity = pair.hub.to_string();
+        let empty = Vec::new();
+        let hubs = hub_records.get(&entity).unwrap_or(&empty);
+        let apps = app_records.get(pair.app.as_str()).unwrap_or(&empty);
+        let links = hub_to_app.get(&entity).cloned().unwrap_or_default();
+        let mut app_by_id: HashMap<String, &Value> = HashMap::new();
+        for app in apps {
+            if let Ok(meta) = connector.describe(&pair.app, app)
+                && !meta.archived
+            {
+                app_by_id.insert(meta.id.to_string(), app);
+            }
+        }
+        let mut seen_apps = HashSet::new();
+        for hub in hubs.iter().filter(|h| !record::is_inactive(h)) {
+            let Some(hub_id) = record::hub_id(hub) else { continue };
+            let Some(app_id) = links.get(hub_id.as_str()) else {
+                problems.push(Disagreement {
+                    entity: entity.clone(),
+                    detail: format!("hub record {hub_id} is not linked to any app record"),
+                });
+                continue;
+            };
+            seen_apps.insert(app_id.clone());
+            let Some(app) = app_by_id.get(app_id) else {
+                problems.push(Disagreement {
+                    entity: entity.clone(),
+                    detail: format!("hub record {hub_id} is linked to app record {app_id}, which is missing or archived"),
+                });
+                continue;
+            };
+            let mut plain = hub.clone();
+            let mut translated = (*app).clone();
+            for reference in pair.mapping.references() {
+                let _ = reference.hub.rewrite(&mut plain, |v| -> Result<Option<Value>, ()> {
+                    Ok(Some(record::connec_ref(v).map_or(v.clone(), |id| Value::String(id.to_string()))))
+                });
+                let lookup = app_to_hub.get(&reference.entity).cloned().unwrap_or_default();
+                let _ = reference.app.rewrite(&mut translated, |v| -> Result<Option<Value>, ()> {
+                    Ok(Some(match v.as_str().and_then(|id| lookup.get(id)) {
+                        Some(hub_id) => Value::String(hub_id.clone()),
+                        None if v.as_str().is_some_and(str::is_empty) => Value::Null,
+                        None => v.clone(),
+                    }))
+                });
+            }
+            let left = pair.mapping.canonical_from_hub(&plain).map(|c| mapping::content_hash(&c));
+            let right = pair.mapping.canonical_from_app(&translated).map(|c| mapping::content_hash(&c));
+            match (left, right) {
+                (Ok(l), Ok(r)) if l == r => {}
+                (Ok(_), Ok(_)) => problems.push(Disagreement {
+                    entity: entity.clone(),
+                    detail: format!("hub record {hub_id} and app record {app_id} differ in mapped fields"),
+                }),
+                (l, r) => problems.push(Disagreement {
+                    entity: entity.clone(),
+                    detail: format!("cannot compare hub {hub_id} / app {app_id}: {:?} {:?}", l.err(), r.err()),
+                }),
+            }
+        }
+        for app_id in app_by_id.keys() {
+            if !seen_apps.contains(app_id) {
+                problems.push(Disagreement {
+                    entity: entity.clone(),
+                    detail: format!("app record {app_id} has no active hub counterpart"),
+                });
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The entity names of the HubSpot connector, for listings.
+pub fn entity_names(connector: &dyn AppConnector) -> Vec<EntityName> {
+    connector.entities().iter().map(|p| p.hub.clone()).collect()
+}
+
+/// Now, for callers without a clock.
+pub fn now() -> Timestamp {
+    SystemClock.now()
+}
