@@ -1,1 +1,295 @@
-//! Shared fixtures for the end-to-end tests.
+//! Fixtures for the end-to-end tests: both emulators on loopback, the embedded store on a temp
+//! file, the engine wired as the CLI wires it, and helpers to read and change both sides.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connector_cli::demo::{Emulators, GROUP, PORTAL};
+use connector_cli::wiring::{self, Stack, Tuning};
+use connector_hubspot::HubSpotConnector;
+use serde_json::Value;
+use store_embedded::EmbeddedStore;
+use sync_core::connec::record;
+use sync_core::domain::*;
+use sync_core::engine::{RunOptions, SyncEngine};
+use sync_core::error::StoreError;
+use sync_core::http::HttpConfig;
+use sync_core::ports::SyncStore;
+
+pub use connector_cli::demo::GROUP as GROUP_ID;
+
+/// Everything a test needs.
+pub struct World {
+    /// Both emulators.
+    pub emulators: Emulators,
+    /// The store (behind a switch that can fail id-map writes).
+    pub store: Arc<FlakyStore>,
+    /// The engine.
+    pub engine: SyncEngine,
+    /// The connector.
+    pub connector: Arc<HubSpotConnector>,
+    /// The organization.
+    pub org: OrgId,
+    _dir: tempfile::TempDir,
+}
+
+/// Options of a [`World`].
+#[derive(Clone)]
+pub struct WorldOptions {
+    /// Conflict policy.
+    pub policy: ConflictPolicy,
+    /// HTTP tunables.
+    pub http: HttpConfig,
+    /// Emulator settings.
+    pub hubspot: emulators::HubSpotConfig,
+}
+
+impl Default for WorldOptions {
+    fn default() -> Self {
+        Self {
+            policy: ConflictPolicy::MostRecent,
+            http: HttpConfig::fast(),
+            hubspot: emulators::HubSpotConfig::default(),
+        }
+    }
+}
+
+impl World {
+    /// Default world.
+    pub async fn start() -> Self {
+        Self::with(WorldOptions::default()).await
+    }
+
+    /// A world with options.
+    pub async fn with(options: WorldOptions) -> Self {
+        let connec = emulators::ConnecEmulator::new(emulators::ConnecConfig::default());
+        let hubspot = emulators::HubSpotEmulator::new(options.hubspot.clone());
+        let connec_server = connec.start().await.expect("connec emulator starts");
+        let hubspot_server = hubspot.start().await.expect("hubspot emulator starts");
+        let emulators = Emulators {
+            connec,
+            hubspot,
+            connec_server,
+            hubspot_server,
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let inner = EmbeddedStore::open(dir.path().join("test.db")).expect("store opens");
+        let store = Arc::new(FlakyStore::new(inner));
+        let tuning = Tuning {
+            http: options.http.clone(),
+            overlap: Duration::from_secs(1),
+            conflict_policy: options.policy,
+            hubspot_search_cap: options.hubspot.search_cap,
+        };
+        let Stack { engine, connector } =
+            wiring::build(store.clone(), &emulators.endpoints(), &tuning).expect("engine wires");
+        let org = wiring::organization(GROUP, PORTAL, "Test Co", true);
+        store.put_organization(&org).await.expect("org saved");
+        Self {
+            emulators,
+            store,
+            engine,
+            connector,
+            org: org.id,
+            _dir: dir,
+        }
+    }
+
+    /// Runs one sync and returns its record; panics if the run could not start.
+    pub async fn sync(&self) -> Run {
+        self.engine
+            .sync(&self.org, RunOptions::default())
+            .await
+            .expect("the sync runs")
+    }
+
+    /// Runs one sync with options.
+    pub async fn sync_with(&self, options: RunOptions) -> Run {
+        self.engine.sync(&self.org, options).await.expect("the sync runs")
+    }
+
+    /// Seeds a Connec! record.
+    pub fn hub_seed(&self, collection: &str, record: Value) -> HubId {
+        let stored = self.emulators.connec.seed(GROUP, collection, record);
+        record::hub_id(&stored).expect("seeded record has an id")
+    }
+
+    /// Changes a Connec! record as a third party would.
+    pub fn hub_update(&self, collection: &str, id: &HubId, patch: Value) {
+        self.emulators
+            .connec
+            .update(GROUP, collection, id.as_str(), patch)
+            .expect("hub record exists");
+    }
+
+    /// All Connec! records of a collection.
+    pub fn hub(&self, collection: &str) -> Vec<Value> {
+        self.emulators.connec.records(GROUP, collection)
+    }
+
+    /// One Connec! person by e-mail.
+    pub fn hub_person(&self, email: &str) -> Option<Value> {
+        self.hub("people")
+            .into_iter()
+            .find(|p| p.pointer("/email/address").and_then(Value::as_str) == Some(email))
+    }
+
+    /// Seeds a HubSpot object and returns its id.
+    pub fn app_seed(&self, object: &str, properties: Value) -> String {
+        let stored = self.emulators.hubspot.seed(object, properties);
+        stored["id"].as_str().expect("seeded object has an id").to_owned()
+    }
+
+    /// Changes a HubSpot object as a third party would.
+    pub fn app_update(&self, object: &str, id: &str, properties: Value) {
+        self.emulators
+            .hubspot
+            .update(object, id, properties)
+            .expect("app record exists");
+    }
+
+    /// Active HubSpot objects.
+    pub fn app(&self, object: &str) -> Vec<Value> {
+        self.emulators.hubspot.objects(object)
+    }
+
+    /// One HubSpot contact by e-mail.
+    pub fn app_contact(&self, email: &str) -> Option<Value> {
+        self.app("contacts")
+            .into_iter()
+            .find(|c| c.pointer("/properties/email").and_then(Value::as_str) == Some(email))
+    }
+
+    /// Every id-map of an entity.
+    pub async fn idmaps(&self, entity: &str) -> Vec<IdMap> {
+        self.store
+            .list_idmaps(&self.org, Some(&EntityName::new(entity)), 0, 100_000)
+            .await
+            .expect("id-maps readable")
+    }
+
+    /// Asserts that both sides agree on every active record.
+    pub async fn assert_agree(&self) {
+        let (hub, app) = self.emulators.snapshot();
+        let problems = wiring::compare_sides(self.store.as_ref(), &self.org, self.connector.as_ref(), &hub, &app)
+            .await
+            .expect("store readable");
+        assert!(problems.is_empty(), "the sides disagree: {problems:#?}");
+    }
+}
+
+/// The embedded store, with a switch that makes the next id-map writes fail, to simulate a crash
+/// between a push and its id-map write.
+pub struct FlakyStore {
+    inner: EmbeddedStore,
+    failing_saves: AtomicU32,
+}
+
+impl FlakyStore {
+    /// Wraps a store.
+    pub fn new(inner: EmbeddedStore) -> Self {
+        Self {
+            inner,
+            failing_saves: AtomicU32::new(0),
+        }
+    }
+
+    /// Makes the next `count` calls of `save_idmaps` fail without writing.
+    pub fn fail_next_idmap_saves(&self, count: u32) {
+        self.failing_saves.store(count, Ordering::SeqCst);
+    }
+
+    /// The embedded store's operation counter.
+    pub fn operations(&self) -> u64 {
+        self.inner.operations()
+    }
+}
+
+#[async_trait]
+impl SyncStore for FlakyStore {
+    async fn put_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        self.inner.put_organization(org).await
+    }
+    async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError> {
+        self.inner.get_organization(id).await
+    }
+    async fn list_organizations(&self) -> Result<Vec<Organization>, StoreError> {
+        self.inner.list_organizations().await
+    }
+    async fn idmaps_by_hub_ids(&self, org: &OrgId, entity: &EntityName, ids: &[HubId]) -> Result<Vec<IdMap>, StoreError> {
+        self.inner.idmaps_by_hub_ids(org, entity, ids).await
+    }
+    async fn idmaps_by_app_ids(&self, org: &OrgId, entity: &EntityName, ids: &[AppId]) -> Result<Vec<IdMap>, StoreError> {
+        self.inner.idmaps_by_app_ids(org, entity, ids).await
+    }
+    async fn save_idmaps(&self, maps: &[IdMap]) -> Result<(), StoreError> {
+        let armed = self
+            .failing_saves
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if armed {
+            return Err(StoreError::Backend("simulated crash before the id-map write".into()));
+        }
+        self.inner.save_idmaps(maps).await
+    }
+    async fn list_idmaps(&self, org: &OrgId, entity: Option<&EntityName>, offset: usize, limit: usize) -> Result<Vec<IdMap>, StoreError> {
+        self.inner.list_idmaps(org, entity, offset, limit).await
+    }
+    async fn get_watermark(&self, org: &OrgId, entity: &EntityName, side: Side) -> Result<Option<Watermark>, StoreError> {
+        self.inner.get_watermark(org, entity, side).await
+    }
+    async fn set_watermark(&self, org: &OrgId, entity: &EntityName, side: Side, mark: Watermark) -> Result<(), StoreError> {
+        self.inner.set_watermark(org, entity, side, mark).await
+    }
+    async fn get_checkpoint(&self, org: &OrgId, entity: &EntityName, side: Side) -> Result<Option<(PageCursor, Timestamp)>, StoreError> {
+        self.inner.get_checkpoint(org, entity, side).await
+    }
+    async fn set_checkpoint(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        side: Side,
+        checkpoint: Option<(PageCursor, Timestamp)>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_checkpoint(org, entity, side, checkpoint).await
+    }
+    async fn pending(&self, org: &OrgId, entity: &EntityName, source: Side) -> Result<Vec<PendingRecord>, StoreError> {
+        self.inner.pending(org, entity, source).await
+    }
+    async fn put_pending(&self, records: &[PendingRecord]) -> Result<(), StoreError> {
+        self.inner.put_pending(records).await
+    }
+    async fn remove_pending(&self, org: &OrgId, entity: &EntityName, source: Side, ids: &[String]) -> Result<(), StoreError> {
+        self.inner.remove_pending(org, entity, source, ids).await
+    }
+    async fn save_run(&self, run: &Run) -> Result<(), StoreError> {
+        self.inner.save_run(run).await
+    }
+    async fn recent_runs(&self, org: &OrgId, limit: usize) -> Result<Vec<Run>, StoreError> {
+        self.inner.recent_runs(org, limit).await
+    }
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        self.inner.get_run(id).await
+    }
+    async fn acquire_lease(&self, org: &OrgId, owner: &str, now: Timestamp, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.acquire_lease(org, owner, now, ttl).await
+    }
+    async fn renew_lease(&self, org: &OrgId, owner: &str, now: Timestamp, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.renew_lease(org, owner, now, ttl).await
+    }
+    async fn release_lease(&self, org: &OrgId, owner: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(org, owner).await
+    }
+}
+
+/// Counters of a run for one entity and direction.
+pub fn counts(run: &Run, entity: &str, direction: Direction) -> Counts {
+    run.counts_for(entity, direction)
+}
+
+/// Every HubSpot property value of a contact.
+pub fn prop<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
+    object.get("properties")?.get(name)?.as_str()
+}

@@ -215,6 +215,7 @@ async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
         http: HttpConfig::default(),
         overlap: Duration::from_secs(config.sync.overlap_seconds),
         conflict_policy: config.sync.conflict_policy,
+        ..Tuning::default()
     };
     let stack = wiring::build(store.clone(), &endpoints, &tuning).map_err(|e| e.to_string())?;
     let org_id = OrgId::new(config.organization.group_id.clone());

@@ -51,6 +51,8 @@ pub struct Tuning {
     pub overlap: Duration,
     /// Conflict policy.
     pub conflict_policy: ConflictPolicy,
+    /// HubSpot's search result cap (10,000; smaller against an emulator configured so).
+    pub hubspot_search_cap: usize,
 }
 
 impl Default for Tuning {
@@ -59,6 +61,7 @@ impl Default for Tuning {
             http: HttpConfig::default(),
             overlap: Duration::from_secs(120),
             conflict_policy: ConflictPolicy::default(),
+            hubspot_search_cap: 10_000,
         }
     }
 }
@@ -80,6 +83,7 @@ pub fn build(store: Arc<dyn SyncStore>, endpoints: &Endpoints, tuning: &Tuning) 
     hubspot.http = tuning.http.clone();
     hubspot.conflict_policy = tuning.conflict_policy;
     hubspot.mappings_dir = endpoints.mappings_dir.clone();
+    hubspot.search_cap = tuning.hubspot_search_cap;
     let connector = Arc::new(HubSpotConnector::new(hubspot)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = SyncEngine::new(

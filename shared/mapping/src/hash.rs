@@ -11,8 +11,10 @@ use crate::transform::canonical_number;
 /// Deterministic JSON text for hashing.
 ///
 /// * object keys sorted (byte order), recursively;
-/// * object members whose value is `null` dropped, so "absent" and `null`
-///   are the same content;
+/// * object members that are blank dropped: `null`, `""`, and objects whose
+///   members are all blank. "Absent", `null` and `""` are the same content
+///   (apps disagree on how they report an unset field: HubSpot answers `""`
+///   or `null` for a property Connec! simply omits);
 /// * numbers in one form: `1`, `1.0` and `1e0` all print as `1`; other
 ///   floats use Rust's shortest round-trip form;
 /// * arrays keep their order (and their `null` elements);
@@ -22,6 +24,7 @@ use crate::transform::canonical_number;
 /// use mapping::canonical_json;
 /// use serde_json::json;
 /// assert_eq!(canonical_json(&json!({"b": 1.0, "a": null, "c": [2, null]})), r#"{"b":1,"c":[2,null]}"#);
+/// assert_eq!(canonical_json(&json!({"a": "", "p": {"x": null}})), canonical_json(&json!({})));
 /// ```
 pub fn canonical_json(v: &Value) -> String {
     let mut out = String::new();
@@ -49,7 +52,7 @@ fn write_canonical(v: &Value, out: &mut String) {
             // Sort explicitly: serde_json's `preserve_order` feature may be on
             // elsewhere in the dependency graph.
             let mut members: Vec<(&String, &Value)> =
-                map.iter().filter(|(_, v)| !v.is_null()).collect();
+                map.iter().filter(|(_, v)| !is_blank(v)).collect();
             members.sort_unstable_by(|a, b| a.0.cmp(b.0));
             out.push('{');
             for (i, (k, v)) in members.into_iter().enumerate() {
@@ -62,6 +65,16 @@ fn write_canonical(v: &Value, out: &mut String) {
             }
             out.push('}');
         }
+    }
+}
+
+/// Null, the empty string, or an object with only blank members.
+fn is_blank(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Object(map) => map.values().all(is_blank),
+        _ => false,
     }
 }
 
