@@ -107,7 +107,10 @@ impl World {
 
     /// Runs one sync with options.
     pub async fn sync_with(&self, options: RunOptions) -> Run {
-        self.engine.sync(&self.org, options).await.expect("the sync runs")
+        self.engine
+            .sync(&self.org, options)
+            .await
+            .expect("the sync runs")
     }
 
     /// Seeds a Connec! record.
@@ -139,7 +142,10 @@ impl World {
     /// Seeds a HubSpot object and returns its id.
     pub fn app_seed(&self, object: &str, properties: Value) -> String {
         let stored = self.emulators.hubspot.seed(object, properties);
-        stored["id"].as_str().expect("seeded object has an id").to_owned()
+        stored["id"]
+            .as_str()
+            .expect("seeded object has an id")
+            .to_owned()
     }
 
     /// Changes a HubSpot object as a third party would.
@@ -173,9 +179,15 @@ impl World {
     /// Asserts that both sides agree on every active record.
     pub async fn assert_agree(&self) {
         let (hub, app) = self.emulators.snapshot();
-        let problems = wiring::compare_sides(self.store.as_ref(), &self.org, self.connector.as_ref(), &hub, &app)
-            .await
-            .expect("store readable");
+        let problems = wiring::compare_sides(
+            self.store.as_ref(),
+            &self.org,
+            self.connector.as_ref(),
+            &hub,
+            &app,
+        )
+        .await
+        .expect("store readable");
         assert!(problems.is_empty(), "the sides disagree: {problems:#?}");
     }
 }
@@ -218,10 +230,20 @@ impl SyncStore for FlakyStore {
     async fn list_organizations(&self) -> Result<Vec<Organization>, StoreError> {
         self.inner.list_organizations().await
     }
-    async fn idmaps_by_hub_ids(&self, org: &OrgId, entity: &EntityName, ids: &[HubId]) -> Result<Vec<IdMap>, StoreError> {
+    async fn idmaps_by_hub_ids(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        ids: &[HubId],
+    ) -> Result<Vec<IdMap>, StoreError> {
         self.inner.idmaps_by_hub_ids(org, entity, ids).await
     }
-    async fn idmaps_by_app_ids(&self, org: &OrgId, entity: &EntityName, ids: &[AppId]) -> Result<Vec<IdMap>, StoreError> {
+    async fn idmaps_by_app_ids(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        ids: &[AppId],
+    ) -> Result<Vec<IdMap>, StoreError> {
         self.inner.idmaps_by_app_ids(org, entity, ids).await
     }
     async fn save_idmaps(&self, maps: &[IdMap]) -> Result<(), StoreError> {
@@ -230,20 +252,44 @@ impl SyncStore for FlakyStore {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if armed {
-            return Err(StoreError::Backend("simulated crash before the id-map write".into()));
+            return Err(StoreError::Backend(
+                "simulated crash before the id-map write".into(),
+            ));
         }
         self.inner.save_idmaps(maps).await
     }
-    async fn list_idmaps(&self, org: &OrgId, entity: Option<&EntityName>, offset: usize, limit: usize) -> Result<Vec<IdMap>, StoreError> {
+    async fn list_idmaps(
+        &self,
+        org: &OrgId,
+        entity: Option<&EntityName>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<IdMap>, StoreError> {
         self.inner.list_idmaps(org, entity, offset, limit).await
     }
-    async fn get_watermark(&self, org: &OrgId, entity: &EntityName, side: Side) -> Result<Option<Watermark>, StoreError> {
+    async fn get_watermark(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        side: Side,
+    ) -> Result<Option<Watermark>, StoreError> {
         self.inner.get_watermark(org, entity, side).await
     }
-    async fn set_watermark(&self, org: &OrgId, entity: &EntityName, side: Side, mark: Watermark) -> Result<(), StoreError> {
+    async fn set_watermark(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        side: Side,
+        mark: Watermark,
+    ) -> Result<(), StoreError> {
         self.inner.set_watermark(org, entity, side, mark).await
     }
-    async fn get_checkpoint(&self, org: &OrgId, entity: &EntityName, side: Side) -> Result<Option<(PageCursor, Timestamp)>, StoreError> {
+    async fn get_checkpoint(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        side: Side,
+    ) -> Result<Option<(PageCursor, Timestamp)>, StoreError> {
         self.inner.get_checkpoint(org, entity, side).await
     }
     async fn set_checkpoint(
@@ -253,15 +299,28 @@ impl SyncStore for FlakyStore {
         side: Side,
         checkpoint: Option<(PageCursor, Timestamp)>,
     ) -> Result<(), StoreError> {
-        self.inner.set_checkpoint(org, entity, side, checkpoint).await
+        self.inner
+            .set_checkpoint(org, entity, side, checkpoint)
+            .await
     }
-    async fn pending(&self, org: &OrgId, entity: &EntityName, source: Side) -> Result<Vec<PendingRecord>, StoreError> {
+    async fn pending(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        source: Side,
+    ) -> Result<Vec<PendingRecord>, StoreError> {
         self.inner.pending(org, entity, source).await
     }
     async fn put_pending(&self, records: &[PendingRecord]) -> Result<(), StoreError> {
         self.inner.put_pending(records).await
     }
-    async fn remove_pending(&self, org: &OrgId, entity: &EntityName, source: Side, ids: &[String]) -> Result<(), StoreError> {
+    async fn remove_pending(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        source: Side,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
         self.inner.remove_pending(org, entity, source, ids).await
     }
     async fn save_run(&self, run: &Run) -> Result<(), StoreError> {
@@ -273,10 +332,22 @@ impl SyncStore for FlakyStore {
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         self.inner.get_run(id).await
     }
-    async fn acquire_lease(&self, org: &OrgId, owner: &str, now: Timestamp, ttl: Duration) -> Result<bool, StoreError> {
+    async fn acquire_lease(
+        &self,
+        org: &OrgId,
+        owner: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         self.inner.acquire_lease(org, owner, now, ttl).await
     }
-    async fn renew_lease(&self, org: &OrgId, owner: &str, now: Timestamp, ttl: Duration) -> Result<bool, StoreError> {
+    async fn renew_lease(
+        &self,
+        org: &OrgId,
+        owner: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         self.inner.renew_lease(org, owner, now, ttl).await
     }
     async fn release_lease(&self, org: &OrgId, owner: &str) -> Result<(), StoreError> {

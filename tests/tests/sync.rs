@@ -25,7 +25,11 @@ fn emails_of_people(world: &World) -> Vec<String> {
     world
         .hub("people")
         .iter()
-        .filter_map(|p| p.pointer("/email/address").and_then(Value::as_str).map(str::to_owned))
+        .filter_map(|p| {
+            p.pointer("/email/address")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -42,20 +46,32 @@ async fn pause() {
 #[tokio::test]
 async fn first_sync_merges_records_present_on_both_sides_without_duplicates() {
     let world = World::start().await;
-    let acme = world.hub_seed("organizations", json!({ "name": "Acme", "website": { "url": "acme.example" } }));
+    let acme = world.hub_seed(
+        "organizations",
+        json!({ "name": "Acme", "website": { "url": "acme.example" } }),
+    );
     world.hub_seed("organizations", json!({ "name": "Hub Only Ltd" }));
     world.hub_seed(
         "people",
         json!({ "first_name": "Ann", "last_name": "Lee", "email": { "address": "ann@acme.example" }, "organization_id": acme.as_str() }),
     );
-    world.hub_seed("people", json!({ "first_name": "Hal", "email": { "address": "hal@hub.example" } }));
-    let acme_app = world.app_seed("companies", json!({ "name": "Acme", "domain": "acme.example", "city": "Springfield" }));
+    world.hub_seed(
+        "people",
+        json!({ "first_name": "Hal", "email": { "address": "hal@hub.example" } }),
+    );
+    let acme_app = world.app_seed(
+        "companies",
+        json!({ "name": "Acme", "domain": "acme.example", "city": "Springfield" }),
+    );
     world.app_seed("companies", json!({ "name": "App Only Inc" }));
     world.app_seed(
         "contacts",
         json!({ "firstname": "Ann", "lastname": "Lee", "email": "ann@acme.example", "phone": "555", "associatedcompanyid": acme_app }),
     );
-    world.app_seed("contacts", json!({ "firstname": "Apu", "email": "apu@app.example" }));
+    world.app_seed(
+        "contacts",
+        json!({ "firstname": "Apu", "email": "apu@app.example" }),
+    );
 
     let run = world.sync().await;
     assert_eq!(run.status, RunStatus::Success, "{:?}", run.errors);
@@ -71,20 +87,42 @@ async fn first_sync_merges_records_present_on_both_sides_without_duplicates() {
     assert_eq!(counts(&run, "people", Direction::ToHub).merged, 1);
     assert_eq!(counts(&run, "organizations", Direction::ToHub).merged, 1);
     // Fields only one side had now exist on both.
-    let ann = world.hub_person("ann@acme.example").expect("Ann in Connec!");
+    let ann = world
+        .hub_person("ann@acme.example")
+        .expect("Ann in Connec!");
     assert_eq!(ann.pointer("/phone_work/landline"), Some(&json!("555")));
-    let acme_hub = world.emulators.connec.get(e2e_tests::GROUP_ID, "organizations", acme.as_str()).unwrap();
-    assert_eq!(acme_hub.pointer("/address/billing/city"), Some(&json!("Springfield")));
-    assert_eq!(world.emulators.hubspot.primary_company_of(world.app_contact("ann@acme.example").unwrap()["id"].as_str().unwrap()), Some(acme_app));
+    let acme_hub = world
+        .emulators
+        .connec
+        .get(e2e_tests::GROUP_ID, "organizations", acme.as_str())
+        .unwrap();
+    assert_eq!(
+        acme_hub.pointer("/address/billing/city"),
+        Some(&json!("Springfield"))
+    );
+    assert_eq!(
+        world.emulators.hubspot.primary_company_of(
+            world.app_contact("ann@acme.example").unwrap()["id"]
+                .as_str()
+                .unwrap()
+        ),
+        Some(acme_app)
+    );
     world.assert_agree().await;
 }
 
 #[tokio::test]
 async fn an_immediate_second_sync_pushes_nothing() {
     let world = World::start().await;
-    let org = world.hub_seed("organizations", json!({ "name": "Acme", "number_of_employees": 12 }));
+    let org = world.hub_seed(
+        "organizations",
+        json!({ "name": "Acme", "number_of_employees": 12 }),
+    );
     world.hub_seed("people", json!({ "first_name": "Ann", "email": { "address": "Ann@Acme.example" }, "organization_id": org.as_str() }));
-    world.app_seed("contacts", json!({ "firstname": "Bo", "email": "bo@app.example", "phone": "" }));
+    world.app_seed(
+        "contacts",
+        json!({ "firstname": "Bo", "email": "bo@app.example", "phone": "" }),
+    );
     let first = world.sync().await;
     assert_eq!(first.status, RunStatus::Success);
 
@@ -104,7 +142,10 @@ async fn incremental_sync_moves_only_the_changes() {
     let ids: Vec<_> = (0..5)
         .map(|i| world.hub_seed("people", json!({ "first_name": format!("P{i}"), "email": { "address": format!("p{i}@x.example") } })))
         .collect();
-    let contact = world.app_seed("contacts", json!({ "firstname": "Zed", "email": "zed@x.example" }));
+    let contact = world.app_seed(
+        "contacts",
+        json!({ "firstname": "Zed", "email": "zed@x.example" }),
+    );
     world.sync().await;
 
     world.hub_update("people", &ids[2], json!({ "job_title": "Chief" }));
@@ -117,8 +158,14 @@ async fn incremental_sync_moves_only_the_changes() {
     let to_hub = counts(&run, "people", Direction::ToHub);
     assert_eq!((to_app.updated, to_app.created), (1, 0));
     assert_eq!((to_hub.updated, to_hub.created), (1, 0));
-    assert_eq!(prop(&world.app_contact("p2@x.example").unwrap(), "jobtitle"), Some("Chief"));
-    assert_eq!(world.hub_person("zed@x.example").unwrap()["last_name"], json!("Zulu"));
+    assert_eq!(
+        prop(&world.app_contact("p2@x.example").unwrap(), "jobtitle"),
+        Some("Chief")
+    );
+    assert_eq!(
+        world.hub_person("zed@x.example").unwrap()["last_name"],
+        json!("Zulu")
+    );
     // One batch update into HubSpot and one batch into Connec!: nothing else was written.
     assert_eq!(world.emulators.hubspot.stats().writes, 1);
     assert_eq!(world.emulators.connec.stats().writes, 1);
@@ -128,7 +175,10 @@ async fn incremental_sync_moves_only_the_changes() {
 #[tokio::test]
 async fn a_hub_change_made_during_a_run_reaches_the_app_on_the_next_run() {
     let world = World::start().await;
-    let first = world.hub_seed("people", json!({ "first_name": "Early", "email": { "address": "early@x.example" } }));
+    let first = world.hub_seed(
+        "people",
+        json!({ "first_name": "Early", "email": { "address": "early@x.example" } }),
+    );
     world.sync().await;
     world.hub_update("people", &first, json!({ "job_title": "v1" }));
 
@@ -144,17 +194,28 @@ async fn a_hub_change_made_during_a_run_reaches_the_app_on_the_next_run() {
                 && page.direction == Direction::ToApp
                 && !flag.swap(true, std::sync::atomic::Ordering::SeqCst)
             {
-                connec.update(e2e_tests::GROUP_ID, "people", id.as_str(), json!({ "job_title": "v2" }));
+                connec.update(
+                    e2e_tests::GROUP_ID,
+                    "people",
+                    id.as_str(),
+                    json!({ "job_title": "v2" }),
+                );
             }
         })),
     };
     world.sync_with(options).await;
     assert!(edited.load(std::sync::atomic::Ordering::SeqCst));
-    assert_eq!(prop(&world.app_contact("early@x.example").unwrap(), "jobtitle"), Some("v1"));
+    assert_eq!(
+        prop(&world.app_contact("early@x.example").unwrap(), "jobtitle"),
+        Some("v1")
+    );
 
     let next = world.sync().await;
     assert_eq!(counts(&next, "people", Direction::ToApp).updated, 1);
-    assert_eq!(prop(&world.app_contact("early@x.example").unwrap(), "jobtitle"), Some("v2"));
+    assert_eq!(
+        prop(&world.app_contact("early@x.example").unwrap(), "jobtitle"),
+        Some("v2")
+    );
     world.assert_agree().await;
 }
 
@@ -165,9 +226,15 @@ async fn conflict(policy: ConflictPolicy, app_first: bool) -> (World, sync_core:
         ..WorldOptions::default()
     })
     .await;
-    let id = world.hub_seed("people", json!({ "first_name": "Cy", "email": { "address": "cy@x.example" }, "job_title": "start" }));
+    let id = world.hub_seed(
+        "people",
+        json!({ "first_name": "Cy", "email": { "address": "cy@x.example" }, "job_title": "start" }),
+    );
     world.sync().await;
-    let contact = world.app_contact("cy@x.example").unwrap()["id"].as_str().unwrap().to_owned();
+    let contact = world.app_contact("cy@x.example").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     pause().await;
     if app_first {
         world.app_update("contacts", &contact, json!({ "jobtitle": "from app" }));
@@ -179,14 +246,24 @@ async fn conflict(policy: ConflictPolicy, app_first: bool) -> (World, sync_core:
         world.app_update("contacts", &contact, json!({ "jobtitle": "from app" }));
     }
     let run = world.sync().await;
-    assert_eq!(counts(&run, "people", Direction::ToApp).conflicts, 1, "{:?}", run.counts);
+    assert_eq!(
+        counts(&run, "people", Direction::ToApp).conflicts,
+        1,
+        "{:?}",
+        run.counts
+    );
     assert_eq!(run.conflicts.len(), 1);
     (world, run)
 }
 
 fn both_titles(world: &World) -> (String, String) {
-    let hub = world.hub_person("cy@x.example").unwrap()["job_title"].as_str().unwrap().to_owned();
-    let app = prop(&world.app_contact("cy@x.example").unwrap(), "jobtitle").unwrap().to_owned();
+    let hub = world.hub_person("cy@x.example").unwrap()["job_title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let app = prop(&world.app_contact("cy@x.example").unwrap(), "jobtitle")
+        .unwrap()
+        .to_owned();
     (hub, app)
 }
 
@@ -225,27 +302,63 @@ async fn a_person_whose_organization_is_not_synced_yet_is_deferred_then_arrives(
     let world = World::start().await;
     let org = world.hub_seed("organizations", json!({ "name": "Late Corp" }));
     world.hub_seed("people", json!({ "first_name": "Di", "email": { "address": "di@late.example" }, "organization_id": org.as_str() }));
-    world.hub_seed("people", json!({ "first_name": "Ed", "email": { "address": "ed@free.example" } }));
+    world.hub_seed(
+        "people",
+        json!({ "first_name": "Ed", "email": { "address": "ed@free.example" } }),
+    );
     // HubSpot refuses the company for now, so the person cannot be linked to it.
-    world.emulators.hubspot.fail_record(RecordFault::new("name", "Late Corp"));
+    world
+        .emulators
+        .hubspot
+        .fail_record(RecordFault::new("name", "Late Corp"));
 
     let run = world.sync().await;
     assert_eq!(run.status, RunStatus::Partial);
     assert_eq!(counts(&run, "organizations", Direction::ToApp).failed, 1);
     assert_eq!(counts(&run, "people", Direction::ToApp).deferred, 1);
     assert!(world.app_contact("di@late.example").is_none());
-    assert!(world.app_contact("ed@free.example").is_some(), "others are not held up");
-    let parked = world.store.pending(&world.org, &EntityName::new("people"), Side::Hub).await.unwrap();
+    assert!(
+        world.app_contact("ed@free.example").is_some(),
+        "others are not held up"
+    );
+    let parked = world
+        .store
+        .pending(&world.org, &EntityName::new("people"), Side::Hub)
+        .await
+        .unwrap();
     assert_eq!(parked.len(), 1);
-    assert!(parked[0].error.contains("organizations"), "{}", parked[0].error);
+    assert!(
+        parked[0].error.contains("organizations"),
+        "{}",
+        parked[0].error
+    );
 
     world.emulators.hubspot.clear_faults();
     let next = world.sync().await;
     assert_eq!(next.status, RunStatus::Success, "{:?}", next.counts);
-    let di = world.app_contact("di@late.example").expect("deferred person arrived");
-    let company = world.emulators.hubspot.primary_company_of(di["id"].as_str().unwrap()).expect("linked to its company");
-    assert_eq!(prop(&world.emulators.hubspot.get("companies", &company).unwrap(), "name"), Some("Late Corp"));
-    assert!(world.store.pending(&world.org, &EntityName::new("people"), Side::Hub).await.unwrap().is_empty());
+    let di = world
+        .app_contact("di@late.example")
+        .expect("deferred person arrived");
+    let company = world
+        .emulators
+        .hubspot
+        .primary_company_of(di["id"].as_str().unwrap())
+        .expect("linked to its company");
+    assert_eq!(
+        prop(
+            &world.emulators.hubspot.get("companies", &company).unwrap(),
+            "name"
+        ),
+        Some("Late Corp")
+    );
+    assert!(
+        world
+            .store
+            .pending(&world.org, &EntityName::new("people"), Side::Hub)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     world.assert_agree().await;
 }
 
@@ -254,10 +367,19 @@ async fn one_rejected_record_does_not_stop_the_others_and_is_retried_next_run() 
     let world = World::start().await;
     for i in 0..4 {
         world.hub_seed("people", json!({ "first_name": format!("H{i}"), "email": { "address": format!("h{i}@x.example") } }));
-        world.app_seed("contacts", json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }));
+        world.app_seed(
+            "contacts",
+            json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }),
+        );
     }
-    world.emulators.hubspot.fail_record(RecordFault::new("email", "h2@x.example"));
-    world.emulators.connec.fail_record(RecordFault::new("email.address", "a1@x.example"));
+    world
+        .emulators
+        .hubspot
+        .fail_record(RecordFault::new("email", "h2@x.example"));
+    world
+        .emulators
+        .connec
+        .fail_record(RecordFault::new("email.address", "a1@x.example"));
 
     let run = world.sync().await;
     assert_eq!(run.status, RunStatus::Partial);
@@ -267,7 +389,11 @@ async fn one_rejected_record_does_not_stop_the_others_and_is_retried_next_run() 
     assert_eq!(world.hub("people").len(), 7);
     let maps = world.idmaps("people").await;
     let with_errors: Vec<_> = maps.iter().filter(|m| m.last_error.is_some()).collect();
-    assert_eq!(with_errors.len(), 2, "errors are stored on the id-maps: {maps:#?}");
+    assert_eq!(
+        with_errors.len(),
+        2,
+        "errors are stored on the id-maps: {maps:#?}"
+    );
 
     // Nothing changed, yet both are retried once the APIs accept them.
     world.emulators.hubspot.clear_faults();
@@ -276,7 +402,13 @@ async fn one_rejected_record_does_not_stop_the_others_and_is_retried_next_run() 
     assert_eq!(next.status, RunStatus::Success, "{:?}", next.counts);
     assert_eq!(world.app("contacts").len(), 8);
     assert_eq!(world.hub("people").len(), 8);
-    assert!(world.idmaps("people").await.iter().all(|m| m.last_error.is_none()));
+    assert!(
+        world
+            .idmaps("people")
+            .await
+            .iter()
+            .all(|m| m.last_error.is_none())
+    );
     world.assert_agree().await;
 }
 
@@ -284,9 +416,15 @@ async fn one_rejected_record_does_not_stop_the_others_and_is_retried_next_run() 
 async fn a_crash_between_push_and_idmap_write_creates_no_duplicate_on_rerun() {
     let world = World::start().await;
     for i in 0..3 {
-        world.hub_seed("organizations", json!({ "name": format!("Org {i}"), "website": { "url": format!("org{i}.example") } }));
+        world.hub_seed(
+            "organizations",
+            json!({ "name": format!("Org {i}"), "website": { "url": format!("org{i}.example") } }),
+        );
         world.hub_seed("people", json!({ "first_name": format!("H{i}"), "email": { "address": format!("h{i}@x.example") } }));
-        world.app_seed("contacts", json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }));
+        world.app_seed(
+            "contacts",
+            json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }),
+        );
     }
     // Every id-map write of the first run is lost after the records were pushed.
     world.store.fail_next_idmap_saves(100);
@@ -313,20 +451,35 @@ async fn more_records_than_a_page_on_both_sides() {
         world.hub_seed("people", json!({ "first_name": format!("H{i}"), "email": { "address": format!("h{i}@x.example") } }));
     }
     for i in 0..160 {
-        world.app_seed("contacts", json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }));
+        world.app_seed(
+            "contacts",
+            json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }),
+        );
     }
     let run = world.sync().await;
     assert_eq!(run.status, RunStatus::Success);
     assert_eq!(world.hub("people").len(), 390);
     assert_eq!(world.app("contacts").len(), 390);
     let hub_stats = world.emulators.connec.stats();
-    let pages = hub_stats.by_route.iter().filter(|(k, _)| k.starts_with("GET")).map(|(_, n)| n).sum::<u64>();
-    assert!(pages >= 4, "Connec! people were read in pages of 100: {:?}", hub_stats.by_route);
+    let pages = hub_stats
+        .by_route
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET"))
+        .map(|(_, n)| n)
+        .sum::<u64>();
+    assert!(
+        pages >= 4,
+        "Connec! people were read in pages of 100: {:?}",
+        hub_stats.by_route
+    );
     world.assert_agree().await;
 
     // Incremental runs page through HubSpot's search too.
     for i in 0..150 {
-        let id = world.app_contact(&format!("a{i}@x.example")).unwrap()["id"].as_str().unwrap().to_owned();
+        let id = world.app_contact(&format!("a{i}@x.example")).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         world.app_update("contacts", &id, json!({ "jobtitle": "paged" }));
     }
     let next = world.sync().await;
@@ -346,7 +499,10 @@ async fn incremental_search_restarts_at_the_search_cap() {
     .await;
     world.sync().await;
     for i in 0..450 {
-        world.app_seed("contacts", json!({ "firstname": format!("C{i}"), "email": format!("c{i}@x.example") }));
+        world.app_seed(
+            "contacts",
+            json!({ "firstname": format!("C{i}"), "email": format!("c{i}@x.example") }),
+        );
     }
     let run = world.sync().await;
     // Past the cap the search API answers 400: the connector restarts from the last timestamp.
@@ -357,7 +513,10 @@ async fn incremental_search_restarts_at_the_search_cap() {
 #[tokio::test]
 async fn retry_after_is_honoured_on_429_and_5xx_is_retried() {
     let world = World::start().await;
-    world.hub_seed("people", json!({ "first_name": "R", "email": { "address": "r@x.example" } }));
+    world.hub_seed(
+        "people",
+        json!({ "first_name": "R", "email": { "address": "r@x.example" } }),
+    );
     world.emulators.connec.fail_calls(CallFault::new(
         "/people",
         FaultKind::Status {
@@ -366,7 +525,10 @@ async fn retry_after_is_honoured_on_429_and_5xx_is_retried() {
         },
         1,
     ));
-    world.emulators.hubspot.fail_calls(CallFault::status("/contacts", 503, 2));
+    world
+        .emulators
+        .hubspot
+        .fail_calls(CallFault::status("/contacts", 503, 2));
     let run = world.sync().await;
     assert_eq!(run.status, RunStatus::Success, "{:?}", run.errors);
     assert_eq!(world.emulators.connec.stats().rejected, 1);
@@ -378,7 +540,10 @@ async fn retry_after_is_honoured_on_429_and_5xx_is_retried() {
 async fn a_hubspot_rate_limit_is_respected() {
     let world = World::with(WorldOptions {
         hubspot: emulators::HubSpotConfig {
-            rate_limit: Some(emulators::RateLimit { max: 3, interval_ms: 300 }),
+            rate_limit: Some(emulators::RateLimit {
+                max: 3,
+                interval_ms: 300,
+            }),
             ..emulators::HubSpotConfig::default()
         },
         ..WorldOptions::default()
@@ -396,22 +561,52 @@ async fn a_hubspot_rate_limit_is_respected() {
 
 #[tokio::test]
 async fn malformed_responses_give_a_clear_error_and_change_nothing() {
-    for (side, kind) in [("connec", FaultKind::Malformed), ("hubspot", FaultKind::WrongShape)] {
+    for (side, kind) in [
+        ("connec", FaultKind::Malformed),
+        ("hubspot", FaultKind::WrongShape),
+    ] {
         let world = World::start().await;
-        world.hub_seed("people", json!({ "first_name": "M", "email": { "address": "m@x.example" } }));
-        world.app_seed("contacts", json!({ "firstname": "N", "email": "n@x.example" }));
+        world.hub_seed(
+            "people",
+            json!({ "first_name": "M", "email": { "address": "m@x.example" } }),
+        );
+        world.app_seed(
+            "contacts",
+            json!({ "firstname": "N", "email": "n@x.example" }),
+        );
         match side {
-            "connec" => world.emulators.connec.fail_calls(CallFault::new("/people", kind, 0)),
-            _ => world.emulators.hubspot.fail_calls(CallFault::new("/contacts", kind, 0)),
+            "connec" => world
+                .emulators
+                .connec
+                .fail_calls(CallFault::new("/people", kind, 0)),
+            _ => world
+                .emulators
+                .hubspot
+                .fail_calls(CallFault::new("/contacts", kind, 0)),
         }
         let run = world.sync().await;
         assert_eq!(run.status, RunStatus::Failed);
-        let error = run.errors.iter().find(|e| e.starts_with("people")).expect("people phase failed");
+        let error = run
+            .errors
+            .iter()
+            .find(|e| e.starts_with("people"))
+            .expect("people phase failed");
         assert!(error.contains("malformed response"), "{side}: {error}");
-        assert!(error.contains(side), "{side}: the error names the API: {error}");
+        assert!(
+            error.contains(side),
+            "{side}: the error names the API: {error}"
+        );
         // The broken side's records did not travel, and its watermark did not move.
-        let source = if side == "connec" { Side::Hub } else { Side::App };
-        let mark = world.store.get_watermark(&world.org, &EntityName::new("people"), source).await.unwrap();
+        let source = if side == "connec" {
+            Side::Hub
+        } else {
+            Side::App
+        };
+        let mark = world
+            .store
+            .get_watermark(&world.org, &EntityName::new("people"), source)
+            .await
+            .unwrap();
         assert!(mark.is_none(), "{side}: watermark moved");
         if side == "connec" {
             assert!(world.app_contact("m@x.example").is_none());
@@ -430,20 +625,34 @@ async fn malformed_responses_give_a_clear_error_and_change_nothing() {
 #[tokio::test]
 async fn archiving_travels_both_ways() {
     let world = World::start().await;
-    let gone_in_hub = world.hub_seed("people", json!({ "first_name": "G", "email": { "address": "g@x.example" } }));
-    world.hub_seed("people", json!({ "first_name": "K", "email": { "address": "k@x.example" } }));
+    let gone_in_hub = world.hub_seed(
+        "people",
+        json!({ "first_name": "G", "email": { "address": "g@x.example" } }),
+    );
+    world.hub_seed(
+        "people",
+        json!({ "first_name": "K", "email": { "address": "k@x.example" } }),
+    );
     world.sync().await;
     world.hub_update("people", &gone_in_hub, json!({ "status": "INACTIVE" }));
-    let k = world.app_contact("k@x.example").unwrap()["id"].as_str().unwrap().to_owned();
+    let k = world.app_contact("k@x.example").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(world.emulators.hubspot.archive("contacts", &k));
     let run = world.sync().await;
     assert_eq!(counts(&run, "people", Direction::ToApp).archived, 1);
     assert_eq!(counts(&run, "people", Direction::ToHub).archived, 1);
     assert!(world.app_contact("g@x.example").is_none());
-    assert_eq!(world.hub_person("k@x.example").unwrap()["status"], json!("INACTIVE"));
+    assert_eq!(
+        world.hub_person("k@x.example").unwrap()["status"],
+        json!("INACTIVE")
+    );
     assert_eq!(world.app("contacts").len(), 0);
     // Inactive links are never recreated.
     let quiet = world.sync().await;
     assert_eq!(quiet.totals().written(), 0);
-    assert!(record::is_inactive(&world.hub_person("g@x.example").unwrap()));
+    assert!(record::is_inactive(
+        &world.hub_person("g@x.example").unwrap()
+    ));
 }

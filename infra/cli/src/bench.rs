@@ -104,8 +104,12 @@ impl Drop for ChildGuard {
 }
 
 fn free_port() -> Result<u16, BenchError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| BenchError::Process(e.to_string()))?;
-    Ok(listener.local_addr().map_err(|e| BenchError::Process(e.to_string()))?.port())
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| BenchError::Process(e.to_string()))?;
+    Ok(listener
+        .local_addr()
+        .map_err(|e| BenchError::Process(e.to_string()))?
+        .port())
 }
 
 /// Peak resident set size of this process (VmHWM), KiB.
@@ -133,7 +137,13 @@ pub async fn run(
     let (connec_port, hubspot_port) = (free_port()?, free_port()?);
     let exe = std::env::current_exe().map_err(|e| BenchError::Process(e.to_string()))?;
     let child = Command::new(exe)
-        .args(["emulate", "--connec-port", &connec_port.to_string(), "--hubspot-port", &hubspot_port.to_string()])
+        .args([
+            "emulate",
+            "--connec-port",
+            &connec_port.to_string(),
+            "--hubspot-port",
+            &hubspot_port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -145,7 +155,9 @@ pub async fn run(
     wait_ready(&http, &connec).await?;
     wait_ready(&http, &hubspot).await?;
 
-    say(&format!("seeding {organizations} organizations and {people} people into the Connec! emulator..."));
+    say(&format!(
+        "seeding {organizations} organizations and {people} people into the Connec! emulator..."
+    ));
     let mut org_ids = Vec::with_capacity(organizations);
     for chunk_start in (0..organizations).step_by(1000) {
         let batch: Vec<Value> = (chunk_start..(chunk_start + 1000).min(organizations))
@@ -179,7 +191,10 @@ pub async fn run(
             .error_for_status()?;
     }
     for base in [&connec, &hubspot] {
-        http.post(format!("{base}/_emulator/stats/reset")).send().await?.error_for_status()?;
+        http.post(format!("{base}/_emulator/stats/reset"))
+            .send()
+            .await?
+            .error_for_status()?;
     }
 
     let endpoints = Endpoints {
@@ -204,17 +219,28 @@ pub async fn run(
     let baseline = peak_rss_kib();
     say("syncing...");
     let started = Instant::now();
-    let run = stack.engine.sync(&OrgId::new(GROUP), RunOptions::default()).await?;
+    let run = stack
+        .engine
+        .sync(&OrgId::new(GROUP), RunOptions::default())
+        .await?;
     let seconds = started.elapsed().as_secs_f64();
     let peak = peak_rss_kib();
     if !run.errors.is_empty() {
-        return Err(BenchError::Process(format!("the sync failed: {:?}", run.errors)));
+        return Err(BenchError::Process(format!(
+            "the sync failed: {:?}",
+            run.errors
+        )));
     }
 
     let mut reads = 0;
     let mut writes = 0;
     for base in [&connec, &hubspot] {
-        let stats: Value = http.get(format!("{base}/_emulator/stats")).send().await?.json().await?;
+        let stats: Value = http
+            .get(format!("{base}/_emulator/stats"))
+            .send()
+            .await?
+            .json()
+            .await?;
         reads += stats["reads"].as_u64().unwrap_or(0);
         writes += stats["writes"].as_u64().unwrap_or(0);
     }
@@ -239,10 +265,17 @@ pub async fn run(
 
 async fn wait_ready(http: &reqwest::Client, base: &str) -> Result<(), BenchError> {
     for _ in 0..200 {
-        if http.get(format!("{base}/_emulator/stats")).send().await.is_ok() {
+        if http
+            .get(format!("{base}/_emulator/stats"))
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(BenchError::Process(format!("the emulator at {base} did not start within 10 s")))
+    Err(BenchError::Process(format!(
+        "the emulator at {base} did not start within 10 s"
+    )))
 }

@@ -13,7 +13,9 @@ use sync_core::domain::ConflictPolicy;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("{path}: cannot read the configuration file: {source}. Create one from `connector.example.yaml`.")]
+    #[error(
+        "{path}: cannot read the configuration file: {source}. Create one from `connector.example.yaml`."
+    )]
     Read {
         /// File.
         path: String,
@@ -29,7 +31,9 @@ pub enum ConfigError {
         message: String,
     },
     /// An `env:NAME` credential whose variable is unset.
-    #[error("{path}: `{field}` says `env:{variable}` but the environment variable {variable} is not set")]
+    #[error(
+        "{path}: `{field}` says `env:{variable}` but the environment variable {variable} is not set"
+    )]
     MissingEnv {
         /// File.
         path: String,
@@ -131,25 +135,30 @@ impl Config {
             path: shown.clone(),
             source,
         })?;
-        let mut config: Config = serde_norway::from_str(&text).map_err(|e| ConfigError::Invalid {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
+        let mut config: Config =
+            serde_norway::from_str(&text).map_err(|e| ConfigError::Invalid {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
         config.connec.api_key = resolve(&shown, "connec.api_key", &config.connec.api_key)?;
-        config.hubspot.access_token = resolve(&shown, "hubspot.access_token", &config.hubspot.access_token)?;
+        config.hubspot.access_token =
+            resolve(&shown, "hubspot.access_token", &config.hubspot.access_token)?;
         for (field, value) in [
             ("connec.base_url", &config.connec.base_url),
             ("hubspot.base_url", &config.hubspot.base_url),
         ] {
             url::Url::parse(value).map_err(|e| ConfigError::Invalid {
                 path: shown.clone(),
-                message: format!("`{field}` is not a URL ({e}): write it like http://127.0.0.1:8081"),
+                message: format!(
+                    "`{field}` is not a URL ({e}): write it like http://127.0.0.1:8081"
+                ),
             })?;
         }
         if config.organization.group_id.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 path: shown,
-                message: "`organization.group_id` is empty: give the Connec! group id (cld-...)".into(),
+                message: "`organization.group_id` is empty: give the Connec! group id (cld-...)"
+                    .into(),
             });
         }
         let base = path.parent().unwrap_or(Path::new("."));

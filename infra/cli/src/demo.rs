@@ -67,11 +67,17 @@ impl Emulators {
     pub fn snapshot(&self) -> (HashMap<String, Vec<Value>>, HashMap<String, Vec<Value>>) {
         let mut hub = HashMap::new();
         for collection in ["organizations", "people"] {
-            hub.insert(collection.to_owned(), self.connec.records(GROUP, collection));
+            hub.insert(
+                collection.to_owned(),
+                self.connec.records(GROUP, collection),
+            );
         }
         let mut app = HashMap::new();
         for object in ["companies", "contacts"] {
-            app.insert(object.to_owned(), self.hubspot.all_objects_including_archived(object));
+            app.insert(
+                object.to_owned(),
+                self.hubspot.all_objects_including_archived(object),
+            );
         }
         (hub, app)
     }
@@ -107,14 +113,19 @@ pub enum DemoError {
 }
 
 /// Runs the demo on `store`, printing as it goes through `say`.
-pub async fn run(store: Arc<dyn SyncStore>, say: &mut dyn FnMut(&str)) -> Result<DemoOutcome, DemoError> {
+pub async fn run(
+    store: Arc<dyn SyncStore>,
+    say: &mut dyn FnMut(&str),
+) -> Result<DemoOutcome, DemoError> {
     let emulators = Emulators::start().await?;
     say(&format!(
         "Connec! emulator on {}, HubSpot emulator on {}",
         emulators.connec_server.base_url, emulators.hubspot_server.base_url
     ));
     seed(&emulators);
-    say("Seeded Connec! with 3 organizations and 4 people, HubSpot with 2 companies and 2 contacts;");
+    say(
+        "Seeded Connec! with 3 organizations and 4 people, HubSpot with 2 companies and 2 contacts;",
+    );
     say("  'Acme Corp' and ann@acme.example exist on both sides and must merge, not duplicate.");
 
     let tuning = Tuning {
@@ -122,7 +133,8 @@ pub async fn run(store: Arc<dyn SyncStore>, say: &mut dyn FnMut(&str)) -> Result
         overlap: Duration::from_secs(1),
         ..Tuning::default()
     };
-    let Stack { engine, connector } = wiring::build(store.clone(), &emulators.endpoints(), &tuning)?;
+    let Stack { engine, connector } =
+        wiring::build(store.clone(), &emulators.endpoints(), &tuning)?;
     let org = wiring::organization(GROUP, PORTAL, "Demo Co", true);
     store.put_organization(&org).await?;
     say(&format!(
@@ -146,7 +158,14 @@ pub async fn run(store: Arc<dyn SyncStore>, say: &mut dyn FnMut(&str)) -> Result
     let (hub, app) = emulators.snapshot();
     report.push('\n');
     report.push_str(&final_state(&hub, &app));
-    let disagreements = wiring::compare_sides(store.as_ref(), &OrgId::new(GROUP), connector.as_ref(), &hub, &app).await?;
+    let disagreements = wiring::compare_sides(
+        store.as_ref(),
+        &OrgId::new(GROUP),
+        connector.as_ref(),
+        &hub,
+        &app,
+    )
+    .await?;
     if disagreements.is_empty() {
         report.push_str("\nConnec! and HubSpot agree on every synced record.\n");
     } else {
@@ -211,7 +230,10 @@ fn seed(e: &Emulators) {
         "companies",
         json!({ "name": "Acme Corp", "domain": "acme.example", "city": "Springfield" }),
     );
-    let umbrella = e.hubspot.seed("companies", json!({ "name": "Umbrella", "domain": "umbrella.example" }));
+    let umbrella = e.hubspot.seed(
+        "companies",
+        json!({ "name": "Umbrella", "domain": "umbrella.example" }),
+    );
     e.hubspot.seed(
         "contacts",
         json!({ "firstname": "Ann", "lastname": "Lee", "email": "ann@acme.example", "phone": "+1 555 0100",
@@ -240,20 +262,37 @@ fn find_contact(e: &Emulators, email: &str) -> Option<Value> {
 
 fn change_both_sides(e: &Emulators) {
     if let Some(id) = find_person(e, "bob@globex.example").and_then(|p| record::hub_id(&p)) {
-        e.connec.update(GROUP, "people", id.as_str(), json!({ "job_title": "CTO" }));
+        e.connec
+            .update(GROUP, "people", id.as_str(), json!({ "job_title": "CTO" }));
     }
     if let Some(id) = find_person(e, "dave@example.org").and_then(|p| record::hub_id(&p)) {
-        e.connec.update(GROUP, "people", id.as_str(), json!({ "status": "INACTIVE" }));
+        e.connec.update(
+            GROUP,
+            "people",
+            id.as_str(),
+            json!({ "status": "INACTIVE" }),
+        );
     }
     if let Some(id) = find_person(e, "ann@acme.example").and_then(|p| record::hub_id(&p)) {
-        e.connec.update(GROUP, "people", id.as_str(), json!({ "job_title": "VP Sales" }));
+        e.connec.update(
+            GROUP,
+            "people",
+            id.as_str(),
+            json!({ "job_title": "VP Sales" }),
+        );
     }
     std::thread::sleep(Duration::from_millis(5));
-    if let Some(id) = find_contact(e, "ann@acme.example").and_then(|c| c["id"].as_str().map(str::to_owned)) {
-        e.hubspot.update("contacts", &id, json!({ "jobtitle": "Head of Sales" }));
+    if let Some(id) =
+        find_contact(e, "ann@acme.example").and_then(|c| c["id"].as_str().map(str::to_owned))
+    {
+        e.hubspot
+            .update("contacts", &id, json!({ "jobtitle": "Head of Sales" }));
     }
-    if let Some(id) = find_contact(e, "erin@umbrella.example").and_then(|c| c["id"].as_str().map(str::to_owned)) {
-        e.hubspot.update("contacts", &id, json!({ "phone": "+44 20 7946 0000" }));
+    if let Some(id) =
+        find_contact(e, "erin@umbrella.example").and_then(|c| c["id"].as_str().map(str::to_owned))
+    {
+        e.hubspot
+            .update("contacts", &id, json!({ "phone": "+44 20 7946 0000" }));
     }
 }
 
@@ -261,7 +300,12 @@ fn final_state(hub: &HashMap<String, Vec<Value>>, app: &HashMap<String, Vec<Valu
     let mut out = String::from("Final state\n  Connec! people:\n");
     let orgs: HashMap<String, String> = hub["organizations"]
         .iter()
-        .filter_map(|o| Some((record::hub_id(o)?.to_string(), o["name"].as_str()?.to_owned())))
+        .filter_map(|o| {
+            Some((
+                record::hub_id(o)?.to_string(),
+                o["name"].as_str()?.to_owned(),
+            ))
+        })
         .collect();
     for p in &hub["people"] {
         let org = p
@@ -281,12 +325,20 @@ fn final_state(hub: &HashMap<String, Vec<Value>>, app: &HashMap<String, Vec<Valu
         ));
     }
     out.push_str("  Connec! organizations: ");
-    let names: Vec<String> = hub["organizations"].iter().map(|o| text(o, "/name")).collect();
+    let names: Vec<String> = hub["organizations"]
+        .iter()
+        .map(|o| text(o, "/name"))
+        .collect();
     out.push_str(&names.join(", "));
     out.push_str("\n  HubSpot contacts:\n");
     let companies: HashMap<String, String> = app["companies"]
         .iter()
-        .filter_map(|c| Some((c["id"].as_str()?.to_owned(), c.pointer("/properties/name")?.as_str()?.to_owned())))
+        .filter_map(|c| {
+            Some((
+                c["id"].as_str()?.to_owned(),
+                c.pointer("/properties/name")?.as_str()?.to_owned(),
+            ))
+        })
         .collect();
     for c in &app["contacts"] {
         let company = c
@@ -302,11 +354,18 @@ fn final_state(hub: &HashMap<String, Vec<Value>>, app: &HashMap<String, Vec<Valu
             text(c, "/properties/jobtitle"),
             text(c, "/properties/phone"),
             company,
-            if c["archived"].as_bool() == Some(true) { "ARCHIVED" } else { "active" }
+            if c["archived"].as_bool() == Some(true) {
+                "ARCHIVED"
+            } else {
+                "active"
+            }
         ));
     }
     out.push_str("  HubSpot companies: ");
-    let names: Vec<String> = app["companies"].iter().map(|c| text(c, "/properties/name")).collect();
+    let names: Vec<String> = app["companies"]
+        .iter()
+        .map(|c| text(c, "/properties/name"))
+        .collect();
     out.push_str(&names.join(", "));
     out.push('\n');
     out

@@ -18,7 +18,11 @@ use sync_core::http::HttpConfig;
 use sync_core::ports::SyncStore;
 
 #[derive(Parser)]
-#[command(name = "connector", version, about = "Two-way sync between Connec! and HubSpot, on one machine")]
+#[command(
+    name = "connector",
+    version,
+    about = "Two-way sync between Connec! and HubSpot, on one machine"
+)]
 struct Cli {
     /// Log as JSON lines (for machines) instead of text.
     #[arg(long, global = true)]
@@ -87,7 +91,9 @@ enum Command {
 fn init_logs(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -113,13 +119,17 @@ async fn run(command: Command) -> Result<ExitCode, String> {
         Command::Demo { database } => {
             let (_dir, path) = database_path(database)?;
             let store = open_store(&path)?;
-            let outcome = demo::run(store, &mut |line| println!("{line}")).await.map_err(|e| e.to_string())?;
+            let outcome = demo::run(store, &mut |line| println!("{line}"))
+                .await
+                .map_err(|e| e.to_string())?;
             println!("(id-maps and runs are in {})", path.display());
-            Ok(if outcome.disagreements.is_empty() && outcome.second.errors.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(
+                if outcome.disagreements.is_empty() && outcome.second.errors.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
         }
         Command::Emulate {
             connec_port,
@@ -127,7 +137,11 @@ async fn run(command: Command) -> Result<ExitCode, String> {
         } => emulate(connec_port, hubspot_port).await,
         Command::Sync { config, full } => sync(&config, full).await,
         Command::Status { config } => status(&config).await,
-        Command::Idmaps { config, entity, limit } => {
+        Command::Idmaps {
+            config,
+            entity,
+            limit,
+        } => {
             let config = Config::load(&config).map_err(|e| e.to_string())?;
             let store = open_store(&config.database)?;
             let org = OrgId::new(config.organization.group_id.clone());
@@ -140,7 +154,8 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckMapping { file } => {
-            connector_hubspot::HubSpotConnector::check_mapping_file(&file).map_err(|e| e.to_string())?;
+            connector_hubspot::HubSpotConnector::check_mapping_file(&file)
+                .map_err(|e| e.to_string())?;
             println!("{}: valid", file.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -148,12 +163,17 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             if records == 0 {
                 return Err("--records must be at least 1".into());
             }
-            let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
-            let store = EmbeddedStore::open(dir.path().join("bench.db")).map_err(|e| e.to_string())?;
+            let dir = tempfile::tempdir()
+                .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+            let store =
+                EmbeddedStore::open(dir.path().join("bench.db")).map_err(|e| e.to_string())?;
             let counter = store.clone();
-            let report = bench::run(records, Arc::new(store), &move || counter.operations(), &mut |l| {
-                eprintln!("{l}")
-            })
+            let report = bench::run(
+                records,
+                Arc::new(store),
+                &move || counter.operations(),
+                &mut |l| eprintln!("{l}"),
+            )
             .await
             .map_err(|e| e.to_string())?;
             print!("{}", report.render());
@@ -166,7 +186,8 @@ fn database_path(given: Option<PathBuf>) -> Result<(Option<tempfile::TempDir>, P
     match given {
         Some(path) => Ok((None, path)),
         None => {
-            let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+            let dir = tempfile::tempdir()
+                .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
             let path = dir.path().join("connector.db");
             Ok((Some(dir), path))
         }
@@ -183,17 +204,26 @@ async fn emulate(connec_port: u16, hubspot_port: u16) -> Result<ExitCode, String
     let connec = emulators::ConnecEmulator::new(emulators::ConnecConfig::default());
     let hubspot = emulators::HubSpotEmulator::new(emulators::HubSpotConfig::default());
     let bind = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    let connec_server = connec
-        .start_on(bind(connec_port))
-        .await
-        .map_err(|e| format!("cannot listen on port {connec_port} for Connec!: {e} (pick another with --connec-port)"))?;
+    let connec_server = connec.start_on(bind(connec_port)).await.map_err(|e| {
+        format!(
+            "cannot listen on port {connec_port} for Connec!: {e} (pick another with --connec-port)"
+        )
+    })?;
     let hubspot_server = hubspot
         .start_on(bind(hubspot_port))
         .await
         .map_err(|e| format!("cannot listen on port {hubspot_port} for HubSpot: {e} (pick another with --hubspot-port)"))?;
-    println!("Connec! emulator: {} (Basic demo-id:demo-key, group e.g. cld-demo)", connec_server.base_url);
-    println!("HubSpot emulator: {} (Bearer demo-token, portal 62515)", hubspot_server.base_url);
-    println!("Seed with POST /_emulator/seed/...; inspect with GET /_emulator/state. Ctrl-C stops.");
+    println!(
+        "Connec! emulator: {} (Basic demo-id:demo-key, group e.g. cld-demo)",
+        connec_server.base_url
+    );
+    println!(
+        "HubSpot emulator: {} (Bearer demo-token, portal 62515)",
+        hubspot_server.base_url
+    );
+    println!(
+        "Seed with POST /_emulator/seed/...; inspect with GET /_emulator/state. Ctrl-C stops."
+    );
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     connec_server.shutdown().await;
     hubspot_server.shutdown().await;
@@ -219,14 +249,26 @@ async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
     };
     let stack = wiring::build(store.clone(), &endpoints, &tuning).map_err(|e| e.to_string())?;
     let org_id = OrgId::new(config.organization.group_id.clone());
-    if store.get_organization(&org_id).await.map_err(|e| e.to_string())?.is_none() {
+    if store
+        .get_organization(&org_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
         let org = wiring::organization(
             &config.organization.group_id,
             &config.hubspot.portal_id,
-            config.organization.name.as_deref().unwrap_or(&config.organization.group_id),
+            config
+                .organization
+                .name
+                .as_deref()
+                .unwrap_or(&config.organization.group_id),
             config.organization.historical_data,
         );
-        store.put_organization(&org).await.map_err(|e| e.to_string())?;
+        store
+            .put_organization(&org)
+            .await
+            .map_err(|e| e.to_string())?;
         println!(
             "Linked Connec! group {} to HubSpot portal {}{}.",
             org.group_id,
@@ -241,7 +283,8 @@ async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{spinner} {prefix:<26} {pos:>8} records read {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
-    let progress_bars: Arc<std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>> = Arc::default();
+    let progress_bars: Arc<std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>> =
+        Arc::default();
     let progress = {
         let bars = bars.clone();
         let progress_bars = progress_bars.clone();
@@ -249,7 +292,11 @@ async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
             let label = report::phase_label(page.entity.as_str(), page.direction);
             let mut all = progress_bars.lock().unwrap_or_else(|e| e.into_inner());
             let bar = all.entry(label.clone()).or_insert_with(|| {
-                let bar = bars.add(ProgressBar::new_spinner().with_style(style.clone()).with_prefix(label));
+                let bar = bars.add(
+                    ProgressBar::new_spinner()
+                        .with_style(style.clone())
+                        .with_prefix(label),
+                );
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bar
             });
@@ -262,7 +309,11 @@ async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
         progress: Some(Arc::new(progress)),
     };
     let outcome = stack.engine.sync(&org_id, options).await;
-    for bar in progress_bars.lock().unwrap_or_else(|e| e.into_inner()).values() {
+    for bar in progress_bars
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+    {
         bar.finish();
     }
     let run = outcome.map_err(|e| e.to_string())?;
@@ -277,8 +328,15 @@ async fn status(path: &Path) -> Result<ExitCode, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let store = open_store(&config.database)?;
     let org_id = OrgId::new(config.organization.group_id.clone());
-    let Some(org) = store.get_organization(&org_id).await.map_err(|e| e.to_string())? else {
-        println!("Organization {org_id} is not linked yet: run `connector sync --config {}`.", path.display());
+    let Some(org) = store
+        .get_organization(&org_id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        println!(
+            "Organization {org_id} is not linked yet: run `connector sync --config {}`.",
+            path.display()
+        );
         return Ok(ExitCode::SUCCESS);
     };
     println!(
@@ -288,7 +346,11 @@ async fn status(path: &Path) -> Result<ExitCode, String> {
         org.group_id,
         org.provider,
         org.realm,
-        if org.sync_enabled { "enabled" } else { "disabled" },
+        if org.sync_enabled {
+            "enabled"
+        } else {
+            "disabled"
+        },
         match org.history_from {
             Some(t) => format!("records created since {t}"),
             None => "historical data on".into(),
@@ -298,23 +360,36 @@ async fn status(path: &Path) -> Result<ExitCode, String> {
         let name = sync_core::domain::EntityName::new(entity);
         let mut marks = Vec::new();
         for side in [sync_core::domain::Side::Hub, sync_core::domain::Side::App] {
-            let mark = store.get_watermark(&org.id, &name, side).await.map_err(|e| e.to_string())?;
-            let parked = store.pending(&org.id, &name, side).await.map_err(|e| e.to_string())?;
+            let mark = store
+                .get_watermark(&org.id, &name, side)
+                .await
+                .map_err(|e| e.to_string())?;
+            let parked = store
+                .pending(&org.id, &name, side)
+                .await
+                .map_err(|e| e.to_string())?;
             marks.push(format!(
                 "{} watermark {}, {} parked",
                 side.as_str(),
-                mark.map(|m| m.0.to_string()).unwrap_or_else(|| "none (first sync pending)".into()),
+                mark.map(|m| m.0.to_string())
+                    .unwrap_or_else(|| "none (first sync pending)".into()),
                 parked.len()
             ));
         }
         println!("  {entity}: {}", marks.join("; "));
     }
-    let runs = store.recent_runs(&org.id, 5).await.map_err(|e| e.to_string())?;
+    let runs = store
+        .recent_runs(&org.id, 5)
+        .await
+        .map_err(|e| e.to_string())?;
     if runs.is_empty() {
         println!("No runs yet.");
     }
     for run in runs {
-        print!("{}", report::run_summary(&format!("Run {} at {}", run.id, run.started_at), &run));
+        print!(
+            "{}",
+            report::run_summary(&format!("Run {} at {}", run.id, run.started_at), &run)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,7 +20,16 @@ pub fn run_summary(title: &str, run: &Run) -> String {
     let _ = writeln!(
         out,
         "  {:<14} {:<11} {:>7} {:>7} {:>6} {:>7} {:>9} {:>6} {:>8} {:>8}",
-        "entity", "direction", "created", "updated", "merged", "skipped", "conflicts", "failed", "deferred", "archived"
+        "entity",
+        "direction",
+        "created",
+        "updated",
+        "merged",
+        "skipped",
+        "conflicts",
+        "failed",
+        "deferred",
+        "archived"
     );
     for (key, c) in &run.counts {
         let _ = writeln!(
@@ -46,7 +55,12 @@ pub fn run_summary(title: &str, run: &Run) -> String {
         let _ = writeln!(
             out,
             "  conflict on {} {} <-> {}: hub changed {}, app changed {}; policy {:?}: {winner}",
-            conflict.entity, conflict.hub_id, conflict.app_id, conflict.hub_updated_at, conflict.app_updated_at, conflict.policy
+            conflict.entity,
+            conflict.hub_id,
+            conflict.app_id,
+            conflict.hub_updated_at,
+            conflict.app_updated_at,
+            conflict.policy
         );
     }
     for error in &run.errors {
@@ -60,8 +74,8 @@ pub fn idmap_table(maps: &[IdMap]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<14} {:<38} {:<10} {:<8} {:<24} {}",
-        "entity", "hub id", "app id", "state", "last push", "last error"
+        "{:<14} {:<38} {:<10} {:<8} {:<24} last error",
+        "entity", "hub id", "app id", "state", "last push"
     );
     for map in maps {
         let state = if map.inactive {

@@ -75,8 +75,16 @@ pub struct Stack {
 }
 
 /// Builds the engine over a store and both APIs.
-pub fn build(store: Arc<dyn SyncStore>, endpoints: &Endpoints, tuning: &Tuning) -> Result<Stack, WiringError> {
-    let mut connec = ConnecConfig::new(&endpoints.connec_url, &endpoints.connec_api_id, &endpoints.connec_api_key)?;
+pub fn build(
+    store: Arc<dyn SyncStore>,
+    endpoints: &Endpoints,
+    tuning: &Tuning,
+) -> Result<Stack, WiringError> {
+    let mut connec = ConnecConfig::new(
+        &endpoints.connec_url,
+        &endpoints.connec_api_id,
+        &endpoints.connec_api_key,
+    )?;
     connec.http = tuning.http.clone();
     let hub = Arc::new(ConnecClient::new(connec)?);
     let mut hubspot = HubSpotConfig::new(&endpoints.hubspot_url, &endpoints.hubspot_token)?;
@@ -103,10 +111,18 @@ pub fn build(store: Arc<dyn SyncStore>, endpoints: &Endpoints, tuning: &Tuning) 
 ///
 /// With `historical_data` off only records created from now on travel (the default); turning it
 /// on makes the first sync carry everything, and is logged.
-pub fn organization(group_id: &str, portal_id: &str, name: &str, historical_data: bool) -> Organization {
+pub fn organization(
+    group_id: &str,
+    portal_id: &str,
+    name: &str,
+    historical_data: bool,
+) -> Organization {
     let now = SystemClock.now();
     if historical_data {
-        tracing::info!(org = group_id, "historical data enabled: records created before linking will travel");
+        tracing::info!(
+            org = group_id,
+            "historical data enabled: records created before linking will travel"
+        );
     }
     Organization {
         id: OrgId::new(group_id),
@@ -147,15 +163,23 @@ pub async fn compare_sides(
     for pair in connector.entities() {
         let mut offset = 0;
         loop {
-            let maps = store.list_idmaps(org, Some(&pair.hub), offset, 1000).await?;
+            let maps = store
+                .list_idmaps(org, Some(&pair.hub), offset, 1000)
+                .await?;
             if maps.is_empty() {
                 break;
             }
             offset += maps.len();
             for map in maps {
                 if let (Some(hub), Some(app), false) = (map.hub_id, map.app_id, map.inactive) {
-                    app_to_hub.entry(pair.hub.to_string()).or_default().insert(app.to_string(), hub.to_string());
-                    hub_to_app.entry(pair.hub.to_string()).or_default().insert(hub.to_string(), app.to_string());
+                    app_to_hub
+                        .entry(pair.hub.to_string())
+                        .or_default()
+                        .insert(app.to_string(), hub.to_string());
+                    hub_to_app
+                        .entry(pair.hub.to_string())
+                        .or_default()
+                        .insert(hub.to_string(), app.to_string());
                 }
             }
         }
@@ -176,7 +200,9 @@ pub async fn compare_sides(
         }
         let mut seen_apps = HashSet::new();
         for hub in hubs.iter().filter(|h| !record::is_inactive(h)) {
-            let Some(hub_id) = record::hub_id(hub) else { continue };
+            let Some(hub_id) = record::hub_id(hub) else {
+                continue;
+            };
             let Some(app_id) = links.get(hub_id.as_str()) else {
                 problems.push(Disagreement {
                     entity: entity.clone(),
@@ -195,29 +221,51 @@ pub async fn compare_sides(
             let mut plain = hub.clone();
             let mut translated = (*app).clone();
             for reference in pair.mapping.references() {
-                let _ = reference.hub.rewrite(&mut plain, |v| -> Result<Option<Value>, ()> {
-                    Ok(Some(record::connec_ref(v).map_or(v.clone(), |id| Value::String(id.to_string()))))
-                });
-                let lookup = app_to_hub.get(&reference.entity).cloned().unwrap_or_default();
-                let _ = reference.app.rewrite(&mut translated, |v| -> Result<Option<Value>, ()> {
-                    Ok(Some(match v.as_str().and_then(|id| lookup.get(id)) {
-                        Some(hub_id) => Value::String(hub_id.clone()),
-                        None if v.as_str().is_some_and(str::is_empty) => Value::Null,
-                        None => v.clone(),
-                    }))
-                });
+                let _ = reference
+                    .hub
+                    .rewrite(&mut plain, |v| -> Result<Option<Value>, ()> {
+                        Ok(Some(
+                            record::connec_ref(v)
+                                .map_or(v.clone(), |id| Value::String(id.to_string())),
+                        ))
+                    });
+                let lookup = app_to_hub
+                    .get(&reference.entity)
+                    .cloned()
+                    .unwrap_or_default();
+                let _ = reference
+                    .app
+                    .rewrite(&mut translated, |v| -> Result<Option<Value>, ()> {
+                        Ok(Some(match v.as_str().and_then(|id| lookup.get(id)) {
+                            Some(hub_id) => Value::String(hub_id.clone()),
+                            None if v.as_str().is_some_and(str::is_empty) => Value::Null,
+                            None => v.clone(),
+                        }))
+                    });
             }
-            let left = pair.mapping.canonical_from_hub(&plain).map(|c| mapping::content_hash(&c));
-            let right = pair.mapping.canonical_from_app(&translated).map(|c| mapping::content_hash(&c));
+            let left = pair
+                .mapping
+                .canonical_from_hub(&plain)
+                .map(|c| mapping::content_hash(&c));
+            let right = pair
+                .mapping
+                .canonical_from_app(&translated)
+                .map(|c| mapping::content_hash(&c));
             match (left, right) {
                 (Ok(l), Ok(r)) if l == r => {}
                 (Ok(_), Ok(_)) => problems.push(Disagreement {
                     entity: entity.clone(),
-                    detail: format!("hub record {hub_id} and app record {app_id} differ in mapped fields"),
+                    detail: format!(
+                        "hub record {hub_id} and app record {app_id} differ in mapped fields"
+                    ),
                 }),
                 (l, r) => problems.push(Disagreement {
                     entity: entity.clone(),
-                    detail: format!("cannot compare hub {hub_id} / app {app_id}: {:?} {:?}", l.err(), r.err()),
+                    detail: format!(
+                        "cannot compare hub {hub_id} / app {app_id}: {:?} {:?}",
+                        l.err(),
+                        r.err()
+                    ),
                 }),
             }
         }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::domain::{AppId, EntityName, GroupId, HubId, PageCursor, Provider, Realm, Timestamp};
-use crate::error::{HubError, HttpError, RecordError};
+use crate::error::{HttpError, HubError, RecordError};
 use crate::http::{ApiClient, HttpConfig, Idempotency, parse_json};
 use crate::ports::{Hub, HubWrite, HubWriteOutcome, Page};
 
@@ -96,15 +96,27 @@ impl ConnecClient {
     }
 
     /// The first page URL of a listing.
-    fn list_url(&self, group: &GroupId, collection: &EntityName, since: Option<Timestamp>) -> Result<Url, HubError> {
-        let mut url = self.url(&format!("api/v2/{}/{}", group.as_str(), collection.as_str()))?;
+    fn list_url(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        since: Option<Timestamp>,
+    ) -> Result<Url, HubError> {
+        let mut url = self.url(&format!(
+            "api/v2/{}/{}",
+            group.as_str(),
+            collection.as_str()
+        ))?;
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("$top", &self.config.page_size.to_string());
             // A stable order: updates do not move records, so offset paging never skips one.
             query.append_pair("$orderby", "created_at asc");
             if let Some(since) = since {
-                query.append_pair("$filter", &format!("updated_at gt '{}'", since.to_rfc3339()));
+                query.append_pair(
+                    "$filter",
+                    &format!("updated_at gt '{}'", since.to_rfc3339()),
+                );
             }
         }
         Ok(url)
@@ -112,28 +124,46 @@ impl ConnecClient {
 
     /// A `pagination.next` URL, checked to stay on our host (credentials go with it).
     fn next_url(&self, next: &str) -> Result<Url, HubError> {
-        let url = self.config.base_url.join(next).map_err(|e| HttpError::Url {
-            api: API,
-            detail: format!("pagination.next is not a URL: {e}"),
-        })?;
+        let url = self
+            .config
+            .base_url
+            .join(next)
+            .map_err(|e| HttpError::Url {
+                api: API,
+                detail: format!("pagination.next is not a URL: {e}"),
+            })?;
         if url.origin() != self.config.base_url.origin() {
             return Err(HttpError::Malformed {
                 api: API,
                 method: "GET".into(),
                 path: url.path().to_owned(),
-                detail: "pagination.next points to another host; refusing to send credentials there".into(),
+                detail:
+                    "pagination.next points to another host; refusing to send credentials there"
+                        .into(),
             });
         }
         Ok(url)
     }
 
     /// One record by id; `None` when Connec! says 404.
-    pub async fn get(&self, group: &GroupId, collection: &EntityName, id: &HubId) -> Result<Option<Value>, HubError> {
-        let url = self.url(&format!("api/v2/{}/{}/{}", group.as_str(), collection.as_str(), id.as_str()))?;
+    pub async fn get(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        id: &HubId,
+    ) -> Result<Option<Value>, HubError> {
+        let url = self.url(&format!(
+            "api/v2/{}/{}/{}",
+            group.as_str(),
+            collection.as_str(),
+            id.as_str()
+        ))?;
         let path = url.path().to_owned();
         let response = match self
             .api
-            .send("GET", &path, Idempotency::Idempotent, || self.request(reqwest::Method::GET, url.clone()))
+            .send("GET", &path, Idempotency::Idempotent, || {
+                self.request(reqwest::Method::GET, url.clone())
+            })
             .await
         {
             Ok(response) => response,
@@ -143,7 +173,11 @@ impl ConnecClient {
         let body: Value = parse_json(API, "GET", &path, &response.body)?;
         match body.get(collection.as_str()) {
             Some(record @ Value::Object(_)) => Ok(Some(record.clone())),
-            _ => Err(malformed("GET", &path, format!("response has no `{collection}` object"))),
+            _ => Err(malformed(
+                "GET",
+                &path,
+                format!("response has no `{collection}` object"),
+            )),
         }
     }
 
@@ -217,7 +251,9 @@ impl Hub for ConnecClient {
         let path = url.path().to_owned();
         let response = self
             .api
-            .send("GET", &path, Idempotency::Idempotent, || self.request(reqwest::Method::GET, url.clone()))
+            .send("GET", &path, Idempotency::Idempotent, || {
+                self.request(reqwest::Method::GET, url.clone())
+            })
             .await?;
         let body: Value = parse_json(API, "GET", &path, &response.body)?;
         let records = match body.get(collection.as_str()) {
@@ -225,10 +261,20 @@ impl Hub for ConnecClient {
             // A singleton collection answers with one object.
             Some(record @ Value::Object(_)) => vec![record.clone()],
             Some(Value::Null) | None if body.get("pagination").is_some() => Vec::new(),
-            _ => return Err(malformed("GET", &path, format!("response has no `{collection}` array"))),
+            _ => {
+                return Err(malformed(
+                    "GET",
+                    &path,
+                    format!("response has no `{collection}` array"),
+                ));
+            }
         };
         if let Some(bad) = records.iter().position(|r| !r.is_object()) {
-            return Err(malformed("GET", &path, format!("record {bad} of the page is not an object")));
+            return Err(malformed(
+                "GET",
+                &path,
+                format!("record {bad} of the page is not an object"),
+            ));
         }
         let next = body
             .get("pagination")
@@ -239,7 +285,12 @@ impl Hub for ConnecClient {
         Ok(Page { records, next })
     }
 
-    async fn fetch_by_ids(&self, group: &GroupId, collection: &EntityName, ids: &[HubId]) -> Result<Vec<Value>, HubError> {
+    async fn fetch_by_ids(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        ids: &[HubId],
+    ) -> Result<Vec<Value>, HubError> {
         let fetches = ids.iter().map(|id| self.get(group, collection, id));
         let mut records = Vec::with_capacity(ids.len());
         for found in futures::future::join_all(fetches).await {
@@ -258,7 +309,10 @@ impl Hub for ConnecClient {
     ) -> Result<Vec<Result<HubWriteOutcome, RecordError>>, HubError> {
         let mut outcomes = Vec::with_capacity(writes.len());
         for chunk in writes.chunks(self.config.batch_size.max(1)) {
-            let ops: Vec<Value> = chunk.iter().map(|write| batch_op(group, collection, write)).collect();
+            let ops: Vec<Value> = chunk
+                .iter()
+                .map(|write| batch_op(group, collection, write))
+                .collect();
             for result in self.send_batch(ops).await? {
                 outcomes.push(batch_outcome(collection, &result));
             }
@@ -273,14 +327,28 @@ fn batch_op(group: &GroupId, collection: &EntityName, write: &HubWrite) -> Value
         record["opts"] = json!({ "matching_fields": write.matching_fields });
     }
     let (method, url) = match &write.hub_id {
-        Some(id) => ("put", format!("/api/v2/{}/{}/{}", group.as_str(), collection.as_str(), id.as_str())),
-        None => ("post", format!("/api/v2/{}/{}", group.as_str(), collection.as_str())),
+        Some(id) => (
+            "put",
+            format!(
+                "/api/v2/{}/{}/{}",
+                group.as_str(),
+                collection.as_str(),
+                id.as_str()
+            ),
+        ),
+        None => (
+            "post",
+            format!("/api/v2/{}/{}", group.as_str(), collection.as_str()),
+        ),
     };
     json!({ "method": method, "url": url, "params": { collection.as_str(): record } })
 }
 
 fn batch_outcome(collection: &EntityName, result: &Value) -> Result<HubWriteOutcome, RecordError> {
-    let status = result.get("status").and_then(Value::as_u64).map(|s| s as u16);
+    let status = result
+        .get("status")
+        .and_then(Value::as_u64)
+        .map(|s| s as u16);
     let body = result.get("body").cloned().unwrap_or(Value::Null);
     match status {
         Some(status @ (200 | 201)) => match body.get(collection.as_str()) {
@@ -356,17 +424,26 @@ pub mod record {
 
     /// `updated_at`, parsed to UTC.
     pub fn updated_at(record: &Value) -> Option<Timestamp> {
-        record.get("updated_at").and_then(Value::as_str).and_then(Timestamp::parse)
+        record
+            .get("updated_at")
+            .and_then(Value::as_str)
+            .and_then(Timestamp::parse)
     }
 
     /// `created_at`, parsed to UTC.
     pub fn created_at(record: &Value) -> Option<Timestamp> {
-        record.get("created_at").and_then(Value::as_str).and_then(Timestamp::parse)
+        record
+            .get("created_at")
+            .and_then(Value::as_str)
+            .and_then(Timestamp::parse)
     }
 
     /// INACTIVE or ARCHIVED: deleted, Connec!'s way.
     pub fn is_inactive(record: &Value) -> bool {
-        matches!(record.get("status").and_then(Value::as_str), Some("INACTIVE" | "ARCHIVED"))
+        matches!(
+            record.get("status").and_then(Value::as_str),
+            Some("INACTIVE" | "ARCHIVED")
+        )
     }
 
     /// The `channel_id` (realm of connec ids).

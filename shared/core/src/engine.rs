@@ -30,13 +30,15 @@ use serde_json::{Value, json};
 
 use crate::connec::record;
 use crate::domain::{
-    AppId, ConflictNote, CountKey, Counts, Direction, EntityName, HubId, IdMap, OrgId, Organization,
-    PageCursor, PendingReason, PendingRecord, Run, RunId, RunStatus, Side, Timestamp, Watermark, Winner,
+    AppId, ConflictNote, CountKey, Counts, Direction, EntityName, HubId, IdMap, OrgId,
+    Organization, PageCursor, PendingReason, PendingRecord, Run, RunId, RunStatus, Side, Timestamp,
+    Watermark, Winner,
 };
 use crate::entity::EntityPair;
 use crate::error::{AppError, HubError, StoreError, SyncError};
 use crate::ports::{
-    AppConnector, AppRecordMeta, AppWrite, AppWriteFailure, AppWriteKind, Clock, Hub, HubWrite, SyncStore,
+    AppConnector, AppRecordMeta, AppWrite, AppWriteFailure, AppWriteKind, Clock, Hub, HubWrite,
+    SyncStore,
 };
 
 /// Engine tunables.
@@ -200,7 +202,8 @@ impl SyncEngine {
                 };
                 if let Err(e) = outcome {
                     tracing::error!(org = %org.id, run = %run.id, entity = %pair.hub, direction = direction.label(), error = %e, "phase failed");
-                    run.errors.push(format!("{} ({}): {e}", pair.hub, direction.label()));
+                    run.errors
+                        .push(format!("{} ({}): {e}", pair.hub, direction.label()));
                     if matches!(e, PhaseError::LeaseLost(_)) {
                         break;
                     }
@@ -243,9 +246,18 @@ impl SyncEngine {
         Ok(run)
     }
 
-    async fn is_first_sync(&self, org: &Organization, pair: &EntityPair) -> Result<bool, StoreError> {
+    async fn is_first_sync(
+        &self,
+        org: &Organization,
+        pair: &EntityPair,
+    ) -> Result<bool, StoreError> {
         for side in [Side::Hub, Side::App] {
-            if self.store.get_watermark(&org.id, &pair.hub, side).await?.is_some() {
+            if self
+                .store
+                .get_watermark(&org.id, &pair.hub, side)
+                .await?
+                .is_some()
+            {
                 return Ok(false);
             }
         }
@@ -351,7 +363,10 @@ impl Phase<'_> {
     }
 
     /// Where a fetch starts: a checkpoint of an interrupted run, or the first page now.
-    async fn fetch_start(&self, side: Side) -> Result<(Option<PageCursor>, Timestamp, Option<Timestamp>), PhaseError> {
+    async fn fetch_start(
+        &self,
+        side: Side,
+    ) -> Result<(Option<PageCursor>, Timestamp, Option<Timestamp>), PhaseError> {
         let since = if self.options.full {
             None
         } else {
@@ -360,17 +375,27 @@ impl Phase<'_> {
                 .await?
                 .map(|w| w.0)
         };
-        Ok(match self.store().get_checkpoint(&self.org.id, &self.pair.hub, side).await? {
-            Some((cursor, started)) => (Some(cursor), started, since),
-            None => (None, self.engine.clock.now(), since),
-        })
+        Ok(
+            match self
+                .store()
+                .get_checkpoint(&self.org.id, &self.pair.hub, side)
+                .await?
+            {
+                Some((cursor, started)) => (Some(cursor), started, since),
+                None => (None, self.engine.clock.now(), since),
+            },
+        )
     }
 
     /// Records the end of a complete fetch: the watermark moves to its start minus the overlap.
     async fn fetch_done(&self, side: Side, started: Timestamp) -> Result<(), PhaseError> {
         let mark = Watermark(started.minus(self.engine.config.overlap));
-        self.store().set_watermark(&self.org.id, &self.pair.hub, side, mark).await?;
-        self.store().set_checkpoint(&self.org.id, &self.pair.hub, side, None).await?;
+        self.store()
+            .set_watermark(&self.org.id, &self.pair.hub, side, mark)
+            .await?;
+        self.store()
+            .set_checkpoint(&self.org.id, &self.pair.hub, side, None)
+            .await?;
         Ok(())
     }
 
@@ -383,9 +408,15 @@ impl Phase<'_> {
         self.count(Direction::ToApp);
 
         // Parked records first: retried even though they did not change.
-        let parked = self.store().pending(&self.org.id, entity, Side::Hub).await?;
+        let parked = self
+            .store()
+            .pending(&self.org.id, entity, Side::Hub)
+            .await?;
         if !parked.is_empty() {
-            let ids: Vec<HubId> = parked.iter().map(|p| HubId::new(p.source_id.clone())).collect();
+            let ids: Vec<HubId> = parked
+                .iter()
+                .map(|p| HubId::new(p.source_id.clone()))
+                .collect();
             let records = engine.hub.fetch_by_ids(group, entity, &ids).await?;
             let found: HashSet<String> = records
                 .iter()
@@ -397,15 +428,23 @@ impl Phase<'_> {
                 .map(|p| p.source_id.clone())
                 .filter(|id| !found.contains(id))
                 .collect();
-            self.store().remove_pending(&self.org.id, entity, Side::Hub, &gone).await?;
-            let parked_by_id = parked.into_iter().map(|p| (p.source_id.clone(), p)).collect();
+            self.store()
+                .remove_pending(&self.org.id, entity, Side::Hub, &gone)
+                .await?;
+            let parked_by_id = parked
+                .into_iter()
+                .map(|p| (p.source_id.clone(), p))
+                .collect();
             self.hub_page(records, &parked_by_id).await?;
         }
 
         let (mut cursor, started, since) = self.fetch_start(Side::Hub).await?;
         let parked_none = HashMap::new();
         loop {
-            let page = engine.hub.fetch_page(group, entity, since, cursor.as_ref()).await?;
+            let page = engine
+                .hub
+                .fetch_page(group, entity, since, cursor.as_ref())
+                .await?;
             let size = page.records.len();
             self.hub_page(page.records, &parked_none).await?;
             self.report(Direction::ToApp, size);
@@ -413,7 +452,12 @@ impl Phase<'_> {
             match &cursor {
                 Some(next) => {
                     self.store()
-                        .set_checkpoint(&self.org.id, entity, Side::Hub, Some((next.clone(), started)))
+                        .set_checkpoint(
+                            &self.org.id,
+                            entity,
+                            Side::Hub,
+                            Some((next.clone(), started)),
+                        )
                         .await?;
                     self.renew_lease().await?;
                 }
@@ -424,7 +468,11 @@ impl Phase<'_> {
     }
 
     /// Processes one page of hub records.
-    async fn hub_page(&mut self, records: Vec<Value>, parked: &HashMap<String, PendingRecord>) -> Result<(), PhaseError> {
+    async fn hub_page(
+        &mut self,
+        records: Vec<Value>,
+        parked: &HashMap<String, PendingRecord>,
+    ) -> Result<(), PhaseError> {
         let engine = self.engine;
         let org = self.org;
         let pair = self.pair;
@@ -456,7 +504,9 @@ impl Phase<'_> {
             .into_iter()
             .filter_map(|m| m.hub_id.clone().map(|id| (id, m)))
             .collect();
-        let refs = self.resolve_hub_refs(parsed.iter().map(|(_, _, r)| r)).await?;
+        let refs = self
+            .resolve_hub_refs(parsed.iter().map(|(_, _, r)| r))
+            .await?;
 
         let mut updates: Vec<ToAppItem> = Vec::new();
         let mut creates: Vec<ToAppItem> = Vec::new();
@@ -502,7 +552,14 @@ impl Phase<'_> {
                 Ok(pair_of_records) => pair_of_records,
                 Err(missing) => {
                     self.count(Direction::ToApp).deferred += 1;
-                    pending_out.push(self.pending(Side::Hub, &key, PendingReason::Deferred, missing, parked, now));
+                    pending_out.push(self.pending(
+                        Side::Hub,
+                        &key,
+                        PendingReason::Deferred,
+                        missing,
+                        parked,
+                        now,
+                    ));
                     continue;
                 }
             };
@@ -515,7 +572,14 @@ impl Phase<'_> {
                     tracing::warn!(org = %org.id, entity = %pair.hub, hub_id = %hub_id, "hub record cannot be mapped; parked");
                     self.count(Direction::ToApp).failed += 1;
                     map.last_error = Some(format!("mapping to the app failed: {e}"));
-                    pending_out.push(self.pending(Side::Hub, &key, PendingReason::Failed, e.to_string(), parked, now));
+                    pending_out.push(self.pending(
+                        Side::Hub,
+                        &key,
+                        PendingReason::Failed,
+                        e.to_string(),
+                        parked,
+                        now,
+                    ));
                     touched.push(map);
                     continue;
                 }
@@ -546,7 +610,10 @@ impl Phase<'_> {
         let mut writes_to_app: Vec<ToAppItem> = Vec::new();
         let mut hub_wins_back: Vec<ToHubItem> = Vec::new();
         if !updates.is_empty() {
-            let app_ids: Vec<AppId> = updates.iter().filter_map(|u| u.map.app_id.clone()).collect();
+            let app_ids: Vec<AppId> = updates
+                .iter()
+                .filter_map(|u| u.map.app_id.clone())
+                .collect();
             let current = engine.app.fetch_by_ids(&pair.app, &app_ids).await?;
             let app_refs = self.resolve_app_refs(current.iter()).await?;
             let mut by_id: HashMap<AppId, (AppRecordMeta, Value)> = HashMap::new();
@@ -559,7 +626,10 @@ impl Phase<'_> {
                 let Some((meta, app_record)) = by_id.remove(&app_id) else {
                     tracing::warn!(org = %org.id, entity = %pair.hub, app_id = %app_id, "app record is gone; id-map marked inactive");
                     item.map.inactive = true;
-                    item.map.last_error = Some(format!("{} record {app_id} no longer exists in the app", pair.app));
+                    item.map.last_error = Some(format!(
+                        "{} record {app_id} no longer exists in the app",
+                        pair.app
+                    ));
                     self.count(Direction::ToApp).skipped += 1;
                     resolved.push(item.pending_key.clone());
                     touched.push(item.map);
@@ -591,7 +661,9 @@ impl Phase<'_> {
                     touched.push(item.map);
                     continue;
                 }
-                let winner = pair.conflict_policy.decide(item.hub_updated_at, meta.updated_at);
+                let winner = pair
+                    .conflict_policy
+                    .decide(item.hub_updated_at, meta.updated_at);
                 self.count(Direction::ToApp).conflicts += 1;
                 tracing::info!(org = %org.id, entity = %pair.hub, hub_id = %item.hub_id, app_id = %app_id, winner = ?winner, "conflict");
                 self.conflicts.push(ConflictNote {
@@ -609,7 +681,10 @@ impl Phase<'_> {
                         resolved.push(item.pending_key.clone());
                         match self.prepare_to_hub(item.map, meta, &app_record, &app_refs) {
                             Ok(to_hub) => hub_wins_back.push(to_hub),
-                            Err((mut map, Unready::Deferred(problem) | Unready::Failed(problem))) => {
+                            Err((
+                                mut map,
+                                Unready::Deferred(problem) | Unready::Failed(problem),
+                            )) => {
                                 self.count(Direction::ToHub).failed += 1;
                                 map.last_error = Some(problem);
                                 touched.push(map);
@@ -639,7 +714,11 @@ impl Phase<'_> {
             if outcomes.len() != writes_to_app.len() {
                 return Err(AppError::Invalid {
                     app: "connector",
-                    detail: format!("{} writes sent but {} outcomes returned", writes_to_app.len(), outcomes.len()),
+                    detail: format!(
+                        "{} writes sent but {} outcomes returned",
+                        writes_to_app.len(),
+                        outcomes.len()
+                    ),
                 }
                 .into());
             }
@@ -675,7 +754,14 @@ impl Phase<'_> {
                                     );
                                     self.count(Direction::ToApp).failed += 1;
                                     item.map.last_error = Some(problem.clone());
-                                    pending_out.push(self.pending(Side::Hub, &item.pending_key, PendingReason::Failed, problem, parked, now));
+                                    pending_out.push(self.pending(
+                                        Side::Hub,
+                                        &item.pending_key,
+                                        PendingReason::Failed,
+                                        problem,
+                                        parked,
+                                        now,
+                                    ));
                                     touched.push(item.map);
                                     continue;
                                 }
@@ -701,7 +787,8 @@ impl Phase<'_> {
                     }
                     Err(AppWriteFailure::NotFound) => {
                         item.map.inactive = true;
-                        item.map.last_error = Some(format!("{} record no longer exists in the app", pair.app));
+                        item.map.last_error =
+                            Some(format!("{} record no longer exists in the app", pair.app));
                         self.count(Direction::ToApp).skipped += 1;
                         resolved.push(item.pending_key);
                         touched.push(item.map);
@@ -710,7 +797,14 @@ impl Phase<'_> {
                         tracing::warn!(org = %org.id, entity = %pair.hub, hub_id = %item.hub_id, status = e.status, "app rejected the record; parked for the next run");
                         self.count(Direction::ToApp).failed += 1;
                         item.map.last_error = Some(e.message.clone());
-                        pending_out.push(self.pending(Side::Hub, &item.pending_key, PendingReason::Failed, e.message, parked, now));
+                        pending_out.push(self.pending(
+                            Side::Hub,
+                            &item.pending_key,
+                            PendingReason::Failed,
+                            e.message,
+                            parked,
+                            now,
+                        ));
                         touched.push(item.map);
                     }
                 }
@@ -739,11 +833,19 @@ impl Phase<'_> {
 
         if !hub_wins_back.is_empty() {
             // Parked app-side failures travel in the same list: each record names its side.
-            self.push_to_hub(hub_wins_back, &mut touched, &mut pending_out, &mut Vec::new(), &HashMap::new(), now)
-                .await?;
+            self.push_to_hub(
+                hub_wins_back,
+                &mut touched,
+                &mut pending_out,
+                &mut Vec::new(),
+                &HashMap::new(),
+                now,
+            )
+            .await?;
         }
 
-        self.persist(touched, pending_out, resolved, Side::Hub, parked).await
+        self.persist(touched, pending_out, resolved, Side::Hub, parked)
+            .await
     }
 
     // ----------------------------------------------------------------- app -> hub
@@ -753,9 +855,15 @@ impl Phase<'_> {
         let entity = &self.pair.hub;
         self.count(Direction::ToHub);
 
-        let parked = self.store().pending(&self.org.id, entity, Side::App).await?;
+        let parked = self
+            .store()
+            .pending(&self.org.id, entity, Side::App)
+            .await?;
         if !parked.is_empty() {
-            let ids: Vec<AppId> = parked.iter().map(|p| AppId::new(p.source_id.clone())).collect();
+            let ids: Vec<AppId> = parked
+                .iter()
+                .map(|p| AppId::new(p.source_id.clone()))
+                .collect();
             let records = engine.app.fetch_by_ids(&self.pair.app, &ids).await?;
             let mut found = HashSet::new();
             for r in &records {
@@ -766,15 +874,23 @@ impl Phase<'_> {
                 .map(|p| p.source_id.clone())
                 .filter(|id| !found.contains(id))
                 .collect();
-            self.store().remove_pending(&self.org.id, entity, Side::App, &gone).await?;
-            let parked_by_id = parked.into_iter().map(|p| (p.source_id.clone(), p)).collect();
+            self.store()
+                .remove_pending(&self.org.id, entity, Side::App, &gone)
+                .await?;
+            let parked_by_id = parked
+                .into_iter()
+                .map(|p| (p.source_id.clone(), p))
+                .collect();
             self.app_page(records, &parked_by_id).await?;
         }
 
         let (mut cursor, started, since) = self.fetch_start(Side::App).await?;
         let parked_none = HashMap::new();
         loop {
-            let page = engine.app.fetch_page(&self.pair.app, since, cursor.as_ref()).await?;
+            let page = engine
+                .app
+                .fetch_page(&self.pair.app, since, cursor.as_ref())
+                .await?;
             let size = page.records.len();
             self.app_page(page.records, &parked_none).await?;
             self.report(Direction::ToHub, size);
@@ -782,7 +898,12 @@ impl Phase<'_> {
             match &cursor {
                 Some(next) => {
                     self.store()
-                        .set_checkpoint(&self.org.id, entity, Side::App, Some((next.clone(), started)))
+                        .set_checkpoint(
+                            &self.org.id,
+                            entity,
+                            Side::App,
+                            Some((next.clone(), started)),
+                        )
                         .await?;
                     self.renew_lease().await?;
                 }
@@ -793,7 +914,11 @@ impl Phase<'_> {
     }
 
     /// Processes one page of app records.
-    async fn app_page(&mut self, records: Vec<Value>, parked: &HashMap<String, PendingRecord>) -> Result<(), PhaseError> {
+    async fn app_page(
+        &mut self,
+        records: Vec<Value>,
+        parked: &HashMap<String, PendingRecord>,
+    ) -> Result<(), PhaseError> {
         let engine = self.engine;
         let org = self.org;
         let pair = self.pair;
@@ -858,7 +983,10 @@ impl Phase<'_> {
                 resolved.push(key);
                 continue;
             }
-            if map.app_updated_at.is_some_and(|seen| seen > meta.updated_at) {
+            if map
+                .app_updated_at
+                .is_some_and(|seen| seen > meta.updated_at)
+            {
                 self.count(Direction::ToHub).skipped += 1;
                 resolved.push(key);
                 continue;
@@ -875,30 +1003,56 @@ impl Phase<'_> {
                 Err((mut map, Unready::Deferred(problem))) => {
                     self.count(Direction::ToHub).deferred += 1;
                     map.last_error = None;
-                    pending_out.push(self.pending(Side::App, &key, PendingReason::Deferred, problem, parked, now));
+                    pending_out.push(self.pending(
+                        Side::App,
+                        &key,
+                        PendingReason::Deferred,
+                        problem,
+                        parked,
+                        now,
+                    ));
                 }
                 Err((mut map, Unready::Failed(problem))) => {
                     self.count(Direction::ToHub).failed += 1;
                     map.last_error = Some(problem.clone());
                     touched.push(map);
-                    pending_out.push(self.pending(Side::App, &key, PendingReason::Failed, problem, parked, now));
+                    pending_out.push(self.pending(
+                        Side::App,
+                        &key,
+                        PendingReason::Failed,
+                        problem,
+                        parked,
+                        now,
+                    ));
                 }
             }
         }
         // Capabilities: create-only or update-only entities.
         let caps = pair.capabilities;
         items.retain(|item| {
-            let allowed = if item.map.hub_id.is_some() { caps.hub_update } else { caps.hub_create };
+            let allowed = if item.map.hub_id.is_some() {
+                caps.hub_update
+            } else {
+                caps.hub_create
+            };
             if !allowed {
                 resolved.push(item.meta.id.to_string());
             }
             allowed
         });
         if !items.is_empty() {
-            self.push_to_hub(items, &mut touched, &mut pending_out, &mut resolved, parked, now)
-                .await?;
+            self.push_to_hub(
+                items,
+                &mut touched,
+                &mut pending_out,
+                &mut resolved,
+                parked,
+                now,
+            )
+            .await?;
         }
-        self.persist(touched, pending_out, resolved, Side::App, parked).await
+        self.persist(touched, pending_out, resolved, Side::App, parked)
+            .await
     }
 
     /// Maps an app record for Connec!: references translated, external id attached.
@@ -921,17 +1075,26 @@ impl Phase<'_> {
             .and_then(|canonical| Ok((canonical, mapping.to_hub(&translated)?)));
         let (canonical, mut body) = match mapped {
             Ok(ok) => ok,
-            Err(e) => return Err((map, Unready::Failed(format!("mapping to Connec! failed: {e}")))),
+            Err(e) => {
+                return Err((
+                    map,
+                    Unready::Failed(format!("mapping to Connec! failed: {e}")),
+                ));
+            }
         };
         // References travel as connec id triples.
         let channel = format!("org-{}", self.org.group_id);
         for reference in mapping.references() {
-            let _ = reference.hub.rewrite(&mut body, |value| -> Result<Option<Value>, ()> {
-                Ok(Some(match value {
-                    Value::String(id) if !id.is_empty() => record::connec_triple(&HubId::new(id.clone()), &channel),
-                    other => other.clone(),
-                }))
-            });
+            let _ = reference
+                .hub
+                .rewrite(&mut body, |value| -> Result<Option<Value>, ()> {
+                    Ok(Some(match value {
+                        Value::String(id) if !id.is_empty() => {
+                            record::connec_triple(&HubId::new(id.clone()), &channel)
+                        }
+                        other => other.clone(),
+                    }))
+                });
         }
         body["id"] = json!([{
             "id": meta.id.as_str(),
@@ -1004,7 +1167,14 @@ impl Phase<'_> {
                                 );
                                 self.count(Direction::ToHub).failed += 1;
                                 item.map.last_error = Some(problem.clone());
-                                pending_out.push(self.pending(Side::App, &key, PendingReason::Failed, problem, parked, now));
+                                pending_out.push(self.pending(
+                                    Side::App,
+                                    &key,
+                                    PendingReason::Failed,
+                                    problem,
+                                    parked,
+                                    now,
+                                ));
                                 touched.push(item.map);
                                 continue;
                             }
@@ -1030,7 +1200,8 @@ impl Phase<'_> {
                     }
                     item.map.last_push_to_hub = Some(now);
                     item.map.app_updated_at = Some(item.meta.updated_at);
-                    item.map.hub_updated_at = record::updated_at(&done.record).or(item.map.hub_updated_at);
+                    item.map.hub_updated_at =
+                        record::updated_at(&done.record).or(item.map.hub_updated_at);
                     item.map.last_error = None;
                     resolved.push(key);
                     touched.push(item.map);
@@ -1046,7 +1217,14 @@ impl Phase<'_> {
                     tracing::warn!(org = %org.id, entity = %pair.hub, app_id = %item.meta.id, status = e.status, "Connec! rejected the record; parked for the next run");
                     self.count(Direction::ToHub).failed += 1;
                     item.map.last_error = Some(e.message.clone());
-                    pending_out.push(self.pending(Side::App, &key, PendingReason::Failed, e.message, parked, now));
+                    pending_out.push(self.pending(
+                        Side::App,
+                        &key,
+                        PendingReason::Failed,
+                        e.message,
+                        parked,
+                        now,
+                    ));
                     touched.push(item.map);
                 }
             }
@@ -1074,7 +1252,10 @@ impl Phase<'_> {
             self.store().put_pending(&pending_out).await?;
         }
         // Only records that were parked need un-parking: saves a store call per page otherwise.
-        let unparked: Vec<String> = resolved.into_iter().filter(|id| parked.contains_key(id)).collect();
+        let unparked: Vec<String> = resolved
+            .into_iter()
+            .filter(|id| parked.contains_key(id))
+            .collect();
         if !unparked.is_empty() {
             self.store()
                 .remove_pending(&self.org.id, &self.pair.hub, source, &unparked)
@@ -1125,14 +1306,20 @@ impl Phase<'_> {
 
     /// Looks up, in one store call per referenced entity, the app ids of every hub record the
     /// page's references point to.
-    async fn resolve_hub_refs<'r>(&self, records: impl Iterator<Item = &'r Value>) -> Result<RefIndex, StoreError> {
+    async fn resolve_hub_refs<'r>(
+        &self,
+        records: impl Iterator<Item = &'r Value>,
+    ) -> Result<RefIndex, StoreError> {
         let references = self.pair.mapping.references();
         let mut wanted: BTreeMap<String, HashSet<HubId>> = BTreeMap::new();
         for record in records {
             for reference in references {
                 for value in reference.hub.get_all(record) {
                     if let Some(id) = record::connec_ref(value) {
-                        wanted.entry(reference.entity.clone()).or_default().insert(id);
+                        wanted
+                            .entry(reference.entity.clone())
+                            .or_default()
+                            .insert(id);
                     }
                 }
             }
@@ -1148,7 +1335,9 @@ impl Phase<'_> {
                 if let (Some(hub), Some(app)) = (map.hub_id, map.app_id)
                     && !map.inactive
                 {
-                    index.hub_to_app.insert((entity.clone(), hub.to_string()), app);
+                    index
+                        .hub_to_app
+                        .insert((entity.clone(), hub.to_string()), app);
                 }
             }
         }
@@ -1156,14 +1345,20 @@ impl Phase<'_> {
     }
 
     /// Looks up the hub ids of every app record the page's references point to.
-    async fn resolve_app_refs<'r>(&self, records: impl Iterator<Item = &'r Value>) -> Result<RefIndex, StoreError> {
+    async fn resolve_app_refs<'r>(
+        &self,
+        records: impl Iterator<Item = &'r Value>,
+    ) -> Result<RefIndex, StoreError> {
         let references = self.pair.mapping.references();
         let mut wanted: BTreeMap<String, HashSet<AppId>> = BTreeMap::new();
         for record in records {
             for reference in references {
                 for value in reference.app.get_all(record) {
                     if let Some(id) = scalar_id(value) {
-                        wanted.entry(reference.entity.clone()).or_default().insert(AppId::new(id));
+                        wanted
+                            .entry(reference.entity.clone())
+                            .or_default()
+                            .insert(AppId::new(id));
                     }
                 }
             }
@@ -1177,7 +1372,9 @@ impl Phase<'_> {
                 .await?
             {
                 if let (Some(hub), Some(app)) = (map.hub_id, map.app_id) {
-                    index.app_to_hub.insert((entity.clone(), app.to_string()), hub);
+                    index
+                        .app_to_hub
+                        .insert((entity.clone(), app.to_string()), hub);
                 }
             }
         }
@@ -1214,11 +1411,17 @@ impl Phase<'_> {
                         return Ok(Some(Value::String(app_id.to_string())));
                     }
                     match record::connec_ref(value) {
-                        Some(hub_id) => match refs.hub_to_app.get(&(reference.entity.clone(), hub_id.to_string())) {
+                        Some(hub_id) => match refs
+                            .hub_to_app
+                            .get(&(reference.entity.clone(), hub_id.to_string()))
+                        {
                             Some(app_id) => Ok(Some(Value::String(app_id.to_string()))),
                             None => Err(missing_reference(reference, hub_id.as_str())),
                         },
-                        None => Err(format!("waiting for `{}`: reference without a Connec! id", reference.hub)),
+                        None => Err(format!(
+                            "waiting for `{}`: reference without a Connec! id",
+                            reference.hub
+                        )),
                     }
                 })?;
         }
@@ -1240,7 +1443,10 @@ impl Phase<'_> {
                     let Some(app_id) = scalar_id(value) else {
                         return Ok(Some(Value::Null));
                     };
-                    match refs.app_to_hub.get(&(reference.entity.clone(), app_id.clone())) {
+                    match refs
+                        .app_to_hub
+                        .get(&(reference.entity.clone(), app_id.clone()))
+                    {
                         Some(hub_id) => Ok(Some(Value::String(hub_id.to_string()))),
                         None => Err(missing_reference(reference, &app_id)),
                     }

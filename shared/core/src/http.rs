@@ -101,7 +101,11 @@ impl std::fmt::Debug for ApiClient {
 
 impl ApiClient {
     /// A client for the API named `api` (used in errors and logs).
-    pub fn new(api: &'static str, config: HttpConfig, error_detail: ErrorDetail) -> Result<Self, HttpError> {
+    pub fn new(
+        api: &'static str,
+        config: HttpConfig,
+        error_detail: ErrorDetail,
+    ) -> Result<Self, HttpError> {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
@@ -150,7 +154,11 @@ impl ApiClient {
             attempts += 1;
             self.wait_for_rate_limit().await;
             let outcome = {
-                let _permit = self.permits.acquire().await.expect("semaphore never closed");
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("semaphore never closed");
                 build().send().await
             };
             let (retryable, retry_after, failure) = match outcome {
@@ -162,7 +170,12 @@ impl ApiClient {
                         Ok(body) => body.to_vec(),
                         Err(e) => {
                             let retryable = idempotency == Idempotency::Idempotent;
-                            let failure = self.transport(method, path, attempts, format!("reading body: {e}"));
+                            let failure = self.transport(
+                                method,
+                                path,
+                                attempts,
+                                format!("reading body: {e}"),
+                            );
                             match self.next_delay(&mut backoff, retryable, None) {
                                 Some(delay) => {
                                     self.log_retry(method, path, attempts, None, delay);
@@ -174,7 +187,11 @@ impl ApiClient {
                         }
                     };
                     if status.is_success() {
-                        return Ok(HttpResponse { status, headers, body });
+                        return Ok(HttpResponse {
+                            status,
+                            headers,
+                            body,
+                        });
                     }
                     let retry_after = parse_retry_after(&headers);
                     let retryable = match status.as_u16() {
@@ -202,7 +219,16 @@ impl ApiClient {
                     } else {
                         "transport error"
                     };
-                    (retryable, None, self.transport(method, path, attempts, format!("{kind}: {}", without_url(&e))))
+                    (
+                        retryable,
+                        None,
+                        self.transport(
+                            method,
+                            path,
+                            attempts,
+                            format!("{kind}: {}", without_url(&e)),
+                        ),
+                    )
                 }
             };
             if let Some(wait) = retry_after
@@ -241,10 +267,19 @@ impl ApiClient {
         }
         let scheduled = backoff.next()?;
         // The server's word beats our schedule; never retry sooner than it asked.
-        Some(retry_after.map_or(scheduled, |asked| asked.max(scheduled.min(self.config.base_delay))))
+        Some(retry_after.map_or(scheduled, |asked| {
+            asked.max(scheduled.min(self.config.base_delay))
+        }))
     }
 
-    fn log_retry(&self, method: &str, path: &str, attempt: u32, status: Option<u16>, delay: Duration) {
+    fn log_retry(
+        &self,
+        method: &str,
+        path: &str,
+        attempt: u32,
+        status: Option<u16>,
+        delay: Duration,
+    ) {
         tracing::warn!(
             api = self.api,
             method,
@@ -288,7 +323,11 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 
 /// `Retry-After` as delta-seconds or an HTTP date.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }

@@ -165,7 +165,11 @@ pub trait AppConnector: Send + Sync {
         cursor: Option<&PageCursor>,
     ) -> Result<Page, AppError>;
     /// Records by id; missing ones are absent from the result.
-    async fn fetch_by_ids(&self, entity: &AppEntityName, ids: &[AppId]) -> Result<Vec<Value>, AppError>;
+    async fn fetch_by_ids(
+        &self,
+        entity: &AppEntityName,
+        ids: &[AppId],
+    ) -> Result<Vec<Value>, AppError>;
     /// Applies writes (batched as the API allows); one result per write, in order.
     async fn write(
         &self,

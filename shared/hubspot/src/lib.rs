@@ -134,23 +134,24 @@ impl HubSpotConnector {
     /// Builds the connector, loading (and validating) its mappings.
     pub fn new(config: HubSpotConfig) -> Result<Self, SetupError> {
         let functions = FunctionRegistry::default();
-        let load = |file: &str, builtin: &str| -> Result<(EntityMapping, Vec<String>), SetupError> {
-            let (text, origin) = match &config.mappings_dir {
-                Some(dir) if dir.join(file).exists() => {
-                    let path = dir.join(file);
-                    let text = std::fs::read_to_string(&path).map_err(|source| {
-                        mapping::MappingError::Io {
-                            origin: path.display().to_string(),
-                            source,
-                        }
-                    })?;
-                    (text, path.display().to_string())
-                }
-                _ => (builtin.to_owned(), format!("hubspot/{file}")),
+        let load =
+            |file: &str, builtin: &str| -> Result<(EntityMapping, Vec<String>), SetupError> {
+                let (text, origin) = match &config.mappings_dir {
+                    Some(dir) if dir.join(file).exists() => {
+                        let path = dir.join(file);
+                        let text = std::fs::read_to_string(&path).map_err(|source| {
+                            mapping::MappingError::Io {
+                                origin: path.display().to_string(),
+                                source,
+                            }
+                        })?;
+                        (text, path.display().to_string())
+                    }
+                    _ => (builtin.to_owned(), format!("hubspot/{file}")),
+                };
+                let mapping = EntityMapping::from_yaml_str(&text, &origin, &functions)?;
+                Ok((mapping, app_properties(&text)))
             };
-            let mapping = EntityMapping::from_yaml_str(&text, &origin, &functions)?;
-            Ok((mapping, app_properties(&text)))
-        };
         let (org_mapping, org_props) = load("organizations.yaml", ORGANIZATIONS_MAPPING)?;
         let (people_mapping, people_props) = load("people.yaml", PEOPLE_MAPPING)?;
         let entities = vec![
@@ -235,12 +236,16 @@ impl HubSpotConnector {
         if response.body.is_empty() {
             return Ok((response.status.as_u16(), Value::Null));
         }
-        Ok((response.status.as_u16(), parse_json(API, "POST", path, &response.body)?))
+        Ok((
+            response.status.as_u16(),
+            parse_json(API, "POST", path, &response.body)?,
+        ))
     }
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, HttpError> {
         let mut url = self.url(path)?;
-        url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         let response = self
             .api
             .send("GET", path, Idempotency::Idempotent, || {
@@ -251,7 +256,12 @@ impl HubSpotConnector {
     }
 
     /// `GET /crm/v3/objects/{type}`: one page of the full listing.
-    async fn list_page(&self, object: &ObjectType, after: Option<&str>, archived: bool) -> Result<(Vec<Value>, Option<String>), AppError> {
+    async fn list_page(
+        &self,
+        object: &ObjectType,
+        after: Option<&str>,
+        archived: bool,
+    ) -> Result<(Vec<Value>, Option<String>), AppError> {
         let path = format!("crm/v3/objects/{}", object.name);
         let mut query = vec![
             ("limit", self.config.list_limit.to_string()),
@@ -331,9 +341,15 @@ impl HubSpotConnector {
             Ok((_, answer)) => {
                 let results = results_of(&answer, "POST", &path)?;
                 let mut failures = HashMap::new();
-                for error in answer.get("errors").and_then(Value::as_array).into_iter().flatten() {
+                for error in answer
+                    .get("errors")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let message = hubspot_message(error);
-                    let not_found = error.get("category").and_then(Value::as_str) == Some("OBJECT_NOT_FOUND");
+                    let not_found =
+                        error.get("category").and_then(Value::as_str) == Some("OBJECT_NOT_FOUND");
                     let failure = if not_found {
                         AppWriteFailure::NotFound
                     } else {
@@ -356,7 +372,9 @@ impl HubSpotConnector {
                 })
             }
             // The whole batch was refused (e.g. one input HubSpot validates batch-wide).
-            Err(HttpError::Status { status, detail, .. }) if (400..500).contains(&status) && status != 429 => {
+            Err(HttpError::Status { status, detail, .. })
+                if (400..500).contains(&status) && status != 429 =>
+            {
                 Ok(BatchAnswer {
                     results: Vec::new(),
                     failures: HashMap::new(),
@@ -368,7 +386,11 @@ impl HubSpotConnector {
     }
 
     /// Finds existing companies for new ones: by domain first, then by name.
-    async fn match_companies(&self, object: &ObjectType, records: &[&Value]) -> Result<Vec<Option<AppId>>, AppError> {
+    async fn match_companies(
+        &self,
+        object: &ObjectType,
+        records: &[&Value],
+    ) -> Result<Vec<Option<AppId>>, AppError> {
         let domains: Vec<String> = records
             .iter()
             .filter_map(|r| property(r, "domain"))
@@ -401,12 +423,18 @@ impl HubSpotConnector {
             }
             let (_, answer) = self.post(&path, &body, Idempotency::Idempotent).await?;
             for found in results_of(&answer, "POST", &path)? {
-                let Some(id) = found.get("id").and_then(Value::as_str) else { continue };
+                let Some(id) = found.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
                 if let Some(domain) = property(&found, "domain") {
-                    by_domain.entry(domain.to_lowercase()).or_insert_with(|| AppId::new(id));
+                    by_domain
+                        .entry(domain.to_lowercase())
+                        .or_insert_with(|| AppId::new(id));
                 }
                 if let Some(name) = property(&found, "name") {
-                    by_name.entry(name.to_lowercase()).or_insert_with(|| AppId::new(id));
+                    by_name
+                        .entry(name.to_lowercase())
+                        .or_insert_with(|| AppId::new(id));
                 }
             }
             after = answer
@@ -422,7 +450,9 @@ impl HubSpotConnector {
             .map(|r| {
                 property(r, "domain")
                     .and_then(|d| by_domain.get(&d.to_lowercase()).cloned())
-                    .or_else(|| property(r, "name").and_then(|n| by_name.get(&n.to_lowercase()).cloned()))
+                    .or_else(|| {
+                        property(r, "name").and_then(|n| by_name.get(&n.to_lowercase()).cloned())
+                    })
             })
             .collect())
     }
@@ -491,7 +521,10 @@ impl AppConnector for HubSpotConnector {
             .and_then(Value::as_str)
             .or_else(|| property_str(record, "createdate"))
             .and_then(Timestamp::parse);
-        let archived = record.get("archived").and_then(Value::as_bool).unwrap_or(false);
+        let archived = record
+            .get("archived")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         Ok(AppRecordMeta {
             id,
             updated_at,
@@ -508,13 +541,17 @@ impl AppConnector for HubSpotConnector {
     ) -> Result<Page, AppError> {
         let object = self.object(entity)?.clone();
         let state = match cursor {
-            Some(cursor) => serde_json::from_str::<Cursor>(cursor.as_str()).map_err(|e| AppError::Invalid {
-                app: API,
-                detail: format!("unreadable page checkpoint: {e}"),
-            })?,
+            Some(cursor) => {
+                serde_json::from_str::<Cursor>(cursor.as_str()).map_err(|e| AppError::Invalid {
+                    app: API,
+                    detail: format!("unreadable page checkpoint: {e}"),
+                })?
+            }
             None => match since {
                 // No watermark: a full listing (no search cap, archived records irrelevant).
-                None => Cursor::List { after: String::new() },
+                None => Cursor::List {
+                    after: String::new(),
+                },
                 Some(since) => Cursor::Search {
                     since_ms: since.epoch_millis(),
                     inclusive: false,
@@ -538,9 +575,12 @@ impl AppConnector for HubSpotConnector {
                 after,
                 last_ms,
             } => {
-                let since = Timestamp::parse(&since_ms.to_string()).unwrap_or_else(|| Timestamp::parse("0").expect("epoch"));
+                let since = Timestamp::parse(&since_ms.to_string())
+                    .unwrap_or_else(|| Timestamp::parse("0").expect("epoch"));
                 let offset: usize = after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
-                let (records, next, total) = self.search_page(&object, since, inclusive, after.as_deref()).await?;
+                let (records, next, total) = self
+                    .search_page(&object, since, inclusive, after.as_deref())
+                    .await?;
                 let mut newest = last_ms;
                 for record in &records {
                     if let Ok(meta) = self.describe(entity, record) {
@@ -549,12 +589,14 @@ impl AppConnector for HubSpotConnector {
                 }
                 let read = offset + records.len();
                 let next = match next {
-                    Some(after) if offset + self.config.search_limit < self.config.search_cap => Cursor::Search {
-                        since_ms,
-                        inclusive,
-                        after: Some(after),
-                        last_ms: newest,
-                    },
+                    Some(after) if offset + self.config.search_limit < self.config.search_cap => {
+                        Cursor::Search {
+                            since_ms,
+                            inclusive,
+                            after: Some(after),
+                            last_ms: newest,
+                        }
+                    }
                     // At the cap with more to read: search again from the newest timestamp read.
                     _ if (read as u64) < total && !records.is_empty() => {
                         if inclusive && newest == since_ms {
@@ -602,7 +644,11 @@ impl AppConnector for HubSpotConnector {
         }
     }
 
-    async fn fetch_by_ids(&self, entity: &AppEntityName, ids: &[AppId]) -> Result<Vec<Value>, AppError> {
+    async fn fetch_by_ids(
+        &self,
+        entity: &AppEntityName,
+        ids: &[AppId],
+    ) -> Result<Vec<Value>, AppError> {
         let object = self.object(entity)?.clone();
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -616,7 +662,8 @@ impl AppConnector for HubSpotConnector {
         writes: Vec<AppWrite>,
     ) -> Result<Vec<Result<AppWriteOutcome, AppWriteFailure>>, AppError> {
         let object = self.object(entity)?.clone();
-        let mut outcomes: Vec<Option<Result<AppWriteOutcome, AppWriteFailure>>> = vec![None; writes.len()];
+        let mut outcomes: Vec<Option<Result<AppWriteOutcome, AppWriteFailure>>> =
+            vec![None; writes.len()];
 
         // Sort writes into updates, upserts (contacts with an e-mail) and creates.
         let mut updates: Vec<(usize, AppId, Value, AppWriteKind)> = Vec::new();
@@ -625,11 +672,15 @@ impl AppConnector for HubSpotConnector {
         let mut new_companies: Vec<(usize, Value)> = Vec::new();
         for (index, write) in writes.into_iter().enumerate() {
             match write {
-                AppWrite::Update { id, record } => updates.push((index, id, properties_of(&record), AppWriteKind::Updated)),
+                AppWrite::Update { id, record } => {
+                    updates.push((index, id, properties_of(&record), AppWriteKind::Updated))
+                }
                 AppWrite::Create { record } => {
                     let props = properties_of(&record);
                     match (object.name, property(&record, "email")) {
-                        ("contacts", Some(email)) => upserts.push((index, email.to_lowercase(), props)),
+                        ("contacts", Some(email)) => {
+                            upserts.push((index, email.to_lowercase(), props))
+                        }
                         ("companies", _) => new_companies.push((index, record)),
                         _ => creates.push((index, props)),
                     }
@@ -642,7 +693,9 @@ impl AppConnector for HubSpotConnector {
             let matches = self.match_companies(&object, &records).await?;
             for ((index, record), found) in chunk.iter().zip(matches) {
                 match found {
-                    Some(id) => updates.push((*index, id, properties_of(record), AppWriteKind::Merged)),
+                    Some(id) => {
+                        updates.push((*index, id, properties_of(record), AppWriteKind::Merged))
+                    }
                     None => creates.push((*index, properties_of(record))),
                 }
             }
@@ -653,14 +706,26 @@ impl AppConnector for HubSpotConnector {
                 .iter()
                 .map(|(index, id, props, _)| json!({ "id": id.as_str(), "properties": props, "objectWriteTraceId": index.to_string() }))
                 .collect();
-            let answer = self.batch_write(&object, "update", inputs, Idempotency::Idempotent).await?;
+            let answer = self
+                .batch_write(&object, "update", inputs, Idempotency::Idempotent)
+                .await?;
             let by_id: HashMap<String, Value> = answer
                 .results
                 .into_iter()
-                .filter_map(|r| r.get("id").and_then(Value::as_str).map(|id| (id.to_owned(), r.clone())))
+                .filter_map(|r| {
+                    r.get("id")
+                        .and_then(Value::as_str)
+                        .map(|id| (id.to_owned(), r.clone()))
+                })
                 .collect();
             for (index, id, _, kind) in chunk {
-                outcomes[*index] = Some(settle(&answer.whole, &answer.failures, *index, by_id.get(id.as_str()).cloned(), *kind));
+                outcomes[*index] = Some(settle(
+                    &answer.whole,
+                    &answer.failures,
+                    *index,
+                    by_id.get(id.as_str()).cloned(),
+                    *kind,
+                ));
             }
         }
 
@@ -671,7 +736,9 @@ impl AppConnector for HubSpotConnector {
                     json!({ "idProperty": "email", "id": email, "properties": props, "objectWriteTraceId": index.to_string() })
                 })
                 .collect();
-            let answer = self.batch_write(&object, "upsert", inputs, Idempotency::Idempotent).await?;
+            let answer = self
+                .batch_write(&object, "upsert", inputs, Idempotency::Idempotent)
+                .await?;
             let mut by_email: HashMap<String, Value> = HashMap::new();
             for result in answer.results {
                 if let Some(email) = property(&result, "email") {
@@ -680,11 +747,16 @@ impl AppConnector for HubSpotConnector {
             }
             for (index, email, _) in chunk {
                 let found = by_email.get(email).cloned();
-                let kind = match found.as_ref().and_then(|r| r.get("new")).and_then(Value::as_bool) {
+                let kind = match found
+                    .as_ref()
+                    .and_then(|r| r.get("new"))
+                    .and_then(Value::as_bool)
+                {
                     Some(false) => AppWriteKind::Merged,
                     _ => AppWriteKind::Created,
                 };
-                outcomes[*index] = Some(settle(&answer.whole, &answer.failures, *index, found, kind));
+                outcomes[*index] =
+                    Some(settle(&answer.whole, &answer.failures, *index, found, kind));
             }
         }
 
@@ -695,23 +767,43 @@ impl AppConnector for HubSpotConnector {
                 .collect();
             // A create that timed out may have happened: not retried blindly. The next run's
             // match-before-create finds it instead of duplicating it.
-            let answer = self.batch_write(&object, "create", inputs, Idempotency::NotIdempotent).await?;
+            let answer = self
+                .batch_write(&object, "create", inputs, Idempotency::NotIdempotent)
+                .await?;
             // Results come in input order, without the failed inputs.
             let mut results = answer.results.into_iter();
             for (index, _) in chunk {
-                let failed = answer.whole.is_some() || answer.failures.contains_key(&index.to_string());
+                let failed =
+                    answer.whole.is_some() || answer.failures.contains_key(&index.to_string());
                 let found = if failed { None } else { results.next() };
-                outcomes[*index] = Some(settle(&answer.whole, &answer.failures, *index, found, AppWriteKind::Created));
+                outcomes[*index] = Some(settle(
+                    &answer.whole,
+                    &answer.failures,
+                    *index,
+                    found,
+                    AppWriteKind::Created,
+                ));
             }
         }
 
         Ok(outcomes
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(AppWriteFailure::Rejected(RecordError::new(None, "write was not sent")))))
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(AppWriteFailure::Rejected(RecordError::new(
+                        None,
+                        "write was not sent",
+                    )))
+                })
+            })
             .collect())
     }
 
-    async fn archive(&self, entity: &AppEntityName, ids: &[AppId]) -> Result<Vec<Result<(), AppWriteFailure>>, AppError> {
+    async fn archive(
+        &self,
+        entity: &AppEntityName,
+        ids: &[AppId],
+    ) -> Result<Vec<Result<(), AppWriteFailure>>, AppError> {
         let object = self.object(entity)?.clone();
         let path = format!("crm/v3/objects/{}/batch/archive", object.name);
         let mut outcomes = Vec::with_capacity(ids.len());
@@ -719,8 +811,15 @@ impl AppConnector for HubSpotConnector {
             let body = json!({ "inputs": chunk.iter().map(|id| json!({ "id": id.as_str() })).collect::<Vec<_>>() });
             match self.post(&path, &body, Idempotency::Idempotent).await {
                 Ok(_) => outcomes.extend(chunk.iter().map(|_| Ok(()))),
-                Err(HttpError::Status { status, detail, .. }) if (400..500).contains(&status) && status != 429 => {
-                    outcomes.extend(chunk.iter().map(|_| Err(AppWriteFailure::Rejected(RecordError::new(Some(status), detail.clone())))));
+                Err(HttpError::Status { status, detail, .. })
+                    if (400..500).contains(&status) && status != 429 =>
+                {
+                    outcomes.extend(chunk.iter().map(|_| {
+                        Err(AppWriteFailure::Rejected(RecordError::new(
+                            Some(status),
+                            detail.clone(),
+                        )))
+                    }));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -851,8 +950,14 @@ fn hubspot_error_detail(body: &[u8]) -> String {
 }
 
 fn hubspot_message(value: &Value) -> String {
-    let category = value.get("category").and_then(Value::as_str).unwrap_or("ERROR");
-    let message = value.get("message").and_then(Value::as_str).unwrap_or("no message");
+    let category = value
+        .get("category")
+        .and_then(Value::as_str)
+        .unwrap_or("ERROR");
+    let message = value
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("no message");
     format!("{category}: {message}")
 }
 
