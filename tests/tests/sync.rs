@@ -656,3 +656,48 @@ async fn archiving_travels_both_ways() {
         &world.hub_person("g@x.example").unwrap()
     ));
 }
+
+#[tokio::test]
+async fn a_record_rejected_on_both_sides_is_linked_once_when_both_accept_it() {
+    let world = World::start().await;
+    world.hub_seed(
+        "people",
+        json!({ "first_name": "Twin", "email": { "address": "twin@x.example" } }),
+    );
+    world.app_seed(
+        "contacts",
+        json!({ "firstname": "Twin", "lastname": "App", "email": "twin@x.example" }),
+    );
+    world
+        .emulators
+        .hubspot
+        .fail_record(RecordFault::new("email", "twin@x.example"));
+    world
+        .emulators
+        .connec
+        .fail_record(RecordFault::new("email.address", "twin@x.example"));
+    let run = world.sync().await;
+    assert_eq!(run.status, RunStatus::Partial);
+    assert_eq!(
+        world.idmaps("people").await.len(),
+        2,
+        "two half-known id-maps hold the errors"
+    );
+
+    world.emulators.hubspot.clear_faults();
+    world.emulators.connec.clear_faults();
+    let next = world.sync().await;
+    assert_eq!(
+        next.status,
+        RunStatus::Success,
+        "{:?} {:?}",
+        next.counts,
+        next.errors
+    );
+    let maps = world.idmaps("people").await;
+    assert_eq!(maps.len(), 1, "one link, not two: {maps:#?}");
+    assert!(maps[0].is_linked());
+    assert_eq!(world.hub("people").len(), 1);
+    assert_eq!(world.app("contacts").len(), 1);
+    world.assert_agree().await;
+}

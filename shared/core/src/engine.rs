@@ -747,7 +747,7 @@ impl Phase<'_> {
                         };
                         if item.map.app_id.is_none() {
                             match taken.get(&meta.id) {
-                                Some(owner) if owner.as_ref() != Some(&item.hub_id) => {
+                                Some(Some(owner)) if owner != &item.hub_id => {
                                     let problem = format!(
                                         "matches {} record {} which is already linked to another hub record",
                                         pair.app, meta.id
@@ -1160,7 +1160,7 @@ impl Phase<'_> {
                     let was_linked = item.map.hub_id.is_some();
                     if !was_linked {
                         match taken.get(&hub_id) {
-                            Some(owner) if owner.as_ref() != Some(&item.meta.id) => {
+                            Some(Some(owner)) if owner != &item.meta.id => {
                                 let problem = format!(
                                     "Connec! merged it into {} record {hub_id}, which is already linked to another app record",
                                     pair.hub

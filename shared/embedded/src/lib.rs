@@ -27,7 +27,8 @@
 //!   never replaces or clears an id a stored row already has: that would silently re-link a
 //!   record, so it fails with [`StoreError::Conflict`] naming the rule (for example "app id 17 of
 //!   entity people (organization acme) is already mapped to hub id h-1"), and the whole batch is
-//!   rolled back. A map with neither a hub id nor an app id cannot be identified and is also
+//!   rolled back. The one exception: two half-known rows (hub id only, app id only) that a save
+//!   links are the same record seen from both sides, and become one row. A map with neither a hub id nor an app id cannot be identified and is also
 //!   refused with [`StoreError::Conflict`] (retrying cannot help, the data itself is wrong).
 //! - Timestamps are stored as epoch milliseconds so that they sort correctly.
 //! - Personal data: the id-map `name` is stored (status screens need it) but never logged, and no
@@ -498,7 +499,19 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
         Some(id) => find_idmap(tx, org, entity, "app_id", id)?,
         None => None,
     };
-    // Two different rows hold our hub id and our app id: linking them would merge two maps.
+    // Two different rows hold our hub id and our app id. Two half-known maps (a hub record
+    // whose create failed, an app record whose push failed) that turn out to be the same record
+    // are merged into the hub-side row; anything else would re-link a known pair: refused.
+    let mut by_app = by_app;
+    if let (Some(h), Some(a)) = (&by_hub, &by_app)
+        && h.rowid != a.rowid
+        && h.app_id.is_none()
+        && a.hub_id.is_none()
+    {
+        tx.prepare_cached("DELETE FROM idmaps WHERE rowid = ?1")?
+            .execute(params![a.rowid])?;
+        by_app = None;
+    }
     if let (Some(h), Some(a), Some(hub), Some(app)) = (&by_hub, &by_app, hub, app)
         && h.rowid != a.rowid
     {

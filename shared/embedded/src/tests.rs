@@ -324,10 +324,24 @@ async fn same_hub_id_for_another_app_id_conflicts() {
 }
 
 #[tokio::test]
-async fn linking_two_half_known_maps_conflicts() {
+async fn linking_two_half_known_maps_merges_them() {
     let store = EmbeddedStore::in_memory().unwrap();
     store
         .save_idmaps(&[map(Some("h-1"), None), map(None, Some("17"))])
+        .await
+        .unwrap();
+    store
+        .save_idmaps(&[map(Some("h-1"), Some("17"))])
+        .await
+        .unwrap();
+    assert_eq!(all_maps(&store).await, vec![map(Some("h-1"), Some("17"))]);
+}
+
+#[tokio::test]
+async fn linking_a_half_known_map_to_a_linked_one_conflicts() {
+    let store = EmbeddedStore::in_memory().unwrap();
+    store
+        .save_idmaps(&[map(Some("h-1"), None), map(Some("h-2"), Some("17"))])
         .await
         .unwrap();
     let result = store.save_idmaps(&[map(Some("h-1"), Some("17"))]).await;
