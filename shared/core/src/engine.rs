@@ -246,6 +246,117 @@ impl SyncEngine {
         Ok(run)
     }
 
+    /// Applies Connec! records received in a notification to the app, through the same
+    /// consolidation as a sync page: direction flags, references (deferred when unknown), echo
+    /// suppression by content hash, the stale-overwrite guard and the conflict check against
+    /// the app's current version. Runs under the organization's lease; when a sync holds it,
+    /// returns [`SyncError::Locked`] and the records are left to that sync's next run.
+    pub async fn apply_hub_records(
+        &self,
+        org_id: &OrgId,
+        entity: &EntityName,
+        records: Vec<Value>,
+    ) -> Result<Counts, SyncError> {
+        self.apply(org_id, entity, Direction::ToApp, |phase| {
+            Box::pin(async move {
+                let parked = HashMap::new();
+                phase.hub_page(records, &parked).await
+            })
+        })
+        .await
+    }
+
+    /// Fetches app records by id (an app webhook carries ids only) and applies them to
+    /// Connec! like a sync page would. Missing ids are ignored (deleted since).
+    pub async fn apply_app_changes(
+        &self,
+        org_id: &OrgId,
+        entity: &EntityName,
+        ids: Vec<AppId>,
+    ) -> Result<Counts, SyncError> {
+        self.apply(org_id, entity, Direction::ToHub, |phase| {
+            Box::pin(async move {
+                let records = phase.engine.app.fetch_by_ids(&phase.pair.app, &ids).await?;
+                let parked = HashMap::new();
+                phase.app_page(records, &parked).await
+            })
+        })
+        .await
+    }
+
+    async fn apply<F>(
+        &self,
+        org_id: &OrgId,
+        entity: &EntityName,
+        direction: Direction,
+        work: F,
+    ) -> Result<Counts, SyncError>
+    where
+        F: for<'p> FnOnce(
+            &'p mut Phase<'_>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), PhaseError>> + Send + 'p>,
+        >,
+    {
+        let org = self
+            .store
+            .get_organization(org_id)
+            .await?
+            .ok_or_else(|| SyncError::UnknownOrganization(org_id.to_string()))?;
+        if !org.sync_enabled {
+            return Err(SyncError::Disabled(org_id.to_string()));
+        }
+        let pair = self
+            .app
+            .entities()
+            .iter()
+            .find(|p| &p.hub == entity)
+            .ok_or_else(|| SyncError::UnknownEntity(entity.to_string()))?;
+        if !org.flags(entity).allows(direction) {
+            return Err(SyncError::DirectionOff {
+                entity: entity.to_string(),
+                direction: direction.label(),
+            });
+        }
+        let owner = format!("realtime-{}", uuid::Uuid::new_v4());
+        if !self
+            .store
+            .acquire_lease(org_id, &owner, self.clock.now(), self.config.lease_ttl)
+            .await?
+        {
+            return Err(SyncError::Locked(org_id.to_string()));
+        }
+        let options = RunOptions::default();
+        let mut phase = Phase {
+            engine: self,
+            org: &org,
+            pair,
+            owner: &owner,
+            options: &options,
+            counts: BTreeMap::new(),
+            conflicts: Vec::new(),
+        };
+        let outcome = work(&mut phase).await;
+        if let Err(e) = self.store.release_lease(org_id, &owner).await {
+            tracing::warn!(org = %org_id, error = %e, "could not release the lease; it will expire");
+        }
+        outcome.map_err(|e| SyncError::Apply(e.to_string()))?;
+        let mut total = Counts::default();
+        for counts in phase.counts.values() {
+            total.add(counts);
+        }
+        tracing::info!(
+            org = %org_id,
+            entity = %entity,
+            direction = direction.label(),
+            written = total.written(),
+            skipped = total.skipped,
+            conflicts = total.conflicts,
+            "real-time changes applied"
+        );
+        Ok(total)
+    }
+
     async fn is_first_sync(
         &self,
         org: &Organization,

@@ -102,6 +102,22 @@ pub enum AppError {
         /// What is wrong.
         detail: String,
     },
+    /// The link to the app account needs a person to authorise it again.
+    #[error("{app}: the account link needs re-authorisation ({reason}); run `connector link` again")]
+    NeedsReauthorization {
+        /// App name.
+        app: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Credentials could not be obtained for now (token endpoint down).
+    #[error("{app}: cannot get an access token: {detail}")]
+    Credentials {
+        /// App name.
+        app: &'static str,
+        /// What went wrong (never the token).
+        detail: String,
+    },
     /// The connector does not know this entity.
     #[error("{app}: unknown entity `{entity}`")]
     UnknownEntity {
@@ -144,4 +160,18 @@ pub enum SyncError {
     /// A mapping failed to build (bad configuration).
     #[error("mapping error: {0}")]
     Mapping(String),
+    /// The connector has no such entity pair.
+    #[error("unknown entity `{0}`")]
+    UnknownEntity(String),
+    /// The organization does not sync this entity in this direction.
+    #[error("`{entity}` does not travel {direction} for this organization")]
+    DirectionOff {
+        /// Entity pair.
+        entity: String,
+        /// Direction label.
+        direction: &'static str,
+    },
+    /// Applying real-time changes failed (reading or writing an API, or the store).
+    #[error("applying changes failed: {0}")]
+    Apply(String),
 }

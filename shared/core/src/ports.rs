@@ -302,3 +302,34 @@ pub trait SyncStore: Send + Sync {
 
 /// Shared handle to a store.
 pub type SharedStore = Arc<dyn SyncStore>;
+
+/// Where an API client gets its bearer token: a static token, or OAuth tokens refreshed on
+/// expiry. Asked before every request, so a refresh between pages is picked up.
+#[async_trait]
+pub trait TokenSource: Send + Sync {
+    /// The current access token.
+    async fn bearer(&self) -> Result<String, AppError>;
+}
+
+/// A token that never changes (private-app tokens, API keys, tests).
+pub struct StaticToken(String);
+
+impl StaticToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+}
+
+impl std::fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StaticToken(<redacted>)")
+    }
+}
+
+#[async_trait]
+impl TokenSource for StaticToken {
+    async fn bearer(&self) -> Result<String, AppError> {
+        Ok(self.0.clone())
+    }
+}

@@ -29,6 +29,7 @@ use sync_core::error::{AppError, HttpError, RecordError};
 use sync_core::http::{ApiClient, HttpConfig, Idempotency, parse_json};
 use sync_core::ports::{
     AppConnector, AppRecordMeta, AppWrite, AppWriteFailure, AppWriteKind, AppWriteOutcome, Page,
+    StaticToken, TokenSource,
 };
 use url::Url;
 
@@ -63,8 +64,8 @@ pub enum SetupError {
 pub struct HubSpotConfig {
     /// API base URL (`https://api.hubapi.com`, or an emulator's loopback URL).
     pub base_url: Url,
-    /// Bearer token (a private-app token or an OAuth access token).
-    pub access_token: String,
+    /// Where the bearer token comes from (a private-app token, or OAuth tokens refreshed on expiry).
+    pub token: Arc<dyn TokenSource>,
     /// Conflict policy of both entity pairs.
     pub conflict_policy: ConflictPolicy,
     /// Folder with `people.yaml` / `organizations.yaml` replacing the built-in mappings.
@@ -85,21 +86,26 @@ impl std::fmt::Debug for HubSpotConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HubSpotConfig")
             .field("base_url", &self.base_url.as_str())
-            .field("access_token", &"<redacted>")
+            .field("token", &"<redacted>")
             .finish_non_exhaustive()
     }
 }
 
 impl HubSpotConfig {
-    /// Defaults for a base URL and token.
+    /// Defaults for a base URL and a static token.
     pub fn new(base_url: &str, access_token: &str) -> Result<Self, SetupError> {
+        Self::with_token_source(base_url, Arc::new(StaticToken::new(access_token)))
+    }
+
+    /// Defaults for a base URL and a token source (OAuth).
+    pub fn with_token_source(base_url: &str, token: Arc<dyn TokenSource>) -> Result<Self, SetupError> {
         let parsed = Url::parse(base_url).map_err(|e| SetupError::Url {
             url: base_url.to_owned(),
             detail: e.to_string(),
         })?;
         Ok(Self {
             base_url: parsed,
-            access_token: access_token.to_owned(),
+            token,
             conflict_policy: ConflictPolicy::default(),
             mappings_dir: None,
             http: HttpConfig::default(),
@@ -212,11 +218,11 @@ impl HubSpotConnector {
         })
     }
 
-    fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+    fn request(&self, method: reqwest::Method, url: Url, token: &str) -> reqwest::RequestBuilder {
         self.api
             .http()
             .request(method, url)
-            .bearer_auth(&self.config.access_token)
+            .bearer_auth(token)
             .header("Accept", "application/json")
     }
 
@@ -225,12 +231,13 @@ impl HubSpotConnector {
         path: &str,
         body: &Value,
         idempotency: Idempotency,
-    ) -> Result<(u16, Value), HttpError> {
+    ) -> Result<(u16, Value), AppError> {
         let url = self.url(path)?;
+        let token = self.config.token.bearer().await?;
         let response = self
             .api
             .send("POST", path, idempotency, || {
-                self.request(reqwest::Method::POST, url.clone()).json(body)
+                self.request(reqwest::Method::POST, url.clone(), &token).json(body)
             })
             .await?;
         if response.body.is_empty() {
@@ -242,17 +249,18 @@ impl HubSpotConnector {
         ))
     }
 
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, HttpError> {
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, AppError> {
         let mut url = self.url(path)?;
+        let token = self.config.token.bearer().await?;
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         let response = self
             .api
             .send("GET", path, Idempotency::Idempotent, || {
-                self.request(reqwest::Method::GET, url.clone())
+                self.request(reqwest::Method::GET, url.clone(), &token)
             })
             .await?;
-        parse_json(API, "GET", path, &response.body)
+        Ok(parse_json(API, "GET", path, &response.body)?)
     }
 
     /// `GET /crm/v3/objects/{type}`: one page of the full listing.
@@ -372,7 +380,7 @@ impl HubSpotConnector {
                 })
             }
             // The whole batch was refused (e.g. one input HubSpot validates batch-wide).
-            Err(HttpError::Status { status, detail, .. })
+            Err(AppError::Http(HttpError::Status { status, detail, .. }))
                 if (400..500).contains(&status) && status != 429 =>
             {
                 Ok(BatchAnswer {
@@ -381,7 +389,7 @@ impl HubSpotConnector {
                     whole: Some(RecordError::new(Some(status), detail)),
                 })
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -811,7 +819,7 @@ impl AppConnector for HubSpotConnector {
             let body = json!({ "inputs": chunk.iter().map(|id| json!({ "id": id.as_str() })).collect::<Vec<_>>() });
             match self.post(&path, &body, Idempotency::Idempotent).await {
                 Ok(_) => outcomes.extend(chunk.iter().map(|_| Ok(()))),
-                Err(HttpError::Status { status, detail, .. })
+                Err(AppError::Http(HttpError::Status { status, detail, .. }))
                     if (400..500).contains(&status) && status != 429 =>
                 {
                     outcomes.extend(chunk.iter().map(|_| {
@@ -821,7 +829,7 @@ impl AppConnector for HubSpotConnector {
                         )))
                     }));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
         Ok(outcomes)
