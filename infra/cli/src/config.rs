@@ -59,10 +59,58 @@ pub struct Config {
     /// Engine settings.
     #[serde(default)]
     pub sync: SyncSection,
+    /// `connector serve`: the local HTTP endpoints (OAuth callback, webhooks) and schedule.
+    #[serde(default)]
+    pub serve: Option<ServeSection>,
+}
+
+/// The local server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The URL apps reach us at (webhook targets, OAuth redirect); defaults to `http://{listen}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Seconds between scheduled syncs of every organization.
+    #[serde(default = "default_interval")]
+    pub sync_interval_seconds: u64,
+    /// The tenant whose Connec! credentials sign notifications (`/webhooks/connec/{tenant}`).
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_interval() -> u64 {
+    3600
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+
+/// The HubSpot OAuth app (public app) used by `connector link` and `connector serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSection {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret, or `env:NAME` (also signs HubSpot webhooks).
+    pub client_secret: String,
+    /// HubSpot app id (webhook settings live under it).
+    pub app_id: u64,
+    /// Authorize URL (default: `{base_url}/oauth/authorize`, as the emulator serves it).
+    #[serde(default)]
+    pub authorize_url: Option<String>,
 }
 
 /// Connec! endpoint and the tenant's credentials.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnecSection {
     /// Base URL.
@@ -74,18 +122,23 @@ pub struct ConnecSection {
 }
 
 /// HubSpot endpoint and token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HubSpotSection {
     /// Base URL.
     pub base_url: String,
-    /// Bearer token, or `env:NAME`.
+    /// Bearer token of a private app, or `env:NAME` (not needed with `oauth`).
+    #[serde(default)]
     pub access_token: String,
-    /// Portal id (the realm of HubSpot ids in Connec!).
+    /// Portal id (the realm of HubSpot ids in Connec!) of the private-app token.
+    #[serde(default)]
     pub portal_id: String,
     /// Folder of mapping files replacing the built-in ones.
     #[serde(default)]
     pub mappings_dir: Option<PathBuf>,
+    /// OAuth app, for linking accounts (instead of a static `access_token`).
+    #[serde(default)]
+    pub oauth: Option<OAuthSection>,
 }
 
 /// The organization.
@@ -143,6 +196,10 @@ impl Config {
         config.connec.api_key = resolve(&shown, "connec.api_key", &config.connec.api_key)?;
         config.hubspot.access_token =
             resolve(&shown, "hubspot.access_token", &config.hubspot.access_token)?;
+        if let Some(oauth) = &mut config.hubspot.oauth {
+            oauth.client_secret =
+                resolve(&shown, "hubspot.oauth.client_secret", &oauth.client_secret)?;
+        }
         for (field, value) in [
             ("connec.base_url", &config.connec.base_url),
             ("hubspot.base_url", &config.hubspot.base_url),
@@ -153,6 +210,16 @@ impl Config {
                     "`{field}` is not a URL ({e}): write it like http://127.0.0.1:8081"
                 ),
             })?;
+        }
+        if config.hubspot.oauth.is_none()
+            && (config.hubspot.access_token.is_empty() || config.hubspot.portal_id.is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                path: shown,
+                message: "`hubspot` needs either `access_token` and `portal_id` (private app) or \
+                          an `oauth` section (public app, linked with `connector link`)"
+                    .into(),
+            });
         }
         if config.organization.group_id.trim().is_empty() {
             return Err(ConfigError::Invalid {

@@ -6,4 +6,5 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod report;
+pub mod serve;
 pub mod wiring;

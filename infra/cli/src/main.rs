@@ -75,6 +75,25 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Serve the OAuth and webhook endpoints with an in-process scheduler (needs `serve` and
+    /// `hubspot.oauth` in the configuration, and CONNECTOR_SECRET_KEY in the environment).
+    Serve {
+        /// Configuration file.
+        #[arg(long, short, default_value = "connector.yaml")]
+        config: PathBuf,
+    },
+    /// Print the URL a person opens to link a Connec! group to a HubSpot account.
+    Link {
+        /// The app (only `hubspot` for now).
+        #[arg(value_parser = ["hubspot"])]
+        app: String,
+        /// The Connec! group id to link (cld-...).
+        #[arg(long)]
+        group: String,
+        /// Configuration file.
+        #[arg(long, short, default_value = "connector.yaml")]
+        config: PathBuf,
+    },
     /// Validate a mapping file (YAML or JSON).
     CheckMapping {
         /// The file.
@@ -151,6 +170,19 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             print!("{}", report::idmap_table(&maps));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { config } => serve(&config).await,
+        Command::Link { app: _, group, config } => {
+            let config = Config::load(&config).map_err(|e| e.to_string())?;
+            let settings = serve_settings(&config)?;
+            println!("Open this URL in a browser to link Connec! group {group} to HubSpot");
+            println!("(`connector serve` must be running):");
+            println!(
+                "  {}/oauth/hubspot/start?group_id={}",
+                settings.public_url,
+                url::form_urlencoded::byte_serialize(group.as_bytes()).collect::<String>()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckMapping { file } => {
@@ -324,6 +356,95 @@ async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
     })
 }
 
+/// Whether the OAuth link works, needs re-authorisation, or is missing.
+async fn link_health(config: &Config, org: &sync_core::domain::Organization) -> String {
+    use linking::CredentialStore;
+    let key = match store_embedded::secrets::SecretKey::from_env() {
+        Ok(key) => key,
+        Err(_) => return "unknown (export CONNECTOR_SECRET_KEY to read the credentials)".into(),
+    };
+    let store = match store_embedded::secrets::EncryptedCredentialStore::open(&config.database, key) {
+        Ok(store) => store,
+        Err(e) => return format!("unknown ({e})"),
+    };
+    let account = linking::AccountKey::new(org.provider.clone(), org.realm.to_string());
+    match store.load(&account).await {
+        Ok(Some(stored)) => match stored.status {
+            linking::ports::LinkStatus::Active => "active".into(),
+            linking::ports::LinkStatus::NeedsReauthorization { reason } => format!(
+                "NEEDS RE-AUTHORISATION ({reason}); syncs are paused: run `connector link hubspot --group {}`",
+                org.group_id
+            ),
+        },
+        Ok(None) => "no credentials stored: link the account with `connector link`".into(),
+        Err(e) => format!("unreadable ({e})"),
+    }
+}
+
+fn serve_settings(config: &Config) -> Result<connector_cli::serve::ServeSettings, String> {
+    let serve = config
+        .serve
+        .clone()
+        .ok_or("the configuration has no `serve` section: add `serve: { listen: 127.0.0.1:8080 }`")?;
+    let oauth = config
+        .hubspot
+        .oauth
+        .clone()
+        .ok_or("the configuration has no `hubspot.oauth` section: add the HubSpot app's client_id, client_secret and app_id")?;
+    let public_url = serve
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", serve.listen))
+        .trim_end_matches('/')
+        .to_owned();
+    Ok(connector_cli::serve::ServeSettings {
+        endpoints: Endpoints {
+            connec_url: config.connec.base_url.clone(),
+            connec_api_id: config.connec.api_id.clone(),
+            connec_api_key: config.connec.api_key.clone(),
+            hubspot_url: config.hubspot.base_url.clone(),
+            hubspot_token: String::new(),
+            mappings_dir: config.hubspot.mappings_dir.clone(),
+        },
+        tuning: Tuning {
+            overlap: Duration::from_secs(config.sync.overlap_seconds),
+            conflict_policy: config.sync.conflict_policy,
+            ..Tuning::default()
+        },
+        public_url,
+        tenant: serve.tenant.clone(),
+        client_id: oauth.client_id.clone(),
+        client_secret: oauth.client_secret.clone(),
+        app_id: oauth.app_id,
+        authorize_url: oauth
+            .authorize_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/oauth/authorize", config.hubspot.base_url.trim_end_matches('/'))),
+        sync_interval: Duration::from_secs(serve.sync_interval_seconds.max(1)),
+    })
+}
+
+async fn serve(path: &Path) -> Result<ExitCode, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let settings = serve_settings(&config)?;
+    let listen = config.serve.as_ref().map(|s| s.listen.clone()).unwrap_or_default();
+    let key = store_embedded::secrets::SecretKey::from_env().map_err(|e| e.to_string())?;
+    let (runtime, work) = connector_cli::serve::LocalRuntime::open(&config.database, key, settings).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e} (change serve.listen)"))?;
+    let _tasks = runtime.start(work);
+    println!("Serving on http://{listen}: /oauth/hubspot/start, /oauth/hubspot/callback, /webhooks/connec/{{tenant}}, /webhooks/{{provider}}");
+    println!("Link an account with: connector link hubspot --group cld-... --config {}", path.display());
+    axum::serve(listener, runtime.router())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn status(path: &Path) -> Result<ExitCode, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let store = open_store(&config.database)?;
@@ -356,6 +477,9 @@ async fn status(path: &Path) -> Result<ExitCode, String> {
             None => "historical data on".into(),
         }
     );
+    if config.hubspot.oauth.is_some() {
+        println!("  link: {}", link_health(&config, &org).await);
+    }
     for entity in ["organizations", "people"] {
         let name = sync_core::domain::EntityName::new(entity);
         let mut marks = Vec::new();

@@ -74,11 +74,24 @@ pub struct Stack {
     pub connector: Arc<HubSpotConnector>,
 }
 
-/// Builds the engine over a store and both APIs.
+/// Builds the engine over a store and both APIs, with the endpoints' static HubSpot token.
 pub fn build(
     store: Arc<dyn SyncStore>,
     endpoints: &Endpoints,
     tuning: &Tuning,
+) -> Result<Stack, WiringError> {
+    let token = Arc::new(sync_core::ports::StaticToken::new(
+        endpoints.hubspot_token.clone(),
+    ));
+    build_with_token(store, endpoints, tuning, token)
+}
+
+/// Builds the engine with HubSpot tokens from `token` (OAuth tokens refreshed on expiry).
+pub fn build_with_token(
+    store: Arc<dyn SyncStore>,
+    endpoints: &Endpoints,
+    tuning: &Tuning,
+    token: Arc<dyn sync_core::ports::TokenSource>,
 ) -> Result<Stack, WiringError> {
     let mut connec = ConnecConfig::new(
         &endpoints.connec_url,
@@ -87,7 +100,7 @@ pub fn build(
     )?;
     connec.http = tuning.http.clone();
     let hub = Arc::new(ConnecClient::new(connec)?);
-    let mut hubspot = HubSpotConfig::new(&endpoints.hubspot_url, &endpoints.hubspot_token)?;
+    let mut hubspot = HubSpotConfig::with_token_source(&endpoints.hubspot_url, token)?;
     hubspot.http = tuning.http.clone();
     hubspot.conflict_policy = tuning.conflict_policy;
     hubspot.mappings_dir = endpoints.mappings_dir.clone();

@@ -4,11 +4,26 @@
 //! Records live per group and collection. Writes are upserts keyed by
 //! external ids (`CONNEC-EXTERNAL-IDS` triples), the Connec! uuid, or
 //! `opts.matching_fields`; "deletion" is `status: INACTIVE`.
+//!
+//! # Notifications
+//!
+//! Connec! pushes changes to subscribed apps ("webhooks"). Register a
+//! [`NotificationSubscriber`] with [`ConnecEmulator::subscribe`] (or
+//! `POST /_emulator/subscribers`). Every committed create/update/merge,
+//! through the API (including the subscriber's own writes: receivers must
+//! suppress their echoes) or the in-process helpers, buffers the record in
+//! the `CONNEC-EXTERNAL-IDS` shape (it carries its `group_id`). Every
+//! [`ConnecConfig::notification_interval`] a background task sends ONE
+//! `POST` per subscriber holding everything buffered for it, grouped by
+//! collection (`{"people": [..], "organizations": [..]}`; records of several
+//! groups may share a body), with HTTP Basic `api_id:api_key`, retrying
+//! non-2xx answers and timeouts with doubling backoff. A record changed twice
+//! in one interval appears twice, in commit order.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use axum::Router;
@@ -27,6 +42,12 @@ use crate::common::{
     empty_response, iso, json_response, lock, lookup_path, query_get, query_pairs, query_with,
     raw_response, set_header,
 };
+
+mod notify;
+
+pub use notify::{NotificationRecord, NotificationSubscriber};
+
+use crate::delivery::Pump;
 
 const JSONAPI: &str = "application/vnd.api+json";
 const JSON: &str = "application/json";
@@ -73,6 +94,14 @@ pub struct ConnecConfig {
     pub max_batch_ops: usize,
     /// Optional per-credential rate limit (429 + `Retry-After`).
     pub rate_limit: Option<RateLimit>,
+    /// How often buffered notifications are sent. Default 50 ms.
+    pub notification_interval: Duration,
+    /// Attempts per notification POST, the first included. Default 3.
+    pub notification_max_attempts: u32,
+    /// Wait before the first retry, doubled for each further one. Default 100 ms.
+    pub notification_backoff: Duration,
+    /// Per-request timeout of a notification POST. Default 5 s.
+    pub notification_timeout: Duration,
 }
 
 impl Default for ConnecConfig {
@@ -84,6 +113,10 @@ impl Default for ConnecConfig {
             max_page_size: 100,
             max_batch_ops: 100,
             rate_limit: None,
+            notification_interval: Duration::from_millis(50),
+            notification_max_attempts: 3,
+            notification_backoff: Duration::from_millis(100),
+            notification_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -181,12 +214,16 @@ enum Target {
 }
 
 struct Inner {
+    /// Weak self-reference, for spawning the notification worker.
+    me: Weak<Inner>,
     config: ConnecConfig,
     state: Mutex<State>,
     faults: Faults,
     stats: Mutex<CallStats>,
     limiter: Mutex<RateLimiter>,
     hooks: Mutex<Vec<ChangeHook>>,
+    notify: Mutex<notify::NotifyState>,
+    pump: Pump,
 }
 
 /// In-memory Connec! API emulator. Cheap to clone (shared state).
@@ -213,13 +250,16 @@ impl ConnecEmulator {
     /// Creates an empty emulator.
     pub fn new(config: ConnecConfig) -> Self {
         Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|me| Inner {
+                me: me.clone(),
                 config,
                 state: Mutex::new(State::default()),
                 faults: Faults::default(),
                 stats: Mutex::new(CallStats::default()),
                 limiter: Mutex::new(RateLimiter::default()),
                 hooks: Mutex::new(Vec::new()),
+                notify: Mutex::new(notify::NotifyState::default()),
+                pump: Pump::default(),
             }),
         }
     }
@@ -382,11 +422,15 @@ impl ConnecEmulator {
 
 impl Inner {
     /// Runs `f` under the state lock, then delivers change events outside it.
+    /// Changed records are rendered for notifications while still locked, so
+    /// each notification shows the record as committed.
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let (out, events) = {
             let mut st = lock(&self.state);
             let out = f(&mut st);
-            (out, std::mem::take(&mut st.events))
+            let events = std::mem::take(&mut st.events);
+            self.buffer_notifications(&st, &events);
+            (out, events)
         };
         if !events.is_empty() {
             let hooks = lock(&self.hooks).clone();
@@ -1343,6 +1387,28 @@ fn admin(inner: &Arc<Inner>, method: &Method, rest: &str, bytes: &Bytes) -> Resp
                 .map(|r| emu.seed(group, coll, r))
                 .collect();
             json_response(StatusCode::CREATED, JSON, &Value::Array(out))
+        }
+        (&Method::POST, ["subscribers"]) => {
+            match serde_json::from_slice::<NotificationSubscriber>(bytes) {
+                Ok(sub) => {
+                    emu.subscribe(sub);
+                    json_response(StatusCode::CREATED, JSON, &json!({ "ok": true }))
+                }
+                Err(e) => bad(format!("invalid subscriber: {e}")),
+            }
+        }
+        (&Method::GET, ["subscribers"]) => {
+            // Never echo the api_key.
+            let subs: Vec<Value> = emu
+                .subscribers()
+                .into_iter()
+                .map(|s| json!({ "url": s.url, "api_id": s.api_id, "groups": s.groups }))
+                .collect();
+            ok(Value::Array(subs))
+        }
+        (&Method::DELETE, ["subscribers"]) => {
+            emu.clear_subscribers();
+            empty_response(StatusCode::NO_CONTENT)
         }
         (&Method::GET, ["state"]) => ok(emu.dump()),
         _ => json_response(

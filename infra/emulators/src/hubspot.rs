@@ -4,11 +4,54 @@
 //!
 //! Property values are stored as strings; `email` is unique per contact and
 //! `associatedcompanyid` maps to the contact's primary company.
+//!
+//! # OAuth 2.0
+//!
+//! With [`HubSpotConfig::oauth`] set, the emulator is also the authorization
+//! server of one public app (real HubSpot hosts the consent page on
+//! `app.hubspot.com` and the rest on `api.hubapi.com`; here everything is on
+//! the same loopback server):
+//!
+//! - `GET /oauth/authorize?client_id&redirect_uri&scope&state[&code_challenge&code_challenge_method=S256]`
+//!   answers `302` to `redirect_uri?code=..&state=..` (with
+//!   [`OAuthApp::auto_approve`]; otherwise it shows a consent page whose links
+//!   add `decision=approve|deny`). Codes are single-use and live 10 minutes.
+//! - `POST /oauth/v1/token` (form-urlencoded) with
+//!   `grant_type=authorization_code` (`code`, `redirect_uri`, `client_id`,
+//!   `client_secret`, and `code_verifier` when a PKCE challenge was given) or
+//!   `grant_type=refresh_token` (`refresh_token`, `client_id`,
+//!   `client_secret`). Client credentials may also come as HTTP Basic.
+//!   Errors are `400` with HubSpot's `status`/`message`/`correlationId` plus
+//!   the RFC 6749 `error`/`error_description`.
+//! - `GET /oauth/v1/access-tokens/{token}` and
+//!   `GET|DELETE /oauth/v1/refresh-tokens/{token}` (token info, revocation).
+//!
+//! Issued access tokens are accepted by the CRM API until they expire
+//! ([`OAuthApp::access_token_ttl`]); then the API answers `401` with category
+//! `EXPIRED_AUTHENTICATION`. Static [`HubSpotConfig::access_tokens`] never
+//! expire.
+//!
+//! # Webhooks
+//!
+//! The Webhooks API v3 of that app (`/webhooks/v3/{appId}/settings` and
+//! `/webhooks/v3/{appId}/subscriptions[/{id}]`) is emulated. These routes
+//! accept a bearer token (static or OAuth) or a `hapikey` query parameter
+//! equal to the app's client secret (standing in for the developer API key)
+//! or to a static access token.
+//!
+//! Every committed change (through the API or the in-process helpers) that
+//! matches an active subscription becomes an event; a background task POSTs
+//! them in batches of up to [`HubSpotConfig::webhook_batch_size`] to the
+//! target URL with the v3 signature headers and retries failures with
+//! doubling backoff. The signed URI is the target URL as configured (HubSpot
+//! decodes `%3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B` before signing,
+//! and so does the emulator). Deliveries are sequential, whatever
+//! `maxConcurrentRequests` says.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use axum::Router;
@@ -26,6 +69,14 @@ use crate::common::{
     raw_response, scalar_string, set_header,
 };
 
+mod oauth;
+mod webhooks;
+
+pub use oauth::OAuthApp;
+pub use webhooks::DeliveryRecord;
+
+use crate::delivery::Pump;
+
 const JSON: &str = "application/json;charset=utf-8";
 const FIRST_ID: u64 = 1001;
 /// Properties that are compared as instants in search.
@@ -40,7 +91,8 @@ const DATE_PROPS: [&str; 5] = [
 /// Configuration of a [`HubSpotEmulator`].
 #[derive(Clone, Debug)]
 pub struct HubSpotConfig {
-    /// Accepted private-app / OAuth bearer tokens.
+    /// Accepted private-app bearer tokens; they never expire. Tokens issued
+    /// through [`HubSpotConfig::oauth`] are accepted in addition.
     pub access_tokens: Vec<String>,
     /// Portal (hub) id reported by the emulator.
     pub portal_id: u64,
@@ -54,6 +106,19 @@ pub struct HubSpotConfig {
     pub max_search_limit: usize,
     /// Max `limit` of a list.
     pub max_list_limit: usize,
+    /// The OAuth app (authorization server and webhooks). Default `None`:
+    /// no OAuth and no webhooks, only the static tokens.
+    pub oauth: Option<OAuthApp>,
+    /// How often pending webhook events are sent. Default 50 ms.
+    pub webhook_interval: Duration,
+    /// Max events per webhook POST. Default 100 (as HubSpot).
+    pub webhook_batch_size: usize,
+    /// Attempts per webhook batch, the first included. Default 3.
+    pub webhook_max_attempts: u32,
+    /// Wait before the first retry, doubled for each further one. Default 100 ms.
+    pub webhook_backoff: Duration,
+    /// Per-request timeout of a webhook POST. Default 5 s.
+    pub webhook_timeout: Duration,
 }
 
 impl Default for HubSpotConfig {
@@ -66,6 +131,12 @@ impl Default for HubSpotConfig {
             max_batch: 100,
             max_search_limit: 200,
             max_list_limit: 100,
+            oauth: None,
+            webhook_interval: Duration::from_millis(50),
+            webhook_batch_size: 100,
+            webhook_max_attempts: 3,
+            webhook_backoff: Duration::from_millis(100),
+            webhook_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -224,6 +295,38 @@ fn written_selection(t: ObjType, props: Option<&Map<String, Value>>) -> Vec<Stri
     v
 }
 
+/// Who made a change, as reported in webhook events.
+#[derive(Clone, Debug, Default)]
+struct Source {
+    /// `changeSource`: `INTEGRATION` for API calls, `CRM_UI` for the
+    /// in-process helpers and admin seeding.
+    change_source: &'static str,
+    /// `sourceId`: the app id for calls made with an OAuth token.
+    source_id: Option<String>,
+}
+
+impl Source {
+    fn ui() -> Self {
+        Self {
+            change_source: "CRM_UI",
+            source_id: None,
+        }
+    }
+}
+
+/// A committed change, with what webhooks need on top of the public event.
+#[derive(Clone, Debug)]
+struct Change {
+    event: ChangeEvent,
+    object: ObjType,
+    object_id: u64,
+    at_ms: i64,
+    /// Updates only: `(property, new value)` of every property whose value
+    /// changed (removed ones have `""`).
+    props: Vec<(String, String)>,
+    source: Source,
+}
+
 #[derive(Default)]
 struct State {
     clock: Clock,
@@ -231,7 +334,9 @@ struct State {
     objects: HashMap<ObjType, BTreeMap<u64, HsObject>>,
     /// Lower-cased email -> contact id (non-archived contacts only).
     emails: HashMap<String, u64>,
-    events: Vec<ChangeEvent>,
+    events: Vec<Change>,
+    /// Source of the writes of the current `with_state` call.
+    source: Source,
 }
 
 /// Validated outcome of a write, ready to commit.
@@ -363,8 +468,10 @@ impl State {
             objects,
             emails,
             events,
+            source,
         } = self;
         let objs = objects.entry(t).or_default();
+        let mut diff = Vec::new();
         let (id, kind) = match existing.and_then(|id| objs.get_mut(&id)) {
             Some(o) => {
                 if o.props == p.props && o.primary_company == p.primary {
@@ -376,9 +483,11 @@ impl State {
                 {
                     emails.remove(old);
                 }
+                let before = o.all_props(t);
                 o.props = p.props;
                 o.primary_company = p.primary;
                 o.updated_at = clock.now();
+                diff = prop_diff(&before, &o.all_props(t));
                 (o.id, ChangeKind::Updated)
             }
             None => {
@@ -406,12 +515,19 @@ impl State {
         {
             emails.insert(e.clone(), id);
         }
-        events.push(ChangeEvent {
-            kind,
-            scope: String::new(),
-            collection: t.name().into(),
-            id: id.to_string(),
-            at: iso(&o.updated_at),
+        events.push(Change {
+            event: ChangeEvent {
+                kind,
+                scope: String::new(),
+                collection: t.name().into(),
+                id: id.to_string(),
+                at: iso(&o.updated_at),
+            },
+            object: t,
+            object_id: id,
+            at_ms: o.updated_at.timestamp_millis(),
+            props: diff,
+            source: source.clone(),
         });
         (id, kind == ChangeKind::Created)
     }
@@ -422,6 +538,7 @@ impl State {
             objects,
             emails,
             events,
+            source,
             ..
         } = self;
         let Some(o) = objects
@@ -436,31 +553,60 @@ impl State {
         if let Some(e) = o.props.get("email") {
             emails.remove(e);
         }
-        events.push(ChangeEvent {
-            kind: ChangeKind::Archived,
-            scope: String::new(),
-            collection: t.name().into(),
-            id: id.to_string(),
-            at: iso(&now),
+        events.push(Change {
+            event: ChangeEvent {
+                kind: ChangeKind::Archived,
+                scope: String::new(),
+                collection: t.name().into(),
+                id: id.to_string(),
+                at: iso(&now),
+            },
+            object: t,
+            object_id: id,
+            at_ms: now.timestamp_millis(),
+            props: Vec::new(),
+            source: source.clone(),
         });
         true
     }
 }
 
+/// `(property, new value)` for every property that differs.
+fn prop_diff(
+    before: &BTreeMap<String, Value>,
+    after: &BTreeMap<String, Value>,
+) -> Vec<(String, String)> {
+    let text = |v: Option<&Value>| v.and_then(scalar_string).unwrap_or_default();
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| text(before.get(*k)) != text(after.get(*k)))
+        .map(|k| (k.clone(), text(after.get(k))))
+        .collect()
+}
+
 struct Inner {
+    /// Weak self-reference, for spawning the webhook worker.
+    me: Weak<Inner>,
     config: HubSpotConfig,
     state: Mutex<State>,
     faults: Faults,
     stats: Mutex<CallStats>,
     limiter: Mutex<RateLimiter>,
     hooks: Mutex<Vec<ChangeHook>>,
+    oauth: Mutex<oauth::OAuthState>,
+    webhooks: Mutex<webhooks::HookState>,
+    pump: Pump,
 }
 
 impl Inner {
-    /// Runs `f` under the state lock, then delivers change events outside it.
-    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+    /// Runs `f` under the state lock with writes attributed to `source`,
+    /// then delivers change events (hooks, webhooks) outside it.
+    fn with_state<R>(&self, source: Source, f: impl FnOnce(&mut State) -> R) -> R {
         let (out, events) = {
             let mut st = lock(&self.state);
+            st.source = source;
             let out = f(&mut st);
             (out, std::mem::take(&mut st.events))
         };
@@ -468,9 +614,10 @@ impl Inner {
             let hooks = lock(&self.hooks).clone();
             for e in &events {
                 for h in &hooks {
-                    h(e);
+                    h(&e.event);
                 }
             }
+            self.enqueue_webhooks(&events);
         }
         out
     }
@@ -506,13 +653,17 @@ impl HubSpotEmulator {
     /// Creates an empty emulator.
     pub fn new(config: HubSpotConfig) -> Self {
         Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|me| Inner {
+                me: me.clone(),
                 config,
                 state: Mutex::new(State::default()),
                 faults: Faults::default(),
                 stats: Mutex::new(CallStats::default()),
                 limiter: Mutex::new(RateLimiter::default()),
                 hooks: Mutex::new(Vec::new()),
+                oauth: Mutex::new(oauth::OAuthState::default()),
+                webhooks: Mutex::new(webhooks::HookState::default()),
+                pump: Pump::default(),
             }),
         }
     }
@@ -556,7 +707,7 @@ impl HubSpotEmulator {
     pub fn seed(&self, object_type: &str, properties: Value) -> Value {
         let t = obj_type(object_type);
         self.inner
-            .with_state(|st| {
+            .with_state(Source::ui(), |st| {
                 let p = st.prepare(None, t, None, properties.as_object(), None)?;
                 let (id, _) = st.commit(t, None, p);
                 Ok::<_, ApiError>(
@@ -573,7 +724,7 @@ impl HubSpotEmulator {
     pub fn update(&self, object_type: &str, id: &str, properties: Value) -> Option<Value> {
         let t = obj_type(object_type);
         let id: u64 = id.parse().ok()?;
-        self.inner.with_state(|st| {
+        self.inner.with_state(Source::ui(), |st| {
             st.live(t, id)?;
             let p = st
                 .prepare(None, t, Some(id), properties.as_object(), None)
@@ -587,7 +738,7 @@ impl HubSpotEmulator {
     pub fn archive(&self, object_type: &str, id: &str) -> bool {
         let t = obj_type(object_type);
         id.parse()
-            .is_ok_and(|id| self.inner.with_state(|st| st.archive(t, id)))
+            .is_ok_and(|id| self.inner.with_state(Source::ui(), |st| st.archive(t, id)))
     }
 
     /// Non-archived objects with all properties, by id.
@@ -777,16 +928,63 @@ fn parse_json(bytes: &Bytes) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("Invalid input JSON on line 1: {e}")))
 }
 
-fn bearer<'a>(cfg: &HubSpotConfig, headers: &'a HeaderMap) -> Option<&'a str> {
+/// The bearer token of a request, whatever it is.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = v
         .strip_prefix("Bearer ")
         .or_else(|| v.strip_prefix("bearer "))?
         .trim();
-    cfg.access_tokens
-        .iter()
-        .any(|t| t == token)
-        .then_some(token)
+    (!token.is_empty()).then_some(token)
+}
+
+/// Outcome of checking a request's credentials.
+enum Auth {
+    /// A static token (`oauth = false`) or a live OAuth access token.
+    Valid { token: String, oauth: bool },
+    /// A known OAuth access token past its expiry.
+    Expired,
+    /// No or unknown credentials.
+    Missing,
+}
+
+fn authenticate(inner: &Inner, headers: &HeaderMap) -> Auth {
+    let Some(token) = bearer_token(headers) else {
+        return Auth::Missing;
+    };
+    if inner.config.access_tokens.iter().any(|t| t == token) {
+        return Auth::Valid {
+            token: token.to_string(),
+            oauth: false,
+        };
+    }
+    match lock(&inner.oauth).access_token_live(token) {
+        Some(true) => Auth::Valid {
+            token: token.to_string(),
+            oauth: true,
+        },
+        Some(false) => Auth::Expired,
+        None => Auth::Missing,
+    }
+}
+
+fn unauthorized_response() -> Response {
+    error_response(&ApiError::Unauthorized(
+        "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview".into(),
+    ))
+}
+
+fn expired_response() -> Response {
+    json_response(
+        StatusCode::UNAUTHORIZED,
+        JSON,
+        &json!({
+            "status": "error",
+            "message": "The OAuth token used to make this call expired. Please refresh the token and try again.",
+            "correlationId": uuid::Uuid::new_v4().to_string(),
+            "category": "EXPIRED_AUTHENTICATION",
+        }),
+    )
 }
 
 fn inputs(body: &Value, max: usize) -> Result<Vec<Value>, ApiError> {
@@ -807,6 +1005,7 @@ fn inputs(body: &Value, max: usize) -> Result<Vec<Value>, ApiError> {
 
 struct Ctx<'a> {
     inner: &'a Inner,
+    source: Source,
     t: ObjType,
     q: Vec<(String, String)>,
     base: String,
@@ -826,6 +1025,12 @@ async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Resp
         return admin(&inner, &method, rest, &bytes);
     }
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if segs.first() == Some(&"oauth") {
+        return oauth::handle(&inner, &method, &segs, &q, &parts.headers, &bytes).await;
+    }
+    if let ["webhooks", "v3", app, rest @ ..] = segs.as_slice() {
+        return webhooks::handle(&inner, &method, app, rest, &q, &parts.headers, &bytes);
+    }
     // Account details let clients learn the portal id (used as external-id realm).
     let account_info = method == Method::GET && segs == ["account-info", "v3", "details"];
     let (type_seg, rest): (&str, &[&str]) = match segs.as_slice() {
@@ -854,15 +1059,26 @@ async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Resp
     };
     lock(&inner.stats).count(&route, read);
 
-    let Some(token) = bearer(&inner.config, &parts.headers) else {
-        lock(&inner.stats).rejected += 1;
-        return error_response(&ApiError::Unauthorized(
-            "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview".into(),
-        ));
+    let (token, via_oauth) = match authenticate(&inner, &parts.headers) {
+        Auth::Valid { token, oauth } => (token, oauth),
+        Auth::Expired => {
+            lock(&inner.stats).rejected += 1;
+            return expired_response();
+        }
+        Auth::Missing => {
+            lock(&inner.stats).rejected += 1;
+            return unauthorized_response();
+        }
+    };
+    let source = Source {
+        change_source: "INTEGRATION",
+        source_id: via_oauth
+            .then(|| inner.config.oauth.as_ref().map(|a| a.app_id.to_string()))
+            .flatten(),
     };
     let mut remaining = None;
     if let Some(limit) = inner.config.rate_limit {
-        match lock(&inner.limiter).check(token, limit) {
+        match lock(&inner.limiter).check(&token, limit) {
             Ok(r) => remaining = Some(r),
             Err(secs) => {
                 lock(&inner.stats).rejected += 1;
@@ -911,6 +1127,7 @@ async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Resp
             Some(t) => {
                 let ctx = Ctx {
                     inner: &inner,
+                    source,
                     t,
                     q,
                     base: base_url(&parts.headers),
@@ -963,7 +1180,7 @@ fn dispatch(c: &Ctx<'_>, method: &Method, rest: &[&str], bytes: &Bytes) -> Outco
         (&Method::PATCH, [id]) => patch_one(c, id, &parse_json(bytes)?),
         (&Method::DELETE, [id]) => {
             let id_prop = query_get(&c.q, "idProperty").map(str::to_string);
-            c.inner.with_state(|st| {
+            c.inner.with_state(c.source.clone(), |st| {
                 if let Some(id) = st.resolve(c.t, id, id_prop.as_deref()) {
                     st.archive(c.t, id);
                 }
@@ -1055,7 +1272,7 @@ fn get_one(c: &Ctx<'_>, id: &str) -> Outcome {
 fn create(c: &Ctx<'_>, body: &Value) -> Outcome {
     let props = body.get("properties").and_then(Value::as_object);
     let names = written_selection(c.t, props);
-    c.inner.with_state(|st| {
+    c.inner.with_state(c.source.clone(), |st| {
         let p = st.prepare(
             Some(&c.inner.faults),
             c.t,
@@ -1075,7 +1292,7 @@ fn patch_one(c: &Ctx<'_>, id: &str, body: &Value) -> Outcome {
     let props = body.get("properties").and_then(Value::as_object);
     let names = written_selection(c.t, props);
     let id_prop = query_get(&c.q, "idProperty").map(str::to_string);
-    c.inner.with_state(|st| {
+    c.inner.with_state(c.source.clone(), |st| {
         let oid = st
             .resolve(c.t, id, id_prop.as_deref())
             .filter(|n| st.live(c.t, *n).is_some())
@@ -1411,7 +1628,7 @@ fn batch_read(c: &Ctx<'_>, body: &Value) -> Outcome {
 fn batch_create(c: &Ctx<'_>, body: &Value) -> Outcome {
     let started = iso(&Utc::now());
     let items = inputs(body, c.inner.config.max_batch)?;
-    let (results, errors) = c.inner.with_state(|st| {
+    let (results, errors) = c.inner.with_state(c.source.clone(), |st| {
         let (mut results, mut errors) = (Vec::new(), Vec::new());
         for (i, input) in items.iter().enumerate() {
             let props = input.get("properties").and_then(Value::as_object);
@@ -1439,7 +1656,7 @@ fn batch_create(c: &Ctx<'_>, body: &Value) -> Outcome {
 fn batch_update(c: &Ctx<'_>, body: &Value) -> Outcome {
     let started = iso(&Utc::now());
     let items = inputs(body, c.inner.config.max_batch)?;
-    let (results, errors) = c.inner.with_state(|st| {
+    let (results, errors) = c.inner.with_state(c.source.clone(), |st| {
         let (mut results, mut errors) = (Vec::new(), Vec::new());
         for (i, input) in items.iter().enumerate() {
             let id = input.get("id").and_then(scalar_string).unwrap_or_default();
@@ -1487,7 +1704,7 @@ fn batch_upsert(c: &Ctx<'_>, body: &Value) -> Outcome {
             )));
         }
     }
-    let (results, errors) = c.inner.with_state(|st| {
+    let (results, errors) = c.inner.with_state(c.source.clone(), |st| {
         let (mut results, mut errors) = (Vec::new(), Vec::new());
         for (i, input) in items.iter().enumerate() {
             let id_prop = input
@@ -1545,7 +1762,7 @@ fn batch_upsert(c: &Ctx<'_>, body: &Value) -> Outcome {
 
 fn batch_archive(c: &Ctx<'_>, body: &Value) -> Outcome {
     let items = inputs(body, c.inner.config.max_batch)?;
-    c.inner.with_state(|st| {
+    c.inner.with_state(c.source.clone(), |st| {
         for input in &items {
             if let Some(id) = input
                 .get("id")
@@ -1636,7 +1853,7 @@ fn admin(inner: &Arc<Inner>, method: &Method, rest: &str, bytes: &Bytes) -> Resp
             for item in items {
                 // Accept `{"properties": {...}}` or a bare property map.
                 let props = item.get("properties").cloned().unwrap_or(item);
-                let res = inner.with_state(|st| {
+                let res = inner.with_state(Source::ui(), |st| {
                     let p = st.prepare(None, t, None, props.as_object(), None)?;
                     let (id, _) = st.commit(t, None, p);
                     Ok::<_, ApiError>(

@@ -12,7 +12,29 @@
 //! - fault injection ([`Faults`], [`RecordFault`], [`CallFault`]) in-process
 //!   and over HTTP under `/_emulator/...`,
 //! - call statistics ([`CallStats`]),
-//! - a change-observer seam ([`ChangeHook`]) for future webhooks.
+//! - a change-observer seam ([`ChangeHook`]),
+//! - outbound change delivery to loopback receivers, run by a background
+//!   tokio task spawned on demand (see below).
+//!
+//! # Real time and account linking
+//!
+//! - HubSpot: an OAuth 2.0 authorization server for one app ([`OAuthApp`]:
+//!   authorization code with PKCE S256, refresh tokens, optionally single-use,
+//!   expiring access tokens answered with `401 EXPIRED_AUTHENTICATION`) and
+//!   the Webhooks API v3 with signed (`X-HubSpot-Signature-v3`), batched,
+//!   retried deliveries ([`HubSpotEmulator::flush_webhooks`],
+//!   [`HubSpotEmulator::deliveries`], ...). See [`hubspot`].
+//! - Connec!: notifications of every committed change to
+//!   [`NotificationSubscriber`]s, one POST per subscriber per interval,
+//!   grouped by collection, with HTTP Basic auth
+//!   ([`ConnecEmulator::flush_notifications`], ...). See [`connec`].
+//!
+//! Deliveries need a tokio runtime: the background task is spawned from the
+//! first change that produces something to send while a runtime is current.
+//! Without one (plain `#[test]`), items wait until `flush_*().await`.
+//! Tests that want determinism can `pause_*(true)`, make changes, then
+//! unpause and `flush_*().await`. Nothing is logged about URLs, bodies,
+//! tokens, codes, secrets or signatures.
 //!
 //! Timestamps are real UTC time with millisecond precision, strictly
 //! increasing per emulator, so ordering by timestamp is total.
@@ -21,11 +43,12 @@
 
 mod common;
 pub mod connec;
+mod delivery;
 pub mod hubspot;
 
 pub use common::{
     CallFault, CallStats, ChangeEvent, ChangeHook, ChangeKind, FaultKind, Faults, RateLimit,
     RecordFault, RunningServer,
 };
-pub use connec::{ConnecConfig, ConnecEmulator};
-pub use hubspot::{HubSpotConfig, HubSpotEmulator};
+pub use connec::{ConnecConfig, ConnecEmulator, NotificationRecord, NotificationSubscriber};
+pub use hubspot::{DeliveryRecord, HubSpotConfig, HubSpotEmulator, OAuthApp};

@@ -20,6 +20,9 @@
 //! and several processes may share it. The schema is versioned with `PRAGMA user_version` and
 //! migrated forward on [`EmbeddedStore::open`].
 //!
+//! Linked accounts' credentials (encrypted) and pending OAuth authorizations live in the same
+//! file, in tables of their own: see [`secrets`].
+//!
 //! # Semantics worth knowing
 //!
 //! - [`SyncStore::save_idmaps`] finds the stored row of each map by hub id, then by app id. A
@@ -36,6 +39,8 @@
 
 #![warn(missing_docs)]
 
+pub mod secrets;
+
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +55,10 @@ use sync_core::domain::{
 };
 use sync_core::error::StoreError;
 use sync_core::ports::SyncStore;
+
+pub use secrets::{
+    EncryptedCredentialStore, KeyError, SecretKey, SqliteAuthorizationStateStore,
+};
 
 /// How long a statement waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,6 +151,33 @@ const MIGRATIONS: &[&str] = &[
         owner       TEXT NOT NULL,
         expires_at  INTEGER NOT NULL
     );
+    ",
+    // Version 2: linking (see `secrets`): credentials sealed with AES-256-GCM, and pending
+    // OAuth authorizations keyed by the SHA-256 of their state.
+    r"
+    CREATE TABLE credentials (
+        provider    TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        reason      TEXT,
+        nonce       BLOB NOT NULL,
+        sealed      BLOB NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (provider, account)
+    );
+
+    CREATE TABLE authorization_states (
+        state_hash       TEXT PRIMARY KEY NOT NULL,
+        provider         TEXT NOT NULL,
+        tenant           TEXT NOT NULL,
+        group_id         TEXT NOT NULL,
+        redirect_uri     TEXT NOT NULL,
+        expires_at       INTEGER NOT NULL,
+        nonce            BLOB,
+        sealed_verifier  BLOB
+    );
+    CREATE INDEX authorization_states_expiry ON authorization_states (expires_at);
     ",
 ];
 

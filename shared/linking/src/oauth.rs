@@ -1,0 +1,524 @@
+//! Linking an app account: OAuth2 authorization code with PKCE ([`Linker`]), then
+//! [`complete_link`] to create or update the organization and store the tokens; [`unlink`];
+//! and [`link_with_api_key`] for apps that use API keys.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use oauth2::{CsrfToken, PkceCodeChallenge, Scope};
+use sync_core::domain::{GroupId, OrgId, Organization, Provider, Realm, Tenant, Timestamp};
+use sync_core::ports::SyncStore;
+
+use crate::endpoint::{self, Client, Failure, OAuthHttpClient};
+use crate::error::LinkError;
+use crate::ports::{AccountKey, AuthorizationStateStore, CredentialStore, PendingAuthorization, TokenSet};
+use crate::secret::SecretString;
+
+/// How long a started authorization may wait for its callback.
+pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// Random bytes in a `state` (256 bits).
+const STATE_RANDOM_BYTES: usize = 32;
+
+/// How the client authenticates at the token endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body (HubSpot).
+    #[default]
+    RequestBody,
+    /// HTTP Basic with the client id and secret (Xero and most RFC 6749 servers).
+    BasicAuth,
+}
+
+/// One app's OAuth2 registration.
+#[derive(Clone, Debug)]
+pub struct OAuthApp {
+    /// The app (`hubspot`), as in Connec! external ids.
+    pub provider: Provider,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret (empty for a public client that relies on PKCE alone).
+    pub client_secret: SecretString,
+    /// The app's authorize endpoint.
+    pub authorize_url: String,
+    /// The app's token endpoint.
+    pub token_url: String,
+    /// Our callback URL, as registered with the app.
+    pub redirect_uri: String,
+    /// Scopes to request.
+    pub scopes: Vec<String>,
+    /// Send a PKCE S256 challenge (and the verifier with the code).
+    pub pkce: bool,
+    /// How the client authenticates at the token endpoint.
+    pub client_auth: ClientAuth,
+}
+
+impl OAuthApp {
+    /// An app with PKCE on, no scopes and the client credentials in the request body; set the
+    /// other fields directly.
+    pub fn new(
+        provider: impl Into<Provider>,
+        client_id: impl Into<String>,
+        client_secret: SecretString,
+        authorize_url: impl Into<String>,
+        token_url: impl Into<String>,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            client_id: client_id.into(),
+            client_secret,
+            authorize_url: authorize_url.into(),
+            token_url: token_url.into(),
+            redirect_uri: redirect_uri.into(),
+            scopes: Vec::new(),
+            pkce: true,
+            client_auth: ClientAuth::RequestBody,
+        }
+    }
+}
+
+/// Where to send the person's browser to approve access.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizeRedirect {
+    /// The app's authorize URL with our parameters.
+    pub url: String,
+    /// The one-time state in that URL.
+    pub state: String,
+}
+
+/// A successful callback: tokens for an account that is not yet attached to an organization.
+/// The caller discovers the account id (e.g. HubSpot's token info) and calls [`complete_link`].
+#[derive(Clone, Debug)]
+pub struct Authorized {
+    /// The app.
+    pub provider: Provider,
+    /// Whose Connec! credentials apply.
+    pub tenant: Tenant,
+    /// The Connec! group being linked.
+    pub group_id: GroupId,
+    /// The tokens granted.
+    pub tokens: TokenSet,
+}
+
+/// Runs the authorization-code flow of one app.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use linking::{Linker, OAuthApp, SecretString, memory::MemoryAuthorizationStateStore};
+/// use sync_core::domain::{GroupId, Tenant, Timestamp};
+///
+/// let app = OAuthApp::new(
+///     "hubspot",
+///     "client-id",
+///     SecretString::new("client-secret"),
+///     "https://app.hubspot.com/oauth/authorize",
+///     "https://api.hubapi.com/oauth/v1/token",
+///     "https://connector.example.com/oauth/callback",
+/// );
+/// let linker = Linker::new(app, Arc::new(MemoryAuthorizationStateStore::new()), reqwest::Client::new())?;
+/// let now = Timestamp::from_datetime(chrono::Utc::now());
+/// let redirect = linker.start(Tenant::new("acme"), GroupId::new("cld-1"), now).await?;
+/// // Send the browser to redirect.url; on the callback request:
+/// let authorized = linker.callback(Some("code"), Some(&redirect.state), None, now).await?;
+/// # let _ = authorized; Ok(()) }
+/// ```
+pub struct Linker {
+    app: OAuthApp,
+    client: Client,
+    states: Arc<dyn AuthorizationStateStore>,
+    http: OAuthHttpClient,
+    state_ttl: Duration,
+}
+
+impl std::fmt::Debug for Linker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Linker")
+            .field("app", &self.app)
+            .field("state_ttl", &self.state_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Linker {
+    /// A linker for `app`, keeping pending authorizations in `states` and calling the token
+    /// endpoint with `http`.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::Config`] when a URL of `app` does not parse.
+    pub fn new(
+        app: OAuthApp,
+        states: Arc<dyn AuthorizationStateStore>,
+        http: reqwest::Client,
+    ) -> Result<Self, LinkError> {
+        let client = endpoint::client(&app).map_err(|detail| LinkError::Config {
+            provider: app.provider.clone(),
+            detail,
+        })?;
+        Ok(Self {
+            app,
+            client,
+            states,
+            http: OAuthHttpClient::new(http),
+            state_ttl: STATE_TTL,
+        })
+    }
+
+    /// Changes how long a started authorization stays valid (default [`STATE_TTL`]).
+    #[must_use]
+    pub fn with_state_ttl(mut self, ttl: Duration) -> Self {
+        self.state_ttl = ttl;
+        self
+    }
+
+    /// The app.
+    #[must_use]
+    pub fn app(&self) -> &OAuthApp {
+        &self.app
+    }
+
+    /// Starts linking `group_id`: stores a one-time state (with the PKCE verifier) that expires
+    /// after 10 minutes and returns the authorize URL to send the browser to.
+    ///
+    /// The state is `<expiry in epoch ms>.<256 random bits, base64url>`: URL-safe, unguessable,
+    /// and it lets the callback tell an expired link from one that was already used.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::Store`] when the state cannot be stored.
+    pub async fn start(
+        &self,
+        tenant: Tenant,
+        group_id: GroupId,
+        now: Timestamp,
+    ) -> Result<AuthorizeRedirect, LinkError> {
+        let expires_at = now.plus(self.state_ttl);
+        let random: [u8; STATE_RANDOM_BYTES] = rand::random();
+        let state = format!(
+            "{}.{}",
+            expires_at.epoch_millis(),
+            URL_SAFE_NO_PAD.encode(random)
+        );
+        let mut request = self
+            .client
+            .authorize_url(|| CsrfToken::new(state.clone()))
+            .add_scopes(self.app.scopes.iter().cloned().map(Scope::new));
+        let mut verifier = None;
+        if self.app.pkce {
+            let (challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+            request = request.set_pkce_challenge(challenge);
+            verifier = Some(SecretString::new(pkce_verifier.secret().clone()));
+        }
+        let (url, _) = request.url();
+        self.states
+            .put(&PendingAuthorization {
+                state: state.clone(),
+                provider: self.app.provider.clone(),
+                tenant,
+                group_id: group_id.clone(),
+                pkce_verifier: verifier,
+                redirect_uri: self.app.redirect_uri.clone(),
+                expires_at,
+            })
+            .await?;
+        tracing::info!(provider = %self.app.provider, group = %group_id, "linking started");
+        Ok(AuthorizeRedirect {
+            url: url.to_string(),
+            state,
+        })
+    }
+
+    /// Handles the callback's query parameters: checks and consumes the state, maps an `error`,
+    /// and exchanges the code (with the PKCE verifier) for tokens; `expires_at = now +
+    /// expires_in`.
+    ///
+    /// # Errors
+    ///
+    /// - [`LinkError::MissingState`], [`LinkError::UnknownState`], [`LinkError::StateExpired`],
+    ///   [`LinkError::StateAlreadyUsed`]: the state does not allow this callback;
+    /// - [`LinkError::Denied`] for `error=access_denied`, [`LinkError::AuthorizationFailed`] for
+    ///   another `error` (the state, if valid, is consumed either way);
+    /// - [`LinkError::MissingCode`]; [`LinkError::TokenEndpoint`] with the OAuth error code when
+    ///   the exchange is refused; [`LinkError::Transient`] when the endpoint is unreachable or
+    ///   failing; [`LinkError::Store`].
+    pub async fn callback(
+        &self,
+        code: Option<&str>,
+        state: Option<&str>,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Authorized, LinkError> {
+        let provider = &self.app.provider;
+        let state = state.map(str::trim).filter(|s| !s.is_empty());
+        let pending = match state {
+            Some(state) => Some(self.take_state(state, now).await),
+            None => None,
+        };
+        if let Some(error) = error.map(str::trim).filter(|e| !e.is_empty()) {
+            let error = endpoint::sanitise_code(error);
+            tracing::info!(%provider, error = %error, "linking refused at the consent screen");
+            return Err(if error == "access_denied" {
+                LinkError::Denied {
+                    provider: provider.clone(),
+                }
+            } else {
+                LinkError::AuthorizationFailed {
+                    provider: provider.clone(),
+                    error,
+                }
+            });
+        }
+        let pending = match pending {
+            Some(result) => result?,
+            None => {
+                tracing::info!(%provider, "linking callback without state");
+                return Err(LinkError::MissingState);
+            }
+        };
+        let group = pending.group_id.clone();
+        let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+            tracing::info!(%provider, %group, "linking callback without code");
+            return Err(LinkError::MissingCode);
+        };
+        let granted = endpoint::exchange_code(
+            &self.client,
+            &self.http,
+            code,
+            pending.pkce_verifier.as_ref(),
+            &pending.redirect_uri,
+        )
+        .await
+        .map_err(|failure| {
+            tracing::warn!(%provider, %group, ?failure, "code exchange failed");
+            match failure {
+                Failure::Refused(error) => LinkError::TokenEndpoint {
+                    provider: provider.clone(),
+                    error,
+                },
+                Failure::Transient(detail) => LinkError::Transient {
+                    provider: provider.clone(),
+                    detail,
+                },
+            }
+        })?;
+        tracing::info!(%provider, %group, "linking callback: tokens obtained");
+        Ok(Authorized {
+            provider: provider.clone(),
+            tenant: pending.tenant,
+            group_id: pending.group_id,
+            tokens: TokenSet {
+                access_token: granted.access_token,
+                refresh_token: granted.refresh_token,
+                expires_at: granted.expires_in.map(|after| now.plus(after)),
+                scopes: granted.scopes.unwrap_or_else(|| self.app.scopes.clone()),
+            },
+        })
+    }
+
+    async fn take_state(
+        &self,
+        state: &str,
+        now: Timestamp,
+    ) -> Result<PendingAuthorization, LinkError> {
+        let provider = &self.app.provider;
+        match self.states.take(state, now).await? {
+            Some(pending) if pending.expires_at <= now => {
+                tracing::info!(%provider, "linking callback with an expired state");
+                Err(LinkError::StateExpired)
+            }
+            Some(pending) if pending.provider != *provider => {
+                tracing::info!(%provider, other = %pending.provider, "linking callback with another app's state");
+                Err(LinkError::UnknownState)
+            }
+            Some(pending) => Ok(pending),
+            None => {
+                let error = classify_missing_state(state, now);
+                tracing::info!(%provider, outcome = ?error, "linking callback with a state that is not pending");
+                Err(error)
+            }
+        }
+    }
+}
+
+/// A state the store does not hold: not ours, expired, or already used.
+fn classify_missing_state(state: &str, now: Timestamp) -> LinkError {
+    let Some((expiry, random)) = state.split_once('.') else {
+        return LinkError::UnknownState;
+    };
+    let well_formed = URL_SAFE_NO_PAD
+        .decode(random)
+        .is_ok_and(|bytes| bytes.len() == STATE_RANDOM_BYTES);
+    match expiry.parse::<i64>() {
+        Ok(expiry) if well_formed && expiry <= now.epoch_millis() => LinkError::StateExpired,
+        Ok(_) if well_formed => LinkError::StateAlreadyUsed,
+        _ => LinkError::UnknownState,
+    }
+}
+
+/// Attaches an authorized account to its organization and stores its tokens.
+///
+/// - Refuses with [`LinkError::AccountAlreadyLinked`] when another group's organization holds
+///   the same provider and account and is still linked (credentials stored or sync enabled); an
+///   organization that was [`unlink`]ed does not block.
+/// - Refuses with [`LinkError::GroupLinkedToAnotherAccount`] when this group's organization is
+///   linked to another account or app (its id-maps belong to that account).
+/// - Creates the organization (id = group id, realm = account, sync on, historical data off:
+///   `history_from = now`, no entity flags) or, on a re-link of the same account, keeps its
+///   settings, takes the new name and tenant and re-enables sync.
+/// - Saves the tokens unconditionally (`expected_version = None`), before the organization, so
+///   that an enabled organization always has credentials.
+///
+/// The caller then registers webhooks and requests the first sync.
+///
+/// # Errors
+///
+/// The two refusals above and [`LinkError::Store`].
+pub async fn complete_link(
+    store: &dyn SyncStore,
+    credentials: &dyn CredentialStore,
+    authorized: Authorized,
+    account: String,
+    name: &str,
+    now: Timestamp,
+) -> Result<Organization, LinkError> {
+    let Authorized {
+        provider,
+        tenant,
+        group_id,
+        tokens,
+    } = authorized;
+    let key = AccountKey::new(provider.clone(), account.clone());
+    let organizations = store.list_organizations().await?;
+    let stored = credentials.load(&key).await?;
+    if let Some(other) = organizations.iter().find(|org| {
+        org.group_id != group_id
+            && org.provider == provider
+            && org.realm.as_str() == account
+            && (org.sync_enabled || stored.is_some())
+    }) {
+        tracing::info!(account = %key, group = %group_id, other = %other.group_id, "link refused: account already linked");
+        return Err(LinkError::AccountAlreadyLinked {
+            provider,
+            account,
+            group: other.group_id.clone(),
+        });
+    }
+    let existing = organizations
+        .iter()
+        .find(|org| org.group_id == group_id || org.id.as_str() == group_id.as_str());
+    if let Some(existing) = existing
+        && (existing.provider != provider || existing.realm.as_str() != account)
+    {
+        tracing::info!(account = %key, group = %group_id, "link refused: group linked to another account");
+        return Err(LinkError::GroupLinkedToAnotherAccount {
+            group: group_id,
+            provider: existing.provider.clone(),
+            linked: existing.realm.to_string(),
+            account,
+        });
+    }
+    let organization = match existing {
+        Some(existing) => Organization {
+            tenant,
+            name: name.to_owned(),
+            sync_enabled: true,
+            ..existing.clone()
+        },
+        None => Organization {
+            id: OrgId::new(group_id.as_str()),
+            tenant,
+            group_id,
+            provider,
+            realm: Realm::new(account),
+            name: name.to_owned(),
+            sync_enabled: true,
+            entity_flags: Default::default(),
+            history_from: Some(now),
+            linked_at: now,
+        },
+    };
+    credentials.save(&key, &tokens, None).await?;
+    store.put_organization(&organization).await?;
+    tracing::info!(
+        account = %key,
+        org = %organization.id,
+        relink = existing.is_some(),
+        "account linked"
+    );
+    Ok(organization)
+}
+
+/// Removes a link: deletes the tokens and switches sync off. The organization, its settings and
+/// its id-maps stay, so that linking the same account again resumes where it stopped.
+///
+/// # Errors
+///
+/// [`LinkError::UnknownOrganization`], [`LinkError::Store`].
+pub async fn unlink(
+    store: &dyn SyncStore,
+    credentials: &dyn CredentialStore,
+    org_id: &OrgId,
+) -> Result<(), LinkError> {
+    let Some(mut organization) = store.get_organization(org_id).await? else {
+        return Err(LinkError::UnknownOrganization(org_id.clone()));
+    };
+    let key = AccountKey::new(organization.provider.clone(), organization.realm.as_str());
+    credentials.delete(&key).await?;
+    organization.sync_enabled = false;
+    store.put_organization(&organization).await?;
+    tracing::info!(account = %key, org = %org_id, "account unlinked");
+    Ok(())
+}
+
+/// Links an account of an API-key app: the key is stored as the access token (no refresh token,
+/// no expiry), through the same checks as [`complete_link`].
+///
+/// # Errors
+///
+/// As [`complete_link`].
+#[allow(clippy::too_many_arguments)]
+pub async fn link_with_api_key(
+    store: &dyn SyncStore,
+    credentials: &dyn CredentialStore,
+    provider: Provider,
+    account: String,
+    tenant: Tenant,
+    group_id: GroupId,
+    api_key: SecretString,
+    name: &str,
+    now: Timestamp,
+) -> Result<Organization, LinkError> {
+    let authorized = Authorized {
+        provider,
+        tenant,
+        group_id,
+        tokens: TokenSet::api_key(api_key),
+    };
+    complete_link(store, credentials, authorized, account, name, now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
+    #[test]
+    fn missing_states_are_classified() {
+        let now = ts("2024-01-01T00:00:00Z");
+        let random = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let past = format!("{}.{random}", now.epoch_millis() - 1);
+        let future = format!("{}.{random}", now.epoch_millis() + 1);
+        assert!(matches!(classify_missing_state(&past, now), LinkError::StateExpired));
+        assert!(matches!(classify_missing_state(&future, now), LinkError::StateAlreadyUsed));
+        assert!(matches!(classify_missing_state("nope", now), LinkError::UnknownState));
+        assert!(matches!(classify_missing_state("12.short", now), LinkError::UnknownState));
+        assert!(matches!(classify_missing_state(&format!("x.{random}"), now), LinkError::UnknownState));
+    }
+}

@@ -1,0 +1,620 @@
+//! Request verification on raw bytes: the [`Verifier`] trait and one implementation per scheme.
+//!
+//! Every verifier works on the untouched request ([`RawRequest`]) and must run before the body is
+//! parsed. Rejections carry a status and a message that is safe to send back: it names what is
+//! wrong (a missing header, a signature mismatch, a stale timestamp) and what to do, and never
+//! contains a secret, a signature, a credential or any part of the body.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use chrono::{DateTime, Utc};
+use hmac::Mac;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::sign::{hmac_sha256, hubspot_v3_mac};
+
+/// Standard-alphabet base64 that accepts values with or without `=` padding.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Header carrying the HubSpot v3 signature.
+pub const HUBSPOT_SIGNATURE_HEADER: &str = "X-HubSpot-Signature-v3";
+/// Header carrying the HubSpot request timestamp (epoch milliseconds).
+pub const HUBSPOT_TIMESTAMP_HEADER: &str = "X-HubSpot-Request-Timestamp";
+/// Header carrying the Shopify body HMAC.
+pub const SHOPIFY_HMAC_HEADER: &str = "X-Shopify-Hmac-Sha256";
+/// Header carrying the QuickBooks Online (Intuit) body HMAC.
+pub const INTUIT_SIGNATURE_HEADER: &str = "intuit-signature";
+/// Header carrying the Xero body HMAC.
+pub const XERO_SIGNATURE_HEADER: &str = "x-xero-signature";
+/// Header carrying HTTP Basic credentials.
+pub const AUTHORIZATION_HEADER: &str = "Authorization";
+
+/// What the HTTP layer hands over, untouched.
+///
+/// `Debug` shows header names and the body length only: values may hold credentials.
+#[derive(Clone, Copy)]
+pub struct RawRequest<'a> {
+    /// The HTTP method as sent (`POST`).
+    pub method: &'a str,
+    /// The full URI as the sender signed it: `scheme://host/path?query`.
+    pub uri: &'a str,
+    /// All headers; names are compared case-insensitively.
+    pub headers: &'a [(String, String)],
+    /// The raw body bytes, before any parsing.
+    pub body: &'a [u8],
+}
+
+impl RawRequest<'_> {
+    /// The value of the first header named `name` (case-insensitive), if any.
+    ///
+    /// ```
+    /// use webhooks::RawRequest;
+    ///
+    /// let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+    /// let request = RawRequest { method: "POST", uri: "https://h/p", headers: &headers, body: b"{}" };
+    /// assert_eq!(request.header("Content-Type"), Some("application/json"));
+    /// assert_eq!(request.header("Authorization"), None);
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl fmt::Debug for RawRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("RawRequest")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("header_names", &names)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// The HTTP answer a verifier wants when it rejects a request.
+///
+/// `message` is safe to show to the caller; it is empty when the scheme demands an empty body
+/// (Xero's intent-to-receive check).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("HTTP {status}: {message}")]
+pub struct Rejection {
+    /// `401` (not authentic) or `400` (unusable request).
+    pub status: u16,
+    /// Says what is wrong and what to do; never contains secrets, signatures or body contents.
+    pub message: String,
+}
+
+impl Rejection {
+    /// A `401 Unauthorized` rejection.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self {
+            status: 401,
+            message: message.into(),
+        }
+    }
+
+    /// A `400 Bad Request` rejection.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<VerifyError> for Rejection {
+    fn from(error: VerifyError) -> Self {
+        Self {
+            status: error.status(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// What to answer to an authentic, accepted request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acknowledgement {
+    /// HTTP status (200).
+    pub status: u16,
+    /// Response body; empty for Xero.
+    pub body: Vec<u8>,
+    /// `Content-Type` of `body`, `None` when the body is empty.
+    pub content_type: Option<&'static str>,
+}
+
+impl Acknowledgement {
+    /// `200` with the JSON body `{"status":"ok"}`.
+    ///
+    /// ```
+    /// let ack = webhooks::Acknowledgement::json_ok();
+    /// assert_eq!((ack.status, ack.content_type), (200, Some("application/json")));
+    /// assert_eq!(ack.body, br#"{"status":"ok"}"#);
+    /// ```
+    pub fn json_ok() -> Self {
+        Self {
+            status: 200,
+            body: br#"{"status":"ok"}"#.to_vec(),
+            content_type: Some("application/json"),
+        }
+    }
+
+    /// `200` with an empty body and no content type.
+    pub fn empty_ok() -> Self {
+        Self {
+            status: 200,
+            body: Vec::new(),
+            content_type: None,
+        }
+    }
+}
+
+/// Why a request is not authentic. `Display` is the safe, actionable message of the
+/// [`Rejection`]; no variant holds a secret, a signature or body bytes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A required header is absent.
+    #[error("missing `{header}` header: every webhook request must be signed or authenticated")]
+    MissingHeader {
+        /// The header name.
+        header: String,
+    },
+    /// A header is present but cannot be read (bad base64, wrong scheme, not a number, ...).
+    #[error("malformed `{header}` header: {problem}")]
+    MalformedHeader {
+        /// The header name.
+        header: String,
+        /// What is wrong with it, without its value.
+        problem: &'static str,
+    },
+    /// The signature does not match the request.
+    #[error(
+        "`{header}` does not match the request: check that the webhook secret configured here is \
+         the one the sender uses and that the request was not modified in transit"
+    )]
+    SignatureMismatch {
+        /// The signature header name.
+        header: String,
+    },
+    /// The request timestamp is older than the accepted window (possible replay).
+    #[error(
+        "request timestamp too old: `{header}` is more than {max_age_secs}s in the past; \
+         send a freshly signed request and check the server clock"
+    )]
+    TimestampTooOld {
+        /// The timestamp header name.
+        header: &'static str,
+        /// The accepted window, in seconds.
+        max_age_secs: u64,
+    },
+    /// The request timestamp is further in the future than the accepted window.
+    #[error(
+        "request timestamp too far in the future: `{header}` is more than {max_age_secs}s ahead; \
+         check the sender's and the server's clocks"
+    )]
+    TimestampInFuture {
+        /// The timestamp header name.
+        header: &'static str,
+        /// The accepted window, in seconds.
+        max_age_secs: u64,
+    },
+    /// HTTP Basic credentials that are not the expected ones.
+    #[error(
+        "invalid credentials in the `Authorization` header: use the tenant's Connec! API id and key"
+    )]
+    InvalidCredentials,
+    /// The verifier was built with an empty secret; it rejects everything.
+    #[error(
+        "webhook verification is not configured for this endpoint (empty secret): \
+         the operator must set the webhook secret"
+    )]
+    NotConfigured,
+}
+
+impl VerifyError {
+    /// The HTTP status to answer with (always `401` today).
+    pub fn status(&self) -> u16 {
+        401
+    }
+
+    fn missing(header: &str) -> Self {
+        Self::MissingHeader {
+            header: header.to_owned(),
+        }
+    }
+
+    fn malformed(header: &str, problem: &'static str) -> Self {
+        Self::MalformedHeader {
+            header: header.to_owned(),
+            problem,
+        }
+    }
+}
+
+/// Checks that a webhook request is authentic, on its raw bytes, before anything parses it.
+pub trait Verifier: Send + Sync {
+    /// `Ok(())` when authentic; `Err(Rejection)` otherwise. `now` is injected for tests.
+    fn verify(&self, request: &RawRequest<'_>, now: DateTime<Utc>) -> Result<(), Rejection>;
+
+    /// Status and body to send for an authentic request that has been accepted.
+    ///
+    /// Defaults to [`Acknowledgement::json_ok`].
+    fn acknowledgement(&self) -> Acknowledgement {
+        Acknowledgement::json_ok()
+    }
+}
+
+/// Logs (without values) and converts a verification failure.
+fn reject(scheme: &'static str, error: VerifyError) -> Rejection {
+    tracing::debug!(scheme, reason = %error, "webhook request rejected");
+    error.into()
+}
+
+/// A required, trimmed header value.
+fn required<'r>(request: &'r RawRequest<'_>, header: &str) -> Result<&'r str, VerifyError> {
+    match request.header(header).map(str::trim) {
+        Some(value) if !value.is_empty() => Ok(value),
+        Some(_) => Err(VerifyError::malformed(header, "the value is empty")),
+        None => Err(VerifyError::missing(header)),
+    }
+}
+
+/// Decodes a base64 signature header.
+fn decode_signature(header: &str, value: &str) -> Result<Vec<u8>, VerifyError> {
+    LENIENT_BASE64
+        .decode(value)
+        .map_err(|_| VerifyError::malformed(header, "the signature is not valid base64"))
+}
+
+/// Checks `base64(HMAC-SHA256(secret, body))` in `header`, in constant time.
+fn check_body_hmac(
+    secret: &str,
+    header: &str,
+    request: &RawRequest<'_>,
+) -> Result<(), VerifyError> {
+    if secret.is_empty() {
+        return Err(VerifyError::NotConfigured);
+    }
+    let value = required(request, header)?;
+    let signature = decode_signature(header, value)?;
+    hmac_sha256(secret.as_bytes(), &[request.body])
+        .verify_slice(&signature)
+        .map_err(|_| VerifyError::SignatureMismatch {
+            header: header.to_owned(),
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP Basic (Connec!)
+// ---------------------------------------------------------------------------------------------
+
+/// Connec! webhooks: HTTP Basic with the tenant's own API id and key.
+///
+/// Both parts are compared in constant time (through their SHA-256 digests, so their lengths do
+/// not leak either). A missing or garbled header, or wrong credentials, is a `401`.
+///
+/// ```
+/// use chrono::Utc;
+/// use webhooks::{BasicAuthVerifier, RawRequest, Verifier, basic_auth_header};
+///
+/// let verifier = BasicAuthVerifier::new("api-id", "api-key");
+/// let headers = vec![("Authorization".to_owned(), basic_auth_header("api-id", "api-key"))];
+/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/connec/t", headers: &headers, body: b"{}" };
+/// assert!(verifier.verify(&request, Utc::now()).is_ok());
+///
+/// let headers = vec![("Authorization".to_owned(), basic_auth_header("api-id", "wrong"))];
+/// let request = RawRequest { headers: &headers, ..request };
+/// assert_eq!(verifier.verify(&request, Utc::now()).unwrap_err().status, 401);
+/// ```
+#[derive(Clone)]
+pub struct BasicAuthVerifier {
+    api_id: String,
+    api_key: String,
+}
+
+impl BasicAuthVerifier {
+    /// Accepts requests authenticated with exactly this API id and key.
+    pub fn new(api_id: impl Into<String>, api_key: impl Into<String>) -> Self {
+        Self {
+            api_id: api_id.into(),
+            api_key: api_key.into(),
+        }
+    }
+
+    /// Like [`Verifier::verify`], with a typed error.
+    pub fn check(&self, request: &RawRequest<'_>) -> Result<(), VerifyError> {
+        if self.api_id.is_empty() || self.api_key.is_empty() {
+            return Err(VerifyError::NotConfigured);
+        }
+        let header = AUTHORIZATION_HEADER;
+        let value = required(request, header)?;
+        let (scheme, credentials) = value
+            .split_once(' ')
+            .ok_or_else(|| VerifyError::malformed(header, "expected `Basic <base64(id:key)>`"))?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(VerifyError::malformed(
+                header,
+                "expected the `Basic` scheme with the Connec! API id and key",
+            ));
+        }
+        let decoded = LENIENT_BASE64
+            .decode(credentials.trim())
+            .map_err(|_| VerifyError::malformed(header, "the credentials are not valid base64"))?;
+        let colon = decoded
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or_else(|| VerifyError::malformed(header, "expected `id:key` credentials"))?;
+        let (id, key) = (&decoded[..colon], &decoded[colon + 1..]);
+        let id_ok = Sha256::digest(id).ct_eq(&Sha256::digest(self.api_id.as_bytes()));
+        let key_ok = Sha256::digest(key).ct_eq(&Sha256::digest(self.api_key.as_bytes()));
+        if bool::from(id_ok & key_ok) {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidCredentials)
+        }
+    }
+}
+
+impl fmt::Debug for BasicAuthVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicAuthVerifier")
+            .field("api_id", &"<redacted>")
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Verifier for BasicAuthVerifier {
+    fn verify(&self, request: &RawRequest<'_>, _now: DateTime<Utc>) -> Result<(), Rejection> {
+        self.check(request).map_err(|e| reject("basic", e))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HubSpot v3
+// ---------------------------------------------------------------------------------------------
+
+/// HubSpot's v3 request signature.
+///
+/// `X-HubSpot-Signature-v3` must be `base64(HMAC-SHA256(client_secret, method + uri + body +
+/// timestamp))` (see [`crate::hubspot_v3_signature`]), and `X-HubSpot-Request-Timestamp` (epoch
+/// milliseconds) must be within [`max_age`](Self::max_age) of `now`, past or future (default five
+/// minutes). The timestamp is signed exactly as it appears in the header.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use webhooks::{HubSpotV3Verifier, RawRequest, Verifier, hubspot_v3_signature};
+///
+/// let now = Utc.timestamp_millis_opt(1_700_000_000_000).unwrap();
+/// let (uri, body) = ("https://sync.example.com/webhooks/hubspot", br#"[]"#);
+/// let signature = hubspot_v3_signature("secret", "POST", uri, body, 1_700_000_000_000);
+/// let headers = vec![
+///     ("X-HubSpot-Signature-v3".to_owned(), signature),
+///     ("X-HubSpot-Request-Timestamp".to_owned(), "1700000000000".to_owned()),
+/// ];
+/// let request = RawRequest { method: "POST", uri, headers: &headers, body };
+/// assert!(HubSpotV3Verifier::new("secret").verify(&request, now).is_ok());
+/// assert!(HubSpotV3Verifier::new("other").verify(&request, now).is_err());
+/// ```
+#[derive(Clone)]
+pub struct HubSpotV3Verifier {
+    client_secret: String,
+    max_age: Duration,
+}
+
+impl HubSpotV3Verifier {
+    /// The default accepted clock window: five minutes.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(5 * 60);
+
+    /// Verifies with the app's client secret and the default five-minute window.
+    pub fn new(client_secret: impl Into<String>) -> Self {
+        Self {
+            client_secret: client_secret.into(),
+            max_age: Self::DEFAULT_MAX_AGE,
+        }
+    }
+
+    /// Sets how far the request timestamp may be from `now`, either way.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// Like [`Verifier::verify`], with a typed error.
+    pub fn check(&self, request: &RawRequest<'_>, now: DateTime<Utc>) -> Result<(), VerifyError> {
+        if self.client_secret.is_empty() {
+            return Err(VerifyError::NotConfigured);
+        }
+        let signature = required(request, HUBSPOT_SIGNATURE_HEADER)?;
+        let timestamp = required(request, HUBSPOT_TIMESTAMP_HEADER)?;
+        let timestamp_ms: i64 = timestamp.parse().map_err(|_| {
+            VerifyError::malformed(
+                HUBSPOT_TIMESTAMP_HEADER,
+                "expected epoch milliseconds as an integer",
+            )
+        })?;
+
+        let max_age_ms = i128::try_from(self.max_age.as_millis()).unwrap_or(i128::MAX);
+        let age_ms = i128::from(now.timestamp_millis()) - i128::from(timestamp_ms);
+        let max_age_secs = self.max_age.as_secs();
+        if age_ms > max_age_ms {
+            return Err(VerifyError::TimestampTooOld {
+                header: HUBSPOT_TIMESTAMP_HEADER,
+                max_age_secs,
+            });
+        }
+        if -age_ms > max_age_ms {
+            return Err(VerifyError::TimestampInFuture {
+                header: HUBSPOT_TIMESTAMP_HEADER,
+                max_age_secs,
+            });
+        }
+
+        let signature = decode_signature(HUBSPOT_SIGNATURE_HEADER, signature)?;
+        hubspot_v3_mac(
+            &self.client_secret,
+            request.method,
+            request.uri,
+            request.body,
+            timestamp,
+        )
+        .verify_slice(&signature)
+        .map_err(|_| VerifyError::SignatureMismatch {
+            header: HUBSPOT_SIGNATURE_HEADER.to_owned(),
+        })
+    }
+}
+
+impl fmt::Debug for HubSpotV3Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HubSpotV3Verifier")
+            .field("client_secret", &"<redacted>")
+            .field("max_age", &self.max_age)
+            .finish()
+    }
+}
+
+impl Verifier for HubSpotV3Verifier {
+    fn verify(&self, request: &RawRequest<'_>, now: DateTime<Utc>) -> Result<(), Rejection> {
+        self.check(request, now)
+            .map_err(|e| reject("hubspot-v3", e))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body HMAC (Shopify, QuickBooks)
+// ---------------------------------------------------------------------------------------------
+
+/// `base64(HMAC-SHA256(secret, body))` in a named header: Shopify (`X-Shopify-Hmac-Sha256`,
+/// keyed with the app's client secret) and QuickBooks (`intuit-signature`, keyed with the
+/// verifier token).
+///
+/// ```
+/// use chrono::Utc;
+/// use webhooks::{BodyHmacVerifier, RawRequest, Verifier, body_hmac_signature};
+///
+/// let body = br#"{"id":820982911946154508}"#;
+/// let headers = vec![("X-Shopify-Hmac-Sha256".to_owned(), body_hmac_signature("shpss", body))];
+/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/shopify", headers: &headers, body };
+/// let verifier = BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "shpss");
+/// assert!(verifier.verify(&request, Utc::now()).is_ok());
+/// ```
+#[derive(Clone)]
+pub struct BodyHmacVerifier {
+    header: String,
+    secret: String,
+}
+
+impl BodyHmacVerifier {
+    /// Verifies the HMAC of the body found in `header_name` with `secret`.
+    pub fn new(header_name: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            header: header_name.into(),
+            secret: secret.into(),
+        }
+    }
+
+    /// The header this verifier reads.
+    pub fn header_name(&self) -> &str {
+        &self.header
+    }
+
+    /// Like [`Verifier::verify`], with a typed error.
+    pub fn check(&self, request: &RawRequest<'_>) -> Result<(), VerifyError> {
+        check_body_hmac(&self.secret, &self.header, request)
+    }
+}
+
+impl fmt::Debug for BodyHmacVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyHmacVerifier")
+            .field("header", &self.header)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Verifier for BodyHmacVerifier {
+    fn verify(&self, request: &RawRequest<'_>, _now: DateTime<Utc>) -> Result<(), Rejection> {
+        self.check(request).map_err(|e| reject("body-hmac", e))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Xero
+// ---------------------------------------------------------------------------------------------
+
+/// Xero webhooks: `x-xero-signature` = `base64(HMAC-SHA256(webhook_key, body))`.
+///
+/// Xero's intent-to-receive rule is strict: an incorrectly signed request must get a `401` with
+/// an **empty** body, and a correctly signed one a `200` with an **empty** body. So every
+/// rejection from this verifier has an empty message (the reason is still available from
+/// [`check`](Self::check) and is logged at debug level), and [`acknowledgement`] is
+/// [`Acknowledgement::empty_ok`].
+///
+/// [`acknowledgement`]: Verifier::acknowledgement
+///
+/// ```
+/// use chrono::Utc;
+/// use webhooks::{RawRequest, Verifier, XeroVerifier, body_hmac_signature};
+///
+/// let verifier = XeroVerifier::new("webhook-key");
+/// let body = br#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"X"}"#;
+/// let headers = vec![("x-xero-signature".to_owned(), body_hmac_signature("bad-key", body))];
+/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/xero", headers: &headers, body };
+/// let rejection = verifier.verify(&request, Utc::now()).unwrap_err();
+/// assert_eq!((rejection.status, rejection.message.as_str()), (401, ""));
+/// assert!(verifier.acknowledgement().body.is_empty());
+/// ```
+#[derive(Clone)]
+pub struct XeroVerifier {
+    webhook_key: String,
+}
+
+impl XeroVerifier {
+    /// Verifies with the webhook key shown in the Xero developer portal.
+    pub fn new(webhook_key: impl Into<String>) -> Self {
+        Self {
+            webhook_key: webhook_key.into(),
+        }
+    }
+
+    /// Like [`Verifier::verify`], with a typed error (whose message Xero must not receive).
+    pub fn check(&self, request: &RawRequest<'_>) -> Result<(), VerifyError> {
+        check_body_hmac(&self.webhook_key, XERO_SIGNATURE_HEADER, request)
+    }
+}
+
+impl fmt::Debug for XeroVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XeroVerifier")
+            .field("webhook_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Verifier for XeroVerifier {
+    fn verify(&self, request: &RawRequest<'_>, _now: DateTime<Utc>) -> Result<(), Rejection> {
+        self.check(request).map_err(|e| {
+            // Logged for operators; Xero itself must get an empty 401.
+            let _ = reject("xero", e);
+            Rejection::unauthorized(String::new())
+        })
+    }
+
+    fn acknowledgement(&self) -> Acknowledgement {
+        Acknowledgement::empty_ok()
+    }
+}
