@@ -173,7 +173,11 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { config } => serve(&config).await,
-        Command::Link { app: _, group, config } => {
+        Command::Link {
+            app: _,
+            group,
+            config,
+        } => {
             let config = Config::load(&config).map_err(|e| e.to_string())?;
             let settings = serve_settings(&config)?;
             println!("Open this URL in a browser to link Connec! group {group} to HubSpot");
@@ -363,7 +367,8 @@ async fn link_health(config: &Config, org: &sync_core::domain::Organization) -> 
         Ok(key) => key,
         Err(_) => return "unknown (export CONNECTOR_SECRET_KEY to read the credentials)".into(),
     };
-    let store = match store_embedded::secrets::EncryptedCredentialStore::open(&config.database, key) {
+    let store = match store_embedded::secrets::EncryptedCredentialStore::open(&config.database, key)
+    {
         Ok(store) => store,
         Err(e) => return format!("unknown ({e})"),
     };
@@ -382,10 +387,9 @@ async fn link_health(config: &Config, org: &sync_core::domain::Organization) -> 
 }
 
 fn serve_settings(config: &Config) -> Result<connector_cli::serve::ServeSettings, String> {
-    let serve = config
-        .serve
-        .clone()
-        .ok_or("the configuration has no `serve` section: add `serve: { listen: 127.0.0.1:8080 }`")?;
+    let serve = config.serve.clone().ok_or(
+        "the configuration has no `serve` section: add `serve: { listen: 127.0.0.1:8080 }`",
+    )?;
     let oauth = config
         .hubspot
         .oauth
@@ -416,10 +420,12 @@ fn serve_settings(config: &Config) -> Result<connector_cli::serve::ServeSettings
         client_id: oauth.client_id.clone(),
         client_secret: oauth.client_secret.clone(),
         app_id: oauth.app_id,
-        authorize_url: oauth
-            .authorize_url
-            .clone()
-            .unwrap_or_else(|| format!("{}/oauth/authorize", config.hubspot.base_url.trim_end_matches('/'))),
+        authorize_url: oauth.authorize_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/oauth/authorize",
+                config.hubspot.base_url.trim_end_matches('/')
+            )
+        }),
         sync_interval: Duration::from_secs(serve.sync_interval_seconds.max(1)),
     })
 }
@@ -427,15 +433,25 @@ fn serve_settings(config: &Config) -> Result<connector_cli::serve::ServeSettings
 async fn serve(path: &Path) -> Result<ExitCode, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let settings = serve_settings(&config)?;
-    let listen = config.serve.as_ref().map(|s| s.listen.clone()).unwrap_or_default();
+    let listen = config
+        .serve
+        .as_ref()
+        .map(|s| s.listen.clone())
+        .unwrap_or_default();
     let key = store_embedded::secrets::SecretKey::from_env().map_err(|e| e.to_string())?;
-    let (runtime, work) = connector_cli::serve::LocalRuntime::open(&config.database, key, settings).map_err(|e| e.to_string())?;
+    let (runtime, work) = connector_cli::serve::LocalRuntime::open(&config.database, key, settings)
+        .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e} (change serve.listen)"))?;
     let _tasks = runtime.start(work);
-    println!("Serving on http://{listen}: /oauth/hubspot/start, /oauth/hubspot/callback, /webhooks/connec/{{tenant}}, /webhooks/{{provider}}");
-    println!("Link an account with: connector link hubspot --group cld-... --config {}", path.display());
+    println!(
+        "Serving on http://{listen}: /oauth/hubspot/start, /oauth/hubspot/callback, /webhooks/connec/{{tenant}}, /webhooks/{{provider}}"
+    );
+    println!(
+        "Link an account with: connector link hubspot --group cld-... --config {}",
+        path.display()
+    );
     axum::serve(listener, runtime.router())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

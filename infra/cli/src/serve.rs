@@ -16,7 +16,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use linking::{AccountKey, CredentialStore, Linker, OAuthApp, SecretString, TokenError, TokenManager};
+use linking::{
+    AccountKey, CredentialStore, Linker, OAuthApp, SecretString, TokenError, TokenManager,
+};
 use realtime::{AppWebhooks, LocalQueue, MemoryDedupe, WebhookReceiver, WorkItem};
 use serde::Deserialize;
 use serde_json::json;
@@ -84,20 +86,36 @@ struct ManagedToken {
     key: AccountKey,
 }
 
-#[async_trait]
-impl TokenSource for ManagedToken {
-    async fn bearer(&self) -> Result<String, AppError> {
-        match self.tokens.access_token(&self.key, SystemClock.now()).await {
+impl ManagedToken {
+    fn answer(outcome: Result<SecretString, TokenError>) -> Result<String, AppError> {
+        match outcome {
             Ok(token) => Ok(token.expose().to_owned()),
-            Err(TokenError::NeedsReauthorization { reason, .. }) => Err(AppError::NeedsReauthorization {
-                app: "hubspot",
-                reason,
-            }),
+            Err(TokenError::NeedsReauthorization { reason, .. }) => {
+                Err(AppError::NeedsReauthorization {
+                    app: "hubspot",
+                    reason,
+                })
+            }
             Err(e) => Err(AppError::Credentials {
                 app: "hubspot",
                 detail: e.to_string(),
             }),
         }
+    }
+}
+
+#[async_trait]
+impl TokenSource for ManagedToken {
+    async fn bearer(&self) -> Result<String, AppError> {
+        Self::answer(self.tokens.access_token(&self.key, SystemClock.now()).await)
+    }
+
+    async fn renew(&self) -> Result<String, AppError> {
+        Self::answer(
+            self.tokens
+                .force_refresh(&self.key, SystemClock.now())
+                .await,
+        )
     }
 }
 
@@ -113,7 +131,11 @@ impl LocalRuntime {
         let credentials: Arc<dyn CredentialStore> =
             Arc::new(EncryptedCredentialStore::open(database, key.clone())?);
         let states = Arc::new(SqliteAuthorizationStateStore::open(database, key)?);
-        let hubspot = settings.endpoints.hubspot_url.trim_end_matches('/').to_owned();
+        let hubspot = settings
+            .endpoints
+            .hubspot_url
+            .trim_end_matches('/')
+            .to_owned();
         let mut app = OAuthApp::new(
             Provider::new(connector_hubspot::PROVIDER),
             settings.client_id.clone(),
@@ -122,13 +144,21 @@ impl LocalRuntime {
             format!("{hubspot}/oauth/v1/token"),
             format!("{}/oauth/hubspot/callback", settings.public_url),
         );
-        app.scopes = vec!["crm.objects.contacts.write".into(), "crm.objects.companies.write".into()];
+        app.scopes = vec![
+            "crm.objects.contacts.write".into(),
+            "crm.objects.companies.write".into(),
+        ];
         let http = reqwest::Client::builder()
             .timeout(settings.tuning.http.timeout)
             .build()
             .unwrap_or_default();
         let linker = Linker::new(app.clone(), states, http.clone())?;
-        let tokens = Arc::new(TokenManager::new(credentials.clone(), app, http.clone(), linking::DEFAULT_MARGIN));
+        let tokens = Arc::new(TokenManager::new(
+            credentials.clone(),
+            app,
+            http.clone(),
+            linking::DEFAULT_MARGIN,
+        ));
         let (queue, receiver_end) = LocalQueue::new();
         let mut objects = HashMap::new();
         objects.insert("contact".to_owned(), EntityName::new("people"));
@@ -150,7 +180,9 @@ impl LocalRuntime {
         .app(
             Provider::new(connector_hubspot::PROVIDER),
             AppWebhooks {
-                verifier: Box::new(webhooks::HubSpotV3Verifier::new(settings.client_secret.clone())),
+                verifier: Box::new(webhooks::HubSpotV3Verifier::new(
+                    settings.client_secret.clone(),
+                )),
                 object_entities: objects,
             },
         );
@@ -178,7 +210,10 @@ impl LocalRuntime {
     }
 
     /// Starts the worker (webhook and sync work, in order) and the scheduler.
-    pub fn start(self: &Arc<Self>, work: tokio::sync::mpsc::UnboundedReceiver<WorkItem>) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn start(
+        self: &Arc<Self>,
+        work: tokio::sync::mpsc::UnboundedReceiver<WorkItem>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let worker = {
             let runtime = self.clone();
             LocalQueue::spawn_worker(work, move |item| {
@@ -237,13 +272,21 @@ impl LocalRuntime {
             tokens: self.tokens.clone(),
             key: AccountKey::new(org.provider.clone(), org.realm.to_string()),
         });
-        Ok(wiring::build_with_token(self.store.clone(), &self.settings.endpoints, &self.settings.tuning, token)?.engine)
+        Ok(wiring::build_with_token(
+            self.store.clone(),
+            &self.settings.endpoints,
+            &self.settings.tuning,
+            token,
+        )?
+        .engine)
     }
 
     /// Carries out one work item.
     pub async fn process(&self, item: WorkItem) {
         let org_id = match &item {
-            WorkItem::Sync { org } | WorkItem::HubRecords { org, .. } | WorkItem::AppChanges { org, .. } => org.clone(),
+            WorkItem::Sync { org }
+            | WorkItem::HubRecords { org, .. }
+            | WorkItem::AppChanges { org, .. } => org.clone(),
         };
         let org = match self.store.get_organization(&org_id).await {
             Ok(Some(org)) => org,
@@ -305,13 +348,33 @@ impl LocalRuntime {
         }
         let mut subscriptions = Vec::new();
         for object in ["contact", "company"] {
-            subscriptions.push(json!({ "eventType": format!("{object}.creation"), "active": true }));
-            subscriptions.push(json!({ "eventType": format!("{object}.deletion"), "active": true }));
+            subscriptions
+                .push(json!({ "eventType": format!("{object}.creation"), "active": true }));
+            subscriptions
+                .push(json!({ "eventType": format!("{object}.deletion"), "active": true }));
         }
-        for property in ["firstname", "lastname", "email", "jobtitle", "phone", "mobilephone", "city", "country", "associatedcompanyid"] {
+        for property in [
+            "firstname",
+            "lastname",
+            "email",
+            "jobtitle",
+            "phone",
+            "mobilephone",
+            "city",
+            "country",
+            "associatedcompanyid",
+        ] {
             subscriptions.push(json!({ "eventType": "contact.propertyChange", "propertyName": property, "active": true }));
         }
-        for property in ["name", "domain", "industry", "numberofemployees", "phone", "city", "country"] {
+        for property in [
+            "name",
+            "domain",
+            "industry",
+            "numberofemployees",
+            "phone",
+            "city",
+            "country",
+        ] {
             subscriptions.push(json!({ "eventType": "company.propertyChange", "propertyName": property, "active": true }));
         }
         for subscription in subscriptions {
@@ -341,18 +404,30 @@ impl LocalRuntime {
             .await
             .map_err(|e| format!("token info: {e}"))?
             .error_for_status()
-            .map_err(|e| format!("token info: {}", e.status().map(|s| s.to_string()).unwrap_or_default()))?
+            .map_err(|e| {
+                format!(
+                    "token info: {}",
+                    e.status().map(|s| s.to_string()).unwrap_or_default()
+                )
+            })?
             .json()
             .await
             .map_err(|e| format!("token info: {e}"))?;
         info.get("hub_id")
-            .and_then(|v| v.as_u64().map(|n| n.to_string()).or_else(|| v.as_str().map(str::to_owned)))
+            .and_then(|v| {
+                v.as_u64()
+                    .map(|n| n.to_string())
+                    .or_else(|| v.as_str().map(str::to_owned))
+            })
             .ok_or_else(|| "token info has no hub_id".to_owned())
     }
 
     /// The link URL a person opens to link `group_id`.
     pub fn link_url(&self, group_id: &str) -> String {
-        format!("{}/oauth/hubspot/start?group_id={group_id}", self.settings.public_url)
+        format!(
+            "{}/oauth/hubspot/start?group_id={group_id}",
+            self.settings.public_url
+        )
     }
 }
 
@@ -361,14 +436,29 @@ struct StartQuery {
     group_id: Option<String>,
 }
 
-async fn start(State(runtime): State<Arc<LocalRuntime>>, Query(query): Query<StartQuery>) -> Response {
+async fn start(
+    State(runtime): State<Arc<LocalRuntime>>,
+    Query(query): Query<StartQuery>,
+) -> Response {
     let Some(group) = query.group_id.filter(|g| !g.trim().is_empty()) else {
-        return page(StatusCode::BAD_REQUEST, "Missing group_id", "Open this page with ?group_id=cld-... (the Connec! group to link).");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Missing group_id",
+            "Open this page with ?group_id=cld-... (the Connec! group to link).",
+        );
     };
     let tenant = Tenant::new(runtime.settings.tenant.clone());
-    match runtime.linker.start(tenant, GroupId::new(group), SystemClock.now()).await {
+    match runtime
+        .linker
+        .start(tenant, GroupId::new(group), SystemClock.now())
+        .await
+    {
         Ok(redirect) => Redirect::to(&redirect.url).into_response(),
-        Err(e) => page(StatusCode::INTERNAL_SERVER_ERROR, "Cannot start linking", &e.to_string()),
+        Err(e) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Cannot start linking",
+            &e.to_string(),
+        ),
     }
 }
 
@@ -379,11 +469,19 @@ struct CallbackQuery {
     error: Option<String>,
 }
 
-async fn callback(State(runtime): State<Arc<LocalRuntime>>, Query(query): Query<CallbackQuery>) -> Response {
+async fn callback(
+    State(runtime): State<Arc<LocalRuntime>>,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
     let now = SystemClock.now();
     let authorized = match runtime
         .linker
-        .callback(query.code.as_deref(), query.state.as_deref(), query.error.as_deref(), now)
+        .callback(
+            query.code.as_deref(),
+            query.state.as_deref(),
+            query.error.as_deref(),
+            now,
+        )
         .await
     {
         Ok(authorized) => authorized,
@@ -395,22 +493,44 @@ async fn callback(State(runtime): State<Arc<LocalRuntime>>, Query(query): Query<
     let access_token = authorized.tokens.access_token.expose().to_owned();
     let portal = match runtime.portal_of(&access_token).await {
         Ok(portal) => portal,
-        Err(e) => return page(StatusCode::BAD_GATEWAY, "Linking failed", &format!("HubSpot did not say which account this is ({e}); try again")),
+        Err(e) => {
+            return page(
+                StatusCode::BAD_GATEWAY,
+                "Linking failed",
+                &format!("HubSpot did not say which account this is ({e}); try again"),
+            );
+        }
     };
     let group = authorized.group_id.to_string();
-    let org = match linking::complete_link(runtime.store.as_ref(), runtime.credentials.as_ref(), authorized, portal.clone(), &group, now).await {
+    let org = match linking::complete_link(
+        runtime.store.as_ref(),
+        runtime.credentials.as_ref(),
+        authorized,
+        portal.clone(),
+        &group,
+        now,
+    )
+    .await
+    {
         Ok(org) => org,
         Err(e) => return page(StatusCode::CONFLICT, "Linking refused", &e.to_string()),
     };
     if let Err(e) = runtime.register_hubspot_webhooks(&access_token).await {
         tracing::warn!(org = %org.id, error = %e, "webhooks not registered; scheduled syncs still run");
     }
-    let _ = runtime.queue_publish(WorkItem::Sync { org: org.id.clone() }).await;
+    let _ = runtime
+        .queue_publish(WorkItem::Sync {
+            org: org.id.clone(),
+        })
+        .await;
     tracing::info!(org = %org.id, portal = %portal, "account linked; first sync requested");
     page(
         StatusCode::OK,
         "Linked",
-        &format!("Connec! group {} is now linked to HubSpot account {portal}. The first sync has started.", org.group_id),
+        &format!(
+            "Connec! group {} is now linked to HubSpot account {portal}. The first sync has started.",
+            org.group_id
+        ),
     )
 }
 
@@ -419,23 +539,34 @@ fn signed_uri(runtime: &LocalRuntime, uri: &Uri) -> String {
     format!(
         "{}{}",
         runtime.settings.public_url,
-        uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path())
+        uri.path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or(uri.path())
     )
 }
 
 fn raw_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
         .collect()
 }
 
 fn reply(answer: realtime::Reply) -> Response {
-    let mut response = (StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), answer.body).into_response();
+    let mut response = (
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        answer.body,
+    )
+        .into_response();
     if let Some(content_type) = answer.content_type {
-        response
-            .headers_mut()
-            .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(content_type));
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(content_type),
+        );
     }
     response
 }
@@ -479,7 +610,11 @@ async fn app_webhook(
 }
 
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     (
         status,
         Html(format!(
@@ -490,4 +625,3 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     )
         .into_response()
 }
-

@@ -810,7 +810,8 @@ impl HubSpotEmulator {
         *lock(&self.inner.stats) = CallStats::default();
     }
 
-    /// Registers a change observer (seam for future webhooks).
+    /// Registers a change observer, called after each committed change
+    /// (webhooks/notifications are generated at the same point).
     pub fn on_change(&self, hook: ChangeHook) {
         lock(&self.inner.hooks).push(hook);
     }

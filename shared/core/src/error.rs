@@ -103,7 +103,9 @@ pub enum AppError {
         detail: String,
     },
     /// The link to the app account needs a person to authorise it again.
-    #[error("{app}: the account link needs re-authorisation ({reason}); run `connector link` again")]
+    #[error(
+        "{app}: the account link needs re-authorisation ({reason}); run `connector link` again"
+    )]
     NeedsReauthorization {
         /// App name.
         app: &'static str,

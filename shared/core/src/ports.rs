@@ -309,6 +309,11 @@ pub type SharedStore = Arc<dyn SyncStore>;
 pub trait TokenSource: Send + Sync {
     /// The current access token.
     async fn bearer(&self) -> Result<String, AppError>;
+    /// A new token after the API refused the current one (401): refresh now. Sources that
+    /// cannot refresh hand back the same token.
+    async fn renew(&self) -> Result<String, AppError> {
+        self.bearer().await
+    }
 }
 
 /// A token that never changes (private-app tokens, API keys, tests).

@@ -56,9 +56,7 @@ use sync_core::domain::{
 use sync_core::error::StoreError;
 use sync_core::ports::SyncStore;
 
-pub use secrets::{
-    EncryptedCredentialStore, KeyError, SecretKey, SqliteAuthorizationStateStore,
-};
+pub use secrets::{EncryptedCredentialStore, KeyError, SecretKey, SqliteAuthorizationStateStore};
 
 /// How long a statement waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -115,11 +115,11 @@ impl SecretKey {
             .ok_or_else(|| KeyError::Malformed {
                 detail: "it is not base64".to_owned(),
             })?;
-        let bytes: [u8; 32] = decoded.try_into().map_err(|bytes: Vec<u8>| {
-            KeyError::Malformed {
+        let bytes: [u8; 32] = decoded
+            .try_into()
+            .map_err(|bytes: Vec<u8>| KeyError::Malformed {
                 detail: format!("it decodes to {} bytes", bytes.len()),
-            }
-        })?;
+            })?;
         Ok(Self(bytes))
     }
 
@@ -202,7 +202,8 @@ fn state_hash(state: &str) -> String {
 }
 
 fn to_u64(version: i64) -> Result<u64, Fail> {
-    u64::try_from(version).map_err(|_| corrupt(format!("credentials.version: {version} is negative")))
+    u64::try_from(version)
+        .map_err(|_| corrupt(format!("credentials.version: {version} is negative")))
 }
 
 fn to_i64(version: u64) -> i64 {
@@ -322,7 +323,13 @@ impl CredentialStore for EncryptedCredentialStore {
                          WHERE provider = ?1 AND account = ?2",
                     )?
                     .query_row(params![key.provider.as_str(), key.account], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                        ))
                     })
                     .optional()?;
                 let Some((version, status, reason, nonce, sealed)) = row else {
@@ -385,7 +392,9 @@ impl CredentialStore for EncryptedCredentialStore {
                     .prepare_cached(
                         "SELECT version FROM credentials WHERE provider = ?1 AND account = ?2",
                     )?
-                    .query_row(params![key.provider.as_str(), key.account], |row| row.get(0))
+                    .query_row(params![key.provider.as_str(), key.account], |row| {
+                        row.get(0)
+                    })
                     .optional()?;
                 let current = current.map(to_u64).transpose()?;
                 let version = match (expected_version, current) {
@@ -441,8 +450,10 @@ impl CredentialStore for EncryptedCredentialStore {
         let key = key.clone();
         self.db
             .call("delete_credentials", move |conn| {
-                conn.prepare_cached("DELETE FROM credentials WHERE provider = ?1 AND account = ?2")?
-                    .execute(params![key.provider.as_str(), key.account])?;
+                conn.prepare_cached(
+                    "DELETE FROM credentials WHERE provider = ?1 AND account = ?2",
+                )?
+                .execute(params![key.provider.as_str(), key.account])?;
                 Ok(())
             })
             .await
@@ -493,7 +504,9 @@ impl AuthorizationStateStore for SqliteAuthorizationStateStore {
                 let sealed = pending
                     .pkce_verifier
                     .as_ref()
-                    .map(|verifier| seal(&cipher, &verifier_aad(&hash), verifier.expose().as_bytes()))
+                    .map(|verifier| {
+                        seal(&cipher, &verifier_aad(&hash), verifier.expose().as_bytes())
+                    })
                     .transpose()?;
                 let (nonce, verifier) = sealed.unzip();
                 conn.prepare_cached(
@@ -531,7 +544,15 @@ impl AuthorizationStateStore for SqliteAuthorizationStateStore {
             .call("take_authorization_state", move |conn| {
                 let hash = state_hash(&state);
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                type Row = (String, String, String, String, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+                type Row = (
+                    String,
+                    String,
+                    String,
+                    String,
+                    i64,
+                    Option<Vec<u8>>,
+                    Option<Vec<u8>>,
+                );
                 let row: Option<Row> = tx
                     .prepare_cached(
                         "SELECT provider, tenant, group_id, redirect_uri, expires_at, nonce, \
@@ -568,7 +589,9 @@ impl AuthorizationStateStore for SqliteAuthorizationStateStore {
                         let plain = open_sealed(&cipher, &verifier_aad(&hash), &nonce, &sealed)
                             .ok_or_else(|| wrong_key("a pending authorization's PKCE verifier"))?;
                         let text = String::from_utf8(plain).map_err(|_| {
-                            corrupt("a pending authorization's PKCE verifier is not UTF-8".to_owned())
+                            corrupt(
+                                "a pending authorization's PKCE verifier is not UTF-8".to_owned(),
+                            )
                         })?;
                         Some(SecretString::new(text))
                     }

@@ -63,10 +63,19 @@ async fn credentials_round_trip_and_are_sealed_on_disk() {
     assert_eq!(loaded.tokens, set);
     assert_eq!(loaded.version, 1);
     assert_eq!(loaded.status, LinkStatus::Active);
-    assert!(store.load(&AccountKey::new("hubspot", "other")).await.unwrap().is_none());
+    assert!(
+        store
+            .load(&AccountKey::new("hubspot", "other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let bytes = file_bytes(dir.path());
-    assert!(contains(&bytes, "4242"), "the account id is stored in clear");
+    assert!(
+        contains(&bytes, "4242"),
+        "the account id is stored in clear"
+    );
     assert!(!contains(&bytes, "access-PLAINTEXT-1"));
     assert!(!contains(&bytes, "refresh-PLAINTEXT-1"));
     assert!(!contains(&bytes, "crm.objects.contacts.read"));
@@ -78,17 +87,26 @@ async fn conditional_saves_follow_the_version() {
     let store = EncryptedCredentialStore::open(db_path(&dir), SecretKey::generate()).unwrap();
     // Nothing stored: a conditional save is stale.
     assert_eq!(
-        store.save(&key(), &tokens("a0", "r0"), Some(1)).await.unwrap(),
+        store
+            .save(&key(), &tokens("a0", "r0"), Some(1))
+            .await
+            .unwrap(),
         SaveOutcome::Stale
     );
     store.save(&key(), &tokens("a1", "r1"), None).await.unwrap();
     assert_eq!(
-        store.save(&key(), &tokens("a2", "r2"), Some(1)).await.unwrap(),
+        store
+            .save(&key(), &tokens("a2", "r2"), Some(1))
+            .await
+            .unwrap(),
         SaveOutcome::Saved { version: 2 }
     );
     // A writer that read version 1 is now stale and changes nothing.
     assert_eq!(
-        store.save(&key(), &tokens("a-old", "r-old"), Some(1)).await.unwrap(),
+        store
+            .save(&key(), &tokens("a-old", "r-old"), Some(1))
+            .await
+            .unwrap(),
         SaveOutcome::Stale
     );
     let loaded = store.load(&key()).await.unwrap().unwrap();
@@ -131,10 +149,16 @@ async fn racing_conditional_saves_across_connections_let_exactly_one_win() {
 async fn needs_reauth_keeps_tokens_and_a_save_reactivates() {
     let dir = tempfile::tempdir().unwrap();
     let store = EncryptedCredentialStore::open(db_path(&dir), SecretKey::generate()).unwrap();
-    store.mark_needs_reauth(&key(), "nothing stored").await.unwrap();
+    store
+        .mark_needs_reauth(&key(), "nothing stored")
+        .await
+        .unwrap();
     assert!(store.load(&key()).await.unwrap().is_none());
     store.save(&key(), &tokens("a1", "r1"), None).await.unwrap();
-    store.mark_needs_reauth(&key(), "invalid_grant").await.unwrap();
+    store
+        .mark_needs_reauth(&key(), "invalid_grant")
+        .await
+        .unwrap();
     let loaded = store.load(&key()).await.unwrap().unwrap();
     assert_eq!(
         loaded.status,
@@ -144,8 +168,14 @@ async fn needs_reauth_keeps_tokens_and_a_save_reactivates() {
     );
     assert_eq!(loaded.version, 1);
     assert_eq!(loaded.tokens.access_token.expose(), "a1");
-    store.save(&key(), &tokens("a2", "r2"), Some(1)).await.unwrap();
-    assert_eq!(store.load(&key()).await.unwrap().unwrap().status, LinkStatus::Active);
+    store
+        .save(&key(), &tokens("a2", "r2"), Some(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load(&key()).await.unwrap().unwrap().status,
+        LinkStatus::Active
+    );
     store.delete(&key()).await.unwrap();
     assert!(store.load(&key()).await.unwrap().is_none());
     store.delete(&key()).await.unwrap();
@@ -189,7 +219,10 @@ async fn sealed_rows_are_bound_to_their_account() {
 fn key_errors_say_what_to_do() {
     assert_eq!(SecretKey::from_base64("  ").unwrap_err(), KeyError::Missing);
     let missing = KeyError::Missing.to_string();
-    assert!(missing.contains("CONNECTOR_SECRET_KEY is not set"), "{missing}");
+    assert!(
+        missing.contains("CONNECTOR_SECRET_KEY is not set"),
+        "{missing}"
+    );
     assert!(missing.contains("openssl rand -base64 32"), "{missing}");
 
     let short = SecretKey::from_base64("c2hvcnQ=").unwrap_err();
@@ -202,7 +235,10 @@ fn key_errors_say_what_to_do() {
     assert!(short.to_string().contains("is not base64 of 32 bytes"));
     let garbage = SecretKey::from_base64("not base64 at all!").unwrap_err();
     assert!(matches!(garbage, KeyError::Malformed { .. }));
-    assert!(!garbage.to_string().contains("not base64 at all!"), "the value is never echoed");
+    assert!(
+        !garbage.to_string().contains("not base64 at all!"),
+        "the value is never echoed"
+    );
 
     let generated = SecretKey::generate();
     let again = SecretKey::from_base64(&generated.to_base64()).unwrap();
@@ -244,7 +280,11 @@ async fn states_are_taken_once_and_expire() {
     let dir = tempfile::tempdir().unwrap();
     let states = SqliteAuthorizationStateStore::open(db_path(&dir), SecretKey::generate()).unwrap();
     let now = ts("2024-01-01T00:00:00Z");
-    let first = pending("state-ONE", "2024-01-01T00:10:00Z", Some("verifier-PLAINTEXT"));
+    let first = pending(
+        "state-ONE",
+        "2024-01-01T00:10:00Z",
+        Some("verifier-PLAINTEXT"),
+    );
     states.put(&first).await.unwrap();
     states
         .put(&pending("state-TWO", "2024-01-01T00:10:00Z", None))
@@ -282,7 +322,10 @@ async fn concurrent_takes_of_one_state_let_one_win() {
     for _ in 0..6 {
         let store = SqliteAuthorizationStateStore::open(db_path(&dir), secret.clone()).unwrap();
         tasks.push(tokio::spawn(async move {
-            store.take("race", ts("2024-01-01T00:00:00Z")).await.unwrap()
+            store
+                .take("race", ts("2024-01-01T00:00:00Z"))
+                .await
+                .unwrap()
         }));
     }
     let mut won = 0;
@@ -300,7 +343,10 @@ async fn one_file_for_the_sync_store_and_the_secrets() {
     let path = db_path(&dir);
     let credentials: Arc<dyn CredentialStore> =
         Arc::new(EncryptedCredentialStore::open(&path, SecretKey::generate()).unwrap());
-    credentials.save(&key(), &tokens("a", "r"), None).await.unwrap();
+    credentials
+        .save(&key(), &tokens("a", "r"), None)
+        .await
+        .unwrap();
     let store = EmbeddedStore::open(&path).unwrap();
     assert!(store.list_organizations().await.unwrap().is_empty());
     // Opening the sync store first creates the tables too.
@@ -316,8 +362,15 @@ async fn one_file_for_the_sync_store_and_the_secrets() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert!(tables.contains(&"credentials".to_owned()), "{tables:?}");
-    assert!(tables.contains(&"authorization_states".to_owned()), "{tables:?}");
-    assert_eq!(entries(dir.path()), 3, "one database (plus its WAL and shm files)");
+    assert!(
+        tables.contains(&"authorization_states".to_owned()),
+        "{tables:?}"
+    );
+    assert_eq!(
+        entries(dir.path()),
+        3,
+        "one database (plus its WAL and shm files)"
+    );
 }
 
 fn entries(dir: &Path) -> usize {

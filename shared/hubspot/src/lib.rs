@@ -98,7 +98,10 @@ impl HubSpotConfig {
     }
 
     /// Defaults for a base URL and a token source (OAuth).
-    pub fn with_token_source(base_url: &str, token: Arc<dyn TokenSource>) -> Result<Self, SetupError> {
+    pub fn with_token_source(
+        base_url: &str,
+        token: Arc<dyn TokenSource>,
+    ) -> Result<Self, SetupError> {
         let parsed = Url::parse(base_url).map_err(|e| SetupError::Url {
             url: base_url.to_owned(),
             detail: e.to_string(),
@@ -233,11 +236,10 @@ impl HubSpotConnector {
         idempotency: Idempotency,
     ) -> Result<(u16, Value), AppError> {
         let url = self.url(path)?;
-        let token = self.config.token.bearer().await?;
         let response = self
-            .api
-            .send("POST", path, idempotency, || {
-                self.request(reqwest::Method::POST, url.clone(), &token).json(body)
+            .authorized("POST", path, idempotency, |token| {
+                self.request(reqwest::Method::POST, url.clone(), token)
+                    .json(body)
             })
             .await?;
         if response.body.is_empty() {
@@ -249,15 +251,39 @@ impl HubSpotConnector {
         ))
     }
 
+    /// Sends with the current token; on a 401 (an expired or revoked token) renews it once and
+    /// tries again, so a token that died early costs one retry instead of a failed run.
+    async fn authorized(
+        &self,
+        method: &str,
+        path: &str,
+        idempotency: Idempotency,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<sync_core::http::HttpResponse, AppError> {
+        let token = self.config.token.bearer().await?;
+        match self
+            .api
+            .send(method, path, idempotency, || build(&token))
+            .await
+        {
+            Err(HttpError::Status { status: 401, .. }) => {
+                let token = self.config.token.renew().await?;
+                Ok(self
+                    .api
+                    .send(method, path, idempotency, || build(&token))
+                    .await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, AppError> {
         let mut url = self.url(path)?;
-        let token = self.config.token.bearer().await?;
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         let response = self
-            .api
-            .send("GET", path, Idempotency::Idempotent, || {
-                self.request(reqwest::Method::GET, url.clone(), &token)
+            .authorized("GET", path, Idempotency::Idempotent, |token| {
+                self.request(reqwest::Method::GET, url.clone(), token)
             })
             .await?;
         Ok(parse_json(API, "GET", path, &response.body)?)

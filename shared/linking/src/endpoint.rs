@@ -134,7 +134,9 @@ fn normalise_error_body(status: u16, body: &[u8]) -> Result<Vec<u8>, OAuthHttpEr
         Some("BAD_REDIRECT_URI") => "invalid_request",
         _ => return Err(OAuthHttpError::Status(status)),
     };
-    Ok(serde_json::json!({ "error": mapped }).to_string().into_bytes())
+    Ok(serde_json::json!({ "error": mapped })
+        .to_string()
+        .into_bytes())
 }
 
 /// Tokens the endpoint granted.
@@ -208,7 +210,10 @@ pub(crate) async fn refresh(
     refresh_token: &SecretString,
 ) -> Result<Granted, Failure> {
     let token = RefreshToken::new(refresh_token.expose().to_owned());
-    let result = client.exchange_refresh_token(&token).request_async(http).await;
+    let result = client
+        .exchange_refresh_token(&token)
+        .request_async(http)
+        .await;
     granted(result)
 }
 
@@ -271,7 +276,8 @@ mod tests {
 
     #[test]
     fn hubspot_style_errors_are_mapped() {
-        let body = br#"{"status":"BAD_REFRESH_TOKEN","message":"missing or unknown refresh token"}"#;
+        let body =
+            br#"{"status":"BAD_REFRESH_TOKEN","message":"missing or unknown refresh token"}"#;
         let mapped = normalise_error_body(400, body).unwrap();
         assert_eq!(mapped, br#"{"error":"invalid_grant"}"#);
         let oauth = br#"{"error":"invalid_client"}"#;

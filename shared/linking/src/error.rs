@@ -125,7 +125,9 @@ pub enum TokenError {
         account: String,
     },
     /// The link needs a person to authorize it again; nothing retries until then.
-    #[error("{account} needs to be linked again ({reason}): start linking again from the connector")]
+    #[error(
+        "{account} needs to be linked again ({reason}): start linking again from the connector"
+    )]
     NeedsReauthorization {
         /// `provider/account`.
         account: String,

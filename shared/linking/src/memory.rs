@@ -17,7 +17,9 @@ use crate::ports::{
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every update below is a single assignment, so a poisoned lock holds consistent data.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A [`CredentialStore`] in a map.

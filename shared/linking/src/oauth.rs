@@ -13,7 +13,9 @@ use sync_core::ports::SyncStore;
 
 use crate::endpoint::{self, Client, Failure, OAuthHttpClient};
 use crate::error::LinkError;
-use crate::ports::{AccountKey, AuthorizationStateStore, CredentialStore, PendingAuthorization, TokenSet};
+use crate::ports::{
+    AccountKey, AuthorizationStateStore, CredentialStore, PendingAuthorization, TokenSet,
+};
 use crate::secret::SecretString;
 
 /// How long a started authorization may wait for its callback.
@@ -362,8 +364,9 @@ fn classify_missing_state(state: &str, now: Timestamp) -> LinkError {
 /// Attaches an authorized account to its organization and stores its tokens.
 ///
 /// - Refuses with [`LinkError::AccountAlreadyLinked`] when another group's organization holds
-///   the same provider and account and is still linked (credentials stored or sync enabled); an
-///   organization that was [`unlink`]ed does not block.
+///   the same provider and account and is still linked (sync enabled, or the account's
+///   credentials are stored and are not this group's); an organization that was [`unlink`]ed
+///   does not block.
 /// - Refuses with [`LinkError::GroupLinkedToAnotherAccount`] when this group's organization is
 ///   linked to another account or app (its id-maps belong to that account).
 /// - Creates the organization (id = group id, realm = account, sync on, historical data off:
@@ -393,13 +396,20 @@ pub async fn complete_link(
     } = authorized;
     let key = AccountKey::new(provider.clone(), account.clone());
     let organizations = store.list_organizations().await?;
-    let stored = credentials.load(&key).await?;
-    if let Some(other) = organizations.iter().find(|org| {
-        org.group_id != group_id
-            && org.provider == provider
-            && org.realm.as_str() == account
-            && (org.sync_enabled || stored.is_some())
-    }) {
+    let same_account =
+        |org: &&Organization| org.provider == provider && org.realm.as_str() == account;
+    let ours =
+        |org: &&Organization| org.group_id == group_id || org.id.as_str() == group_id.as_str();
+    // Stored credentials are keyed by account: they belong to this group's organization when it
+    // has one for this account, else to the other organization holding the account.
+    let credentials_are_theirs = credentials.load(&key).await?.is_some()
+        && !organizations
+            .iter()
+            .any(|org| ours(&org) && same_account(&org));
+    if let Some(other) = organizations
+        .iter()
+        .find(|org| !ours(org) && same_account(org) && (org.sync_enabled || credentials_are_theirs))
+    {
         tracing::info!(account = %key, group = %group_id, other = %other.group_id, "link refused: account already linked");
         return Err(LinkError::AccountAlreadyLinked {
             provider,
@@ -407,9 +417,7 @@ pub async fn complete_link(
             group: other.group_id.clone(),
         });
     }
-    let existing = organizations
-        .iter()
-        .find(|org| org.group_id == group_id || org.id.as_str() == group_id.as_str());
+    let existing = organizations.iter().find(ours);
     if let Some(existing) = existing
         && (existing.provider != provider || existing.realm.as_str() != account)
     {
@@ -515,10 +523,25 @@ mod tests {
         let random = URL_SAFE_NO_PAD.encode([7u8; 32]);
         let past = format!("{}.{random}", now.epoch_millis() - 1);
         let future = format!("{}.{random}", now.epoch_millis() + 1);
-        assert!(matches!(classify_missing_state(&past, now), LinkError::StateExpired));
-        assert!(matches!(classify_missing_state(&future, now), LinkError::StateAlreadyUsed));
-        assert!(matches!(classify_missing_state("nope", now), LinkError::UnknownState));
-        assert!(matches!(classify_missing_state("12.short", now), LinkError::UnknownState));
-        assert!(matches!(classify_missing_state(&format!("x.{random}"), now), LinkError::UnknownState));
+        assert!(matches!(
+            classify_missing_state(&past, now),
+            LinkError::StateExpired
+        ));
+        assert!(matches!(
+            classify_missing_state(&future, now),
+            LinkError::StateAlreadyUsed
+        ));
+        assert!(matches!(
+            classify_missing_state("nope", now),
+            LinkError::UnknownState
+        ));
+        assert!(matches!(
+            classify_missing_state("12.short", now),
+            LinkError::UnknownState
+        ));
+        assert!(matches!(
+            classify_missing_state(&format!("x.{random}"), now),
+            LinkError::UnknownState
+        ));
     }
 }

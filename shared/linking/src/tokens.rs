@@ -10,7 +10,9 @@ use sync_core::domain::Timestamp;
 use crate::endpoint::{self, Failure, OAuthHttpClient};
 use crate::error::TokenError;
 use crate::oauth::OAuthApp;
-use crate::ports::{AccountKey, CredentialStore, LinkStatus, SaveOutcome, StoredCredentials, TokenSet};
+use crate::ports::{
+    AccountKey, CredentialStore, LinkStatus, SaveOutcome, StoredCredentials, TokenSet,
+};
 use crate::secret::SecretString;
 
 /// Refresh when the access token expires within this margin, by default.
@@ -139,12 +141,10 @@ impl TokenManager {
         let loaded = self.load(key).await?;
         match &loaded.status {
             LinkStatus::Active => Ok(loaded),
-            LinkStatus::NeedsReauthorization { reason } => {
-                Err(TokenError::NeedsReauthorization {
-                    account: key.to_string(),
-                    reason: reason.clone(),
-                })
-            }
+            LinkStatus::NeedsReauthorization { reason } => Err(TokenError::NeedsReauthorization {
+                account: key.to_string(),
+                reason: reason.clone(),
+            }),
         }
     }
 
@@ -201,7 +201,9 @@ impl TokenManager {
             return Ok(current.tokens.access_token);
         }
         let Some(used) = current.tokens.refresh_token.clone() else {
-            return self.no_refresh_token(key, current, now, forced_from.is_some()).await;
+            return self
+                .no_refresh_token(key, current, now, forced_from.is_some())
+                .await;
         };
         match self.attempt(key, &current, &used, now).await? {
             Attempt::Fresh(token) => Ok(token),
@@ -231,7 +233,9 @@ impl TokenManager {
         let tokens = TokenSet {
             access_token: granted.access_token,
             // Apps that do not rotate send no new refresh token: keep the one we have.
-            refresh_token: granted.refresh_token.or_else(|| Some(refresh_token.clone())),
+            refresh_token: granted
+                .refresh_token
+                .or_else(|| Some(refresh_token.clone())),
             expires_at: granted.expires_in.map(|after| now.plus(after)),
             scopes: granted
                 .scopes
@@ -280,14 +284,22 @@ impl TokenManager {
                 Attempt::Fresh(token) => return Ok(token),
                 Attempt::Failed(failure) if failure.is_invalid_grant() => {
                     return self
-                        .mark(key, &stored, "the app refused the refresh token (invalid_grant)")
+                        .mark(
+                            key,
+                            &stored,
+                            "the app refused the refresh token (invalid_grant)",
+                        )
                         .await;
                 }
                 Attempt::Failed(failure) => return Err(self.failure_error(key, failure)),
             }
         }
-        self.mark(key, used, "the app refused the refresh token (invalid_grant)")
-            .await
+        self.mark(
+            key,
+            used,
+            "the app refused the refresh token (invalid_grant)",
+        )
+        .await
     }
 
     /// Marks the link as needing re-authorisation after `refused` was refused. If another

@@ -93,7 +93,11 @@ async fn start_callback_complete_stores_encrypted_tokens() {
         .await
         .unwrap();
     let params = query(&redirect.url);
-    assert!(redirect.url.starts_with(&format!("http://{}/authorize?", server.addr)));
+    assert!(
+        redirect
+            .url
+            .starts_with(&format!("http://{}/authorize?", server.addr))
+    );
     assert_eq!(params["response_type"], "code");
     assert_eq!(params["client_id"], support::CLIENT_ID);
     assert_eq!(params["redirect_uri"], support::REDIRECT_URI);
@@ -105,7 +109,12 @@ async fn start_callback_complete_stores_encrypted_tokens() {
     // At least 128 random bits, URL-safe.
     let (_, random) = redirect.state.split_once('.').unwrap();
     assert!(random.len() >= 22, "{}", redirect.state);
-    assert!(redirect.state.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+    assert!(
+        redirect
+            .state
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    );
     let other = linker
         .start(Tenant::new("acme"), GroupId::new("cld-1"), now)
         .await
@@ -115,14 +124,25 @@ async fn start_callback_complete_stores_encrypted_tokens() {
     // The browser comes back with a code bound to our PKCE challenge.
     let code = server.issue_code(Some(&params["code_challenge"]));
     let authorized = linker
-        .callback(Some(&code), Some(&redirect.state), None, now.plus(Duration::from_secs(30)))
+        .callback(
+            Some(&code),
+            Some(&redirect.state),
+            None,
+            now.plus(Duration::from_secs(30)),
+        )
         .await
         .unwrap();
     assert_eq!(authorized.tenant, Tenant::new("acme"));
     assert_eq!(authorized.group_id, GroupId::new("cld-1"));
     assert_eq!(authorized.provider, Provider::new("hubspot"));
     let access = authorized.tokens.access_token.expose().to_owned();
-    let refresh = authorized.tokens.refresh_token.clone().unwrap().expose().to_owned();
+    let refresh = authorized
+        .tokens
+        .refresh_token
+        .clone()
+        .unwrap()
+        .expose()
+        .to_owned();
     assert_eq!(access, "ACCESS-tok-0001-q8x");
     assert_eq!(refresh, "REFRESH-tok-0001-z3k");
     assert_eq!(
@@ -134,9 +154,16 @@ async fn start_callback_complete_stores_encrypted_tokens() {
         vec!["crm.objects.contacts.read".to_owned(), "oauth".to_owned()]
     );
 
-    let org = complete_link(&store, &credentials, authorized, "4242".to_owned(), "Acme Portal", now)
-        .await
-        .unwrap();
+    let org = complete_link(
+        &store,
+        &credentials,
+        authorized,
+        "4242".to_owned(),
+        "Acme Portal",
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(org.id, OrgId::new("cld-1"));
     assert_eq!(org.realm.as_str(), "4242");
     assert!(org.sync_enabled);
@@ -156,10 +183,22 @@ async fn start_callback_complete_stores_encrypted_tokens() {
     // Nothing secret in the database file (nor its WAL).
     let bytes = all_file_bytes(dir.path());
     assert!(contains(&bytes, "4242"));
-    assert!(!contains(&bytes, &access), "access token found in the database file");
-    assert!(!contains(&bytes, &refresh), "refresh token found in the database file");
-    assert!(!contains(&bytes, &redirect.state), "state found in the database file");
-    assert!(!contains(&bytes, &other.state), "state found in the database file");
+    assert!(
+        !contains(&bytes, &access),
+        "access token found in the database file"
+    );
+    assert!(
+        !contains(&bytes, &refresh),
+        "refresh token found in the database file"
+    );
+    assert!(
+        !contains(&bytes, &redirect.state),
+        "state found in the database file"
+    );
+    assert!(
+        !contains(&bytes, &other.state),
+        "state found in the database file"
+    );
 
     // The state is one-time.
     let code = server.issue_code(Some(&params["code_challenge"]));
@@ -168,8 +207,15 @@ async fn start_callback_complete_stores_encrypted_tokens() {
         .await
         .unwrap_err();
     assert!(matches!(reused, LinkError::StateAlreadyUsed), "{reused:?}");
-    assert!(reused.to_string().contains("start linking again"), "{reused}");
-    assert_eq!(server.calls(), 1, "a refused callback never reaches the token endpoint");
+    assert!(
+        reused.to_string().contains("start linking again"),
+        "{reused}"
+    );
+    assert_eq!(
+        server.calls(),
+        1,
+        "a refused callback never reaches the token endpoint"
+    );
 
     // Nothing secret in the logs either.
     let text = logs.text();
@@ -192,9 +238,15 @@ async fn callbacks_with_bad_states_are_refused_distinctly() {
     let now = ts("2024-03-01T12:00:00Z");
     let group = GroupId::new("cld-1");
 
-    let missing = linker.callback(Some("code"), None, None, now).await.unwrap_err();
+    let missing = linker
+        .callback(Some("code"), None, None, now)
+        .await
+        .unwrap_err();
     assert!(matches!(missing, LinkError::MissingState), "{missing:?}");
-    let empty = linker.callback(Some("code"), Some(""), None, now).await.unwrap_err();
+    let empty = linker
+        .callback(Some("code"), Some(""), None, now)
+        .await
+        .unwrap_err();
     assert!(matches!(empty, LinkError::MissingState), "{empty:?}");
 
     let unknown = linker
@@ -204,7 +256,10 @@ async fn callbacks_with_bad_states_are_refused_distinctly() {
     assert!(matches!(unknown, LinkError::UnknownState), "{unknown:?}");
     assert!(unknown.to_string().contains("start linking again"));
 
-    let redirect = linker.start(Tenant::new("acme"), group.clone(), now).await.unwrap();
+    let redirect = linker
+        .start(Tenant::new("acme"), group.clone(), now)
+        .await
+        .unwrap();
     let expired = linker
         .callback(
             Some("code"),
@@ -217,15 +272,29 @@ async fn callbacks_with_bad_states_are_refused_distinctly() {
     assert!(matches!(expired, LinkError::StateExpired), "{expired:?}");
     assert!(expired.to_string().contains("expired"), "{expired}");
     // Exactly at the expiry it is expired too.
-    let redirect = linker.start(Tenant::new("acme"), group.clone(), now).await.unwrap();
+    let redirect = linker
+        .start(Tenant::new("acme"), group.clone(), now)
+        .await
+        .unwrap();
     let at_expiry = linker
-        .callback(Some("code"), Some(&redirect.state), None, now.plus(Duration::from_secs(600)))
+        .callback(
+            Some("code"),
+            Some(&redirect.state),
+            None,
+            now.plus(Duration::from_secs(600)),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(at_expiry, LinkError::StateExpired), "{at_expiry:?}");
+    assert!(
+        matches!(at_expiry, LinkError::StateExpired),
+        "{at_expiry:?}"
+    );
 
     // Declined consent: mapped, and the state is consumed.
-    let redirect = linker.start(Tenant::new("acme"), group.clone(), now).await.unwrap();
+    let redirect = linker
+        .start(Tenant::new("acme"), group.clone(), now)
+        .await
+        .unwrap();
     let denied = linker
         .callback(None, Some(&redirect.state), Some("access_denied"), now)
         .await
@@ -238,7 +307,10 @@ async fn callbacks_with_bad_states_are_refused_distinctly() {
         .unwrap_err();
     assert!(matches!(after, LinkError::StateAlreadyUsed), "{after:?}");
 
-    let redirect = linker.start(Tenant::new("acme"), group.clone(), now).await.unwrap();
+    let redirect = linker
+        .start(Tenant::new("acme"), group.clone(), now)
+        .await
+        .unwrap();
     let other = linker
         .callback(None, Some(&redirect.state), Some("invalid_scope<b>"), now)
         .await
@@ -367,9 +439,16 @@ async fn one_account_links_to_one_group() {
     let store = EmbeddedStore::in_memory().unwrap();
     let credentials = MemoryCredentialStore::new();
     let now = ts("2024-03-01T12:00:00Z");
-    complete_link(&store, &credentials, authorized("cld-1", "a1"), "4242".into(), "Acme", now)
-        .await
-        .unwrap();
+    complete_link(
+        &store,
+        &credentials,
+        authorized("cld-1", "a1"),
+        "4242".into(),
+        "Acme",
+        now,
+    )
+    .await
+    .unwrap();
     let error = complete_link(
         &store,
         &credentials,
@@ -389,7 +468,13 @@ async fn one_account_links_to_one_group() {
     }
     assert!(error.to_string().contains("cld-1"), "{error}");
     // Nothing changed.
-    assert!(store.get_organization(&OrgId::new("cld-2")).await.unwrap().is_none());
+    assert!(
+        store
+            .get_organization(&OrgId::new("cld-2"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let key = AccountKey::new("hubspot", "4242");
     let stored = credentials.load(&key).await.unwrap().unwrap();
     assert_eq!(stored.tokens.access_token.expose(), "a1");
@@ -424,7 +509,10 @@ async fn one_account_links_to_one_group() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(error, LinkError::AccountAlreadyLinked { .. }), "{error:?}");
+    assert!(
+        matches!(error, LinkError::AccountAlreadyLinked { .. }),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -486,7 +574,10 @@ async fn relink_keeps_settings_and_unlink_keeps_idmaps() {
     assert_eq!(relinked.entity_flags, customised.entity_flags);
     assert_eq!(relinked.linked_at, linked_at);
     assert_eq!(relinked.name, "Acme Renamed");
-    assert_eq!(store.get_organization(&org.id).await.unwrap(), Some(relinked));
+    assert_eq!(
+        store.get_organization(&org.id).await.unwrap(),
+        Some(relinked)
+    );
     let stored = credentials.load(&key).await.unwrap().unwrap();
     assert_eq!(stored.tokens.access_token.expose(), "a2");
 
@@ -511,6 +602,41 @@ async fn relink_keeps_settings_and_unlink_keeps_idmaps() {
     assert_eq!(stored.tokens.refresh_token, None);
     assert_eq!(stored.tokens.expires_at, None);
 
-    let error = unlink(&store, &credentials, &OrgId::new("nope")).await.unwrap_err();
-    assert!(matches!(error, LinkError::UnknownOrganization(_)), "{error:?}");
+    // The dormant cld-1 does not block cld-9 from refreshing its own link...
+    link_with_api_key(
+        &store,
+        &credentials,
+        Provider::new("hubspot"),
+        "4242".into(),
+        Tenant::new("acme"),
+        GroupId::new("cld-9"),
+        SecretString::new("api-key-2"),
+        "Moved",
+        relinked_at,
+    )
+    .await
+    .unwrap();
+    // ...but cld-1 cannot take the account back while cld-9 holds it.
+    let error = complete_link(
+        &store,
+        &credentials,
+        authorized("cld-1", "a3"),
+        "4242".into(),
+        "Acme",
+        relinked_at,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, LinkError::AccountAlreadyLinked { ref group, .. } if group.as_str() == "cld-9"),
+        "{error:?}"
+    );
+
+    let error = unlink(&store, &credentials, &OrgId::new("nope"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LinkError::UnknownOrganization(_)),
+        "{error:?}"
+    );
 }

@@ -79,7 +79,10 @@ impl LocalQueue {
     }
 
     /// Drains the queue with `work`, one item at a time, in order.
-    pub fn spawn_worker<F, Fut>(mut receiver: tokio::sync::mpsc::UnboundedReceiver<WorkItem>, work: F) -> tokio::task::JoinHandle<()>
+    pub fn spawn_worker<F, Fut>(
+        mut receiver: tokio::sync::mpsc::UnboundedReceiver<WorkItem>,
+        work: F,
+    ) -> tokio::task::JoinHandle<()>
     where
         F: Fn(WorkItem) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send,
@@ -105,7 +108,12 @@ impl EventBus for LocalQueue {
 #[async_trait]
 pub trait Dedupe: Send + Sync {
     /// True the first time `key` is seen within `ttl`.
-    async fn first_time(&self, key: &str, now: Timestamp, ttl: Duration) -> Result<bool, StoreError>;
+    async fn first_time(
+        &self,
+        key: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
 }
 
 /// An in-memory [`Dedupe`] with expiry (one process; the AWS adapter keeps keys in DynamoDB).
@@ -116,7 +124,12 @@ pub struct MemoryDedupe {
 
 #[async_trait]
 impl Dedupe for MemoryDedupe {
-    async fn first_time(&self, key: &str, now: Timestamp, ttl: Duration) -> Result<bool, StoreError> {
+    async fn first_time(
+        &self,
+        key: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.retain(|_, expires| *expires > now);
         if seen.contains_key(key) {
@@ -175,7 +188,13 @@ pub struct WebhookReceiver {
 
 impl WebhookReceiver {
     /// A receiver over the given ports.
-    pub fn new(store: Arc<dyn SyncStore>, bus: Arc<dyn EventBus>, dedupe: Arc<dyn Dedupe>, clock: Arc<dyn Clock>, entities: Vec<EntityName>) -> Self {
+    pub fn new(
+        store: Arc<dyn SyncStore>,
+        bus: Arc<dyn EventBus>,
+        dedupe: Arc<dyn Dedupe>,
+        clock: Arc<dyn Clock>,
+        entities: Vec<EntityName>,
+    ) -> Self {
         Self {
             store,
             bus,
@@ -206,7 +225,11 @@ impl WebhookReceiver {
             return Reply::error(404, &format!("unknown tenant `{tenant}`"));
         };
         if let Err(rejection) = verifier.verify(request, self.clock.now().as_datetime()) {
-            tracing::warn!(tenant, status = rejection.status, "Connec! notification rejected");
+            tracing::warn!(
+                tenant,
+                status = rejection.status,
+                "Connec! notification rejected"
+            );
             return Reply::error(rejection.status, &rejection.message);
         }
         let notifications = match webhooks::parse_connec_notification(request.body) {
@@ -244,14 +267,28 @@ impl WebhookReceiver {
                 ignored += 1;
                 continue;
             }
-            batches.entry((org.id.clone(), entity)).or_default().push(notification.record);
+            batches
+                .entry((org.id.clone(), entity))
+                .or_default()
+                .push(notification.record);
         }
         let mut accepted = 0usize;
         for ((org, entity), records) in batches {
             accepted += records.len();
-            if let Err(e) = self.bus.publish(WorkItem::HubRecords { org, entity, records }).await {
+            if let Err(e) = self
+                .bus
+                .publish(WorkItem::HubRecords {
+                    org,
+                    entity,
+                    records,
+                })
+                .await
+            {
                 tracing::error!(tenant, error = %e, "cannot queue notification work");
-                return Reply::error(503, "temporarily unable to accept notifications; retry later");
+                return Reply::error(
+                    503,
+                    "temporarily unable to accept notifications; retry later",
+                );
             }
         }
         Reply::json(200, json!({ "accepted": accepted, "ignored": ignored }))
@@ -271,7 +308,9 @@ impl WebhookReceiver {
                 body: if rejection.message.is_empty() {
                     Vec::new()
                 } else {
-                    json!({ "error": rejection.message }).to_string().into_bytes()
+                    json!({ "error": rejection.message })
+                        .to_string()
+                        .into_bytes()
                 },
             };
         }
@@ -289,7 +328,11 @@ impl WebhookReceiver {
         let mut batches: BTreeMap<(OrgId, EntityName), Vec<AppId>> = BTreeMap::new();
         let (mut duplicates, mut ignored) = (0usize, 0usize);
         for event in events {
-            match self.dedupe.first_time(&event.dedupe_key(), now, self.dedupe_ttl).await {
+            match self
+                .dedupe
+                .first_time(&event.dedupe_key(), now, self.dedupe_ttl)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => {
                     duplicates += 1;
@@ -327,7 +370,11 @@ impl WebhookReceiver {
         let mut accepted = 0usize;
         for ((org, entity), ids) in batches {
             accepted += ids.len();
-            if let Err(e) = self.bus.publish(WorkItem::AppChanges { org, entity, ids }).await {
+            if let Err(e) = self
+                .bus
+                .publish(WorkItem::AppChanges { org, entity, ids })
+                .await
+            {
                 tracing::error!(provider, error = %e, "cannot queue webhook work");
                 return Reply::error(503, "temporarily unable to accept webhooks; retry later");
             }
@@ -340,7 +387,10 @@ impl WebhookReceiver {
                 body: Vec::new(),
             };
         }
-        Reply::json(200, json!({ "accepted": accepted, "duplicates": duplicates, "ignored": ignored }))
+        Reply::json(
+            200,
+            json!({ "accepted": accepted, "duplicates": duplicates, "ignored": ignored }),
+        )
     }
 }
 
@@ -352,4 +402,3 @@ fn object_name(object: &webhooks::HubSpotObject) -> String {
         webhooks::HubSpotObject::Other(other) => other.to_lowercase(),
     }
 }
-

@@ -165,7 +165,10 @@ async fn token(State(inner): State<Arc<Mutex<Inner>>>, body: String) -> Response
     if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
         || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
     {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_client" })))
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "invalid_client" })),
+        )
             .into_response();
     }
     match form.get("grant_type").map(String::as_str) {

@@ -1,0 +1,376 @@
+//! End-to-end real time: `connector serve`'s runtime on loopback, linked to the HubSpot emulator
+//! through OAuth, receiving HubSpot webhooks and Connec! notifications.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use connector_cli::serve::{LocalRuntime, ServeSettings};
+use connector_cli::wiring::{Endpoints, Tuning};
+use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber};
+use linking::AccountKey;
+use serde_json::{Value, json};
+use store_embedded::secrets::SecretKey;
+use sync_core::domain::{OrgId, Provider};
+use sync_core::http::HttpConfig;
+
+const GROUP: &str = "cld-rt";
+const CLIENT_SECRET: &str = "rt-client-secret";
+
+/// Log lines of this test binary, to search for secrets.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .try_init();
+    captured
+}
+
+struct Served {
+    connec: ConnecEmulator,
+    hubspot: HubSpotEmulator,
+    _servers: Vec<emulators::RunningServer>,
+    runtime: Arc<LocalRuntime>,
+    public_url: String,
+    database: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve() -> Served {
+    let connec = ConnecEmulator::new(emulators::ConnecConfig::default());
+    let hubspot = HubSpotEmulator::new(emulators::HubSpotConfig {
+        oauth: Some(emulators::OAuthApp::new("rt-client", CLIENT_SECRET, 4242)),
+        ..emulators::HubSpotConfig::default()
+    });
+    let connec_server = connec.start().await.unwrap();
+    let hubspot_server = hubspot.start().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public_url = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("serve.db");
+    let settings = ServeSettings {
+        endpoints: Endpoints {
+            connec_url: connec_server.base_url.clone(),
+            connec_api_id: "demo-id".into(),
+            connec_api_key: "demo-key".into(),
+            hubspot_url: hubspot_server.base_url.clone(),
+            hubspot_token: String::new(),
+            mappings_dir: None,
+        },
+        tuning: Tuning {
+            http: HttpConfig::fast(),
+            overlap: Duration::from_secs(1),
+            ..Tuning::default()
+        },
+        public_url: public_url.clone(),
+        tenant: "acme".into(),
+        client_id: "rt-client".into(),
+        client_secret: CLIENT_SECRET.into(),
+        app_id: 4242,
+        authorize_url: format!("{}/oauth/authorize", hubspot_server.base_url),
+        // No scheduled sync during the test: everything below travels by webhook.
+        sync_interval: Duration::from_secs(3600),
+    };
+    let (runtime, work) = LocalRuntime::open(&database, SecretKey::generate(), settings).unwrap();
+    runtime.start(work);
+    let router = runtime.router();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    connec.subscribe(NotificationSubscriber {
+        url: format!("{public_url}/webhooks/connec/acme"),
+        api_id: "demo-id".into(),
+        api_key: "demo-key".into(),
+        groups: None,
+    });
+    Served {
+        connec,
+        hubspot,
+        _servers: vec![connec_server, hubspot_server],
+        runtime,
+        public_url,
+        database,
+        _dir: dir,
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Follows the browser's path through start -> authorize -> callback; returns the callback URL.
+async fn link(served: &Served) -> String {
+    let http = client();
+    let start = http
+        .get(format!(
+            "{}/oauth/hubspot/start?group_id={GROUP}",
+            served.public_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303, "start redirects to HubSpot");
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        authorize.contains("code_challenge="),
+        "PKCE is used: {authorize}"
+    );
+    let consent = http.get(&authorize).send().await.unwrap();
+    assert_eq!(consent.status(), 302);
+    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
+    let linked = http.get(&callback).send().await.unwrap();
+    let status = linked.status();
+    let page = linked.text().await.unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Linked"), "{page}");
+    callback
+}
+
+/// Waits until `check` holds, flushing both emulators' outgoing webhooks meanwhile.
+async fn eventually(served: &Served, what: &str, check: impl Fn() -> bool) {
+    for _ in 0..200 {
+        served.hubspot.flush_webhooks().await;
+        served.connec.flush_notifications().await;
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Waits until neither emulator's write counters move any more.
+async fn settle(served: &Served) -> (u64, u64) {
+    let mut last = (u64::MAX, u64::MAX);
+    let mut stable = 0;
+    for _ in 0..200 {
+        served.hubspot.flush_webhooks().await;
+        served.connec.flush_notifications().await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let now = (served.connec.stats().writes, served.hubspot.stats().writes);
+        if now == last {
+            stable += 1;
+            if stable >= 5 {
+                return now;
+            }
+        } else {
+            stable = 0;
+            last = now;
+        }
+    }
+    panic!("the emulators never went quiet: an echo loop?");
+}
+
+fn contact_by_email(hubspot: &HubSpotEmulator, email: &str) -> Option<Value> {
+    hubspot
+        .objects("contacts")
+        .into_iter()
+        .find(|c| c.pointer("/properties/email").and_then(Value::as_str) == Some(email))
+}
+
+fn person_by_email(connec: &ConnecEmulator, email: &str) -> Option<Value> {
+    connec
+        .records(GROUP, "people")
+        .into_iter()
+        .find(|p| p.pointer("/email/address").and_then(Value::as_str) == Some(email))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_secrets() {
+    let logs = capture_logs();
+    let served = serve().await;
+    let callback = link(&served).await;
+
+    // The callback cannot be replayed, and a made-up state is refused.
+    let http = client();
+    let replay = http.get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    assert!(replay.text().await.unwrap().contains("already used"));
+    let forged = http
+        .get(format!(
+            "{}/oauth/hubspot/callback?code=x&state=made-up",
+            served.public_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+
+    // Tokens are stored, encrypted: not readable in the database file.
+    let org = served
+        .runtime
+        .store()
+        .get_organization(&OrgId::new(GROUP))
+        .await
+        .unwrap()
+        .expect("organization created");
+    let key = AccountKey::new(Provider::new("hubspot"), org.realm.to_string());
+    let stored = served
+        .runtime
+        .credentials()
+        .load(&key)
+        .await
+        .unwrap()
+        .expect("tokens stored");
+    let raw = std::fs::read(&served.database).unwrap();
+    let wal = std::fs::read(served.database.with_extension("db-wal")).unwrap_or_default();
+    for secret in [
+        stored.tokens.access_token.expose(),
+        stored.tokens.refresh_token.as_ref().unwrap().expose(),
+    ] {
+        let needle = secret.as_bytes();
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle),
+            "a token is readable in the database"
+        );
+        assert!(
+            !wal.windows(needle.len()).any(|w| w == needle),
+            "a token is readable in the WAL"
+        );
+    }
+
+    // The first sync runs on its own (requested by the link).
+    let store = served.runtime.store().clone();
+    for _ in 0..200 {
+        if store
+            .recent_runs(&org.id, 5)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.finished_at.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(store.recent_runs(&org.id, 5).await.unwrap().len(), 1);
+    let (connec_writes, hubspot_writes) = settle(&served).await;
+
+    // HubSpot -> Connec!, by webhook only.
+    let created = served.hubspot.seed(
+        "contacts",
+        json!({ "firstname": "Web", "lastname": "Hook", "email": "web@hook.example" }),
+    );
+    eventually(&served, "the HubSpot contact reaches Connec!", || {
+        person_by_email(&served.connec, "web@hook.example").is_some()
+    })
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    served
+        .hubspot
+        .update("contacts", &id, json!({ "jobtitle": "Hooked" }));
+    eventually(&served, "the HubSpot change reaches Connec!", || {
+        person_by_email(&served.connec, "web@hook.example")
+            .is_some_and(|p| p["job_title"] == json!("Hooked"))
+    })
+    .await;
+    let (connec_after, hubspot_after) = settle(&served).await;
+    assert_eq!(
+        connec_after - connec_writes,
+        2,
+        "one create and one update in Connec!"
+    );
+    assert_eq!(
+        hubspot_after, hubspot_writes,
+        "nothing echoed back to HubSpot"
+    );
+
+    // Connec! -> HubSpot, by notification only.
+    let person = person_by_email(&served.connec, "web@hook.example").unwrap();
+    let hub_id = sync_core::connec::record::hub_id(&person).unwrap();
+    served.connec.update(
+        GROUP,
+        "people",
+        hub_id.as_str(),
+        json!({ "last_name": "Notified" }),
+    );
+    eventually(&served, "the Connec! change reaches HubSpot", || {
+        contact_by_email(&served.hubspot, "web@hook.example")
+            .is_some_and(|c| c.pointer("/properties/lastname") == Some(&json!("Notified")))
+    })
+    .await;
+    let (connec_final, hubspot_final) = settle(&served).await;
+    assert_eq!(hubspot_final - hubspot_after, 1, "one update in HubSpot");
+    assert_eq!(connec_final, connec_after, "nothing echoed back to Connec!");
+    assert_eq!(
+        store.recent_runs(&org.id, 5).await.unwrap().len(),
+        1,
+        "no scheduled sync ran"
+    );
+
+    // Duplicated deliveries change nothing.
+    served.hubspot.duplicate_deliveries(true);
+    served
+        .hubspot
+        .update("contacts", &id, json!({ "jobtitle": "Twice" }));
+    eventually(&served, "the duplicated change arrives", || {
+        person_by_email(&served.connec, "web@hook.example")
+            .is_some_and(|p| p["job_title"] == json!("Twice"))
+    })
+    .await;
+    let (connec_dup, _) = settle(&served).await;
+    assert_eq!(
+        connec_dup - connec_final,
+        1,
+        "a duplicate delivery is applied once"
+    );
+
+    // A refresh token HubSpot no longer accepts: the link needs re-authorisation.
+    served.hubspot.revoke_refresh_tokens();
+    served.hubspot.expire_access_tokens();
+    served
+        .runtime
+        .process(realtime::WorkItem::Sync {
+            org: org.id.clone(),
+        })
+        .await;
+    let stored = served
+        .runtime
+        .credentials()
+        .load(&key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(
+            stored.status,
+            linking::ports::LinkStatus::NeedsReauthorization { .. }
+        ),
+        "{:?}",
+        stored.status
+    );
+
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(text.contains("account linked"), "logs were captured");
+    for secret in [
+        CLIENT_SECRET,
+        "demo-key",
+        stored.tokens.access_token.expose(),
+        stored.tokens.refresh_token.as_ref().unwrap().expose(),
+        "web@hook.example",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "a secret or personal data reached the logs"
+        );
+    }
+}
