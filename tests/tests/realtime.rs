@@ -334,6 +334,53 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
         "a duplicate delivery is applied once"
     );
 
+    // Events out of order (the newest first) end in the newest state: records are re-read.
+    served.hubspot.duplicate_deliveries(false);
+    served.hubspot.pause_webhooks(true);
+    served
+        .hubspot
+        .update("contacts", &id, json!({ "jobtitle": "older" }));
+    served
+        .hubspot
+        .update("contacts", &id, json!({ "jobtitle": "newest" }));
+    let now = chrono::Utc::now().timestamp_millis();
+    let event = |event_id: u64, occurred: i64, value: &str| {
+        json!({ "eventId": event_id, "subscriptionId": 1, "portalId": org.realm.as_str().parse::<u64>().unwrap(),
+                "appId": 4242, "occurredAt": occurred, "subscriptionType": "contact.propertyChange",
+                "attemptNumber": 0, "objectId": id.parse::<u64>().unwrap(), "propertyName": "jobtitle",
+                "propertyValue": value, "changeSource": "CRM_UI" })
+    };
+    for batch in [
+        json!([event(900_002, now, "newest")]),
+        json!([event(900_001, now - 1000, "older")]),
+    ] {
+        let body = batch.to_string();
+        let uri = format!("{}/webhooks/hubspot", served.public_url);
+        let signature =
+            webhooks::hubspot_v3_signature(CLIENT_SECRET, "POST", &uri, body.as_bytes(), now);
+        let answer = http
+            .post(&uri)
+            .header("X-HubSpot-Signature-v3", signature)
+            .header("X-HubSpot-Request-Timestamp", now.to_string())
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    eventually(&served, "the newest state wins", || {
+        person_by_email(&served.connec, "web@hook.example")
+            .is_some_and(|p| p["job_title"] == json!("newest"))
+    })
+    .await;
+    served.hubspot.pause_webhooks(false);
+    settle(&served).await;
+    assert_eq!(
+        person_by_email(&served.connec, "web@hook.example").unwrap()["job_title"],
+        json!("newest")
+    );
+
     // A refresh token HubSpot no longer accepts: the link needs re-authorisation.
     served.hubspot.revoke_refresh_tokens();
     served.hubspot.expire_access_tokens();

@@ -94,6 +94,13 @@ enum Command {
         #[arg(long, short, default_value = "connector.yaml")]
         config: PathBuf,
     },
+    /// Unlink the configured organization: remove its tokens and stop its syncs (id-maps are kept,
+    /// so linking again resumes without duplicates).
+    Unlink {
+        /// Configuration file.
+        #[arg(long, short, default_value = "connector.yaml")]
+        config: PathBuf,
+    },
     /// Validate a mapping file (YAML or JSON).
     CheckMapping {
         /// The file.
@@ -187,6 +194,20 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                 settings.public_url,
                 url::form_urlencoded::byte_serialize(group.as_bytes()).collect::<String>()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Unlink { config } => {
+            let config = Config::load(&config).map_err(|e| e.to_string())?;
+            let key = store_embedded::secrets::SecretKey::from_env().map_err(|e| e.to_string())?;
+            let store = open_store(&config.database)?;
+            let credentials =
+                store_embedded::secrets::EncryptedCredentialStore::open(&config.database, key)
+                    .map_err(|e| e.to_string())?;
+            let org = OrgId::new(config.organization.group_id.clone());
+            linking::unlink(store.as_ref(), &credentials, &org)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Unlinked {org}: tokens removed, sync disabled, id-maps kept.");
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckMapping { file } => {

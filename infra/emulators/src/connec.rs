@@ -774,6 +774,38 @@ impl State {
         let order = parse_orderby(query_get(q, "$orderby").unwrap_or(""))
             .map_err(|e| ApiError::BadRequest(format!("Invalid $orderby: {e}")))?;
 
+        // Fast path for the default order (records are kept in creation order): filter on the
+        // stored fields and render only the page, so paging through N records costs O(N) per
+        // page instead of rendering and sorting everything.
+        if order.len() == 1 && order[0].0 == "created_at" && !order[0].1 {
+            let mut total = 0usize;
+            let mut page = Vec::new();
+            if let Some(g) = self.groups.get(group_id)
+                && let Some(c) = g.collections.get(coll)
+            {
+                for r in &c.records {
+                    if clauses.iter().all(|cl| cl.matches_record(r)) {
+                        if total >= skip && page.len() < top {
+                            page.push(render_record(g, group_id, coll, r, ext));
+                        }
+                        total += 1;
+                    }
+                }
+            }
+            let mut pagination = json!({ "skip": skip, "top": top, "total": total });
+            if top > 0 && skip + top < total {
+                pagination["next"] = format!(
+                    "{self_url}?{}",
+                    query_with(q, "$skip", &(skip + top).to_string())
+                )
+                .into();
+            }
+            let mut out = Map::new();
+            out.insert(coll.to_string(), Value::Array(page));
+            out.insert("pagination".into(), pagination);
+            return Ok(Value::Object(out));
+        }
+
         let mut rows: Vec<(Value, &Record)> = match self.groups.get(group_id) {
             Some(g) => g
                 .collections
@@ -883,7 +915,41 @@ struct Clause {
 
 impl Clause {
     fn matches(&self, rec: &Value) -> bool {
-        let actual = lookup_path(rec, &self.path).filter(|v| !v.is_null());
+        self.matches_value(lookup_path(rec, &self.path))
+    }
+
+    /// Same as [`Clause::matches`], on a stored record without rendering it.
+    fn matches_record(&self, r: &Record) -> bool {
+        let owned;
+        let actual = match self.path.as_str() {
+            "created_at" => {
+                owned = Value::String(iso(&r.created_at));
+                Some(&owned)
+            }
+            "updated_at" => {
+                owned = Value::String(iso(&r.updated_at));
+                Some(&owned)
+            }
+            "id" => {
+                owned = Value::String(r.id.clone());
+                Some(&owned)
+            }
+            path => {
+                let (first, rest) = path.split_once('.').unwrap_or((path, ""));
+                r.fields.get(first).and_then(|v| {
+                    if rest.is_empty() {
+                        Some(v)
+                    } else {
+                        lookup_path(v, rest)
+                    }
+                })
+            }
+        };
+        self.matches_value(actual)
+    }
+
+    fn matches_value(&self, actual: Option<&Value>) -> bool {
+        let actual = actual.filter(|v| !v.is_null());
         let ord = match actual {
             None => {
                 return match self.op {

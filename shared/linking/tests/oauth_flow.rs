@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use linking::memory::{MemoryAuthorizationStateStore, MemoryCredentialStore};
@@ -42,14 +42,23 @@ impl Captured {
     }
 }
 
-fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
+/// Captures every log line of this test binary: a global subscriber (a scoped one would miss
+/// callsites that tests on other threads registered first).
+fn capture_logs() -> Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+            captured
+        })
+        .clone()
 }
 
 fn all_file_bytes(dir: &std::path::Path) -> Vec<u8> {
@@ -77,7 +86,7 @@ fn memory_linker(server: &TokenServer) -> Linker {
 
 #[tokio::test]
 async fn start_callback_complete_stores_encrypted_tokens() {
-    let (logs, _guard) = capture_logs();
+    let logs = capture_logs();
     let server = TokenServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sync.db");

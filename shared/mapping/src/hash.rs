@@ -171,7 +171,12 @@ mod tests {
     #[test]
     fn null_empty_string_and_empty_object_equal_absent_but_not_false_zero_or_empty_array() {
         let base = content_hash(&json!({"a": 1}));
-        for blank in [json!(null), json!(""), json!({}), json!({"k": null, "s": ""})] {
+        for blank in [
+            json!(null),
+            json!(""),
+            json!({}),
+            json!({"k": null, "s": ""}),
+        ] {
             assert_eq!(base, content_hash(&json!({"a": 1, "b": blank})), "{blank}");
         }
         for v in [json!(false), json!(0), json!([]), json!(" ")] {
