@@ -47,6 +47,10 @@ enum Command {
         /// HubSpot emulator port.
         #[arg(long, default_value_t = 8082)]
         hubspot_port: u16,
+        /// Send Connec! notifications here (e.g. http://127.0.0.1:8080/webhooks/connec/default),
+        /// with HTTP Basic demo-id:demo-key.
+        #[arg(long)]
+        notify: Option<String>,
     },
     /// Sync the configured organization once.
     Sync {
@@ -160,7 +164,8 @@ async fn run(command: Command) -> Result<ExitCode, String> {
         Command::Emulate {
             connec_port,
             hubspot_port,
-        } => emulate(connec_port, hubspot_port).await,
+            notify,
+        } => emulate(connec_port, hubspot_port, notify).await,
         Command::Sync { config, full } => sync(&config, full).await,
         Command::Status { config } => status(&config).await,
         Command::Idmaps {
@@ -257,9 +262,21 @@ fn open_store(path: &Path) -> Result<Arc<dyn SyncStore>, String> {
         .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
 }
 
-async fn emulate(connec_port: u16, hubspot_port: u16) -> Result<ExitCode, String> {
+async fn emulate(connec_port: u16, hubspot_port: u16, notify: Option<String>) -> Result<ExitCode, String> {
     let connec = emulators::ConnecEmulator::new(emulators::ConnecConfig::default());
-    let hubspot = emulators::HubSpotEmulator::new(emulators::HubSpotConfig::default());
+    // The HubSpot app `connector serve` links through: demo-client-id / demo-client-secret, app 424242.
+    let hubspot = emulators::HubSpotEmulator::new(emulators::HubSpotConfig {
+        oauth: Some(emulators::OAuthApp::default()),
+        ..emulators::HubSpotConfig::default()
+    });
+    if let Some(url) = notify {
+        connec.subscribe(emulators::NotificationSubscriber {
+            url,
+            api_id: "demo-id".into(),
+            api_key: "demo-key".into(),
+            groups: None,
+        });
+    }
     let bind = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
     let connec_server = connec.start_on(bind(connec_port)).await.map_err(|e| {
         format!(

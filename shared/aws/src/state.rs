@@ -1,0 +1,165 @@
+//! Short-lived items in the table: pending OAuth authorizations and webhook dedupe keys.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::ReturnValue;
+use sha2::{Digest, Sha256};
+use sync_core::domain::{GroupId, Provider, Tenant, Timestamp};
+use sync_core::error::StoreError;
+
+use linking::{AuthorizationStateStore, PendingAuthorization, SecretString};
+use realtime::Dedupe;
+
+use crate::attr::{EXPIRES_MS, Item, PK, TTL, duration_millis, esc, get_s, key, n, req_n, req_s, s, ttl_seconds};
+use crate::error::{backend, has_code};
+
+fn state_key(state: &str) -> Item {
+    let digest = Sha256::digest(state.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    key(format!("OAUTH#STATE#{hex}"), "STATE")
+}
+
+/// [`AuthorizationStateStore`] in the DynamoDB table: one item per pending authorization,
+/// `PK = OAUTH#STATE#<sha256(state)>` (the state itself is never stored or logged), with TTL.
+///
+/// [`AuthorizationStateStore::take`] is a conditional `DeleteItem` returning `ALL_OLD`: of two
+/// concurrent takes only one gets the item, so a state is used at most once. An expired state
+/// (`expires_at <= now`; TTL deletion is lazy) is deleted and treated as absent. The PKCE
+/// verifier is stored as an attribute (DynamoDB encrypts the table at rest; the item lives
+/// minutes).
+#[derive(Clone, Debug)]
+pub struct DynamoAuthorizationStateStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoAuthorizationStateStore {
+    /// A store in `table` (the sync store's table).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl AuthorizationStateStore for DynamoAuthorizationStateStore {
+    async fn put(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+        let expires = pending.expires_at.epoch_millis();
+        let mut item = state_key(&pending.state);
+        item.insert("provider".into(), s(pending.provider.as_str()));
+        item.insert("tenant".into(), s(pending.tenant.as_str()));
+        item.insert("group_id".into(), s(pending.group_id.as_str()));
+        item.insert("redirect_uri".into(), s(pending.redirect_uri.as_str()));
+        if let Some(verifier) = &pending.pkce_verifier {
+            item.insert("pkce_verifier".into(), s(verifier.expose()));
+        }
+        item.insert(EXPIRES_MS.into(), n(expires));
+        item.insert(TTL.into(), n(ttl_seconds(expires)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| backend("put_authorization_state", &self.table, &e))?;
+        Ok(())
+    }
+
+    async fn take(
+        &self,
+        state: &str,
+        now: Timestamp,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        const OP: &str = "take_authorization_state";
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(state_key(state)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(err) if has_code(&err, "ConditionalCheckFailedException") => return Ok(None),
+            Err(err) => return Err(backend(OP, &self.table, &err)),
+        };
+        if old.is_empty() {
+            return Ok(None);
+        }
+        const WHAT: &str = "authorization state";
+        let expires_ms = req_n(WHAT, &old, EXPIRES_MS)?;
+        if expires_ms <= now.epoch_millis() {
+            return Ok(None);
+        }
+        let expires_at = chrono::DateTime::from_timestamp_millis(expires_ms)
+            .map(Timestamp::from_datetime)
+            .ok_or_else(|| StoreError::Corrupt(format!("{WHAT}: invalid expiry {expires_ms}")))?;
+        Ok(Some(PendingAuthorization {
+            state: state.to_owned(),
+            provider: Provider::new(req_s(WHAT, &old, "provider")?),
+            tenant: Tenant::new(req_s(WHAT, &old, "tenant")?),
+            group_id: GroupId::new(req_s(WHAT, &old, "group_id")?),
+            pkce_verifier: get_s(&old, "pkce_verifier").map(SecretString::new),
+            redirect_uri: req_s(WHAT, &old, "redirect_uri")?.to_owned(),
+            expires_at,
+        }))
+    }
+}
+
+/// [`Dedupe`] in the DynamoDB table: `PK = DEDUPE#<key>`, a conditional put
+/// (`attribute_not_exists(PK) OR expires_at_ms <= :now`) with TTL, so that of two concurrent
+/// deliveries of one event exactly one is first.
+#[derive(Clone, Debug)]
+pub struct DynamoDedupe {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDedupe {
+    /// Dedupe keys in `table` (the sync store's table).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Dedupe for DynamoDedupe {
+    async fn first_time(
+        &self,
+        key_text: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = now.epoch_millis();
+        let expires = now.saturating_add(duration_millis(ttl));
+        let mut item = key(format!("DEDUPE#{}", esc(key_text)), "DEDUPE");
+        item.insert(EXPIRES_MS.into(), n(expires));
+        item.insert(TTL.into(), n(ttl_seconds(expires)));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#exp", EXPIRES_MS)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if has_code(&err, "ConditionalCheckFailedException") => Ok(false),
+            Err(err) => Err(backend("dedupe", &self.table, &err)),
+        }
+    }
+}
