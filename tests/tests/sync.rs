@@ -202,6 +202,7 @@ async fn a_hub_change_made_during_a_run_reaches_the_app_on_the_next_run() {
                 );
             }
         })),
+        deadline: None,
     };
     world.sync_with(options).await;
     assert!(edited.load(std::sync::atomic::Ordering::SeqCst));
@@ -700,4 +701,57 @@ async fn a_record_rejected_on_both_sides_is_linked_once_when_both_accept_it() {
     assert_eq!(world.hub("people").len(), 1);
     assert_eq!(world.app("contacts").len(), 1);
     world.assert_agree().await;
+}
+
+#[tokio::test]
+async fn a_run_stopped_at_its_deadline_resumes_to_the_same_state_as_an_uninterrupted_run() {
+    let seed = |world: &World| {
+        for i in 0..12 {
+            world.hub_seed("organizations", json!({ "name": format!("Org {i}") }));
+        }
+        for i in 0..250 {
+            world.hub_seed("people", json!({ "first_name": format!("H{i}"), "email": { "address": format!("h{i}@x.example") } }));
+        }
+        for i in 0..120 {
+            world.app_seed("contacts", json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }));
+        }
+    };
+    let straight = World::start().await;
+    seed(&straight);
+    assert_eq!(straight.sync().await.status, RunStatus::Success);
+
+    let interrupted = World::start().await;
+    seed(&interrupted);
+    // A deadline already past: every run processes one page, checkpoints and stops.
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        assert!(runs < 50, "the continuations never finished");
+        let run = interrupted
+            .sync_with(RunOptions {
+                deadline: Some(sync_core::domain::Timestamp::parse("0").unwrap()),
+                ..RunOptions::default()
+            })
+            .await;
+        assert!(run.errors.is_empty(), "{:?}", run.errors);
+        if !run.needs_continuation {
+            break;
+        }
+        assert_eq!(run.status, RunStatus::Partial);
+    }
+    assert!(runs >= 4, "the deadline interrupted the sync ({runs} runs)");
+    let mut a = emails_of_contacts(&straight);
+    let mut b = emails_of_contacts(&interrupted);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    let mut a = emails_of_people(&straight);
+    let mut b = emails_of_people(&interrupted);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    assert_eq!(interrupted.idmaps("people").await.len(), 370);
+    interrupted.assert_agree().await;
+    // And nothing is left to do.
+    assert_eq!(interrupted.sync().await.totals().written(), 0);
 }

@@ -381,6 +381,7 @@ async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
     let options = RunOptions {
         full,
         progress: Some(Arc::new(progress)),
+        deadline: None,
     };
     let outcome = stack.engine.sync(&org_id, options).await;
     for bar in progress_bars

@@ -539,6 +539,9 @@ pub struct Run {
     pub conflicts: Vec<ConflictNote>,
     /// Entity-level errors (a fetch or a whole batch that failed).
     pub errors: Vec<String>,
+    /// Stopped at a deadline after a checkpoint: a continuation run resumes it.
+    #[serde(default)]
+    pub needs_continuation: bool,
 }
 
 impl Run {

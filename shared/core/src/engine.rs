@@ -83,6 +83,10 @@ pub struct RunOptions {
     pub full: bool,
     /// Called after every page.
     pub progress: Option<ProgressFn>,
+    /// Stop cleanly before reading another page after this instant (a Lambda's deadline minus
+    /// a margin): the page checkpoint stays, the run is marked `needs_continuation`, and the
+    /// next run resumes where this one stopped. At least one page is processed per run.
+    pub deadline: Option<Timestamp>,
 }
 
 /// Errors that end one phase of one entity (the run goes on with the next entity).
@@ -96,6 +100,8 @@ enum PhaseError {
     Store(#[from] StoreError),
     #[error("lost the sync lease of organization `{0}`; another run took over")]
     LeaseLost(String),
+    #[error("the deadline is near; stopped after a checkpoint")]
+    Deadline,
 }
 
 /// The sync engine: ports in, runs out.
@@ -168,6 +174,7 @@ impl SyncEngine {
             counts: Vec::new(),
             conflicts: Vec::new(),
             errors: Vec::new(),
+            needs_continuation: false,
         };
         self.store.save_run(&run).await?;
         tracing::info!(org = %org.id, run = %run.id, "sync started");
@@ -200,6 +207,11 @@ impl SyncEngine {
                     Direction::ToApp => phase.hub_to_app().await,
                     Direction::ToHub => phase.app_to_hub().await,
                 };
+                if let Err(PhaseError::Deadline) = outcome {
+                    tracing::info!(org = %org.id, run = %run.id, entity = %pair.hub, direction = direction.label(), "deadline near: checkpointed, a continuation resumes here");
+                    run.needs_continuation = true;
+                    break;
+                }
                 if let Err(e) = outcome {
                     tracing::error!(org = %org.id, run = %run.id, entity = %pair.hub, direction = direction.label(), error = %e, "phase failed");
                     run.errors
@@ -219,12 +231,15 @@ impl SyncEngine {
                 ));
             }
             run.conflicts.extend(phase.conflicts);
+            if run.needs_continuation {
+                break;
+            }
         }
         run.first_sync = all_first;
         let totals = run.totals();
         run.status = if !run.errors.is_empty() {
             RunStatus::Failed
-        } else if totals.failed > 0 || totals.deferred > 0 {
+        } else if totals.failed > 0 || totals.deferred > 0 || run.needs_continuation {
             RunStatus::Partial
         } else {
             RunStatus::Success
@@ -449,6 +464,14 @@ impl Phase<'_> {
         }
     }
 
+    /// Past the deadline (checked only between pages, after a checkpoint): stop.
+    fn check_deadline(&self) -> Result<(), PhaseError> {
+        match self.options.deadline {
+            Some(deadline) if self.engine.clock.now() >= deadline => Err(PhaseError::Deadline),
+            _ => Ok(()),
+        }
+    }
+
     async fn renew_lease(&self) -> Result<(), PhaseError> {
         let now = self.engine.clock.now();
         if self
@@ -571,6 +594,7 @@ impl Phase<'_> {
                         )
                         .await?;
                     self.renew_lease().await?;
+                    self.check_deadline()?;
                 }
                 None => break,
             }
@@ -1017,6 +1041,7 @@ impl Phase<'_> {
                         )
                         .await?;
                     self.renew_lease().await?;
+                    self.check_deadline()?;
                 }
                 None => break,
             }
