@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use connector_cli::serve::{LocalRuntime, ServeSettings};
-use connector_cli::wiring::{Endpoints, Tuning};
+use connector_service::{Endpoints, ServiceSettings, Tuning};
 use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber};
 use linking::AccountKey;
 use serde_json::{Value, json};
@@ -64,7 +64,7 @@ async fn serve() -> Served {
     let public_url = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("serve.db");
-    let settings = ServeSettings {
+    let service = ServiceSettings {
         endpoints: Endpoints {
             connec_url: connec_server.base_url.clone(),
             connec_api_id: "demo-id".into(),
@@ -84,6 +84,9 @@ async fn serve() -> Served {
         client_secret: CLIENT_SECRET.into(),
         app_id: 4242,
         authorize_url: format!("{}/oauth/authorize", hubspot_server.base_url),
+    };
+    let settings = ServeSettings {
+        service,
         // No scheduled sync during the test: everything below travels by webhook.
         sync_interval: Duration::from_secs(3600),
     };

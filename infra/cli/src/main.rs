@@ -196,7 +196,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             println!("(`connector serve` must be running):");
             println!(
                 "  {}/oauth/hubspot/start?group_id={}",
-                settings.public_url,
+                settings.service.public_url,
                 url::form_urlencoded::byte_serialize(group.as_bytes()).collect::<String>()
             );
             Ok(ExitCode::SUCCESS)
@@ -441,30 +441,29 @@ fn serve_settings(config: &Config) -> Result<connector_cli::serve::ServeSettings
         .trim_end_matches('/')
         .to_owned();
     Ok(connector_cli::serve::ServeSettings {
-        endpoints: Endpoints {
-            connec_url: config.connec.base_url.clone(),
-            connec_api_id: config.connec.api_id.clone(),
-            connec_api_key: config.connec.api_key.clone(),
-            hubspot_url: config.hubspot.base_url.clone(),
-            hubspot_token: String::new(),
-            mappings_dir: config.hubspot.mappings_dir.clone(),
+        service: connector_service::ServiceSettings {
+            endpoints: Endpoints {
+                connec_url: config.connec.base_url.clone(),
+                connec_api_id: config.connec.api_id.clone(),
+                connec_api_key: config.connec.api_key.clone(),
+                hubspot_url: config.hubspot.base_url.clone(),
+                hubspot_token: String::new(),
+                mappings_dir: config.hubspot.mappings_dir.clone(),
+            },
+            tuning: Tuning {
+                overlap: Duration::from_secs(config.sync.overlap_seconds),
+                conflict_policy: config.sync.conflict_policy,
+                ..Tuning::default()
+            },
+            public_url,
+            tenant: serve.tenant.clone(),
+            client_id: oauth.client_id.clone(),
+            client_secret: oauth.client_secret.clone(),
+            app_id: oauth.app_id,
+            authorize_url: oauth.authorize_url.clone().unwrap_or_else(|| {
+                format!("{}/oauth/authorize", config.hubspot.base_url.trim_end_matches('/'))
+            }),
         },
-        tuning: Tuning {
-            overlap: Duration::from_secs(config.sync.overlap_seconds),
-            conflict_policy: config.sync.conflict_policy,
-            ..Tuning::default()
-        },
-        public_url,
-        tenant: serve.tenant.clone(),
-        client_id: oauth.client_id.clone(),
-        client_secret: oauth.client_secret.clone(),
-        app_id: oauth.app_id,
-        authorize_url: oauth.authorize_url.clone().unwrap_or_else(|| {
-            format!(
-                "{}/oauth/authorize",
-                config.hubspot.base_url.trim_end_matches('/')
-            )
-        }),
         sync_interval: Duration::from_secs(serve.sync_interval_seconds.max(1)),
     })
 }

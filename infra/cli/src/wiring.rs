@@ -1,124 +1,18 @@
-//! Builds the engine from its parts, and checks that both sides agree after a sync.
+//! Wiring helpers of the CLI (the engine itself is built by `connector-service`), and the check
+//! that both sides agree after a sync.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
 
-use connector_hubspot::{HubSpotConfig, HubSpotConnector};
 use serde_json::Value;
-use sync_core::connec::{ConnecClient, ConnecConfig, record};
+use sync_core::connec::record;
 use sync_core::domain::{
-    ConflictPolicy, EntityName, GroupId, OrgId, Organization, Provider, Realm, Tenant, Timestamp,
+    EntityName, GroupId, OrgId, Organization, Provider, Realm, Tenant, Timestamp,
 };
-use sync_core::engine::{EngineConfig, SyncEngine};
-use sync_core::http::HttpConfig;
 use sync_core::ports::{AppConnector, Clock, SyncStore, SystemClock};
 
-/// Errors wiring the engine.
-#[derive(Debug, thiserror::Error)]
-pub enum WiringError {
-    /// Connec! client.
-    #[error("Connec! configuration: {0}")]
-    Connec(#[from] sync_core::error::HttpError),
-    /// HubSpot connector.
-    #[error("HubSpot configuration: {0}")]
-    HubSpot(#[from] connector_hubspot::SetupError),
-}
-
-/// Endpoints and credentials of both sides.
-#[derive(Clone, Debug)]
-pub struct Endpoints {
-    /// Connec! base URL.
-    pub connec_url: String,
-    /// Connec! API id.
-    pub connec_api_id: String,
-    /// Connec! API key.
-    pub connec_api_key: String,
-    /// HubSpot base URL.
-    pub hubspot_url: String,
-    /// HubSpot token.
-    pub hubspot_token: String,
-    /// Mapping overrides.
-    pub mappings_dir: Option<std::path::PathBuf>,
-}
-
-/// Engine knobs the CLI exposes.
-#[derive(Clone, Debug)]
-pub struct Tuning {
-    /// HTTP timeouts and retries.
-    pub http: HttpConfig,
-    /// Watermark overlap.
-    pub overlap: Duration,
-    /// Conflict policy.
-    pub conflict_policy: ConflictPolicy,
-    /// HubSpot's search result cap (10,000; smaller against an emulator configured so).
-    pub hubspot_search_cap: usize,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            http: HttpConfig::default(),
-            overlap: Duration::from_secs(120),
-            conflict_policy: ConflictPolicy::default(),
-            hubspot_search_cap: 10_000,
-        }
-    }
-}
-
-/// The wired stack.
-pub struct Stack {
-    /// The engine.
-    pub engine: SyncEngine,
-    /// The connector (for checks and mappings).
-    pub connector: Arc<HubSpotConnector>,
-}
-
-/// Builds the engine over a store and both APIs, with the endpoints' static HubSpot token.
-pub fn build(
-    store: Arc<dyn SyncStore>,
-    endpoints: &Endpoints,
-    tuning: &Tuning,
-) -> Result<Stack, WiringError> {
-    let token = Arc::new(sync_core::ports::StaticToken::new(
-        endpoints.hubspot_token.clone(),
-    ));
-    build_with_token(store, endpoints, tuning, token)
-}
-
-/// Builds the engine with HubSpot tokens from `token` (OAuth tokens refreshed on expiry).
-pub fn build_with_token(
-    store: Arc<dyn SyncStore>,
-    endpoints: &Endpoints,
-    tuning: &Tuning,
-    token: Arc<dyn sync_core::ports::TokenSource>,
-) -> Result<Stack, WiringError> {
-    let mut connec = ConnecConfig::new(
-        &endpoints.connec_url,
-        &endpoints.connec_api_id,
-        &endpoints.connec_api_key,
-    )?;
-    connec.http = tuning.http.clone();
-    let hub = Arc::new(ConnecClient::new(connec)?);
-    let mut hubspot = HubSpotConfig::with_token_source(&endpoints.hubspot_url, token)?;
-    hubspot.http = tuning.http.clone();
-    hubspot.conflict_policy = tuning.conflict_policy;
-    hubspot.mappings_dir = endpoints.mappings_dir.clone();
-    hubspot.search_cap = tuning.hubspot_search_cap;
-    let connector = Arc::new(HubSpotConnector::new(hubspot)?);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let engine = SyncEngine::new(
-        store,
-        hub,
-        connector.clone(),
-        clock,
-        EngineConfig {
-            overlap: tuning.overlap,
-            ..EngineConfig::default()
-        },
-    );
-    Ok(Stack { engine, connector })
-}
+pub use connector_service::{
+    Endpoints, Stack, Tuning, WiringError, build, build_with_token,
+};
 
 /// An organization linking a Connec! group to a HubSpot portal.
 ///

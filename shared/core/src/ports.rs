@@ -196,6 +196,21 @@ pub trait SyncStore: Send + Sync {
     async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError>;
     /// All organizations.
     async fn list_organizations(&self) -> Result<Vec<Organization>, StoreError>;
+    /// Organizations after `after` (by id), at most `limit`: how a fan-out pages through
+    /// 100,000 organizations. Backends with a paged query override this default.
+    async fn list_organizations_page(
+        &self,
+        after: Option<&OrgId>,
+        limit: usize,
+    ) -> Result<Vec<Organization>, StoreError> {
+        let mut all = self.list_organizations().await?;
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all
+            .into_iter()
+            .filter(|o| after.is_none_or(|after| &o.id > after))
+            .take(limit)
+            .collect())
+    }
 
     /// Id-maps of these hub ids.
     async fn idmaps_by_hub_ids(

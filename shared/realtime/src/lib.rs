@@ -63,6 +63,13 @@ pub struct BusError(pub String);
 pub trait EventBus: Send + Sync {
     /// Hands work over; returns once it is safely queued.
     async fn publish(&self, item: WorkItem) -> Result<(), BusError>;
+    /// Hands over many items (EventBridge sends them 10 per call).
+    async fn publish_all(&self, items: Vec<WorkItem>) -> Result<(), BusError> {
+        for item in items {
+            self.publish(item).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The in-process queue: an unbounded channel drained by one worker task.
