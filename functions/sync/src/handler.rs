@@ -1,0 +1,61 @@
+//! Reads an EventBridge event (or the scheduler's raw input) and runs it.
+
+use std::time::Duration;
+
+use connector_service::{ConnectorService, WorkOutcome};
+use lambda_runtime::{Error, LambdaEvent};
+use realtime::WorkItem;
+use serde_json::{Value, json};
+use sync_core::domain::Timestamp;
+
+/// Time kept back before the Lambda deadline to checkpoint and emit the continuation.
+const SAFETY_MARGIN: Duration = Duration::from_secs(20);
+
+/// What an invocation asks for.
+#[derive(Debug, PartialEq)]
+pub enum Request {
+    /// The hourly schedule: fan out.
+    FanOut,
+    /// One work item.
+    Work(WorkItem),
+}
+
+/// Understands the scheduler's input (`{"scheduled_time": ...}`, raw or as an EventBridge
+/// detail) and our own events (`detail` = a [`WorkItem`]).
+pub fn parse(payload: &Value) -> Result<Request, String> {
+    let detail = payload.get("detail").unwrap_or(payload);
+    if detail.get("scheduled_time").is_some()
+        || payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+    {
+        return Ok(Request::FanOut);
+    }
+    serde_json::from_value::<WorkItem>(detail.clone())
+        .map(Request::Work)
+        .map_err(|e| format!("not a schedule tick nor a work item: {e}"))
+}
+
+/// The Lambda deadline (epoch ms) minus the safety margin.
+pub fn deadline_of(deadline_ms: u64) -> Option<Timestamp> {
+    Timestamp::parse(&deadline_ms.to_string()).map(|t| t.minus(SAFETY_MARGIN))
+}
+
+/// Handles one invocation.
+pub async fn handle(service: &ConnectorService, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let deadline = deadline_of(event.context.deadline);
+    run(service, &event.payload, deadline).await
+}
+
+/// The work of one invocation, with an explicit deadline (tests pass their own).
+pub async fn run(service: &ConnectorService, payload: &Value, deadline: Option<Timestamp>) -> Result<Value, Error> {
+    match parse(payload)? {
+        Request::FanOut => {
+            let queued = service.fan_out().await?;
+            Ok(json!({ "fan_out": queued }))
+        }
+        Request::Work(item) => Ok(match service.process(item, deadline).await {
+            WorkOutcome::Done => json!({ "outcome": "done" }),
+            WorkOutcome::Continued => json!({ "outcome": "continued" }),
+            WorkOutcome::Skipped(reason) => json!({ "outcome": "skipped", "reason": reason }),
+        }),
+    }
+}

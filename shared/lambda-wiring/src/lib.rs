@@ -1,0 +1,247 @@
+//! What the three Lambda functions share: the connector service wired once per execution
+//! environment on DynamoDB, Secrets Manager and EventBridge from the environment, and the
+//! translation between API Gateway requests and the service's HTTP replies.
+//!
+//! Environment (every missing variable is named in the error):
+//! `TABLE_NAME`, `EVENT_BUS_NAME`, `SECRETS_PREFIX` (read by [`aws_adapters::AwsConfig`]),
+//! `TENANT`, `PUBLIC_URL`, `CONNEC_BASE_URL`, `HUBSPOT_BASE_URL`, `HUBSPOT_CLIENT_ID`,
+//! `HUBSPOT_APP_ID`, optional `HUBSPOT_AUTHORIZE_URL`.
+//! Secrets (Secrets Manager, never in the environment):
+//! `<prefix>/connec/<tenant>` = `{"api_id": "...", "api_key": "..."}` and
+//! `<prefix>/hubspot/client` = `{"client_secret": "..."}`.
+
+use std::sync::Arc;
+
+use aws_adapters::{
+    AwsConfig, DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
+    SecretsCredentialStore,
+};
+use connector_service::{ConnectorService, Endpoints, HttpReply, Ports, ServiceSettings, Tuning};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+/// Errors at cold start: configuration or secrets missing.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A variable is missing or invalid.
+    #[error("environment: {0}")]
+    Env(String),
+    /// AWS adapter configuration.
+    #[error(transparent)]
+    Aws(#[from] aws_adapters::ConfigError),
+    /// A secret is missing or malformed.
+    #[error("secret `{name}`: {detail}")]
+    Secret {
+        /// Secret name.
+        name: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Wiring.
+    #[error(transparent)]
+    Wiring(#[from] connector_service::WiringError),
+}
+
+fn env(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, SetupError> {
+    lookup(name)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| SetupError::Env(format!("{name} is not set")))
+}
+
+#[derive(Deserialize)]
+struct ConnecSecret {
+    api_id: String,
+    api_key: String,
+}
+
+#[derive(Deserialize)]
+struct HubSpotSecret {
+    client_secret: String,
+}
+
+async fn read_secret<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+) -> Result<T, SetupError> {
+    let answer = client
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .map_err(|e| SetupError::Secret {
+            name: name.to_owned(),
+            detail: format!("cannot read it ({})", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)),
+        })?;
+    let text = answer.secret_string().ok_or_else(|| SetupError::Secret {
+        name: name.to_owned(),
+        detail: "has no string value".into(),
+    })?;
+    serde_json::from_str(text).map_err(|e| SetupError::Secret {
+        name: name.to_owned(),
+        detail: format!("is not the expected JSON ({})", e.classify_name()),
+    })
+}
+
+/// serde_json error categories without the input text.
+trait Classify {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "I/O",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "missing or wrongly typed fields",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}
+
+/// Builds the service from an SDK configuration and a variable lookup (the environment in
+/// Lambda; a map in tests).
+pub async fn service_with(
+    sdk: &aws_config::SdkConfig,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConnectorService, SetupError> {
+    let aws = AwsConfig::from_lookup(lookup)?;
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let tenant = env(lookup, "TENANT")?;
+    let prefix = aws.secrets_prefix.clone();
+    let connec: ConnecSecret = read_secret(&secrets, &format!("{prefix}/connec/{tenant}")).await?;
+    let hubspot: HubSpotSecret = read_secret(&secrets, &format!("{prefix}/hubspot/client")).await?;
+    let hubspot_url = env(lookup, "HUBSPOT_BASE_URL")?;
+    let app_id = env(lookup, "HUBSPOT_APP_ID")?
+        .parse::<u64>()
+        .map_err(|_| SetupError::Env("HUBSPOT_APP_ID must be a number".into()))?;
+    let settings = ServiceSettings {
+        endpoints: Endpoints {
+            connec_url: env(lookup, "CONNEC_BASE_URL")?,
+            connec_api_id: connec.api_id,
+            connec_api_key: connec.api_key,
+            hubspot_url: hubspot_url.clone(),
+            hubspot_token: String::new(),
+            mappings_dir: None,
+        },
+        tuning: Tuning::default(),
+        public_url: env(lookup, "PUBLIC_URL")?.trim_end_matches('/').to_owned(),
+        tenant,
+        client_id: env(lookup, "HUBSPOT_CLIENT_ID")?,
+        client_secret: hubspot.client_secret,
+        app_id,
+        authorize_url: lookup("HUBSPOT_AUTHORIZE_URL")
+            .unwrap_or_else(|| format!("{}/oauth/authorize", hubspot_url.trim_end_matches('/'))),
+    };
+    let ports = Ports {
+        store: Arc::new(DynamoStore::new(dynamo.clone(), aws.table_name.clone())),
+        credentials: Arc::new(SecretsCredentialStore::new(secrets, prefix)),
+        states: Arc::new(DynamoAuthorizationStateStore::new(dynamo.clone(), aws.table_name.clone())),
+        dedupe: Arc::new(DynamoDedupe::new(dynamo, aws.table_name.clone())),
+        bus: Arc::new(EventBridgeBus::new(events, aws.event_bus_name.clone())),
+    };
+    Ok(ConnectorService::new(ports, settings)?)
+}
+
+/// Builds the service from the process environment (the Lambda cold start).
+pub async fn service_from_env() -> Result<ConnectorService, SetupError> {
+    let sdk = aws_adapters::load_sdk_config().await;
+    service_with(&sdk, &|name| std::env::var(name).ok()).await
+}
+
+/// JSON logs in Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON`), level from `RUST_LOG`.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .without_time();
+    let _ = if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Request headers as (name, value) pairs for the verifiers.
+pub fn headers_of(request: &Request) -> Vec<(String, String)> {
+    request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .collect()
+}
+
+/// The raw body bytes.
+pub fn body_of(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+/// Path and query as the client sent them.
+pub fn path_and_query(request: &Request) -> String {
+    let uri = request.uri();
+    uri.path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| uri.path().to_owned())
+}
+
+/// One query parameter.
+pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    request.uri().query().and_then(|query| {
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key == name).then(|| decode(value))
+        })
+    })
+}
+
+fn decode(value: &str) -> String {
+    let bytes = value.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(hex) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(hex);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The service's reply as an API Gateway response.
+pub fn to_response(reply: HttpReply) -> Response<Body> {
+    let mut builder = Response::builder().status(reply.status);
+    for (name, value) in reply.headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(if reply.body.is_empty() {
+            Body::Empty
+        } else {
+            Body::Binary(reply.body)
+        })
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+/// A JSON error reply for routes no function serves.
+pub fn not_found(path: &str) -> Response<Body> {
+    let body = serde_json::json!({ "error": format!("no route for {path}") }).to_string();
+    Response::builder()
+        .status(404)
+        .header("content-type", "application/json")
+        .body(Body::Text(body))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
