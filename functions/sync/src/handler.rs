@@ -59,3 +59,34 @@ pub async fn run(service: &ConnectorService, payload: &Value, deadline: Option<T
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_wiring::testing::fixture;
+    use sync_core::domain::{EntityName, OrgId};
+
+    #[test]
+    fn every_sync_fixture_is_understood() {
+        assert_eq!(parse(&fixture("schedule-tick.json")), Ok(Request::FanOut));
+        assert_eq!(parse(&serde_json::json!({ "scheduled_time": "2026-11-23T10:00:00Z" })), Ok(Request::FanOut));
+        assert_eq!(
+            parse(&fixture("sync-requested.json")),
+            Ok(Request::Work(WorkItem::Sync { org: OrgId::new("cld-demo") }))
+        );
+        assert!(matches!(parse(&fixture("sync-continuation.json")), Ok(Request::Work(WorkItem::Sync { .. }))));
+        assert!(matches!(
+            parse(&fixture("hub-records.json")),
+            Ok(Request::Work(WorkItem::HubRecords { ref entity, .. })) if entity == &EntityName::new("people")
+        ));
+        assert!(matches!(parse(&fixture("app-changes.json")), Ok(Request::Work(WorkItem::AppChanges { ref ids, .. })) if !ids.is_empty()));
+        let bad = parse(&serde_json::json!({ "detail": { "type": "nonsense" } }));
+        assert!(bad.unwrap_err().contains("not a schedule tick nor a work item"));
+    }
+
+    #[test]
+    fn the_deadline_keeps_a_safety_margin() {
+        let deadline = deadline_of(1_800_000_000_000).unwrap();
+        assert_eq!(deadline.epoch_millis(), 1_800_000_000_000 - 20_000);
+    }
+}

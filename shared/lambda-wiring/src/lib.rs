@@ -245,3 +245,85 @@ pub fn not_found(path: &str) -> Response<Body> {
         .body(Body::Text(body))
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }
+
+/// Test support for the functions' handlers: the service on in-memory ports, a bus that
+/// records what it is given, and the `events/` fixtures.
+#[cfg(feature = "testing")]
+pub mod testing {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use connector_service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
+    use realtime::{BusError, EventBus, MemoryDedupe, WorkItem};
+    use serde_json::Value;
+
+    /// A bus that keeps every item.
+    #[derive(Default)]
+    pub struct RecordingBus(pub Mutex<Vec<WorkItem>>);
+
+    #[async_trait]
+    impl EventBus for RecordingBus {
+        async fn publish(&self, item: WorkItem) -> Result<(), BusError> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(item);
+            Ok(())
+        }
+    }
+
+    impl RecordingBus {
+        /// Items published so far.
+        pub fn items(&self) -> Vec<WorkItem> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        }
+    }
+
+    /// Settings matching the fixtures: tenant `default`, Basic `demo-id:demo-key`, HubSpot client
+    /// `demo-client-id` / `demo-client-secret`, public URL of the fixtures' API.
+    pub fn settings(connec_url: &str, hubspot_url: &str) -> ServiceSettings {
+        ServiceSettings {
+            endpoints: Endpoints {
+                connec_url: connec_url.to_owned(),
+                connec_api_id: "demo-id".into(),
+                connec_api_key: "demo-key".into(),
+                hubspot_url: hubspot_url.to_owned(),
+                hubspot_token: String::new(),
+                mappings_dir: None,
+            },
+            tuning: Tuning {
+                http: sync_core::http::HttpConfig::fast(),
+                ..Tuning::default()
+            },
+            public_url: "https://abcdef1234.execute-api.us-east-1.amazonaws.com".into(),
+            tenant: "default".into(),
+            client_id: "demo-client-id".into(),
+            client_secret: "demo-client-secret".into(),
+            app_id: 424242,
+            authorize_url: format!("{hubspot_url}/oauth/authorize"),
+        }
+    }
+
+    /// The service on in-memory ports.
+    pub fn in_memory(settings: ServiceSettings) -> (ConnectorService, Arc<RecordingBus>) {
+        let bus = Arc::new(RecordingBus::default());
+        let ports = Ports {
+            store: Arc::new(store_embedded::EmbeddedStore::in_memory().expect("in-memory store")),
+            credentials: Arc::new(linking::memory::MemoryCredentialStore::new()),
+            states: Arc::new(linking::memory::MemoryAuthorizationStateStore::new()),
+            dedupe: Arc::new(MemoryDedupe::default()),
+            bus: bus.clone(),
+        };
+        (
+            ConnectorService::new(ports, settings).expect("service wires"),
+            bus,
+        )
+    }
+
+    /// A fixture of `events/`.
+    pub fn fixture(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+    }
+}
