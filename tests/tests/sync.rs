@@ -713,7 +713,10 @@ async fn a_run_stopped_at_its_deadline_resumes_to_the_same_state_as_an_uninterru
             world.hub_seed("people", json!({ "first_name": format!("H{i}"), "email": { "address": format!("h{i}@x.example") } }));
         }
         for i in 0..120 {
-            world.app_seed("contacts", json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }));
+            world.app_seed(
+                "contacts",
+                json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }),
+            );
         }
     };
     let straight = World::start().await;

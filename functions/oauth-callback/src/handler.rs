@@ -47,8 +47,16 @@ mod tests {
         let response = handle(&service, request("oauth-start.json")).await.unwrap();
         assert_eq!(response.status(), 303);
         let location = response.headers()["location"].to_str().unwrap();
-        assert!(location.starts_with("http://127.0.0.1:9/oauth/authorize?"), "{location}");
-        for part in ["client_id=demo-client-id", "state=", "code_challenge=", "code_challenge_method=S256"] {
+        assert!(
+            location.starts_with("http://127.0.0.1:9/oauth/authorize?"),
+            "{location}"
+        );
+        for part in [
+            "client_id=demo-client-id",
+            "state=",
+            "code_challenge=",
+            "code_challenge_method=S256",
+        ] {
             assert!(location.contains(part), "{part} missing in {location}");
         }
     }
@@ -56,10 +64,18 @@ mod tests {
     #[tokio::test]
     async fn a_callback_with_a_state_we_never_issued_is_refused_with_a_page_saying_what_to_do() {
         let (service, bus) = in_memory(settings("http://127.0.0.1:9", "http://127.0.0.1:9"));
-        let response = handle(&service, request("oauth-callback.json")).await.unwrap();
+        let response = handle(&service, request("oauth-callback.json"))
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400);
-        assert!(text(&response).contains("start linking again"), "{}", text(&response));
-        let denied = handle(&service, request("oauth-callback-denied.json")).await.unwrap();
+        assert!(
+            text(&response).contains("start linking again"),
+            "{}",
+            text(&response)
+        );
+        let denied = handle(&service, request("oauth-callback-denied.json"))
+            .await
+            .unwrap();
         assert_eq!(denied.status(), 400);
         assert!(bus.items().is_empty(), "nothing was queued");
     }

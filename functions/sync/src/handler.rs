@@ -46,7 +46,11 @@ pub async fn handle(service: &ConnectorService, event: LambdaEvent<Value>) -> Re
 }
 
 /// The work of one invocation, with an explicit deadline (tests pass their own).
-pub async fn run(service: &ConnectorService, payload: &Value, deadline: Option<Timestamp>) -> Result<Value, Error> {
+pub async fn run(
+    service: &ConnectorService,
+    payload: &Value,
+    deadline: Option<Timestamp>,
+) -> Result<Value, Error> {
     match parse(payload)? {
         Request::FanOut => {
             let queued = service.fan_out().await?;
@@ -69,19 +73,32 @@ mod tests {
     #[test]
     fn every_sync_fixture_is_understood() {
         assert_eq!(parse(&fixture("schedule-tick.json")), Ok(Request::FanOut));
-        assert_eq!(parse(&serde_json::json!({ "scheduled_time": "2026-11-23T10:00:00Z" })), Ok(Request::FanOut));
+        assert_eq!(
+            parse(&serde_json::json!({ "scheduled_time": "2026-11-23T10:00:00Z" })),
+            Ok(Request::FanOut)
+        );
         assert_eq!(
             parse(&fixture("sync-requested.json")),
-            Ok(Request::Work(WorkItem::Sync { org: OrgId::new("cld-demo") }))
+            Ok(Request::Work(WorkItem::Sync {
+                org: OrgId::new("cld-demo")
+            }))
         );
-        assert!(matches!(parse(&fixture("sync-continuation.json")), Ok(Request::Work(WorkItem::Sync { .. }))));
+        assert!(matches!(
+            parse(&fixture("sync-continuation.json")),
+            Ok(Request::Work(WorkItem::Sync { .. }))
+        ));
         assert!(matches!(
             parse(&fixture("hub-records.json")),
             Ok(Request::Work(WorkItem::HubRecords { ref entity, .. })) if entity == &EntityName::new("people")
         ));
-        assert!(matches!(parse(&fixture("app-changes.json")), Ok(Request::Work(WorkItem::AppChanges { ref ids, .. })) if !ids.is_empty()));
+        assert!(
+            matches!(parse(&fixture("app-changes.json")), Ok(Request::Work(WorkItem::AppChanges { ref ids, .. })) if !ids.is_empty())
+        );
         let bad = parse(&serde_json::json!({ "detail": { "type": "nonsense" } }));
-        assert!(bad.unwrap_err().contains("not a schedule tick nor a work item"));
+        assert!(
+            bad.unwrap_err()
+                .contains("not a schedule tick nor a work item")
+        );
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //! each event (and each queued webhook work item) is carried out here, a sync stopping before
 //! the Lambda deadline with a continuation event. `main` wires once; `handler` does the work.
 
-mod handler;
-
 use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_wiring::init_tracing();
     let service = lambda_wiring::service_from_env().await?;
-    run(service_fn(|event| handler::handle(&service, event))).await
+    run(service_fn(|event| {
+        sync_fn::handler::handle(&service, event)
+    }))
+    .await
 }

@@ -33,7 +33,10 @@ mod tests {
         lambda_http::request::from_str(&value.to_string()).expect("an API Gateway v2 event")
     }
 
-    async fn linked_service() -> (ConnectorService, std::sync::Arc<lambda_wiring::testing::RecordingBus>) {
+    async fn linked_service() -> (
+        ConnectorService,
+        std::sync::Arc<lambda_wiring::testing::RecordingBus>,
+    ) {
         let (service, bus) = in_memory(settings("http://127.0.0.1:9", "http://127.0.0.1:9"));
         let now = sync_core::ports::Clock::now(&sync_core::ports::SystemClock);
         let org = sync_core::domain::Organization {
@@ -55,21 +58,30 @@ mod tests {
     #[tokio::test]
     async fn a_connec_notification_is_verified_routed_and_queued() {
         let (service, bus) = linked_service().await;
-        let response = handle(&service, request(fixture("webhook-connec.json"))).await.unwrap();
+        let response = handle(&service, request(fixture("webhook-connec.json")))
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         let answer: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         assert!(answer["accepted"].as_u64().unwrap() >= 1, "{answer}");
-        assert!(answer["ignored"].as_u64().unwrap() >= 1, "the unlinked group is ignored: {answer}");
+        assert!(
+            answer["ignored"].as_u64().unwrap() >= 1,
+            "the unlinked group is ignored: {answer}"
+        );
         assert!(!bus.items().is_empty());
 
-        let refused = handle(&service, request(fixture("webhook-connec-bad-auth.json"))).await.unwrap();
+        let refused = handle(&service, request(fixture("webhook-connec-bad-auth.json")))
+            .await
+            .unwrap();
         assert_eq!(refused.status(), 401);
     }
 
     #[tokio::test]
     async fn hubspot_webhooks_are_verified_on_the_signed_uri() {
         let (service, bus) = linked_service().await;
-        let forged = handle(&service, request(fixture("webhook-hubspot-forged.json"))).await.unwrap();
+        let forged = handle(&service, request(fixture("webhook-hubspot-forged.json")))
+            .await
+            .unwrap();
         assert_eq!(forged.status(), 401);
         assert!(bus.items().is_empty());
 
@@ -78,11 +90,22 @@ mod tests {
         let body = event["body"].as_str().unwrap().to_owned();
         let now = chrono_now_ms();
         let uri = service.signed_uri(event["rawPath"].as_str().unwrap());
-        let signature = webhooks::hubspot_v3_signature("demo-client-secret", "POST", &uri, body.as_bytes(), now);
+        let signature = webhooks::hubspot_v3_signature(
+            "demo-client-secret",
+            "POST",
+            &uri,
+            body.as_bytes(),
+            now,
+        );
         event["headers"]["x-hubspot-signature-v3"] = signature.into();
         event["headers"]["x-hubspot-request-timestamp"] = now.to_string().into();
         let accepted = handle(&service, request(event)).await.unwrap();
-        assert_eq!(accepted.status(), 200, "{}", String::from_utf8_lossy(accepted.body().as_ref()));
+        assert_eq!(
+            accepted.status(),
+            200,
+            "{}",
+            String::from_utf8_lossy(accepted.body().as_ref())
+        );
         let items = bus.items();
         assert!(!items.is_empty());
         assert!(items.iter().all(|item| matches!(item,

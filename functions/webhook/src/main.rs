@@ -1,13 +1,14 @@
 //! The webhook function: `POST /webhooks/connec/{tenant}` and `POST /webhooks/{provider}`.
 //! `main` wires the service once per execution environment; `handler` does the work.
 
-mod handler;
-
 use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_wiring::init_tracing();
     let service = lambda_wiring::service_from_env().await?;
-    run(service_fn(|request| handler::handle(&service, request))).await
+    run(service_fn(|request| {
+        webhook_fn::handler::handle(&service, request)
+    }))
+    .await
 }

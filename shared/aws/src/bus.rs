@@ -91,8 +91,7 @@ impl EventBridgeBus {
         let mut batch: Vec<PutEventsRequestEntry> = Vec::with_capacity(BATCH);
         let mut batch_bytes = 0usize;
         for (size, entry) in entries {
-            if batch.len() == BATCH || (batch_bytes + size > MAX_ENTRY_BYTES && !batch.is_empty())
-            {
+            if batch.len() == BATCH || (batch_bytes + size > MAX_ENTRY_BYTES && !batch.is_empty()) {
                 self.send(std::mem::take(&mut batch)).await?;
                 batch_bytes = 0;
             }

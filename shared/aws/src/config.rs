@@ -25,7 +25,10 @@ pub enum ConfigError {
 const VARS: [(&str, &str); 3] = [
     ("TABLE_NAME", "name of the DynamoDB table"),
     ("EVENT_BUS_NAME", "name of the EventBridge bus"),
-    ("SECRETS_PREFIX", "prefix of the Secrets Manager secret names (e.g. `connector`)"),
+    (
+        "SECRETS_PREFIX",
+        "prefix of the Secrets Manager secret names (e.g. `connector`)",
+    ),
 ];
 
 impl AwsConfig {

@@ -16,7 +16,7 @@ pub(crate) enum Slot {
     /// No item.
     Absent,
     /// The id-map itself (under its hub item, or under its app item when it has no hub id).
-    Record { map: IdMap, created_ms: i64 },
+    Record { map: Box<IdMap>, created_ms: i64 },
     /// An app item taken by this hub id (the record lives under the hub item).
     Pointer { hub: String },
 }
@@ -196,7 +196,7 @@ impl Snapshot {
                 self.set(
                     pk.clone(),
                     Slot::Record {
-                        map: map.clone(),
+                        map: Box::new(map.clone()),
                         created_ms,
                     },
                 );
@@ -212,7 +212,7 @@ impl Snapshot {
                 self.set(
                     pk.clone(),
                     Slot::Record {
-                        map: map.clone(),
+                        map: Box::new(map.clone()),
                         created_ms,
                     },
                 );
@@ -300,13 +300,25 @@ mod tests {
         let mut snap = Snapshot::default();
         snap.apply(&map(Some("h1"), Some("a")), 1).unwrap();
         let err = snap.apply(&map(Some("h2"), Some("a")), 2).unwrap_err();
-        assert!(err.to_string().contains("already mapped to hub id h1"), "{err}");
+        assert!(
+            err.to_string().contains("already mapped to hub id h1"),
+            "{err}"
+        );
         let err = snap.apply(&map(Some("h1"), Some("b")), 2).unwrap_err();
-        assert!(err.to_string().contains("already mapped to app id a"), "{err}");
+        assert!(
+            err.to_string().contains("already mapped to app id a"),
+            "{err}"
+        );
         let err = snap.apply(&map(Some("h1"), None), 2).unwrap_err();
-        assert!(err.to_string().contains("already mapped to app id a"), "{err}");
+        assert!(
+            err.to_string().contains("already mapped to app id a"),
+            "{err}"
+        );
         let err = snap.apply(&map(None, None), 2).unwrap_err();
-        assert!(err.to_string().contains("neither a hub id nor an app id"), "{err}");
+        assert!(
+            err.to_string().contains("neither a hub id nor an app id"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -24,9 +24,9 @@
 //! | Item | `PK` | `SK` | `GSI1PK` / `GSI1SK` | TTL `expires_at` | Notes |
 //! |---|---|---|---|---|---|
 //! | Organization | `ORG#<org>` | `ORG` | `ORGS` / `<org>` | - | `list_organizations` is a Query on GSI1 (pages of 1 MB, 100,000 orgs fine) |
-//! | Id-map with a hub id (the record) | `MAP#<org>#<entity>#HUB#<hub_id>` | `MAP` | `MAPS#<org>` / `<entity>#<created_ms>#<PK>` | - | all id-map fields, `ver`, `created_ms` |
+//! | Id-map with a hub id (the record) | `MAP#<org>#<entity>#HUB#<hub_id>` | `MAP` | `MAPS#<org>` / `<entity>#<created_seq>#<PK>` | - | all id-map fields, `ver`, `created_seq` (epoch ms x 10,000 + position in the batch) |
 //! | App-id uniqueness pointer | `MAP#<org>#<entity>#APP#<app_id>` | `MAP` | - | - | `kind=pointer`, `hub_id`: the app id is taken by this hub id |
-//! | Half-known id-map (app id only) | `MAP#<org>#<entity>#APP#<app_id>` | `MAP` | `MAPS#<org>` / `<entity>#<created_ms>#<PK>` | - | `kind=record`: the record lives under its app item until a hub id is known |
+//! | Half-known id-map (app id only) | `MAP#<org>#<entity>#APP#<app_id>` | `MAP` | `MAPS#<org>` / `<entity>#<created_seq>#<PK>` | - | `kind=record`: the record lives under its app item until a hub id is known |
 //! | Watermark | `ORG#<org>` | `WM#<entity>#<side>` | - | - | `mark` (epoch ms) |
 //! | Page checkpoint | `ORG#<org>` | `CKPT#<entity>#<side>` | - | - | `cursor`, `fetch_start` (epoch ms) |
 //! | Pending record | `ORG#<org>` | `PENDING#<entity>#<side>#<source_id>` | - | - | Query by `begins_with(SK)` |
@@ -81,6 +81,15 @@
 //! (both copies). A lease is a conditional put (`attribute_not_exists(PK) OR expires_at_ms <= :now
 //! OR owner = :me`); renew and release are conditional on the owner.
 //!
+//! # Testing
+//!
+//! `cargo test -p aws-adapters` runs against moto over real HTTP with the real SDK clients. The tests
+//! use `MOTO_ENDPOINT` when it is set, otherwise start `.venv/bin/moto_server`'s code on a free
+//! loopback port themselves; `infra/scripts/moto.sh --install-only` creates `.venv` with
+//! `moto[server]`. moto is run serving one request at a time: threaded moto does not lock a
+//! transaction between its condition checks and its writes, so racing writers could both win there,
+//! which DynamoDB never allows. Each test uses its own table, bus and secrets prefix.
+//!
 //! # Secrets and logs
 //!
 //! Nothing here logs or puts into an error a token, a state, a PKCE verifier or record content:
@@ -96,6 +105,8 @@ mod idmaps;
 mod secrets;
 mod state;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use bus::{DETAIL_TYPE_APP_CHANGES, DETAIL_TYPE_HUB_RECORDS, DETAIL_TYPE_SYNC, EVENT_SOURCE};
 pub use bus::{EventBridgeBus, MAX_ENTRY_BYTES};

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
-use linking::{AccountKey, CredentialStore, LinkStatus, SaveOutcome, SecretString, StoredCredentials, TokenSet};
+use linking::{
+    AccountKey, CredentialStore, LinkStatus, SaveOutcome, SecretString, StoredCredentials, TokenSet,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sync_core::domain::Timestamp;
@@ -158,7 +160,14 @@ impl SecretsCredentialStore {
     /// The current version, fresh from Secrets Manager.
     async fn read(&self, op: &str, key: &AccountKey) -> Result<Option<Current>, StoreError> {
         let name = self.secret_name(key);
-        let out = match self.client.get_secret_value().secret_id(&name).send().await {
+        let out = match self
+            .client
+            .get_secret_value()
+            .secret_id(&name)
+            .version_stage(STAGE_CURRENT)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(err) if has_code(&err, "ResourceNotFoundException") => return Ok(None),
             Err(err) => return Err(Self::error(op, &name, describe(&err))),

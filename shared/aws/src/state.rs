@@ -12,7 +12,9 @@ use sync_core::error::StoreError;
 use linking::{AuthorizationStateStore, PendingAuthorization, SecretString};
 use realtime::Dedupe;
 
-use crate::attr::{EXPIRES_MS, Item, PK, TTL, duration_millis, esc, get_s, key, n, req_n, req_s, s, ttl_seconds};
+use crate::attr::{
+    EXPIRES_MS, Item, PK, TTL, duration_millis, esc, get_s, key, n, req_n, req_s, s, ttl_seconds,
+};
 use crate::error::{backend, has_code};
 
 fn state_key(state: &str) -> Item {

@@ -45,12 +45,17 @@ const UNPROCESSED_RETRIES: u32 = 8;
 /// Leases leave the table (TTL) this long after they expired.
 const LEASE_TTL_SLACK_MS: i64 = 24 * 3600 * 1000;
 
+/// An id-map record with its creation time and `PK`, for ordering.
+type Listed = (i64, String, IdMap);
+
 const MAP_SK: &str = "MAP";
 const KIND: &str = "kind";
 const KIND_RECORD: &str = "record";
 const KIND_POINTER: &str = "pointer";
 const VER: &str = "ver";
-const CREATED_MS: &str = "created_ms";
+const CREATED_MS: &str = "created_seq";
+/// Creation sequence numbers per millisecond (`created_seq = epoch_ms * 10_000 + position`).
+const CREATED_PER_MS: i64 = 10_000;
 
 /// The [`SyncStore`] on DynamoDB: one table, see the crate documentation for the items.
 ///
@@ -259,7 +264,11 @@ impl DynamoStore {
 
     /// Strongly consistent `BatchGetItem` of distinct keys, 100 per call, unprocessed keys
     /// retried with backoff.
-    pub(crate) async fn batch_get(&self, op: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn batch_get(
+        &self,
+        op: &str,
+        keys: Vec<Item>,
+    ) -> Result<Vec<Item>, StoreError> {
         let table = self.table();
         let mut found = Vec::new();
         for chunk in keys.chunks(GET_BATCH) {
@@ -441,14 +450,14 @@ impl DynamoStore {
     fn split_map_items(
         what: &str,
         items: Vec<Item>,
-    ) -> Result<(Vec<(i64, String, IdMap)>, Vec<String>), StoreError> {
+    ) -> Result<(Vec<Listed>, Vec<String>), StoreError> {
         let mut records = Vec::new();
         let mut pointers = Vec::new();
         for item in items {
             match decode_slot(what, &item)? {
                 (_, Slot::Record { map, created_ms }) => {
                     let pk = get_s(&item, PK).unwrap_or_default().to_owned();
-                    records.push((created_ms, pk, map));
+                    records.push((created_ms, pk, *map));
                 }
                 (_, Slot::Pointer { hub }) => pointers.push(hub),
                 (_, Slot::Absent) => {}
@@ -467,10 +476,15 @@ impl DynamoStore {
             let (ver, slot) = decode_slot("id-map item", item)?;
             snapshot.entries.insert(pk, Entry::new(ver, slot));
         }
-        let now = now_millis();
+        // Creation order: the time, then the position in the batch (as the embedded store's
+        // row ids order one batch).
+        let now = now_millis().saturating_mul(CREATED_PER_MS);
         let mut touched = Vec::with_capacity(maps.len());
-        for map in maps {
-            touched.push(snapshot.apply(map, now)?);
+        for (position, map) in maps.iter().enumerate() {
+            let offset = i64::try_from(position)
+                .unwrap_or(i64::MAX)
+                .min(CREATED_PER_MS - 1);
+            touched.push(snapshot.apply(map, now + offset)?);
         }
         // Everything validated: write the items that changed, a group of keys never split.
         let mut chunks: Vec<Vec<TransactWriteItem>> = Vec::new();
@@ -548,7 +562,7 @@ impl DynamoStore {
                 item.insert(
                     GSI1SK.into(),
                     s(format!(
-                        "{}#{:015}#{pk}",
+                        "{}#{:019}#{pk}",
                         esc(map.entity.as_str()),
                         created_ms.max(&0)
                     )),
@@ -642,7 +656,9 @@ fn entity_side(prefix: &str, entity: &EntityName, side: Side) -> String {
 fn timestamp(what: &str, millis: i64) -> Result<Timestamp, StoreError> {
     chrono::DateTime::from_timestamp_millis(millis)
         .map(Timestamp::from_datetime)
-        .ok_or_else(|| StoreError::Corrupt(format!("{what}: {millis} is not a valid epoch-ms time")))
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("{what}: {millis} is not a valid epoch-ms time"))
+        })
 }
 
 /// `(ver, content)` of an id-map item.
@@ -658,7 +674,7 @@ fn decode_slot(what: &str, item: &Item) -> Result<(Option<i64>, Slot), StoreErro
         Some(KIND_RECORD) => Ok((
             ver,
             Slot::Record {
-                map: read_fields(what, item)?,
+                map: Box::new(read_fields(what, item)?),
                 created_ms: req_n(what, item, CREATED_MS)?,
             },
         )),
@@ -668,7 +684,7 @@ fn decode_slot(what: &str, item: &Item) -> Result<(Option<i64>, Slot), StoreErro
     }
 }
 
-fn sorted_maps(mut records: Vec<(i64, String, IdMap)>) -> Vec<IdMap> {
+fn sorted_maps(mut records: Vec<Listed>) -> Vec<IdMap> {
     records.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     records.dedup_by(|a, b| a.1 == b.1);
     records.into_iter().map(|(_, _, map)| map).collect()
@@ -764,7 +780,11 @@ impl SyncStore for DynamoStore {
             match self.try_save_idmaps(maps).await? {
                 Ok(()) => return Ok(()),
                 Err(codes) => {
-                    tracing::debug!(attempt, ?codes, "save_idmaps: cancelled by a concurrent writer, retrying");
+                    tracing::debug!(
+                        attempt,
+                        ?codes,
+                        "save_idmaps: cancelled by a concurrent writer, retrying"
+                    );
                     last = codes;
                     backoff(attempt).await;
                 }
@@ -1062,16 +1082,17 @@ impl SyncStore for DynamoStore {
         let mut item = Self::lease_key(org);
         item.insert("owner".into(), s(owner));
         item.insert(EXPIRES_MS.into(), n(expires));
-        item.insert(TTL.into(), n(ttl_seconds(expires.saturating_add(LEASE_TTL_SLACK_MS))));
+        item.insert(
+            TTL.into(),
+            n(ttl_seconds(expires.saturating_add(LEASE_TTL_SLACK_MS))),
+        );
         let table = self.table();
         let result = self
             .client_ref()
             .put_item()
             .table_name(table)
             .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(#pk) OR #exp <= :now OR #owner = :me",
-            )
+            .condition_expression("attribute_not_exists(#pk) OR #exp <= :now OR #owner = :me")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#exp", EXPIRES_MS)
             .expression_attribute_names("#owner", "owner")
@@ -1143,4 +1164,3 @@ impl SyncStore for DynamoStore {
         }
     }
 }
-

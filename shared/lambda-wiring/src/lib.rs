@@ -70,7 +70,10 @@ async fn read_secret<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| SetupError::Secret {
             name: name.to_owned(),
-            detail: format!("cannot read it ({})", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)),
+            detail: format!(
+                "cannot read it ({})",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            ),
         })?;
     let text = answer.secret_string().ok_or_else(|| SetupError::Secret {
         name: name.to_owned(),
@@ -137,7 +140,10 @@ pub async fn service_with(
     let ports = Ports {
         store: Arc::new(DynamoStore::new(dynamo.clone(), aws.table_name.clone())),
         credentials: Arc::new(SecretsCredentialStore::new(secrets, prefix)),
-        states: Arc::new(DynamoAuthorizationStateStore::new(dynamo.clone(), aws.table_name.clone())),
+        states: Arc::new(DynamoAuthorizationStateStore::new(
+            dynamo.clone(),
+            aws.table_name.clone(),
+        )),
         dedupe: Arc::new(DynamoDedupe::new(dynamo, aws.table_name.clone())),
         bus: Arc::new(EventBridgeBus::new(events, aws.event_bus_name.clone())),
     };
@@ -158,7 +164,8 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_ansi(false)
         .without_time();
-    let _ = if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+    let _ = if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
+    {
         builder.json().try_init()
     } else {
         builder.try_init()
@@ -170,7 +177,11 @@ pub fn headers_of(request: &Request) -> Vec<(String, String)> {
     request
         .headers()
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
         .collect()
 }
 
@@ -209,7 +220,10 @@ fn decode(value: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'%'
             && i + 2 < bytes.len()
-            && let Ok(hex) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+            && let Ok(hex) = u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            )
         {
             out.push(hex);
             i += 3;

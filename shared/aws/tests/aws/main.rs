@@ -1,0 +1,8 @@
+//! The AWS adapters against moto (a local AWS emulator) over real HTTP, with the real SDK
+//! clients. One moto server per test process (see `support`); every test has its own table,
+//! bus and secrets prefix.
+
+mod bus;
+mod linking_tests;
+mod store;
+mod support;
