@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: formatting, lints, unit, property, doc and
-# end-to-end tests (the emulators run in-process on loopback; nothing leaves the machine).
+# end-to-end tests (the emulators run in-process on loopback, moto from a project-local
+# .venv; nothing leaves the machine but package downloads), then the SAM template checks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,9 +11,13 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+echo "== local AWS emulator (moto) into .venv"
+infra/scripts/moto.sh --install-only
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== SAM template: cfn-lint and sam validate --lint"
+infra/scripts/aws-checks.sh
