@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local AWS emulator (moto) for the AWS adapter tests (`cargo test -p aws-adapters`) and local runs.
+# Local AWS emulator (moto, one request at a time) for the AWS adapter tests (`cargo test -p aws-adapters`) and local runs.
 #
 #   infra/scripts/moto.sh                 install moto into .venv if needed, start it on a free port
 #   infra/scripts/moto.sh 5055            ... on port 5055
@@ -66,7 +66,20 @@ if ! [[ "$PORT" =~ ^[0-9]+$ ]]; then
     exit 2
 fi
 
-nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG_FILE" 2>&1 &
+# moto_server, serving one request at a time: threaded moto does not lock a TransactWriteItems
+# between its condition checks and its writes, so two racing transactions could both pass, which
+# DynamoDB never allows (the id-map uniqueness tests race 16 writers).
+SERIAL='import sys
+import moto.server as server
+_run = server.run_simple
+
+def _serial(*args, **kwargs):
+    kwargs["threaded"] = False
+    return _run(*args, **kwargs)
+
+server.run_simple = _serial
+server.main(sys.argv[1:])'
+nohup "$VENV/bin/python" -c "$SERIAL" -H 127.0.0.1 -p "$PORT" >"$LOG_FILE" 2>&1 &
 PID=$!
 echo "$PID" >"$PID_FILE"
 

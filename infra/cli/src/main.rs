@@ -262,7 +262,11 @@ fn open_store(path: &Path) -> Result<Arc<dyn SyncStore>, String> {
         .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
 }
 
-async fn emulate(connec_port: u16, hubspot_port: u16, notify: Option<String>) -> Result<ExitCode, String> {
+async fn emulate(
+    connec_port: u16,
+    hubspot_port: u16,
+    notify: Option<String>,
+) -> Result<ExitCode, String> {
     let connec = emulators::ConnecEmulator::new(emulators::ConnecConfig::default());
     // The HubSpot app `connector serve` links through: demo-client-id / demo-client-secret, app 424242.
     let hubspot = emulators::HubSpotEmulator::new(emulators::HubSpotConfig {
@@ -461,7 +465,10 @@ fn serve_settings(config: &Config) -> Result<connector_cli::serve::ServeSettings
             client_secret: oauth.client_secret.clone(),
             app_id: oauth.app_id,
             authorize_url: oauth.authorize_url.clone().unwrap_or_else(|| {
-                format!("{}/oauth/authorize", config.hubspot.base_url.trim_end_matches('/'))
+                format!(
+                    "{}/oauth/authorize",
+                    config.hubspot.base_url.trim_end_matches('/')
+                )
             }),
         },
         sync_interval: Duration::from_secs(serve.sync_interval_seconds.max(1)),

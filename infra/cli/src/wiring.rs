@@ -10,9 +10,7 @@ use sync_core::domain::{
 };
 use sync_core::ports::{AppConnector, Clock, SyncStore, SystemClock};
 
-pub use connector_service::{
-    Endpoints, Stack, Tuning, WiringError, build, build_with_token,
-};
+pub use connector_service::{Endpoints, Stack, Tuning, WiringError, build, build_with_token};
 
 /// An organization linking a Connec! group to a HubSpot portal.
 ///

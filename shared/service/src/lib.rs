@@ -270,7 +270,11 @@ impl TokenSource for ManagedToken {
     }
 
     async fn renew(&self) -> Result<String, AppError> {
-        Self::answer(self.tokens.force_refresh(&self.key, SystemClock.now()).await)
+        Self::answer(
+            self.tokens
+                .force_refresh(&self.key, SystemClock.now())
+                .await,
+        )
     }
 }
 
@@ -446,7 +450,9 @@ impl ConnectorService {
         if let Err(e) = self
             .ports
             .bus
-            .publish(WorkItem::Sync { org: org.id.clone() })
+            .publish(WorkItem::Sync {
+                org: org.id.clone(),
+            })
             .await
         {
             tracing::warn!(org = %org.id, error = %e, "first sync not queued; the schedule will run it");
@@ -566,7 +572,9 @@ impl ConnectorService {
                         match self
                             .ports
                             .bus
-                            .publish(WorkItem::Sync { org: org_id.clone() })
+                            .publish(WorkItem::Sync {
+                                org: org_id.clone(),
+                            })
                             .await
                         {
                             Ok(()) => return WorkOutcome::Continued,
@@ -620,8 +628,10 @@ impl ConnectorService {
         }
         let mut subscriptions = Vec::new();
         for object in ["contact", "company"] {
-            subscriptions.push(json!({ "eventType": format!("{object}.creation"), "active": true }));
-            subscriptions.push(json!({ "eventType": format!("{object}.deletion"), "active": true }));
+            subscriptions
+                .push(json!({ "eventType": format!("{object}.creation"), "active": true }));
+            subscriptions
+                .push(json!({ "eventType": format!("{object}.deletion"), "active": true }));
         }
         for property in [
             "firstname",
@@ -658,10 +668,7 @@ impl ConnectorService {
                 .map_err(|e| format!("webhook subscription: {e}"))?;
             // 409: already subscribed (a re-link).
             if !answer.status().is_success() && answer.status() != reqwest::StatusCode::CONFLICT {
-                return Err(format!(
-                    "webhook subscription answered {}",
-                    answer.status()
-                ));
+                return Err(format!("webhook subscription answered {}", answer.status()));
             }
         }
         Ok(())
