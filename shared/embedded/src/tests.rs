@@ -101,6 +101,7 @@ fn run(org: &str, n: i64) -> Run {
             app_updated_at: started.plus(Duration::from_secs(1)),
         }],
         errors: vec!["people: fetch failed".to_owned()],
+        needs_continuation: n == 7,
     }
 }
 
