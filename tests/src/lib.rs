@@ -353,6 +353,9 @@ impl SyncStore for FlakyStore {
     async fn release_lease(&self, org: &OrgId, owner: &str) -> Result<(), StoreError> {
         self.inner.release_lease(org, owner).await
     }
+    async fn purge_sync_state(&self, org: &OrgId) -> Result<u64, StoreError> {
+        self.inner.purge_sync_state(org).await
+    }
 }
 
 /// Counters of a run for one entity and direction.

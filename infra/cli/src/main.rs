@@ -99,8 +99,12 @@ enum Command {
         config: PathBuf,
     },
     /// Unlink the configured organization: remove its tokens and stop its syncs (id-maps are kept,
-    /// so linking again resumes without duplicates).
+    /// so linking again resumes without duplicates, unless `--purge`).
     Unlink {
+        /// Also forget the id-maps, watermarks and pending records: the next link starts over
+        /// with a first sync that matches and merges records again.
+        #[arg(long)]
+        purge: bool,
         /// Configuration file.
         #[arg(long, short, default_value = "connector.yaml")]
         config: PathBuf,
@@ -201,7 +205,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Unlink { config } => {
+        Command::Unlink { config, purge } => {
             let config = Config::load(&config).map_err(|e| e.to_string())?;
             let key = store_embedded::secrets::SecretKey::from_env().map_err(|e| e.to_string())?;
             let store = open_store(&config.database)?;
@@ -209,10 +213,21 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                 store_embedded::secrets::EncryptedCredentialStore::open(&config.database, key)
                     .map_err(|e| e.to_string())?;
             let org = OrgId::new(config.organization.group_id.clone());
-            linking::unlink(store.as_ref(), &credentials, &org)
+            let mode = if purge {
+                linking::UnlinkMode::PurgeSyncState
+            } else {
+                linking::UnlinkMode::KeepSyncState
+            };
+            let purged = linking::unlink(store.as_ref(), &credentials, &org, mode)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("Unlinked {org}: tokens removed, sync disabled, id-maps kept.");
+            if purge {
+                println!(
+                    "Unlinked {org}: tokens removed, sync disabled, {purged} id-map(s) purged."
+                );
+            } else {
+                println!("Unlinked {org}: tokens removed, sync disabled, id-maps kept.");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckMapping { file } => {

@@ -177,6 +177,37 @@ async fn sync_status_and_idmaps_against_configured_endpoints() {
         "{stdout}"
     );
 
+    // Unlink with a purge forgets the id-maps (the next link starts over with a first sync).
+    let unlinked = connector()
+        .args(["unlink", "--purge", "--config"])
+        .arg(&config)
+        .env(
+            "CONNECTOR_SECRET_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
+        .env("TEST_CONNEC_KEY", "demo-key")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&unlinked.stdout);
+    assert!(
+        unlinked.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&unlinked.stderr)
+    );
+    assert!(stdout.contains("2 id-map(s) purged"), "{stdout}");
+    let maps = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&["idmaps"])
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&maps.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains("linked")).count(),
+        0,
+        "{stdout}"
+    );
+
     // A missing env credential is named.
     let output = connector()
         .args(["sync", "--config"])

@@ -74,6 +74,12 @@
 //! and like every GSI read it is eventually consistent: it is meant for status screens and
 //! exports, never for deciding a write.
 //!
+//! `purge_sync_state` (unlink with purge) lists the organization's id-map records the same way,
+//! deletes each record's hub item and app item (record or pointer), then its watermark,
+//! checkpoint and pending items (strongly consistent queries of `ORG#<org>`). It is meant for an
+//! organization whose sync is already off; a map written a moment before the purge may be missed
+//! by the index and can be purged again.
+//!
 //! ## Runs and leases
 //!
 //! A run is written twice in one transaction (by id, and in its organization's listing); when a

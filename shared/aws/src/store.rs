@@ -1,6 +1,6 @@
 //! [`DynamoStore`]: the [`SyncStore`] port on one DynamoDB table (key design in the crate docs).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -348,6 +348,25 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Deletes these `(PK, SK)` items with [`Self::batch_write`] (each key once).
+    async fn delete_keys(
+        &self,
+        op: &str,
+        keys: BTreeSet<(String, String)>,
+    ) -> Result<(), StoreError> {
+        let requests = keys
+            .into_iter()
+            .map(|(pk, sk)| {
+                DeleteRequest::builder()
+                    .set_key(Some(key(pk, sk)))
+                    .build()
+                    .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                    .map_err(|e| build_error(op, e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(op, requests).await
+    }
+
     pub(crate) async fn transact(
         &self,
         op: &str,
@@ -612,26 +631,16 @@ impl DynamoStore {
             .scan_index_forward(false)
             .consistent_read(true);
         let listed = self.query_all(OP, query, None).await?;
-        let mut deletes = Vec::new();
+        let mut deletes = BTreeSet::new();
         for item in listed.iter().skip(RUNS_KEPT) {
             let (pk, sk) = (req_s("run", item, PK)?, req_s("run", item, SK)?);
             let id = req_s("run", item, "id")?;
-            for key in [key(pk, sk), key(run_pk(id), "RUN")] {
-                deletes.push(
-                    WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(key))
-                                .build()
-                                .map_err(|e| build_error(OP, e))?,
-                        )
-                        .build(),
-                );
-            }
+            deletes.insert((pk.to_owned(), sk.to_owned()));
+            deletes.insert((run_pk(id), "RUN".to_owned()));
         }
         if !deletes.is_empty() {
             tracing::debug!(org = %org, pruned = deletes.len() / 2, "old runs pruned");
-            self.batch_write(OP, deletes).await?;
+            self.delete_keys(OP, deletes).await?;
         }
         Ok(())
     }
@@ -969,18 +978,11 @@ impl SyncStore for DynamoStore {
         self.count();
         const OP: &str = "remove_pending";
         let prefix = entity_side("PENDING", entity, source);
-        let distinct: HashSet<&String> = ids.iter().collect();
-        let requests = distinct
-            .into_iter()
-            .map(|id| {
-                DeleteRequest::builder()
-                    .set_key(Some(key(org_pk(org), format!("{prefix}#{}", esc(id)))))
-                    .build()
-                    .map(|delete| WriteRequest::builder().delete_request(delete).build())
-                    .map_err(|e| build_error(OP, e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.batch_write(OP, requests).await
+        let keys = ids
+            .iter()
+            .map(|id| (org_pk(org), format!("{prefix}#{}", esc(id))))
+            .collect();
+        self.delete_keys(OP, keys).await
     }
 
     async fn save_run(&self, run: &Run) -> Result<(), StoreError> {
@@ -1162,5 +1164,44 @@ impl SyncStore for DynamoStore {
             Err(err) if has_code(&err, "ConditionalCheckFailedException") => Ok(()),
             Err(err) => Err(backend(OP, table, &err)),
         }
+    }
+
+    async fn purge_sync_state(&self, org: &OrgId) -> Result<u64, StoreError> {
+        self.count();
+        const OP: &str = "purge_sync_state";
+        let mut deletes = BTreeSet::new();
+        // Id-map records are listed by GSI1; each one's uniqueness items follow from its ids.
+        let records = self
+            .client_ref()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", GSI1PK)
+            .expression_attribute_values(":pk", s(format!("MAPS#{}", esc(org.as_str()))));
+        let records = self.query_all(OP, records, None).await?;
+        for item in &records {
+            let map: IdMap = read_fields("id-map", item)?;
+            let (org, entity) = (map.org.as_str(), map.entity.as_str());
+            if let Some(hub) = &map.hub_id {
+                deletes.insert((idmaps::hub_pk(org, entity, hub.as_str()), MAP_SK.to_owned()));
+            }
+            if let Some(app) = &map.app_id {
+                deletes.insert((idmaps::app_pk(org, entity, app.as_str()), MAP_SK.to_owned()));
+            }
+        }
+        for prefix in ["WM#", "CKPT#", "PENDING#"] {
+            let query = self
+                .query_prefix(org_pk(org), prefix.to_owned())
+                .projection_expression("#pk, #sk");
+            for item in self.query_all(OP, query, None).await? {
+                deletes.insert((
+                    req_s(OP, &item, PK)?.to_owned(),
+                    req_s(OP, &item, SK)?.to_owned(),
+                ));
+            }
+        }
+        self.delete_keys(OP, deletes).await?;
+        Ok(u64::try_from(records.len()).unwrap_or(u64::MAX))
     }
 }

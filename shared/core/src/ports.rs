@@ -313,6 +313,12 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Releases a lease we hold.
     async fn release_lease(&self, org: &OrgId, owner: &str) -> Result<(), StoreError>;
+
+    /// Forgets what was synced for an organization: its id-maps, watermarks, page checkpoints
+    /// and pending records, so that a later link starts over with a first sync (match and merge).
+    /// The organization itself and its run history stay. Returns the number of id-maps removed.
+    /// Meant for an organization whose sync is disabled; a run in flight may write again.
+    async fn purge_sync_state(&self, org: &OrgId) -> Result<u64, StoreError>;
 }
 
 /// Shared handle to a store.

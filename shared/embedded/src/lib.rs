@@ -1123,6 +1123,24 @@ impl SyncStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn purge_sync_state(&self, org: &OrgId) -> Result<u64, StoreError> {
+        let org = org.clone();
+        self.call("purge_sync_state", move |conn| {
+            // One transaction: a reader sees either everything or nothing of the old state.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let removed = tx.execute("DELETE FROM idmaps WHERE org = ?1", [org.as_str()])?;
+            for table in ["watermarks", "checkpoints", "pending"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE org = ?1"),
+                    [org.as_str()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(u64::try_from(removed).unwrap_or(u64::MAX))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

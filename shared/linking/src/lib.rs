@@ -40,8 +40,8 @@ pub mod tokens;
 pub use endpoint::{OAuthHttpClient, OAuthHttpError};
 pub use error::{LinkError, TokenError};
 pub use oauth::{
-    AuthorizeRedirect, Authorized, ClientAuth, Linker, OAuthApp, STATE_TTL, complete_link,
-    link_with_api_key, unlink,
+    AuthorizeRedirect, Authorized, ClientAuth, Linker, OAuthApp, STATE_TTL, UnlinkMode,
+    complete_link, link_with_api_key, unlink,
 };
 pub use ports::{
     AccountKey, AuthorizationStateStore, CredentialStore, LinkStatus, PendingAuthorization,

@@ -460,8 +460,21 @@ pub async fn complete_link(
     Ok(organization)
 }
 
-/// Removes a link: deletes the tokens and switches sync off. The organization, its settings and
-/// its id-maps stay, so that linking the same account again resumes where it stopped.
+/// What [`unlink`] does with what was synced so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnlinkMode {
+    /// Keep the id-maps, watermarks and pending records: linking the same account again resumes
+    /// where it stopped, with no duplicate.
+    #[default]
+    KeepSyncState,
+    /// Forget them too ([`SyncStore::purge_sync_state`]): a later link starts over with a first
+    /// sync that matches and merges records again.
+    PurgeSyncState,
+}
+
+/// Removes a link: deletes the tokens and switches sync off. The organization and its settings
+/// stay; its id-maps stay too unless `mode` asks to purge them. Returns the number of id-maps
+/// purged (0 when kept).
 ///
 /// # Errors
 ///
@@ -470,16 +483,22 @@ pub async fn unlink(
     store: &dyn SyncStore,
     credentials: &dyn CredentialStore,
     org_id: &OrgId,
-) -> Result<(), LinkError> {
+    mode: UnlinkMode,
+) -> Result<u64, LinkError> {
     let Some(mut organization) = store.get_organization(org_id).await? else {
         return Err(LinkError::UnknownOrganization(org_id.clone()));
     };
     let key = AccountKey::new(organization.provider.clone(), organization.realm.as_str());
     credentials.delete(&key).await?;
+    // Sync goes off before any purge, so that no scheduled run starts on half-deleted state.
     organization.sync_enabled = false;
     store.put_organization(&organization).await?;
-    tracing::info!(account = %key, org = %org_id, "account unlinked");
-    Ok(())
+    let purged = match mode {
+        UnlinkMode::KeepSyncState => 0,
+        UnlinkMode::PurgeSyncState => store.purge_sync_state(org_id).await?,
+    };
+    tracing::info!(account = %key, org = %org_id, purged_idmaps = purged, "account unlinked");
+    Ok(purged)
 }
 
 /// Links an account of an API-key app: the key is stored as the access token (no refresh token,

@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use linking::memory::{MemoryAuthorizationStateStore, MemoryCredentialStore};
 use linking::{
-    AccountKey, CredentialStore, LinkError, LinkStatus, Linker, SecretString, complete_link,
-    link_with_api_key, unlink,
+    AccountKey, CredentialStore, LinkError, LinkStatus, Linker, SecretString, UnlinkMode,
+    complete_link, link_with_api_key, unlink,
 };
 use store_embedded::{
     EmbeddedStore, EncryptedCredentialStore, SecretKey, SqliteAuthorizationStateStore,
 };
 use support::{TokenServer, query, ts};
 use sync_core::domain::{
-    DirectionFlags, EntityName, GroupId, HubId, IdMap, OrgId, Provider, Tenant,
+    DirectionFlags, EntityName, GroupId, HubId, IdMap, OrgId, Provider, Side, Tenant, Watermark,
 };
 use sync_core::ports::SyncStore;
 
@@ -525,7 +525,7 @@ async fn one_account_links_to_one_group() {
 }
 
 #[tokio::test]
-async fn relink_keeps_settings_and_unlink_keeps_idmaps() {
+async fn relink_keeps_settings_unlink_keeps_idmaps_unless_purged() {
     let store = EmbeddedStore::in_memory().unwrap();
     let credentials = MemoryCredentialStore::new();
     let linked_at = ts("2024-03-01T12:00:00Z");
@@ -556,7 +556,10 @@ async fn relink_keeps_settings_and_unlink_keeps_idmaps() {
     map.hub_id = Some(HubId::new("h-1"));
     store.save_idmaps(&[map]).await.unwrap();
 
-    unlink(&store, &credentials, &org.id).await.unwrap();
+    let purged = unlink(&store, &credentials, &org.id, UnlinkMode::KeepSyncState)
+        .await
+        .unwrap();
+    assert_eq!(purged, 0);
     assert!(credentials.load(&key).await.unwrap().is_none());
     let after = store.get_organization(&org.id).await.unwrap().unwrap();
     assert!(!after.sync_enabled);
@@ -590,8 +593,41 @@ async fn relink_keeps_settings_and_unlink_keeps_idmaps() {
     let stored = credentials.load(&key).await.unwrap().unwrap();
     assert_eq!(stored.tokens.access_token.expose(), "a2");
 
+    // Unlinked with a purge: the id-maps and watermarks go, the organization stays.
+    let mark = Watermark(relinked_at);
+    store
+        .set_watermark(&org.id, &EntityName::new("people"), Side::Hub, mark)
+        .await
+        .unwrap();
+    let purged = unlink(&store, &credentials, &org.id, UnlinkMode::PurgeSyncState)
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    assert!(
+        store
+            .list_idmaps(&org.id, None, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .get_watermark(&org.id, &EntityName::new("people"), Side::Hub)
+            .await
+            .unwrap(),
+        None,
+        "the next link starts with a first sync"
+    );
+    assert!(
+        !store
+            .get_organization(&org.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sync_enabled
+    );
+
     // Unlinked elsewhere: the account may move to another group.
-    unlink(&store, &credentials, &org.id).await.unwrap();
     let moved = link_with_api_key(
         &store,
         &credentials,
@@ -641,9 +677,14 @@ async fn relink_keeps_settings_and_unlink_keeps_idmaps() {
         "{error:?}"
     );
 
-    let error = unlink(&store, &credentials, &OrgId::new("nope"))
-        .await
-        .unwrap_err();
+    let error = unlink(
+        &store,
+        &credentials,
+        &OrgId::new("nope"),
+        UnlinkMode::KeepSyncState,
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(error, LinkError::UnknownOrganization(_)),
         "{error:?}"

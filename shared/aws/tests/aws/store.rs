@@ -895,3 +895,110 @@ async fn leases_carry_a_ttl_attribute() {
         "TTL {ttl} is before the lease expiry"
     );
 }
+
+#[tokio::test]
+async fn purge_forgets_one_organizations_sync_state_and_nothing_else() {
+    let store = support::store().await;
+    let (acme, other, entity) = (org_id(), OrgId::new("other"), people());
+    store.put_organization(&organization("acme")).await.unwrap();
+    let mut other_map = map(Some("h-1"), Some("1"));
+    other_map.org = other.clone();
+    store
+        .save_idmaps(&[
+            map(Some("h-1"), Some("1")),
+            map(Some("h-2"), None),
+            map(None, Some("3")),
+            other_map.clone(),
+        ])
+        .await
+        .unwrap();
+    let mark = Watermark(ts("2024-05-05T05:05:05.555Z"));
+    let checkpoint = (PageCursor::new("after=200"), ts("2024-05-05T00:00:00.000Z"));
+    for org in [&acme, &other] {
+        store
+            .set_watermark(org, &entity, Side::Hub, mark)
+            .await
+            .unwrap();
+        store
+            .set_checkpoint(org, &entity, Side::App, Some(checkpoint.clone()))
+            .await
+            .unwrap();
+    }
+    let mut other_pending = pending_record("p-2", 1, "2024-01-01T00:00:00Z");
+    other_pending.org = other.clone();
+    store
+        .put_pending(&[
+            pending_record("p-1", 1, "2024-01-01T00:00:00Z"),
+            other_pending,
+        ])
+        .await
+        .unwrap();
+    store.save_run(&run("acme", 1)).await.unwrap();
+
+    assert_eq!(store.purge_sync_state(&acme).await.unwrap(), 3);
+
+    assert!(
+        store
+            .list_idmaps(&acme, None, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .get_watermark(&acme, &entity, Side::Hub)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .get_checkpoint(&acme, &entity, Side::App)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .pending(&acme, &entity, Side::App)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The organization and its history stay.
+    assert!(store.get_organization(&acme).await.unwrap().is_some());
+    assert_eq!(store.recent_runs(&acme, 10).await.unwrap().len(), 1);
+    // Another organization is untouched.
+    assert_eq!(
+        store.list_idmaps(&other, None, 0, 10).await.unwrap(),
+        vec![other_map]
+    );
+    assert_eq!(
+        store
+            .get_watermark(&other, &entity, Side::Hub)
+            .await
+            .unwrap(),
+        Some(mark)
+    );
+    assert_eq!(
+        store
+            .get_checkpoint(&other, &entity, Side::App)
+            .await
+            .unwrap(),
+        Some(checkpoint)
+    );
+    assert_eq!(
+        store
+            .pending(&other, &entity, Side::App)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The freed ids can be mapped again, to other partners.
+    store
+        .save_idmaps(&[map(Some("h-9"), Some("1")), map(Some("h-1"), Some("3"))])
+        .await
+        .unwrap();
+    assert_eq!(store.purge_sync_state(&acme).await.unwrap(), 2);
+}
