@@ -94,7 +94,11 @@ pub struct HubSpotConfig {
     /// Accepted private-app bearer tokens; they never expire. Tokens issued
     /// through [`HubSpotConfig::oauth`] are accepted in addition.
     pub access_tokens: Vec<String>,
-    /// Portal (hub) id reported by the emulator.
+    /// The default portal (hub): `access_tokens`, the in-process helpers and
+    /// OAuth consents (unless [`HubSpotEmulator::consent_as_portal`]) belong
+    /// to it. More portals share the emulator through
+    /// [`HubSpotEmulator::add_private_app_token`] and OAuth; each portal has
+    /// its own records, and a token only sees its own portal's.
     pub portal_id: u64,
     /// Optional rolling-window rate limit per token.
     pub rate_limit: Option<RateLimit>,
@@ -298,6 +302,8 @@ fn written_selection(t: ObjType, props: Option<&Map<String, Value>>) -> Vec<Stri
 /// Who made a change, as reported in webhook events.
 #[derive(Clone, Debug, Default)]
 struct Source {
+    /// The portal whose records the change touches (that of the token).
+    portal: u64,
     /// `changeSource`: `INTEGRATION` for API calls, `CRM_UI` for the
     /// in-process helpers and admin seeding.
     change_source: &'static str,
@@ -306,8 +312,9 @@ struct Source {
 }
 
 impl Source {
-    fn ui() -> Self {
+    fn ui(portal: u64) -> Self {
         Self {
+            portal,
             change_source: "CRM_UI",
             source_id: None,
         }
@@ -330,12 +337,15 @@ struct Change {
 #[derive(Default)]
 struct State {
     clock: Clock,
+    /// Ids are unique across portals (as HubSpot's are).
     next_id: u64,
-    objects: HashMap<ObjType, BTreeMap<u64, HsObject>>,
-    /// Lower-cased email -> contact id (non-archived contacts only).
-    emails: HashMap<String, u64>,
+    /// Objects by portal and type.
+    objects: HashMap<(u64, ObjType), BTreeMap<u64, HsObject>>,
+    /// (portal, lower-cased email) -> contact id (non-archived contacts only).
+    emails: HashMap<(u64, String), u64>,
     events: Vec<Change>,
-    /// Source of the writes of the current `with_state` call.
+    /// Source of the writes of the current `with_state` call; its portal is
+    /// the one every read and write of the call works on.
     source: Source,
 }
 
@@ -346,8 +356,12 @@ struct Prepared {
 }
 
 impl State {
+    fn portal(&self) -> u64 {
+        self.source.portal
+    }
+
     fn objs(&self, t: ObjType) -> Option<&BTreeMap<u64, HsObject>> {
-        self.objects.get(&t)
+        self.objects.get(&(self.portal(), t))
     }
 
     fn obj(&self, t: ObjType, id: u64) -> Option<&HsObject> {
@@ -361,9 +375,10 @@ impl State {
     /// Resolves an id (or unique property value) to an object id.
     fn resolve(&self, t: ObjType, id: &str, id_property: Option<&str>) -> Option<u64> {
         match id_property {
-            Some("email") if t == ObjType::Contacts => {
-                self.emails.get(&id.trim().to_lowercase()).copied()
-            }
+            Some("email") if t == ObjType::Contacts => self
+                .emails
+                .get(&(self.portal(), id.trim().to_lowercase()))
+                .copied(),
             Some(p) if p != "hs_object_id" => self
                 .objs(t)?
                 .values()
@@ -412,7 +427,11 @@ impl State {
                 }
                 (ObjType::Contacts, "email") => {
                     let email = s.trim().to_lowercase();
-                    if let Some(other) = self.emails.get(&email).filter(|o| Some(**o) != existing) {
+                    if let Some(other) = self
+                        .emails
+                        .get(&(self.portal(), email.clone()))
+                        .filter(|o| Some(**o) != existing)
+                    {
                         return Err(ApiError::Conflict(format!(
                             "Contact already exists. Existing ID: {other}"
                         )));
@@ -470,7 +489,8 @@ impl State {
             events,
             source,
         } = self;
-        let objs = objects.entry(t).or_default();
+        let portal = source.portal;
+        let objs = objects.entry((portal, t)).or_default();
         let mut diff = Vec::new();
         let (id, kind) = match existing.and_then(|id| objs.get_mut(&id)) {
             Some(o) => {
@@ -481,7 +501,7 @@ impl State {
                 if t == ObjType::Contacts
                     && let Some(old) = o.props.get("email")
                 {
-                    emails.remove(old);
+                    emails.remove(&(portal, old.clone()));
                 }
                 let before = o.all_props(t);
                 o.props = p.props;
@@ -513,7 +533,7 @@ impl State {
         if t == ObjType::Contacts
             && let Some(e) = o.props.get("email").filter(|e| !e.is_empty())
         {
-            emails.insert(e.clone(), id);
+            emails.insert((portal, e.clone()), id);
         }
         events.push(Change {
             event: ChangeEvent {
@@ -542,7 +562,7 @@ impl State {
             ..
         } = self;
         let Some(o) = objects
-            .get_mut(&t)
+            .get_mut(&(source.portal, t))
             .and_then(|m| m.get_mut(&id))
             .filter(|o| !o.archived())
         else {
@@ -551,7 +571,7 @@ impl State {
         let now = clock.now();
         o.archived_at = Some(now);
         if let Some(e) = o.props.get("email") {
-            emails.remove(e);
+            emails.remove(&(source.portal, e.clone()));
         }
         events.push(Change {
             event: ChangeEvent {
@@ -598,9 +618,22 @@ struct Inner {
     oauth: Mutex<oauth::OAuthState>,
     webhooks: Mutex<webhooks::HookState>,
     pump: Pump,
+    /// Private-app tokens of portals other than the default one.
+    portal_tokens: Mutex<HashMap<String, u64>>,
 }
 
 impl Inner {
+    /// The state, locked, reading and writing `portal`'s records.
+    fn state_at(&self, portal: u64) -> std::sync::MutexGuard<'_, State> {
+        let mut st = lock(&self.state);
+        st.source = Source::ui(portal);
+        st
+    }
+
+    fn default_portal(&self) -> u64 {
+        self.config.portal_id
+    }
+
     /// Runs `f` under the state lock with writes attributed to `source`,
     /// then delivers change events (hooks, webhooks) outside it.
     fn with_state<R>(&self, source: Source, f: impl FnOnce(&mut State) -> R) -> R {
@@ -664,6 +697,7 @@ impl HubSpotEmulator {
                 oauth: Mutex::new(oauth::OAuthState::default()),
                 webhooks: Mutex::new(webhooks::HookState::default()),
                 pump: Pump::default(),
+                portal_tokens: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -705,9 +739,17 @@ impl HubSpotEmulator {
     /// # Panics
     /// On an unknown object type or invalid properties (e.g. duplicate email).
     pub fn seed(&self, object_type: &str, properties: Value) -> Value {
+        self.seed_in(self.inner.default_portal(), object_type, properties)
+    }
+
+    /// [`Self::seed`] in another portal.
+    ///
+    /// # Panics
+    /// As [`Self::seed`].
+    pub fn seed_in(&self, portal: u64, object_type: &str, properties: Value) -> Value {
         let t = obj_type(object_type);
         self.inner
-            .with_state(Source::ui(), |st| {
+            .with_state(Source::ui(portal), |st| {
                 let p = st.prepare(None, t, None, properties.as_object(), None)?;
                 let (id, _) = st.commit(t, None, p);
                 Ok::<_, ApiError>(
@@ -724,36 +766,53 @@ impl HubSpotEmulator {
     pub fn update(&self, object_type: &str, id: &str, properties: Value) -> Option<Value> {
         let t = obj_type(object_type);
         let id: u64 = id.parse().ok()?;
-        self.inner.with_state(Source::ui(), |st| {
-            st.live(t, id)?;
-            let p = st
-                .prepare(None, t, Some(id), properties.as_object(), None)
-                .ok()?;
-            st.commit(t, Some(id), p);
-            st.obj(t, id).map(|o| o.render(t, None, true))
-        })
+        self.inner
+            .with_state(Source::ui(self.inner.default_portal()), |st| {
+                st.live(t, id)?;
+                let p = st
+                    .prepare(None, t, Some(id), properties.as_object(), None)
+                    .ok()?;
+                st.commit(t, Some(id), p);
+                st.obj(t, id).map(|o| o.render(t, None, true))
+            })
     }
 
     /// Archives an object; `false` if unknown or already archived.
     pub fn archive(&self, object_type: &str, id: &str) -> bool {
         let t = obj_type(object_type);
-        id.parse()
-            .is_ok_and(|id| self.inner.with_state(Source::ui(), |st| st.archive(t, id)))
+        id.parse().is_ok_and(|id| {
+            self.inner
+                .with_state(Source::ui(self.inner.default_portal()), |st| {
+                    st.archive(t, id)
+                })
+        })
     }
 
     /// Non-archived objects with all properties, by id.
     pub fn objects(&self, object_type: &str) -> Vec<Value> {
-        self.collect(object_type, false)
+        self.collect(self.inner.default_portal(), object_type, false)
+    }
+
+    /// Non-archived objects of another portal, by id.
+    pub fn objects_in(&self, portal: u64, object_type: &str) -> Vec<Value> {
+        self.collect(portal, object_type, false)
     }
 
     /// All objects, archived ones included, by id.
     pub fn all_objects_including_archived(&self, object_type: &str) -> Vec<Value> {
-        self.collect(object_type, true)
+        self.collect(self.inner.default_portal(), object_type, true)
     }
 
-    fn collect(&self, object_type: &str, archived: bool) -> Vec<Value> {
+    /// Accepts `token` as a private-app token of `portal` (a second HubSpot
+    /// account on the same emulator: its own records, its own webhooks'
+    /// `portalId`).
+    pub fn add_private_app_token(&self, portal: u64, token: impl Into<String>) {
+        lock(&self.inner.portal_tokens).insert(token.into(), portal);
+    }
+
+    fn collect(&self, portal: u64, object_type: &str, archived: bool) -> Vec<Value> {
         let t = obj_type(object_type);
-        let st = lock(&self.inner.state);
+        let st = self.inner.state_at(portal);
         st.objs(t)
             .into_iter()
             .flat_map(|m| m.values())
@@ -766,7 +825,8 @@ impl HubSpotEmulator {
     pub fn get(&self, object_type: &str, id: &str) -> Option<Value> {
         let t = obj_type(object_type);
         let id: u64 = id.parse().ok()?;
-        lock(&self.inner.state)
+        self.inner
+            .state_at(self.inner.default_portal())
             .obj(t, id)
             .map(|o| o.render(t, None, true))
     }
@@ -774,7 +834,8 @@ impl HubSpotEmulator {
     /// The contact's primary company id.
     pub fn primary_company_of(&self, contact_id: &str) -> Option<String> {
         let id: u64 = contact_id.parse().ok()?;
-        lock(&self.inner.state)
+        self.inner
+            .state_at(self.inner.default_portal())
             .obj(ObjType::Contacts, id)?
             .primary_company
             .map(|c| c.to_string())
@@ -941,8 +1002,12 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 /// Outcome of checking a request's credentials.
 enum Auth {
-    /// A static token (`oauth = false`) or a live OAuth access token.
-    Valid { token: String, oauth: bool },
+    /// A static token (`oauth = false`) or a live OAuth access token, of a portal.
+    Valid {
+        token: String,
+        oauth: bool,
+        portal: u64,
+    },
     /// A known OAuth access token past its expiry.
     Expired,
     /// No or unknown credentials.
@@ -957,14 +1022,23 @@ fn authenticate(inner: &Inner, headers: &HeaderMap) -> Auth {
         return Auth::Valid {
             token: token.to_string(),
             oauth: false,
+            portal: inner.default_portal(),
         };
     }
-    match lock(&inner.oauth).access_token_live(token) {
-        Some(true) => Auth::Valid {
+    if let Some(portal) = lock(&inner.portal_tokens).get(token) {
+        return Auth::Valid {
+            token: token.to_string(),
+            oauth: false,
+            portal: *portal,
+        };
+    }
+    match lock(&inner.oauth).access_token(token) {
+        Some((true, portal)) => Auth::Valid {
             token: token.to_string(),
             oauth: true,
+            portal,
         },
-        Some(false) => Auth::Expired,
+        Some((false, _)) => Auth::Expired,
         None => Auth::Missing,
     }
 }
@@ -1060,8 +1134,12 @@ async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Resp
     };
     lock(&inner.stats).count(&route, read);
 
-    let (token, via_oauth) = match authenticate(&inner, &parts.headers) {
-        Auth::Valid { token, oauth } => (token, oauth),
+    let (token, via_oauth, portal) = match authenticate(&inner, &parts.headers) {
+        Auth::Valid {
+            token,
+            oauth,
+            portal,
+        } => (token, oauth, portal),
         Auth::Expired => {
             lock(&inner.stats).rejected += 1;
             return expired_response();
@@ -1072,6 +1150,7 @@ async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Resp
         }
     };
     let source = Source {
+        portal,
         change_source: "INTEGRATION",
         source_id: via_oauth
             .then(|| inner.config.oauth.as_ref().map(|a| a.app_id.to_string()))
@@ -1109,7 +1188,7 @@ async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Resp
             StatusCode::OK,
             JSON,
             &json!({
-                "portalId": inner.config.portal_id,
+                "portalId": portal,
                 "accountType": "STANDARD",
                 "timeZone": "Etc/UTC",
                 "companyCurrency": "USD",
@@ -1225,7 +1304,7 @@ fn list(c: &Ctx<'_>) -> Outcome {
     let archived = query_get(&c.q, "archived").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let names = selection(c.t, &query_list(&c.q, "properties"));
     let assoc = wants_assoc(c);
-    let st = lock(&c.inner.state);
+    let st = c.inner.state_at(c.source.portal);
     let mut page: Vec<&HsObject> = st
         .objs(c.t)
         .into_iter()
@@ -1249,7 +1328,7 @@ fn list(c: &Ctx<'_>) -> Outcome {
 fn get_one(c: &Ctx<'_>, id: &str) -> Outcome {
     let archived = query_get(&c.q, "archived").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let names = selection(c.t, &query_list(&c.q, "properties"));
-    let st = lock(&c.inner.state);
+    let st = c.inner.state_at(c.source.portal);
     let found = if archived {
         id.parse()
             .ok()
@@ -1514,7 +1593,7 @@ fn search(c: &Ctx<'_>, body: &Value) -> Outcome {
         .filter(|s| !s.is_empty());
     let names = selection(c.t, &body_list(body, "properties"));
 
-    let st = lock(&c.inner.state);
+    let st = c.inner.state_at(c.source.portal);
     let mut hits: Vec<(&HsObject, BTreeMap<String, Value>)> = Vec::new();
     for o in st
         .objs(c.t)
@@ -1596,7 +1675,7 @@ fn batch_read(c: &Ctx<'_>, body: &Value) -> Outcome {
         )));
     }
     let names = selection(c.t, &body_list(body, "properties"));
-    let st = lock(&c.inner.state);
+    let st = c.inner.state_at(c.source.portal);
     let (mut results, mut missing) = (Vec::new(), Vec::new());
     for input in &items {
         let id = input.get("id").and_then(scalar_string).unwrap_or_default();
@@ -1854,7 +1933,7 @@ fn admin(inner: &Arc<Inner>, method: &Method, rest: &str, bytes: &Bytes) -> Resp
             for item in items {
                 // Accept `{"properties": {...}}` or a bare property map.
                 let props = item.get("properties").cloned().unwrap_or(item);
-                let res = inner.with_state(Source::ui(), |st| {
+                let res = inner.with_state(Source::ui(inner.default_portal()), |st| {
                     let p = st.prepare(None, t, None, props.as_object(), None)?;
                     let (id, _) = st.commit(t, None, p);
                     Ok::<_, ApiError>(

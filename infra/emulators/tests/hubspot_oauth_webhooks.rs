@@ -704,3 +704,70 @@ async fn consent_page_without_auto_approve() {
     // Debug output never shows the secret.
     assert!(!format!("{emu:?}").contains("csecret"));
 }
+
+#[tokio::test]
+async fn each_portal_sees_only_its_own_records() {
+    let (emu, srv, c) = setup(false).await;
+    let default_portal = emu.config().portal_id;
+    emu.seed("contacts", json!({ "email": "same@x.example" }));
+    emu.add_private_app_token(777, "portal-777-token");
+    // The same email may exist once per portal.
+    let created = c
+        .post(format!("{}/crm/v3/objects/contacts", srv.base_url))
+        .bearer_auth("portal-777-token")
+        .json(&json!({ "properties": { "email": "same@x.example", "firstname": "B" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let (status, listed) = api_get(&c, &srv, "portal-777-token").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["results"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["results"][0]["properties"]["firstname"], "B");
+    assert_eq!(emu.objects("contacts").len(), 1);
+    assert_eq!(emu.objects_in(777, "contacts").len(), 1);
+    let details: Value = c
+        .get(format!("{}/account-info/v3/details", srv.base_url))
+        .bearer_auth("portal-777-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(details["portalId"], 777);
+
+    // An OAuth consent given as another account yields tokens of that portal.
+    emu.consent_as_portal(888);
+    let code = authorize(&c, &srv, None).await;
+    let (status, tokens) = code_grant(&c, &srv, &code, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let access = tokens["access_token"].as_str().unwrap();
+    let info: Value = c
+        .get(format!("{}/oauth/v1/access-tokens/{access}", srv.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["hub_id"], 888);
+    let (_, listed) = api_get(&c, &srv, access).await;
+    assert!(listed["results"].as_array().unwrap().is_empty());
+    let (status, refreshed) = refresh(&c, &srv, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let info: Value = c
+        .get(format!(
+            "{}/oauth/v1/access-tokens/{}",
+            srv.base_url,
+            refreshed["access_token"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["hub_id"], 888, "a refresh stays in its portal");
+    assert_ne!(default_portal, 888);
+}

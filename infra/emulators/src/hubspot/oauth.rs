@@ -86,6 +86,7 @@ impl std::fmt::Debug for OAuthApp {
 }
 
 struct Code {
+    portal: u64,
     redirect_uri: String,
     challenge: Option<String>,
     scopes: Vec<String>,
@@ -93,11 +94,13 @@ struct Code {
 }
 
 struct Access {
+    portal: u64,
     scopes: Vec<String>,
     expires: Instant,
 }
 
 struct Refresh {
+    portal: u64,
     scopes: Vec<String>,
 }
 
@@ -109,16 +112,27 @@ pub(super) struct OAuthState {
     refresh: HashMap<String, Refresh>,
     token_requests: u64,
     delay: Duration,
+    /// The portal the next consents grant (`None`: the default portal).
+    consenting_portal: Option<u64>,
 }
 
 impl OAuthState {
-    /// `Some(true)` live, `Some(false)` expired, `None` unknown.
-    pub(super) fn access_token_live(&self, token: &str) -> Option<bool> {
-        self.access.get(token).map(|a| Instant::now() < a.expires)
+    /// `Some((live, portal))` for a known access token, `None` when unknown.
+    pub(super) fn access_token(&self, token: &str) -> Option<(bool, u64)> {
+        self.access
+            .get(token)
+            .map(|a| (Instant::now() < a.expires, a.portal))
     }
 
-    /// Issues an access token (and a refresh token unless `refresh` is given).
-    fn issue(&mut self, app: &OAuthApp, scopes: Vec<String>, refresh: Option<String>) -> Value {
+    /// Issues an access token of `portal` (and a refresh token unless
+    /// `refresh` is given).
+    fn issue(
+        &mut self,
+        app: &OAuthApp,
+        portal: u64,
+        scopes: Vec<String>,
+        refresh: Option<String>,
+    ) -> Value {
         let access = format!(
             "CO{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -129,6 +143,7 @@ impl OAuthState {
             self.refresh.insert(
                 r.clone(),
                 Refresh {
+                    portal,
                     scopes: scopes.clone(),
                 },
             );
@@ -137,6 +152,7 @@ impl OAuthState {
         self.access.insert(
             access.clone(),
             Access {
+                portal,
                 scopes,
                 expires: Instant::now() + app.access_token_ttl,
             },
@@ -151,6 +167,13 @@ impl OAuthState {
 }
 
 impl HubSpotEmulator {
+    /// Makes the following OAuth consents grant access to `portal` instead
+    /// of the default one, as if the user picked that account on HubSpot's
+    /// account chooser.
+    pub fn consent_as_portal(&self, portal: u64) {
+        lock(&self.inner.oauth).consenting_portal = Some(portal);
+    }
+
     /// Number of `POST /oauth/v1/token` requests received (any outcome).
     pub fn token_requests(&self) -> u64 {
         lock(&self.inner.oauth).token_requests
@@ -270,6 +293,9 @@ fn get<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 /// `GET /oauth/authorize`.
 fn authorize(inner: &Inner, q: &[(String, String)]) -> Response {
+    let portal = lock(&inner.oauth)
+        .consenting_portal
+        .unwrap_or(inner.config.portal_id);
     let Some(app) = inner
         .config
         .oauth
@@ -322,7 +348,7 @@ fn authorize(inner: &Inner, q: &[(String, String)]) -> Response {
              <h1>Connect app</h1><p>Grant access to portal {}?</p>\
              <p><a id=\"approve\" href=\"{}\">Approve</a> <a id=\"deny\" href=\"{}\">Deny</a></p>\
              </body></html>",
-            inner.config.portal_id,
+            portal,
             link("approve").replace('&', "&amp;"),
             link("deny").replace('&', "&amp;"),
         );
@@ -345,6 +371,7 @@ fn authorize(inner: &Inner, q: &[(String, String)]) -> Response {
             lock(&inner.oauth).codes.insert(
                 code.clone(),
                 Code {
+                    portal,
                     redirect_uri: redirect.to_string(),
                     challenge,
                     scopes,
@@ -466,7 +493,7 @@ async fn token(inner: &Arc<Inner>, headers: &HeaderMap, bytes: &Bytes) -> Respon
                     );
                 }
             }
-            let body = o.issue(app, c.scopes, None);
+            let body = o.issue(app, c.portal, c.scopes, None);
             json_response(StatusCode::OK, JSON, &body)
         }
         Some("refresh_token") => {
@@ -478,8 +505,8 @@ async fn token(inner: &Arc<Inner>, headers: &HeaderMap, bytes: &Bytes) -> Respon
                 );
             };
             let mut o = lock(&inner.oauth);
-            let scopes = match o.refresh.get(refresh) {
-                Some(r) => r.scopes.clone(),
+            let (portal, scopes) = match o.refresh.get(refresh) {
+                Some(r) => (r.portal, r.scopes.clone()),
                 None => {
                     return oauth_error(
                         "BAD_REFRESH_TOKEN",
@@ -494,7 +521,7 @@ async fn token(inner: &Arc<Inner>, headers: &HeaderMap, bytes: &Bytes) -> Respon
             } else {
                 Some(refresh.to_string())
             };
-            let body = o.issue(app, scopes, keep);
+            let body = o.issue(app, portal, scopes, keep);
             json_response(StatusCode::OK, JSON, &body)
         }
         Some(_) => oauth_error(
@@ -516,6 +543,7 @@ fn access_info(inner: &Inner, token: &str) -> Response {
         let o = lock(&inner.oauth);
         o.access.get(token).map(|a| {
             (
+                a.portal,
                 a.scopes.clone(),
                 a.expires
                     .saturating_duration_since(Instant::now())
@@ -525,16 +553,16 @@ fn access_info(inner: &Inner, token: &str) -> Response {
     }) else {
         return not_found();
     };
-    let (scopes, expires_in) = info;
+    let (portal, scopes, expires_in) = info;
     json_response(
         StatusCode::OK,
         JSON,
         &json!({
             "token": token,
             "user": USER,
-            "hub_domain": format!("demo-{}.hubspot.com", inner.config.portal_id),
+            "hub_domain": format!("demo-{portal}.hubspot.com"),
             "scopes": scopes,
-            "hub_id": inner.config.portal_id,
+            "hub_id": portal,
             "app_id": app.app_id,
             "expires_in": expires_in,
             "user_id": 1,
@@ -545,12 +573,12 @@ fn access_info(inner: &Inner, token: &str) -> Response {
 
 /// `GET /oauth/v1/refresh-tokens/{token}`.
 fn refresh_info(inner: &Inner, token: &str) -> Response {
-    let (Some(app), Some(scopes)) = (
+    let (Some(app), Some((portal, scopes))) = (
         inner.config.oauth.as_ref(),
         lock(&inner.oauth)
             .refresh
             .get(token)
-            .map(|r| r.scopes.clone()),
+            .map(|r| (r.portal, r.scopes.clone())),
     ) else {
         return not_found();
     };
@@ -560,9 +588,9 @@ fn refresh_info(inner: &Inner, token: &str) -> Response {
         &json!({
             "token": token,
             "user": USER,
-            "hub_domain": format!("demo-{}.hubspot.com", inner.config.portal_id),
+            "hub_domain": format!("demo-{portal}.hubspot.com"),
             "scopes": scopes,
-            "hub_id": inner.config.portal_id,
+            "hub_id": portal,
             "client_id": app.client_id,
             "user_id": 1,
             "token_type": "refresh",

@@ -130,7 +130,7 @@ impl Inner {
                     let mut e = json!({
                         "eventId": 100_000 + *next_event,
                         "subscriptionId": sub.id,
-                        "portalId": self.config.portal_id,
+                        "portalId": c.source.portal,
                         "appId": app.app_id,
                         "occurredAt": c.at_ms,
                         "subscriptionType": sub.event_type,
