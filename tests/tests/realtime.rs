@@ -122,10 +122,15 @@ fn client() -> reqwest::Client {
 
 /// Follows the browser's path through start -> authorize -> callback; returns the callback URL.
 async fn link(served: &Served) -> String {
+    link_group(served, GROUP).await
+}
+
+/// [`link`] for any Connec! group.
+async fn link_group(served: &Served, group: &str) -> String {
     let http = client();
     let start = http
         .get(format!(
-            "{}/oauth/hubspot/start?group_id={GROUP}",
+            "{}/oauth/hubspot/start?group_id={group}",
             served.public_url
         ))
         .send()
@@ -423,4 +428,127 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
             "a secret or personal data reached the logs"
         );
     }
+}
+
+/// Waits until the organization's first run has finished.
+async fn first_run_finished(served: &Served, group: &str) {
+    let store = served.runtime.store().clone();
+    for _ in 0..200 {
+        if store
+            .recent_runs(&OrgId::new(group), 5)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.finished_at.is_some())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the first sync of {group} never finished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_notification_for_two_groups_reaches_each_groups_own_hubspot_account() {
+    const OTHER_GROUP: &str = "cld-rt-other";
+    const OTHER_PORTAL: u64 = 777;
+    let served = serve().await;
+    let default_portal = served.hubspot.config().portal_id;
+    link_group(&served, GROUP).await;
+    // The second group is linked to another HubSpot account (chosen on HubSpot's consent).
+    served.hubspot.consent_as_portal(OTHER_PORTAL);
+    link_group(&served, OTHER_GROUP).await;
+    let store = served.runtime.store().clone();
+    let mut realms = Vec::new();
+    for group in [GROUP, OTHER_GROUP] {
+        let org = store.get_organization(&OrgId::new(group)).await.unwrap();
+        realms.push(org.expect("linked").realm.to_string());
+    }
+    assert_eq!(
+        realms,
+        [default_portal.to_string(), OTHER_PORTAL.to_string()]
+    );
+    first_run_finished(&served, GROUP).await;
+    first_run_finished(&served, OTHER_GROUP).await;
+    settle(&served).await;
+    let sent_before = served.connec.notifications_sent().len();
+
+    // Two groups change while notifications are held: one body carries both.
+    served.connec.pause_notifications(true);
+    served.connec.seed(
+        GROUP,
+        "people",
+        json!({ "first_name": "Ann", "email": { "address": "ann@one.example" } }),
+    );
+    served.connec.seed(
+        OTHER_GROUP,
+        "people",
+        json!({ "first_name": "Bob", "email": { "address": "bob@two.example" } }),
+    );
+    served.connec.pause_notifications(false);
+    let email_in = |portal: u64, email: &str| {
+        served
+            .hubspot
+            .objects_in(portal, "contacts")
+            .iter()
+            .any(|c| c.pointer("/properties/email").and_then(Value::as_str) == Some(email))
+    };
+    eventually(&served, "each person reaches its own account", || {
+        email_in(default_portal, "ann@one.example") && email_in(OTHER_PORTAL, "bob@two.example")
+    })
+    .await;
+    settle(&served).await;
+    let sent: Vec<_> = served.connec.notifications_sent()[sent_before..].to_vec();
+    assert!(
+        sent.iter().any(|n| n.records == 2),
+        "one notification carried both groups: {sent:?}"
+    );
+    assert!(!email_in(OTHER_PORTAL, "ann@one.example"), "no cross-talk");
+    assert!(
+        !email_in(default_portal, "bob@two.example"),
+        "no cross-talk"
+    );
+    // Each account's new contact is mapped in its own organization only.
+    for (group, portal, email) in [
+        (GROUP, default_portal, "ann@one.example"),
+        (OTHER_GROUP, OTHER_PORTAL, "bob@two.example"),
+    ] {
+        let contact = served
+            .hubspot
+            .objects_in(portal, "contacts")
+            .into_iter()
+            .find(|c| c.pointer("/properties/email").and_then(Value::as_str) == Some(email))
+            .unwrap();
+        let maps = store
+            .list_idmaps(&OrgId::new(group), None, 0, 100)
+            .await
+            .unwrap();
+        assert!(
+            maps.iter()
+                .any(|m| m.app_id.as_ref().map(|a| a.as_str()) == contact["id"].as_str()),
+            "{group} maps {email}'s contact"
+        );
+    }
+
+    // And back: a webhook from the second account (its portalId) lands in its own group.
+    served.hubspot.seed_in(
+        OTHER_PORTAL,
+        "contacts",
+        json!({ "firstname": "Cy", "email": "cy@two.example" }),
+    );
+    let person_in = |group: &str, email: &str| {
+        served
+            .connec
+            .records(group, "people")
+            .iter()
+            .any(|p| p.pointer("/email/address").and_then(Value::as_str) == Some(email))
+    };
+    eventually(
+        &served,
+        "the second account's contact reaches its group",
+        || person_in(OTHER_GROUP, "cy@two.example"),
+    )
+    .await;
+    settle(&served).await;
+    assert!(!person_in(GROUP, "cy@two.example"), "no cross-talk");
 }
