@@ -17,10 +17,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use connector_service::{ConnectorService, HttpReply, Ports, ServiceSettings};
 use linking::CredentialStore;
-use realtime::{LocalQueue, MemoryDedupe, WorkItem};
+use realtime::{LocalQueue, WorkItem};
 use serde::Deserialize;
-use store_embedded::EmbeddedStore;
 use store_embedded::secrets::{EncryptedCredentialStore, SecretKey, SqliteAuthorizationStateStore};
+use store_embedded::{EmbeddedStore, SqliteDedupe};
 use sync_core::ports::SyncStore;
 
 /// Settings of the local server.
@@ -62,8 +62,8 @@ impl LocalRuntime {
             store: Arc::new(EmbeddedStore::open(database)?),
             credentials: Arc::new(EncryptedCredentialStore::open(database, key.clone())?),
             states: Arc::new(SqliteAuthorizationStateStore::open(database, key)?),
-            // One process: an in-memory dedupe window (the AWS adapter keeps it in DynamoDB).
-            dedupe: Arc::new(MemoryDedupe::default()),
+            // In the file: a redelivered webhook is still recognised after a restart.
+            dedupe: Arc::new(SqliteDedupe::open(database)?),
             bus: Arc::new(queue),
         };
         let service = ConnectorService::new(ports, settings.service)?;

@@ -39,6 +39,7 @@
 
 #![warn(missing_docs)]
 
+mod dedupe;
 pub mod secrets;
 
 use std::fmt;
@@ -56,6 +57,7 @@ use sync_core::domain::{
 use sync_core::error::StoreError;
 use sync_core::ports::SyncStore;
 
+pub use dedupe::SqliteDedupe;
 pub use secrets::{EncryptedCredentialStore, KeyError, SecretKey, SqliteAuthorizationStateStore};
 
 /// How long a statement waits for a lock held by another connection before failing.
@@ -176,6 +178,14 @@ const MIGRATIONS: &[&str] = &[
         sealed_verifier  BLOB
     );
     CREATE INDEX authorization_states_expiry ON authorization_states (expires_at);
+    ",
+    // Version 2: webhook dedupe keys, so a redelivered event is still recognised after a restart.
+    r"
+    CREATE TABLE webhook_dedupe (
+        key         TEXT PRIMARY KEY NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_dedupe_expiry ON webhook_dedupe (expires_at);
     ",
 ];
 

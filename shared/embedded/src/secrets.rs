@@ -221,12 +221,12 @@ struct SealedTokens {
 
 /// One connection to the database file, used from Tokio's blocking pool.
 #[derive(Clone)]
-struct Db {
+pub(crate) struct Db {
     conn: Arc<Mutex<Connection>>,
 }
 
 impl Db {
-    fn open(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path).map_err(|e| {
             StoreError::Backend(format!("open: cannot open `{}`: {e}", path.display()))
         })?;
@@ -240,7 +240,7 @@ impl Db {
         })
     }
 
-    async fn call<T, F>(&self, op: &'static str, work: F) -> Result<T, StoreError>
+    pub(crate) async fn call<T, F>(&self, op: &'static str, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, Fail> + Send + 'static,
