@@ -258,18 +258,7 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
 
     // The first sync runs on its own (requested by the link).
     let store = served.runtime.store().clone();
-    for _ in 0..200 {
-        if store
-            .recent_runs(&org.id, 5)
-            .await
-            .unwrap()
-            .iter()
-            .any(|r| r.finished_at.is_some())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    first_run_finished(&served, GROUP).await;
     assert_eq!(store.recent_runs(&org.id, 5).await.unwrap().len(), 1);
     let (connec_writes, hubspot_writes) = settle(&served).await;
 

@@ -135,7 +135,12 @@ async fn sync_status_and_idmaps_against_configured_endpoints() {
             .args(args)
             .arg("--config")
             .arg(&config_path)
-            .env("TEST_CONNEC_KEY", "demo-key");
+            .env("TEST_CONNEC_KEY", "demo-key")
+            // Only `unlink` opens the encrypted credentials; the key is a throwaway.
+            .env(
+                "CONNECTOR_SECRET_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            );
         command.output().expect("connector runs")
     };
     let synced = tokio::task::spawn_blocking({
@@ -178,16 +183,12 @@ async fn sync_status_and_idmaps_against_configured_endpoints() {
     );
 
     // Unlink with a purge forgets the id-maps (the next link starts over with a first sync).
-    let unlinked = connector()
-        .args(["unlink", "--purge", "--config"])
-        .arg(&config)
-        .env(
-            "CONNECTOR_SECRET_KEY",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        )
-        .env("TEST_CONNEC_KEY", "demo-key")
-        .output()
-        .unwrap();
+    let unlinked = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&["unlink", "--purge"])
+    })
+    .await
+    .unwrap();
     let stdout = String::from_utf8_lossy(&unlinked.stdout);
     assert!(
         unlinked.status.success(),

@@ -705,6 +705,15 @@ async fn consent_page_without_auto_approve() {
     assert!(!format!("{emu:?}").contains("csecret"));
 }
 
+/// `GET` of a JSON document, with a bearer token when given.
+async fn get_json(c: &Client, srv: &RunningServer, path: &str, bearer: Option<&str>) -> Value {
+    let mut request = c.get(format!("{}{path}", srv.base_url));
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn each_portal_sees_only_its_own_records() {
     let (emu, srv, c) = setup(false).await;
@@ -726,15 +735,13 @@ async fn each_portal_sees_only_its_own_records() {
     assert_eq!(listed["results"][0]["properties"]["firstname"], "B");
     assert_eq!(emu.objects("contacts").len(), 1);
     assert_eq!(emu.objects_in(777, "contacts").len(), 1);
-    let details: Value = c
-        .get(format!("{}/account-info/v3/details", srv.base_url))
-        .bearer_auth("portal-777-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let details = get_json(
+        &c,
+        &srv,
+        "/account-info/v3/details",
+        Some("portal-777-token"),
+    )
+    .await;
     assert_eq!(details["portalId"], 777);
 
     // An OAuth consent given as another account yields tokens of that portal.
@@ -743,31 +750,17 @@ async fn each_portal_sees_only_its_own_records() {
     let (status, tokens) = code_grant(&c, &srv, &code, None).await;
     assert_eq!(status, StatusCode::OK);
     let access = tokens["access_token"].as_str().unwrap();
-    let info: Value = c
-        .get(format!("{}/oauth/v1/access-tokens/{access}", srv.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = get_json(&c, &srv, &format!("/oauth/v1/access-tokens/{access}"), None).await;
     assert_eq!(info["hub_id"], 888);
     let (_, listed) = api_get(&c, &srv, access).await;
     assert!(listed["results"].as_array().unwrap().is_empty());
     let (status, refreshed) = refresh(&c, &srv, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
-    let info: Value = c
-        .get(format!(
-            "{}/oauth/v1/access-tokens/{}",
-            srv.base_url,
-            refreshed["access_token"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = format!(
+        "/oauth/v1/access-tokens/{}",
+        refreshed["access_token"].as_str().unwrap()
+    );
+    let info = get_json(&c, &srv, &path, None).await;
     assert_eq!(info["hub_id"], 888, "a refresh stays in its portal");
     assert_ne!(default_portal, 888);
 }

@@ -454,6 +454,25 @@ impl DynamoStore {
             .consistent_read(true)
     }
 
+    /// The organization's id-map records (optionally of one entity) on GSI1, by entity then
+    /// creation order (eventually consistent).
+    fn idmaps_query(&self, org: &OrgId, entity: Option<&EntityName>) -> QueryFluentBuilder {
+        let query = self
+            .client_ref()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1)
+            .expression_attribute_names("#pk", GSI1PK)
+            .expression_attribute_values(":pk", s(format!("MAPS#{}", esc(org.as_str()))));
+        match entity {
+            Some(entity) => query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", GSI1SK)
+                .expression_attribute_values(":prefix", s(format!("{}#", esc(entity.as_str())))),
+            None => query.key_condition_expression("#pk = :pk"),
+        }
+    }
+
     /// Reads the id-map items of these keys (strongly consistent).
     async fn read_map_items(&self, op: &str, pks: &[String]) -> Result<Vec<Item>, StoreError> {
         let mut seen = HashSet::new();
@@ -818,22 +837,12 @@ impl SyncStore for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut query = self
-            .client_ref()
-            .query()
-            .table_name(self.table())
-            .index_name(GSI1)
-            .expression_attribute_names("#pk", GSI1PK)
-            .expression_attribute_values(":pk", s(format!("MAPS#{}", esc(org.as_str()))));
-        query = match entity {
-            Some(entity) => query
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#sk", GSI1SK)
-                .expression_attribute_values(":prefix", s(format!("{}#", esc(entity.as_str())))),
-            None => query.key_condition_expression("#pk = :pk"),
-        };
         let items = self
-            .query_all("list_idmaps", query, Some(offset.saturating_add(limit)))
+            .query_all(
+                "list_idmaps",
+                self.idmaps_query(org, entity),
+                Some(offset.saturating_add(limit)),
+            )
             .await?;
         items
             .iter()
@@ -1172,14 +1181,8 @@ impl SyncStore for DynamoStore {
         let mut deletes = BTreeSet::new();
         // Id-map records are listed by GSI1; each one's uniqueness items follow from its ids.
         let records = self
-            .client_ref()
-            .query()
-            .table_name(self.table())
-            .index_name(GSI1)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", GSI1PK)
-            .expression_attribute_values(":pk", s(format!("MAPS#{}", esc(org.as_str()))));
-        let records = self.query_all(OP, records, None).await?;
+            .query_all(OP, self.idmaps_query(org, None), None)
+            .await?;
         for item in &records {
             let map: IdMap = read_fields("id-map", item)?;
             let (org, entity) = (map.org.as_str(), map.entity.as_str());

@@ -8,6 +8,8 @@
 //! - [`connec`]: the Connec! API client, the hub adapter.
 //! - [`http`]: the shared HTTP client with retries, backoff and `Retry-After`.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod connec;
 pub mod domain;
 pub mod engine;
