@@ -143,12 +143,22 @@ async fn sync_status_and_idmaps_against_configured_endpoints() {
             );
         command.output().expect("connector runs")
     };
-    let synced = tokio::task::spawn_blocking({
+    // The binary blocks: run it off the runtime that serves the emulators.
+    let off_thread = |args: &'static [&'static str]| {
         let run = run.clone();
-        move || run(&["sync"])
-    })
-    .await
-    .unwrap();
+        async move {
+            tokio::task::spawn_blocking(move || run(args))
+                .await
+                .unwrap()
+        }
+    };
+    let linked_rows = |output: &std::process::Output| {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| l.contains("linked"))
+            .count()
+    };
+    let synced = off_thread(&["sync"]).await;
     let stdout = String::from_utf8_lossy(&synced.stdout);
     assert!(
         synced.status.success(),
@@ -159,36 +169,21 @@ async fn sync_status_and_idmaps_against_configured_endpoints() {
     assert_eq!(connec.records("cld-cli", "people").len(), 2);
     assert_eq!(hubspot.objects("contacts").len(), 2);
 
-    let status = tokio::task::spawn_blocking({
-        let run = run.clone();
-        move || run(&["status"])
-    })
-    .await
-    .unwrap();
+    let status = off_thread(&["status"]).await;
     let stdout = String::from_utf8_lossy(&status.stdout);
     assert!(stdout.contains("people: hub watermark 20"), "{stdout}");
     assert!(stdout.contains("historical data on"), "{stdout}");
 
-    let maps = tokio::task::spawn_blocking({
-        let run = run.clone();
-        move || run(&["idmaps"])
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&maps.stdout);
+    let maps = off_thread(&["idmaps"]).await;
     assert_eq!(
-        stdout.lines().filter(|l| l.contains("linked")).count(),
+        linked_rows(&maps),
         2,
-        "{stdout}"
+        "{}",
+        String::from_utf8_lossy(&maps.stdout)
     );
 
     // Unlink with a purge forgets the id-maps (the next link starts over with a first sync).
-    let unlinked = tokio::task::spawn_blocking({
-        let run = run.clone();
-        move || run(&["unlink", "--purge"])
-    })
-    .await
-    .unwrap();
+    let unlinked = off_thread(&["unlink", "--purge"]).await;
     let stdout = String::from_utf8_lossy(&unlinked.stdout);
     assert!(
         unlinked.status.success(),
@@ -196,17 +191,12 @@ async fn sync_status_and_idmaps_against_configured_endpoints() {
         String::from_utf8_lossy(&unlinked.stderr)
     );
     assert!(stdout.contains("2 id-map(s) purged"), "{stdout}");
-    let maps = tokio::task::spawn_blocking({
-        let run = run.clone();
-        move || run(&["idmaps"])
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&maps.stdout);
+    let maps = off_thread(&["idmaps"]).await;
     assert_eq!(
-        stdout.lines().filter(|l| l.contains("linked")).count(),
+        linked_rows(&maps),
         0,
-        "{stdout}"
+        "{}",
+        String::from_utf8_lossy(&maps.stdout)
     );
 
     // A missing env credential is named.
