@@ -1893,33 +1893,19 @@ fn admin(inner: &Arc<Inner>, method: &Method, rest: &str, bytes: &Bytes) -> Resp
         inner: inner.clone(),
     };
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(answer) = crate::common::faults_and_stats_admin(
+        JSON,
+        &inner.faults,
+        &inner.stats,
+        method,
+        &segs,
+        bytes,
+    ) {
+        return answer;
+    }
     let ok = |v: Value| json_response(StatusCode::OK, JSON, &v);
     let bad = |m: String| json_response(StatusCode::BAD_REQUEST, JSON, &json!({ "error": m }));
     match (method, segs.as_slice()) {
-        (&Method::POST, ["faults", "record"]) => match serde_json::from_slice::<RecordFault>(bytes)
-        {
-            Ok(f) => {
-                emu.fail_record(f);
-                ok(json!({ "ok": true }))
-            }
-            Err(e) => bad(format!("invalid record fault: {e}")),
-        },
-        (&Method::POST, ["faults", "call"]) => match serde_json::from_slice::<CallFault>(bytes) {
-            Ok(f) => {
-                emu.fail_calls(f);
-                ok(json!({ "ok": true }))
-            }
-            Err(e) => bad(format!("invalid call fault: {e}")),
-        },
-        (&Method::DELETE, ["faults"]) => {
-            emu.clear_faults();
-            empty_response(StatusCode::NO_CONTENT)
-        }
-        (&Method::GET, ["stats"]) => ok(serde_json::to_value(emu.stats()).unwrap_or_default()),
-        (&Method::POST, ["stats", "reset"]) => {
-            emu.reset_stats();
-            empty_response(StatusCode::NO_CONTENT)
-        }
         (&Method::POST, ["seed", type_seg, ..]) => {
             let Some(t) = ObjType::parse(type_seg) else {
                 return bad(format!("unknown object type '{type_seg}'"));

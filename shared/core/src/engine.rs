@@ -521,6 +521,30 @@ impl Phase<'_> {
         )
     }
 
+    /// After a page: `false` on the last one; otherwise checkpoints the next page's cursor (so a
+    /// crash or a deadline resumes there), renews the lease and checks the deadline.
+    async fn after_page(
+        &self,
+        side: Side,
+        next: Option<&PageCursor>,
+        started: Timestamp,
+    ) -> Result<bool, PhaseError> {
+        let Some(next) = next else {
+            return Ok(false);
+        };
+        self.store()
+            .set_checkpoint(
+                &self.org.id,
+                &self.pair.hub,
+                side,
+                Some((next.clone(), started)),
+            )
+            .await?;
+        self.renew_lease().await?;
+        self.check_deadline()?;
+        Ok(true)
+    }
+
     /// Records the end of a complete fetch: the watermark moves to its start minus the overlap.
     async fn fetch_done(&self, side: Side, started: Timestamp) -> Result<(), PhaseError> {
         let mark = Watermark(started.minus(self.engine.config.overlap));
@@ -583,20 +607,8 @@ impl Phase<'_> {
             self.hub_page(page.records, &parked_none).await?;
             self.report(Direction::ToApp, size);
             cursor = page.next;
-            match &cursor {
-                Some(next) => {
-                    self.store()
-                        .set_checkpoint(
-                            &self.org.id,
-                            entity,
-                            Side::Hub,
-                            Some((next.clone(), started)),
-                        )
-                        .await?;
-                    self.renew_lease().await?;
-                    self.check_deadline()?;
-                }
-                None => break,
+            if !self.after_page(Side::Hub, cursor.as_ref(), started).await? {
+                break;
             }
         }
         self.fetch_done(Side::Hub, started).await
@@ -1030,20 +1042,8 @@ impl Phase<'_> {
             self.app_page(page.records, &parked_none).await?;
             self.report(Direction::ToHub, size);
             cursor = page.next;
-            match &cursor {
-                Some(next) => {
-                    self.store()
-                        .set_checkpoint(
-                            &self.org.id,
-                            entity,
-                            Side::App,
-                            Some((next.clone(), started)),
-                        )
-                        .await?;
-                    self.renew_lease().await?;
-                    self.check_deadline()?;
-                }
-                None => break,
+            if !self.after_page(Side::App, cursor.as_ref(), started).await? {
+                break;
             }
         }
         self.fetch_done(Side::App, started).await
