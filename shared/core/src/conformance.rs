@@ -3,9 +3,11 @@
 //!
 //! Each check is a public async function taking a fresh, empty store;
 //! [`sync_store_conformance!`](crate::sync_store_conformance) turns them all into
-//! `#[tokio::test]`s:
+//! `#[tokio::test]`s. Its real uses are `shared/embedded/src/tests.rs` and
+//! `shared/aws/tests/aws/store.rs` (no store implementation lives in this crate, so this is not
+//! compiled as a doc test):
 //!
-//! ```ignore
+//! ```text
 //! sync_core::sync_store_conformance!(
 //!     EmbeddedStore::in_memory().unwrap(),
 //!     sync_core::conformance::Scale::default()
