@@ -12,7 +12,7 @@ use url::Url;
 use crate::domain::{AppId, EntityName, GroupId, HubId, PageCursor, Provider, Realm, Timestamp};
 use crate::error::{HttpError, HubError, RecordError};
 use crate::http::{ApiClient, HttpConfig, Idempotency, parse_json};
-use crate::ports::{Hub, HubWrite, HubWriteOutcome, Page};
+use crate::ports::{ExternalId, Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page};
 
 const API: &str = "connec";
 
@@ -237,6 +237,44 @@ fn error_message(value: &Value) -> Option<String> {
 
 #[async_trait]
 impl Hub for ConnecClient {
+    fn describe(&self, collection: &EntityName, record: &Value) -> Result<HubRecordMeta, HubError> {
+        record::describe(record).ok_or_else(|| {
+            malformed(
+                "GET",
+                collection.as_str(),
+                "record without a Connec! id or a valid `updated_at`".into(),
+            )
+        })
+    }
+
+    fn reference_target(&self, value: &Value) -> Option<HubId> {
+        record::connec_ref(value)
+    }
+
+    fn reference_external(
+        &self,
+        value: &Value,
+        provider: &Provider,
+        realm: &Realm,
+    ) -> Option<AppId> {
+        record::external_id(value, provider, realm)
+    }
+
+    fn reference_value(&self, group: &GroupId, id: &HubId) -> Value {
+        record::connec_triple(id, &format!("org-{group}"))
+    }
+
+    async fn find_matches(
+        &self,
+        _group: &GroupId,
+        _collection: &EntityName,
+        _fields: &[String],
+        records: &[Value],
+    ) -> Result<Vec<Vec<HubRecordMeta>>, HubError> {
+        // Placeholder until the `$filter` search lands: Connec! smart-merges on the fields.
+        Ok(vec![Vec::new(); records.len()])
+    }
+
     async fn fetch_page(
         &self,
         group: &GroupId,
@@ -322,7 +360,18 @@ impl Hub for ConnecClient {
 }
 
 fn batch_op(group: &GroupId, collection: &EntityName, write: &HubWrite) -> Value {
-    let mut record = write.record.clone();
+    let mut record = match &write.change {
+        HubChange::Fields(fields) => fields.clone(),
+        HubChange::Archive => json!({ "status": "INACTIVE" }),
+        HubChange::LinkOnly => json!({}),
+    };
+    if let Some(source) = &write.source {
+        record["id"] = json!([{
+            "id": source.id.as_str(),
+            "provider": source.provider.as_str(),
+            "realm": source.realm.as_str(),
+        }]);
+    }
     if write.hub_id.is_none() && !write.matching_fields.is_empty() {
         record["opts"] = json!({ "matching_fields": write.matching_fields });
     }
@@ -351,16 +400,20 @@ fn batch_outcome(collection: &EntityName, result: &Value) -> Result<HubWriteOutc
         .map(|s| s as u16);
     let body = result.get("body").cloned().unwrap_or(Value::Null);
     match status {
-        Some(status @ (200 | 201)) => match body.get(collection.as_str()) {
-            Some(record @ Value::Object(_)) => Ok(HubWriteOutcome {
-                record: record.clone(),
-                created: status == 201,
-            }),
-            _ => Err(RecordError::new(
-                Some(status),
-                format!("batch op answered {status} without a `{collection}` object"),
-            )),
-        },
+        Some(status @ (200 | 201)) => {
+            match body.get(collection.as_str()).and_then(record::describe) {
+                Some(meta) => Ok(HubWriteOutcome {
+                    meta,
+                    created: status == 201,
+                }),
+                None => Err(RecordError::new(
+                    Some(status),
+                    format!(
+                        "batch op answered {status} without a `{collection}` record carrying an id and `updated_at`"
+                    ),
+                )),
+            }
+        }
         Some(status) => Err(RecordError::new(
             Some(status),
             error_message(&body).unwrap_or_else(|| format!("batch op failed with status {status}")),
@@ -385,6 +438,34 @@ pub mod record {
                 .map(HubId::new),
             _ => None,
         }
+    }
+
+    /// What the engine needs of a record; `None` without an id or a valid `updated_at`.
+    pub fn describe(record: &Value) -> Option<HubRecordMeta> {
+        let external_ids = record
+            .get("id")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let provider = e.get("provider").and_then(Value::as_str)?;
+                if provider == "connec" {
+                    return None;
+                }
+                Some(ExternalId {
+                    provider: Provider::new(provider),
+                    realm: Realm::new(e.get("realm").and_then(Value::as_str).unwrap_or("")),
+                    id: AppId::new(e.get("id").and_then(id_text)?),
+                })
+            })
+            .collect();
+        Some(HubRecordMeta {
+            id: hub_id(record)?,
+            updated_at: updated_at(record)?,
+            created_at: created_at(record),
+            inactive: is_inactive(record),
+            external_ids,
+        })
     }
 
     /// Our app's id in an id array (`provider` and `realm` match), if Connec! knows it.

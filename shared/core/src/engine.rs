@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mapping::{ContentHash, Reference, content_hash};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::connec::record;
 use crate::domain::{
@@ -853,6 +853,7 @@ impl Phase<'_> {
                         record: item.app_record.clone(),
                     },
                     None => AppWrite::Create {
+                        hub_id: item.hub_id.clone(),
                         record: item.app_record.clone(),
                     },
                 })
@@ -1102,8 +1103,9 @@ impl Phase<'_> {
             if meta.archived {
                 if let Some(hub_id) = map.hub_id.clone() {
                     let write = HubWrite {
-                        record: json!({ "status": "INACTIVE" }),
+                        change: crate::ports::HubChange::Archive,
                         hub_id: Some(hub_id),
+                        source: None,
                         matching_fields: Vec::new(),
                     };
                     items.push(ToHubItem {
@@ -1232,16 +1234,17 @@ impl Phase<'_> {
                     }))
                 });
         }
-        body["id"] = json!([{
-            "id": meta.id.as_str(),
-            "provider": self.engine.app.provider().as_str(),
-            "realm": self.org.realm.as_str(),
-        }]);
+
         if map.name.is_none() {
             map.name = self.label(&body);
         }
         let write = HubWrite {
-            record: body,
+            change: crate::ports::HubChange::Fields(body),
+            source: Some(crate::ports::ExternalId {
+                provider: self.engine.app.provider().clone(),
+                realm: self.org.realm.clone(),
+                id: meta.id.clone(),
+            }),
             hub_id: map.hub_id.clone(),
             matching_fields: self.pair.matching_fields.clone(),
         };
@@ -1274,7 +1277,7 @@ impl Phase<'_> {
             .iter()
             .zip(&items)
             .filter(|(_, item)| item.map.hub_id.is_none())
-            .filter_map(|(o, _)| o.as_ref().ok().and_then(|o| record::hub_id(&o.record)))
+            .filter_map(|(o, _)| o.as_ref().ok().map(|o| o.meta.id.clone()))
             .collect();
         let mut taken: HashMap<HubId, Option<AppId>> = self
             .store()
@@ -1287,12 +1290,7 @@ impl Phase<'_> {
             let key = item.meta.id.to_string();
             match outcome {
                 Ok(done) => {
-                    let Some(hub_id) = record::hub_id(&done.record) else {
-                        self.count(Direction::ToHub).failed += 1;
-                        item.map.last_error = Some("Connec! answered without a record id".into());
-                        touched.push(item.map);
-                        continue;
-                    };
+                    let hub_id = done.meta.id.clone();
                     let was_linked = item.map.hub_id.is_some();
                     if !was_linked {
                         match taken.get(&hub_id) {
@@ -1336,8 +1334,7 @@ impl Phase<'_> {
                     }
                     item.map.last_push_to_hub = Some(now);
                     item.map.app_updated_at = Some(item.meta.updated_at);
-                    item.map.hub_updated_at =
-                        record::updated_at(&done.record).or(item.map.hub_updated_at);
+                    item.map.hub_updated_at = Some(done.meta.updated_at);
                     item.map.last_error = None;
                     resolved.push(key);
                     touched.push(item.map);

@@ -28,8 +28,8 @@ use sync_core::entity::EntityPair;
 use sync_core::error::{AppError, HttpError, RecordError};
 use sync_core::http::{ApiClient, HttpConfig, Idempotency, parse_json};
 use sync_core::ports::{
-    AppConnector, AppRecordMeta, AppWrite, AppWriteFailure, AppWriteKind, AppWriteOutcome, Page,
-    StaticToken, TokenSource,
+    AppConnector, AppMatches, AppRecordMeta, AppWrite, AppWriteFailure, AppWriteKind,
+    AppWriteOutcome, MatchQuery, Page, StaticToken, TokenSource,
 };
 use url::Url;
 
@@ -690,6 +690,16 @@ impl AppConnector for HubSpotConnector {
         self.batch_read(&object, ids).await
     }
 
+    async fn find_matches(
+        &self,
+        entity: &AppEntityName,
+        queries: &[MatchQuery],
+    ) -> Result<Vec<AppMatches>, AppError> {
+        // Interim: the natural-key match runs inside `write` (upsert by e-mail, company search).
+        let _ = self.object(entity)?;
+        Ok(vec![AppMatches::default(); queries.len()])
+    }
+
     async fn write(
         &self,
         entity: &AppEntityName,
@@ -709,7 +719,7 @@ impl AppConnector for HubSpotConnector {
                 AppWrite::Update { id, record } => {
                     updates.push((index, id, properties_of(&record), AppWriteKind::Updated))
                 }
-                AppWrite::Create { record } => {
+                AppWrite::Create { record, .. } => {
                     let props = properties_of(&record);
                     match (object.name, property(&record, "email")) {
                         ("contacts", Some(email)) => {

@@ -1,0 +1,141 @@
+//! The app port: one external application's connector, as the engine sees it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::Page;
+use crate::domain::{AppEntityName, AppId, HubId, PageCursor, Provider, Timestamp};
+use crate::entity::EntityPair;
+use crate::error::{AppError, RecordError};
+
+/// What the engine needs to know of an app record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppRecordMeta {
+    /// Its id.
+    pub id: AppId,
+    /// Last modification.
+    pub updated_at: Timestamp,
+    /// Creation, when the app says.
+    pub created_at: Option<Timestamp>,
+    /// Archived or deleted in the app.
+    pub archived: bool,
+}
+
+/// A hub record about to be created in the app, for the match-before-create search.
+#[derive(Clone, Debug)]
+pub struct MatchQuery {
+    /// The hub record's id: what the connector's create marker holds.
+    pub hub_id: HubId,
+    /// The mapped (app-shaped) record.
+    pub record: Value,
+}
+
+/// What the app already holds for one [`MatchQuery`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppMatches {
+    /// A record that carries this hub id in the connector's create marker: created by an earlier
+    /// run whose id-map was lost. It *is* this hub record's app record.
+    pub marked: Option<AppId>,
+    /// Records that share the entity's unique attributes (e-mail, domain, name...), best first.
+    pub natural: Vec<AppId>,
+}
+
+/// A write into the app. The engine resolves matches first, so a write never merges on its own.
+#[derive(Clone, Debug)]
+pub enum AppWrite {
+    /// A new record. The connector stamps it with its create marker (the hub id), so that a
+    /// create whose answer was lost is found by [`AppConnector::find_matches`] next time.
+    Create {
+        /// The hub record it comes from.
+        hub_id: HubId,
+        /// Mapped record.
+        record: Value,
+    },
+    /// An update of an existing record (linked, or matched and free).
+    Update {
+        /// Target.
+        id: AppId,
+        /// Mapped record (only mapped fields).
+        record: Value,
+    },
+}
+
+/// How an app write ended.
+#[derive(Clone, Debug)]
+pub struct AppWriteOutcome {
+    /// The record as the app stored it (at least its id).
+    pub record: Value,
+    /// What happened.
+    pub kind: AppWriteKind,
+}
+
+/// What an app write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppWriteKind {
+    /// A new record.
+    Created,
+    /// An existing record matched and was updated (match-and-merge).
+    Merged,
+    /// A linked record was updated.
+    Updated,
+}
+
+/// Why a write was not applied to one record.
+#[derive(Clone, Debug)]
+pub enum AppWriteFailure {
+    /// The target record no longer exists: the id-map becomes inactive.
+    NotFound,
+    /// Any other per-record rejection.
+    Rejected(RecordError),
+}
+
+/// An external application's connector.
+#[async_trait]
+pub trait AppConnector: Send + Sync {
+    /// Provider name used in Connec! external ids.
+    fn provider(&self) -> &Provider;
+    /// Entity pairs in sync order (referenced entities first).
+    fn entities(&self) -> &[EntityPair];
+    /// Id, timestamps and archived flag of an app record.
+    fn describe(&self, entity: &AppEntityName, record: &Value) -> Result<AppRecordMeta, AppError>;
+    /// One page of records changed after `since` (everything when `None`), including archived
+    /// ones when the app can tell.
+    async fn fetch_page(
+        &self,
+        entity: &AppEntityName,
+        since: Option<Timestamp>,
+        cursor: Option<&PageCursor>,
+    ) -> Result<Page, AppError>;
+    /// Records by id, in any order; missing ones are absent. Archived ones are absent too, or
+    /// present and described as archived.
+    async fn fetch_by_ids(
+        &self,
+        entity: &AppEntityName,
+        ids: &[AppId],
+    ) -> Result<Vec<Value>, AppError>;
+    /// For each query, what the app already holds (by create marker, then by the entity's
+    /// unique attributes). Writes nothing.
+    async fn find_matches(
+        &self,
+        entity: &AppEntityName,
+        queries: &[MatchQuery],
+    ) -> Result<Vec<AppMatches>, AppError>;
+    /// Applies writes (batched as the API allows); one result per write, in order. A batch
+    /// that fails as a whole fails its own writes, never the ones already settled.
+    async fn write(
+        &self,
+        entity: &AppEntityName,
+        writes: Vec<AppWrite>,
+    ) -> Result<Vec<Result<AppWriteOutcome, AppWriteFailure>>, AppError>;
+    /// Archives records; one result per id, in order. Success means the app says it archived.
+    async fn archive(
+        &self,
+        entity: &AppEntityName,
+        ids: &[AppId],
+    ) -> Result<Vec<Result<(), AppWriteFailure>>, AppError>;
+}
+
+/// Shared handle to a connector.
+pub type SharedConnector = Arc<dyn AppConnector>;
