@@ -49,6 +49,20 @@ pub struct EngineConfig {
     pub overlap: Duration,
     /// Lease length; renewed after every page.
     pub lease_ttl: Duration,
+    /// Who this process is, as lease owners name it (`pid:<pid>@<host>`): lets a local rerun
+    /// tell that the holder of a lease is a process that no longer exists.
+    pub holder: String,
+}
+
+/// This process as a lease holder: `pid:<pid>@<host>`.
+pub fn process_holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("pid:{}@{host}", std::process::id())
 }
 
 impl Default for EngineConfig {
@@ -56,6 +70,7 @@ impl Default for EngineConfig {
         Self {
             overlap: Duration::from_secs(120),
             lease_ttl: Duration::from_secs(300),
+            holder: process_holder(),
         }
     }
 }
@@ -142,7 +157,7 @@ impl SyncEngine {
             return Err(SyncError::Disabled(org_id.to_string()));
         }
         let run_id = RunId::new(uuid::Uuid::new_v4().to_string());
-        let owner = run_id.to_string();
+        let owner = format!("{}/run-{run_id}", self.config.holder);
         if !self
             .store
             .acquire_lease(org_id, &owner, self.clock.now(), self.config.lease_ttl)
@@ -333,7 +348,7 @@ impl SyncEngine {
                 direction: direction.label(),
             });
         }
-        let owner = format!("realtime-{}", uuid::Uuid::new_v4());
+        let owner = format!("{}/realtime-{}", self.config.holder, uuid::Uuid::new_v4());
         if !self
             .store
             .acquire_lease(org_id, &owner, self.clock.now(), self.config.lease_ttl)
