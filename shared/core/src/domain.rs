@@ -542,6 +542,27 @@ pub struct Run {
     /// Stopped at a deadline after a checkpoint: a continuation run resumes it.
     #[serde(default)]
     pub needs_continuation: bool,
+    /// Where a continuation of this run resumes.
+    #[serde(default, skip_serializing_if = "Resume::is_empty")]
+    pub resume: Resume,
+}
+
+/// Where a chain of runs cut by deadlines stands, so that each continuation moves forward.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    /// Phases (entity and direction) the chain completed: a continuation skips them.
+    #[serde(default)]
+    pub done: Vec<CountKey>,
+    /// The phase whose parked records were being retried, and the last id retried.
+    #[serde(default)]
+    pub parked_after: Option<(CountKey, String)>,
+}
+
+impl Resume {
+    /// Nothing to resume.
+    pub fn is_empty(&self) -> bool {
+        self.done.is_empty() && self.parked_after.is_none()
+    }
 }
 
 impl Run {

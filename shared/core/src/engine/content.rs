@@ -1,0 +1,287 @@
+//! Reference translation and mapping, both ways.
+//!
+//! A record's *content* is the hash of its mapped fields in canonical shape, with references as
+//! plain hub ids; both sides hash the same when they say the same thing. Its *payload* is what
+//! the other side receives: an app record (references as app ids), or a hub body (references in
+//! the hub's shape). References are resolved through the id-maps, one store call per referenced
+//! entity and page. A reference to a record whose link is inactive (archived on one side)
+//! resolves to "none" on both sides, so it neither parks the record for ever nor sends an id
+//! the app refuses, and both hashes agree.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use mapping::{EntityMapping, Reference, content_hash};
+use serde_json::Value;
+
+use super::decide::Content;
+use super::phase::Phase;
+use crate::domain::{AppId, EntityName, HubId};
+use crate::error::StoreError;
+
+/// Reference values resolved through the id-maps for one page.
+#[derive(Default)]
+pub(crate) struct RefIndex {
+    /// (referenced entity, hub id) -> app id, for active links.
+    hub_to_app: HashMap<(String, HubId), AppId>,
+    /// (referenced entity, app id) -> hub id, for active links.
+    app_to_hub: HashMap<(String, AppId), HubId>,
+    /// Referenced records whose link is inactive.
+    archived_hub: HashSet<(String, HubId)>,
+    archived_app: HashSet<(String, AppId)>,
+}
+
+/// A record mapped for the other side.
+#[derive(Clone, Debug)]
+pub(crate) struct Mapped {
+    /// Its content hash, or why there is none.
+    pub hash: Content,
+    /// What the other side receives, or why it cannot yet.
+    pub payload: Result<Value, Content>,
+}
+
+impl Mapped {
+    /// The content as a source record: a hash only if the payload exists too.
+    pub fn as_source(&self) -> Content {
+        match (&self.hash, &self.payload) {
+            (Content::Hash(_), Err(why)) => why.clone(),
+            (hash, _) => hash.clone(),
+        }
+    }
+}
+
+impl Phase<'_> {
+    /// Looks up the links of every hub record the records' references point to.
+    pub(crate) async fn hub_refs<'r>(
+        &self,
+        records: impl Iterator<Item = &'r Value>,
+    ) -> Result<RefIndex, StoreError> {
+        let hub = self.engine.hub.as_ref();
+        let mut wanted: BTreeMap<String, HashSet<HubId>> = BTreeMap::new();
+        for record in records {
+            for reference in self.pair.mapping.references() {
+                for value in reference.hub.get_all(record) {
+                    if let Some(id) = hub.reference_target(value) {
+                        wanted
+                            .entry(reference.entity.clone())
+                            .or_default()
+                            .insert(id);
+                    }
+                }
+            }
+        }
+        let mut index = RefIndex::default();
+        for (entity, ids) in wanted {
+            let ids: Vec<HubId> = ids.into_iter().collect();
+            for map in self
+                .store()
+                .idmaps_by_hub_ids(&self.org.id, &EntityName::new(entity.clone()), &ids)
+                .await?
+            {
+                let Some(hub_id) = map.hub_id else { continue };
+                if map.inactive {
+                    index.archived_hub.insert((entity.clone(), hub_id));
+                } else if let Some(app_id) = map.app_id {
+                    index.hub_to_app.insert((entity.clone(), hub_id), app_id);
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    /// Looks up the links of every app record the records' references point to.
+    pub(crate) async fn app_refs<'r>(
+        &self,
+        records: impl Iterator<Item = &'r Value>,
+    ) -> Result<RefIndex, StoreError> {
+        let mut wanted: BTreeMap<String, HashSet<AppId>> = BTreeMap::new();
+        for record in records {
+            for reference in self.pair.mapping.references() {
+                for value in reference.app.get_all(record) {
+                    if let Some(id) = scalar_id(value) {
+                        wanted
+                            .entry(reference.entity.clone())
+                            .or_default()
+                            .insert(AppId::new(id));
+                    }
+                }
+            }
+        }
+        let mut index = RefIndex::default();
+        for (entity, ids) in wanted {
+            let ids: Vec<AppId> = ids.into_iter().collect();
+            for map in self
+                .store()
+                .idmaps_by_app_ids(&self.org.id, &EntityName::new(entity.clone()), &ids)
+                .await?
+            {
+                let Some(app_id) = map.app_id else { continue };
+                if map.inactive {
+                    index.archived_app.insert((entity.clone(), app_id));
+                } else if let Some(hub_id) = map.hub_id {
+                    index.app_to_hub.insert((entity.clone(), app_id), hub_id);
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    /// A hub record mapped for the app.
+    pub(crate) fn map_hub_record(&self, record: &Value, refs: &RefIndex) -> Mapped {
+        let mapping: &EntityMapping = &self.pair.mapping;
+        let (plain, for_app) = self.translate_hub_refs(record, refs);
+        let hash = match mapping.canonical_from_hub(&plain) {
+            Ok(canonical) => Content::Hash(content_hash(&canonical)),
+            Err(e) => Content::Unmappable(format!("mapping to the app failed: {e}")),
+        };
+        let payload = for_app.and_then(|for_app| {
+            mapping
+                .to_app(&for_app)
+                .map_err(|e| Content::Unmappable(format!("mapping to the app failed: {e}")))
+        });
+        Mapped { hash, payload }
+    }
+
+    /// An app record mapped for the hub (references in the hub's shape).
+    pub(crate) fn map_app_record(&self, record: &Value, refs: &RefIndex) -> Mapped {
+        let mapping: &EntityMapping = &self.pair.mapping;
+        let translated = match self.translate_app_refs(record, refs) {
+            Ok(translated) => translated,
+            Err(waiting) => {
+                return Mapped {
+                    hash: Content::Waiting(waiting.clone()),
+                    payload: Err(Content::Waiting(waiting)),
+                };
+            }
+        };
+        let failed =
+            |e: mapping::MapError| Content::Unmappable(format!("mapping to Connec! failed: {e}"));
+        let hash = match mapping.canonical_from_app(&translated) {
+            Ok(canonical) => Content::Hash(content_hash(&canonical)),
+            Err(e) => failed(e),
+        };
+        let payload = mapping.to_hub(&translated).map_err(failed).map(|mut body| {
+            let hub = self.engine.hub.as_ref();
+            for reference in mapping.references() {
+                let _ = reference.hub.rewrite(&mut body, |value| -> Result<_, ()> {
+                    Ok(Some(match value {
+                        Value::String(id) if !id.is_empty() => {
+                            hub.reference_value(&self.org.group_id, &HubId::new(id.clone()))
+                        }
+                        other => other.clone(),
+                    }))
+                });
+            }
+            body
+        });
+        Mapped { hash, payload }
+    }
+
+    /// A hub record twice: references as plain hub ids (the canonical shape) and as app ids (to
+    /// push), the latter failing with the first unresolved reference.
+    fn translate_hub_refs(
+        &self,
+        record: &Value,
+        refs: &RefIndex,
+    ) -> (Value, Result<Value, Content>) {
+        let hub = self.engine.hub.as_ref();
+        let provider = self.engine.app.provider();
+        let mut plain = record.clone();
+        let mut for_app = Ok(record.clone());
+        for reference in self.pair.mapping.references() {
+            let entity = &reference.entity;
+            let _ = reference.hub.rewrite(&mut plain, |value| -> Result<_, ()> {
+                Ok(Some(match hub.reference_target(value) {
+                    Some(id) if refs.archived_hub.contains(&(entity.clone(), id.clone())) => {
+                        Value::Null
+                    }
+                    Some(id) => Value::String(id.to_string()),
+                    None => value.clone(),
+                }))
+            });
+            if let Ok(target) = &mut for_app {
+                let outcome = reference.hub.rewrite(target, |value| -> Result<_, String> {
+                    if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
+                        return Ok(Some(Value::Null));
+                    }
+                    let Some(id) = hub.reference_target(value) else {
+                        return Err(format!(
+                            "waiting for `{}`: reference without a Connec! id",
+                            reference.hub
+                        ));
+                    };
+                    let key = (entity.clone(), id.clone());
+                    if refs.archived_hub.contains(&key) {
+                        return Ok(Some(Value::Null));
+                    }
+                    if let Some(app_id) = refs.hub_to_app.get(&key) {
+                        return Ok(Some(Value::String(app_id.to_string())));
+                    }
+                    match hub.reference_external(value, provider, &self.org.realm) {
+                        Some(app_id) => Ok(Some(Value::String(app_id.to_string()))),
+                        None => Err(missing_reference(reference, id.as_str())),
+                    }
+                });
+                if let Err(waiting) = outcome {
+                    for_app = Err(Content::Waiting(waiting));
+                }
+            }
+        }
+        (plain, for_app)
+    }
+
+    /// An app record with references rewritten to hub ids.
+    fn translate_app_refs(&self, record: &Value, refs: &RefIndex) -> Result<Value, String> {
+        let mut translated = record.clone();
+        for reference in self.pair.mapping.references() {
+            reference
+                .app
+                .rewrite(&mut translated, |value| -> Result<Option<Value>, String> {
+                    let Some(app_id) = scalar_id(value) else {
+                        return Ok(Some(Value::Null));
+                    };
+                    let key = (reference.entity.clone(), AppId::new(app_id.clone()));
+                    if refs.archived_app.contains(&key) {
+                        return Ok(Some(Value::Null));
+                    }
+                    match refs.app_to_hub.get(&key) {
+                        Some(hub_id) => Ok(Some(Value::String(hub_id.to_string()))),
+                        None => Err(missing_reference(reference, &app_id)),
+                    }
+                })?;
+        }
+        Ok(translated)
+    }
+
+    /// A human label for status screens, from the hub record's label fields.
+    pub(crate) fn label(&self, hub_record: &Value) -> Option<String> {
+        let parts: Vec<String> = self
+            .pair
+            .label_fields
+            .iter()
+            .filter_map(|field| {
+                let mut current = hub_record;
+                for key in field.split('.') {
+                    current = current.get(key)?;
+                }
+                current.as_str().map(str::to_owned)
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+}
+
+fn missing_reference(reference: &Reference, id: &str) -> String {
+    format!(
+        "waiting for `{}`: {} record {id} is not synced yet",
+        reference.hub, reference.entity
+    )
+}
+
+/// An id given as a string or a number; empty strings and nulls are "no reference".
+pub(crate) fn scalar_id(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,610 @@
+//! One page of records from one side, in either direction: describe, keep the newest copy of
+//! each record, load the links, [`decide`], read the other side where the decision needs it,
+//! decide again, then hand the writes to the writers and save every outcome.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::content::{Mapped, RefIndex};
+use super::decide::{Content, Decision, Incoming, SkipReason, Target, decide};
+use super::phase::{Phase, PhaseError};
+use super::work::{PageWork, RetryKey, Slot};
+use super::writes::{AppArchive, AppPush, HubPush, HubPushKind};
+use crate::domain::{
+    AppId, ConflictNote, Direction, HubId, IdMap, PendingReason, PendingRecord, Side, Timestamp,
+    Winner,
+};
+use crate::ports::HubChange;
+
+/// A record of either side, as the engine sees it.
+pub(crate) struct Rec {
+    pub id: String,
+    pub updated_at: Timestamp,
+    pub created_at: Option<Timestamp>,
+    pub deleted: bool,
+    /// Hub records: the app id the hub keeps for this record (this app account's).
+    pub known_app_id: Option<AppId>,
+    /// `None` for a deletion known only by the record's absence.
+    pub body: Option<Value>,
+}
+
+/// One record on its way through the page.
+struct Item {
+    rec: Rec,
+    slot: Slot,
+    mapped: Option<Mapped>,
+}
+
+/// What the page will write, by writer.
+#[derive(Default)]
+pub(crate) struct Plan {
+    pub to_app: Vec<AppPush>,
+    pub app_archives: Vec<AppArchive>,
+    pub to_hub: Vec<HubPush>,
+}
+
+impl Phase<'_> {
+    /// Processes one page; saves its outcomes even when a write step failed.
+    pub(crate) async fn page(
+        &mut self,
+        direction: Direction,
+        records: Vec<Value>,
+        missing: Vec<String>,
+        parked: &HashMap<RetryKey, PendingRecord>,
+    ) -> Result<(), PhaseError> {
+        let mut work = PageWork::default();
+        let outcome = self
+            .page_steps(direction, records, missing, &mut work)
+            .await;
+        let saved = self.persist(work, parked).await;
+        outcome.and(saved)
+    }
+
+    async fn page_steps(
+        &mut self,
+        direction: Direction,
+        records: Vec<Value>,
+        missing: Vec<String>,
+        work: &mut PageWork,
+    ) -> Result<(), PhaseError> {
+        let source = direction.source();
+        let recs = self.describe_page(direction, records, missing, work);
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let mut items = self.link(source, recs, work).await?;
+        let refs = self.source_refs(source, &items).await?;
+        for item in &mut items {
+            item.mapped = item.rec.body.as_ref().map(|body| match source {
+                Side::Hub => self.map_hub_record(body, &refs),
+                Side::App => self.map_app_record(body, &refs),
+            });
+        }
+        let rules = self.rules(direction);
+        let mut plan = Plan::default();
+        let mut to_read: Vec<(Item, Incoming)> = Vec::new();
+        for item in items {
+            let incoming = incoming(&item);
+            let map = work.peek(item.slot);
+            let target = match target_id(direction, map) {
+                Some(_) => Target::Unread,
+                None => Target::Unlinked,
+            };
+            match decide(&incoming, Some(map), &target, &rules) {
+                Decision::ReadTarget => to_read.push((item, incoming)),
+                decision => {
+                    self.dispatch(direction, item, &incoming, None, decision, work, &mut plan)
+                }
+            }
+        }
+        if !to_read.is_empty() {
+            let current = self.read_targets(direction, &to_read, work).await?;
+            for (item, incoming) in to_read {
+                let target_key = target_id(direction, work.peek(item.slot)).unwrap_or_default();
+                let (target, theirs) = match current.get(&target_key) {
+                    Some((rec, mapped)) if !rec.deleted => (
+                        Target::Current {
+                            updated_at: rec.updated_at,
+                            content: mapped.as_source(),
+                        },
+                        Some((rec.updated_at, mapped.clone())),
+                    ),
+                    _ => (Target::Deleted, None),
+                };
+                let decision = decide(&incoming, Some(work.peek(item.slot)), &target, &rules);
+                self.dispatch(
+                    direction, item, &incoming, theirs, decision, work, &mut plan,
+                );
+            }
+        }
+        self.execute(direction, plan, work).await
+    }
+
+    /// Describes every record (malformed ones fail alone), adds deletions known by absence, and
+    /// keeps only the newest copy of a record that came twice.
+    fn describe_page(
+        &self,
+        direction: Direction,
+        records: Vec<Value>,
+        missing: Vec<String>,
+        work: &mut PageWork,
+    ) -> Vec<Rec> {
+        let source = direction.source();
+        let mut recs: Vec<Rec> = Vec::with_capacity(records.len());
+        for record in records {
+            match self.describe(source, record) {
+                Some(rec) => recs.push(rec),
+                None => {
+                    tracing::warn!(org = %self.org.id, entity = %self.pair.hub, side = source.as_str(), "record without id or timestamps; skipped");
+                    work.count(direction).failed += 1;
+                }
+            }
+        }
+        let now = self.now();
+        for id in missing {
+            match source {
+                // Connec! never hard-deletes: a missing parked record is simply forgotten.
+                Side::Hub => work.resolve(RetryKey { side: source, id }),
+                // Absent from a read by id: deleted or archived in the app.
+                Side::App => recs.push(Rec {
+                    id,
+                    updated_at: now,
+                    created_at: None,
+                    deleted: true,
+                    known_app_id: None,
+                    body: None,
+                }),
+            }
+        }
+        let mut newest: HashMap<String, usize> = HashMap::new();
+        let mut kept: Vec<Option<Rec>> = Vec::with_capacity(recs.len());
+        for rec in recs {
+            match newest.get(&rec.id) {
+                Some(&at)
+                    if kept[at]
+                        .as_ref()
+                        .is_some_and(|k| k.updated_at >= rec.updated_at) => {}
+                Some(&at) => kept[at] = Some(rec),
+                None => {
+                    newest.insert(rec.id.clone(), kept.len());
+                    kept.push(Some(rec));
+                }
+            }
+        }
+        kept.into_iter().flatten().collect()
+    }
+
+    pub(crate) fn describe(&self, side: Side, record: Value) -> Option<Rec> {
+        match side {
+            Side::Hub => {
+                let meta = self.engine.hub.describe(&self.pair.hub, &record).ok()?;
+                let known_app_id = meta
+                    .external_id(self.engine.app.provider(), &self.org.realm)
+                    .cloned();
+                Some(Rec {
+                    id: meta.id.to_string(),
+                    updated_at: meta.updated_at,
+                    created_at: meta.created_at,
+                    deleted: meta.inactive,
+                    known_app_id,
+                    body: Some(record),
+                })
+            }
+            Side::App => {
+                let meta = self.engine.app.describe(&self.pair.app, &record).ok()?;
+                Some(Rec {
+                    id: meta.id.to_string(),
+                    updated_at: meta.updated_at,
+                    created_at: meta.created_at,
+                    deleted: meta.archived,
+                    known_app_id: None,
+                    body: Some(record),
+                })
+            }
+        }
+    }
+
+    /// Loads the records' id-maps (a fresh one for a record never seen). A hub record that
+    /// carries this app account's id is linked to it unless another link owns that app record:
+    /// the hub's external ids rebuild a lost id-map before anything is created.
+    async fn link(
+        &self,
+        source: Side,
+        recs: Vec<Rec>,
+        work: &mut PageWork,
+    ) -> Result<Vec<Item>, PhaseError> {
+        let org = &self.org.id;
+        let entity = &self.pair.hub;
+        let mut maps: HashMap<String, IdMap> = match source {
+            Side::Hub => {
+                let ids: Vec<HubId> = recs.iter().map(|r| HubId::new(r.id.clone())).collect();
+                self.store()
+                    .idmaps_by_hub_ids(org, entity, &ids)
+                    .await?
+                    .into_iter()
+                    .filter_map(|m| m.hub_id.clone().map(|id| (id.to_string(), m)))
+                    .collect()
+            }
+            Side::App => {
+                let ids: Vec<AppId> = recs.iter().map(|r| AppId::new(r.id.clone())).collect();
+                self.store()
+                    .idmaps_by_app_ids(org, entity, &ids)
+                    .await?
+                    .into_iter()
+                    .filter_map(|m| m.app_id.clone().map(|id| (id.to_string(), m)))
+                    .collect()
+            }
+        };
+        let adoptable: Vec<AppId> = recs
+            .iter()
+            .filter(|r| maps.get(&r.id).is_none_or(|m| m.app_id.is_none()))
+            .filter_map(|r| r.known_app_id.clone())
+            .collect();
+        let owners: HashMap<AppId, Option<HubId>> = if adoptable.is_empty() {
+            HashMap::new()
+        } else {
+            self.store()
+                .idmaps_by_app_ids(org, entity, &adoptable)
+                .await?
+                .into_iter()
+                .filter_map(|m| m.app_id.clone().map(|id| (id, m.hub_id)))
+                .collect()
+        };
+        let mut items = Vec::with_capacity(recs.len());
+        for rec in recs {
+            let mut map = maps.remove(&rec.id).unwrap_or_else(|| {
+                let mut m = IdMap::new(org.clone(), entity.clone());
+                match source {
+                    Side::Hub => m.hub_id = Some(HubId::new(rec.id.clone())),
+                    Side::App => m.app_id = Some(AppId::new(rec.id.clone())),
+                }
+                m
+            });
+            let mut adopted = false;
+            if map.app_id.is_none()
+                && let Some(app_id) = &rec.known_app_id
+                && owners
+                    .get(app_id)
+                    .is_none_or(|owner| owner.as_ref().is_none_or(|o| o.as_str() == rec.id))
+            {
+                map.app_id = Some(app_id.clone());
+                adopted = true;
+            }
+            let slot = work.add(map);
+            if adopted {
+                work.map(slot);
+            }
+            items.push(Item {
+                rec,
+                slot,
+                mapped: None,
+            });
+        }
+        Ok(items)
+    }
+
+    async fn source_refs(&self, source: Side, items: &[Item]) -> Result<RefIndex, PhaseError> {
+        let bodies = items.iter().filter_map(|i| i.rec.body.as_ref());
+        Ok(match source {
+            Side::Hub => self.hub_refs(bodies).await?,
+            Side::App => self.app_refs(bodies).await?,
+        })
+    }
+
+    /// The other side's current versions of the records that need them, by id.
+    async fn read_targets(
+        &self,
+        direction: Direction,
+        to_read: &[(Item, Incoming)],
+        work: &PageWork,
+    ) -> Result<HashMap<String, (Rec, Mapped)>, PhaseError> {
+        let target = match direction.source() {
+            Side::Hub => Side::App,
+            Side::App => Side::Hub,
+        };
+        let ids: Vec<String> = to_read
+            .iter()
+            .filter_map(|(item, _)| target_id(direction, work.peek(item.slot)))
+            .collect();
+        let records = self.fetch_by_ids(target, &ids).await?;
+        let recs: Vec<Rec> = records
+            .into_iter()
+            .filter_map(|r| self.describe(target, r))
+            .collect();
+        let bodies = recs.iter().filter_map(|r| r.body.as_ref());
+        let refs = match target {
+            Side::Hub => self.hub_refs(bodies).await?,
+            Side::App => self.app_refs(bodies).await?,
+        };
+        Ok(recs
+            .into_iter()
+            .map(|rec| {
+                let body = rec.body.as_ref().expect("read records have bodies");
+                let mapped = match target {
+                    Side::Hub => self.map_hub_record(body, &refs),
+                    Side::App => self.map_app_record(body, &refs),
+                };
+                (rec.id.clone(), (rec, mapped))
+            })
+            .collect())
+    }
+
+    /// Turns one decision into counters, bookkeeping and planned writes.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &self,
+        direction: Direction,
+        item: Item,
+        incoming: &Incoming,
+        theirs: Option<(Timestamp, Mapped)>,
+        decision: Decision,
+        work: &mut PageWork,
+        plan: &mut Plan,
+    ) {
+        let source = direction.source();
+        let key = RetryKey {
+            side: source,
+            id: item.rec.id.clone(),
+        };
+        let slot = item.slot;
+        match decision {
+            Decision::Skip(reason) => {
+                if reason == SkipReason::Stale || reason == SkipReason::Unchanged {
+                    tracing::debug!(org = %self.org.id, entity = %self.pair.hub, id = %item.rec.id, reason = ?reason, "skipped");
+                }
+                work.count(direction).skipped += 1;
+                work.resolve(key);
+            }
+            Decision::ReadTarget => unreachable!("the page reads the target first"),
+            Decision::Defer(why) => {
+                work.count(direction).deferred += 1;
+                work.park(key, PendingReason::Deferred, why);
+            }
+            Decision::Fail(why) => {
+                tracing::warn!(org = %self.org.id, entity = %self.pair.hub, id = %item.rec.id, "record cannot be mapped; parked");
+                work.fail(direction, slot, key, why);
+            }
+            Decision::Settle => {
+                let (at, _) = theirs.expect("settled against a current version");
+                let hash = incoming.content.hash().cloned();
+                let map = work.map(slot);
+                map.hash = hash;
+                stamp(map, direction, incoming.updated_at, at);
+                work.count(direction).skipped += 1;
+                work.resolve(key);
+            }
+            Decision::Create | Decision::Update { .. } => {
+                let conflict = match decision {
+                    Decision::Update { conflict } => conflict,
+                    _ => None,
+                };
+                if let (Some(winner), Some((at, _))) = (conflict, &theirs) {
+                    self.note_conflict(direction, slot, incoming.updated_at, *at, winner, work);
+                }
+                let mapped = item.mapped.expect("a pushed record has content");
+                let payload = mapped.payload.expect("decide pushes mapped records only");
+                let hash = mapped.hash.hash().cloned();
+                self.plan_push(direction, slot, &item.rec, payload, hash, key, work, plan);
+            }
+            Decision::PushBack { winner } => {
+                let (at, mapped) = theirs.expect("a conflict has a current version");
+                self.note_conflict(direction, slot, incoming.updated_at, at, winner, work);
+                work.resolve(key);
+                let payload = mapped
+                    .payload
+                    .expect("decide pushes back mapped records only");
+                let hash = mapped.hash.hash().cloned();
+                let back = match direction {
+                    Direction::ToApp => Direction::ToHub,
+                    Direction::ToHub => Direction::ToApp,
+                };
+                let target = target_id(direction, work.peek(slot)).expect("linked");
+                let target_key = RetryKey {
+                    side: back.source(),
+                    id: target.clone(),
+                };
+                let rec = Rec {
+                    id: target,
+                    updated_at: at,
+                    created_at: None,
+                    deleted: false,
+                    known_app_id: None,
+                    body: None,
+                };
+                self.plan_push(back, slot, &rec, payload, hash, target_key, work, plan);
+            }
+            Decision::Archive => {
+                work.resolve(key.clone());
+                self.plan_archive(direction, slot, key, plan, work);
+            }
+            Decision::TargetDeleted => {
+                tracing::info!(org = %self.org.id, entity = %self.pair.hub, id = %item.rec.id, "deleted on the other side; the deletion travels back");
+                work.resolve(key.clone());
+                let map = work.map(slot);
+                map.last_error = Some("deleted on the other side".into());
+                let back = match direction {
+                    Direction::ToApp => Direction::ToHub,
+                    Direction::ToHub => Direction::ToApp,
+                };
+                self.plan_archive(back, slot, key, plan, work);
+            }
+        }
+    }
+
+    /// A content write in `direction` of a record's mapped payload.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_push(
+        &self,
+        direction: Direction,
+        slot: Slot,
+        rec: &Rec,
+        payload: Value,
+        hash: Option<crate::domain::ContentHash>,
+        retry: RetryKey,
+        work: &mut PageWork,
+        plan: &mut Plan,
+    ) {
+        let map = work.peek(slot);
+        match direction {
+            Direction::ToApp => plan.to_app.push(AppPush {
+                slot,
+                hub_id: map
+                    .hub_id
+                    .clone()
+                    .unwrap_or_else(|| HubId::new(rec.id.clone())),
+                hub_updated_at: rec.updated_at,
+                hash: hash.expect("mapped content has a hash"),
+                record: payload,
+                target: map.app_id.clone(),
+                retry,
+            }),
+            Direction::ToHub => plan.to_hub.push(HubPush {
+                slot,
+                app_id: map
+                    .app_id
+                    .clone()
+                    .unwrap_or_else(|| AppId::new(rec.id.clone())),
+                app_updated_at: Some(rec.updated_at),
+                hash,
+                label: self.label(&payload),
+                kind: HubPushKind::Content,
+                change: HubChange::Fields(payload),
+                target: map.hub_id.clone(),
+                retry,
+            }),
+        }
+    }
+
+    /// An archive in `direction`: of the app record (to app) or the hub record (to hub).
+    fn plan_archive(
+        &self,
+        direction: Direction,
+        slot: Slot,
+        retry: RetryKey,
+        plan: &mut Plan,
+        work: &mut PageWork,
+    ) {
+        let map = work.map(slot);
+        match direction {
+            Direction::ToApp => match map.app_id.clone() {
+                Some(app_id) if self.pair.capabilities.app_archive => {
+                    plan.app_archives.push(AppArchive {
+                        slot,
+                        app_id,
+                        retry,
+                    })
+                }
+                _ => map.inactive = true,
+            },
+            Direction::ToHub => match (map.hub_id.clone(), map.app_id.clone()) {
+                (Some(hub_id), Some(app_id)) => plan.to_hub.push(HubPush {
+                    slot,
+                    app_id,
+                    app_updated_at: None,
+                    hash: None,
+                    label: None,
+                    kind: HubPushKind::Archive,
+                    change: HubChange::Archive,
+                    target: Some(hub_id),
+                    retry,
+                }),
+                _ => map.inactive = true,
+            },
+        }
+    }
+
+    fn note_conflict(
+        &self,
+        direction: Direction,
+        slot: Slot,
+        incoming_at: Timestamp,
+        their_at: Timestamp,
+        winner: Winner,
+        work: &mut PageWork,
+    ) {
+        let map = work.peek(slot);
+        let (hub_updated_at, app_updated_at) = match direction {
+            Direction::ToApp => (incoming_at, their_at),
+            Direction::ToHub => (their_at, incoming_at),
+        };
+        let note = ConflictNote {
+            entity: self.pair.hub.clone(),
+            hub_id: map.hub_id.clone().unwrap_or_else(|| HubId::new("")),
+            app_id: map.app_id.clone().unwrap_or_else(|| AppId::new("")),
+            policy: self.pair.conflict_policy,
+            winner,
+            hub_updated_at,
+            app_updated_at,
+        };
+        tracing::info!(org = %self.org.id, entity = %self.pair.hub, hub_id = %note.hub_id, app_id = %note.app_id, winner = ?winner, "conflict");
+        work.conflicts.push(note);
+        work.count(direction).conflicts += 1;
+    }
+
+    /// Runs the plan: the writes into the phase's target first, then those travelling back.
+    async fn execute(
+        &mut self,
+        direction: Direction,
+        plan: Plan,
+        work: &mut PageWork,
+    ) -> Result<(), PhaseError> {
+        let Plan {
+            to_app,
+            app_archives,
+            mut to_hub,
+        } = plan;
+        // Every step runs even when one fails, so no settled outcome is dropped; the first
+        // error ends the phase afterwards.
+        let mut first_error = None;
+        if direction == Direction::ToHub
+            && let Err(e) = self.write_hub(std::mem::take(&mut to_hub), work).await
+        {
+            first_error.get_or_insert(e);
+        }
+        match self.write_app(to_app, work).await {
+            Ok(back) => to_hub.extend(back),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Err(e) = self.archive_app(app_archives, work).await {
+            first_error.get_or_insert(e);
+        }
+        if let Err(e) = self.write_hub(to_hub, work).await {
+            first_error.get_or_insert(e);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// The incoming view of a record for `decide`.
+fn incoming(item: &Item) -> Incoming {
+    Incoming {
+        updated_at: item.rec.updated_at,
+        created_at: item.rec.created_at,
+        deleted: item.rec.deleted,
+        content: match &item.mapped {
+            Some(mapped) => mapped.as_source(),
+            None => Content::Unmappable("deleted".into()),
+        },
+    }
+}
+
+/// The id of the record on the direction's target side, when linked.
+fn target_id(direction: Direction, map: &IdMap) -> Option<String> {
+    match direction {
+        Direction::ToApp => map.app_id.as_ref().map(|id| id.to_string()),
+        Direction::ToHub => map.hub_id.as_ref().map(|id| id.to_string()),
+    }
+}
+
+/// Records the versions both sides agree on.
+fn stamp(map: &mut IdMap, direction: Direction, incoming_at: Timestamp, their_at: Timestamp) {
+    let (hub_at, app_at) = match direction {
+        Direction::ToApp => (incoming_at, their_at),
+        Direction::ToHub => (their_at, incoming_at),
+    };
+    map.hub_updated_at = Some(map.hub_updated_at.map_or(hub_at, |seen| seen.max(hub_at)));
+    map.app_updated_at = Some(map.app_updated_at.map_or(app_at, |seen| seen.max(app_at)));
+}

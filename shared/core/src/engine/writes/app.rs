@@ -1,0 +1,291 @@
+//! Writes into the app: match-before-create, batched writes, archives, and their outcomes.
+
+use std::collections::HashMap;
+
+use super::{AppArchive, AppPush, HubPush, HubPushKind, MatchOutcome, resolve_match};
+use crate::domain::{AppId, Direction, HubId};
+use crate::engine::phase::{Phase, PhaseError};
+use crate::engine::work::PageWork;
+use crate::ports::{AppWrite, AppWriteFailure, AppWriteKind, ExternalId, HubChange, MatchQuery};
+
+impl Phase<'_> {
+    /// Writes to the app; returns the hub writes that follow (id write-backs of new links, and
+    /// deletions found on update).
+    pub(crate) async fn write_app(
+        &mut self,
+        mut pushes: Vec<AppPush>,
+        work: &mut PageWork,
+    ) -> Result<Vec<HubPush>, PhaseError> {
+        if pushes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let linked_before: Vec<bool> = pushes.iter().map(|p| p.target.is_some()).collect();
+        let mut merged = vec![false; pushes.len()];
+        if let Err(e) = self.match_in_app(&mut pushes, &mut merged, work).await {
+            for push in pushes {
+                work.fail(Direction::ToApp, push.slot, push.retry, e.to_string());
+            }
+            return Err(e);
+        }
+        let writes: Vec<AppWrite> = pushes
+            .iter()
+            .map(|push| match &push.target {
+                Some(id) => AppWrite::Update {
+                    id: id.clone(),
+                    record: push.record.clone(),
+                },
+                None => AppWrite::Create {
+                    hub_id: push.hub_id.clone(),
+                    record: push.record.clone(),
+                },
+            })
+            .collect();
+        let count = writes.len();
+        let outcomes = match self.engine.app.write(&self.pair.app, writes).await {
+            Ok(outcomes) if outcomes.len() == count => outcomes,
+            Ok(outcomes) => {
+                let detail = format!(
+                    "{count} writes sent but {} outcomes returned",
+                    outcomes.len()
+                );
+                for push in pushes {
+                    work.fail(Direction::ToApp, push.slot, push.retry, detail.clone());
+                }
+                return Err(crate::error::AppError::Invalid {
+                    app: "connector",
+                    detail,
+                }
+                .into());
+            }
+            Err(e) => {
+                for push in pushes {
+                    work.fail(Direction::ToApp, push.slot, push.retry, e.to_string());
+                }
+                return Err(e.into());
+            }
+        };
+        let now = self.now();
+        let mut follow = Vec::new();
+        let flags = linked_before.into_iter().zip(merged);
+        for ((push, outcome), (was_linked, was_matched)) in
+            pushes.into_iter().zip(outcomes).zip(flags)
+        {
+            match outcome {
+                Ok(done) => {
+                    let meta = match self.engine.app.describe(&self.pair.app, &done.record) {
+                        Ok(meta) => meta,
+                        Err(e) => {
+                            let why = format!("the app answered a record we cannot read: {e}");
+                            work.fail(Direction::ToApp, push.slot, push.retry, why);
+                            continue;
+                        }
+                    };
+                    let counts = work.count(Direction::ToApp);
+                    match (was_linked, was_matched, done.kind) {
+                        (true, _, _) => counts.updated += 1,
+                        (false, true, _) | (false, false, AppWriteKind::Merged) => {
+                            counts.merged += 1
+                        }
+                        _ => counts.created += 1,
+                    }
+                    let map = work.map(push.slot);
+                    let new_link = !was_linked || map.app_id.as_ref() != Some(&meta.id);
+                    map.app_id = Some(meta.id.clone());
+                    map.hash = Some(push.hash);
+                    map.last_push_to_app = Some(now);
+                    map.hub_updated_at = Some(
+                        map.hub_updated_at
+                            .map_or(push.hub_updated_at, |seen| seen.max(push.hub_updated_at)),
+                    );
+                    map.app_updated_at = Some(meta.updated_at);
+                    map.last_error = None;
+                    work.resolve(push.retry.clone());
+                    if new_link && self.pair.capabilities.hub_update {
+                        follow.push(self.write_back(push.slot, &push.hub_id, &meta.id, push.retry));
+                    }
+                }
+                Err(AppWriteFailure::NotFound) => {
+                    tracing::info!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, "the app record is gone; the deletion travels to Connec!");
+                    let map = work.map(push.slot);
+                    map.last_error = Some(format!(
+                        "{} record no longer exists in the app",
+                        self.pair.app
+                    ));
+                    work.count(Direction::ToApp).skipped += 1;
+                    work.resolve(push.retry.clone());
+                    match work.peek(push.slot).app_id.clone() {
+                        Some(app_id) => follow.push(HubPush {
+                            slot: push.slot,
+                            app_id,
+                            app_updated_at: None,
+                            hash: None,
+                            label: None,
+                            kind: HubPushKind::Archive,
+                            change: HubChange::Archive,
+                            target: Some(push.hub_id.clone()),
+                            retry: push.retry,
+                        }),
+                        None => work.map(push.slot).inactive = true,
+                    }
+                }
+                Err(AppWriteFailure::Rejected(e)) => {
+                    tracing::warn!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, status = e.status, "the app rejected the record; parked for the next run");
+                    work.fail(Direction::ToApp, push.slot, push.retry, e.message);
+                }
+            }
+        }
+        Ok(follow)
+    }
+
+    /// Resolves every create against what the app holds: its own earlier create (marker), a
+    /// free record with the same unique attributes, or nothing. Matched creates become updates
+    /// of their match (`merged` marks them).
+    async fn match_in_app(
+        &self,
+        pushes: &mut [AppPush],
+        merged: &mut [bool],
+        work: &PageWork,
+    ) -> Result<(), PhaseError> {
+        let creates: Vec<usize> = (0..pushes.len())
+            .filter(|&i| pushes[i].target.is_none())
+            .collect();
+        if creates.is_empty() {
+            return Ok(());
+        }
+        let queries: Vec<MatchQuery> = creates
+            .iter()
+            .map(|&i| MatchQuery {
+                hub_id: pushes[i].hub_id.clone(),
+                record: pushes[i].record.clone(),
+            })
+            .collect();
+        let matches = self
+            .engine
+            .app
+            .find_matches(&self.pair.app, &queries)
+            .await?;
+        let mut candidates: Vec<AppId> = matches
+            .iter()
+            .flat_map(|m| m.marked.iter().chain(&m.natural).cloned())
+            .collect();
+        candidates.sort();
+        candidates.dedup();
+        let mut owner: HashMap<AppId, Option<HubId>> = HashMap::new();
+        // Links of this page count first: its own records hold their targets.
+        for map in &work.maps {
+            if let Some(app_id) = &map.app_id {
+                owner.insert(app_id.clone(), map.hub_id.clone());
+            }
+        }
+        if !candidates.is_empty() {
+            for map in self
+                .store()
+                .idmaps_by_app_ids(&self.org.id, &self.pair.hub, &candidates)
+                .await?
+            {
+                if let Some(app_id) = map.app_id {
+                    owner.entry(app_id).or_insert(map.hub_id);
+                }
+            }
+        }
+        for (&i, found) in creates.iter().zip(matches) {
+            let me = pushes[i].hub_id.clone();
+            match resolve_match(me, found.marked, &found.natural, &mut owner) {
+                MatchOutcome::Ours(id) | MatchOutcome::Merge(id) => {
+                    pushes[i].target = Some(id);
+                    merged[i] = true;
+                }
+                MatchOutcome::Create => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The app id of a new link, written back onto the hub record.
+    fn write_back(
+        &self,
+        slot: crate::engine::work::Slot,
+        hub_id: &HubId,
+        app_id: &AppId,
+        retry: crate::engine::work::RetryKey,
+    ) -> HubPush {
+        HubPush {
+            slot,
+            app_id: app_id.clone(),
+            app_updated_at: None,
+            hash: None,
+            label: None,
+            kind: HubPushKind::WriteBack,
+            change: HubChange::LinkOnly,
+            target: Some(hub_id.clone()),
+            retry,
+        }
+    }
+
+    /// Archives in the app; success or "already gone" both end the link.
+    pub(crate) async fn archive_app(
+        &mut self,
+        archives: Vec<AppArchive>,
+        work: &mut PageWork,
+    ) -> Result<(), PhaseError> {
+        if archives.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<AppId> = archives.iter().map(|a| a.app_id.clone()).collect();
+        let outcomes = match self.engine.app.archive(&self.pair.app, &ids).await {
+            Ok(outcomes) if outcomes.len() == ids.len() => outcomes,
+            Ok(outcomes) => {
+                let detail = format!(
+                    "{} archives sent but {} outcomes returned",
+                    ids.len(),
+                    outcomes.len()
+                );
+                for archive in archives {
+                    work.fail(
+                        Direction::ToApp,
+                        archive.slot,
+                        archive.retry,
+                        detail.clone(),
+                    );
+                }
+                return Err(crate::error::AppError::Invalid {
+                    app: "connector",
+                    detail,
+                }
+                .into());
+            }
+            Err(e) => {
+                for archive in archives {
+                    work.fail(Direction::ToApp, archive.slot, archive.retry, e.to_string());
+                }
+                return Err(e.into());
+            }
+        };
+        let now = self.now();
+        for (archive, outcome) in archives.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(()) | Err(AppWriteFailure::NotFound) => {
+                    let map = work.map(archive.slot);
+                    map.inactive = true;
+                    map.last_push_to_app = Some(now);
+                    map.last_error = None;
+                    work.count(Direction::ToApp).archived += 1;
+                    work.resolve(archive.retry);
+                }
+                Err(AppWriteFailure::Rejected(e)) => {
+                    work.fail(Direction::ToApp, archive.slot, archive.retry, e.message);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The external id of an app record of this organization.
+pub(crate) fn external(phase: &Phase<'_>, app_id: &AppId) -> ExternalId {
+    ExternalId {
+        provider: phase.engine.app.provider().clone(),
+        realm: phase.org.realm.clone(),
+        id: app_id.clone(),
+    }
+}
