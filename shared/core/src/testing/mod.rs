@@ -10,10 +10,66 @@
 //! helpers to seed, edit and inspect records, counters, and misbehaviours on demand. Nothing is
 //! random unless a seed is given.
 
+mod app;
 mod clock;
 mod faults;
+mod hub;
+mod json;
+mod sample;
 mod store;
 
+pub use app::{AppOp, ArchivedInBatchRead, DEFAULT_MARKER, FakeApp};
 pub use clock::{DEFAULT_START, ManualClock};
 pub use faults::{Failure, Order, WriteCounts};
+pub use hub::{FakeHub, HubOp, MatchRule};
+pub use sample::{
+    ORGANIZATIONS_YAML, PEOPLE_YAML, SAMPLE_GROUP, SAMPLE_PROVIDER, SAMPLE_REALM, sample_entities,
+    sample_external_id, sample_organization,
+};
 pub use store::{Lease, MemoryStore, StoreFailure, StoreOp};
+
+use crate::domain::Organization;
+use crate::ports::Clock;
+
+/// The fakes wired together for an engine test: one clock, a store holding the sample
+/// organization, a hub that knows the sample references, and the sample app.
+///
+/// ```
+/// use serde_json::json;
+/// use sync_core::testing::{Fakes, SAMPLE_GROUP};
+/// let fakes = Fakes::sample();
+/// let hub_id = fakes.hub.seed(SAMPLE_GROUP, "organizations", json!({ "name": "Acme" }));
+/// let app_id = fakes.app.seed("companies", json!({ "name": "Acme" }));
+/// assert!(fakes.hub.get(SAMPLE_GROUP, "organizations", hub_id.as_str()).is_some());
+/// assert!(fakes.app.get("companies", app_id.as_str()).is_some());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Fakes {
+    /// The clock of everything.
+    pub clock: ManualClock,
+    /// The store, holding [`org`](Self::org).
+    pub store: MemoryStore,
+    /// The hub.
+    pub hub: FakeHub,
+    /// The app ([`FakeApp::sample`]).
+    pub app: FakeApp,
+    /// The organization linking [`SAMPLE_GROUP`] to the app ([`sample_organization`]).
+    pub org: Organization,
+}
+
+impl Fakes {
+    /// Fresh fakes at [`DEFAULT_START`], the organization `org-1` linked at that instant.
+    pub fn sample() -> Self {
+        let clock = ManualClock::default();
+        let org = sample_organization("org-1", clock.now());
+        let store = MemoryStore::new();
+        store.insert_organization(&org);
+        Self {
+            hub: FakeHub::new(clock.clone()).with_references(&sample_entities()),
+            app: FakeApp::sample(clock.clone()),
+            clock,
+            store,
+            org,
+        }
+    }
+}

@@ -311,6 +311,14 @@ impl MemoryStore {
         self.lock().plan.total()
     }
 
+    /// Stores an organization (no counter, no fault): for setting up a test.
+    pub fn insert_organization(&self, org: &Organization) {
+        self.lock()
+            .data
+            .organizations
+            .insert(org.id.clone(), org.clone());
+    }
+
     /// Every id-map of `org`, by entity then insertion (no counter, no fault).
     pub fn idmaps(&self, org: &OrgId) -> Vec<IdMap> {
         list(&self.lock().data.idmaps, org, None)
