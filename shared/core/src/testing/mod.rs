@@ -7,8 +7,15 @@
 //! - [`FakeApp`]: an [`AppConnector`](crate::ports::AppConnector) over HubSpot-shaped JSON.
 //!
 //! Every fake is a cheap [`Clone`] of one shared state (`Arc<Mutex<..>>`), with synchronous
-//! helpers to seed, edit and inspect records, counters, and misbehaviours on demand. Nothing is
-//! random unless a seed is given.
+//! helpers to seed, edit and inspect records, counters ([`WriteCounts`], per-operation calls),
+//! and misbehaviours on demand ([`Failure`]s queued per operation, odd [`Order`]s, rejected
+//! ids, commit-then-timeout, hooks between pages). Nothing is random unless a seed is given.
+//! [`Fakes::sample`] wires them together with [`sample_entities`].
+//!
+//! Defaults follow the real APIs where they are strict, so that a test does not pass only
+//! because the fake is lenient: [`FakeApp`] leaves archived records out of batch reads and
+//! refuses a batch that updates one id twice; [`FakeHub`] smart-merges only into ACTIVE
+//! records, on exactly equal values ([`MatchRule::Exact`], as the Connec! emulator).
 
 mod app;
 mod clock;
