@@ -17,3 +17,5 @@ pub mod entity;
 pub mod error;
 pub mod http;
 pub mod ports;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,238 @@
+//! The [`AppConnector`] port of [`FakeApp`].
+
+use super::*;
+
+/// A keyset cursor: `page:updated_millis:id` of the last record served.
+fn parse_cursor(cursor: &PageCursor) -> Option<(usize, i64, String)> {
+    let mut parts = cursor.as_str().splitn(3, ':');
+    let page = parts.next()?.parse().ok()?;
+    let millis = parts.next()?.parse().ok()?;
+    Some((page, millis, parts.next()?.to_owned()))
+}
+
+#[async_trait]
+impl AppConnector for FakeApp {
+    fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    fn entities(&self) -> &[EntityPair] {
+        &self.entities
+    }
+
+    fn describe(&self, entity: &AppEntityName, record: &Value) -> Result<AppRecordMeta, AppError> {
+        let invalid = |detail: String| AppError::Invalid {
+            app: API,
+            detail: format!("{entity} record {detail}"),
+        };
+        let id = record
+            .get("id")
+            .and_then(text)
+            .filter(|id| !id.is_empty())
+            .map(AppId::new)
+            .ok_or_else(|| invalid("without an `id`".into()))?;
+        let updated_at = record
+            .get("updatedAt")
+            .and_then(Value::as_str)
+            .and_then(Timestamp::parse)
+            .ok_or_else(|| invalid(format!("{id} without a valid `updatedAt`")))?;
+        Ok(AppRecordMeta {
+            id,
+            updated_at,
+            created_at: record
+                .get("createdAt")
+                .and_then(Value::as_str)
+                .and_then(Timestamp::parse),
+            archived: record
+                .get("archived")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+
+    async fn fetch_page(
+        &self,
+        entity: &AppEntityName,
+        since: Option<Timestamp>,
+        cursor: Option<&PageCursor>,
+    ) -> Result<Page, AppError> {
+        self.check(AppOp::FetchPage, entity)?;
+        let after = match cursor {
+            None => None,
+            Some(cursor) => Some(parse_cursor(cursor).ok_or_else(|| AppError::Invalid {
+                app: API,
+                detail: format!("`{}` is not a cursor of this app", cursor.as_str()),
+            })?),
+        };
+        let page = after.as_ref().map_or(0, |(page, _, _)| page + 1);
+        let hooks: Vec<Hook> = {
+            let mut state = self.lock();
+            let (due, kept) = std::mem::take(&mut state.hooks)
+                .into_iter()
+                .partition(|h| &h.entity == entity && h.page == page);
+            state.hooks = kept;
+            due.into_iter().map(|h: PageHook| h.hook).collect()
+        };
+        for hook in hooks {
+            hook(self);
+        }
+        let state = self.lock();
+        let mut selected: Vec<&AppRecord> = state
+            .records(entity)
+            .iter()
+            .filter(|r| since.is_none_or(|since| r.updated_at > since))
+            .filter(|r| {
+                after.as_ref().is_none_or(|(_, millis, id)| {
+                    (r.updated_at.epoch_millis(), r.id.as_str()) > (*millis, id.as_str())
+                })
+            })
+            .collect();
+        selected.sort_by(|a, b| a.key().cmp(&b.key()));
+        let more = selected.len() > state.page_size;
+        selected.truncate(state.page_size);
+        let next = match selected.last() {
+            Some(last) if more => Some(PageCursor::new(format!(
+                "{page}:{}:{}",
+                last.updated_at.epoch_millis(),
+                last.id
+            ))),
+            _ => None,
+        };
+        Ok(Page {
+            records: selected.into_iter().map(AppRecord::render).collect(),
+            next,
+        })
+    }
+
+    async fn fetch_by_ids(
+        &self,
+        entity: &AppEntityName,
+        ids: &[AppId],
+    ) -> Result<Vec<Value>, AppError> {
+        self.check(AppOp::FetchByIds, entity)?;
+        let state = self.lock();
+        let with_archived = state.archived_in_batch_read == ArchivedInBatchRead::PresentAsArchived;
+        let mut seen = HashSet::new();
+        let mut records: Vec<Value> = ids
+            .iter()
+            .filter(|id| seen.insert(*id))
+            .filter_map(|id| state.find(entity, id))
+            .filter(|r| with_archived || !r.archived)
+            .map(AppRecord::render)
+            .collect();
+        state.by_ids_order.apply(&mut records);
+        Ok(records)
+    }
+
+    async fn find_matches(
+        &self,
+        entity: &AppEntityName,
+        queries: &[MatchQuery],
+    ) -> Result<Vec<AppMatches>, AppError> {
+        self.check(AppOp::FindMatches, entity)?;
+        let state = self.lock();
+        Ok(queries.iter().map(|q| state.matches(entity, q)).collect())
+    }
+
+    async fn write(
+        &self,
+        entity: &AppEntityName,
+        writes: Vec<AppWrite>,
+    ) -> Result<Vec<Result<AppWriteOutcome, AppWriteFailure>>, AppError> {
+        self.check(AppOp::Write, entity)?;
+        let mut state = self.lock();
+        state.counts.calls += 1;
+        let mut outcomes: Vec<Option<Result<AppWriteOutcome, AppWriteFailure>>> =
+            vec![None; writes.len()];
+        // Updates travel in batches (`batch/update`); a batch naming one id twice is refused.
+        let updates: Vec<usize> = (0..writes.len())
+            .filter(|i| matches!(writes[*i], AppWrite::Update { .. }))
+            .collect();
+        if state.refuse_duplicate_ids {
+            for batch in updates.chunks(state.batch_size) {
+                let mut ids = HashSet::new();
+                let duplicate = batch.iter().any(|i| match &writes[*i] {
+                    AppWrite::Update { id, .. } => !ids.insert(id),
+                    AppWrite::Create { .. } => false,
+                });
+                if duplicate {
+                    for i in batch {
+                        state.counts.rejected += 1;
+                        outcomes[*i] = Some(Err(rejected("Duplicate IDs found in batch input")));
+                    }
+                }
+            }
+        }
+        for (i, write) in writes.iter().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            outcomes[i] = Some(match write {
+                AppWrite::Create { hub_id, record } => {
+                    state.create(&self.clock, entity, hub_id, record)
+                }
+                AppWrite::Update { id, record } => state.update(&self.clock, entity, id, record),
+            });
+        }
+        let mut outcomes: Vec<_> = outcomes
+            .into_iter()
+            .map(|o| o.expect("every write settled"))
+            .collect();
+        state.result_order.apply(&mut outcomes);
+        if state.take_commit_then_timeout(AppOp::Write) {
+            return Err(AppError::Http(Failure::Timeout.to_http(API, "batch")));
+        }
+        Ok(outcomes)
+    }
+
+    async fn archive(
+        &self,
+        entity: &AppEntityName,
+        ids: &[AppId],
+    ) -> Result<Vec<Result<(), AppWriteFailure>>, AppError> {
+        self.check(AppOp::Archive, entity)?;
+        let mut state = self.lock();
+        state.counts.calls += 1;
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for id in ids {
+            if state.archive_lies {
+                outcomes.push(Ok(()));
+                continue;
+            }
+            if state.rejected.contains(id.as_str()) {
+                state.counts.rejected += 1;
+                outcomes.push(Err(rejected("archive refused (injected fault)")));
+                continue;
+            }
+            let outcome = match state.find_mut(entity, id) {
+                None => Err(AppWriteFailure::NotFound),
+                Some(stored) if stored.archived => Ok(true),
+                Some(stored) => {
+                    stored.archived = true;
+                    stored.updated_at = self.clock.stamp();
+                    Ok(false)
+                }
+            };
+            outcomes.push(match outcome {
+                Ok(was_archived) => {
+                    state.counts.archived += 1;
+                    if was_archived {
+                        state.counts.unchanged += 1;
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    state.counts.rejected += 1;
+                    Err(e)
+                }
+            });
+        }
+        state.result_order.apply(&mut outcomes);
+        if state.take_commit_then_timeout(AppOp::Archive) {
+            return Err(AppError::Http(
+                Failure::Timeout.to_http(API, "batch/archive"),
+            ));
+        }
+        Ok(outcomes)
+    }
+}

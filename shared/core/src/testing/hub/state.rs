@@ -1,0 +1,328 @@
+//! The hub's state: records, references, rendering, and `/batch` semantics.
+
+use super::*;
+
+impl HubState {
+    pub(super) fn collection(&self, group: &GroupId, collection: &EntityName) -> &[Stored] {
+        self.records
+            .get(&(group.clone(), collection.clone()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub(super) fn collection_mut(
+        &mut self,
+        group: &GroupId,
+        collection: &EntityName,
+    ) -> &mut Vec<Stored> {
+        self.records
+            .entry((group.clone(), collection.clone()))
+            .or_default()
+    }
+
+    pub(super) fn find(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        id: &HubId,
+    ) -> Option<&Stored> {
+        self.collection(group, collection)
+            .iter()
+            .find(|r| &r.id == id)
+    }
+
+    pub(super) fn find_mut(
+        &mut self,
+        group: &GroupId,
+        collection: &EntityName,
+        id: &HubId,
+    ) -> Option<&mut Stored> {
+        self.records
+            .get_mut(&(group.clone(), collection.clone()))?
+            .iter_mut()
+            .find(|r| &r.id == id)
+    }
+
+    pub(super) fn by_external(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        ext: &ExternalId,
+    ) -> Option<&Stored> {
+        self.collection(group, collection)
+            .iter()
+            .find(|r| r.external_ids.contains(ext))
+    }
+
+    pub(super) fn new_id(&mut self, collection: &EntityName) -> HubId {
+        self.next_id += 1;
+        HubId::new(format!("{collection}-{}", self.next_id))
+    }
+
+    pub(super) fn reference_paths(&self, collection: &EntityName) -> Vec<(String, EntityName)> {
+        self.references
+            .iter()
+            .filter(|(c, _, _)| c == collection)
+            .map(|(_, path, target)| (path.clone(), target.clone()))
+            .collect()
+    }
+
+    /// A reference value as stored: the hub id when known, else the value as written.
+    pub(super) fn resolve_reference(
+        &self,
+        group: &GroupId,
+        target: &EntityName,
+        value: &Value,
+    ) -> Value {
+        let Some(triples) = triples(value) else {
+            return value.clone();
+        };
+        if let Some((_, _, id)) = triples.iter().find(|(p, _, _)| p == "connec") {
+            return Value::String(id.clone());
+        }
+        triples
+            .iter()
+            .find_map(|(p, r, id)| self.by_external(group, target, &external(p, r, id)))
+            .map_or_else(
+                || value.clone(),
+                |r| Value::String(r.id.as_str().to_owned()),
+            )
+    }
+
+    /// Rewrites the reference fields of `fields` to their stored form.
+    pub(super) fn normalize(&self, group: &GroupId, collection: &EntityName, fields: &mut Value) {
+        for (path, target) in self.reference_paths(collection) {
+            walk_mut(fields, &path, &mut |v| {
+                *v = self.resolve_reference(group, &target, v);
+            });
+        }
+    }
+
+    pub(super) fn render_reference(
+        &self,
+        group: &GroupId,
+        target: &EntityName,
+        value: &Value,
+    ) -> Value {
+        let id = match value {
+            Value::String(id) if !id.is_empty() => HubId::new(id.clone()),
+            Value::Array(_) | Value::Object(_) => {
+                match self.resolve_reference(group, target, value) {
+                    Value::String(id) => HubId::new(id),
+                    _ => return value.clone(),
+                }
+            }
+            _ => return value.clone(),
+        };
+        let mut ids =
+            vec![json!({ "id": id.as_str(), "provider": "connec", "realm": channel(group) })];
+        if let Some(found) = self.find(group, target, &id) {
+            ids.extend(found.external_ids.iter().map(triple));
+        }
+        Value::Array(ids)
+    }
+
+    /// The record as Connec! answers it.
+    pub(super) fn render(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        stored: &Stored,
+    ) -> Value {
+        let mut fields = stored.fields.clone();
+        let mut ids = vec![json!({
+            "id": stored.id.as_str(),
+            "provider": "connec",
+            "realm": channel(group),
+        })];
+        ids.extend(stored.external_ids.iter().map(triple));
+        fields.insert("id".into(), Value::Array(ids));
+        fields.insert("group_id".into(), group.as_str().into());
+        fields.insert("channel_id".into(), channel(group).into());
+        fields.insert("resource_type".into(), collection.as_str().into());
+        fields.insert("created_at".into(), stored.created_at.to_rfc3339().into());
+        fields.insert("updated_at".into(), stored.updated_at.to_rfc3339().into());
+        let mut value = Value::Object(fields);
+        for (path, target) in self.reference_paths(collection) {
+            walk_mut(&mut value, &path, &mut |v| {
+                *v = self.render_reference(group, &target, v);
+            });
+        }
+        value
+    }
+
+    pub(super) fn matches(&self, stored: &Stored, fields: &[String], query: &Value) -> bool {
+        let stored_fields = Value::Object(stored.fields.clone());
+        stored.active()
+            && !fields.is_empty()
+            && fields.iter().all(
+                |path| match (lookup(&stored_fields, path), lookup(query, path)) {
+                    (Some(a), Some(b)) => {
+                        values_match(a, b, self.match_rule == MatchRule::CaseInsensitive)
+                    }
+                    _ => false,
+                },
+            )
+    }
+
+    /// Candidates of a smart-merge / match, ordered by (`created_at`, id).
+    pub(super) fn candidates(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        fields: &[String],
+        query: &Value,
+    ) -> Vec<&Stored> {
+        let mut found: Vec<&Stored> = self
+            .collection(group, collection)
+            .iter()
+            .filter(|r| self.matches(r, fields, query))
+            .collect();
+        found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        found
+    }
+
+    pub(super) fn outcome(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        id: &HubId,
+        created: bool,
+    ) -> Result<HubWriteOutcome, RecordError> {
+        let stored = self
+            .find(group, collection, id)
+            .ok_or_else(|| RecordError::new(Some(500), "written record vanished"))?;
+        let meta = record::describe(&self.render(group, collection, stored))
+            .ok_or_else(|| RecordError::new(Some(500), "written record has no id"))?;
+        Ok(HubWriteOutcome { meta, created })
+    }
+
+    /// Applies one `/batch` op.
+    pub(super) fn apply(
+        &mut self,
+        clock: &ManualClock,
+        group: &GroupId,
+        collection: &EntityName,
+        write: &HubWrite,
+    ) -> Result<HubWriteOutcome, RecordError> {
+        let rejected = write
+            .hub_id
+            .as_ref()
+            .is_some_and(|id| self.rejected.contains(id.as_str()))
+            || write
+                .source
+                .as_ref()
+                .is_some_and(|s| self.rejected.contains(s.id.as_str()));
+        if rejected {
+            self.counts.rejected += 1;
+            return Err(RecordError::new(
+                Some(400),
+                "record rejected: a field is invalid (injected fault)",
+            ));
+        }
+        let mut incoming = match &write.change {
+            HubChange::Fields(Value::Object(fields)) => Value::Object(fields.clone()),
+            HubChange::Fields(_) => {
+                self.counts.rejected += 1;
+                return Err(RecordError::new(
+                    Some(400),
+                    format!("The {collection} record must be a JSON object"),
+                ));
+            }
+            HubChange::Archive => json!({ "status": "INACTIVE" }),
+            HubChange::LinkOnly => json!({}),
+        };
+        if let Value::Object(fields) = &mut incoming {
+            for key in READ_ONLY {
+                fields.remove(key);
+            }
+        }
+        self.normalize(group, collection, &mut incoming);
+        let existing = match &write.hub_id {
+            Some(id) => match self.find(group, collection, id) {
+                Some(found) => Some(found.id.clone()),
+                None => {
+                    self.counts.rejected += 1;
+                    return Err(RecordError::new(
+                        Some(404),
+                        format!("No {collection} record with id {id}"),
+                    ));
+                }
+            },
+            None => write
+                .source
+                .as_ref()
+                .and_then(|s| self.by_external(group, collection, s))
+                .or_else(|| {
+                    self.candidates(group, collection, &write.matching_fields, &incoming)
+                        .first()
+                        .copied()
+                })
+                .map(|r| r.id.clone()),
+        };
+        // The source id may be attached unless another record of the collection holds it.
+        let attachable = |state: &HubState, id: Option<&HubId>| {
+            write.source.clone().filter(|s| {
+                state
+                    .by_external(group, collection, s)
+                    .is_none_or(|holder| Some(&holder.id) == id)
+            })
+        };
+        match existing {
+            Some(id) => {
+                let source = attachable(self, Some(&id));
+                let by_id = write.hub_id.is_some();
+                let counts = &mut self.counts;
+                match &write.change {
+                    HubChange::Fields(_) if by_id => counts.updated += 1,
+                    HubChange::Fields(_) => counts.merged += 1,
+                    HubChange::Archive => counts.archived += 1,
+                    HubChange::LinkOnly => counts.linked += 1,
+                }
+                let stored = self
+                    .find_mut(group, collection, &id)
+                    .expect("found just above");
+                let mut merged = Value::Object(stored.fields.clone());
+                deep_merge(&mut merged, &incoming);
+                let Value::Object(merged) = merged else {
+                    unreachable!("records are objects")
+                };
+                let attach = source.filter(|s| !stored.external_ids.contains(s));
+                if merged == stored.fields && attach.is_none() {
+                    self.counts.unchanged += 1;
+                } else {
+                    stored.fields = merged;
+                    stored.external_ids.extend(attach);
+                    stored.updated_at = clock.stamp();
+                }
+                self.outcome(group, collection, &id, false)
+            }
+            None => {
+                let Value::Object(mut fields) = incoming else {
+                    unreachable!("records are objects")
+                };
+                if fields.is_empty() {
+                    self.counts.rejected += 1;
+                    return Err(RecordError::new(
+                        Some(400),
+                        format!("The {collection} record has no fields"),
+                    ));
+                }
+                fields
+                    .entry("status")
+                    .or_insert_with(|| Value::String("ACTIVE".into()));
+                let source = attachable(self, None);
+                let id = self.new_id(collection);
+                let now = clock.stamp();
+                self.collection_mut(group, collection).push(Stored {
+                    id: id.clone(),
+                    created_at: now,
+                    updated_at: now,
+                    external_ids: source.into_iter().collect(),
+                    fields,
+                });
+                self.counts.created += 1;
+                self.outcome(group, collection, &id, true)
+            }
+        }
+    }
+}

@@ -1,0 +1,694 @@
+//! [`MemoryStore`]: the [`SyncStore`] port in memory, with faults on demand.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::faults::Plan;
+use crate::domain::{
+    AppId, EntityName, HubId, IdMap, OrgId, Organization, PageCursor, PendingRecord, Run, RunId,
+    Side, Timestamp, Watermark,
+};
+use crate::error::StoreError;
+use crate::ports::SyncStore;
+
+/// Runs kept per organization (as the embedded and DynamoDB stores).
+const RUNS_KEPT: usize = 100;
+
+/// One operation of [`SyncStore`], to plan faults and read counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum StoreOp {
+    PutOrganization,
+    GetOrganization,
+    ListOrganizations,
+    IdmapsByHubIds,
+    IdmapsByAppIds,
+    SaveIdmaps,
+    ListIdmaps,
+    GetWatermark,
+    SetWatermark,
+    GetCheckpoint,
+    SetCheckpoint,
+    Pending,
+    PutPending,
+    RemovePending,
+    SaveRun,
+    RecentRuns,
+    GetRun,
+    AcquireLease,
+    RenewLease,
+    ReleaseLease,
+    PurgeSyncState,
+}
+
+/// How a planned store fault fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// [`StoreError::Backend`], nothing done (the backend was unreachable).
+    Backend,
+    /// [`StoreError::Conflict`], nothing done.
+    Conflict,
+    /// The operation is applied, *then* [`StoreError::Backend`] is returned (a commit whose
+    /// answer was lost).
+    BackendAfterCommit,
+}
+
+/// A sync lease as the store holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Who holds it (`EngineConfig::holder`).
+    pub owner: String,
+    /// When it lapses; at or after this instant anyone may take it.
+    pub expires_at: Timestamp,
+}
+
+/// An in-memory [`SyncStore`] with the embedded store's semantics (and its conformance suite).
+///
+/// - Id-maps: a row is found by hub id, then by app id; a save may fill a missing side but never
+///   replaces or clears a known one ([`StoreError::Conflict`], naming the rule); two half-known
+///   rows (hub id only, app id only) that one map links are merged into the hub-side row; a map
+///   with neither id is refused. A batch is all or nothing. Lookups and listings come in
+///   insertion order (listings by entity, then insertion).
+/// - Runs: insert or replace; the newest 100 per organization (by `started_at`) are kept.
+/// - Leases: acquired when free, expired (`expires_at <= now`) or already ours; renewed by the
+///   owner even after expiry if nobody took it; released only by the owner.
+/// - `purge_sync_state`: id-maps, watermarks, checkpoints and pending records of one
+///   organization go; the organization and its runs stay.
+///
+/// Cheap [`Clone`]: clones share the same state. Faults: [`fail_next`](Self::fail_next) makes
+/// the next calls of one operation fail; every call is counted ([`calls`](Self::calls)).
+///
+/// Note for the lease-inspection methods (`lease_holder`, `break_lease`) being added to
+/// [`SyncStore`] on another branch: the lease state is [`Lease`] per organization, see
+/// [`lease`](Self::lease) and [`set_lease`](Self::set_lease); each new method is a short
+/// `self.run(StoreOp::..., |data| ...)` body over `data.leases` plus a [`StoreOp`] variant.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    data: Data,
+    plan: Plan<StoreOp, StoreFailure>,
+}
+
+type Key = (OrgId, EntityName, Side);
+
+#[derive(Default)]
+struct Data {
+    organizations: BTreeMap<OrgId, Organization>,
+    idmaps: IdMaps,
+    watermarks: HashMap<Key, Watermark>,
+    checkpoints: HashMap<Key, (PageCursor, Timestamp)>,
+    pending: BTreeMap<(OrgId, EntityName, Side, String), PendingRecord>,
+    /// Run id -> (insertion number, run).
+    runs: HashMap<RunId, (u64, Run)>,
+    next_run: u64,
+    leases: HashMap<OrgId, Lease>,
+}
+
+type IdKey = (OrgId, EntityName, String);
+
+/// Id-map rows by insertion number, with unique indexes on hub id and app id.
+#[derive(Clone, Default)]
+struct IdMaps {
+    rows: BTreeMap<u64, IdMap>,
+    by_hub: HashMap<IdKey, u64>,
+    by_app: HashMap<IdKey, u64>,
+    next_row: u64,
+}
+
+fn hub_key(map: &IdMap) -> Option<IdKey> {
+    map.hub_id
+        .as_ref()
+        .map(|id| (map.org.clone(), map.entity.clone(), id.as_str().to_owned()))
+}
+
+fn app_key(map: &IdMap) -> Option<IdKey> {
+    map.app_id
+        .as_ref()
+        .map(|id| (map.org.clone(), map.entity.clone(), id.as_str().to_owned()))
+}
+
+fn conflict(message: String) -> StoreError {
+    StoreError::Conflict(message)
+}
+
+impl IdMaps {
+    fn unindex(&mut self, row: u64) -> Option<IdMap> {
+        let map = self.rows.remove(&row)?;
+        if let Some(key) = hub_key(&map) {
+            self.by_hub.remove(&key);
+        }
+        if let Some(key) = app_key(&map) {
+            self.by_app.remove(&key);
+        }
+        Some(map)
+    }
+
+    fn put(&mut self, row: u64, map: IdMap) {
+        self.unindex(row);
+        if let Some(key) = hub_key(&map) {
+            self.by_hub.insert(key, row);
+        }
+        if let Some(key) = app_key(&map) {
+            self.by_app.insert(key, row);
+        }
+        self.rows.insert(row, map);
+    }
+
+    /// The embedded store's `save_idmap`, rule for rule.
+    fn save(&mut self, map: &IdMap) -> Result<(), StoreError> {
+        let (org, entity) = (map.org.as_str(), map.entity.as_str());
+        let hub = map.hub_id.as_ref().map(HubId::as_str);
+        let app = map.app_id.as_ref().map(AppId::as_str);
+        if hub.is_none() && app.is_none() {
+            return Err(conflict(format!(
+                "an id-map of entity {entity} (organization {org}) has neither a hub id nor an \
+                 app id, so nothing identifies it"
+            )));
+        }
+        let by_hub = hub_key(map).and_then(|k| self.by_hub.get(&k).copied());
+        let mut by_app = app_key(map).and_then(|k| self.by_app.get(&k).copied());
+        // Two half-known rows that this map links: the same record seen from both sides.
+        if let (Some(h), Some(a)) = (by_hub, by_app)
+            && h != a
+            && self.rows[&h].app_id.is_none()
+            && self.rows[&a].hub_id.is_none()
+        {
+            self.unindex(a);
+            by_app = None;
+        }
+        if let (Some(h), Some(a), Some(hub), Some(app)) = (by_hub, by_app, hub, app)
+            && h != a
+        {
+            return Err(conflict(match &self.rows[&a].hub_id {
+                Some(other) => format!(
+                    "app id {app} of entity {entity} (organization {org}) is already mapped to \
+                     hub id {other}"
+                ),
+                None => format!(
+                    "app id {app} of entity {entity} (organization {org}) already has its own \
+                     id-map, and hub id {hub} has another one"
+                ),
+            }));
+        }
+        let target = by_hub.or(by_app);
+        if let Some(row) = target {
+            let stored = &self.rows[&row];
+            if let Some(stored_hub) = &stored.hub_id
+                && hub != Some(stored_hub.as_str())
+            {
+                return Err(conflict(format!(
+                    "app id {} of entity {entity} (organization {org}) is already mapped to hub \
+                     id {stored_hub}",
+                    app.unwrap_or("?")
+                )));
+            }
+            if let Some(stored_app) = &stored.app_id
+                && app != Some(stored_app.as_str())
+            {
+                return Err(conflict(format!(
+                    "hub id {} of entity {entity} (organization {org}) is already mapped to app \
+                     id {stored_app}",
+                    hub.unwrap_or("?")
+                )));
+            }
+        }
+        let row = target.unwrap_or_else(|| {
+            self.next_row += 1;
+            self.next_row
+        });
+        self.put(row, map.clone());
+        Ok(())
+    }
+
+    fn find<'a>(
+        &self,
+        index: &HashMap<IdKey, u64>,
+        org: &OrgId,
+        entity: &EntityName,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Vec<IdMap> {
+        let rows: BTreeSet<u64> = ids
+            .filter_map(|id| {
+                index
+                    .get(&(org.clone(), entity.clone(), id.to_owned()))
+                    .copied()
+            })
+            .collect();
+        rows.iter().map(|row| self.rows[row].clone()).collect()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("organizations", &inner.data.organizations.len())
+            .field("idmaps", &inner.data.idmaps.rows.len())
+            .field("operations", &inner.plan.total())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts the call, applies its planned fault, runs `work` on the data.
+    fn run<T>(
+        &self,
+        op: StoreOp,
+        work: impl FnOnce(&mut Data) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut inner = self.lock();
+        let injected = |what: &str| format!("{op:?}: {what} (injected fault)");
+        match inner.plan.call(op) {
+            None => work(&mut inner.data),
+            Some(StoreFailure::Backend) => Err(StoreError::Backend(injected("backend down"))),
+            Some(StoreFailure::Conflict) => Err(StoreError::Conflict(injected("conflict"))),
+            Some(StoreFailure::BackendAfterCommit) => {
+                work(&mut inner.data)?;
+                Err(StoreError::Backend(injected("committed, answer lost")))
+            }
+        }
+    }
+
+    /// The next `n` calls of `op` fail with [`StoreError::Backend`] and change nothing.
+    pub fn fail_next(&self, op: StoreOp, n: usize) {
+        self.fail_next_with(op, n, StoreFailure::Backend);
+    }
+
+    /// The next `n` calls of `op` fail as `failure` says (queued after earlier plans).
+    pub fn fail_next_with(&self, op: StoreOp, n: usize, failure: StoreFailure) {
+        self.lock().plan.fail_next(op, n, failure);
+    }
+
+    /// Forgets every planned fault.
+    pub fn clear_faults(&self) {
+        self.lock().plan.clear();
+    }
+
+    /// Calls of `op` so far (failed ones included).
+    pub fn calls(&self, op: StoreOp) -> u64 {
+        self.lock().plan.calls(op)
+    }
+
+    /// Calls of every operation so far.
+    pub fn operations(&self) -> u64 {
+        self.lock().plan.total()
+    }
+
+    /// Stores an organization (no counter, no fault): for setting up a test.
+    pub fn insert_organization(&self, org: &Organization) {
+        self.lock()
+            .data
+            .organizations
+            .insert(org.id.clone(), org.clone());
+    }
+
+    /// Every id-map of `org`, by entity then insertion (no counter, no fault).
+    pub fn idmaps(&self, org: &OrgId) -> Vec<IdMap> {
+        list(&self.lock().data.idmaps, org, None)
+    }
+
+    /// The id-map holding this hub id, if any (no counter, no fault).
+    pub fn idmap_by_hub(&self, org: &OrgId, entity: &str, hub_id: &str) -> Option<IdMap> {
+        let inner = self.lock();
+        let maps = &inner.data.idmaps;
+        maps.find(
+            &maps.by_hub,
+            org,
+            &EntityName::new(entity),
+            std::iter::once(hub_id),
+        )
+        .pop()
+    }
+
+    /// The id-map holding this app id, if any (no counter, no fault).
+    pub fn idmap_by_app(&self, org: &OrgId, entity: &str, app_id: &str) -> Option<IdMap> {
+        let inner = self.lock();
+        let maps = &inner.data.idmaps;
+        maps.find(
+            &maps.by_app,
+            org,
+            &EntityName::new(entity),
+            std::iter::once(app_id),
+        )
+        .pop()
+    }
+
+    /// Every pending record of `org` (no counter, no fault).
+    pub fn all_pending(&self, org: &OrgId) -> Vec<PendingRecord> {
+        self.lock()
+            .data
+            .pending
+            .values()
+            .filter(|p| &p.org == org)
+            .cloned()
+            .collect()
+    }
+
+    /// The lease of `org` as stored, expired or not (no counter, no fault).
+    pub fn lease(&self, org: &OrgId) -> Option<Lease> {
+        self.lock().data.leases.get(org).cloned()
+    }
+
+    /// Puts a lease as if someone held it (a dead holder, say), or removes it with `None`.
+    pub fn set_lease(&self, org: &OrgId, lease: Option<Lease>) {
+        let leases = &mut self.lock().data.leases;
+        match lease {
+            Some(lease) => leases.insert(org.clone(), lease),
+            None => leases.remove(org),
+        };
+    }
+}
+
+fn list(maps: &IdMaps, org: &OrgId, entity: Option<&EntityName>) -> Vec<IdMap> {
+    let mut found: Vec<&IdMap> = maps
+        .rows
+        .values()
+        .filter(|m| &m.org == org && entity.is_none_or(|e| &m.entity == e))
+        .collect();
+    // Stable: insertion order within an entity.
+    found.sort_by(|a, b| a.entity.cmp(&b.entity));
+    found.into_iter().cloned().collect()
+}
+
+fn expires(now: Timestamp, ttl: Duration) -> Timestamp {
+    now.plus(ttl)
+}
+
+#[async_trait]
+impl SyncStore for MemoryStore {
+    async fn put_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        self.run(StoreOp::PutOrganization, |data| {
+            data.organizations.insert(org.id.clone(), org.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError> {
+        self.run(StoreOp::GetOrganization, |data| {
+            Ok(data.organizations.get(id).cloned())
+        })
+    }
+
+    async fn list_organizations(&self) -> Result<Vec<Organization>, StoreError> {
+        self.run(StoreOp::ListOrganizations, |data| {
+            Ok(data.organizations.values().cloned().collect())
+        })
+    }
+
+    async fn idmaps_by_hub_ids(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        ids: &[HubId],
+    ) -> Result<Vec<IdMap>, StoreError> {
+        self.run(StoreOp::IdmapsByHubIds, |data| {
+            let maps = &data.idmaps;
+            Ok(maps.find(&maps.by_hub, org, entity, ids.iter().map(HubId::as_str)))
+        })
+    }
+
+    async fn idmaps_by_app_ids(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        ids: &[AppId],
+    ) -> Result<Vec<IdMap>, StoreError> {
+        self.run(StoreOp::IdmapsByAppIds, |data| {
+            let maps = &data.idmaps;
+            Ok(maps.find(&maps.by_app, org, entity, ids.iter().map(AppId::as_str)))
+        })
+    }
+
+    async fn save_idmaps(&self, maps: &[IdMap]) -> Result<(), StoreError> {
+        self.run(StoreOp::SaveIdmaps, |data| {
+            if maps.is_empty() {
+                return Ok(());
+            }
+            // All or nothing: work on a copy, keep it only if every map saved.
+            let mut copy = data.idmaps.clone();
+            for map in maps {
+                copy.save(map)?;
+            }
+            data.idmaps = copy;
+            Ok(())
+        })
+    }
+
+    async fn list_idmaps(
+        &self,
+        org: &OrgId,
+        entity: Option<&EntityName>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<IdMap>, StoreError> {
+        self.run(StoreOp::ListIdmaps, |data| {
+            Ok(list(&data.idmaps, org, entity)
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .collect())
+        })
+    }
+
+    async fn get_watermark(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        side: Side,
+    ) -> Result<Option<Watermark>, StoreError> {
+        self.run(StoreOp::GetWatermark, |data| {
+            Ok(data
+                .watermarks
+                .get(&(org.clone(), entity.clone(), side))
+                .copied())
+        })
+    }
+
+    async fn set_watermark(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        side: Side,
+        mark: Watermark,
+    ) -> Result<(), StoreError> {
+        self.run(StoreOp::SetWatermark, |data| {
+            data.watermarks
+                .insert((org.clone(), entity.clone(), side), mark);
+            Ok(())
+        })
+    }
+
+    async fn get_checkpoint(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        side: Side,
+    ) -> Result<Option<(PageCursor, Timestamp)>, StoreError> {
+        self.run(StoreOp::GetCheckpoint, |data| {
+            Ok(data
+                .checkpoints
+                .get(&(org.clone(), entity.clone(), side))
+                .cloned())
+        })
+    }
+
+    async fn set_checkpoint(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        side: Side,
+        checkpoint: Option<(PageCursor, Timestamp)>,
+    ) -> Result<(), StoreError> {
+        self.run(StoreOp::SetCheckpoint, |data| {
+            let key = (org.clone(), entity.clone(), side);
+            match checkpoint {
+                Some(checkpoint) => data.checkpoints.insert(key, checkpoint),
+                None => data.checkpoints.remove(&key),
+            };
+            Ok(())
+        })
+    }
+
+    async fn pending(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        source: Side,
+    ) -> Result<Vec<PendingRecord>, StoreError> {
+        self.run(StoreOp::Pending, |data| {
+            let mut found: Vec<PendingRecord> = data
+                .pending
+                .values()
+                .filter(|p| &p.org == org && &p.entity == entity && p.source == source)
+                .cloned()
+                .collect();
+            found.sort_by(|a, b| (a.since, &a.source_id).cmp(&(b.since, &b.source_id)));
+            Ok(found)
+        })
+    }
+
+    async fn put_pending(&self, records: &[PendingRecord]) -> Result<(), StoreError> {
+        self.run(StoreOp::PutPending, |data| {
+            for record in records {
+                let key = (
+                    record.org.clone(),
+                    record.entity.clone(),
+                    record.source,
+                    record.source_id.clone(),
+                );
+                data.pending.insert(key, record.clone());
+            }
+            Ok(())
+        })
+    }
+
+    async fn remove_pending(
+        &self,
+        org: &OrgId,
+        entity: &EntityName,
+        source: Side,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
+        self.run(StoreOp::RemovePending, |data| {
+            for id in ids {
+                data.pending
+                    .remove(&(org.clone(), entity.clone(), source, id.clone()));
+            }
+            Ok(())
+        })
+    }
+
+    async fn save_run(&self, run: &Run) -> Result<(), StoreError> {
+        self.run(StoreOp::SaveRun, |data| {
+            let seq = match data.runs.get(&run.id) {
+                Some((seq, _)) => *seq,
+                None => {
+                    data.next_run += 1;
+                    data.next_run
+                }
+            };
+            data.runs.insert(run.id.clone(), (seq, run.clone()));
+            let pruned: Vec<RunId> = newest_runs(&data.runs, &run.org)
+                .into_iter()
+                .skip(RUNS_KEPT)
+                .map(|r| r.id.clone())
+                .collect();
+            for id in pruned {
+                data.runs.remove(&id);
+            }
+            Ok(())
+        })
+    }
+
+    async fn recent_runs(&self, org: &OrgId, limit: usize) -> Result<Vec<Run>, StoreError> {
+        self.run(StoreOp::RecentRuns, |data| {
+            Ok(newest_runs(&data.runs, org)
+                .into_iter()
+                .take(limit)
+                .cloned()
+                .collect())
+        })
+    }
+
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        self.run(StoreOp::GetRun, |data| {
+            Ok(data.runs.get(id).map(|(_, run)| run.clone()))
+        })
+    }
+
+    async fn acquire_lease(
+        &self,
+        org: &OrgId,
+        owner: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.run(StoreOp::AcquireLease, |data| {
+            let free = data
+                .leases
+                .get(org)
+                .is_none_or(|held| held.expires_at <= now || held.owner == owner);
+            if free {
+                data.leases.insert(
+                    org.clone(),
+                    Lease {
+                        owner: owner.to_owned(),
+                        expires_at: expires(now, ttl),
+                    },
+                );
+            }
+            Ok(free)
+        })
+    }
+
+    async fn renew_lease(
+        &self,
+        org: &OrgId,
+        owner: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.run(StoreOp::RenewLease, |data| {
+            // Still ours (even if it expired meanwhile, nobody took it): extend it.
+            match data.leases.get_mut(org) {
+                Some(held) if held.owner == owner => {
+                    held.expires_at = expires(now, ttl);
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+    }
+
+    async fn release_lease(&self, org: &OrgId, owner: &str) -> Result<(), StoreError> {
+        self.run(StoreOp::ReleaseLease, |data| {
+            if data.leases.get(org).is_some_and(|held| held.owner == owner) {
+                data.leases.remove(org);
+            }
+            Ok(())
+        })
+    }
+
+    async fn purge_sync_state(&self, org: &OrgId) -> Result<u64, StoreError> {
+        self.run(StoreOp::PurgeSyncState, |data| {
+            let rows: Vec<u64> = data
+                .idmaps
+                .rows
+                .iter()
+                .filter(|(_, m)| &m.org == org)
+                .map(|(row, _)| *row)
+                .collect();
+            for row in &rows {
+                data.idmaps.unindex(*row);
+            }
+            data.watermarks.retain(|(o, _, _), _| o != org);
+            data.checkpoints.retain(|(o, _, _), _| o != org);
+            data.pending.retain(|(o, _, _, _), _| o != org);
+            Ok(rows.len() as u64)
+        })
+    }
+}
+
+/// Runs of `org`, newest first (`started_at`, then the later insertion).
+fn newest_runs<'a>(runs: &'a HashMap<RunId, (u64, Run)>, org: &OrgId) -> Vec<&'a Run> {
+    let mut found: Vec<&(u64, Run)> = runs.values().filter(|(_, r)| &r.org == org).collect();
+    found.sort_by(|(sa, a), (sb, b)| (b.started_at, sb).cmp(&(a.started_at, sa)));
+    found.into_iter().map(|(_, run)| run).collect()
+}
