@@ -16,4 +16,5 @@ pub mod engine;
 pub mod entity;
 pub mod error;
 pub mod http;
+pub mod lease;
 pub mod ports;
