@@ -53,6 +53,10 @@ enum Command {
         notify: Option<String>,
     },
     /// Sync the configured organization once.
+    ///
+    /// One sync per organization runs at a time (a lease in the database). A lease left by a
+    /// killed or crashed run of this machine is freed at once (logged); any other holder is
+    /// named with its expiry, and `connector unlock` frees it.
     Sync {
         /// Configuration file.
         #[arg(long, short, default_value = "connector.yaml")]
@@ -112,8 +116,9 @@ enum Command {
     /// Free the configured organization's sync lease, whoever holds it, and say whose it was.
     ///
     /// `connector sync` frees a lease left by a killed or crashed run of this machine by itself;
-    /// this is for the other cases (a run on another machine sharing the database that died).
-    /// A run still working under the lease stops at its next renewal.
+    /// this is for the other cases: a holder on another machine, or one this machine cannot
+    /// check. The removed holder is printed and logged. A run still working under the lease
+    /// stops at its next renewal.
     Unlock {
         /// Configuration file.
         #[arg(long, short, default_value = "connector.yaml")]
