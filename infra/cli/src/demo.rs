@@ -107,6 +107,9 @@ pub enum DemoError {
     /// A sync could not run.
     #[error(transparent)]
     Sync(#[from] sync_core::error::SyncError),
+    /// Another run holds the organization's lease (a reused `--database`).
+    #[error(transparent)]
+    Lease(crate::lease::LeaseRunError),
     /// Store.
     #[error(transparent)]
     Store(#[from] sync_core::error::StoreError),
@@ -141,7 +144,7 @@ pub async fn run(
         "Linked Connec! group {GROUP} to HubSpot portal {PORTAL} (historical data on: existing records travel)."
     ));
 
-    let first = engine.sync(&org.id, RunOptions::default()).await?;
+    let first = sync(store.as_ref(), &engine, &org.id).await?;
     let mut report = run_summary("First sync", &first);
 
     change_both_sides(&emulators);
@@ -152,7 +155,7 @@ pub async fn run(
     // Both edits to Ann must be strictly ordered in time for "most recent wins" to be visible.
     tokio::time::sleep(Duration::from_millis(5)).await;
 
-    let second = engine.sync(&org.id, RunOptions::default()).await?;
+    let second = sync(store.as_ref(), &engine, &org.id).await?;
     report.push_str(&run_summary("Incremental sync", &second));
 
     let (hub, app) = emulators.snapshot();
@@ -183,6 +186,21 @@ pub async fn run(
         disagreements,
         report,
     })
+}
+
+/// One sync; a lease left by a killed demo on a reused `--database` is freed (see
+/// [`crate::lease`]).
+async fn sync(
+    store: &dyn SyncStore,
+    engine: &sync_core::engine::SyncEngine,
+    org: &OrgId,
+) -> Result<Run, DemoError> {
+    crate::lease::run_with_lease_recovery(store, org, || engine.sync(org, RunOptions::default()))
+        .await
+        .map_err(|e| match e {
+            crate::lease::LeaseRunError::Sync(e) => DemoError::Sync(e),
+            other => DemoError::Lease(other),
+        })
 }
 
 fn seed(e: &Emulators) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use connector_cli::config::Config;
 use connector_cli::wiring::{self, Endpoints, Tuning};
-use connector_cli::{bench, demo, report};
+use connector_cli::{bench, demo, lease, report};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use store_embedded::EmbeddedStore;
 use sync_core::domain::{OrgId, RunStatus};
@@ -53,6 +53,10 @@ enum Command {
         notify: Option<String>,
     },
     /// Sync the configured organization once.
+    ///
+    /// One sync per organization runs at a time (a lease in the database). A lease left by a
+    /// killed or crashed run of this machine is freed at once (logged); any other holder is
+    /// named with its expiry, and `connector unlock` frees it.
     Sync {
         /// Configuration file.
         #[arg(long, short, default_value = "connector.yaml")]
@@ -105,6 +109,17 @@ enum Command {
         /// with a first sync that matches and merges records again.
         #[arg(long)]
         purge: bool,
+        /// Configuration file.
+        #[arg(long, short, default_value = "connector.yaml")]
+        config: PathBuf,
+    },
+    /// Free the configured organization's sync lease, whoever holds it, and say whose it was.
+    ///
+    /// `connector sync` frees a lease left by a killed or crashed run of this machine by itself;
+    /// this is for the other cases: a holder on another machine, or one this machine cannot
+    /// check. The removed holder is printed and logged. A run still working under the lease
+    /// stops at its next renewal.
+    Unlock {
         /// Configuration file.
         #[arg(long, short, default_value = "connector.yaml")]
         config: PathBuf,
@@ -230,6 +245,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Unlock { config } => unlock(&config).await,
         Command::CheckMapping { file } => {
             connector_hubspot::HubSpotConnector::check_mapping_file(&file)
                 .map_err(|e| e.to_string())?;
@@ -402,7 +418,11 @@ async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
         progress: Some(Arc::new(progress)),
         deadline: None,
     };
-    let outcome = stack.engine.sync(&org_id, options).await;
+    // A lease left by a killed run of this machine is freed, and the sync runs once more.
+    let outcome = lease::run_with_lease_recovery(store.as_ref(), &org_id, || {
+        stack.engine.sync(&org_id, options.clone())
+    })
+    .await;
     for bar in progress_bars
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -416,6 +436,41 @@ async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
         RunStatus::Success | RunStatus::Partial => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
     })
+}
+
+async fn unlock(path: &Path) -> Result<ExitCode, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let store = open_store(&config.database)?;
+    let org = OrgId::new(config.organization.group_id.clone());
+    let removed = lease::unlock(store.as_ref(), &org)
+        .await
+        .map_err(|e| e.to_string())?;
+    match removed {
+        Some(holder) => {
+            let state = if holder.expires_at <= wiring::now() {
+                "expired"
+            } else {
+                "valid"
+            };
+            println!(
+                "Removed the sync lease of organization {org}: it was held by `{}` until {} ({state}).",
+                holder.owner, holder.expires_at
+            );
+            if let sync_core::lease::HolderStatus::RunningLocalProcess { pid } =
+                sync_core::lease::holder_status(
+                    &holder.owner,
+                    &sync_core::lease::local_host(),
+                    sync_core::lease::probe_local_process,
+                )
+            {
+                println!(
+                    "Process {pid} of this machine still exists; if it is a sync, it stops at its next lease renewal."
+                );
+            }
+        }
+        None => println!("Organization {org} has no sync lease: nothing to unlock."),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Whether the OAuth link works, needs re-authorisation, or is missing.

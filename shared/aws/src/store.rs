@@ -13,14 +13,15 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, Delete, DeleteRequest, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem, WriteRequest,
+    ReturnValue, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
+    WriteRequest,
 };
 use sync_core::domain::{
     AppId, EntityName, HubId, IdMap, OrgId, Organization, PageCursor, PendingRecord, Run, RunId,
     Side, Timestamp, Watermark,
 };
 use sync_core::error::StoreError;
-use sync_core::ports::SyncStore;
+use sync_core::ports::{LeaseHolder, SyncStore};
 
 use crate::attr::{
     EXPIRES_MS, GSI1, GSI1PK, GSI1SK, Item, PK, SK, TTL, duration_millis, esc, fields_of, get_n,
@@ -689,6 +690,16 @@ fn timestamp(what: &str, millis: i64) -> Result<Timestamp, StoreError> {
         })
 }
 
+/// The holder of a lease item.
+fn read_lease(op: &str, item: &Item) -> Result<LeaseHolder, StoreError> {
+    let owner = req_s(op, item, "owner")?.to_owned();
+    let expires = req_n(op, item, EXPIRES_MS)?;
+    Ok(LeaseHolder {
+        owner,
+        expires_at: timestamp(op, expires)?,
+    })
+}
+
 /// `(ver, content)` of an id-map item.
 fn decode_slot(what: &str, item: &Item) -> Result<(Option<i64>, Slot), StoreError> {
     let ver = get_n(item, VER);
@@ -1173,6 +1184,36 @@ impl SyncStore for DynamoStore {
             Err(err) if has_code(&err, "ConditionalCheckFailedException") => Ok(()),
             Err(err) => Err(backend(OP, table, &err)),
         }
+    }
+
+    async fn lease_holder(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError> {
+        self.count();
+        const OP: &str = "lease_holder";
+        self.get_item(OP, Self::lease_key(org))
+            .await?
+            .map(|item| read_lease(OP, &item))
+            .transpose()
+    }
+
+    async fn break_lease(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError> {
+        self.count();
+        const OP: &str = "break_lease";
+        let table = self.table();
+        // One unconditional delete that hands back the old item: what is removed is exactly
+        // what is returned, even against a concurrent acquire.
+        let out = self
+            .client_ref()
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(Self::lease_key(org)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| backend(OP, table, &e))?;
+        out.attributes
+            .filter(|item| !item.is_empty())
+            .map(|item| read_lease(OP, &item))
+            .transpose()
     }
 
     async fn purge_sync_state(&self, org: &OrgId) -> Result<u64, StoreError> {

@@ -29,7 +29,7 @@ use crate::domain::{
     Winner,
 };
 use crate::error::StoreError;
-use crate::ports::SyncStore;
+use crate::ports::{LeaseHolder, SyncStore};
 
 /// How many records the volume checks use (a remote backend in an emulator is slower).
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +62,7 @@ macro_rules! sync_store_conformance {
             a_map_without_ids_is_refused,
             idmaps_round_trip_every_field,
             lease_contention,
+            lease_holder_is_reported_and_break_lease_frees_it,
             linking_a_half_known_map_to_a_linked_one_conflicts,
             linking_two_half_known_maps_merges_them,
             list_idmaps_is_ordered_filtered_and_paged,
@@ -434,6 +435,105 @@ pub async fn lease_contention(store: &dyn SyncStore, _scale: &Scale) {
             .renew_lease(&OrgId::new("gamma"), "worker-a", t200, ttl)
             .await
             .unwrap()
+    );
+}
+
+/// Conformance check (see the module docs).
+pub async fn lease_holder_is_reported_and_break_lease_frees_it(
+    store: &dyn SyncStore,
+    _scale: &Scale,
+) {
+    let (acme, beta) = (org_id(), OrgId::new("beta"));
+    let t0 = ts("2024-01-01T00:00:00.123Z");
+    let ttl = Duration::from_secs(60);
+    let holder = |owner: &str, expires_at: Timestamp| LeaseHolder {
+        owner: owner.to_owned(),
+        expires_at,
+    };
+    let dead = "pid:4242@build-box/run-6f1c2d3e-0000-4000-8000-000000000001";
+
+    // No lease: nothing to report, nothing to break.
+    assert_eq!(store.lease_holder(&acme).await.unwrap(), None);
+    assert_eq!(store.break_lease(&acme).await.unwrap(), None);
+
+    assert!(store.acquire_lease(&acme, dead, t0, ttl).await.unwrap());
+    assert!(
+        store
+            .acquire_lease(&beta, "worker-b", t0, ttl)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.lease_holder(&acme).await.unwrap(),
+        Some(holder(dead, t0.plus(ttl)))
+    );
+    // A renewal moves the reported expiry, to the millisecond.
+    let t30 = t0.plus(Duration::from_secs(30));
+    assert!(store.renew_lease(&acme, dead, t30, ttl).await.unwrap());
+    assert_eq!(
+        store.lease_holder(&acme).await.unwrap(),
+        Some(holder(dead, t30.plus(ttl)))
+    );
+
+    // Someone else is refused, and breaking it hands back what was there.
+    assert!(
+        !store
+            .acquire_lease(&acme, "worker-c", t30, ttl)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.break_lease(&acme).await.unwrap(),
+        Some(holder(dead, t30.plus(ttl)))
+    );
+    assert_eq!(store.lease_holder(&acme).await.unwrap(), None);
+    assert_eq!(store.break_lease(&acme).await.unwrap(), None);
+    // Before the old expiry, another owner takes it at once; the old one lost it for good.
+    assert!(
+        store
+            .acquire_lease(&acme, "worker-c", t30, ttl)
+            .await
+            .unwrap()
+    );
+    assert!(!store.renew_lease(&acme, dead, t30, ttl).await.unwrap());
+    store.release_lease(&acme, dead).await.unwrap();
+    assert_eq!(
+        store.lease_holder(&acme).await.unwrap(),
+        Some(holder("worker-c", t30.plus(ttl)))
+    );
+    // Leases are per organization: beta's is untouched.
+    assert_eq!(
+        store.lease_holder(&beta).await.unwrap(),
+        Some(holder("worker-b", t0.plus(ttl)))
+    );
+
+    // An expired lease is still reported (the store does not know the time), and breakable.
+    store.release_lease(&acme, "worker-c").await.unwrap();
+    assert_eq!(store.lease_holder(&acme).await.unwrap(), None);
+    assert!(
+        store
+            .acquire_lease(&acme, "worker-d", t0, Duration::from_millis(1))
+            .await
+            .unwrap()
+    );
+    let long_after = t0.plus(Duration::from_secs(3600));
+    assert!(
+        store
+            .acquire_lease(&beta, "worker-e", long_after, ttl)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.lease_holder(&acme).await.unwrap(),
+        Some(holder("worker-d", t0.plus(Duration::from_millis(1))))
+    );
+    assert_eq!(
+        store.break_lease(&acme).await.unwrap(),
+        Some(holder("worker-d", t0.plus(Duration::from_millis(1))))
+    );
+    assert_eq!(
+        store.lease_holder(&beta).await.unwrap(),
+        Some(holder("worker-e", long_after.plus(ttl)))
     );
 }
 

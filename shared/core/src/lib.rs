@@ -16,6 +16,7 @@ pub mod engine;
 pub mod entity;
 pub mod error;
 pub mod http;
+pub mod lease;
 pub mod ports;
 #[cfg(feature = "testing")]
 pub mod testing;

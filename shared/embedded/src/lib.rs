@@ -55,7 +55,7 @@ use sync_core::domain::{
     PendingReason, PendingRecord, Provider, Realm, Run, RunId, Side, Tenant, Timestamp, Watermark,
 };
 use sync_core::error::StoreError;
-use sync_core::ports::SyncStore;
+use sync_core::ports::{LeaseHolder, SyncStore};
 
 pub use dedupe::SqliteDedupe;
 pub use secrets::{EncryptedCredentialStore, KeyError, SecretKey, SqliteAuthorizationStateStore};
@@ -1130,6 +1130,43 @@ impl SyncStore for EmbeddedStore {
             conn.prepare_cached("DELETE FROM leases WHERE org = ?1 AND owner = ?2")?
                 .execute(params![org.as_str(), owner])?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn lease_holder(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError> {
+        let org = org.clone();
+        self.call("lease_holder", move |conn| {
+            let row: Option<(String, i64)> = conn
+                .prepare_cached("SELECT owner, expires_at FROM leases WHERE org = ?1")?
+                .query_row(params![org.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            row.map(|(owner, expires)| {
+                Ok(LeaseHolder {
+                    owner,
+                    expires_at: timestamp("leases.expires_at", expires)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn break_lease(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError> {
+        let org = org.clone();
+        self.call("break_lease", move |conn| {
+            // One statement: what is removed is exactly what is returned.
+            let row: Option<(String, i64)> = conn
+                .prepare_cached("DELETE FROM leases WHERE org = ?1 RETURNING owner, expires_at")?
+                .query_row(params![org.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            row.map(|(owner, expires)| {
+                Ok(LeaseHolder {
+                    owner,
+                    expires_at: timestamp("leases.expires_at", expires)?,
+                })
+            })
+            .transpose()
         })
         .await
     }

@@ -28,7 +28,7 @@ pub use app::{
     AppWriteOutcome, MatchQuery, SharedConnector,
 };
 pub use hub::{ExternalId, Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome};
-pub use store::{SharedStore, SyncStore};
+pub use store::{LeaseHolder, SharedStore, SyncStore};
 
 use async_trait::async_trait;
 use serde_json::Value;

@@ -137,12 +137,45 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Releases a lease we hold.
     async fn release_lease(&self, org: &OrgId, owner: &str) -> Result<(), StoreError>;
+    /// Who holds the organization's sync lease, and until when. An expired lease is still
+    /// returned until someone takes it over, releases it or breaks it; compare
+    /// [`LeaseHolder::expires_at`] with the clock to tell.
+    ///
+    /// The default answers [`StoreError::Backend`]: a store that keeps leases overrides it
+    /// (a wrapper delegates).
+    async fn lease_holder(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError> {
+        Err(StoreError::Backend(format!(
+            "lease_holder: this store cannot inspect the lease of organization `{org}`"
+        )))
+    }
+    /// Removes the organization's sync lease whoever holds it, expired or not, and returns what
+    /// it removed (`None` if there was no lease). For a holder that is known to be gone, or an
+    /// operator's `connector unlock`; a run that still holds it loses it at its next renewal.
+    ///
+    /// The default answers [`StoreError::Backend`]: a store that keeps leases overrides it
+    /// (a wrapper delegates).
+    async fn break_lease(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError> {
+        Err(StoreError::Backend(format!(
+            "break_lease: this store cannot break the lease of organization `{org}`"
+        )))
+    }
 
     /// Forgets what was synced for an organization: its id-maps, watermarks, page checkpoints
     /// and pending records, so that a later link starts over with a first sync (match and merge).
     /// The organization itself and its run history stay. Returns the number of id-maps removed.
     /// Meant for an organization whose sync is disabled; a run in flight may write again.
     async fn purge_sync_state(&self, org: &OrgId) -> Result<u64, StoreError>;
+}
+
+/// The holder of an organization's sync lease, as [`SyncStore::lease_holder`] and
+/// [`SyncStore::break_lease`] report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// Who took it: the engine names `"{holder}/run-{uuid}"` or `"{holder}/realtime-{uuid}"`,
+    /// where the holder is `pid:<pid>@<host>` by default (see [`crate::lease`]).
+    pub owner: String,
+    /// When it expires unless renewed (it may be in the past).
+    pub expires_at: Timestamp,
 }
 
 /// Shared handle to a store.
