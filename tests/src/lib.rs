@@ -356,6 +356,18 @@ impl SyncStore for FlakyStore {
     async fn purge_sync_state(&self, org: &OrgId) -> Result<u64, StoreError> {
         self.inner.purge_sync_state(org).await
     }
+    async fn lease_holder(
+        &self,
+        org: &OrgId,
+    ) -> Result<Option<sync_core::ports::LeaseHolder>, StoreError> {
+        self.inner.lease_holder(org).await
+    }
+    async fn break_lease(
+        &self,
+        org: &OrgId,
+    ) -> Result<Option<sync_core::ports::LeaseHolder>, StoreError> {
+        self.inner.break_lease(org).await
+    }
 }
 
 /// Counters of a run for one entity and direction.

@@ -564,6 +564,7 @@ impl AppConnector for HubSpotConnector {
             updated_at,
             created_at,
             archived,
+            marker: None,
         })
     }
 

@@ -16,6 +16,7 @@
 //! - [`decide`]: the decision, pure, table-tested;
 //! - `phase`: lease, deadline, checkpoints, watermarks, parked records;
 //! - `page`: one page of either side through `decide`;
+//! - `plan`: from decisions to the writes of each side, run in order;
 //! - `content`: reference translation and mapping, both ways;
 //! - `writes`: match-before-create and the writes into each side, with their outcomes;
 //! - `work`: one page's bookkeeping, saved even when a later write failed.
@@ -28,6 +29,7 @@ mod content;
 pub mod decide;
 mod page;
 mod phase;
+mod plan;
 mod work;
 mod writes;
 

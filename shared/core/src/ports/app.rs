@@ -21,6 +21,9 @@ pub struct AppRecordMeta {
     pub created_at: Option<Timestamp>,
     /// Archived or deleted in the app.
     pub archived: bool,
+    /// The hub id the record's create marker holds, when the connector has markers: lets the
+    /// engine check that a create's answer is the record it asked for, whatever the order.
+    pub marker: Option<HubId>,
 }
 
 /// A hub record about to be created in the app, for the match-before-create search.

@@ -143,22 +143,14 @@ pub trait SyncStore: Send + Sync {
     ///
     /// The default answers [`StoreError::Backend`]: a store that keeps leases overrides it
     /// (a wrapper delegates).
-    async fn lease_holder(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError> {
-        Err(StoreError::Backend(format!(
-            "lease_holder: this store cannot inspect the lease of organization `{org}`"
-        )))
-    }
+    async fn lease_holder(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError>;
     /// Removes the organization's sync lease whoever holds it, expired or not, and returns what
     /// it removed (`None` if there was no lease). For a holder that is known to be gone, or an
     /// operator's `connector unlock`; a run that still holds it loses it at its next renewal.
     ///
     /// The default answers [`StoreError::Backend`]: a store that keeps leases overrides it
     /// (a wrapper delegates).
-    async fn break_lease(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError> {
-        Err(StoreError::Backend(format!(
-            "break_lease: this store cannot break the lease of organization `{org}`"
-        )))
-    }
+    async fn break_lease(&self, org: &OrgId) -> Result<Option<LeaseHolder>, StoreError>;
 
     /// Forgets what was synced for an organization: its id-maps, watermarks, page checkpoints
     /// and pending records, so that a later link starts over with a first sync (match and merge).

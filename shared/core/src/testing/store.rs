@@ -42,6 +42,8 @@ pub enum StoreOp {
     AcquireLease,
     RenewLease,
     ReleaseLease,
+    LeaseHolder,
+    BreakLease,
     PurgeSyncState,
 }
 
@@ -82,10 +84,8 @@ pub struct Lease {
 /// Cheap [`Clone`]: clones share the same state. Faults: [`fail_next`](Self::fail_next) makes
 /// the next calls of one operation fail; every call is counted ([`calls`](Self::calls)).
 ///
-/// Note for the lease-inspection methods (`lease_holder`, `break_lease`) being added to
-/// [`SyncStore`] on another branch: the lease state is [`Lease`] per organization, see
-/// [`lease`](Self::lease) and [`set_lease`](Self::set_lease); each new method is a short
-/// `self.run(StoreOp::..., |data| ...)` body over `data.leases` plus a [`StoreOp`] variant.
+/// The lease state is a [`Lease`] per organization, see [`lease`](Self::lease) and
+/// [`set_lease`](Self::set_lease).
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
@@ -663,6 +663,30 @@ impl SyncStore for MemoryStore {
                 data.leases.remove(org);
             }
             Ok(())
+        })
+    }
+
+    async fn lease_holder(
+        &self,
+        org: &OrgId,
+    ) -> Result<Option<crate::ports::LeaseHolder>, StoreError> {
+        self.run(StoreOp::LeaseHolder, |data| {
+            Ok(data.leases.get(org).map(|l| crate::ports::LeaseHolder {
+                owner: l.owner.clone(),
+                expires_at: l.expires_at,
+            }))
+        })
+    }
+
+    async fn break_lease(
+        &self,
+        org: &OrgId,
+    ) -> Result<Option<crate::ports::LeaseHolder>, StoreError> {
+        self.run(StoreOp::BreakLease, |data| {
+            Ok(data.leases.remove(org).map(|l| crate::ports::LeaseHolder {
+                owner: l.owner,
+                expires_at: l.expires_at,
+            }))
         })
     }
 

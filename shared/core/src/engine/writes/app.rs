@@ -6,7 +6,10 @@ use super::{AppArchive, AppPush, HubPush, HubPushKind, MatchOutcome, resolve_mat
 use crate::domain::{AppId, Direction, HubId};
 use crate::engine::phase::{Phase, PhaseError};
 use crate::engine::work::PageWork;
-use crate::ports::{AppWrite, AppWriteFailure, AppWriteKind, ExternalId, HubChange, MatchQuery};
+use crate::ports::{
+    AppRecordMeta, AppWrite, AppWriteFailure, AppWriteKind, AppWriteOutcome, ExternalId, HubChange,
+    MatchQuery,
+};
 
 impl Phase<'_> {
     /// Writes to the app; returns the hub writes that follow (id write-backs of new links, and
@@ -66,22 +69,18 @@ impl Phase<'_> {
         };
         let now = self.now();
         let mut follow = Vec::new();
+        let paired = self.pair_outcomes(&pushes, outcomes);
         let flags = linked_before.into_iter().zip(merged);
         for ((push, outcome), (was_linked, was_matched)) in
-            pushes.into_iter().zip(outcomes).zip(flags)
+            pushes.into_iter().zip(paired).zip(flags)
         {
             match outcome {
-                Ok(done) => {
-                    let meta = match self.engine.app.describe(&self.pair.app, &done.record) {
-                        Ok(meta) => meta,
-                        Err(e) => {
-                            let why = format!("the app answered a record we cannot read: {e}");
-                            work.fail(Direction::ToApp, push.slot, push.retry, why);
-                            continue;
-                        }
-                    };
+                Paired::Unclear(why) => {
+                    work.fail(Direction::ToApp, push.slot, push.retry, why);
+                }
+                Paired::Done(meta, kind) => {
                     let counts = work.count(Direction::ToApp);
-                    match (was_linked, was_matched, done.kind) {
+                    match (was_linked, was_matched, kind) {
                         (true, _, _) => counts.updated += 1,
                         (false, true, _) | (false, false, AppWriteKind::Merged) => {
                             counts.merged += 1
@@ -104,7 +103,7 @@ impl Phase<'_> {
                         follow.push(self.write_back(push.slot, &push.hub_id, &meta.id, push.retry));
                     }
                 }
-                Err(AppWriteFailure::NotFound) => {
+                Paired::Failed(AppWriteFailure::NotFound) => {
                     tracing::info!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, "the app record is gone; the deletion travels to Connec!");
                     let map = work.map(push.slot);
                     map.last_error = Some(format!(
@@ -128,13 +127,72 @@ impl Phase<'_> {
                         None => work.map(push.slot).inactive = true,
                     }
                 }
-                Err(AppWriteFailure::Rejected(e)) => {
+                Paired::Failed(AppWriteFailure::Rejected(e)) => {
                     tracing::warn!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, status = e.status, "the app rejected the record; parked for the next run");
                     work.fail(Direction::ToApp, push.slot, push.retry, e.message);
                 }
             }
         }
         Ok(follow)
+    }
+
+    /// Pairs each write with its outcome by what the outcome says (the id for an update, the
+    /// create marker for a create); by position only when every answer agrees with it.
+    fn pair_outcomes(
+        &self,
+        pushes: &[AppPush],
+        outcomes: Vec<Result<AppWriteOutcome, AppWriteFailure>>,
+    ) -> Vec<Paired> {
+        let described: Vec<Paired> = outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Ok(done) => match self.engine.app.describe(&self.pair.app, &done.record) {
+                    Ok(meta) => Paired::Done(meta, done.kind),
+                    Err(e) => {
+                        Paired::Unclear(format!("the app answered a record we cannot read: {e}"))
+                    }
+                },
+                Err(failure) => Paired::Failed(failure),
+            })
+            .collect();
+        let fits = |push: &AppPush, meta: &AppRecordMeta| match &push.target {
+            Some(id) => &meta.id == id,
+            None => meta.marker.as_ref().is_none_or(|m| m == &push.hub_id),
+        };
+        let in_order = pushes
+            .iter()
+            .zip(&described)
+            .all(|(push, paired)| match paired {
+                Paired::Done(meta, _) => fits(push, meta),
+                _ => true,
+            });
+        if in_order {
+            return described;
+        }
+        tracing::warn!(org = %self.org.id, entity = %self.pair.hub, "the app answered writes out of order; pairing them by id and marker");
+        let mut by_key: HashMap<String, Paired> = HashMap::new();
+        for paired in described {
+            if let Paired::Done(meta, _) = &paired {
+                by_key.insert(format!("id:{}", meta.id), paired.clone());
+                if let Some(marker) = &meta.marker {
+                    by_key.insert(format!("marker:{marker}"), paired);
+                }
+            }
+        }
+        pushes
+            .iter()
+            .map(|push| {
+                let key = match &push.target {
+                    Some(id) => format!("id:{id}"),
+                    None => format!("marker:{}", push.hub_id),
+                };
+                by_key.remove(&key).unwrap_or_else(|| {
+                    Paired::Unclear(
+                        "the app's answer does not say what happened to this record".into(),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Resolves every create against what the app holds: its own earlier create (marker), a
@@ -279,6 +337,18 @@ impl Phase<'_> {
         }
         Ok(())
     }
+}
+
+/// A write's outcome, paired with the write by what the answer says.
+#[derive(Clone)]
+enum Paired {
+    /// Written: the record as the app describes it.
+    Done(AppRecordMeta, AppWriteKind),
+    /// Refused or gone.
+    Failed(AppWriteFailure),
+    /// The answer cannot be tied to this write (retried next run; the marker prevents a
+    /// duplicate).
+    Unclear(String),
 }
 
 /// The external id of an app record of this organization.

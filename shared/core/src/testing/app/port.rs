@@ -47,6 +47,12 @@ impl AppConnector for FakeApp {
                 .get("archived")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            marker: record
+                .get("properties")
+                .and_then(|p| p.get(self.marker()))
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+                .map(crate::domain::HubId::new),
         })
     }
 
