@@ -64,7 +64,7 @@ use crate::common::{
 
 mod notify;
 
-pub use notify::{NotificationRecord, NotificationSubscriber};
+pub use notify::{NotificationOrder, NotificationRecord, NotificationSubscriber};
 
 use crate::delivery::Pump;
 
