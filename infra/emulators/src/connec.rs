@@ -5,6 +5,25 @@
 //! external ids (`CONNEC-EXTERNAL-IDS` triples), the Connec! uuid, or
 //! `opts.matching_fields`; "deletion" is `status: INACTIVE`.
 //!
+//! # Matching, ids, paging
+//!
+//! - `opts.matching_fields` merges a `POST` into the first ACTIVE record equal
+//!   on every listed field, compared like `$filter ... eq`: exactly and
+//!   case-sensitively (numbers and instants as such); a missing, `null` or blank
+//!   value never matches. The sources describe matching on "the same" values and
+//!   never a case folding (see `sync_core::connec::matching`).
+//! - The triples of an `id` array are *added* to the record's ids, the others
+//!   kept; a `PUT` whose body is only an id array is the id write-back. A new
+//!   triple moves `updated_at` and is notified like any change; re-sending a
+//!   known one changes nothing. A triple that already belongs to another record
+//!   is refused with 409 (the sources do not say what Connec! does; refusing
+//!   keeps the conflict visible instead of dropping or moving the link).
+//! - `$filter` takes `eq ne gt ge/gte lt le/lte` joined with `and`. `$orderby`
+//!   takes `field [asc|desc], ...`; records that tie on every key come back in
+//!   natural order (last written last), so offset paging over a non-unique
+//!   order shifts when records change between pages, as on a document store.
+//!   [`ConnecEmulator::set_time`] pins timestamps to make such ties.
+//!
 //! # Notifications
 //!
 //! Connec! pushes changes to subscribed apps ("webhooks"). Register a
@@ -45,7 +64,7 @@ use crate::common::{
 
 mod notify;
 
-pub use notify::{NotificationRecord, NotificationSubscriber};
+pub use notify::{NotificationOrder, NotificationRecord, NotificationSubscriber};
 
 use crate::delivery::Pump;
 
@@ -152,6 +171,9 @@ struct Record {
     /// Body fields incl. `status`; references stored as uuid strings or, when
     /// unresolved, as the triples given.
     fields: Map<String, Value>,
+    /// Sequence number of the record's last write: the "natural order" in
+    /// which a document store returns records whose sort keys tie.
+    seq: u64,
 }
 
 #[derive(Debug, Default)]
@@ -200,6 +222,10 @@ impl Group {
 #[derive(Default)]
 struct State {
     clock: Clock,
+    /// Timestamp every write gets while set ([`ConnecEmulator::set_time`]).
+    pinned_time: Option<DateTime<Utc>>,
+    /// Last write sequence number handed out.
+    seq: u64,
     groups: BTreeMap<String, Group>,
     /// Changes not yet delivered to hooks.
     events: Vec<ChangeEvent>,
@@ -342,6 +368,15 @@ impl ConnecEmulator {
                 .ok()?;
             st.render(group_id, collection, &id, true)
         })
+    }
+
+    /// Pins the clock: until `set_time(None)`, every write (seeding, third-party edits and API
+    /// writes) gets exactly `at` as its `created_at`/`updated_at`, as when a bulk import lands
+    /// in one second of Connec!'s second-precision timestamps. Records whose sort keys tie are
+    /// listed in natural order (last written last) unless `$orderby` holds a unique key (`id`).
+    /// Unpinned, timestamps are real time again, strictly increasing.
+    pub fn set_time(&self, at: Option<DateTime<Utc>>) {
+        lock(&self.inner.state).pinned_time = at;
     }
 
     /// All records of a collection (external-ids shape), by `created_at`.
@@ -501,6 +536,53 @@ fn deep_merge(target: &mut Value, patch: &Value) {
     }
 }
 
+/// How Connec! compares a `matching_fields` value, the same way as `$filter ... eq`: exact
+/// (case-sensitive) equality of two scalars, numbers and instants compared as such. A missing,
+/// `null` or blank value never matches: it identifies nothing.
+fn match_eq(stored: Option<&Value>, incoming: Option<&Value>) -> bool {
+    fn usable(v: Option<&Value>) -> Option<&Value> {
+        v.filter(|v| match v {
+            Value::String(s) => !s.trim().is_empty(),
+            Value::Number(_) | Value::Bool(_) => true,
+            _ => false,
+        })
+    }
+    match (usable(stored), usable(incoming)) {
+        (Some(a), Some(b)) => compare_scalars(a, b, false).is_some_and(|o| o.is_eq()),
+        _ => false,
+    }
+}
+
+/// The record a `POST` with `opts.matching_fields` merges into: the first ACTIVE record (in
+/// creation order) equal to `incoming` on every field ([`match_eq`]).
+fn smart_merge_target(c: &Collection, matching: &[String], incoming: &Value) -> Option<usize> {
+    if matching.is_empty() {
+        return None;
+    }
+    c.records.iter().position(|r| {
+        r.fields
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("ACTIVE")
+            == "ACTIVE"
+            && matching
+                .iter()
+                .all(|p| match_eq(stored_path(r, p), lookup_path(incoming, p)))
+    })
+}
+
+/// A dotted path in a stored record's fields (no rendering).
+fn stored_path<'a>(r: &'a Record, path: &str) -> Option<&'a Value> {
+    let (first, rest) = path.split_once('.').unwrap_or((path, ""));
+    r.fields.get(first).and_then(|v| {
+        if rest.is_empty() {
+            Some(v)
+        } else {
+            lookup_path(v, rest)
+        }
+    })
+}
+
 fn render_ref(g: &Group, target: &str, v: &Value, ext: bool) -> Value {
     match v {
         Value::String(id) if ext => {
@@ -570,11 +652,7 @@ impl State {
         for k in READ_ONLY {
             fields.remove(k);
         }
-        if strict && fields.is_empty() {
-            return Err(ApiError::BadRequest(format!(
-                "The {coll} record has no fields"
-            )));
-        }
+        let id_only = fields.is_empty();
         let (connec_id, externals) = match id_val {
             None | Some(Value::Null) => (None, Vec::new()),
             Some(Value::String(s)) => (Some(s), Vec::new()),
@@ -619,32 +697,29 @@ impl State {
                     .iter()
                     .find_map(|t| c.by_ext.get(t).copied())
                     .or_else(|| connec_id.as_ref().and_then(|id| c.by_id.get(id).copied()))
-                    .or_else(|| {
-                        if matching.is_empty() {
-                            return None;
-                        }
-                        let rec_val = |r: &Record| Value::Object(r.fields.clone());
-                        c.records.iter().position(|r| {
-                            r.fields
-                                .get("status")
-                                .and_then(Value::as_str)
-                                .unwrap_or("ACTIVE")
-                                == "ACTIVE"
-                                && {
-                                    let rv = rec_val(r);
-                                    matching.iter().all(|p| {
-                                        match (lookup_path(&rv, p), lookup_path(&incoming, p)) {
-                                            (Some(a), Some(b)) => {
-                                                !a.is_null() && !b.is_null() && a == b
-                                            }
-                                            _ => false,
-                                        }
-                                    })
-                                }
-                        })
-                    })
+                    .or_else(|| smart_merge_target(c, &matching, &incoming))
             }),
         };
+        // A body with only an id array is an id write-back: it needs a record to write to.
+        if strict && id_only && (externals.is_empty() || existing.is_none()) {
+            return Err(ApiError::BadRequest(format!(
+                "The {coll} record has no fields"
+            )));
+        }
+        // An external id names one record: refuse to attach it to a second one rather than
+        // silently dropping (or moving) the link.
+        if let Some(c) = c {
+            for t in &externals {
+                if let Some(&owner) = c.by_ext.get(t)
+                    && Some(owner) != existing
+                {
+                    return Err(ApiError::Conflict(format!(
+                        "The external id {}/{} {} already belongs to another {coll} record",
+                        t.provider, t.realm, t.id
+                    )));
+                }
+            }
+        }
 
         let candidate = match existing {
             Some(i) => {
@@ -677,9 +752,10 @@ impl State {
 
         let Self {
             clock,
+            pinned_time,
+            seq,
             groups,
             events,
-            ..
         } = self;
         let coll_mut = groups
             .get_mut(group_id)
@@ -687,6 +763,7 @@ impl State {
         let Some(coll_mut) = coll_mut else {
             unreachable!("group created above")
         };
+        let mut now = || pinned_time.unwrap_or_else(|| clock.now());
         let (status, idx, kind) = match existing {
             Some(i) => {
                 let changed_fields = coll_mut.records[i].fields != new_fields;
@@ -702,13 +779,19 @@ impl State {
                     // Idempotent re-send: nothing to do, timestamps untouched.
                     return Ok((StatusCode::OK, coll_mut.records[i].id.clone()));
                 }
+                // A new id in the id array is a change of the record like any other: it moves
+                // `updated_at` and is notified (the write-back's echo reaches subscribers).
+                let at = now();
+                *seq += 1;
                 let r = &mut coll_mut.records[i];
                 r.fields = new_fields;
-                r.updated_at = clock.now();
+                r.updated_at = at;
+                r.seq = *seq;
                 (StatusCode::OK, i, ChangeKind::Updated)
             }
             None => {
-                let now = clock.now();
+                let at = now();
+                *seq += 1;
                 let id = uuid::Uuid::new_v4().to_string();
                 let i = coll_mut.records.len();
                 let mut ext = Vec::new();
@@ -721,10 +804,11 @@ impl State {
                 coll_mut.by_id.insert(id.clone(), i);
                 coll_mut.records.push(Record {
                     id,
-                    created_at: now,
-                    updated_at: now,
+                    created_at: at,
+                    updated_at: at,
                     ext,
                     fields: new_fields,
+                    seq: *seq,
                 });
                 (StatusCode::CREATED, i, ChangeKind::Created)
             }
@@ -774,99 +858,89 @@ impl State {
         let order = parse_orderby(query_get(q, "$orderby").unwrap_or(""))
             .map_err(|e| ApiError::BadRequest(format!("Invalid $orderby: {e}")))?;
 
-        // Fast path for the default order (records are kept in creation order): filter on the
-        // stored fields and render only the page, so paging through N records costs O(N) per
-        // page instead of rendering and sorting everything.
-        if order.len() == 1 && order[0].0 == "created_at" && !order[0].1 {
-            let mut total = 0usize;
-            let mut page = Vec::new();
-            if let Some(g) = self.groups.get(group_id)
-                && let Some(c) = g.collections.get(coll)
-            {
-                for r in &c.records {
-                    if clauses.iter().all(|cl| cl.matches_record(r)) {
-                        if total >= skip && page.len() < top {
-                            page.push(render_record(g, group_id, coll, r, ext));
-                        }
-                        total += 1;
-                    }
-                }
-            }
-            let mut pagination = json!({ "skip": skip, "top": top, "total": total });
-            if top > 0 && skip + top < total {
-                pagination["next"] = format!(
-                    "{self_url}?{}",
-                    query_with(q, "$skip", &(skip + top).to_string())
-                )
-                .into();
-            }
-            let mut out = Map::new();
-            out.insert(coll.to_string(), Value::Array(page));
-            out.insert("pagination".into(), pagination);
-            return Ok(Value::Object(out));
-        }
-
-        let mut rows: Vec<(Value, &Record)> = match self.groups.get(group_id) {
-            Some(g) => g
-                .collections
-                .get(coll)
-                .map(|c| {
-                    c.records
-                        .iter()
-                        .map(|r| (render_record(g, group_id, coll, r, false), r))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            None => Vec::new(),
+        let Some((g, c)) = self
+            .groups
+            .get(group_id)
+            .and_then(|g| g.collections.get(coll).map(|c| (g, c)))
+        else {
+            return Ok(list_body(coll, Vec::new(), skip, top, 0, q, self_url));
         };
-        rows.retain(|(v, _)| clauses.iter().all(|c| c.matches(v)));
-        rows.sort_by(|(a, ra), (b, rb)| {
+        // Filter and sort the stored records; render only the page.
+        let meta = [
+            ("group_id", group_id),
+            ("channel_id", g.channel.as_str()),
+            ("resource_type", coll),
+        ];
+        let mut rows: Vec<&Record> = c
+            .records
+            .iter()
+            .filter(|r| clauses.iter().all(|cl| cl.matches_record(r, &meta)))
+            .collect();
+        rows.sort_by(|a, b| {
             for (path, desc) in &order {
-                let o = match (lookup_path(a, path), lookup_path(b, path)) {
-                    (Some(x), Some(y)) => {
-                        compare_scalars(x, y, false).unwrap_or(std::cmp::Ordering::Equal)
-                    }
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => std::cmp::Ordering::Equal,
-                };
+                let o = compare_key(a, b, path);
                 let o = if *desc { o.reverse() } else { o };
                 if o.is_ne() {
                     return o;
                 }
             }
-            // Stable tie-break: creation order.
-            ra.created_at
-                .cmp(&rb.created_at)
-                .then_with(|| ra.id.cmp(&rb.id))
+            // Ties on every requested key come back in "natural order" (last written last),
+            // as a document store returns them when the sort holds no unique field: a record
+            // written between two page requests moves, and offset paging over the tie shifts.
+            // A unique key in `$orderby` (`id`) makes the order total.
+            a.seq.cmp(&b.seq)
         });
         let total = rows.len();
-        let page: Vec<Value> = match self.groups.get(group_id) {
-            Some(g) if ext => rows
-                .iter()
-                .skip(skip)
-                .take(top)
-                .map(|(_, r)| render_record(g, group_id, coll, r, true))
-                .collect(),
-            _ => rows
-                .into_iter()
-                .skip(skip)
-                .take(top)
-                .map(|(v, _)| v)
-                .collect(),
-        };
-        let mut pagination = json!({ "skip": skip, "top": top, "total": total });
-        if top > 0 && skip + top < total {
-            pagination["next"] = format!(
-                "{self_url}?{}",
-                query_with(q, "$skip", &(skip + top).to_string())
-            )
-            .into();
-        }
-        let mut out = Map::new();
-        out.insert(coll.to_string(), Value::Array(page));
-        out.insert("pagination".into(), pagination);
-        Ok(Value::Object(out))
+        let page: Vec<Value> = rows
+            .into_iter()
+            .skip(skip)
+            .take(top)
+            .map(|r| render_record(g, group_id, coll, r, ext))
+            .collect();
+        Ok(list_body(coll, page, skip, top, total, q, self_url))
+    }
+}
+
+/// A listing's body with its `pagination`.
+fn list_body(
+    coll: &str,
+    page: Vec<Value>,
+    skip: usize,
+    top: usize,
+    total: usize,
+    q: &[(String, String)],
+    self_url: &str,
+) -> Value {
+    let mut pagination = json!({ "skip": skip, "top": top, "total": total });
+    if top > 0 && skip + top < total {
+        pagination["next"] = format!(
+            "{self_url}?{}",
+            query_with(q, "$skip", &(skip + top).to_string())
+        )
+        .into();
+    }
+    let mut out = Map::new();
+    out.insert(coll.to_string(), Value::Array(page));
+    out.insert("pagination".into(), pagination);
+    Value::Object(out)
+}
+
+/// Orders two stored records on one `$orderby` key (records lacking it last).
+fn compare_key(a: &Record, b: &Record, path: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match path {
+        "created_at" => a.created_at.cmp(&b.created_at),
+        "updated_at" => a.updated_at.cmp(&b.updated_at),
+        "id" => a.id.cmp(&b.id),
+        path => match (
+            stored_path(a, path).filter(|v| !v.is_null()),
+            stored_path(b, path).filter(|v| !v.is_null()),
+        ) {
+            (Some(x), Some(y)) => compare_scalars(x, y, false).unwrap_or(Ordering::Equal),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        },
     }
 }
 
@@ -914,14 +988,16 @@ struct Clause {
 }
 
 impl Clause {
-    fn matches(&self, rec: &Value) -> bool {
-        self.matches_value(lookup_path(rec, &self.path))
-    }
-
-    /// Same as [`Clause::matches`], on a stored record without rendering it.
-    fn matches_record(&self, r: &Record) -> bool {
+    /// Whether a stored record passes the clause (no rendering); `meta` holds the rendered
+    /// fields that are not stored (`group_id`, `channel_id`, `resource_type`).
+    fn matches_record(&self, r: &Record, meta: &[(&str, &str)]) -> bool {
         let owned;
         let actual = match self.path.as_str() {
+            path if meta.iter().any(|(k, _)| *k == path) => {
+                let value = meta.iter().find(|(k, _)| *k == path).map(|(_, v)| *v);
+                owned = Value::String(value.unwrap_or_default().to_owned());
+                Some(&owned)
+            }
             "created_at" => {
                 owned = Value::String(iso(&r.created_at));
                 Some(&owned)
@@ -934,16 +1010,7 @@ impl Clause {
                 owned = Value::String(r.id.clone());
                 Some(&owned)
             }
-            path => {
-                let (first, rest) = path.split_once('.').unwrap_or((path, ""));
-                r.fields.get(first).and_then(|v| {
-                    if rest.is_empty() {
-                        Some(v)
-                    } else {
-                        lookup_path(v, rest)
-                    }
-                })
-            }
+            path => stored_path(r, path),
         };
         self.matches_value(actual)
     }
@@ -1004,13 +1071,14 @@ fn parse_filter(s: &str) -> Result<Vec<Clause>, String> {
             "eq" => Op::Eq,
             "ne" => Op::Ne,
             "gt" => Op::Gt,
-            "ge" => Op::Ge,
+            // `gte`/`lte` as Connec!'s own data browser sends them.
+            "ge" | "gte" => Op::Ge,
             "lt" => Op::Lt,
-            "le" => Op::Le,
+            "le" | "lte" => Op::Le,
             "" => return Err(format!("missing operator after '{field}'")),
             other => {
                 return Err(format!(
-                    "unsupported operator '{other}' (expected eq, ne, gt, ge, lt or le)"
+                    "unsupported operator '{other}' (expected eq, ne, gt, ge/gte, lt or le/lte)"
                 ));
             }
         };

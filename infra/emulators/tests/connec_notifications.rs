@@ -162,3 +162,72 @@ async fn background_delivery_and_retries() {
         "Lee"
     );
 }
+
+#[tokio::test]
+async fn one_record_several_times_in_one_notification_in_any_order() {
+    use emulators::connec::NotificationOrder;
+    let emu = ConnecEmulator::default();
+    let (rx, url) = Receiver::start(&[]).await;
+    emu.subscribe(NotificationSubscriber {
+        url,
+        api_id: "a".into(),
+        api_key: "b".into(),
+        groups: None,
+    });
+    emu.pause_notifications(true);
+    let created = emu.seed(
+        "g",
+        "people",
+        json!({ "first_name": "Ann", "last_name": "v1" }),
+    );
+    let id = created["id"][0]["id"].as_str().unwrap().to_owned();
+    emu.update("g", "people", &id, json!({ "last_name": "v2" }));
+    emu.update("g", "people", &id, json!({ "last_name": "v3" }));
+    // A stale copy, queued after the real entries.
+    emu.buffer_notification("g", "people", created.clone());
+    assert_eq!(emu.pending_notifications(), 4);
+    emu.set_notification_order(NotificationOrder::NewestFirst);
+    emu.pause_notifications(false);
+    emu.flush_notifications().await;
+
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "all versions in one POST");
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    let versions: Vec<&str> = body["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["id"][0]["id"], json!(id), "the same record each time");
+            p["last_name"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(versions, ["v1", "v3", "v2", "v1"]);
+    let stamps: Vec<&str> = body["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["updated_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        stamps[1] > stamps[2] && stamps[2] > stamps[3],
+        "newest first: {stamps:?}"
+    );
+
+    // Back to commit order: the oldest version first.
+    emu.set_notification_order(NotificationOrder::CommitOrder);
+    emu.pause_notifications(true);
+    emu.update("g", "people", &id, json!({ "last_name": "v4" }));
+    emu.update("g", "people", &id, json!({ "last_name": "v5" }));
+    emu.pause_notifications(false);
+    emu.flush_notifications().await;
+    let got = rx.received();
+    let body: Value = serde_json::from_slice(&got[1].body).unwrap();
+    let versions: Vec<&str> = body["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["last_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["v4", "v5"]);
+}

@@ -4,17 +4,58 @@
 //! `pagination.next`; `POST /batch` (50 ops per call by default) with each op's status checked;
 //! HTTP Basic with the tenant's API id and key; `CONNEC-EXTERNAL-IDS: true` so that ids and
 //! references come as `[{id, provider, realm}]` arrays.
+//!
+//! # Paging
+//!
+//! Listings page by offset (`$top`/`$skip`, following `pagination.next`) in the order
+//! [`ConnecConfig::list_order`], `created_at asc, id asc` by default. `created_at` never changes,
+//! so a record updated between two pages keeps its place (a record that *enters* an
+//! `updated_at gt` listing between pages can only push later ones forward: a repeat, which the
+//! engine's content hashes make a no-op, never a skip). `id` breaks the ties of records created in
+//! the same second: offset paging over a non-unique sort key is not stable between queries on a
+//! document store (MongoDB documents that ties come back "in any order" unless the sort holds a
+//! unique field), and skipping a record at a page boundary loses it.
+//!
+//! # Writes
+//!
+//! Every [`HubWrite`] is one `/batch` op:
+//! - [`HubChange::Fields`] without a hub id: `POST` (Connec! upserts on the external id in `id`,
+//!   and smart-merges on `opts.matching_fields`);
+//! - [`HubChange::Fields`] with a hub id: `PUT`, a merge (omitted fields are kept);
+//! - [`HubChange::Archive`]: `PUT {status: "INACTIVE"}` (Connec! has no hard delete);
+//! - [`HubChange::LinkOnly`]: the id write-back, `PUT {id: [{id, provider, realm}]}` and no field,
+//!   as the original framework's `push_entities_to_external_to` does. Connec! adds the triple to
+//!   the record's id array and keeps the entries it had (the wiki's "Working with records
+//!   external IDs": the id mapping is "updated to include" the app's id).
+//!
+//! A write's `source` goes into `id` on each of them, so every write also links.
+//!
+//! # Match-before-create
+//!
+//! [`Hub::find_matches`] reads the records Connec!'s smart merge would merge a new record into,
+//! so that the engine can check them against its id-maps *before* writing (see [`matching`]).
+
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::domain::{AppId, EntityName, GroupId, HubId, PageCursor, Provider, Realm, Timestamp};
 use crate::error::{HttpError, HubError, RecordError};
 use crate::http::{ApiClient, HttpConfig, Idempotency, parse_json};
-use crate::ports::{ExternalId, Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page};
+use crate::ports::{Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page};
+
+pub mod matching;
+pub mod record;
+#[cfg(test)]
+mod tests;
 
 const API: &str = "connec";
+
+/// The default [`ConnecConfig::list_order`].
+pub const DEFAULT_LIST_ORDER: &str = "created_at asc, id asc";
 
 /// Where Connec! is and how to authenticate.
 #[derive(Clone)]
@@ -29,7 +70,13 @@ pub struct ConnecConfig {
     pub page_size: usize,
     /// Ops per `/batch` call.
     pub batch_size: usize,
-    /// HTTP tunables.
+    /// `$orderby` of list calls: a stable order with a unique last key
+    /// ([`DEFAULT_LIST_ORDER`]). The sources show single-key orders (`name ASC`,
+    /// `updated_at asc`) and no limit on keys; if a Connec! deployment refuses the `id`
+    /// tiebreaker, set another unique key here rather than dropping it.
+    pub list_order: String,
+    /// HTTP tunables; `http.max_concurrency` also bounds the GETs of [`Hub::fetch_by_ids`] and
+    /// [`Hub::find_matches`] in flight.
     pub http: HttpConfig,
 }
 
@@ -41,6 +88,7 @@ impl std::fmt::Debug for ConnecConfig {
             .field("api_key", &"<redacted>")
             .field("page_size", &self.page_size)
             .field("batch_size", &self.batch_size)
+            .field("list_order", &self.list_order)
             .finish()
     }
 }
@@ -58,6 +106,7 @@ impl ConnecConfig {
             api_key: api_key.to_owned(),
             page_size: 100,
             batch_size: 50,
+            list_order: DEFAULT_LIST_ORDER.to_owned(),
             http: HttpConfig::default(),
         })
     }
@@ -95,12 +144,17 @@ impl ConnecClient {
             .header("CONNEC-EXTERNAL-IDS", "true")
     }
 
-    /// The first page URL of a listing.
+    /// Requests in flight at once for fan-out reads.
+    fn fan_out(&self) -> usize {
+        self.config.http.max_concurrency.max(1)
+    }
+
+    /// The first page URL of a listing filtered by `filter` (clauses joined with `and`).
     fn list_url(
         &self,
         group: &GroupId,
         collection: &EntityName,
-        since: Option<Timestamp>,
+        filter: Option<&str>,
     ) -> Result<Url, HubError> {
         let mut url = self.url(&format!(
             "api/v2/{}/{}",
@@ -110,13 +164,10 @@ impl ConnecClient {
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("$top", &self.config.page_size.to_string());
-            // A stable order: updates do not move records, so offset paging never skips one.
-            query.append_pair("$orderby", "created_at asc");
-            if let Some(since) = since {
-                query.append_pair(
-                    "$filter",
-                    &format!("updated_at gt '{}'", since.to_rfc3339()),
-                );
+            // A stable order with a unique tiebreaker (see the module docs).
+            query.append_pair("$orderby", &self.config.list_order);
+            if let Some(filter) = filter {
+                query.append_pair("$filter", filter);
             }
         }
         Ok(url)
@@ -179,6 +230,69 @@ impl ConnecClient {
                 format!("response has no `{collection}` object"),
             )),
         }
+    }
+
+    /// One listing page at `url`. Errors name the path only: the query may hold personal data
+    /// (a `$filter` on an e-mail address).
+    async fn list_page(&self, url: Url, collection: &EntityName) -> Result<Page, HubError> {
+        let path = url.path().to_owned();
+        let response = self
+            .api
+            .send("GET", &path, Idempotency::Idempotent, || {
+                self.request(reqwest::Method::GET, url.clone())
+            })
+            .await?;
+        let body: Value = parse_json(API, "GET", &path, &response.body)?;
+        let records = match body.get(collection.as_str()) {
+            Some(Value::Array(records)) => records.clone(),
+            // A singleton collection answers with one object.
+            Some(record @ Value::Object(_)) => vec![record.clone()],
+            Some(Value::Null) | None if body.get("pagination").is_some() => Vec::new(),
+            _ => {
+                return Err(malformed(
+                    "GET",
+                    &path,
+                    format!("response has no `{collection}` array"),
+                ));
+            }
+        };
+        if let Some(bad) = records.iter().position(|r| !r.is_object()) {
+            return Err(malformed(
+                "GET",
+                &path,
+                format!("record {bad} of the page is not an object"),
+            ));
+        }
+        let next = body
+            .get("pagination")
+            .and_then(|p| p.get("next"))
+            .and_then(Value::as_str)
+            .filter(|next| !next.is_empty())
+            .map(PageCursor::new);
+        Ok(Page { records, next })
+    }
+
+    /// The records one match filter selects (its first page: enough to tell none, one or
+    /// several).
+    async fn search(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        filter: &str,
+    ) -> Result<Vec<HubRecordMeta>, HubError> {
+        let url = self.list_url(group, collection, Some(filter))?;
+        let page = self.list_page(url, collection).await?;
+        let mut found = Vec::with_capacity(page.records.len());
+        for candidate in &page.records {
+            match record::describe(candidate) {
+                Some(meta) => found.push(meta),
+                None => tracing::warn!(
+                    collection = %collection,
+                    "match candidate without a Connec! id or a valid `updated_at`: ignored"
+                ),
+            }
+        }
+        Ok(found)
     }
 
     async fn send_batch(&self, ops: Vec<Value>) -> Result<Vec<Value>, HubError> {
@@ -264,15 +378,44 @@ impl Hub for ConnecClient {
         record::connec_triple(id, &format!("org-{group}"))
     }
 
+    /// One `GET ...?$filter=<field> eq <value> and ...` per distinct set of values (see
+    /// [`matching`] for how values are compared and sent), `http.max_concurrency` in flight.
+    /// A record lacking a value in any of `fields` gets no candidates, as it would not
+    /// smart-merge either. Candidates include inactive records (their meta says so).
     async fn find_matches(
         &self,
-        _group: &GroupId,
-        _collection: &EntityName,
-        _fields: &[String],
+        group: &GroupId,
+        collection: &EntityName,
+        fields: &[String],
         records: &[Value],
     ) -> Result<Vec<Vec<HubRecordMeta>>, HubError> {
-        // Placeholder until the `$filter` search lands: Connec! smart-merges on the fields.
-        Ok(vec![Vec::new(); records.len()])
+        if fields.is_empty() {
+            return Ok(vec![Vec::new(); records.len()]);
+        }
+        matching::check_fields(fields).map_err(|detail| HttpError::Url { api: API, detail })?;
+        // Records sharing their values share one query.
+        let mut queries: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let slots: Vec<Option<usize>> = records
+            .iter()
+            .map(|record| {
+                let filter = matching::match_filter(fields, record)?;
+                let next = queries.len();
+                Some(*index.entry(filter.clone()).or_insert_with(|| {
+                    queries.push(filter);
+                    next
+                }))
+            })
+            .collect();
+        let found: Vec<Vec<HubRecordMeta>> = stream::iter(queries)
+            .map(|filter: String| async move { self.search(group, collection, &filter).await })
+            .buffered(self.fan_out())
+            .try_collect()
+            .await?;
+        Ok(slots
+            .into_iter()
+            .map(|slot| slot.map(|i| found[i].clone()).unwrap_or_default())
+            .collect())
     }
 
     async fn fetch_page(
@@ -284,59 +427,35 @@ impl Hub for ConnecClient {
     ) -> Result<Page, HubError> {
         let url = match cursor {
             Some(cursor) => self.next_url(cursor.as_str())?,
-            None => self.list_url(group, collection, since)?,
-        };
-        let path = url.path().to_owned();
-        let response = self
-            .api
-            .send("GET", &path, Idempotency::Idempotent, || {
-                self.request(reqwest::Method::GET, url.clone())
-            })
-            .await?;
-        let body: Value = parse_json(API, "GET", &path, &response.body)?;
-        let records = match body.get(collection.as_str()) {
-            Some(Value::Array(records)) => records.clone(),
-            // A singleton collection answers with one object.
-            Some(record @ Value::Object(_)) => vec![record.clone()],
-            Some(Value::Null) | None if body.get("pagination").is_some() => Vec::new(),
-            _ => {
-                return Err(malformed(
-                    "GET",
-                    &path,
-                    format!("response has no `{collection}` array"),
-                ));
+            None => {
+                let filter = since.map(|since| format!("updated_at gt '{}'", since.to_rfc3339()));
+                self.list_url(group, collection, filter.as_deref())?
             }
         };
-        if let Some(bad) = records.iter().position(|r| !r.is_object()) {
-            return Err(malformed(
-                "GET",
-                &path,
-                format!("record {bad} of the page is not an object"),
-            ));
-        }
-        let next = body
-            .get("pagination")
-            .and_then(|p| p.get("next"))
-            .and_then(Value::as_str)
-            .filter(|next| !next.is_empty())
-            .map(PageCursor::new);
-        Ok(Page { records, next })
+        self.list_page(url, collection).await
     }
 
+    /// One GET per distinct id, `http.max_concurrency` in flight (never one future per id at
+    /// once); a 404 means absent; the first other error stops the fetch and no further GET
+    /// is started.
     async fn fetch_by_ids(
         &self,
         group: &GroupId,
         collection: &EntityName,
         ids: &[HubId],
     ) -> Result<Vec<Value>, HubError> {
-        let fetches = ids.iter().map(|id| self.get(group, collection, id));
-        let mut records = Vec::with_capacity(ids.len());
-        for found in futures::future::join_all(fetches).await {
-            if let Some(record) = found? {
-                records.push(record);
-            }
-        }
-        Ok(records)
+        let mut seen = HashSet::new();
+        let unique: Vec<HubId> = ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect();
+        let found: Vec<Option<Value>> = stream::iter(unique)
+            .map(|id: HubId| async move { self.get(group, collection, &id).await })
+            .buffer_unordered(self.fan_out())
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn write(
@@ -345,27 +464,71 @@ impl Hub for ConnecClient {
         collection: &EntityName,
         writes: Vec<HubWrite>,
     ) -> Result<Vec<Result<HubWriteOutcome, RecordError>>, HubError> {
+        enum Slot {
+            Sent(usize),
+            Refused(RecordError),
+        }
         let mut outcomes = Vec::with_capacity(writes.len());
         for chunk in writes.chunks(self.config.batch_size.max(1)) {
-            let ops: Vec<Value> = chunk
+            let mut ops = Vec::with_capacity(chunk.len());
+            let slots: Vec<Slot> = chunk
                 .iter()
-                .map(|write| batch_op(group, collection, write))
+                .map(|write| match batch_op(group, collection, write) {
+                    Ok(op) => {
+                        ops.push(op);
+                        Slot::Sent(ops.len() - 1)
+                    }
+                    Err(refused) => Slot::Refused(refused),
+                })
                 .collect();
-            for result in self.send_batch(ops).await? {
-                outcomes.push(batch_outcome(collection, &result));
+            let results = if ops.is_empty() {
+                Vec::new()
+            } else {
+                self.send_batch(ops).await?
+            };
+            for slot in slots {
+                outcomes.push(match slot {
+                    Slot::Sent(i) => batch_outcome(collection, &results[i]),
+                    Slot::Refused(refused) => Err(refused),
+                });
             }
         }
         Ok(outcomes)
     }
 }
 
-fn batch_op(group: &GroupId, collection: &EntityName, write: &HubWrite) -> Value {
+/// The `/batch` op of one write; a write that means nothing to Connec! is refused here, without
+/// a call.
+fn batch_op(
+    group: &GroupId,
+    collection: &EntityName,
+    write: &HubWrite,
+) -> Result<Value, RecordError> {
     let mut record = match &write.change {
-        HubChange::Fields(fields) => fields.clone(),
+        HubChange::Fields(fields @ Value::Object(_)) => fields.clone(),
+        HubChange::Fields(_) => {
+            return Err(RecordError::new(
+                None,
+                "the fields of a Connec! write must be a JSON object",
+            ));
+        }
+        HubChange::Archive if write.hub_id.is_none() => {
+            return Err(RecordError::new(
+                None,
+                "archiving needs the Connec! id of the record",
+            ));
+        }
         HubChange::Archive => json!({ "status": "INACTIVE" }),
+        HubChange::LinkOnly if write.hub_id.is_none() || write.source.is_none() => {
+            return Err(RecordError::new(
+                None,
+                "an id write-back needs both the Connec! id and the app id to record",
+            ));
+        }
         HubChange::LinkOnly => json!({}),
     };
     if let Some(source) = &write.source {
+        // Connec! merges these triples into the record's id array; the others stay.
         record["id"] = json!([{
             "id": source.id.as_str(),
             "provider": source.provider.as_str(),
@@ -390,7 +553,7 @@ fn batch_op(group: &GroupId, collection: &EntityName, write: &HubWrite) -> Value
             format!("/api/v2/{}/{}", group.as_str(), collection.as_str()),
         ),
     };
-    json!({ "method": method, "url": url, "params": { collection.as_str(): record } })
+    Ok(json!({ "method": method, "url": url, "params": { collection.as_str(): record } }))
 }
 
 fn batch_outcome(collection: &EntityName, result: &Value) -> Result<HubWriteOutcome, RecordError> {
@@ -419,121 +582,5 @@ fn batch_outcome(collection: &EntityName, result: &Value) -> Result<HubWriteOutc
             error_message(&body).unwrap_or_else(|| format!("batch op failed with status {status}")),
         )),
         None => Err(RecordError::new(None, "batch result without a status")),
-    }
-}
-
-/// Reading Connec! records (id arrays, timestamps, status).
-pub mod record {
-    use super::*;
-
-    /// The Connec! id of a record: the `connec` entry of its id array, or a plain id.
-    pub fn hub_id(record: &Value) -> Option<HubId> {
-        match record.get("id")? {
-            Value::String(id) => Some(HubId::new(id.clone())),
-            Value::Array(entries) => entries
-                .iter()
-                .find(|e| e.get("provider").and_then(Value::as_str) == Some("connec"))
-                .and_then(|e| e.get("id"))
-                .and_then(Value::as_str)
-                .map(HubId::new),
-            _ => None,
-        }
-    }
-
-    /// What the engine needs of a record; `None` without an id or a valid `updated_at`.
-    pub fn describe(record: &Value) -> Option<HubRecordMeta> {
-        let external_ids = record
-            .get("id")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| {
-                let provider = e.get("provider").and_then(Value::as_str)?;
-                if provider == "connec" {
-                    return None;
-                }
-                Some(ExternalId {
-                    provider: Provider::new(provider),
-                    realm: Realm::new(e.get("realm").and_then(Value::as_str).unwrap_or("")),
-                    id: AppId::new(e.get("id").and_then(id_text)?),
-                })
-            })
-            .collect();
-        Some(HubRecordMeta {
-            id: hub_id(record)?,
-            updated_at: updated_at(record)?,
-            created_at: created_at(record),
-            inactive: is_inactive(record),
-            external_ids,
-        })
-    }
-
-    /// Our app's id in an id array (`provider` and `realm` match), if Connec! knows it.
-    pub fn external_id(ids: &Value, provider: &Provider, realm: &Realm) -> Option<AppId> {
-        ids.as_array()?
-            .iter()
-            .find(|e| {
-                e.get("provider").and_then(Value::as_str) == Some(provider.as_str())
-                    && e.get("realm").and_then(Value::as_str) == Some(realm.as_str())
-            })
-            .and_then(|e| e.get("id"))
-            .and_then(id_text)
-            .map(AppId::new)
-    }
-
-    /// The connec id inside a reference value (array of triples, or a plain string).
-    pub fn connec_ref(value: &Value) -> Option<HubId> {
-        match value {
-            Value::String(id) if !id.is_empty() => Some(HubId::new(id.clone())),
-            Value::Array(entries) => entries
-                .iter()
-                .find(|e| e.get("provider").and_then(Value::as_str) == Some("connec"))
-                .and_then(|e| e.get("id"))
-                .and_then(Value::as_str)
-                .map(HubId::new),
-            _ => None,
-        }
-    }
-
-    fn id_text(value: &Value) -> Option<String> {
-        match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
-    }
-
-    /// `updated_at`, parsed to UTC.
-    pub fn updated_at(record: &Value) -> Option<Timestamp> {
-        record
-            .get("updated_at")
-            .and_then(Value::as_str)
-            .and_then(Timestamp::parse)
-    }
-
-    /// `created_at`, parsed to UTC.
-    pub fn created_at(record: &Value) -> Option<Timestamp> {
-        record
-            .get("created_at")
-            .and_then(Value::as_str)
-            .and_then(Timestamp::parse)
-    }
-
-    /// INACTIVE or ARCHIVED: deleted, Connec!'s way.
-    pub fn is_inactive(record: &Value) -> bool {
-        matches!(
-            record.get("status").and_then(Value::as_str),
-            Some("INACTIVE" | "ARCHIVED")
-        )
-    }
-
-    /// The `channel_id` (realm of connec ids).
-    pub fn channel_id(record: &Value) -> Option<&str> {
-        record.get("channel_id").and_then(Value::as_str)
-    }
-
-    /// A `[{id, provider, realm}]` reference to a hub record.
-    pub fn connec_triple(id: &HubId, channel: &str) -> Value {
-        json!([{ "id": id.as_str(), "provider": "connec", "realm": channel }])
     }
 }

@@ -11,6 +11,16 @@
 //! Requests are verified on their raw bytes before parsing and answered at once: the work goes to
 //! the [`EventBus`] (locally an in-process queue, on AWS an event bus), so a slow app never delays
 //! the acknowledgement. A bad request gets a 4xx with a JSON error and changes nothing.
+//!
+//! # Dedupe
+//!
+//! A delivery seen before queues nothing: app events by their event id, Connec! records by their
+//! version (tenant, group, collection and a digest of the record as sent, so a byte-identical
+//! redelivery or a copy repeated in one notification is dropped, while a record's other versions
+//! still go to the engine). An event is claimed ([`Dedupe::first_time`]) only when it has work,
+//! and a claim whose work could not be queued is released again ([`Dedupe::forget`]) before the
+//! 503 answer: the sender's redelivery is then queued, not dropped as a duplicate. Claims of
+//! work already queued stay, so a redelivery queues only what was missing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -121,6 +131,17 @@ pub trait Dedupe: Send + Sync {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<bool, StoreError>;
+
+    /// Forgets `key`, so that its next delivery is first again: the work it claimed could not be
+    /// queued. The default cannot forget and says so; every backend should override it (without
+    /// it a redelivery after a failed publish is dropped as a duplicate, and only the next
+    /// scheduled sync repairs the change).
+    async fn forget(&self, key: &str) -> Result<(), StoreError> {
+        let _ = key;
+        Err(StoreError::Backend(
+            "this dedupe store cannot forget keys".into(),
+        ))
+    }
 }
 
 /// An in-memory [`Dedupe`] with expiry (one process; the AWS adapter keeps keys in DynamoDB).
@@ -144,6 +165,14 @@ impl Dedupe for MemoryDedupe {
         }
         seen.insert(key.to_owned(), now.plus(ttl));
         Ok(true)
+    }
+
+    async fn forget(&self, key: &str) -> Result<(), StoreError> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        Ok(())
     }
 }
 
@@ -255,8 +284,9 @@ impl WebhookReceiver {
             .filter(|o| o.tenant.as_str() == tenant)
             .map(|o| (o.group_id.as_str(), o))
             .collect();
-        let mut batches: BTreeMap<(OrgId, EntityName), Vec<Value>> = BTreeMap::new();
-        let mut ignored = 0usize;
+        let now = self.clock.now();
+        let mut batches: BTreeMap<(OrgId, EntityName), Claimed<Value>> = BTreeMap::new();
+        let (mut ignored, mut duplicates) = (0usize, 0usize);
         for notification in notifications {
             let entity = EntityName::new(notification.collection.clone());
             if !self.entities.contains(&entity) {
@@ -274,31 +304,70 @@ impl WebhookReceiver {
                 ignored += 1;
                 continue;
             }
-            batches
-                .entry((org.id.clone(), entity))
-                .or_default()
-                .push(notification.record);
+            let key = connec_record_key(tenant, &notification);
+            match self.dedupe.first_time(&key, now, self.dedupe_ttl).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    duplicates += 1;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(tenant, error = %e, "cannot record the notification");
+                    self.release(batches.into_values()).await;
+                    return Reply::error(
+                        503,
+                        "temporarily unable to accept notifications; retry later",
+                    );
+                }
+            }
+            let batch = batches.entry((org.id.clone(), entity)).or_default();
+            batch.items.push(notification.record);
+            batch.keys.push(key);
         }
         let mut accepted = 0usize;
-        for ((org, entity), records) in batches {
-            accepted += records.len();
-            if let Err(e) = self
-                .bus
-                .publish(WorkItem::HubRecords {
-                    org,
-                    entity,
-                    records,
-                })
-                .await
-            {
+        let mut batches = batches.into_iter();
+        while let Some(((org, entity), batch)) = batches.next() {
+            let count = batch.items.len();
+            let item = WorkItem::HubRecords {
+                org,
+                entity,
+                records: batch.items,
+            };
+            if let Err(e) = self.bus.publish(item).await {
                 tracing::error!(tenant, error = %e, "cannot queue notification work");
+                let unqueued = std::iter::once(Claimed {
+                    items: Vec::new(),
+                    keys: batch.keys,
+                })
+                .chain(batches.map(|(_, rest)| rest));
+                self.release(unqueued).await;
                 return Reply::error(
                     503,
                     "temporarily unable to accept notifications; retry later",
                 );
             }
+            accepted += count;
         }
-        Reply::json(200, json!({ "accepted": accepted, "ignored": ignored }))
+        Reply::json(
+            200,
+            json!({ "accepted": accepted, "duplicates": duplicates, "ignored": ignored }),
+        )
+    }
+
+    /// Releases the dedupe claims of work that was not queued, so that the redelivery is.
+    async fn release<T>(&self, unqueued: impl IntoIterator<Item = Claimed<T>>) {
+        let mut kept = 0usize;
+        for key in unqueued.into_iter().flat_map(|claimed| claimed.keys) {
+            if let Err(e) = self.dedupe.forget(&key).await {
+                kept += 1;
+                if kept == 1 {
+                    tracing::warn!(error = %e, "cannot release a dedupe key; its redelivery will be dropped as a duplicate until the next scheduled sync");
+                }
+            }
+        }
+        if kept > 1 {
+            tracing::warn!(kept, "dedupe keys not released");
+        }
     }
 
     /// `POST /webhooks/{provider}`.
@@ -332,24 +401,9 @@ impl WebhookReceiver {
                 return Reply::error(503, "temporarily unable to read organizations; retry later");
             }
         };
-        let mut batches: BTreeMap<(OrgId, EntityName), Vec<AppId>> = BTreeMap::new();
+        let mut batches: BTreeMap<(OrgId, EntityName), Claimed<AppId>> = BTreeMap::new();
         let (mut duplicates, mut ignored) = (0usize, 0usize);
         for event in events {
-            match self
-                .dedupe
-                .first_time(&event.dedupe_key(), now, self.dedupe_ttl)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    duplicates += 1;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::error!(provider, error = %e, "cannot record the event id");
-                    return Reply::error(503, "temporarily unable to accept webhooks; retry later");
-                }
-            }
             let object = object_name(&event.object_type);
             let Some(entity) = app.object_entities.get(&object) else {
                 ignored += 1;
@@ -368,23 +422,47 @@ impl WebhookReceiver {
                 ignored += 1;
                 continue;
             }
-            let ids = batches.entry((org.id.clone(), entity.clone())).or_default();
-            let id = AppId::new(event.object_id.to_string());
-            if !ids.contains(&id) {
-                ids.push(id);
+            // Claimed only now that it has work; released below if that work is not queued.
+            let key = event.dedupe_key();
+            match self.dedupe.first_time(&key, now, self.dedupe_ttl).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    duplicates += 1;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(provider, error = %e, "cannot record the event id");
+                    self.release(batches.into_values()).await;
+                    return Reply::error(503, "temporarily unable to accept webhooks; retry later");
+                }
             }
+            let batch = batches.entry((org.id.clone(), entity.clone())).or_default();
+            let id = AppId::new(event.object_id.to_string());
+            if !batch.items.contains(&id) {
+                batch.items.push(id);
+            }
+            batch.keys.push(key);
         }
         let mut accepted = 0usize;
-        for ((org, entity), ids) in batches {
-            accepted += ids.len();
-            if let Err(e) = self
-                .bus
-                .publish(WorkItem::AppChanges { org, entity, ids })
-                .await
-            {
+        let mut batches = batches.into_iter();
+        while let Some(((org, entity), batch)) = batches.next() {
+            let count = batch.items.len();
+            let item = WorkItem::AppChanges {
+                org,
+                entity,
+                ids: batch.items,
+            };
+            if let Err(e) = self.bus.publish(item).await {
                 tracing::error!(provider, error = %e, "cannot queue webhook work");
+                let unqueued = std::iter::once(Claimed {
+                    items: Vec::new(),
+                    keys: batch.keys,
+                })
+                .chain(batches.map(|(_, rest)| rest));
+                self.release(unqueued).await;
                 return Reply::error(503, "temporarily unable to accept webhooks; retry later");
             }
+            accepted += count;
         }
         let ack = app.verifier.acknowledgement();
         if ack.body.is_empty() && ack.status == 200 && ack.content_type.is_none() {
@@ -399,6 +477,32 @@ impl WebhookReceiver {
             json!({ "accepted": accepted, "duplicates": duplicates, "ignored": ignored }),
         )
     }
+}
+
+/// Work of one (organization, entity) and the dedupe keys it claimed.
+struct Claimed<T> {
+    items: Vec<T>,
+    keys: Vec<String>,
+}
+
+impl<T> Default for Claimed<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// The dedupe key of one Connec! record version: tenant, group, collection and a SHA-256 digest
+/// (keyed, from the webhooks crate) of the record as sent, in serde_json's canonical key order.
+fn connec_record_key(tenant: &str, notification: &webhooks::ConnecNotification) -> String {
+    let bytes = serde_json::to_vec(&notification.record).unwrap_or_default();
+    let digest = webhooks::body_hmac_signature("connec-record-version", &bytes);
+    format!(
+        "connec:{tenant}:{}:{}:{digest}",
+        notification.group_id, notification.collection
+    )
 }
 
 fn object_name(object: &webhooks::HubSpotObject) -> String {

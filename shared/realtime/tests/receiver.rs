@@ -1,6 +1,7 @@
 //! The webhook receiver: verification before parsing, routing, dedupe, and nothing queued for a
 //! bad request.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -14,13 +15,36 @@ use webhooks::{
     BasicAuthVerifier, HubSpotV3Verifier, RawRequest, basic_auth_header, hubspot_v3_signature,
 };
 
+/// Records what is queued; can refuse publishes (an unavailable bus).
 #[derive(Default)]
-struct Recorder(Mutex<Vec<WorkItem>>);
+struct Recorder {
+    items: Mutex<Vec<WorkItem>>,
+    /// Publishes still let through before failures start.
+    ok_first: AtomicUsize,
+    /// Publishes to refuse.
+    fail: AtomicUsize,
+}
+
+impl Recorder {
+    /// Lets `ok` publishes through, then refuses `fail` of them.
+    fn fail_after(&self, ok: usize, fail: usize) {
+        self.ok_first.store(ok, Ordering::SeqCst);
+        self.fail.store(fail, Ordering::SeqCst);
+    }
+}
 
 #[async_trait]
 impl EventBus for Recorder {
     async fn publish(&self, item: WorkItem) -> Result<(), BusError> {
-        self.0.lock().unwrap().push(item);
+        let take = |counter: &AtomicUsize| {
+            counter
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        };
+        if self.fail.load(Ordering::SeqCst) > 0 && !take(&self.ok_first) && take(&self.fail) {
+            return Err(BusError("unavailable".into()));
+        }
+        self.items.lock().unwrap().push(item);
         Ok(())
     }
 }
@@ -71,7 +95,7 @@ async fn receiver() -> (WebhookReceiver, Arc<Recorder>) {
 }
 
 fn queued(bus: &Recorder) -> Vec<WorkItem> {
-    bus.0.lock().unwrap().clone()
+    bus.items.lock().unwrap().clone()
 }
 
 const URI: &str = "https://connector.example/webhooks/hubspot";
@@ -112,7 +136,10 @@ async fn a_connec_notification_with_two_groups_is_routed_to_both_organizations()
     let reply = receiver.connec("acme", &request).await;
     assert_eq!(reply.status, 200);
     let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-    assert_eq!(answer, json!({ "accepted": 3, "ignored": 2 }));
+    assert_eq!(
+        answer,
+        json!({ "accepted": 3, "duplicates": 0, "ignored": 2 })
+    );
     let items = queued(&bus);
     assert_eq!(items.len(), 3);
     let targets: Vec<(String, String, usize)> = items
@@ -251,4 +278,164 @@ async fn forged_tampered_and_expired_hubspot_webhooks_get_401_and_change_nothing
     assert_eq!(receiver.app_webhook("hubspot", &request).await.status, 401);
     assert!(queued(&bus).is_empty());
     let _ = SystemClock.now();
+}
+
+fn connec_request(body: &str) -> (Vec<(String, String)>, Vec<u8>) {
+    (
+        vec![("Authorization".to_owned(), basic_auth_header("id", "key"))],
+        body.as_bytes().to_vec(),
+    )
+}
+
+async fn deliver_connec(receiver: &WebhookReceiver, body: &str) -> (u16, serde_json::Value) {
+    let (headers, bytes) = connec_request(body);
+    let request = RawRequest {
+        method: "POST",
+        uri: "/webhooks/connec/acme",
+        headers: &headers,
+        body: &bytes,
+    };
+    let reply = receiver.connec("acme", &request).await;
+    let answer = serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null);
+    (reply.status, answer)
+}
+
+async fn deliver_hubspot(receiver: &WebhookReceiver, body: &str) -> (u16, serde_json::Value) {
+    let now = Utc::now().timestamp_millis();
+    let headers = hubspot_request(body.as_bytes(), now, "secret");
+    let request = RawRequest {
+        method: "POST",
+        uri: URI,
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let reply = receiver.app_webhook("hubspot", &request).await;
+    let answer = serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null);
+    (reply.status, answer)
+}
+
+fn hubspot_events(events: &[(u64, u64, u64)]) -> String {
+    let now = Utc::now().timestamp_millis();
+    serde_json::Value::Array(
+        events
+            .iter()
+            .map(|(event, portal, object)| {
+                json!({ "eventId": event, "subscriptionId": 9, "portalId": portal, "appId": 5,
+                        "occurredAt": now, "subscriptionType": "contact.propertyChange",
+                        "attemptNumber": 0, "objectId": object, "propertyName": "email",
+                        "propertyValue": "x" })
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_webhook_whose_work_could_not_be_queued_is_queued_on_redelivery() {
+    let (receiver, bus) = receiver().await;
+    let body = hubspot_events(&[(41, 101, 501), (42, 202, 601)]);
+
+    // The bus is down: 503, and nothing is marked as seen.
+    bus.fail_after(0, 1);
+    let (status, _) = deliver_hubspot(&receiver, &body).await;
+    assert_eq!(status, 503);
+    assert!(queued(&bus).is_empty());
+
+    // HubSpot redelivers: the work is queued, not dropped as a duplicate.
+    let (status, answer) = deliver_hubspot(&receiver, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["duplicates"], json!(0), "{answer}");
+    assert_eq!(queued(&bus).len(), 2);
+
+    // Now it is seen.
+    let (status, answer) = deliver_hubspot(&receiver, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["duplicates"], json!(2));
+    assert_eq!(queued(&bus).len(), 2);
+}
+
+#[tokio::test]
+async fn a_partly_queued_webhook_queues_only_the_rest_on_redelivery() {
+    let (receiver, bus) = receiver().await;
+    // Two organizations, two publishes: the first goes through, the second fails.
+    let body = hubspot_events(&[(51, 101, 501), (52, 202, 601)]);
+    bus.fail_after(1, 1);
+    let (status, _) = deliver_hubspot(&receiver, &body).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        queued(&bus).len(),
+        1,
+        "the first organization's work was queued"
+    );
+
+    let (status, answer) = deliver_hubspot(&receiver, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["duplicates"], json!(1), "{answer}");
+    assert_eq!(answer["accepted"], json!(1));
+    let items = queued(&bus);
+    assert_eq!(items.len(), 2, "each organization's work queued once");
+    assert_ne!(items[0], items[1]);
+}
+
+#[tokio::test]
+async fn a_duplicate_connec_delivery_is_queued_once_and_other_versions_pass() {
+    let (receiver, bus) = receiver().await;
+    let v1 = json!({ "id": "p1", "group_id": "cld-1", "first_name": "A", "updated_at": "2026-01-01T10:00:00Z" });
+    let v2 = json!({ "id": "p1", "group_id": "cld-1", "first_name": "B", "updated_at": "2026-01-01T10:00:05Z" });
+    let once = json!({ "people": [v1] }).to_string();
+
+    let (status, answer) = deliver_connec(&receiver, &once).await;
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)));
+    // Connec! (or the network) delivers the same body again: nothing new is queued.
+    let (status, answer) = deliver_connec(&receiver, &once).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        json!({ "accepted": 0, "duplicates": 1, "ignored": 0 })
+    );
+    assert_eq!(queued(&bus).len(), 1);
+
+    // One notification carrying a known copy, a new version and that version again: the new
+    // version goes to the engine once, with its record as sent.
+    let mixed = json!({ "people": [v1, v2, v2] }).to_string();
+    let (_, answer) = deliver_connec(&receiver, &mixed).await;
+    assert_eq!(
+        answer,
+        json!({ "accepted": 1, "duplicates": 2, "ignored": 0 })
+    );
+    let items = queued(&bus);
+    assert_eq!(
+        items[1],
+        WorkItem::HubRecords {
+            org: OrgId::new("cld-1"),
+            entity: EntityName::new("people"),
+            records: vec![v2.clone()],
+        }
+    );
+
+    // The same record in another group is another record.
+    let elsewhere = json!({ "people": [{ "id": "p1", "group_id": "cld-2", "first_name": "A", "updated_at": "2026-01-01T10:00:00Z" }] }).to_string();
+    let (_, answer) = deliver_connec(&receiver, &elsewhere).await;
+    assert_eq!(answer["accepted"], json!(1));
+}
+
+#[tokio::test]
+async fn a_connec_notification_whose_work_could_not_be_queued_is_queued_on_redelivery() {
+    let (receiver, bus) = receiver().await;
+    let body = json!({ "people": [
+        { "id": "p1", "group_id": "cld-1", "first_name": "A" },
+        { "id": "p2", "group_id": "cld-2", "first_name": "B" }
+    ]})
+    .to_string();
+    bus.fail_after(1, 1);
+    let (status, answer) = deliver_connec(&receiver, &body).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(queued(&bus).len(), 1);
+    let (status, answer) = deliver_connec(&receiver, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        json!({ "accepted": 1, "duplicates": 1, "ignored": 0 })
+    );
+    assert_eq!(queued(&bus).len(), 2);
 }

@@ -1,5 +1,14 @@
 //! Connec! notifications: subscribers, buffering of changed records and
 //! periodic delivery (one POST per subscriber per flush).
+//!
+//! Every committed change buffers one entry: the record as that change
+//! committed it. A record changed n times between two deliveries therefore
+//! appears n times in one POST, one version per entry, in commit order by
+//! default. [`ConnecEmulator::set_notification_order`] sends each POST's
+//! entries newest first instead (an older version after a newer one), and
+//! [`ConnecEmulator::buffer_notification`] queues any record as given (a stale
+//! copy, a duplicate): together they let tests deliver one record several
+//! times, in any order, in one notification.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,6 +64,17 @@ pub struct NotificationRecord {
     pub attempt: u32,
 }
 
+/// The order of the entries of one notification POST.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationOrder {
+    /// As the changes were committed: the oldest version of a record first.
+    #[default]
+    CommitOrder,
+    /// Reversed: the newest version of a record first, older ones after it.
+    NewestFirst,
+}
+
 /// A changed record waiting for delivery.
 struct Buffered {
     group: String,
@@ -68,6 +88,7 @@ pub(super) struct NotifyState {
     subscribers: Vec<NotificationSubscriber>,
     pending: Vec<Buffered>,
     log: Vec<NotificationRecord>,
+    order: NotificationOrder,
 }
 
 impl Inner {
@@ -123,7 +144,11 @@ async fn deliver(inner: &Inner) {
             if n.pending.is_empty() {
                 return;
             }
-            (n.subscribers.clone(), std::mem::take(&mut n.pending))
+            let mut pending = std::mem::take(&mut n.pending);
+            if n.order == NotificationOrder::NewestFirst {
+                pending.reverse();
+            }
+            (n.subscribers.clone(), pending)
         };
         for sub in &subscribers {
             let mut body: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
@@ -225,6 +250,40 @@ impl ConnecEmulator {
                 deliver_boxed,
             );
         }
+    }
+
+    /// Orders the entries of each later notification POST (default
+    /// [`NotificationOrder::CommitOrder`]). Within one collection of one POST,
+    /// [`NotificationOrder::NewestFirst`] puts a record's newest version before
+    /// its older ones. Pause, change a record several times, then unpause and
+    /// flush to get all its versions in one POST.
+    pub fn set_notification_order(&self, order: NotificationOrder) {
+        lock(&self.inner.notify).order = order;
+    }
+
+    /// Queues `record` (in the `CONNEC-EXTERNAL-IDS` shape, e.g. a copy kept
+    /// from [`ConnecEmulator::get`] before later edits) for the next delivery,
+    /// as if Connec! had buffered it for a change of `group`'s `collection`.
+    /// It goes to the subscribers of that group, after the entries already
+    /// buffered (before them with [`NotificationOrder::NewestFirst`]). Nothing
+    /// is queued while there is no subscriber, as for real changes.
+    pub fn buffer_notification(&self, group: &str, collection: &str, record: Value) {
+        {
+            let mut n = lock(&self.inner.notify);
+            if n.subscribers.is_empty() {
+                return;
+            }
+            n.pending.push(Buffered {
+                group: group.to_owned(),
+                collection: collection.to_owned(),
+                record,
+            });
+        }
+        self.inner.pump.ensure_worker(
+            self.inner.me.clone(),
+            self.inner.config.notification_interval,
+            deliver_boxed,
+        );
     }
 
     /// `true`: every successful notification POST is sent a second time,
