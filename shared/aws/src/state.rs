@@ -164,4 +164,15 @@ impl Dedupe for DynamoDedupe {
             Err(err) => Err(backend("dedupe", &self.table, &err)),
         }
     }
+
+    async fn forget(&self, key_text: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("DEDUPE#{}", esc(key_text)), "DEDUPE")))
+            .send()
+            .await
+            .map_err(|err| backend("dedupe_forget", &self.table, &err))?;
+        Ok(())
+    }
 }

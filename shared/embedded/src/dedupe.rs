@@ -84,6 +84,17 @@ impl Dedupe for SqliteDedupe {
             })
             .await
     }
+
+    async fn forget(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.db
+            .call("dedupe_forget", move |conn| {
+                conn.prepare_cached("DELETE FROM webhook_dedupe WHERE key = ?1")?
+                    .execute(params![key])?;
+                Ok(())
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -114,6 +125,19 @@ mod tests {
         let expired = now.plus(Duration::from_secs(60));
         assert!(reopened.first_time("a", expired, ttl).await.unwrap());
         assert!(!reopened.first_time("a", expired, ttl).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_key_is_accepted_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let dedupe = SqliteDedupe::open(dir.path().join("sync.db")).unwrap();
+        let now = at("2026-11-23T10:00:00Z");
+        let ttl = Duration::from_secs(60);
+        assert!(dedupe.first_time("a", now, ttl).await.unwrap());
+        dedupe.forget("a").await.unwrap();
+        assert!(dedupe.first_time("a", now, ttl).await.unwrap());
+        assert!(!dedupe.first_time("a", now, ttl).await.unwrap());
+        dedupe.forget("never-seen").await.unwrap();
     }
 
     #[tokio::test]

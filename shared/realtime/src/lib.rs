@@ -133,15 +133,8 @@ pub trait Dedupe: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Forgets `key`, so that its next delivery is first again: the work it claimed could not be
-    /// queued. The default cannot forget and says so; every backend should override it (without
-    /// it a redelivery after a failed publish is dropped as a duplicate, and only the next
-    /// scheduled sync repairs the change).
-    async fn forget(&self, key: &str) -> Result<(), StoreError> {
-        let _ = key;
-        Err(StoreError::Backend(
-            "this dedupe store cannot forget keys".into(),
-        ))
-    }
+    /// queued: without it a redelivery after a failed publish would be dropped as a duplicate.
+    async fn forget(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// An in-memory [`Dedupe`] with expiry (one process; the AWS adapter keeps keys in DynamoDB).

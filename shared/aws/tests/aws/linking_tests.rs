@@ -274,6 +274,10 @@ async fn dedupe_accepts_a_key_once_until_it_expires() {
     assert!(!dedupe.first_time("evt-1", later, ttl).await.unwrap());
     let expired = now.plus(ttl);
     assert!(dedupe.first_time("evt-1", expired, ttl).await.unwrap());
+    // A key released after a failed publish is accepted again.
+    dedupe.forget("evt-1").await.unwrap();
+    assert!(dedupe.first_time("evt-1", expired, ttl).await.unwrap());
+    dedupe.forget("never-seen").await.unwrap();
 
     let item = client
         .get_item()
