@@ -21,7 +21,7 @@ use sync_core::ports::{AppMatches, MatchQuery};
 
 use crate::API;
 use crate::connector::{HubSpotConnector, NaturalKey, ObjectType};
-use crate::http::{filter, property, record_id};
+use crate::http::{filter, malformed, property, record_id};
 
 /// Values per `IN` filter (HubSpot documents no higher bound; 100 matches its batch size).
 pub(crate) const MAX_IN_VALUES: usize = 100;
@@ -230,8 +230,15 @@ impl HubSpotConnector {
         let path = format!("crm/v3/properties/{}/{name}", object.name);
         match self.get(&path, &[]).await {
             Ok(definition) => {
+                if definition.get("name").and_then(Value::as_str) != Some(name.as_str()) {
+                    return Err(malformed(
+                        "GET",
+                        &path,
+                        "the answer is not the definition of the property asked for",
+                    ));
+                }
                 let kind = definition.get("type").and_then(Value::as_str);
-                if kind.is_some_and(|k| k != "string") {
+                if kind != Some("string") {
                     return Err(AppError::Invalid {
                         app: API,
                         detail: format!(
@@ -246,6 +253,11 @@ impl HubSpotConnector {
             Err(AppError::Http(HttpError::Status { status: 404, .. })) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Forgets that the marker property exists (HubSpot said it does not: deleted meanwhile).
+    pub(crate) async fn forget_marker(&self, object: &ObjectType) {
+        self.markers.lock().await.remove(object.name);
     }
 
     /// `POST /crm/v3/properties/{objectType}`; a 409 (created meanwhile) is fine.

@@ -215,6 +215,15 @@ impl HubSpotConnector {
                 }
             };
             run.answered = true;
+            if answer.mentions_missing(marker) {
+                // Deleted since it was checked: check (and create) it again next time.
+                tracing::warn!(
+                    object = object.name,
+                    property = marker,
+                    "the create-marker property is gone"
+                );
+                self.forget_marker(object).await;
+            }
             for create in chunk {
                 let fate = answer.fate(
                     &create.index.to_string(),
@@ -322,6 +331,23 @@ impl HubSpotConnector {
 }
 
 impl Answer {
+    /// Whether an error says that `property` does not exist.
+    fn mentions_missing(&self, property: &str) -> bool {
+        let quoted = format!("\\\"{property}\\\"");
+        let named = format!("\"name\":\"{property}\"");
+        self.by_trace
+            .values()
+            .chain(self.by_id.values())
+            .chain(self.unattributed.iter())
+            .any(|f| match f {
+                AppWriteFailure::Rejected(e) => {
+                    e.message.contains("PROPERTY_DOESNT_EXIST")
+                        && (e.message.contains(&quoted) || e.message.contains(&named))
+                }
+                AppWriteFailure::NotFound => false,
+            })
+    }
+
     /// An input's fate: its own error, else its result, else an error no input was told from.
     fn fate(&self, trace: &str, key: &str, id: Option<&str>) -> Option<Fate> {
         if let Some(failure) = self.by_trace.get(trace) {
@@ -398,4 +424,52 @@ fn strings_at(value: &Value, pointer: &str) -> Vec<String> {
 /// Ids of the records an archive chunk names, for the archive module.
 pub(crate) fn error_ids(error: &Value) -> Vec<String> {
     strings_at(error, "/context/ids")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(index: usize, id: &str) -> Update {
+        Update {
+            index,
+            id: id.to_owned(),
+            props: Map::new(),
+        }
+    }
+
+    #[test]
+    fn rounds_hold_each_id_once_and_keep_the_order_of_its_writes() {
+        let rounds = rounds(vec![
+            update(0, "a"),
+            update(1, "b"),
+            update(2, "a"),
+            update(3, "a"),
+            update(4, "c"),
+        ]);
+        let shape: Vec<Vec<usize>> = rounds
+            .iter()
+            .map(|r| r.iter().map(|u| u.index).collect())
+            .collect();
+        assert_eq!(shape, [vec![0, 1, 4], vec![2], vec![3]]);
+    }
+
+    #[test]
+    fn a_missing_marker_property_is_recognised_in_hubspots_message() {
+        let message = hubspot_message(&json!({
+            "category": "VALIDATION_ERROR",
+            "message": "Property values were not valid: [{\"isValid\":false,\"message\":\"Property \\\"connec_id\\\" does not exist\",\"error\":\"PROPERTY_DOESNT_EXIST\",\"name\":\"connec_id\"}]",
+        }));
+        let answer = Answer {
+            results: HashMap::new(),
+            by_trace: HashMap::from([(
+                "0".to_owned(),
+                AppWriteFailure::Rejected(RecordError::new(Some(400), message)),
+            )]),
+            by_id: HashMap::new(),
+            unattributed: None,
+        };
+        assert!(answer.mentions_missing("connec_id"));
+        assert!(!answer.mentions_missing("other"));
+    }
 }

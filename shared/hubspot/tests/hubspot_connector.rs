@@ -540,3 +540,34 @@ async fn natural_matches_compare_like_hubspot_and_come_best_first() {
         [AppId::new(by_domain), AppId::new(by_name)]
     );
 }
+
+#[tokio::test]
+async fn an_answer_that_is_not_the_marker_definition_is_not_taken_for_it() {
+    let s = Setup::default().await;
+    let connector = s.connector(|_| {});
+    s.emu.fail_calls(CallFault::new(
+        "/crm/v3/properties",
+        FaultKind::WrongShape,
+        1,
+    ));
+    let outcomes = connector
+        .write(
+            &contacts(),
+            vec![create("hub-1", json!({ "firstname": "A" }))],
+        )
+        .await
+        .expect("the create fails, not the call");
+    assert!(matches!(outcomes[0], Err(AppWriteFailure::Rejected(_))));
+    assert!(s.emu.objects("contacts").is_empty());
+
+    // The same instance checks again, creates the property, then the record.
+    let outcomes = connector
+        .write(
+            &contacts(),
+            vec![create("hub-1", json!({ "firstname": "A" }))],
+        )
+        .await
+        .unwrap();
+    assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
+    assert!(s.emu.property("contacts", MARKER).is_some());
+}
