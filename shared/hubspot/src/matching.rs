@@ -251,7 +251,7 @@ impl HubSpotConnector {
                 Ok(true)
             }
             Err(AppError::Http(HttpError::Status { status: 404, .. })) => Ok(false),
-            Err(e) => Err(e),
+            Err(e) => Err(scope_hint(e, object)),
         }
     }
 
@@ -279,8 +279,31 @@ impl HubSpotConnector {
                 Ok(())
             }
             Err(AppError::Http(HttpError::Status { status: 409, .. })) => Ok(()),
-            Err(e) => Err(e),
+            Err(e) => Err(scope_hint(e, object)),
         }
+    }
+}
+
+/// A 403 on the properties API names the scopes the marker property needs.
+fn scope_hint(error: AppError, object: &ObjectType) -> AppError {
+    match error {
+        AppError::Http(HttpError::Status {
+            api,
+            method,
+            path,
+            status: 403,
+            detail,
+        }) => AppError::Http(HttpError::Status {
+            api,
+            method,
+            path,
+            status: 403,
+            detail: format!(
+                "{detail}; the create-marker property needs the scopes crm.schemas.{0}.read and crm.schemas.{0}.write: add them to the HubSpot app and link the account again",
+                object.name
+            ),
+        }),
+        other => other,
     }
 }
 

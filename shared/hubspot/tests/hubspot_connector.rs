@@ -571,3 +571,21 @@ async fn an_answer_that_is_not_the_marker_definition_is_not_taken_for_it() {
     assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
     assert!(s.emu.property("contacts", MARKER).is_some());
 }
+
+#[tokio::test]
+async fn a_missing_schema_scope_fails_the_call_and_names_the_scopes() {
+    let s = Setup::default().await;
+    s.emu
+        .fail_calls(CallFault::status("/crm/v3/properties", 403, 0));
+    let error = s
+        .connector(|_| {})
+        .write(
+            &contacts(),
+            vec![create("hub-1", json!({ "firstname": "A" }))],
+        )
+        .await
+        .expect_err("every create would fail the same way");
+    let message = error.to_string();
+    assert!(message.contains("crm.schemas.contacts.write"), "{message}");
+    assert!(s.emu.objects("contacts").is_empty());
+}
