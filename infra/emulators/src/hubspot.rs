@@ -3,7 +3,18 @@
 //! search and the batch endpoints).
 //!
 //! Property values are stored as strings; `email` is unique per contact and
-//! `associatedcompanyid` maps to the contact's primary company.
+//! `associatedcompanyid` maps to the contact's primary company. Writes through
+//! the API may only name defined properties: HubSpot's defaults and custom ones
+//! created through the properties API (see [`properties`]).
+//!
+//! Batch calls that name one id twice (`batch/read|update|upsert|archive`) are
+//! refused as a whole, as HubSpot refuses them (`400`, "Duplicate IDs found in
+//! batch input: [..]"; HubSpot documents this for update and upsert, the
+//! emulator applies it to read and archive too). `batch/read` leaves archived
+//! records out (listed under `errors`, as missing ones). With
+//! [`HubSpotConfig::shuffle_seed`] batch results come in a shuffled order.
+//! [`ScheduledFault`]s fail a call after some matching calls went through, or
+//! after the call was processed (the change is committed, the answer lost).
 //!
 //! # OAuth 2.0
 //!
@@ -70,9 +81,12 @@ use crate::common::{
 };
 
 mod oauth;
+mod properties;
+mod scheduled;
 mod webhooks;
 
 pub use oauth::OAuthApp;
+pub use scheduled::ScheduledFault;
 pub use webhooks::DeliveryRecord;
 
 use crate::delivery::Pump;
@@ -123,6 +137,11 @@ pub struct HubSpotConfig {
     pub webhook_backoff: Duration,
     /// Per-request timeout of a webhook POST. Default 5 s.
     pub webhook_timeout: Duration,
+    /// With a seed, batch answers (`batch/create|read|update|upsert`) list their results in a
+    /// shuffled order (never the input order), and search results that tie on every sort key
+    /// come in a shuffled order too: HubSpot promises neither order. Default `None`: input
+    /// order, ties by id.
+    pub shuffle_seed: Option<u64>,
 }
 
 impl Default for HubSpotConfig {
@@ -141,6 +160,7 @@ impl Default for HubSpotConfig {
             webhook_max_attempts: 3,
             webhook_backoff: Duration::from_millis(100),
             webhook_timeout: Duration::from_secs(5),
+            shuffle_seed: None,
         }
     }
 }
@@ -347,6 +367,8 @@ struct State {
     /// Source of the writes of the current `with_state` call; its portal is
     /// the one every read and write of the call works on.
     source: Source,
+    /// Custom property definitions by portal and type (see [`properties`]).
+    custom_properties: HashMap<(u64, ObjType), BTreeMap<String, Value>>,
 }
 
 /// Validated outcome of a write, ready to commit.
@@ -399,6 +421,10 @@ impl State {
         props: Option<&Map<String, Value>>,
         associations: Option<&Value>,
     ) -> Result<Prepared, ApiError> {
+        if faults.is_some() {
+            // An API write (the in-process helpers pass no faults and accept any property).
+            self.check_defined(t, props.into_iter().flat_map(|p| p.keys()))?;
+        }
         let base = existing.and_then(|id| self.obj(t, id));
         let mut out = Prepared {
             props: base.map(|o| o.props.clone()).unwrap_or_default(),
@@ -488,6 +514,7 @@ impl State {
             emails,
             events,
             source,
+            ..
         } = self;
         let portal = source.portal;
         let objs = objects.entry((portal, t)).or_default();
@@ -620,6 +647,10 @@ struct Inner {
     pump: Pump,
     /// Private-app tokens of portals other than the default one.
     portal_tokens: Mutex<HashMap<String, u64>>,
+    /// Faults with a schedule (see [`ScheduledFault`]).
+    scheduled: Mutex<Vec<ScheduledFault>>,
+    /// The shuffler, when [`HubSpotConfig::shuffle_seed`] is set.
+    rng: Mutex<Option<scheduled::Rng>>,
 }
 
 impl Inner {
@@ -632,6 +663,19 @@ impl Inner {
 
     fn default_portal(&self) -> u64 {
         self.config.portal_id
+    }
+
+    /// `items` shuffled when [`HubSpotConfig::shuffle_seed`] is set, else as they are.
+    fn shuffled<T>(&self, items: Vec<T>) -> Vec<T> {
+        match lock(&self.rng).as_mut() {
+            Some(rng) => rng.shuffled(items),
+            None => items,
+        }
+    }
+
+    /// A random tie-break key per call when shuffling, `None` otherwise.
+    fn tie_key(&self) -> Option<u64> {
+        lock(&self.rng).as_mut().map(scheduled::Rng::next)
     }
 
     /// Runs `f` under the state lock with writes attributed to `source`,
@@ -688,7 +732,6 @@ impl HubSpotEmulator {
         Self {
             inner: Arc::new_cyclic(|me| Inner {
                 me: me.clone(),
-                config,
                 state: Mutex::new(State::default()),
                 faults: Faults::default(),
                 stats: Mutex::new(CallStats::default()),
@@ -698,6 +741,9 @@ impl HubSpotEmulator {
                 webhooks: Mutex::new(webhooks::HookState::default()),
                 pump: Pump::default(),
                 portal_tokens: Mutex::new(HashMap::new()),
+                scheduled: Mutex::new(Vec::new()),
+                rng: Mutex::new(config.shuffle_seed.map(scheduled::Rng::new)),
+                config,
             }),
         }
     }
@@ -859,6 +905,47 @@ impl HubSpotEmulator {
     /// Removes all faults.
     pub fn clear_faults(&self) {
         self.inner.faults.clear();
+        lock(&self.inner.scheduled).clear();
+    }
+
+    /// Adds a fault with a schedule: after some matching calls, and/or after the call was
+    /// processed (see [`ScheduledFault`]).
+    pub fn schedule_fault(&self, fault: ScheduledFault) {
+        lock(&self.inner.scheduled).push(fault);
+    }
+
+    /// Sets an object's last-modified time (as a bulk import does, many records can share one
+    /// millisecond); no change event. `false` if the object does not exist.
+    pub fn set_last_modified(&self, object_type: &str, id: &str, epoch_ms: i64) -> bool {
+        let t = obj_type(object_type);
+        let (Ok(id), Some(at)) = (
+            id.parse::<u64>(),
+            chrono::TimeZone::timestamp_millis_opt(&Utc, epoch_ms).single(),
+        ) else {
+            return false;
+        };
+        let mut st = self.inner.state_at(self.inner.default_portal());
+        let portal = st.portal();
+        match st
+            .objects
+            .get_mut(&(portal, t))
+            .and_then(|m| m.get_mut(&id))
+        {
+            Some(o) => {
+                o.updated_at = at;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A property's definition (default or custom), as `GET /crm/v3/properties/{type}/{name}`
+    /// answers it.
+    pub fn property(&self, object_type: &str, name: &str) -> Option<Value> {
+        let t = obj_type(object_type);
+        self.inner
+            .state_at(self.inner.default_portal())
+            .property(t, name)
     }
 
     /// Snapshot of call counters.
@@ -1078,6 +1165,32 @@ fn inputs(body: &Value, max: usize) -> Result<Vec<Value>, ApiError> {
     Ok(items.clone())
 }
 
+/// HubSpot's answer to a batch naming one id twice: `400` for the whole batch.
+fn duplicate_ids(items: &[Value], id_of: impl Fn(&Value) -> Option<String>) -> Option<Value> {
+    let mut seen = std::collections::HashSet::new();
+    let mut dups: Vec<String> = Vec::new();
+    for id in items.iter().filter_map(id_of) {
+        if !seen.insert(id.clone()) && !dups.contains(&id) {
+            dups.push(id);
+        }
+    }
+    if dups.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "status": "error",
+        "message": format!("Duplicate IDs found in batch input: [{}]. IDs must be unique", dups.join(", ")),
+        "correlationId": uuid::Uuid::new_v4().to_string(),
+        "context": { "ids": dups },
+        "category": "VALIDATION_ERROR",
+    }))
+}
+
+/// The `id` of a batch input.
+fn input_id(input: &Value) -> Option<String> {
+    input.get("id").and_then(scalar_string)
+}
+
 struct Ctx<'a> {
     inner: &'a Inner,
     source: Source,
@@ -1108,15 +1221,28 @@ async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Resp
     }
     // Account details let clients learn the portal id (used as external-id realm).
     let account_info = method == Method::GET && segs == ["account-info", "v3", "details"];
+    let mut properties_api = false;
     let (type_seg, rest): (&str, &[&str]) = match segs.as_slice() {
         _ if account_info => ("", &[]),
         ["crm", "v3", "objects", type_seg, rest @ ..] => (type_seg, rest),
+        ["crm", "v3", "properties", type_seg, rest @ ..] if rest.len() <= 1 => {
+            properties_api = true;
+            (type_seg, rest)
+        }
         _ => {
             return error_response(&ApiError::NotFound(format!("No route for {method} {path}")));
         }
     };
     let (route, read) = match (&method, rest) {
         _ if account_info => ("GET /account-info/v3/details".to_string(), true),
+        (m, []) if properties_api => (
+            format!("{m} /crm/v3/properties/{{objectType}}"),
+            m == Method::GET,
+        ),
+        (m, [_]) if properties_api => (
+            format!("{m} /crm/v3/properties/{{objectType}}/{{propertyName}}"),
+            m == Method::GET,
+        ),
         (m, []) => (
             format!("{m} /crm/v3/objects/{{objectType}}"),
             m == Method::GET,
@@ -1180,47 +1306,66 @@ async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Resp
             }
         }
     }
-    let mut resp = if let Some(kind) = inner.faults.take_call(method.as_str(), &path) {
-        lock(&inner.stats).rejected += 1;
-        fault_response(kind).await
-    } else if account_info {
-        json_response(
-            StatusCode::OK,
-            JSON,
-            &json!({
-                "portalId": portal,
-                "accountType": "STANDARD",
-                "timeZone": "Etc/UTC",
-                "companyCurrency": "USD",
-                "additionalCurrencies": [],
-                "utcOffset": "+00:00",
-                "utcOffsetMilliseconds": 0,
-                "uiDomain": "app.hubspot.com",
-                "dataHostingLocation": "na1",
-            }),
-        )
-    } else {
-        match ObjType::parse(type_seg) {
-            None => error_response(&ApiError::NotFound(format!(
-                "Unable to infer object type from: {type_seg}"
-            ))),
-            Some(t) => {
-                let ctx = Ctx {
-                    inner: &inner,
-                    source,
-                    t,
-                    q,
-                    base: base_url(&parts.headers),
-                    path: path.clone(),
-                };
-                match dispatch(&ctx, &method, rest, &bytes) {
-                    Ok((status, Some(v))) => json_response(status, JSON, &v),
-                    Ok((status, None)) => empty_response(status),
-                    Err(e) => error_response(&e),
+    let scheduled = scheduled::take(&mut lock(&inner.scheduled), false, method.as_str(), &path);
+    let mut resp =
+        if let Some(kind) = scheduled.or_else(|| inner.faults.take_call(method.as_str(), &path)) {
+            lock(&inner.stats).rejected += 1;
+            fault_response(kind).await
+        } else if account_info {
+            json_response(
+                StatusCode::OK,
+                JSON,
+                &json!({
+                    "portalId": portal,
+                    "accountType": "STANDARD",
+                    "timeZone": "Etc/UTC",
+                    "companyCurrency": "USD",
+                    "additionalCurrencies": [],
+                    "utcOffset": "+00:00",
+                    "utcOffsetMilliseconds": 0,
+                    "uiDomain": "app.hubspot.com",
+                    "dataHostingLocation": "na1",
+                }),
+            )
+        } else {
+            match ObjType::parse(type_seg) {
+                None => error_response(&ApiError::NotFound(format!(
+                    "Unable to infer object type from: {type_seg}"
+                ))),
+                Some(t) if properties_api => {
+                    let answer = parse_json(&bytes).and_then(|body| {
+                        inner.with_state(source.clone(), |st| {
+                            properties::dispatch(st, t, &method, rest, &body)
+                        })
+                    });
+                    match answer {
+                        Ok((status, v)) => json_response(status, JSON, &v),
+                        Err(e) => properties::error(&e),
+                    }
+                }
+                Some(t) => {
+                    let ctx = Ctx {
+                        inner: &inner,
+                        source,
+                        t,
+                        q,
+                        base: base_url(&parts.headers),
+                        path: path.clone(),
+                    };
+                    match dispatch(&ctx, &method, rest, &bytes) {
+                        Ok((status, Some(v))) => json_response(status, JSON, &v),
+                        Ok((status, None)) => empty_response(status),
+                        Err(e) => error_response(&e),
+                    }
                 }
             }
-        }
-    };
+        };
+    // A lost answer: the call was processed, the client sees a failure.
+    let lost = scheduled::take(&mut lock(&inner.scheduled), true, method.as_str(), &path);
+    if let Some(kind) = lost {
+        lock(&inner.stats).rejected += 1;
+        resp = fault_response(kind).await;
+    }
     if let (Some(limit), Some(rem)) = (inner.config.rate_limit, remaining) {
         rate_headers(&mut resp, limit, rem);
     }
@@ -1585,6 +1730,14 @@ fn search(c: &Ctx<'_>, body: &Value) -> Outcome {
                 .collect()
         })
         .unwrap_or_default();
+    // HubSpot's limits: 5 filter groups, 10 filters per group, 25 filters in all.
+    let total_filters: usize = groups.iter().map(Vec::len).sum();
+    if groups.len() > 5 || groups.iter().any(|g| g.len() > 10) || total_filters > 25 {
+        return Err(ApiError::BadRequest(format!(
+            "Too many filters: {} filter groups ({total_filters} filters); at most 5 groups of at most 10 filters, 25 in all",
+            groups.len()
+        )));
+    }
     let sorts = parse_sorts(body)?;
     let query = body
         .get("query")
@@ -1628,6 +1781,14 @@ fn search(c: &Ctx<'_>, body: &Value) -> Outcome {
             hits.push((o, props));
         }
     }
+    // Ties on every sort key: by id, or in a random order when shuffling.
+    let salt = c.inner.tie_key();
+    let tie = |o: &HsObject| {
+        salt.map_or(o.id, |salt| {
+            let mut r = scheduled::Rng::new(salt ^ o.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            r.next()
+        })
+    };
     hits.sort_by(|(a, pa), (b, pb)| {
         for (p, desc) in &sorts {
             let o = match (
@@ -1644,7 +1805,7 @@ fn search(c: &Ctx<'_>, body: &Value) -> Outcome {
                 return o;
             }
         }
-        a.id.cmp(&b.id)
+        tie(a).cmp(&tie(b)).then(a.id.cmp(&b.id))
     });
     let total = hits.len();
     let results: Vec<Value> = hits
@@ -1674,6 +1835,9 @@ fn batch_read(c: &Ctx<'_>, body: &Value) -> Outcome {
             c.t.name()
         )));
     }
+    if let Some(dups) = duplicate_ids(&items, input_id) {
+        return Ok((StatusCode::BAD_REQUEST, Some(dups)));
+    }
     let names = selection(c.t, &body_list(body, "properties"));
     let st = c.inner.state_at(c.source.portal);
     let (mut results, mut missing) = (Vec::new(), Vec::new());
@@ -1701,6 +1865,8 @@ fn batch_read(c: &Ctx<'_>, body: &Value) -> Outcome {
         ));
         vec![batch_error(&e, json!({ "ids": missing }))]
     };
+    drop(st);
+    let results = c.inner.shuffled(results);
     let (status, v) = batch_envelope(results, errors, &started, StatusCode::OK);
     Ok((status, Some(v)))
 }
@@ -1729,6 +1895,7 @@ fn batch_create(c: &Ctx<'_>, body: &Value) -> Outcome {
         }
         (results, errors)
     });
+    let results = c.inner.shuffled(results);
     let (status, v) = batch_envelope(results, errors, &started, StatusCode::CREATED);
     Ok((status, Some(v)))
 }
@@ -1736,6 +1903,9 @@ fn batch_create(c: &Ctx<'_>, body: &Value) -> Outcome {
 fn batch_update(c: &Ctx<'_>, body: &Value) -> Outcome {
     let started = iso(&Utc::now());
     let items = inputs(body, c.inner.config.max_batch)?;
+    if let Some(dups) = duplicate_ids(&items, input_id) {
+        return Ok((StatusCode::BAD_REQUEST, Some(dups)));
+    }
     let (results, errors) = c.inner.with_state(c.source.clone(), |st| {
         let (mut results, mut errors) = (Vec::new(), Vec::new());
         for (i, input) in items.iter().enumerate() {
@@ -1764,6 +1934,7 @@ fn batch_update(c: &Ctx<'_>, body: &Value) -> Outcome {
         }
         (results, errors)
     });
+    let results = c.inner.shuffled(results);
     let (status, v) = batch_envelope(results, errors, &started, StatusCode::OK);
     Ok((status, Some(v)))
 }
@@ -1783,6 +1954,16 @@ fn batch_upsert(c: &Ctx<'_>, body: &Value) -> Outcome {
                 c.t.unique_props()
             )));
         }
+    }
+    let upsert_key = |input: &Value| {
+        let id = input_id(input)?;
+        Some(match input.get("idProperty").and_then(Value::as_str) {
+            Some("email") => id.trim().to_lowercase(),
+            _ => id,
+        })
+    };
+    if let Some(dups) = duplicate_ids(&items, upsert_key) {
+        return Ok((StatusCode::BAD_REQUEST, Some(dups)));
     }
     let (results, errors) = c.inner.with_state(c.source.clone(), |st| {
         let (mut results, mut errors) = (Vec::new(), Vec::new());
@@ -1836,12 +2017,16 @@ fn batch_upsert(c: &Ctx<'_>, body: &Value) -> Outcome {
         }
         (results, errors)
     });
+    let results = c.inner.shuffled(results);
     let (status, v) = batch_envelope(results, errors, &started, StatusCode::OK);
     Ok((status, Some(v)))
 }
 
 fn batch_archive(c: &Ctx<'_>, body: &Value) -> Outcome {
     let items = inputs(body, c.inner.config.max_batch)?;
+    if let Some(dups) = duplicate_ids(&items, input_id) {
+        return Ok((StatusCode::BAD_REQUEST, Some(dups)));
+    }
     c.inner.with_state(c.source.clone(), |st| {
         for input in &items {
             if let Some(id) = input
@@ -1893,6 +2078,24 @@ fn admin(inner: &Arc<Inner>, method: &Method, rest: &str, bytes: &Bytes) -> Resp
         inner: inner.clone(),
     };
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    match (method, segs.as_slice()) {
+        (&Method::POST, ["faults", "scheduled"]) => {
+            return match serde_json::from_slice::<ScheduledFault>(bytes) {
+                Ok(fault) => {
+                    emu.schedule_fault(fault);
+                    json_response(StatusCode::OK, JSON, &json!({ "ok": true }))
+                }
+                Err(e) => json_response(
+                    StatusCode::BAD_REQUEST,
+                    JSON,
+                    &json!({ "error": format!("invalid scheduled fault: {e}") }),
+                ),
+            };
+        }
+        // The shared handler clears the other faults.
+        (&Method::DELETE, ["faults"]) => lock(&inner.scheduled).clear(),
+        _ => {}
+    }
     if let Some(answer) = crate::common::faults_and_stats_admin(
         JSON,
         &inner.faults,

@@ -1,0 +1,197 @@
+//! The connector value: its mappings, entity pairs and what it knows of each object type.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use mapping::{EntityMapping, FunctionRegistry};
+use sync_core::domain::{AppEntityName, Provider};
+use sync_core::entity::EntityPair;
+use sync_core::error::AppError;
+use sync_core::http::ApiClient;
+
+use crate::config::HubSpotConfig;
+use crate::http::hubspot_error_detail;
+use crate::{API, PROVIDER, SetupError};
+
+const PEOPLE_MAPPING: &str = include_str!("../mappings/people.yaml");
+const ORGANIZATIONS_MAPPING: &str = include_str!("../mappings/organizations.yaml");
+
+/// How records of an object type are matched on their natural keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NaturalKey {
+    /// Contacts: by e-mail (HubSpot stores e-mails lower-cased and unique).
+    Email,
+    /// Companies: by domain, then by name (both compared case-insensitively).
+    DomainThenName,
+}
+
+/// What the connector knows of one HubSpot object type.
+#[derive(Clone, Debug)]
+pub(crate) struct ObjectType {
+    pub(crate) name: &'static str,
+    /// The last-modified property searched on.
+    pub(crate) modified_property: &'static str,
+    /// Properties requested on reads.
+    pub(crate) properties: Vec<String>,
+    /// The built-in property group the create marker goes into.
+    pub(crate) marker_group: &'static str,
+    /// How natural matches are found.
+    pub(crate) natural: NaturalKey,
+}
+
+/// The HubSpot connector.
+pub struct HubSpotConnector {
+    pub(crate) api: ApiClient,
+    pub(crate) config: HubSpotConfig,
+    pub(crate) provider: Provider,
+    pub(crate) entities: Vec<EntityPair>,
+    pub(crate) objects: HashMap<String, ObjectType>,
+    /// Object types whose marker property is known to exist (checked once per instance).
+    pub(crate) markers: tokio::sync::Mutex<HashSet<&'static str>>,
+}
+
+impl HubSpotConnector {
+    /// Builds the connector, loading (and validating) its mappings.
+    pub fn new(config: HubSpotConfig) -> Result<Self, SetupError> {
+        let functions = FunctionRegistry::default();
+        let load =
+            |file: &str, builtin: &str| -> Result<(EntityMapping, Vec<String>), SetupError> {
+                let (text, origin) = match &config.mappings_dir {
+                    Some(dir) if dir.join(file).exists() => {
+                        let path = dir.join(file);
+                        let text = std::fs::read_to_string(&path).map_err(|source| {
+                            mapping::MappingError::Io {
+                                origin: path.display().to_string(),
+                                source,
+                            }
+                        })?;
+                        (text, path.display().to_string())
+                    }
+                    _ => (builtin.to_owned(), format!("hubspot/{file}")),
+                };
+                let mapping = EntityMapping::from_yaml_str(&text, &origin, &functions)?;
+                Ok((mapping, app_properties(&text)))
+            };
+        let (org_mapping, org_props) = load("organizations.yaml", ORGANIZATIONS_MAPPING)?;
+        let (people_mapping, people_props) = load("people.yaml", PEOPLE_MAPPING)?;
+        if !valid_property_name(&config.marker_property) {
+            return Err(SetupError::Marker {
+                name: config.marker_property.clone(),
+            });
+        }
+        let entities = vec![
+            EntityPair::new("organizations", "companies", org_mapping)
+                .matching(&["name"])
+                .policy(config.conflict_policy)
+                .labelled_by(&["name"]),
+            EntityPair::new("people", "contacts", people_mapping)
+                .matching(&["email.address"])
+                .policy(config.conflict_policy)
+                .labelled_by(&["first_name", "last_name"]),
+        ];
+        let mut objects = HashMap::new();
+        objects.insert(
+            "companies".to_owned(),
+            ObjectType {
+                name: "companies",
+                modified_property: "hs_lastmodifieddate",
+                properties: with_system(org_props, "hs_lastmodifieddate"),
+                marker_group: "companyinformation",
+                natural: NaturalKey::DomainThenName,
+            },
+        );
+        objects.insert(
+            "contacts".to_owned(),
+            ObjectType {
+                name: "contacts",
+                modified_property: "lastmodifieddate",
+                properties: with_system(people_props, "lastmodifieddate"),
+                marker_group: "contactinformation",
+                natural: NaturalKey::Email,
+            },
+        );
+        Ok(Self {
+            api: ApiClient::new(API, config.http.clone(), hubspot_error_detail)?,
+            config,
+            provider: Provider::new(PROVIDER),
+            entities,
+            objects,
+            markers: tokio::sync::Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Loads a mapping file written by a user, to check it before use.
+    pub fn check_mapping_file(path: &Path) -> Result<(), SetupError> {
+        EntityMapping::from_file(path, &FunctionRegistry::default())?;
+        Ok(())
+    }
+
+    /// The object type of an app entity; the only contract error the connector raises.
+    pub(crate) fn object(&self, entity: &AppEntityName) -> Result<ObjectType, AppError> {
+        self.objects
+            .get(entity.as_str())
+            .cloned()
+            .ok_or_else(|| AppError::UnknownEntity {
+                app: API,
+                entity: entity.to_string(),
+            })
+    }
+}
+
+/// HubSpot internal names: lower-case letters, digits and underscores, starting with a letter.
+fn valid_property_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The HubSpot properties a mapping file names (`properties.x` app paths).
+fn app_properties(yaml: &str) -> Vec<String> {
+    fn walk(value: &serde_norway::Value, into: &mut Vec<String>) {
+        match value {
+            serde_norway::Value::Mapping(map) => {
+                for (key, inner) in map {
+                    if key.as_str() == Some("app")
+                        && let Some(path) = inner.as_str()
+                        && let Some(name) = path.strip_prefix("properties.")
+                    {
+                        into.push(name.to_owned());
+                    }
+                    walk(inner, into);
+                }
+            }
+            serde_norway::Value::Sequence(items) => items.iter().for_each(|i| walk(i, into)),
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    if let Ok(value) = serde_norway::from_str::<serde_norway::Value>(yaml) {
+        walk(&value, &mut names);
+    }
+    names
+}
+
+fn with_system(mut properties: Vec<String>, modified: &str) -> Vec<String> {
+    for system in ["hs_object_id", "createdate", modified] {
+        properties.push(system.to_owned());
+    }
+    let mut seen = HashSet::new();
+    properties.retain(|p| seen.insert(p.clone()));
+    properties
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_property_name;
+
+    #[test]
+    fn marker_names_follow_hubspot_internal_names() {
+        assert!(valid_property_name("connec_id"));
+        assert!(valid_property_name("x2"));
+        assert!(!valid_property_name("Connec_id"));
+        assert!(!valid_property_name("_x"));
+        assert!(!valid_property_name("a-b"));
+        assert!(!valid_property_name(""));
+    }
+}
