@@ -113,7 +113,8 @@ impl AppConnector for HubSpotConnector {
             updated_at,
             created_at,
             archived,
-            marker: None,
+            marker: http::property(record, &self.config.marker_property)
+                .map(sync_core::domain::HubId::new),
         })
     }
 

@@ -307,9 +307,14 @@ impl ConnectorService {
             format!("{hubspot}/oauth/v1/token"),
             format!("{}/oauth/hubspot/callback", settings.public_url),
         );
+        // The schema scopes let the connector define its create-marker property.
         app.scopes = vec![
             "crm.objects.contacts.write".into(),
             "crm.objects.companies.write".into(),
+            "crm.schemas.contacts.read".into(),
+            "crm.schemas.contacts.write".into(),
+            "crm.schemas.companies.read".into(),
+            "crm.schemas.companies.write".into(),
         ];
         let http = reqwest::Client::builder()
             .timeout(settings.tuning.http.timeout)
