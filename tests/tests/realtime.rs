@@ -314,7 +314,19 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
         "no scheduled sync ran"
     );
 
-    // Duplicated deliveries change nothing.
+    // Duplicated deliveries are queued once: the contact is read once, not once per copy
+    // (without the dedupe the second copy would be fetched and found unchanged).
+    let reads = || -> u64 {
+        served
+            .hubspot
+            .stats()
+            .by_route
+            .iter()
+            .filter(|(route, _)| route.ends_with("/batch/read"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let reads_before = reads();
     served.hubspot.duplicate_deliveries(true);
     served
         .hubspot
@@ -325,10 +337,11 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
     })
     .await;
     let (connec_dup, _) = settle(&served).await;
+    assert_eq!(connec_dup - connec_final, 1, "one write in Connec!");
     assert_eq!(
-        connec_dup - connec_final,
+        reads() - reads_before,
         1,
-        "a duplicate delivery is applied once"
+        "a duplicate delivery is processed once"
     );
 
     // Events out of order (the newest first) end in the newest state: records are re-read.
@@ -377,6 +390,41 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
         person_by_email(&served.connec, "web@hook.example").unwrap()["job_title"],
         json!("newest")
     );
+
+    // Connec! notifications carry record bodies: two versions of one person in one
+    // notification, the newest first, end in the newest state (the older copy is stale).
+    served.connec.pause_notifications(true);
+    for last_name in ["Older", "Newest"] {
+        served.connec.update(
+            GROUP,
+            "people",
+            hub_id.as_str(),
+            json!({ "last_name": last_name }),
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    served
+        .connec
+        .set_notification_order(emulators::connec::NotificationOrder::NewestFirst);
+    served.connec.pause_notifications(false);
+    eventually(
+        &served,
+        "the newest Connec! version reaches HubSpot",
+        || {
+            contact_by_email(&served.hubspot, "web@hook.example")
+                .is_some_and(|c| c.pointer("/properties/lastname") == Some(&json!("Newest")))
+        },
+    )
+    .await;
+    settle(&served).await;
+    assert_eq!(
+        contact_by_email(&served.hubspot, "web@hook.example").unwrap()["properties"]["lastname"],
+        json!("Newest"),
+        "an older version delivered after a newer one never overwrites it"
+    );
+    served
+        .connec
+        .set_notification_order(emulators::connec::NotificationOrder::CommitOrder);
 
     // A refresh token HubSpot no longer accepts: the link needs re-authorisation.
     served.hubspot.revoke_refresh_tokens();

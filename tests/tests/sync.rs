@@ -426,6 +426,9 @@ async fn a_crash_between_push_and_idmap_write_creates_no_duplicate_on_rerun() {
             "contacts",
             json!({ "firstname": format!("A{i}"), "email": format!("a{i}@x.example") }),
         );
+        // No natural key: nothing to match on but the create marker and the external id.
+        world.hub_seed("people", json!({ "first_name": format!("N{i}") }));
+        world.app_seed("contacts", json!({ "firstname": format!("M{i}") }));
     }
     // Every id-map write of the first run is lost after the records were pushed.
     world.store.fail_next_idmap_saves(100);
@@ -438,8 +441,17 @@ async fn a_crash_between_push_and_idmap_write_creates_no_duplicate_on_rerun() {
     assert_eq!(rerun.status, RunStatus::Success, "{:?}", rerun.errors);
     assert_eq!(world.app("companies").len(), 3);
     assert_eq!(world.hub("organizations").len(), 3);
-    assert_eq!(world.app("contacts").len(), 6);
-    assert_eq!(world.hub("people").len(), 6);
+    assert_eq!(world.app("contacts").len(), 12, "no duplicate in HubSpot");
+    assert_eq!(world.hub("people").len(), 12, "no duplicate in Connec!");
+    let mut names: Vec<String> = world
+        .app("contacts")
+        .iter()
+        .filter_map(|c| c.pointer("/properties/firstname").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 12);
     assert_unique(&emails_of_contacts(&world));
     assert_unique(&emails_of_people(&world));
     world.assert_agree().await;
@@ -475,16 +487,53 @@ async fn more_records_than_a_page_on_both_sides() {
     );
     world.assert_agree().await;
 
-    // Incremental runs page through HubSpot's search too.
-    for i in 0..150 {
-        let id = world.app_contact(&format!("a{i}@x.example")).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        world.app_update("contacts", &id, json!({ "jobtitle": "paged" }));
+    // Incremental runs page through HubSpot's search too, and a record changed between two
+    // pages (it moves to the end of the last-modified order) is neither skipped nor lost.
+    let ids: Vec<String> = world
+        .app("contacts")
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &ids {
+        world.app_update("contacts", id, json!({ "jobtitle": "paged" }));
     }
-    let next = world.sync().await;
-    assert_eq!(counts(&next, "people", Direction::ToHub).updated, 150);
+    let hubspot = world.emulators.hubspot.clone();
+    let first = ids[0].clone();
+    let moved = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let once = moved.clone();
+    let progress: sync_core::engine::ProgressFn = Arc::new(move |page| {
+        if page.entity.as_str() == "people"
+            && page.direction == Direction::ToHub
+            && !once.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            hubspot
+                .update("contacts", &first, json!({ "jobtitle": "moved" }))
+                .unwrap();
+        }
+    });
+    let next = world
+        .sync_with(RunOptions {
+            progress: Some(progress),
+            ..RunOptions::default()
+        })
+        .await;
+    assert!(
+        moved.load(std::sync::atomic::Ordering::SeqCst),
+        "a record moved between pages"
+    );
+    assert!(counts(&next, "people", Direction::ToHub).updated >= 389);
+    world.sync().await;
+    let titles: Vec<Value> = world
+        .hub("people")
+        .iter()
+        .map(|p| p["job_title"].clone())
+        .collect();
+    assert_eq!(
+        titles.iter().filter(|t| **t == json!("paged")).count(),
+        389,
+        "none skipped"
+    );
+    assert_eq!(titles.iter().filter(|t| **t == json!("moved")).count(), 1);
     world.assert_agree().await;
 }
 
@@ -723,6 +772,24 @@ async fn a_run_stopped_at_its_deadline_resumes_to_the_same_state_as_an_uninterru
     seed(&straight);
     assert_eq!(straight.sync().await.status, RunStatus::Success);
 
+    // Records change on both sides in the middle of the chain of continuations.
+    let edit = |world: &World| {
+        let person = world.hub_person("h5@x.example").unwrap();
+        world.hub_update(
+            "people",
+            &record::hub_id(&person).unwrap(),
+            json!({ "last_name": "Edited" }),
+        );
+        let contact = world.app_contact("a5@x.example").unwrap();
+        world.app_update(
+            "contacts",
+            contact["id"].as_str().unwrap(),
+            json!({ "jobtitle": "Edited" }),
+        );
+    };
+    edit(&straight);
+    assert_eq!(straight.sync().await.status, RunStatus::Success);
+
     let interrupted = World::start().await;
     seed(&interrupted);
     // A deadline already past: every run processes one page, checkpoints and stops.
@@ -730,6 +797,9 @@ async fn a_run_stopped_at_its_deadline_resumes_to_the_same_state_as_an_uninterru
     loop {
         runs += 1;
         assert!(runs < 50, "the continuations never finished");
+        if runs == 4 {
+            edit(&interrupted);
+        }
         let run = interrupted
             .sync_with(RunOptions {
                 deadline: Some(sync_core::domain::Timestamp::parse("0").unwrap()),
@@ -754,7 +824,61 @@ async fn a_run_stopped_at_its_deadline_resumes_to_the_same_state_as_an_uninterru
     b.sort();
     assert_eq!(a, b);
     assert_eq!(interrupted.idmaps("people").await.len(), 370);
+    // One more run picks up what changed after a continuation had read past it.
+    interrupted.sync().await;
     interrupted.assert_agree().await;
+    for world in [&straight, &interrupted] {
+        assert_eq!(
+            world.hub_person("h5@x.example").unwrap()["last_name"],
+            json!("Edited")
+        );
+        assert_eq!(
+            world.hub_person("a5@x.example").unwrap()["job_title"],
+            json!("Edited")
+        );
+        assert_eq!(
+            world.app_contact("h5@x.example").unwrap()["properties"]["lastname"],
+            json!("Edited")
+        );
+    }
     // And nothing is left to do.
     assert_eq!(interrupted.sync().await.totals().written(), 0);
+}
+
+#[tokio::test]
+async fn a_connec_record_created_in_hubspot_carries_its_hubspot_id_afterwards() {
+    let world = World::start().await;
+    world.hub_seed(
+        "people",
+        json!({ "first_name": "Wb", "email": { "address": "wb@x.example" } }),
+    );
+    world.hub_seed("people", json!({ "first_name": "NoMail" }));
+    world.hub_seed("organizations", json!({ "name": "Written Back" }));
+    assert_eq!(world.sync().await.status, RunStatus::Success);
+
+    let portal = connector_cli::demo::PORTAL;
+    for (collection, object) in [("people", "contacts"), ("organizations", "companies")] {
+        for map in world.idmaps(collection).await {
+            let hub_id = map.hub_id.clone().unwrap();
+            let app_id = map.app_id.clone().unwrap();
+            let record = world
+                .hub(collection)
+                .into_iter()
+                .find(|r| record::hub_id(r).as_ref() == Some(&hub_id))
+                .unwrap();
+            let carried = record["id"].as_array().unwrap().iter().any(|e| {
+                e["provider"] == "hubspot"
+                    && e["realm"] == json!(portal)
+                    && e["id"] == json!(app_id.as_str())
+            });
+            assert!(
+                carried,
+                "{collection} {hub_id} carries {object} {app_id}: {}",
+                record["id"]
+            );
+        }
+    }
+    // The write-back does not echo.
+    assert_eq!(world.sync().await.totals().written(), 0);
+    world.assert_agree().await;
 }
