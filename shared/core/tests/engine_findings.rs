@@ -117,6 +117,33 @@ async fn an_app_deletion_reaches_the_hub_even_when_the_hub_record_changed_first(
 }
 
 #[tokio::test]
+async fn an_app_record_deleted_for_good_reaches_the_hub_when_the_hub_record_changes() {
+    let world = World::new();
+    let h = world.hub_seed("people", person("Ann", "ann@example.com"));
+    world.sync().await;
+    let c = world.app_id_of("people", &h).await;
+    // Gone without a trace: no incremental read will ever list it.
+    world.fakes.app.delete("contacts", c.as_str());
+    world.hub_edit("people", &h, |p| p["job_title"] = json!("CEO"));
+    let notification = world.hub_get("people", &h);
+    world
+        .engine
+        .apply_hub_records(
+            &world.fakes.org.id,
+            &EntityName::new("people"),
+            vec![notification],
+        )
+        .await
+        .expect("applied");
+    assert!(
+        inactive(&world.hub_get("people", &h)),
+        "the deletion travelled back"
+    );
+    world.sync().await;
+    assert_eq!(world.fakes.app.all("contacts").len(), 0, "never recreated");
+}
+
+#[tokio::test]
 async fn a_deletion_webhook_alone_makes_the_hub_record_inactive() {
     let world = World::new();
     let h = world.hub_seed("people", person("Ann", "ann@example.com"));
@@ -422,7 +449,7 @@ async fn an_unreadable_app_version_counts_as_changed_never_as_unchanged() {
     let h = world.hub_seed("people", person("Ann", "ann@example.com"));
     world.sync().await;
     let c = world.app_id_of("people", &h).await;
-    world.hub_edit("people", &h, |p| p["last_name"] = json!("HubEdit"));
+    world.hub_edit("people", &h, |p| p["job_title"] = json!("HubEdit"));
     world.fakes.clock.advance_secs(1);
     // Moved to a company not synced yet, and a newer edit: the app's version wins but cannot
     // be read; it must not be overwritten by the hub's.

@@ -10,6 +10,34 @@ fn parse_cursor(cursor: &PageCursor) -> Option<(usize, i64, String)> {
     Some((page, millis, parts.next()?.to_owned()))
 }
 
+impl FakeApp {
+    /// The first reference of `record` that names an archived or unknown record, described.
+    fn dangling_reference(
+        &self,
+        state: &AppState,
+        entity: &AppEntityName,
+        record: &Value,
+    ) -> Option<String> {
+        let pair = self.entities.iter().find(|p| &p.app == entity)?;
+        for reference in pair.mapping.references() {
+            let target = self
+                .entities
+                .iter()
+                .find(|p| p.hub.as_str() == reference.entity)?;
+            for value in reference.app.get_all(record) {
+                let Some(id) = text(value).filter(|id| !id.is_empty()) else {
+                    continue;
+                };
+                match state.find(&target.app, &AppId::new(id.clone())) {
+                    Some(found) if !found.archived => {}
+                    _ => return Some(format!("{} {id} is archived or unknown", target.app)),
+                }
+            }
+        }
+        None
+    }
+}
+
 #[async_trait]
 impl AppConnector for FakeApp {
     fn provider(&self) -> &Provider {
@@ -171,6 +199,15 @@ impl AppConnector for FakeApp {
         }
         for (i, write) in writes.iter().enumerate() {
             if outcomes[i].is_some() {
+                continue;
+            }
+            let record = match write {
+                AppWrite::Create { record, .. } | AppWrite::Update { record, .. } => record,
+            };
+            // As HubSpot: an association to an archived (or unknown) record is refused.
+            if let Some(why) = self.dangling_reference(&state, entity, record) {
+                state.counts.rejected += 1;
+                outcomes[i] = Some(Err(rejected(&why)));
                 continue;
             }
             outcomes[i] = Some(match write {
