@@ -352,13 +352,7 @@ fn error_message(value: &Value) -> Option<String> {
 #[async_trait]
 impl Hub for ConnecClient {
     fn describe(&self, collection: &EntityName, record: &Value) -> Result<HubRecordMeta, HubError> {
-        record::describe(record).ok_or_else(|| {
-            malformed(
-                "GET",
-                collection.as_str(),
-                "record without a Connec! id or a valid `updated_at`".into(),
-            )
-        })
+        record::describe_in(collection, record)
     }
 
     fn reference_target(&self, value: &Value) -> Option<HubId> {
@@ -375,7 +369,7 @@ impl Hub for ConnecClient {
     }
 
     fn reference_value(&self, group: &GroupId, id: &HubId) -> Value {
-        record::connec_triple(id, &format!("org-{group}"))
+        record::reference_to(group, id)
     }
 
     /// One `GET ...?$filter=<field> eq <value> and ...` per distinct set of values (see

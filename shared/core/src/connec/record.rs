@@ -2,8 +2,32 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::{AppId, HubId, Provider, Realm, Timestamp};
+use crate::domain::{AppId, EntityName, GroupId, HubId, Provider, Realm, Timestamp};
+use crate::error::{HttpError, HubError};
 use crate::ports::{ExternalId, HubRecordMeta};
+
+/// [`describe`], or an error naming the collection: the [`Hub::describe`] of every adapter that
+/// speaks Connec!'s shape.
+///
+/// [`Hub::describe`]: crate::ports::Hub::describe
+pub fn describe_in(collection: &EntityName, record: &Value) -> Result<HubRecordMeta, HubError> {
+    describe(record).ok_or_else(|| HttpError::Malformed {
+        api: "connec",
+        method: "GET".into(),
+        path: format!("/{collection}"),
+        detail: "record without a Connec! id or a valid `updated_at`".into(),
+    })
+}
+
+/// The channel (realm of connec ids) of a group: `org-{group}`.
+pub fn channel(group: &GroupId) -> String {
+    format!("org-{group}")
+}
+
+/// A reference to hub record `id` of `group`, as Connec! writes one.
+pub fn reference_to(group: &GroupId, id: &HubId) -> Value {
+    connec_triple(id, &channel(group))
+}
 
 /// The Connec! id of a record: the `connec` entry of its id array, or a plain id.
 pub fn hub_id(record: &Value) -> Option<HubId> {

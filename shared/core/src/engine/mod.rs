@@ -316,7 +316,6 @@ impl SyncEngine {
     ) -> Result<Counts, SyncError> {
         self.apply(org_id, entity, Direction::ToApp, |phase| {
             Box::pin(async move {
-                phase.guard().await?;
                 let parked = std::collections::HashMap::new();
                 phase
                     .page(Direction::ToApp, records, Vec::new(), &parked)
@@ -337,14 +336,8 @@ impl SyncEngine {
     ) -> Result<Counts, SyncError> {
         self.apply(org_id, entity, Direction::ToHub, |phase| {
             Box::pin(async move {
-                phase.guard().await?;
                 let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-                let records = phase.fetch_by_ids(Side::App, &ids).await?;
-                let found: std::collections::HashSet<String> = records
-                    .iter()
-                    .filter_map(|r| phase.record_id(Side::App, r))
-                    .collect();
-                let missing = ids.into_iter().filter(|id| !found.contains(id)).collect();
+                let (records, missing) = phase.fetch_present(Side::App, ids).await?;
                 let parked = std::collections::HashMap::new();
                 phase
                     .page(Direction::ToHub, records, missing, &parked)
@@ -410,7 +403,10 @@ impl SyncEngine {
             counts: BTreeMap::new(),
             conflicts: Vec::new(),
         };
-        let outcome = work(&mut phase).await;
+        let outcome = match phase.guard().await {
+            Ok(()) => work(&mut phase).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = self.store.release_lease(org_id, &owner).await {
             tracing::warn!(org = %org_id, error = %e, "could not release the lease; it will expire");
         }

@@ -251,12 +251,7 @@ impl Phase<'_> {
             .await?;
         for chunk in parked.chunks(PARKED_CHUNK) {
             let ids: Vec<String> = chunk.iter().map(|p| p.source_id.clone()).collect();
-            let records = self.fetch_by_ids(side, &ids).await?;
-            let found: std::collections::HashSet<String> = records
-                .iter()
-                .filter_map(|r| self.record_id(side, r))
-                .collect();
-            let missing: Vec<String> = ids.into_iter().filter(|id| !found.contains(id)).collect();
+            let (records, missing) = self.fetch_present(side, ids).await?;
             let by_key: HashMap<RetryKey, PendingRecord> = chunk
                 .iter()
                 .map(|p| {
@@ -277,6 +272,21 @@ impl Phase<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Records of one side by id, and the ids it no longer returns.
+    pub(crate) async fn fetch_present(
+        &self,
+        side: Side,
+        ids: Vec<String>,
+    ) -> Result<(Vec<Value>, Vec<String>), PhaseError> {
+        let records = self.fetch_by_ids(side, &ids).await?;
+        let found: std::collections::HashSet<String> = records
+            .iter()
+            .filter_map(|r| self.record_id(side, r))
+            .collect();
+        let missing = ids.into_iter().filter(|id| !found.contains(id)).collect();
+        Ok((records, missing))
     }
 
     /// The id of a record of one side, when it has one.

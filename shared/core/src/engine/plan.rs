@@ -189,17 +189,9 @@ impl Phase<'_> {
                 _ => map.inactive = true,
             },
             Direction::ToHub => match (map.hub_id.clone(), map.app_id.clone()) {
-                (Some(hub_id), Some(app_id)) => plan.to_hub.push(HubPush {
-                    slot,
-                    app_id,
-                    app_updated_at: None,
-                    hash: None,
-                    label: None,
-                    kind: HubPushKind::Archive,
-                    change: HubChange::Archive,
-                    target: Some(hub_id),
-                    retry,
-                }),
+                (Some(hub_id), Some(app_id)) => plan
+                    .to_hub
+                    .push(HubPush::archive(slot, app_id, hub_id, retry)),
                 _ => map.inactive = true,
             },
         }

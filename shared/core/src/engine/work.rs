@@ -72,6 +72,18 @@ impl PageWork {
         self.park(key, PendingReason::Failed, error);
     }
 
+    /// A whole write call failed: every record in it fails the same way.
+    pub fn fail_all(
+        &mut self,
+        direction: Direction,
+        records: impl IntoIterator<Item = (Slot, RetryKey)>,
+        error: &str,
+    ) {
+        for (slot, key) in records {
+            self.fail(direction, slot, key, error.to_owned());
+        }
+    }
+
     /// The id-maps to save: changed ones that name at least one side.
     pub fn dirty_maps(&self) -> Vec<IdMap> {
         self.maps

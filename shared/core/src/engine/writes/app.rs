@@ -2,13 +2,12 @@
 
 use std::collections::HashMap;
 
-use super::{AppArchive, AppPush, HubPush, HubPushKind, MatchOutcome, resolve_match};
+use super::{AppArchive, AppPush, HubPush, MatchOutcome, one_per_write, resolve_match};
 use crate::domain::{AppId, Direction, HubId};
 use crate::engine::phase::{Phase, PhaseError};
 use crate::engine::work::PageWork;
 use crate::ports::{
-    AppRecordMeta, AppWrite, AppWriteFailure, AppWriteKind, AppWriteOutcome, ExternalId, HubChange,
-    MatchQuery,
+    AppRecordMeta, AppWrite, AppWriteFailure, AppWriteKind, AppWriteOutcome, ExternalId, MatchQuery,
 };
 
 impl Phase<'_> {
@@ -44,27 +43,13 @@ impl Phase<'_> {
             })
             .collect();
         let count = writes.len();
-        let outcomes = match self.engine.app.write(&self.pair.app, writes).await {
-            Ok(outcomes) if outcomes.len() == count => outcomes,
-            Ok(outcomes) => {
-                let detail = format!(
-                    "{count} writes sent but {} outcomes returned",
-                    outcomes.len()
-                );
-                for push in pushes {
-                    work.fail(Direction::ToApp, push.slot, push.retry, detail.clone());
-                }
-                return Err(crate::error::AppError::Invalid {
-                    app: "connector",
-                    detail,
-                }
-                .into());
-            }
-            Err(e) => {
-                for push in pushes {
-                    work.fail(Direction::ToApp, push.slot, push.retry, e.to_string());
-                }
-                return Err(e.into());
+        let answer = self.engine.app.write(&self.pair.app, writes).await;
+        let outcomes = match one_per_write(count, answer, invalid_answer) {
+            Ok(outcomes) => outcomes,
+            Err((why, e)) => {
+                let records = pushes.into_iter().map(|p| (p.slot, p.retry));
+                work.fail_all(Direction::ToApp, records, &why);
+                return Err(e);
             }
         };
         let now = self.now();
@@ -100,7 +85,12 @@ impl Phase<'_> {
                     map.last_error = None;
                     work.resolve(push.retry.clone());
                     if new_link && self.pair.capabilities.hub_update {
-                        follow.push(self.write_back(push.slot, &push.hub_id, &meta.id, push.retry));
+                        follow.push(HubPush::write_back(
+                            push.slot,
+                            meta.id.clone(),
+                            push.hub_id.clone(),
+                            push.retry,
+                        ));
                     }
                 }
                 Paired::Failed(AppWriteFailure::NotFound) => {
@@ -113,17 +103,12 @@ impl Phase<'_> {
                     work.count(Direction::ToApp).skipped += 1;
                     work.resolve(push.retry.clone());
                     match work.peek(push.slot).app_id.clone() {
-                        Some(app_id) => follow.push(HubPush {
-                            slot: push.slot,
+                        Some(app_id) => follow.push(HubPush::archive(
+                            push.slot,
                             app_id,
-                            app_updated_at: None,
-                            hash: None,
-                            label: None,
-                            kind: HubPushKind::Archive,
-                            change: HubChange::Archive,
-                            target: Some(push.hub_id.clone()),
-                            retry: push.retry,
-                        }),
+                            push.hub_id.clone(),
+                            push.retry,
+                        )),
                         None => work.map(push.slot).inactive = true,
                     }
                 }
@@ -259,27 +244,6 @@ impl Phase<'_> {
         Ok(())
     }
 
-    /// The app id of a new link, written back onto the hub record.
-    fn write_back(
-        &self,
-        slot: crate::engine::work::Slot,
-        hub_id: &HubId,
-        app_id: &AppId,
-        retry: crate::engine::work::RetryKey,
-    ) -> HubPush {
-        HubPush {
-            slot,
-            app_id: app_id.clone(),
-            app_updated_at: None,
-            hash: None,
-            label: None,
-            kind: HubPushKind::WriteBack,
-            change: HubChange::LinkOnly,
-            target: Some(hub_id.clone()),
-            retry,
-        }
-    }
-
     /// Archives in the app; success or "already gone" both end the link.
     pub(crate) async fn archive_app(
         &mut self,
@@ -290,33 +254,13 @@ impl Phase<'_> {
             return Ok(());
         }
         let ids: Vec<AppId> = archives.iter().map(|a| a.app_id.clone()).collect();
-        let outcomes = match self.engine.app.archive(&self.pair.app, &ids).await {
-            Ok(outcomes) if outcomes.len() == ids.len() => outcomes,
-            Ok(outcomes) => {
-                let detail = format!(
-                    "{} archives sent but {} outcomes returned",
-                    ids.len(),
-                    outcomes.len()
-                );
-                for archive in archives {
-                    work.fail(
-                        Direction::ToApp,
-                        archive.slot,
-                        archive.retry,
-                        detail.clone(),
-                    );
-                }
-                return Err(crate::error::AppError::Invalid {
-                    app: "connector",
-                    detail,
-                }
-                .into());
-            }
-            Err(e) => {
-                for archive in archives {
-                    work.fail(Direction::ToApp, archive.slot, archive.retry, e.to_string());
-                }
-                return Err(e.into());
+        let answer = self.engine.app.archive(&self.pair.app, &ids).await;
+        let outcomes = match one_per_write(ids.len(), answer, invalid_answer) {
+            Ok(outcomes) => outcomes,
+            Err((why, e)) => {
+                let records = archives.into_iter().map(|a| (a.slot, a.retry));
+                work.fail_all(Direction::ToApp, records, &why);
+                return Err(e);
             }
         };
         let now = self.now();
@@ -337,6 +281,15 @@ impl Phase<'_> {
         }
         Ok(())
     }
+}
+
+/// A connector that answered a batch with the wrong number of outcomes.
+fn invalid_answer(detail: String) -> PhaseError {
+    crate::error::AppError::Invalid {
+        app: "connector",
+        detail,
+    }
+    .into()
 }
 
 /// A write's outcome, paired with the write by what the answer says.

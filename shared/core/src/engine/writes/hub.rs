@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::app::external;
-use super::{HubPush, HubPushKind, MatchOutcome, resolve_match};
+use super::{HubPush, HubPushKind, MatchOutcome, one_per_write, resolve_match};
 use crate::domain::{AppId, Direction, HubId};
 use crate::engine::phase::{Phase, PhaseError};
 use crate::engine::work::PageWork;
@@ -43,29 +43,21 @@ impl Phase<'_> {
             .collect();
         let count = writes.len();
         let group = &self.org.group_id;
-        let outcomes = match self.engine.hub.write(group, &self.pair.hub, writes).await {
-            Ok(outcomes) if outcomes.len() == count => outcomes,
-            Ok(outcomes) => {
-                let detail = format!(
-                    "{count} writes sent but {} outcomes returned",
-                    outcomes.len()
-                );
-                for push in pushes {
-                    work.fail(Direction::ToHub, push.slot, push.retry, detail.clone());
-                }
-                return Err(crate::error::HttpError::Malformed {
-                    api: "connec",
-                    method: "POST".into(),
-                    path: "/batch".into(),
-                    detail,
-                }
-                .into());
+        let answer = self.engine.hub.write(group, &self.pair.hub, writes).await;
+        let outcomes = match one_per_write(count, answer, |detail| {
+            crate::error::HttpError::Malformed {
+                api: "connec",
+                method: "POST".into(),
+                path: "/batch".into(),
+                detail,
             }
-            Err(e) => {
-                for push in pushes {
-                    work.fail(Direction::ToHub, push.slot, push.retry, e.to_string());
-                }
-                return Err(e.into());
+            .into()
+        }) {
+            Ok(outcomes) => outcomes,
+            Err((why, e)) => {
+                let records = pushes.into_iter().map(|p| (p.slot, p.retry));
+                work.fail_all(Direction::ToHub, records, &why);
+                return Err(e);
             }
         };
         // A record Connec! merged into must not be linked to two app records.

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::phase::PhaseError;
 use super::work::{RetryKey, Slot};
 use crate::domain::{AppId, ContentHash, HubId, Timestamp};
 use crate::ports::HubChange;
@@ -61,6 +62,74 @@ pub(crate) struct HubPush {
     /// The linked hub record; `None` creates (after match-and-merge).
     pub target: Option<HubId>,
     pub retry: RetryKey,
+}
+
+impl HubPush {
+    /// The deletion of the linked app record, carried to the hub record (`INACTIVE`).
+    pub(crate) fn archive(slot: Slot, app_id: AppId, hub_id: HubId, retry: RetryKey) -> Self {
+        Self::bare(
+            slot,
+            app_id,
+            hub_id,
+            retry,
+            HubPushKind::Archive,
+            HubChange::Archive,
+        )
+    }
+
+    /// The app id of a new link, written back onto the hub record.
+    pub(crate) fn write_back(slot: Slot, app_id: AppId, hub_id: HubId, retry: RetryKey) -> Self {
+        Self::bare(
+            slot,
+            app_id,
+            hub_id,
+            retry,
+            HubPushKind::WriteBack,
+            HubChange::LinkOnly,
+        )
+    }
+
+    fn bare(
+        slot: Slot,
+        app_id: AppId,
+        hub_id: HubId,
+        retry: RetryKey,
+        kind: HubPushKind,
+        change: HubChange,
+    ) -> Self {
+        Self {
+            slot,
+            app_id,
+            app_updated_at: None,
+            hash: None,
+            label: None,
+            kind,
+            change,
+            target: Some(hub_id),
+            retry,
+        }
+    }
+}
+
+/// A batch's answer, checked to hold one outcome per write. Otherwise: why (stored on every
+/// write's id-map) and the error that ends the phase.
+#[allow(clippy::result_large_err)] // consumed at once by the caller
+pub(crate) fn one_per_write<T, E: Into<PhaseError> + std::fmt::Display>(
+    sent: usize,
+    answer: Result<Vec<T>, E>,
+    mismatch: impl FnOnce(String) -> PhaseError,
+) -> Result<Vec<T>, (String, PhaseError)> {
+    match answer {
+        Ok(outcomes) if outcomes.len() == sent => Ok(outcomes),
+        Ok(outcomes) => {
+            let detail = format!(
+                "{sent} writes sent but {} outcomes returned",
+                outcomes.len()
+            );
+            Err((detail.clone(), mismatch(detail)))
+        }
+        Err(e) => Err((e.to_string(), e.into())),
+    }
 }
 
 /// How a new record meets the other side.

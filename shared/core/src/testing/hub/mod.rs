@@ -146,9 +146,7 @@ impl fmt::Debug for FakeHub {
     }
 }
 
-fn channel(group: &GroupId) -> String {
-    format!("org-{group}")
-}
+use crate::connec::record::channel;
 
 fn malformed(operation: &str, detail: String) -> HubError {
     HttpError::Malformed {

@@ -21,12 +21,7 @@ fn parse_cursor(cursor: Option<&PageCursor>) -> Result<usize, HubError> {
 #[async_trait]
 impl Hub for FakeHub {
     fn describe(&self, collection: &EntityName, record: &Value) -> Result<HubRecordMeta, HubError> {
-        record::describe(record).ok_or_else(|| {
-            malformed(
-                collection.as_str(),
-                "record without a Connec! id or a valid `updated_at`".into(),
-            )
-        })
+        record::describe_in(collection, record)
     }
 
     fn reference_target(&self, value: &Value) -> Option<HubId> {
@@ -43,7 +38,7 @@ impl Hub for FakeHub {
     }
 
     fn reference_value(&self, group: &GroupId, id: &HubId) -> Value {
-        record::connec_triple(id, &channel(group))
+        record::reference_to(group, id)
     }
 
     async fn fetch_page(
