@@ -1,0 +1,138 @@
+//! Real time: Connec! notifications and app webhooks, applied under the organization's lease
+//! through the same page code (and so the same [`decide`](super::decide())) as a sync.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+
+use serde_json::Value;
+
+use super::phase::{Phase, PhaseError};
+use super::{RunOptions, SyncEngine};
+use crate::domain::{AppId, Counts, Direction, EntityName, OrgId, Side};
+use crate::error::SyncError;
+
+impl SyncEngine {
+    /// Applies Connec! records received in a notification to the app, through the same
+    /// consolidation as a sync page: direction flags, references (deferred when unknown), echo
+    /// suppression by content hash, the stale-overwrite guard and the conflict check against
+    /// the app's current version. Runs under the organization's lease; when a sync holds it,
+    /// returns [`SyncError::Locked`] and the records are left to that sync's next run.
+    pub async fn apply_hub_records(
+        &self,
+        org_id: &OrgId,
+        entity: &EntityName,
+        records: Vec<Value>,
+    ) -> Result<Counts, SyncError> {
+        self.apply(org_id, entity, Direction::ToApp, |phase| {
+            Box::pin(async move {
+                let parked = std::collections::HashMap::new();
+                phase
+                    .page(Direction::ToApp, records, Vec::new(), &parked)
+                    .await
+            })
+        })
+        .await
+    }
+
+    /// Fetches app records by id (an app webhook carries ids only) and applies them to
+    /// Connec! like a sync page would. An id the app no longer returns was deleted there: a
+    /// linked record becomes INACTIVE in Connec! (a deletion webhook alone is enough).
+    pub async fn apply_app_changes(
+        &self,
+        org_id: &OrgId,
+        entity: &EntityName,
+        ids: Vec<AppId>,
+    ) -> Result<Counts, SyncError> {
+        self.apply(org_id, entity, Direction::ToHub, |phase| {
+            Box::pin(async move {
+                let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+                let (records, missing) = phase.fetch_present(Side::App, ids).await?;
+                let parked = std::collections::HashMap::new();
+                phase
+                    .page(Direction::ToHub, records, missing, &parked)
+                    .await
+            })
+        })
+        .await
+    }
+
+    async fn apply<F>(
+        &self,
+        org_id: &OrgId,
+        entity: &EntityName,
+        direction: Direction,
+        work: F,
+    ) -> Result<Counts, SyncError>
+    where
+        F: for<'p> FnOnce(
+            &'p mut Phase<'_>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), PhaseError>> + Send + 'p>,
+        >,
+    {
+        let org = self
+            .store
+            .get_organization(org_id)
+            .await?
+            .ok_or_else(|| SyncError::UnknownOrganization(org_id.to_string()))?;
+        if !org.sync_enabled {
+            return Err(SyncError::Disabled(org_id.to_string()));
+        }
+        let pair = self
+            .app
+            .entities()
+            .iter()
+            .find(|p| &p.hub == entity)
+            .ok_or_else(|| SyncError::UnknownEntity(entity.to_string()))?;
+        if !org.flags(entity).allows(direction) {
+            return Err(SyncError::DirectionOff {
+                entity: entity.to_string(),
+                direction: direction.label(),
+            });
+        }
+        let owner = format!("{}/realtime-{}", self.config.holder, uuid::Uuid::new_v4());
+        if !self
+            .store
+            .acquire_lease(org_id, &owner, self.clock.now(), self.config.lease_ttl)
+            .await?
+        {
+            return Err(SyncError::Locked(org_id.to_string()));
+        }
+        let options = RunOptions::default();
+        let progressed = AtomicBool::new(true);
+        let mut phase = Phase {
+            engine: self,
+            org: &org,
+            pair,
+            owner: &owner,
+            options: &options,
+            progressed: &progressed,
+            parked_after: None,
+            parked_stopped: None,
+            counts: BTreeMap::new(),
+            conflicts: Vec::new(),
+        };
+        let outcome = match phase.guard().await {
+            Ok(()) => work(&mut phase).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = self.store.release_lease(org_id, &owner).await {
+            tracing::warn!(org = %org_id, error = %e, "could not release the lease; it will expire");
+        }
+        outcome.map_err(|e| SyncError::Apply(e.to_string()))?;
+        let mut total = Counts::default();
+        for counts in phase.counts.values() {
+            total.add(counts);
+        }
+        tracing::info!(
+            org = %org_id,
+            entity = %entity,
+            direction = direction.label(),
+            written = total.written(),
+            skipped = total.skipped,
+            conflicts = total.conflicts,
+            "real-time changes applied"
+        );
+        Ok(total)
+    }
+}
