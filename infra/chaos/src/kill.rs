@@ -122,7 +122,7 @@ pub async fn cli_variant(
         tally.rounds += 1;
         edit_and_arm(&mut rngs, &world, &mut ledger, &mut tally, settings);
         let kill = rngs.steps.random_bool(0.6);
-        let delay = Duration::from_millis(rngs.steps.random_range(0..=400u64));
+        let delay = Duration::from_millis(rngs.steps.random_range(0..=150u64));
         let mut child = spawn(binary, &config, false)?;
         tally.syncs += 1;
         if kill {

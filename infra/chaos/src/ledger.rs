@@ -296,7 +296,7 @@ mod tests {
             |e: &Entry, p| -> Vec<String> { e.allowed(p).iter().map(|f| f.0[0].clone()).collect() };
         assert_eq!(seq(&hub_newest, ConflictPolicy::MostRecent), ["L3"]);
         assert_eq!(seq(&hub_newest, ConflictPolicy::HubWins), ["L3"]);
-        assert_eq!(seq(&hub_newest, ConflictPolicy::AppWins), ["L2", "L3"]);
+        assert_eq!(seq(&hub_newest, ConflictPolicy::AppWins), ["L3", "L2"]);
         let tie = entry(vec![edit(1, Side::Hub, 10), edit(2, Side::App, 10)]);
         assert_eq!(seq(&tie, ConflictPolicy::MostRecent), ["L1"]);
         assert_eq!(
