@@ -155,7 +155,7 @@ pub async fn run(
     };
     for (index, policy) in options.policies.iter().enumerate() {
         let outcome = match &options.kill {
-            None => in_process(options, index, *policy).await?,
+            None => in_process(options, index, *policy, &mut *say).await?,
             Some(binary) => {
                 crate::kill::cli_variant(options, index, *policy, binary, &mut *say).await?
             }
@@ -229,6 +229,7 @@ async fn in_process(
     options: &ChaosOptions,
     index: usize,
     policy: ConflictPolicy,
+    say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<PolicyReport, String> {
     let world = World::start(policy, true).await?;
     let engine = world.engine.as_ref().ok_or("no engine")?;
@@ -240,7 +241,14 @@ async fn in_process(
         timeout_delay_ms: 600,
     };
     let sync = || engine.sync(&world.org, RunOptions::default());
-    for _ in 0..options.rounds {
+    for round in 0..options.rounds {
+        if round > 0 && round % 100 == 0 {
+            say(&format!(
+                "  {}: round {round} of {}",
+                policy_name(policy),
+                options.rounds
+            ));
+        }
         tally.rounds += 1;
         edit_and_arm(&mut rngs, &world, &mut ledger, &mut tally, settings);
         inbox.collect(&world.sides);
