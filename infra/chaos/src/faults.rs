@@ -53,6 +53,17 @@ const HUBSPOT_PATHS: [&str; 7] = [
     "/batch/read",
 ];
 
+/// Write paths a lost answer (after commit) targets, per side.
+const CONNEC_WRITES: [&str; 3] = ["/batch", "/people", "/organizations"];
+/// HubSpot write paths.
+const HUBSPOT_WRITES: [&str; 5] = [
+    "/contacts/batch/create",
+    "/companies/batch/create",
+    "/batch/create",
+    "/batch/update",
+    "/batch/archive",
+];
+
 /// How injected timeouts behave.
 #[derive(Clone, Copy, Debug)]
 pub struct FaultSettings {
@@ -66,23 +77,23 @@ fn kind_of(rng: &mut StdRng, settings: FaultSettings) -> (&'static str, FaultKin
         retry_after_secs,
     };
     match rng.random_range(0..100u32) {
-        0..25 => {
+        0..22 => {
             let code = [500, 502, 503][rng.random_range(0..3usize)];
             ("5xx", status(code, None))
         }
-        25..40 => {
+        22..35 => {
             let wait = u64::from(rng.random_bool(0.3));
             ("429", status(429, Some(wait)))
         }
-        40..50 => (
+        35..45 => (
             "timeout",
             FaultKind::Timeout {
                 delay_ms: settings.timeout_delay_ms,
             },
         ),
-        50..65 => ("reset", FaultKind::Reset),
-        65..77 => ("truncated_json", FaultKind::Malformed),
-        77..82 => ("wrong_shape", FaultKind::WrongShape),
+        45..58 => ("reset", FaultKind::Reset),
+        58..68 => ("truncated_json", FaultKind::Malformed),
+        68..73 => ("wrong_shape", FaultKind::WrongShape),
         _ => {
             let then = if rng.random_bool(0.5) {
                 status(503, None)
@@ -137,11 +148,15 @@ pub fn inject(
             continue;
         }
         let (name, kind) = kind_of(rng, settings);
-        let path = if hub {
-            CONNEC_PATHS[pick % CONNEC_PATHS.len()]
-        } else {
-            HUBSPOT_PATHS[pick % HUBSPOT_PATHS.len()]
+        let lost = matches!(kind, FaultKind::AfterCommit { .. });
+        let path = match (hub, lost) {
+            (true, false) => CONNEC_PATHS[pick % CONNEC_PATHS.len()],
+            (false, false) => HUBSPOT_PATHS[pick % HUBSPOT_PATHS.len()],
+            (true, true) => CONNEC_WRITES[pick % CONNEC_WRITES.len()],
+            (false, true) => HUBSPOT_WRITES[pick % HUBSPOT_WRITES.len()],
         };
+        // A lost answer is about a write: any method but GET.
+        let method = if lost { None } else { method };
         let rule = CallFault {
             method,
             path_contains: path.to_owned(),

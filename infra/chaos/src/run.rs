@@ -153,7 +153,14 @@ pub async fn run(
         seed: options.seed,
         policies: Vec::new(),
     };
-    for (index, policy) in options.policies.iter().enumerate() {
+    for policy in &options.policies {
+        // Streams depend on the policy, not on its place in the list: `--policy hub_wins`
+        // replays the hub_wins part of a run of all three.
+        let index = match policy {
+            ConflictPolicy::MostRecent => 0,
+            ConflictPolicy::HubWins => 1,
+            ConflictPolicy::AppWins => 2,
+        };
         let outcome = match &options.kill {
             None => in_process(options, index, *policy, &mut *say).await?,
             Some(binary) => {
