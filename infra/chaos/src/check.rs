@@ -181,7 +181,9 @@ fn check_entry(
             f.duplicates += records.len() as u64 - 1;
             let ids: Vec<String> = records.iter().filter_map(|r| id_of(side, r)).collect();
             f.details.push(format!(
-                "duplicate: {key} is held by {} active records on the {} side: {ids:?}",
+                "duplicate: {key} ({}, created on the {} side) is held by {} active records on the {} side: {ids:?}",
+                if entry.email.is_some() || entry.kind == Kind::Company { "with its natural key" } else { "no e-mail" },
+                entry.origin.as_str(),
                 records.len(),
                 side.as_str()
             ));
@@ -198,7 +200,15 @@ fn check_entry(
         }
         return;
     }
-    let (Some(h), Some(a)) = (hub.first(), app.first()) else {
+    // With duplicates, judge the linked pair (the others are counted above).
+    let linked = hub.iter().find_map(|h| {
+        let hid = id_of(Side::Hub, h)?;
+        app.iter()
+            .find(|a| id_of(Side::App, a).is_some_and(|aid| links.contains(&(hid.clone(), aid))))
+            .map(|a| (*h, *a))
+    });
+    let pair = linked.or_else(|| Some((*hub.first()?, *app.first()?)));
+    let Some((h, a)) = pair else {
         if hub.is_empty() && app.is_empty() {
             f.lost += 1;
             f.details
