@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -255,6 +256,15 @@ pub enum FaultKind {
     Malformed,
     /// 200 with valid JSON lacking the expected keys.
     WrongShape,
+    /// Close the connection without an answer: the client sees the connection reset (or closed)
+    /// before a response arrived. The call is not processed.
+    Reset,
+    /// Process the call (its changes are committed), then answer with `then` instead of the
+    /// real answer: a lost answer, e.g. `{"type":"after_commit","then":{"type":"status","status":503}}`.
+    AfterCommit {
+        /// How the answer is lost.
+        then: Box<FaultKind>,
+    },
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -292,13 +302,27 @@ impl Faults {
         serde_json::to_value(&*lock(&self.inner)).unwrap_or(Value::Null)
     }
 
-    /// Consumes one matching call rule, if any.
+    /// Consumes one matching call rule that fails the call before it is processed, if any.
     pub(crate) fn take_call(&self, method: &str, path: &str) -> Option<FaultKind> {
+        self.take(method, path, false)
+    }
+
+    /// Consumes one matching [`FaultKind::AfterCommit`] rule, if any, and returns how the
+    /// processed call's answer is lost.
+    pub(crate) fn take_after_commit(&self, method: &str, path: &str) -> Option<FaultKind> {
+        match self.take(method, path, true)? {
+            FaultKind::AfterCommit { then } => Some(*then),
+            other => Some(other),
+        }
+    }
+
+    fn take(&self, method: &str, path: &str, after_commit: bool) -> Option<FaultKind> {
         let mut s = lock(&self.inner);
         let idx = s.calls.iter().position(|f| {
-            f.method
-                .as_deref()
-                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            matches!(f.kind, FaultKind::AfterCommit { .. }) == after_commit
+                && f.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && path.contains(&f.path_contains)
         })?;
         let kind = s.calls[idx].kind.clone();
@@ -328,6 +352,43 @@ impl Faults {
         }
         Some(hit)
     }
+}
+
+/// Renders an injected fault in an emulator's own error envelope.
+pub(crate) type RenderFault = fn(FaultKind) -> Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// Wraps an emulator's router so that [`FaultKind::AfterCommit`] rules replace the answer of a
+/// call the emulator processed (admin routes excluded).
+pub(crate) fn after_commit_layer(router: Router, faults: Faults, render: RenderFault) -> Router {
+    router.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let faults = faults.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                let method = request.method().as_str().to_owned();
+                let answer = next.run(request).await;
+                if path.starts_with("/_emulator") {
+                    return answer;
+                }
+                match faults.take_after_commit(&method, &path) {
+                    Some(kind) => render(kind).await,
+                    None => answer,
+                }
+            }
+        },
+    ))
+}
+
+/// A response whose body fails before its first byte: the server closes the connection and
+/// the client sees it reset (or closed) without an answer.
+pub(crate) fn reset_response() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected connection reset",
+        ))
+    });
+    Response::new(Body::from_stream(failing))
 }
 
 /// Loose equality: JSON-equal, or equal string forms (case-insensitive).
@@ -696,5 +757,24 @@ mod tests {
         assert!(f.take_call("GET", "/z").is_none());
         assert!(f.take_call("GET", "/x").is_some());
         assert!(f.take_call("GET", "/x").is_none());
+    }
+
+    #[test]
+    fn after_commit_rules_are_only_taken_after_processing() {
+        let f = Faults::default();
+        let then = FaultKind::Status {
+            status: 503,
+            retry_after_secs: None,
+        };
+        f.fail_calls(CallFault::new(
+            "/x",
+            FaultKind::AfterCommit {
+                then: Box::new(then.clone()),
+            },
+            1,
+        ));
+        assert!(f.take_call("POST", "/x").is_none());
+        assert_eq!(f.take_after_commit("POST", "/x"), Some(then));
+        assert!(f.take_after_commit("POST", "/x").is_none());
     }
 }

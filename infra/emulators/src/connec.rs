@@ -316,9 +316,12 @@ impl ConnecEmulator {
 
     /// The axum router (API + `/_emulator` admin routes).
     pub fn router(&self) -> Router {
-        Router::new()
+        let router = Router::new()
             .fallback(handle)
-            .with_state(self.inner.clone())
+            .with_state(self.inner.clone());
+        crate::common::after_commit_layer(router, self.inner.faults.clone(), |kind| {
+            Box::pin(fault_response(kind))
+        })
     }
 
     /// Inserts a record as a third party would (no faults applied); returns
@@ -1469,6 +1472,8 @@ async fn fault_response(kind: FaultKind) -> Response {
             raw_response(StatusCode::OK, JSONAPI, b"{\"unexpected\": true".to_vec())
         }
         FaultKind::WrongShape => json_response(StatusCode::OK, JSONAPI, &json!({ "data": [] })),
+        FaultKind::Reset => crate::common::reset_response(),
+        FaultKind::AfterCommit { then } => Box::pin(fault_response(*then)).await,
     }
 }
 

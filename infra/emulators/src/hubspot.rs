@@ -774,9 +774,12 @@ impl HubSpotEmulator {
 
     /// The axum router (API + `/_emulator` admin routes).
     pub fn router(&self) -> Router {
-        Router::new()
+        let router = Router::new()
             .fallback(handle)
-            .with_state(self.inner.clone())
+            .with_state(self.inner.clone());
+        crate::common::after_commit_layer(router, self.inner.faults.clone(), |kind| {
+            Box::pin(fault_response(kind))
+        })
     }
 
     /// Creates an object as a third party would (no faults applied) and
@@ -2069,6 +2072,8 @@ async fn fault_response(kind: FaultKind) -> Response {
             raw_response(StatusCode::OK, JSON, b"{\"unexpected\": true".to_vec())
         }
         FaultKind::WrongShape => json_response(StatusCode::OK, JSON, &json!({ "data": [] })),
+        FaultKind::Reset => crate::common::reset_response(),
+        FaultKind::AfterCommit { then } => Box::pin(fault_response(*then)).await,
     }
 }
 

@@ -1,0 +1,281 @@
+//! The final checks, record by record against the ledger: duplicates, lost updates,
+//! disagreements between the sides, archives that did not travel, and id-maps pointing at
+//! nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+use sync_core::domain::{ConflictPolicy, EntityName, IdMap, OrgId, Side};
+use sync_core::ports::SyncStore;
+
+use crate::ledger::{Entry, Fields, Kind, Ledger};
+use crate::world::{Sides, id_of, is_archived, key_of};
+
+/// What the checks found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// Extra active records holding one ledger key on one side.
+    pub duplicates: u64,
+    /// Records whose expected state (the newest write as the policy decides) is not held, or
+    /// that exist on neither side.
+    pub lost: u64,
+    /// Records the two sides disagree on: fields, e-mail, company, archive status, presence,
+    /// or a missing link.
+    pub mismatched: u64,
+    /// Writes during the second quiet sync and after unmapped-only edits.
+    pub echo_writes: u64,
+    /// Id-maps naming a record that does not exist.
+    pub dangling: u64,
+    /// What each finding is about (ledger keys, ids and field states; no personal data).
+    pub details: Vec<String>,
+}
+
+impl Figures {
+    /// Whether every figure is zero.
+    pub fn clean(&self) -> bool {
+        self.duplicates + self.lost + self.mismatched + self.echo_writes + self.dangling == 0
+    }
+
+    /// Adds another set of figures.
+    pub fn merge(&mut self, other: &Figures) {
+        self.duplicates += other.duplicates;
+        self.lost += other.lost;
+        self.mismatched += other.mismatched;
+        self.echo_writes += other.echo_writes;
+        self.dangling += other.dangling;
+        self.details.extend(other.details.iter().cloned());
+    }
+}
+
+struct SideView {
+    by_key: HashMap<String, Vec<Value>>,
+    ids: HashSet<String>,
+}
+
+fn view(sides: &Sides, side: Side, kind: Kind) -> SideView {
+    let mut by_key: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut ids = HashSet::new();
+    for record in sides.all(side, kind) {
+        if let Some(id) = id_of(side, &record) {
+            ids.insert(id);
+        }
+        let key = key_of(side, kind, &record).unwrap_or_default();
+        by_key.entry(key).or_default().push(record);
+    }
+    for records in by_key.values_mut() {
+        records.sort_by_key(|r| id_of(side, r));
+    }
+    SideView { by_key, ids }
+}
+
+fn active<'a>(view: &'a SideView, side: Side, key: &str) -> Vec<&'a Value> {
+    view.by_key
+        .get(key)
+        .map(|rs| rs.iter().filter(|r| !is_archived(side, r)).collect())
+        .unwrap_or_default()
+}
+
+async fn idmaps(store: &dyn SyncStore, org: &OrgId, entity: &str) -> Vec<IdMap> {
+    store
+        .list_idmaps(org, Some(&EntityName::new(entity)), 0, usize::MAX / 2)
+        .await
+        .unwrap_or_default()
+}
+
+fn email(side: Side, record: &Value) -> Option<String> {
+    let value = match side {
+        Side::Hub => record.pointer("/email/address"),
+        Side::App => record.pointer("/properties/email"),
+    };
+    value
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_lowercase)
+}
+
+fn company_ref(side: Side, record: &Value) -> Option<String> {
+    match side {
+        Side::Hub => record
+            .get("organization_id")
+            .and_then(sync_core::connec::record::connec_ref)
+            .map(|id| id.to_string()),
+        Side::App => record
+            .pointer("/properties/associatedcompanyid")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+    }
+}
+
+/// Runs every check of one world.
+pub async fn check(
+    sides: &Sides,
+    store: &dyn SyncStore,
+    org: &OrgId,
+    ledger: &Ledger,
+    policy: ConflictPolicy,
+) -> Figures {
+    let mut f = Figures::default();
+    let mut views = HashMap::new();
+    for kind in [Kind::Person, Kind::Company] {
+        for side in [Side::Hub, Side::App] {
+            views.insert((side, kind), view(sides, side, kind));
+        }
+    }
+    let mut links: HashSet<(String, String)> = HashSet::new();
+    for kind in [Kind::Person, Kind::Company] {
+        for map in idmaps(store, org, kind.collection()).await {
+            for (side, id) in [
+                (Side::Hub, map.hub_id.as_ref().map(|i| i.to_string())),
+                (Side::App, map.app_id.as_ref().map(|i| i.to_string())),
+            ] {
+                if let Some(id) = id
+                    && !views[&(side, kind)].ids.contains(&id)
+                {
+                    f.dangling += 1;
+                    f.details.push(format!(
+                        "dangling: a {} id-map names {} record {id}, which does not exist",
+                        kind.collection(),
+                        side.as_str()
+                    ));
+                }
+            }
+            if let (Some(h), Some(a), false) = (&map.hub_id, &map.app_id, map.inactive) {
+                links.insert((h.to_string(), a.to_string()));
+            }
+        }
+    }
+    let known: HashSet<&str> = ledger.entries.iter().map(|e| e.key.as_str()).collect();
+    for ((side, kind), view) in &views {
+        for (key, records) in &view.by_key {
+            let live = records.iter().filter(|r| !is_archived(*side, r)).count();
+            if !known.contains(key.as_str()) && live > 0 {
+                f.mismatched += live as u64;
+                f.details.push(format!(
+                    "stray: {live} active {} record(s) on the {} side with unknown key {key:?}",
+                    kind.collection(),
+                    side.as_str()
+                ));
+            }
+        }
+    }
+    for entry in &ledger.entries {
+        check_entry(&mut f, entry, ledger, &views, &links, policy);
+    }
+    f
+}
+
+fn check_entry(
+    f: &mut Figures,
+    entry: &Entry,
+    ledger: &Ledger,
+    views: &HashMap<(Side, Kind), SideView>,
+    links: &HashSet<(String, String)>,
+    policy: ConflictPolicy,
+) {
+    let hub = active(&views[&(Side::Hub, entry.kind)], Side::Hub, &entry.key);
+    let app = active(&views[&(Side::App, entry.kind)], Side::App, &entry.key);
+    let key = &entry.key;
+    for (side, records) in [(Side::Hub, &hub), (Side::App, &app)] {
+        if records.len() > 1 {
+            f.duplicates += records.len() as u64 - 1;
+            let ids: Vec<String> = records.iter().filter_map(|r| id_of(side, r)).collect();
+            f.details.push(format!(
+                "duplicate: {key} ({}, created on the {} side) is held by {} active records on the {} side: {ids:?}",
+                if entry.email.is_some() || entry.kind == Kind::Company { "with its natural key" } else { "no e-mail" },
+                entry.origin.as_str(),
+                records.len(),
+                side.as_str()
+            ));
+        }
+    }
+    if entry.archived {
+        if !hub.is_empty() || !app.is_empty() {
+            f.mismatched += 1;
+            f.details.push(format!(
+                "archive: {key} was archived, yet is active on the{}{} side",
+                if hub.is_empty() { "" } else { " hub" },
+                if app.is_empty() { "" } else { " app" }
+            ));
+        }
+        return;
+    }
+    // With duplicates, judge the linked pair (the others are counted above).
+    let linked = hub.iter().find_map(|h| {
+        let hid = id_of(Side::Hub, h)?;
+        app.iter()
+            .find(|a| id_of(Side::App, a).is_some_and(|aid| links.contains(&(hid.clone(), aid))))
+            .map(|a| (*h, *a))
+    });
+    let pair = linked.or_else(|| Some((*hub.first()?, *app.first()?)));
+    let Some((h, a)) = pair else {
+        if hub.is_empty() && app.is_empty() {
+            f.lost += 1;
+            f.details
+                .push(format!("lost: {key} is active on neither side"));
+        } else {
+            f.mismatched += 1;
+            f.details.push(format!(
+                "presence: {key} is active on the {} side only",
+                if hub.is_empty() { "app" } else { "hub" }
+            ));
+        }
+        return;
+    };
+    let (hf, af) = (
+        Fields::from_hub(entry.kind, h),
+        Fields::from_app(entry.kind, a),
+    );
+    let allowed = entry.allowed(policy);
+    let (hid, aid) = (
+        id_of(Side::Hub, h).unwrap_or_default(),
+        id_of(Side::App, a).unwrap_or_default(),
+    );
+    let mut problems = Vec::new();
+    if hf != af {
+        problems.push(format!("fields differ: hub {:?} app {:?}", hf.0, af.0));
+    }
+    if entry.kind == Kind::Person
+        && (email(Side::Hub, h) != entry.email || email(Side::App, a) != entry.email)
+    {
+        problems.push("e-mail differs".to_owned());
+    }
+    if let Some(c) = entry.company
+        && !ledger.entries[c].archived
+    {
+        let company = &ledger.entries[c];
+        let expect = |side: Side| {
+            active(&views[&(side, Kind::Company)], side, &company.key)
+                .first()
+                .and_then(|r| id_of(side, r))
+        };
+        if company_ref(Side::Hub, h) != expect(Side::Hub)
+            || company_ref(Side::App, a) != expect(Side::App)
+        {
+            problems.push(format!("company link is not {}", company.key));
+        }
+    }
+    if !links.contains(&(hid.clone(), aid.clone())) {
+        problems.push(format!("no active id-map links hub {hid} and app {aid}"));
+    }
+    if !problems.is_empty() {
+        f.mismatched += 1;
+        f.details
+            .push(format!("mismatch: {key}: {}", problems.join("; ")));
+    }
+    let held = |fields: &Fields| allowed.contains(&fields);
+    if !held(&hf) || !held(&af) {
+        f.lost += 1;
+        let history: Vec<String> = entry
+            .edits
+            .iter()
+            .map(|e| format!("{}#{}@{}", e.side.as_str(), e.seq, e.at.epoch_millis()))
+            .collect();
+        f.details.push(format!(
+            "lost update: {key} holds hub {:?} / app {:?}, expected one of {:?} (edits {history:?})",
+            hf.0[0],
+            af.0[0],
+            allowed.iter().map(|x| x.0[0].clone()).collect::<Vec<_>>()
+        ));
+    }
+}

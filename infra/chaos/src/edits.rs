@@ -1,0 +1,278 @@
+//! Random edits on both sides through the emulators' public (third-party) APIs, each one
+//! recorded in the [`Ledger`].
+//!
+//! Every edit draws the same number of values from the generator whatever the state, so one
+//! seed gives one sequence of choices; what a choice does can still depend on how far an
+//! aborted sync got (e.g. whether the other side has the record yet).
+
+use rand::Rng;
+use rand::rngs::StdRng;
+use serde_json::{Value, json};
+use sync_core::domain::{Side, Timestamp};
+
+use crate::ledger::{Edit, Entry, Fields, Kind, Ledger};
+use crate::world::{GROUP, Sides, id_of, is_archived, key_of};
+
+/// What the edits of a round did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EditCounts {
+    /// Mapped-field edits and creations recorded in the ledger.
+    pub edits: u64,
+    /// Edits of unmapped fields (which must cause no write).
+    pub unmapped: u64,
+    /// Archives.
+    pub archives: u64,
+}
+
+/// The record's current id on `side`: the cached one if it still stands, else the active
+/// record holding its key (the lowest id when there are several).
+pub fn locate(sides: &Sides, entry: &mut Entry, side: Side) -> Option<String> {
+    if let Some(id) = entry.id(side)
+        && sides
+            .get(side, entry.kind, id)
+            .is_some_and(|r| !is_archived(side, &r))
+    {
+        return Some(id.to_owned());
+    }
+    let mut found: Vec<String> = sides
+        .all(side, entry.kind)
+        .iter()
+        .filter(|r| !is_archived(side, r))
+        .filter(|r| key_of(side, entry.kind, r).as_deref() == Some(entry.key.as_str()))
+        .filter_map(|r| id_of(side, r))
+        .collect();
+    found.sort();
+    let id = found.into_iter().next()?;
+    match side {
+        Side::Hub => entry.hub_id = Some(id.clone()),
+        Side::App => entry.app_id = Some(id.clone()),
+    }
+    Some(id)
+}
+
+fn stamp(side: Side, record: &Value) -> Option<Timestamp> {
+    let field = match side {
+        Side::Hub => "updated_at",
+        Side::App => "updatedAt",
+    };
+    record
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(Timestamp::parse)
+}
+
+fn side_of(hub: bool) -> Side {
+    if hub { Side::Hub } else { Side::App }
+}
+
+/// Creates a record on `side` (a person optionally in `company`, with or without e-mail).
+pub fn create(
+    sides: &Sides,
+    ledger: &mut Ledger,
+    side: Side,
+    kind: Kind,
+    company: Option<usize>,
+    with_email: bool,
+) -> Option<usize> {
+    let seq = ledger.next_seq();
+    let key = match kind {
+        Kind::Person => format!("R{seq}"),
+        Kind::Company => format!("Co{seq}"),
+    };
+    let email = (kind == Kind::Person && with_email).then(|| format!("r{seq}@chaos.example"));
+    let company_id = match company {
+        Some(c) => Some(locate(sides, &mut ledger.entries[c], side)?),
+        None => None,
+    };
+    let fields = Fields::of_edit(kind, seq);
+    let stored = match side {
+        Side::Hub => {
+            let mut body = fields.hub_patch(kind);
+            body[kind.hub_key()] = json!(key);
+            if let Some(email) = &email {
+                body["email"] = json!({ "address": email });
+            }
+            if let Some(id) = &company_id {
+                body["organization_id"] = json!(id);
+            }
+            sides.connec.seed(GROUP, kind.collection(), body)
+        }
+        Side::App => {
+            let mut properties = fields.app_properties(kind);
+            properties[kind.app_key()] = json!(key);
+            if let Some(email) = &email {
+                properties["email"] = json!(email);
+            }
+            if let Some(id) = &company_id {
+                properties["associatedcompanyid"] = json!(id);
+            }
+            sides.hubspot.seed(kind.object(), properties)
+        }
+    };
+    let id = id_of(side, &stored);
+    let at = stamp(side, &stored)?;
+    ledger.entries.push(Entry {
+        key,
+        kind,
+        origin: side,
+        email,
+        company,
+        hub_id: if side == Side::Hub { id.clone() } else { None },
+        app_id: if side == Side::App { id } else { None },
+        edits: vec![Edit {
+            seq,
+            side,
+            at,
+            fields,
+        }],
+        archived: false,
+    });
+    Some(ledger.entries.len() - 1)
+}
+
+/// Rewrites every edited mapped field of record `index` on `side`; `false` if that side does
+/// not hold it (yet).
+pub fn update(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) -> bool {
+    let seq = ledger.next_seq();
+    let entry = &mut ledger.entries[index];
+    let Some(id) = locate(sides, entry, side) else {
+        return false;
+    };
+    let fields = Fields::of_edit(entry.kind, seq);
+    let stored = match side {
+        Side::Hub => sides.connec.update(
+            GROUP,
+            entry.kind.collection(),
+            &id,
+            fields.hub_patch(entry.kind),
+        ),
+        Side::App => {
+            sides
+                .hubspot
+                .update(entry.kind.object(), &id, fields.app_properties(entry.kind))
+        }
+    };
+    let Some(at) = stored.as_ref().and_then(|s| stamp(side, s)) else {
+        return false;
+    };
+    entry.edits.push(Edit {
+        seq,
+        side,
+        at,
+        fields,
+    });
+    true
+}
+
+/// Edits a field no mapping names; `false` if that side does not hold the record.
+pub fn unmapped(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) -> bool {
+    let seq = ledger.next_seq();
+    let entry = &mut ledger.entries[index];
+    let Some(id) = locate(sides, entry, side) else {
+        return false;
+    };
+    let note = format!("note {seq}");
+    match side {
+        Side::Hub => sides
+            .connec
+            .update(
+                GROUP,
+                entry.kind.collection(),
+                &id,
+                json!({ "description": note }),
+            )
+            .is_some(),
+        Side::App => {
+            let property = match entry.kind {
+                Kind::Person => "website",
+                Kind::Company => "description",
+            };
+            sides
+                .hubspot
+                .update(entry.kind.object(), &id, json!({ property: note }))
+                .is_some()
+        }
+    }
+}
+
+/// Archives record `index` on `side` (Connec!: `status: INACTIVE`).
+pub fn archive(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) -> bool {
+    let entry = &mut ledger.entries[index];
+    let Some(id) = locate(sides, entry, side) else {
+        return false;
+    };
+    let done = match side {
+        Side::Hub => sides
+            .connec
+            .update(
+                GROUP,
+                entry.kind.collection(),
+                &id,
+                json!({ "status": "INACTIVE" }),
+            )
+            .is_some(),
+        Side::App => sides.hubspot.archive(entry.kind.object(), &id),
+    };
+    entry.archived |= done;
+    done
+}
+
+/// Makes `count` random edits.
+pub fn random_edits(
+    rng: &mut StdRng,
+    sides: &Sides,
+    ledger: &mut Ledger,
+    count: u32,
+) -> EditCounts {
+    let mut done = EditCounts::default();
+    for _ in 0..count {
+        let op = rng.random_range(0..100u32);
+        let side = side_of(rng.random_bool(0.5));
+        let pick = rng.random_range(0..1_000_000usize);
+        let extra = rng.random_range(0..1_000u32);
+        let before = ledger.edits();
+        let active = ledger.active(None);
+        let chosen = (!active.is_empty()).then(|| active[pick % active.len()]);
+        match (op, chosen) {
+            (0..20, _) | (_, None) => {
+                let companies = ledger.active(Some(Kind::Company));
+                let company = (extra % 3 == 0 && !companies.is_empty())
+                    .then(|| companies[pick % companies.len()]);
+                let company =
+                    company.filter(|c| locate(sides, &mut ledger.entries[*c], side).is_some());
+                create(sides, ledger, side, Kind::Person, company, extra % 10 < 7);
+            }
+            (20..30, _) => {
+                if let Some(company) = create(sides, ledger, side, Kind::Company, None, false) {
+                    for n in 0..=(extra % 3) {
+                        create(sides, ledger, side, Kind::Person, Some(company), n != 1);
+                    }
+                }
+            }
+            (30..70, Some(i)) => {
+                if !update(sides, ledger, i, side) {
+                    update(sides, ledger, i, ledger.entries[i].origin);
+                }
+            }
+            (70..85, Some(i)) => {
+                // The same record on both sides, in a random order.
+                let first = side;
+                let second = if side == Side::Hub {
+                    Side::App
+                } else {
+                    Side::Hub
+                };
+                update(sides, ledger, i, first);
+                update(sides, ledger, i, second);
+            }
+            (85..93, Some(i)) => {
+                done.archives += u64::from(archive(sides, ledger, i, side));
+            }
+            (_, Some(i)) => {
+                done.unmapped += u64::from(unmapped(sides, ledger, i, side));
+            }
+        }
+        done.edits += (ledger.edits() - before) as u64;
+    }
+    done
+}

@@ -1,0 +1,173 @@
+//! Random faults through the emulators' fault registries: 5xx, 429 with `Retry-After`,
+//! timeouts, connection resets, truncated JSON, answers of the wrong shape, lost answers
+//! (the call is committed, then fails) and rejected records.
+
+use std::collections::BTreeMap;
+
+use emulators::{CallFault, FaultKind, RecordFault};
+use rand::Rng;
+use rand::rngs::StdRng;
+
+use crate::ledger::{Kind, Ledger};
+use crate::world::Sides;
+
+/// Faults injected, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultCounts(pub BTreeMap<&'static str, u64>);
+
+impl FaultCounts {
+    /// Counts one more of `kind`.
+    pub fn add(&mut self, kind: &'static str, n: u64) {
+        *self.0.entry(kind).or_default() += n;
+    }
+
+    /// Adds another tally.
+    pub fn merge(&mut self, other: &FaultCounts) {
+        for (kind, n) in &other.0 {
+            self.add(kind, *n);
+        }
+    }
+
+    /// `{kind:n, ...}`.
+    pub fn render(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+        format!("{{{}}}", parts.join(","))
+    }
+
+    /// All faults.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+}
+
+/// Paths a Connec! rule may match (substrings of the request path).
+const CONNEC_PATHS: [&str; 4] = ["/api/v2/", "/batch", "/people", "/organizations"];
+/// Paths a HubSpot rule may match.
+const HUBSPOT_PATHS: [&str; 7] = [
+    "/crm/v3/objects/",
+    "/contacts",
+    "/companies",
+    "/search",
+    "/batch/create",
+    "/batch/update",
+    "/batch/read",
+];
+
+/// Write paths a lost answer (after commit) targets, per side.
+const CONNEC_WRITES: [&str; 3] = ["/batch", "/people", "/organizations"];
+/// HubSpot write paths.
+const HUBSPOT_WRITES: [&str; 5] = [
+    "/contacts/batch/create",
+    "/companies/batch/create",
+    "/batch/create",
+    "/batch/update",
+    "/batch/archive",
+];
+
+/// How injected timeouts behave.
+#[derive(Clone, Copy, Debug)]
+pub struct FaultSettings {
+    /// Delay before the emulator answers 504 (longer than the client's timeout in-process).
+    pub timeout_delay_ms: u64,
+}
+
+fn kind_of(rng: &mut StdRng, settings: FaultSettings) -> (&'static str, FaultKind) {
+    let status = |status, retry_after_secs| FaultKind::Status {
+        status,
+        retry_after_secs,
+    };
+    match rng.random_range(0..100u32) {
+        0..22 => {
+            let code = [500, 502, 503][rng.random_range(0..3usize)];
+            ("5xx", status(code, None))
+        }
+        22..35 => {
+            let wait = u64::from(rng.random_bool(0.3));
+            ("429", status(429, Some(wait)))
+        }
+        35..45 => (
+            "timeout",
+            FaultKind::Timeout {
+                delay_ms: settings.timeout_delay_ms,
+            },
+        ),
+        45..58 => ("reset", FaultKind::Reset),
+        58..68 => ("truncated_json", FaultKind::Malformed),
+        68..73 => ("wrong_shape", FaultKind::WrongShape),
+        _ => {
+            let then = if rng.random_bool(0.5) {
+                status(503, None)
+            } else {
+                FaultKind::Reset
+            };
+            (
+                "lost_answer",
+                FaultKind::AfterCommit {
+                    then: Box::new(then),
+                },
+            )
+        }
+    }
+}
+
+/// Injects `count` random faults on either side; a tenth of them reject one record's writes.
+pub fn inject(
+    rng: &mut StdRng,
+    sides: &Sides,
+    ledger: &Ledger,
+    count: u32,
+    settings: FaultSettings,
+    tally: &mut FaultCounts,
+) {
+    for _ in 0..count {
+        let hub = rng.random_bool(0.5);
+        let times = rng.random_range(1..=3u32);
+        let pick = rng.random_range(0..1_000_000usize);
+        let method = match rng.random_range(0..3u32) {
+            0 => Some("GET".to_owned()),
+            1 => Some("POST".to_owned()),
+            _ => None,
+        };
+        if rng.random_range(0..10u32) == 0 {
+            let active = ledger.active(None);
+            if active.is_empty() {
+                continue;
+            }
+            let entry = &ledger.entries[active[pick % active.len()]];
+            let rule = |field: &str| RecordFault {
+                field: field.to_owned(),
+                value: entry.key.clone().into(),
+                times: Some(times),
+            };
+            match (hub, entry.kind) {
+                (true, kind) => sides.connec.fail_record(rule(kind.hub_key())),
+                (false, Kind::Person) => sides.hubspot.fail_record(rule("firstname")),
+                (false, Kind::Company) => sides.hubspot.fail_record(rule("name")),
+            }
+            tally.add("rejected_record", u64::from(times));
+            continue;
+        }
+        let (name, kind) = kind_of(rng, settings);
+        let lost = matches!(kind, FaultKind::AfterCommit { .. });
+        let path = match (hub, lost) {
+            (true, false) => CONNEC_PATHS[pick % CONNEC_PATHS.len()],
+            (false, false) => HUBSPOT_PATHS[pick % HUBSPOT_PATHS.len()],
+            (true, true) => CONNEC_WRITES[pick % CONNEC_WRITES.len()],
+            (false, true) => HUBSPOT_WRITES[pick % HUBSPOT_WRITES.len()],
+        };
+        // A lost answer is about a write: any method but GET.
+        let method = if lost { None } else { method };
+        let rule = CallFault {
+            method,
+            path_contains: path.to_owned(),
+            times,
+            kind,
+        };
+        if hub {
+            sides.connec.fail_calls(rule);
+        } else {
+            sides.hubspot.fail_calls(rule);
+        }
+        tally.add(name, u64::from(times));
+    }
+}

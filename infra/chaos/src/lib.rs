@@ -1,0 +1,39 @@
+//! A chaos suite that converges.
+//!
+//! Seeded and reproducible: every choice comes from `StdRng`s seeded from one `u64` (one
+//! stream for edits, one for faults, one for sync steps, per policy), so a seed gives the same
+//! sequence of choices; the point where an in-process abort lands depends on timing (it is a
+//! poll budget), and so, through it, can what later choices find on each side.
+//!
+//! Each round makes random edits on both sides through the emulators' in-process APIs
+//! (creations, whole-record rewrites of the mapped fields, the same record on both sides,
+//! archives, companies with people, people without e-mail, unmapped-field edits), arms random
+//! faults ([`faults`]), then runs one or two steps: a sync, a sync aborted at a random await
+//! (its lease then broken as an operator would), a webhook/notification delivery racing a
+//! sync, third-party edits racing a sync, or a delivery of every change caught so far,
+//! duplicated and out of order ([`deliver`]). The CLI variant ([`kill`]) runs `connector sync`
+//! processes instead and `kill -9`s some of them.
+//!
+//! After the rounds, faults off, two quiet syncs, then edits of unmapped fields and one more
+//! sync. [`check`] then compares both sides record by record against the [`ledger`]:
+//! duplicates, lost updates (the newest write as the policy decides), disagreements, archives
+//! that did not travel, dangling id-maps, and writes in the second quiet sync or after
+//! unmapped-only edits (echo writes).
+//!
+//! The ledger's rule per policy, from each record's newest hub edit `h` and newest app edit
+//! `a` (by the emulators' modification times): most recent wins → the newer of the two (the
+//! hub on an exact tie, as the engine documents); hub wins → `h` if it is newer than `a`, else
+//! `h` or `a` (a conflict, or `a` made after `h` had travelled); app wins, symmetrically.
+
+pub mod abort;
+pub mod check;
+pub mod deliver;
+pub mod edits;
+pub mod faults;
+pub mod kill;
+pub mod ledger;
+pub mod run;
+pub mod world;
+
+pub use check::Figures;
+pub use run::{ChaosOptions, PolicyReport, Report, policy_name, run};

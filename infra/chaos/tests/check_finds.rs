@@ -1,0 +1,100 @@
+//! The checks find what they are meant to find: a suite whose checks always pass proves
+//! nothing.
+
+use chaos::check::check;
+use chaos::edits::{archive, create};
+use chaos::ledger::{Kind, Ledger};
+use chaos::world::{GROUP, World};
+use serde_json::json;
+use sync_core::domain::{ConflictPolicy, Side};
+use sync_core::engine::RunOptions;
+
+#[tokio::test]
+async fn duplicates_disagreements_lost_updates_and_stuck_archives_are_counted() {
+    let world = World::start(ConflictPolicy::MostRecent, true)
+        .await
+        .unwrap();
+    let engine = world.engine.as_ref().unwrap();
+    let mut ledger = Ledger::default();
+    let company = create(
+        &world.sides,
+        &mut ledger,
+        Side::Hub,
+        Kind::Company,
+        None,
+        false,
+    )
+    .unwrap();
+    let ann = create(
+        &world.sides,
+        &mut ledger,
+        Side::Hub,
+        Kind::Person,
+        Some(company),
+        true,
+    )
+    .unwrap();
+    let bob = create(
+        &world.sides,
+        &mut ledger,
+        Side::App,
+        Kind::Person,
+        None,
+        false,
+    )
+    .unwrap();
+    let cy = create(
+        &world.sides,
+        &mut ledger,
+        Side::App,
+        Kind::Person,
+        None,
+        true,
+    )
+    .unwrap();
+    engine
+        .sync(&world.org, RunOptions::default())
+        .await
+        .unwrap();
+    let clean = check(
+        &world.sides,
+        world.store.as_ref(),
+        &world.org,
+        &ledger,
+        world.policy,
+    )
+    .await;
+    assert!(clean.clean(), "{clean:#?}");
+
+    // A change the ledger does not know of, on one side only.
+    let bob_app = ledger.entries[bob].app_id.clone().unwrap();
+    world
+        .sides
+        .hubspot
+        .update("contacts", &bob_app, json!({ "lastname": "Alien" }));
+    // A second active record with Ann's key.
+    world.sides.connec.seed(
+        GROUP,
+        "people",
+        json!({ "first_name": ledger.entries[ann].key }),
+    );
+    // An archive that has not travelled.
+    assert!(archive(&world.sides, &mut ledger, cy, Side::App));
+
+    let found = check(
+        &world.sides,
+        world.store.as_ref(),
+        &world.org,
+        &ledger,
+        world.policy,
+    )
+    .await;
+    assert_eq!(found.duplicates, 1, "{found:#?}");
+    assert_eq!(found.lost, 1, "{found:#?}");
+    assert_eq!(
+        found.mismatched, 2,
+        "Bob's fields and Cy's archive: {found:#?}"
+    );
+    assert_eq!(found.dangling, 0);
+    assert!(!found.clean());
+}
