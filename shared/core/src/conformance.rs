@@ -151,6 +151,7 @@ pub fn full_map() -> IdMap {
         inactive: true,
         last_error: Some("HTTP 400: bad email".to_owned()),
         name: Some("Jane Doe".to_owned()),
+        pending_write: Some((Side::App, ContentHash::from_hex("def456"))),
     }
 }
 

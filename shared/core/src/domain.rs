@@ -289,6 +289,11 @@ pub struct IdMap {
     pub last_error: Option<String>,
     /// Human label (record name), for status screens.
     pub name: Option<String>,
+    /// A write in flight (the side written to and the hash written), saved before the write is
+    /// sent: if the run dies before the outcome is saved, that side's version is recognised as
+    /// ours (an echo), never taken for a change there that could win a conflict.
+    #[serde(default)]
+    pub pending_write: Option<(Side, ContentHash)>,
 }
 
 impl IdMap {
@@ -309,6 +314,7 @@ impl IdMap {
             inactive: false,
             last_error: None,
             name: None,
+            pending_write: None,
         }
     }
     /// Both sides are known.

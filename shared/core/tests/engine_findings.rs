@@ -330,6 +330,32 @@ async fn a_create_whose_answer_was_lost_is_found_by_its_marker_not_created_twice
 }
 
 #[tokio::test]
+async fn an_app_record_created_by_a_run_that_died_is_linked_not_imported_as_a_new_record() {
+    let world = World::new();
+    let h = world.hub_seed("people", json!({ "first_name": "Nomail" }));
+    // The create happens, its answer is lost, and the next pass reads the app first.
+    world.fakes.app.commit_then_timeout(AppOp::Write, 1);
+    world.sync().await;
+    assert_eq!(world.app_live("contacts").len(), 1);
+    use sync_core::ports::SyncStore;
+    world
+        .fakes
+        .store
+        .purge_sync_state(&world.fakes.org.id)
+        .await
+        .unwrap();
+    world.hub_edit("people", &h, |p| p["job_title"] = json!("x"));
+    world.sync().await;
+    world.sync().await;
+    assert_eq!(world.app_live("contacts").len(), 1, "no second contact");
+    assert_eq!(
+        world.hub_all("people").len(),
+        1,
+        "the orphan was not imported into Connec!"
+    );
+}
+
+#[tokio::test]
 async fn id_maps_are_kept_when_a_later_step_of_the_page_fails() {
     let world = World::new();
     let h = world.hub_seed("people", json!({ "first_name": "Nomail" }));

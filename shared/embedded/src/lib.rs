@@ -187,11 +187,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_dedupe_expiry ON webhook_dedupe (expires_at);
     ",
+    // v3: a write in flight, `side:hash` (the engine's write-ahead).
+    "ALTER TABLE idmaps ADD COLUMN pending_hash TEXT;",
 ];
 
 /// Columns of an id-map, in the order [`read_idmap`] expects.
 const IDMAP_COLUMNS: &str = "org, entity, hub_id, app_id, hash, last_push_to_hub, \
-     last_push_to_app, hub_updated_at, app_updated_at, to_hub, to_app, inactive, last_error, name";
+     last_push_to_app, hub_updated_at, app_updated_at, to_hub, to_app, inactive, last_error, name, \
+     pending_hash";
 
 /// Columns of an organization, in the order [`read_organization`] expects.
 const ORG_COLUMNS: &str = "id, tenant, group_id, provider, realm, name, sync_enabled, \
@@ -464,6 +467,16 @@ fn read_idmap(row: &Row<'_>) -> Result<IdMap, Fail> {
         inactive: row.get(11)?,
         last_error: row.get(12)?,
         name: row.get(13)?,
+        pending_write: match row.get::<_, Option<String>>(14)? {
+            None => None,
+            Some(text) => Some(
+                text.split_once(':')
+                    .and_then(|(side, hash)| {
+                        Some((Side::parse(side)?, ContentHash::from_hex(hash)))
+                    })
+                    .ok_or_else(|| corrupt(format!("idmaps.pending_hash: `{text}`")))?,
+            ),
+        },
     })
 }
 
@@ -592,13 +605,17 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
         }
     }
     let hash = map.hash.as_ref().map(ContentHash::as_str);
+    let pending = map
+        .pending_write
+        .as_ref()
+        .map(|(side, hash)| format!("{}:{}", side.as_str(), hash.as_str()));
     match target {
         Some(stored) => {
             tx.prepare_cached(
                 "UPDATE idmaps SET hub_id = ?2, app_id = ?3, hash = ?4, last_push_to_hub = ?5, \
                  last_push_to_app = ?6, hub_updated_at = ?7, app_updated_at = ?8, to_hub = ?9, \
-                 to_app = ?10, inactive = ?11, last_error = ?12, name = ?13, updated_at = ?14 \
-                 WHERE rowid = ?1",
+                 to_app = ?10, inactive = ?11, last_error = ?12, name = ?13, updated_at = ?14, \
+                 pending_hash = ?15 WHERE rowid = ?1",
             )?
             .execute(params![
                 stored.rowid,
@@ -615,14 +632,15 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
                 map.last_error,
                 map.name,
                 now,
+                pending,
             ])?;
         }
         None => {
             tx.prepare_cached(
                 "INSERT INTO idmaps (org, entity, hub_id, app_id, hash, last_push_to_hub, \
                  last_push_to_app, hub_updated_at, app_updated_at, to_hub, to_app, inactive, \
-                 last_error, name, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+                 last_error, name, created_at, updated_at, pending_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)",
             )?
             .execute(params![
                 org,
@@ -640,6 +658,7 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
                 map.last_error,
                 map.name,
                 now,
+                pending,
             ])?;
         }
     }

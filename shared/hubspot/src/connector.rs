@@ -95,7 +95,7 @@ impl HubSpotConnector {
             ObjectType {
                 name: "companies",
                 modified_property: "hs_lastmodifieddate",
-                properties: with_system(org_props, "hs_lastmodifieddate"),
+                properties: with_system(org_props, "hs_lastmodifieddate", &config.marker_property),
                 marker_group: "companyinformation",
                 natural: NaturalKey::DomainThenName,
             },
@@ -105,7 +105,7 @@ impl HubSpotConnector {
             ObjectType {
                 name: "contacts",
                 modified_property: "lastmodifieddate",
-                properties: with_system(people_props, "lastmodifieddate"),
+                properties: with_system(people_props, "lastmodifieddate", &config.marker_property),
                 marker_group: "contactinformation",
                 natural: NaturalKey::Email,
             },
@@ -172,8 +172,10 @@ fn app_properties(yaml: &str) -> Vec<String> {
     names
 }
 
-fn with_system(mut properties: Vec<String>, modified: &str) -> Vec<String> {
-    for system in ["hs_object_id", "createdate", modified] {
+/// The mapped properties plus what the connector reads itself: the id, the timestamps, and the
+/// create marker (so that a record created by a run that died is recognised wherever it is read).
+fn with_system(mut properties: Vec<String>, modified: &str, marker: &str) -> Vec<String> {
+    for system in ["hs_object_id", "createdate", modified, marker] {
         properties.push(system.to_owned());
     }
     let mut seen = HashSet::new();

@@ -18,7 +18,8 @@
 //! 7. otherwise the other side's current version decides: gone or archived there means the
 //!    deletion wins and travels back; unchanged there means the update goes through; changed to
 //!    the same content settles; changed differently is a conflict the entity's policy resolves,
-//!    and an unreadable version there counts as changed, never as unchanged.
+//!    and an unreadable version there counts as changed, never as unchanged; a version there
+//!    that is our own write whose outcome was lost (the link's write-ahead hash) is no change.
 
 use crate::domain::{ConflictPolicy, ContentHash, Direction, IdMap, Timestamp, Winner};
 
@@ -211,7 +212,18 @@ pub fn decide(
                 return Decision::Settle;
             }
             // No baseline (a link rebuilt from external ids): the incoming version goes through.
-            let changed_there = known.is_some() && theirs != known;
+            // A version there that is our own write in flight (saved ahead, outcome lost) is
+            // no change of theirs.
+            let written_to = match rules.direction {
+                Direction::ToApp => crate::domain::Side::App,
+                Direction::ToHub => crate::domain::Side::Hub,
+            };
+            let ours = link
+                .and_then(|map| map.pending_write.as_ref())
+                .filter(|(side, _)| *side == written_to)
+                .map(|(_, hash)| hash);
+            let changed_there =
+                known.is_some() && theirs != known && (theirs.is_none() || theirs != ours);
             if !changed_there {
                 return update(None, rules);
             }

@@ -382,6 +382,52 @@ fn conflicts_follow_the_policy_in_both_directions() {
     }
 }
 
+/// The other side holds our own write whose outcome was lost (the write-ahead hash): no change
+/// of theirs, so no conflict that a side-wins policy could give to our stale echo.
+#[test]
+fn our_own_write_in_flight_is_no_change_on_the_other_side() {
+    for (direction, side) in [
+        (Direction::ToApp, crate::domain::Side::App),
+        (Direction::ToHub, crate::domain::Side::Hub),
+    ] {
+        let mut map = link(Link::Synced, direction).unwrap();
+        map.pending_write = Some((side, hash("ours")));
+        let policy = match direction {
+            Direction::ToApp => ConflictPolicy::AppWins,
+            Direction::ToHub => ConflictPolicy::HubWins,
+        };
+        let got = decide(
+            &incoming(20, None, new_content()),
+            Some(&map),
+            &current(30, "ours"),
+            &rules(direction, policy),
+        );
+        assert_eq!(
+            got,
+            Decision::Update { conflict: None },
+            "{}",
+            direction.label()
+        );
+        // Written to the other side only: the same hash on the side we read is a real change.
+        let other = match side {
+            crate::domain::Side::App => crate::domain::Side::Hub,
+            crate::domain::Side::Hub => crate::domain::Side::App,
+        };
+        map.pending_write = Some((other, hash("ours")));
+        let got = decide(
+            &incoming(20, None, new_content()),
+            Some(&map),
+            &current(30, "ours"),
+            &rules(direction, policy),
+        );
+        assert!(
+            matches!(got, Decision::PushBack { .. }),
+            "{}: {got:?}",
+            direction.label()
+        );
+    }
+}
+
 /// A tie under most-recent goes to the hub, whichever side the phase reads.
 #[test]
 fn a_tie_goes_to_the_hub_in_both_directions() {

@@ -21,6 +21,8 @@ pub(crate) struct Rec {
     pub deleted: bool,
     /// Hub records: the app id the hub keeps for this record (this app account's).
     pub known_app_id: Option<AppId>,
+    /// App records: the hub id their create marker holds.
+    pub known_hub_id: Option<HubId>,
     /// `None` for a deletion known only by the record's absence.
     pub body: Option<Value>,
 }
@@ -141,6 +143,7 @@ impl Phase<'_> {
                     created_at: None,
                     deleted: true,
                     known_app_id: None,
+                    known_hub_id: None,
                     body: None,
                 }),
             }
@@ -176,6 +179,7 @@ impl Phase<'_> {
                     created_at: meta.created_at,
                     deleted: meta.inactive,
                     known_app_id,
+                    known_hub_id: None,
                     body: Some(record),
                 })
             }
@@ -187,6 +191,7 @@ impl Phase<'_> {
                     created_at: meta.created_at,
                     deleted: meta.archived,
                     known_app_id: None,
+                    known_hub_id: meta.marker,
                     body: Some(record),
                 })
             }
@@ -224,21 +229,49 @@ impl Phase<'_> {
                     .collect()
             }
         };
-        let adoptable: Vec<AppId> = recs
-            .iter()
-            .filter(|r| maps.get(&r.id).is_none_or(|m| m.app_id.is_none()))
-            .filter_map(|r| r.known_app_id.clone())
-            .collect();
-        let owners: HashMap<AppId, Option<HubId>> = if adoptable.is_empty() {
-            HashMap::new()
-        } else {
-            self.store()
-                .idmaps_by_app_ids(org, entity, &adoptable)
-                .await?
-                .into_iter()
-                .filter_map(|m| m.app_id.clone().map(|id| (id, m.hub_id)))
-                .collect()
+        // The other side's id each record already names (the hub's external id, the app's
+        // create marker), and who owns it now.
+        let known = |r: &Rec| match source {
+            Side::Hub => r.known_app_id.as_ref().map(|id| id.to_string()),
+            Side::App => r.known_hub_id.as_ref().map(|id| id.to_string()),
         };
+        let other_of = |m: &IdMap| match source {
+            Side::Hub => m.app_id.as_ref().map(|id| id.to_string()),
+            Side::App => m.hub_id.as_ref().map(|id| id.to_string()),
+        };
+        let adoptable: Vec<String> = recs
+            .iter()
+            .filter(|r| maps.get(&r.id).is_none_or(|m| other_of(m).is_none()))
+            .filter_map(known)
+            .collect();
+        let mut owners: HashMap<String, Option<String>> = HashMap::new();
+        if !adoptable.is_empty() {
+            let found = match source {
+                Side::Hub => {
+                    let ids: Vec<AppId> = adoptable.iter().map(AppId::new).collect();
+                    self.store().idmaps_by_app_ids(org, entity, &ids).await?
+                }
+                Side::App => {
+                    let ids: Vec<HubId> = adoptable.iter().map(HubId::new).collect();
+                    self.store().idmaps_by_hub_ids(org, entity, &ids).await?
+                }
+            };
+            for m in found {
+                let (theirs, mine) = match source {
+                    Side::Hub => (
+                        m.app_id.map(|i| i.to_string()),
+                        m.hub_id.map(|i| i.to_string()),
+                    ),
+                    Side::App => (
+                        m.hub_id.map(|i| i.to_string()),
+                        m.app_id.map(|i| i.to_string()),
+                    ),
+                };
+                if let Some(theirs) = theirs {
+                    owners.insert(theirs, mine);
+                }
+            }
+        }
         let mut items = Vec::with_capacity(recs.len());
         for rec in recs {
             let mut map = maps.remove(&rec.id).unwrap_or_else(|| {
@@ -250,13 +283,17 @@ impl Phase<'_> {
                 m
             });
             let mut adopted = false;
-            if map.app_id.is_none()
-                && let Some(app_id) = &rec.known_app_id
+            if other_of(&map).is_none()
+                && let Some(other) = known(&rec)
                 && owners
-                    .get(app_id)
-                    .is_none_or(|owner| owner.as_ref().is_none_or(|o| o.as_str() == rec.id))
+                    .get(&other)
+                    .is_none_or(|owner| owner.as_ref().is_none_or(|o| *o == rec.id))
             {
-                map.app_id = Some(app_id.clone());
+                match source {
+                    Side::Hub => map.app_id = Some(AppId::new(other.clone())),
+                    Side::App => map.hub_id = Some(HubId::new(other.clone())),
+                }
+                owners.insert(other, Some(rec.id.clone()));
                 adopted = true;
             }
             let slot = work.add(map);

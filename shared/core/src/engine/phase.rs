@@ -341,6 +341,28 @@ impl Phase<'_> {
         Ok(())
     }
 
+    /// Saves the hashes about to be written before the write is sent (the write-ahead): a run
+    /// that dies before the outcome is saved still recognises the written version as its own.
+    pub(crate) async fn write_ahead(
+        &self,
+        work: &mut PageWork,
+        side: Side,
+        slots: impl IntoIterator<Item = (super::work::Slot, crate::domain::ContentHash)>,
+    ) -> Result<(), PhaseError> {
+        let mut maps = Vec::new();
+        for (slot, hash) in slots {
+            let map = work.map(slot);
+            map.pending_write = Some((side, hash));
+            if map.hub_id.is_some() || map.app_id.is_some() {
+                maps.push(map.clone());
+            }
+        }
+        if !maps.is_empty() {
+            self.save_maps(maps).await?;
+        }
+        Ok(())
+    }
+
     /// One transaction; should it conflict (two links claiming one record, which the engine's
     /// checks make unlikely), each map is saved on its own so the others are not lost.
     async fn save_maps(&self, maps: Vec<crate::domain::IdMap>) -> Result<(), PhaseError> {

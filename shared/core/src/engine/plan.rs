@@ -101,6 +101,7 @@ impl Phase<'_> {
                     created_at: None,
                     deleted: false,
                     known_app_id: None,
+                    known_hub_id: None,
                     body: None,
                 };
                 self.plan_push(back, slot, &rec, payload, hash, target_key, work, plan);

@@ -29,6 +29,15 @@ impl Phase<'_> {
             }
             return Err(e);
         }
+        let ahead = pushes.iter().map(|p| (p.slot, p.hash.clone()));
+        if let Err(e) = self
+            .write_ahead(work, crate::domain::Side::App, ahead.collect::<Vec<_>>())
+            .await
+        {
+            let records = pushes.into_iter().map(|p| (p.slot, p.retry));
+            work.fail_all(Direction::ToApp, records, &e.to_string());
+            return Err(e);
+        }
         let writes: Vec<AppWrite> = pushes
             .iter()
             .map(|push| match &push.target {
@@ -76,6 +85,7 @@ impl Phase<'_> {
                     let new_link = !was_linked || map.app_id.as_ref() != Some(&meta.id);
                     map.app_id = Some(meta.id.clone());
                     map.hash = Some(push.hash);
+                    map.pending_write = None;
                     map.last_push_to_app = Some(now);
                     map.hub_updated_at = Some(
                         map.hub_updated_at
@@ -94,6 +104,7 @@ impl Phase<'_> {
                     }
                 }
                 Paired::Failed(AppWriteFailure::NotFound) => {
+                    work.map(push.slot).pending_write = None;
                     tracing::info!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, "the app record is gone; the deletion travels to Connec!");
                     let map = work.map(push.slot);
                     map.last_error = Some(format!(
@@ -113,6 +124,8 @@ impl Phase<'_> {
                     }
                 }
                 Paired::Failed(AppWriteFailure::Rejected(e)) => {
+                    // Refused: nothing was written.
+                    work.map(push.slot).pending_write = None;
                     tracing::warn!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, status = e.status, "the app rejected the record; parked for the next run");
                     work.fail(Direction::ToApp, push.slot, push.retry, e.message);
                 }

@@ -27,6 +27,18 @@ impl Phase<'_> {
             }
             return Err(e);
         }
+        let ahead: Vec<_> = pushes
+            .iter()
+            .filter_map(|p| p.hash.clone().map(|hash| (p.slot, hash)))
+            .collect();
+        if let Err(e) = self
+            .write_ahead(work, crate::domain::Side::Hub, ahead)
+            .await
+        {
+            let records = pushes.into_iter().map(|p| (p.slot, p.retry));
+            work.fail_all(Direction::ToHub, records, &e.to_string());
+            return Err(e);
+        }
         let writes: Vec<HubWrite> = pushes
             .iter()
             .zip(&with_matching)
@@ -116,6 +128,7 @@ impl Phase<'_> {
                             if let Some(hash) = push.hash {
                                 map.hash = Some(hash);
                             }
+                            map.pending_write = None;
                             map.last_push_to_hub = Some(now);
                             if let Some(at) = push.app_updated_at {
                                 map.app_updated_at =
@@ -144,6 +157,8 @@ impl Phase<'_> {
                     work.resolve(push.retry);
                 }
                 Err(e) => {
+                    // Refused: nothing was written.
+                    work.map(push.slot).pending_write = None;
                     tracing::warn!(org = %self.org.id, entity = %self.pair.hub, app_id = %push.app_id, status = e.status, "Connec! rejected the record; parked for the next run");
                     if push.kind == HubPushKind::WriteBack {
                         // The link stands; only the hub's copy of it is missing.
