@@ -208,7 +208,9 @@ impl FlakyStore {
         }
     }
 
-    /// Makes the next `count` calls of `save_idmaps` fail without writing.
+    /// Makes the next `count` outcome saves of id-maps fail without writing: the saves that
+    /// follow a push (the write-ahead saves before it still go through), as a crash between a
+    /// push and its id-map write would.
     pub fn fail_next_idmap_saves(&self, count: u32) {
         self.failing_saves.store(count, Ordering::SeqCst);
     }
@@ -247,10 +249,13 @@ impl SyncStore for FlakyStore {
         self.inner.idmaps_by_app_ids(org, entity, ids).await
     }
     async fn save_idmaps(&self, maps: &[IdMap]) -> Result<(), StoreError> {
-        let armed = self
-            .failing_saves
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
+        // A write-ahead save (a write still in flight) is the one before the push.
+        let before_push = maps.iter().any(|m| m.pending_write.is_some());
+        let armed = !before_push
+            && self
+                .failing_saves
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
         if armed {
             return Err(StoreError::Backend(
                 "simulated crash before the id-map write".into(),

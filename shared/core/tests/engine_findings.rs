@@ -356,6 +356,26 @@ async fn an_app_record_created_by_a_run_that_died_is_linked_not_imported_as_a_ne
 }
 
 #[tokio::test]
+async fn a_lost_create_archived_in_the_app_meanwhile_carries_its_archive_not_a_new_record() {
+    let world = World::new();
+    let h = world.hub_seed("people", json!({ "first_name": "Nomail" }));
+    world.fakes.app.commit_then_timeout(AppOp::Write, 1);
+    world.sync().await;
+    let created = world.app_live("contacts");
+    assert_eq!(created.len(), 1, "the create happened, its answer was lost");
+    let id = created[0]["id"].as_str().unwrap().to_owned();
+    // Archived before any run learnt of it: no search by marker will find it again.
+    world.fakes.app.archive_record("contacts", &id);
+    world.sync().await;
+    world.sync().await;
+    assert_eq!(world.app_live("contacts").len(), 0, "not created again");
+    assert!(
+        inactive(&world.hub_get("people", &h)),
+        "the archive travelled"
+    );
+}
+
+#[tokio::test]
 async fn id_maps_are_kept_when_a_later_step_of_the_page_fails() {
     let world = World::new();
     let h = world.hub_seed("people", json!({ "first_name": "Nomail" }));

@@ -10,8 +10,10 @@ use super::content::{Mapped, RefIndex};
 use super::decide::{Content, Decision, Incoming, Target, decide};
 use super::phase::{Phase, PhaseError};
 use super::plan::Plan;
-use super::work::{PageWork, RetryKey, Slot};
-use crate::domain::{AppId, Direction, HubId, IdMap, PendingRecord, Side, Timestamp};
+use super::work::{LOST_CREATE, PageWork, RetryKey, Slot};
+use crate::domain::{
+    AppId, Direction, HubId, IdMap, PendingReason, PendingRecord, Side, Timestamp,
+};
 
 /// A record of either side, as the engine sees it.
 pub(crate) struct Rec {
@@ -44,6 +46,11 @@ impl Phase<'_> {
         parked: &HashMap<RetryKey, PendingRecord>,
     ) -> Result<(), PhaseError> {
         let mut work = PageWork::default();
+        work.waited = parked
+            .iter()
+            .filter(|(_, p)| p.reason == PendingReason::Deferred && p.error == LOST_CREATE)
+            .map(|(key, _)| key.clone())
+            .collect();
         let outcome = self
             .page_steps(direction, records, missing, &mut work)
             .await;

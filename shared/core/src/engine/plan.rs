@@ -149,6 +149,7 @@ impl Phase<'_> {
                 hash: hash.expect("mapped content has a hash"),
                 record: payload,
                 target: map.app_id.clone(),
+                matched: false,
                 retry,
             }),
             Direction::ToHub => plan.to_hub.push(HubPush {

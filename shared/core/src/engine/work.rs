@@ -29,7 +29,13 @@ pub(crate) struct PageWork {
     pub resolved: Vec<RetryKey>,
     pub counts: BTreeMap<Direction, Counts>,
     pub conflicts: Vec<ConflictNote>,
+    /// Records that already waited a run for a lost create to show up (see [`LOST_CREATE`]).
+    pub waited: std::collections::HashSet<RetryKey>,
 }
+
+/// Why a record whose create lost its answer waits one run before it is created again.
+pub(crate) const LOST_CREATE: &str =
+    "an earlier create of this record lost its answer; waiting a run to read the app";
 
 impl PageWork {
     /// Adds an id-map and returns its slot.

@@ -21,13 +21,33 @@ impl Phase<'_> {
         if pushes.is_empty() {
             return Ok(Vec::new());
         }
-        let linked_before: Vec<bool> = pushes.iter().map(|p| p.target.is_some()).collect();
-        let mut merged = vec![false; pushes.len()];
-        if let Err(e) = self.match_in_app(&mut pushes, &mut merged, work).await {
+        if let Err(e) = self.match_in_app(&mut pushes, work).await {
             for push in pushes {
                 work.fail(Direction::ToApp, push.slot, push.retry, e.to_string());
             }
             return Err(e);
+        }
+        // A create whose answer was lost (a write-ahead left behind, no link) and which no
+        // live record's marker claims may have been archived since: it waits one run, whose
+        // read of the app links it through its marker, and is created only after that.
+        let (uncertain, pushes): (Vec<AppPush>, Vec<AppPush>) = pushes.into_iter().partition(|p| {
+            p.target.is_none()
+                && !work.waited.contains(&p.retry)
+                && matches!(
+                    work.peek(p.slot).pending_write,
+                    Some((crate::domain::Side::App, _))
+                )
+        });
+        for push in uncertain {
+            work.count(Direction::ToApp).deferred += 1;
+            work.park(
+                push.retry,
+                crate::domain::PendingReason::Deferred,
+                crate::engine::work::LOST_CREATE,
+            );
+        }
+        if pushes.is_empty() {
+            return Ok(Vec::new());
         }
         let ahead = pushes.iter().map(|p| (p.slot, p.hash.clone()));
         if let Err(e) = self
@@ -64,7 +84,10 @@ impl Phase<'_> {
         let now = self.now();
         let mut follow = Vec::new();
         let paired = self.pair_outcomes(&pushes, outcomes);
-        let flags = linked_before.into_iter().zip(merged);
+        let flags: Vec<(bool, bool)> = pushes
+            .iter()
+            .map(|p| (p.target.is_some() && !p.matched, p.matched))
+            .collect();
         for ((push, outcome), (was_linked, was_matched)) in
             pushes.into_iter().zip(paired).zip(flags)
         {
@@ -195,11 +218,10 @@ impl Phase<'_> {
 
     /// Resolves every create against what the app holds: its own earlier create (marker), a
     /// free record with the same unique attributes, or nothing. Matched creates become updates
-    /// of their match (`merged` marks them).
+    /// of their match (`matched` marks them).
     async fn match_in_app(
         &self,
         pushes: &mut [AppPush],
-        merged: &mut [bool],
         work: &PageWork,
     ) -> Result<(), PhaseError> {
         let creates: Vec<usize> = (0..pushes.len())
@@ -249,7 +271,7 @@ impl Phase<'_> {
             match resolve_match(me, found.marked, &found.natural, &mut owner) {
                 MatchOutcome::Ours(id) | MatchOutcome::Merge(id) => {
                     pushes[i].target = Some(id);
-                    merged[i] = true;
+                    pushes[i].matched = true;
                 }
                 MatchOutcome::Create => {}
             }

@@ -27,6 +27,8 @@ pub(crate) struct AppPush {
     pub record: Value,
     /// The linked app record; `None` creates (after match-and-merge).
     pub target: Option<AppId>,
+    /// Set by match-and-merge: the target is a match, not a link.
+    pub matched: bool,
     /// Where the record waits if the write fails.
     pub retry: RetryKey,
 }
