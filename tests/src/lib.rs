@@ -250,7 +250,7 @@ impl SyncStore for FlakyStore {
     }
     async fn save_idmaps(&self, maps: &[IdMap]) -> Result<(), StoreError> {
         // A write-ahead save (a write still in flight) is the one before the push.
-        let before_push = maps.iter().any(|m| m.pending_write.is_some());
+        let before_push = maps.iter().any(|m| !m.pending_writes.is_empty());
         let armed = !before_push
             && self
                 .failing_saves

@@ -151,7 +151,10 @@ pub fn full_map() -> IdMap {
         inactive: true,
         last_error: Some("HTTP 400: bad email".to_owned()),
         name: Some("Jane Doe".to_owned()),
-        pending_write: Some((Side::App, ContentHash::from_hex("def456"))),
+        pending_writes: vec![
+            (Side::App, ContentHash::from_hex("def456")),
+            (Side::Hub, ContentHash::from_hex("fed789")),
+        ],
     }
 }
 

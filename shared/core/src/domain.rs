@@ -289,11 +289,12 @@ pub struct IdMap {
     pub last_error: Option<String>,
     /// Human label (record name), for status screens.
     pub name: Option<String>,
-    /// A write in flight (the side written to and the hash written), saved before the write is
-    /// sent: if the run dies before the outcome is saved, that side's version is recognised as
-    /// ours (an echo), never taken for a change there that could win a conflict.
-    #[serde(default)]
-    pub pending_write: Option<(Side, ContentHash)>,
+    /// Writes in flight, at most one per side (the side written to and the hash written),
+    /// saved before each write is sent: if the run dies before the outcome is saved, that side's
+    /// version is recognised as ours (an echo), never taken for a change there that could win a
+    /// conflict. A write to one side never forgets the other side's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_writes: Vec<(Side, ContentHash)>,
 }
 
 impl IdMap {
@@ -314,8 +315,24 @@ impl IdMap {
             inactive: false,
             last_error: None,
             name: None,
-            pending_write: None,
+            pending_writes: Vec::new(),
         }
+    }
+    /// The write in flight to one side, if any.
+    pub fn pending_to(&self, side: Side) -> Option<&ContentHash> {
+        self.pending_writes
+            .iter()
+            .find(|(s, _)| *s == side)
+            .map(|(_, hash)| hash)
+    }
+    /// Records a write in flight to one side (replacing that side's earlier one).
+    pub fn set_pending(&mut self, side: Side, hash: ContentHash) {
+        self.clear_pending(side);
+        self.pending_writes.push((side, hash));
+    }
+    /// The write to one side settled (or never happened).
+    pub fn clear_pending(&mut self, side: Side) {
+        self.pending_writes.retain(|(s, _)| *s != side);
     }
     /// Both sides are known.
     pub fn is_linked(&self) -> bool {

@@ -187,7 +187,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_dedupe_expiry ON webhook_dedupe (expires_at);
     ",
-    // v3: a write in flight, `side:hash` (the engine's write-ahead).
+    // v3: writes in flight, `side:hash;side:hash` (the engine's write-ahead).
     "ALTER TABLE idmaps ADD COLUMN pending_hash TEXT;",
 ];
 
@@ -467,15 +467,20 @@ fn read_idmap(row: &Row<'_>) -> Result<IdMap, Fail> {
         inactive: row.get(11)?,
         last_error: row.get(12)?,
         name: row.get(13)?,
-        pending_write: match row.get::<_, Option<String>>(14)? {
-            None => None,
-            Some(text) => Some(
-                text.split_once(':')
-                    .and_then(|(side, hash)| {
-                        Some((Side::parse(side)?, ContentHash::from_hex(hash)))
-                    })
-                    .ok_or_else(|| corrupt(format!("idmaps.pending_hash: `{text}`")))?,
-            ),
+        pending_writes: match row.get::<_, Option<String>>(14)? {
+            None => Vec::new(),
+            Some(text) => text
+                .split(';')
+                .filter(|entry| !entry.is_empty())
+                .map(|entry| {
+                    entry
+                        .split_once(':')
+                        .and_then(|(side, hash)| {
+                            Some((Side::parse(side)?, ContentHash::from_hex(hash)))
+                        })
+                        .ok_or_else(|| corrupt(format!("idmaps.pending_hash: `{text}`")))
+                })
+                .collect::<Result<_, _>>()?,
         },
     })
 }
@@ -605,10 +610,13 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
         }
     }
     let hash = map.hash.as_ref().map(ContentHash::as_str);
-    let pending = map
-        .pending_write
-        .as_ref()
-        .map(|(side, hash)| format!("{}:{}", side.as_str(), hash.as_str()));
+    let pending = (!map.pending_writes.is_empty()).then(|| {
+        map.pending_writes
+            .iter()
+            .map(|(side, hash)| format!("{}:{}", side.as_str(), hash.as_str()))
+            .collect::<Vec<_>>()
+            .join(";")
+    });
     match target {
         Some(stored) => {
             tx.prepare_cached(

@@ -218,10 +218,7 @@ pub fn decide(
                 Direction::ToApp => crate::domain::Side::App,
                 Direction::ToHub => crate::domain::Side::Hub,
             };
-            let ours = link
-                .and_then(|map| map.pending_write.as_ref())
-                .filter(|(side, _)| *side == written_to)
-                .map(|(_, hash)| hash);
+            let ours = link.and_then(|map| map.pending_to(written_to));
             let changed_there =
                 known.is_some() && theirs != known && (theirs.is_none() || theirs != ours);
             if !changed_there {

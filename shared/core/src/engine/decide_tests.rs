@@ -391,7 +391,7 @@ fn our_own_write_in_flight_is_no_change_on_the_other_side() {
         (Direction::ToHub, crate::domain::Side::Hub),
     ] {
         let mut map = link(Link::Synced, direction).unwrap();
-        map.pending_write = Some((side, hash("ours")));
+        map.set_pending(side, hash("ours"));
         let policy = match direction {
             Direction::ToApp => ConflictPolicy::AppWins,
             Direction::ToHub => ConflictPolicy::HubWins,
@@ -413,7 +413,8 @@ fn our_own_write_in_flight_is_no_change_on_the_other_side() {
             crate::domain::Side::App => crate::domain::Side::Hub,
             crate::domain::Side::Hub => crate::domain::Side::App,
         };
-        map.pending_write = Some((other, hash("ours")));
+        map.pending_writes.clear();
+        map.set_pending(other, hash("ours"));
         let got = decide(
             &incoming(20, None, new_content()),
             Some(&map),

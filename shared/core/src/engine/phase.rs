@@ -352,7 +352,7 @@ impl Phase<'_> {
         let mut maps = Vec::new();
         for (slot, hash) in slots {
             let map = work.map(slot);
-            map.pending_write = Some((side, hash));
+            map.set_pending(side, hash);
             if map.hub_id.is_some() || map.app_id.is_some() {
                 maps.push(map.clone());
             }

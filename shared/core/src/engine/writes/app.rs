@@ -33,10 +33,10 @@ impl Phase<'_> {
         let (uncertain, pushes): (Vec<AppPush>, Vec<AppPush>) = pushes.into_iter().partition(|p| {
             p.target.is_none()
                 && !work.waited.contains(&p.retry)
-                && matches!(
-                    work.peek(p.slot).pending_write,
-                    Some((crate::domain::Side::App, _))
-                )
+                && work
+                    .peek(p.slot)
+                    .pending_to(crate::domain::Side::App)
+                    .is_some()
         });
         for push in uncertain {
             work.count(Direction::ToApp).deferred += 1;
@@ -108,7 +108,7 @@ impl Phase<'_> {
                     let new_link = !was_linked || map.app_id.as_ref() != Some(&meta.id);
                     map.app_id = Some(meta.id.clone());
                     map.hash = Some(push.hash);
-                    map.pending_write = None;
+                    map.clear_pending(crate::domain::Side::App);
                     map.last_push_to_app = Some(now);
                     map.hub_updated_at = Some(
                         map.hub_updated_at
@@ -127,7 +127,7 @@ impl Phase<'_> {
                     }
                 }
                 Paired::Failed(AppWriteFailure::NotFound) => {
-                    work.map(push.slot).pending_write = None;
+                    work.map(push.slot).clear_pending(crate::domain::Side::App);
                     tracing::info!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, "the app record is gone; the deletion travels to Connec!");
                     let map = work.map(push.slot);
                     map.last_error = Some(format!(
@@ -148,7 +148,7 @@ impl Phase<'_> {
                 }
                 Paired::Failed(AppWriteFailure::Rejected(e)) => {
                     // Refused: nothing was written.
-                    work.map(push.slot).pending_write = None;
+                    work.map(push.slot).clear_pending(crate::domain::Side::App);
                     tracing::warn!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, status = e.status, "the app rejected the record; parked for the next run");
                     work.fail(Direction::ToApp, push.slot, push.retry, e.message);
                 }

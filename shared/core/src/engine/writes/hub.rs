@@ -128,7 +128,7 @@ impl Phase<'_> {
                             if let Some(hash) = push.hash {
                                 map.hash = Some(hash);
                             }
-                            map.pending_write = None;
+                            map.clear_pending(crate::domain::Side::Hub);
                             map.last_push_to_hub = Some(now);
                             if let Some(at) = push.app_updated_at {
                                 map.app_updated_at =
@@ -158,7 +158,7 @@ impl Phase<'_> {
                 }
                 Err(e) => {
                     // Refused: nothing was written.
-                    work.map(push.slot).pending_write = None;
+                    work.map(push.slot).clear_pending(crate::domain::Side::Hub);
                     tracing::warn!(org = %self.org.id, entity = %self.pair.hub, app_id = %push.app_id, status = e.status, "Connec! rejected the record; parked for the next run");
                     if push.kind == HubPushKind::WriteBack {
                         // The link stands; only the hub's copy of it is missing.
