@@ -199,6 +199,14 @@ pub fn decide(
     if known == Some(hash) {
         return Decision::Skip(SkipReason::Unchanged);
     }
+    // Our own write to the source side, coming back before its outcome was saved: an echo.
+    let read_from = match rules.direction {
+        Direction::ToApp => crate::domain::Side::Hub,
+        Direction::ToHub => crate::domain::Side::App,
+    };
+    if link.and_then(|map| map.pending_to(read_from)) == Some(hash) {
+        return Decision::Skip(SkipReason::Unchanged);
+    }
     match target {
         Target::Unlinked => unreachable!("handled above"),
         Target::Unread => Decision::ReadTarget,

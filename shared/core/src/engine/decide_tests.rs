@@ -429,6 +429,31 @@ fn our_own_write_in_flight_is_no_change_on_the_other_side() {
     }
 }
 
+/// Our own write to the side a phase reads, coming back before its outcome was saved, is an
+/// echo even with no baseline on the link (a link rebuilt from a create marker).
+#[test]
+fn our_own_write_coming_back_is_an_echo_even_without_a_baseline() {
+    for (direction, read_from) in [
+        (Direction::ToApp, crate::domain::Side::Hub),
+        (Direction::ToHub, crate::domain::Side::App),
+    ] {
+        let mut map = link(Link::Bare, direction).unwrap();
+        map.set_pending(read_from, hash("new"));
+        let got = decide(
+            &incoming(20, None, new_content()),
+            Some(&map),
+            &Target::Unread,
+            &rules(direction, ConflictPolicy::MostRecent),
+        );
+        assert_eq!(
+            got,
+            Decision::Skip(SkipReason::Unchanged),
+            "{}",
+            direction.label()
+        );
+    }
+}
+
 /// A tie under most-recent goes to the hub, whichever side the phase reads.
 #[test]
 fn a_tie_goes_to_the_hub_in_both_directions() {

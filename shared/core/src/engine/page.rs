@@ -252,6 +252,9 @@ impl Phase<'_> {
             .filter_map(known)
             .collect();
         let mut owners: HashMap<String, Option<String>> = HashMap::new();
+        // A free half row of an adopted id (a write-ahead of a create whose answer was lost)
+        // carries what is known of the pair: the link continues it.
+        let mut halves: HashMap<String, IdMap> = HashMap::new();
         if !adoptable.is_empty() {
             let found = match source {
                 Side::Hub => {
@@ -264,6 +267,7 @@ impl Phase<'_> {
                 }
             };
             for m in found {
+                let half = m.clone();
                 let (theirs, mine) = match source {
                     Side::Hub => (
                         m.app_id.map(|i| i.to_string()),
@@ -275,6 +279,9 @@ impl Phase<'_> {
                     ),
                 };
                 if let Some(theirs) = theirs {
+                    if mine.is_none() {
+                        halves.insert(theirs.clone(), half);
+                    }
                     owners.insert(theirs, mine);
                 }
             }
@@ -296,6 +303,16 @@ impl Phase<'_> {
                     .get(&other)
                     .is_none_or(|owner| owner.as_ref().is_none_or(|o| *o == rec.id))
             {
+                if let Some(half) = halves.remove(&other)
+                    && map.hash.is_none()
+                {
+                    let (hub_id, app_id) = (map.hub_id.take(), map.app_id.take());
+                    map = IdMap {
+                        hub_id: half.hub_id.or(hub_id),
+                        app_id: half.app_id.or(app_id),
+                        ..half
+                    };
+                }
                 match source {
                     Side::Hub => map.app_id = Some(AppId::new(other.clone())),
                     Side::App => map.hub_id = Some(HubId::new(other.clone())),
