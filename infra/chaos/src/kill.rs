@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use rand::Rng;
 use sync_core::domain::ConflictPolicy;
-use sync_core::ports::SyncStore;
 
-use crate::check::{Figures, check};
+use crate::check::Figures;
 use crate::faults::FaultSettings;
 use crate::ledger::Ledger;
 use crate::run::{
-    ChaosOptions, PolicyReport, Rngs, Tally, echo, edit_and_arm, policy_name, unmapped_edits,
+    ChaosOptions, PolicyReport, Rngs, Tally, conclude, echo, edit_and_arm, policy_name,
+    unmapped_edits,
 };
 use crate::world::{GROUP, PORTAL, World};
 
@@ -152,18 +152,5 @@ pub async fn cli_variant(
     world.sides.reset_stats();
     full_sync(binary, &config, &mut figures, "sync after unmapped edits").await?;
     echo(&mut figures, &world, "the sync after unmapped-only edits");
-    let checked = check(
-        &world.sides,
-        world.store.as_ref() as &dyn SyncStore,
-        &world.org,
-        &ledger,
-        policy,
-    )
-    .await;
-    figures.merge(&checked);
-    Ok(PolicyReport {
-        policy,
-        tally,
-        figures,
-    })
+    Ok(conclude(&world, &ledger, policy, tally, figures).await)
 }

@@ -333,20 +333,7 @@ async fn in_process(
     let after = sync().await;
     note_quiet(&mut figures, "sync after unmapped edits", &after);
     echo(&mut figures, &world, "the sync after unmapped-only edits");
-    let checked = check(
-        &world.sides,
-        world.store.as_ref() as &dyn SyncStore,
-        &world.org,
-        &ledger,
-        policy,
-    )
-    .await;
-    figures.merge(&checked);
-    Ok(PolicyReport {
-        policy,
-        tally,
-        figures,
-    })
+    Ok(conclude(&world, &ledger, policy, tally, figures).await)
 }
 
 fn add(total: &mut DeliveryCounts, more: DeliveryCounts) {
@@ -356,6 +343,30 @@ fn add(total: &mut DeliveryCounts, more: DeliveryCounts) {
 }
 
 /// Counts the writes since the last stats reset as echo writes.
+/// The checks against the ledger, merged into what the quiet syncs found.
+pub(crate) async fn conclude(
+    world: &World,
+    ledger: &Ledger,
+    policy: ConflictPolicy,
+    tally: Tally,
+    mut figures: Figures,
+) -> PolicyReport {
+    let checked = check(
+        &world.sides,
+        world.store.as_ref() as &dyn SyncStore,
+        &world.org,
+        ledger,
+        policy,
+    )
+    .await;
+    figures.merge(&checked);
+    PolicyReport {
+        policy,
+        tally,
+        figures,
+    }
+}
+
 pub(crate) fn echo(figures: &mut Figures, world: &World, when: &str) {
     let (connec, hubspot) = (world.sides.connec.stats(), world.sides.hubspot.stats());
     let writes = connec.writes + hubspot.writes;

@@ -146,14 +146,7 @@ impl SyncEngine {
 
     /// Runs one sync of one organization and returns its record (also saved in the store).
     pub async fn sync(&self, org_id: &OrgId, options: RunOptions) -> Result<Run, SyncError> {
-        let org = self
-            .store
-            .get_organization(org_id)
-            .await?
-            .ok_or_else(|| SyncError::UnknownOrganization(org_id.to_string()))?;
-        if !org.sync_enabled {
-            return Err(SyncError::Disabled(org_id.to_string()));
-        }
+        let org = self.enabled_organization(org_id).await?;
         let run_id = RunId::new(uuid::Uuid::new_v4().to_string());
         let owner = format!("{}/run-{run_id}", self.config.holder);
         if !self
@@ -301,6 +294,22 @@ impl SyncEngine {
             "sync finished"
         );
         Ok(run)
+    }
+
+    /// The organization, if it exists and its sync is on.
+    pub(crate) async fn enabled_organization(
+        &self,
+        org_id: &OrgId,
+    ) -> Result<Organization, SyncError> {
+        let org = self
+            .store
+            .get_organization(org_id)
+            .await?
+            .ok_or_else(|| SyncError::UnknownOrganization(org_id.to_string()))?;
+        if !org.sync_enabled {
+            return Err(SyncError::Disabled(org_id.to_string()));
+        }
+        Ok(org)
     }
 
     async fn is_first_sync(

@@ -70,14 +70,7 @@ impl SyncEngine {
             Box<dyn std::future::Future<Output = Result<(), PhaseError>> + Send + 'p>,
         >,
     {
-        let org = self
-            .store
-            .get_organization(org_id)
-            .await?
-            .ok_or_else(|| SyncError::UnknownOrganization(org_id.to_string()))?;
-        if !org.sync_enabled {
-            return Err(SyncError::Disabled(org_id.to_string()));
-        }
+        let org = self.enabled_organization(org_id).await?;
         let pair = self
             .app
             .entities()
