@@ -272,7 +272,7 @@ fn check_entry(
             .map(|e| format!("{}#{}@{}", e.side.as_str(), e.seq, e.at.epoch_millis()))
             .collect();
         f.details.push(format!(
-            "lost update: {key} holds hub {:?} / app {:?}, expected one of {:?} (edits {history:?})",
+            "lost update: {key} (hub {hid}, app {aid}) holds hub {:?} / app {:?}, expected one of {:?} (edits {history:?})",
             hf.0[0],
             af.0[0],
             allowed.iter().map(|x| x.0[0].clone()).collect::<Vec<_>>()
