@@ -12,11 +12,12 @@ use crate::domain::{AppId, Counts, Direction, EntityName, OrgId, Side};
 use crate::error::SyncError;
 
 impl SyncEngine {
-    /// Applies Connec! records received in a notification to the app, through the same
-    /// consolidation as a sync page: direction flags, references (deferred when unknown), echo
-    /// suppression by content hash, the stale-overwrite guard and the conflict check against
-    /// the app's current version. Runs under the organization's lease; when a sync holds it,
-    /// returns [`SyncError::Locked`] and the records are left to that sync's next run.
+    /// Applies the Connec! records a notification names to the app, through the same page code
+    /// as a sync. The records are read again by id first (one GET each, bounded), because a
+    /// notification's body may be older than the record by now: under a side-wins policy an
+    /// old body that passes the stale guard could win a conflict against a newer edit. A record
+    /// Connec! no longer returns is left alone. Runs under the organization's lease; when a
+    /// sync holds it, returns [`SyncError::Locked`] and the records are left to that sync.
     pub async fn apply_hub_records(
         &self,
         org_id: &OrgId,
@@ -25,9 +26,18 @@ impl SyncEngine {
     ) -> Result<Counts, SyncError> {
         self.apply(org_id, entity, Direction::ToApp, |phase| {
             Box::pin(async move {
+                // A notification's body may be older than the record by now (Connec! buffers,
+                // deliveries repeat and cross): the record's current version is applied.
+                let ids: Vec<String> = records
+                    .iter()
+                    .filter_map(|r| phase.record_id(Side::Hub, r))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let (current, missing) = phase.fetch_present(Side::Hub, ids).await?;
                 let parked = std::collections::HashMap::new();
                 phase
-                    .page(Direction::ToApp, records, Vec::new(), &parked)
+                    .page(Direction::ToApp, current, missing, &parked)
                     .await
             })
         })
