@@ -418,6 +418,26 @@ async fn a_record_twice_in_one_notification_keeps_only_its_newest_copy() {
     assert_eq!(world.fakes.app.all("contacts").len(), 1);
 }
 
+#[tokio::test]
+async fn a_record_twice_in_one_page_keeps_its_link_and_its_opt_out() {
+    let world = World::new();
+    let h = world.hub_seed("people", person("Ann", "ann@example.com"));
+    world.sync().await;
+    let c = world.app_id_of("people", &h).await;
+    let mut map = world.map_of_hub("people", &h).await.unwrap();
+    map.to_app = false;
+    use sync_core::ports::SyncStore;
+    world.fakes.store.save_idmaps(&[map]).await.unwrap();
+    world.hub_edit("people", &h, |p| p["job_title"] = json!("Hidden"));
+    world.fakes.hub.repeat_in_next_page(h.as_str());
+    world.sync().await;
+    assert_eq!(
+        *prop(&world.app_get("contacts", &c), "jobtitle"),
+        Value::Null
+    );
+    assert_eq!(world.fakes.app.all("contacts").len(), 1);
+}
+
 // ----------------------------------------------------------------------------- F9, F10
 
 #[tokio::test]
