@@ -25,9 +25,8 @@ pub(crate) struct RefIndex {
     hub_to_app: HashMap<(String, HubId), AppId>,
     /// (referenced entity, app id) -> hub id, for active links.
     app_to_hub: HashMap<(String, AppId), HubId>,
-    /// Referenced records whose link is inactive.
+    /// Referenced hub records whose link is inactive: left out of what the app receives.
     archived_hub: HashSet<(String, HubId)>,
-    archived_app: HashSet<(String, AppId)>,
 }
 
 /// A record mapped for the other side.
@@ -114,10 +113,9 @@ impl Phase<'_> {
                 .idmaps_by_app_ids(&self.org.id, &EntityName::new(entity.clone()), &ids)
                 .await?
             {
-                let Some(app_id) = map.app_id else { continue };
-                if map.inactive {
-                    index.archived_app.insert((entity.clone(), app_id));
-                } else if let Some(hub_id) = map.hub_id {
+                // Inactive links translate too: Connec! keeps references to INACTIVE records,
+                // and the hash must not move when the referenced record is archived.
+                if let (Some(app_id), Some(hub_id)) = (map.app_id, map.hub_id) {
                     index.app_to_hub.insert((entity.clone(), app_id), hub_id);
                 }
             }
@@ -189,11 +187,10 @@ impl Phase<'_> {
         let mut for_app = Ok(record.clone());
         for reference in self.pair.mapping.references() {
             let entity = &reference.entity;
+            // The canonical form keeps the reference whatever the referenced record's state, so
+            // an archive elsewhere never looks like a change of this record.
             let _ = reference.hub.rewrite(&mut plain, |value| -> Result<_, ()> {
                 Ok(Some(match hub.reference_target(value) {
-                    Some(id) if refs.archived_hub.contains(&(entity.clone(), id.clone())) => {
-                        Value::Null
-                    }
                     Some(id) => Value::String(id.to_string()),
                     None => value.clone(),
                 }))
@@ -240,9 +237,6 @@ impl Phase<'_> {
                         return Ok(Some(Value::Null));
                     };
                     let key = (reference.entity.clone(), AppId::new(app_id.clone()));
-                    if refs.archived_app.contains(&key) {
-                        return Ok(Some(Value::Null));
-                    }
                     match refs.app_to_hub.get(&key) {
                         Some(hub_id) => Ok(Some(Value::String(hub_id.to_string()))),
                         None => Err(missing_reference(reference, &app_id)),
