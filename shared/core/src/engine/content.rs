@@ -4,9 +4,10 @@
 //! plain hub ids; both sides hash the same when they say the same thing. Its *payload* is what
 //! the other side receives: an app record (references as app ids), or a hub body (references in
 //! the hub's shape). References are resolved through the id-maps, one store call per referenced
-//! entity and page. A reference to a record whose link is inactive (archived on one side)
-//! resolves to "none" on both sides, so it neither parks the record for ever nor sends an id
-//! the app refuses, and both hashes agree.
+//! entity and page. A reference to a record whose link is inactive (archived on one side) is
+//! left out of what the app receives, so it neither parks the record for ever nor sends an id
+//! the app refuses; the canonical form keeps it (app references translate through inactive
+//! links too), so an archive elsewhere never moves the hash of a record that did not change.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
