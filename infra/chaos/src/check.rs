@@ -215,8 +215,14 @@ fn check_entry(
                 .push(format!("lost: {key} is active on neither side"));
         } else {
             f.mismatched += 1;
+            let ids: Vec<String> = hub
+                .iter()
+                .filter_map(|r| id_of(Side::Hub, r))
+                .chain(app.iter().filter_map(|r| id_of(Side::App, r)))
+                .collect();
             f.details.push(format!(
-                "presence: {key} is active on the {} side only",
+                "presence: {key} (created on the {} side, {ids:?}) is active on the {} side only",
+                entry.origin.as_str(),
                 if hub.is_empty() { "app" } else { "hub" }
             ));
         }
