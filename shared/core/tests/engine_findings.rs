@@ -588,6 +588,30 @@ async fn people_of_an_archived_organization_keep_syncing() {
     assert_eq!(world.fakes.hub.counts().written(), 0);
 }
 
+#[tokio::test]
+async fn people_of_an_organization_archived_before_it_ever_synced_still_travel() {
+    let world = World::new();
+    let org = world.hub_seed("organizations", json!({ "name": "Stillborn" }));
+    world.fakes.hub.archive_record(
+        sync_core::testing::SAMPLE_GROUP,
+        "organizations",
+        org.as_str(),
+    );
+    let h = world.hub_seed(
+        "people",
+        json!({ "first_name": "Ann", "email": { "address": "ann@example.com" }, "organization_id": org.as_str() }),
+    );
+    world.sync().await;
+    let run = world.sync().await;
+    assert_eq!(
+        run.status,
+        RunStatus::Success,
+        "nothing waits for ever: {run:?}"
+    );
+    world.app_id_of("people", &h).await;
+    assert_eq!(world.app_live("companies").len(), 0);
+}
+
 // ----------------------------------------------------------------------------- write-back
 
 #[tokio::test]

@@ -28,6 +28,8 @@ pub(crate) struct RefIndex {
     app_to_hub: HashMap<(String, AppId), HubId>,
     /// Referenced hub records whose link is inactive: left out of what the app receives.
     archived_hub: HashSet<(String, HubId)>,
+    /// Referenced app records deleted before they ever travelled: references resolve to none.
+    gone_app: HashSet<(String, AppId)>,
 }
 
 /// A record mapped for the other side.
@@ -115,9 +117,16 @@ impl Phase<'_> {
                 .await?
             {
                 // Inactive links translate too: Connec! keeps references to INACTIVE records,
-                // and the hash must not move when the referenced record is archived.
-                if let (Some(app_id), Some(hub_id)) = (map.app_id, map.hub_id) {
-                    index.app_to_hub.insert((entity.clone(), app_id), hub_id);
+                // and the hash must not move when the referenced record is archived. A record
+                // deleted before it ever travelled has no hub id: its reference is "none".
+                match (map.app_id, map.hub_id) {
+                    (Some(app_id), Some(hub_id)) => {
+                        index.app_to_hub.insert((entity.clone(), app_id), hub_id);
+                    }
+                    (Some(app_id), None) if map.inactive => {
+                        index.gone_app.insert((entity.clone(), app_id));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -238,6 +247,9 @@ impl Phase<'_> {
                         return Ok(Some(Value::Null));
                     };
                     let key = (reference.entity.clone(), AppId::new(app_id.clone()));
+                    if refs.gone_app.contains(&key) {
+                        return Ok(Some(Value::Null));
+                    }
                     match refs.app_to_hub.get(&key) {
                         Some(hub_id) => Ok(Some(Value::String(hub_id.to_string()))),
                         None => Err(missing_reference(reference, &app_id)),

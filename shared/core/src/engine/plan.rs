@@ -44,6 +44,11 @@ impl Phase<'_> {
                 if reason == SkipReason::Stale || reason == SkipReason::Unchanged {
                     tracing::debug!(org = %self.org.id, entity = %self.pair.hub, id = %item.rec.id, reason = ?reason, "skipped");
                 }
+                if reason == SkipReason::DeletedUnlinked {
+                    // Remembered as deleted, so references to it resolve to "none" instead of
+                    // waiting for a record that will never travel.
+                    work.map(slot).inactive = true;
+                }
                 work.count(direction).skipped += 1;
                 work.resolve(key);
             }
