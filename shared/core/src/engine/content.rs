@@ -28,6 +28,9 @@ pub(crate) struct RefIndex {
     app_to_hub: HashMap<(String, AppId), HubId>,
     /// Referenced hub records whose link is inactive: left out of what the app receives.
     archived_hub: HashSet<(String, HubId)>,
+    /// Referenced hub records deleted before they ever travelled: the app can never hold the
+    /// reference, so it is "none" on both sides.
+    gone_hub: HashSet<(String, HubId)>,
     /// Referenced app records deleted before they ever travelled: references resolve to none.
     gone_app: HashSet<(String, AppId)>,
 }
@@ -80,7 +83,9 @@ impl Phase<'_> {
                 .await?
             {
                 let Some(hub_id) = map.hub_id else { continue };
-                if map.inactive {
+                if map.inactive && map.app_id.is_none() {
+                    index.gone_hub.insert((entity.clone(), hub_id));
+                } else if map.inactive {
                     index.archived_hub.insert((entity.clone(), hub_id));
                 } else if let Some(app_id) = map.app_id {
                     index.hub_to_app.insert((entity.clone(), hub_id), app_id);
@@ -201,6 +206,9 @@ impl Phase<'_> {
             // an archive elsewhere never looks like a change of this record.
             let _ = reference.hub.rewrite(&mut plain, |value| -> Result<_, ()> {
                 Ok(Some(match hub.reference_target(value) {
+                    Some(id) if refs.gone_hub.contains(&(entity.clone(), id.clone())) => {
+                        Value::Null
+                    }
                     Some(id) => Value::String(id.to_string()),
                     None => value.clone(),
                 }))
@@ -217,7 +225,7 @@ impl Phase<'_> {
                         ));
                     };
                     let key = (entity.clone(), id.clone());
-                    if refs.archived_hub.contains(&key) {
+                    if refs.archived_hub.contains(&key) || refs.gone_hub.contains(&key) {
                         return Ok(Some(Value::Null));
                     }
                     if let Some(app_id) = refs.hub_to_app.get(&key) {
