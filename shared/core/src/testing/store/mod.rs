@@ -1,19 +1,22 @@
 //! [`MemoryStore`]: the [`SyncStore`] port in memory, with faults on demand.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::faults::Plan;
+use crate::testing::faults::Plan;
+
+mod idmaps;
 use crate::domain::{
     AppId, EntityName, HubId, IdMap, OrgId, Organization, PageCursor, PendingRecord, Run, RunId,
     Side, Timestamp, Watermark,
 };
 use crate::error::StoreError;
 use crate::ports::SyncStore;
+use idmaps::{IdMaps, list};
 
 /// Runs kept per organization (as the embedded and DynamoDB stores).
 const RUNS_KEPT: usize = 100;
@@ -110,140 +113,6 @@ struct Data {
     runs: HashMap<RunId, (u64, Run)>,
     next_run: u64,
     leases: HashMap<OrgId, Lease>,
-}
-
-type IdKey = (OrgId, EntityName, String);
-
-/// Id-map rows by insertion number, with unique indexes on hub id and app id.
-#[derive(Clone, Default)]
-struct IdMaps {
-    rows: BTreeMap<u64, IdMap>,
-    by_hub: HashMap<IdKey, u64>,
-    by_app: HashMap<IdKey, u64>,
-    next_row: u64,
-}
-
-fn hub_key(map: &IdMap) -> Option<IdKey> {
-    map.hub_id
-        .as_ref()
-        .map(|id| (map.org.clone(), map.entity.clone(), id.as_str().to_owned()))
-}
-
-fn app_key(map: &IdMap) -> Option<IdKey> {
-    map.app_id
-        .as_ref()
-        .map(|id| (map.org.clone(), map.entity.clone(), id.as_str().to_owned()))
-}
-
-fn conflict(message: String) -> StoreError {
-    StoreError::Conflict(message)
-}
-
-impl IdMaps {
-    fn unindex(&mut self, row: u64) -> Option<IdMap> {
-        let map = self.rows.remove(&row)?;
-        if let Some(key) = hub_key(&map) {
-            self.by_hub.remove(&key);
-        }
-        if let Some(key) = app_key(&map) {
-            self.by_app.remove(&key);
-        }
-        Some(map)
-    }
-
-    fn put(&mut self, row: u64, map: IdMap) {
-        self.unindex(row);
-        if let Some(key) = hub_key(&map) {
-            self.by_hub.insert(key, row);
-        }
-        if let Some(key) = app_key(&map) {
-            self.by_app.insert(key, row);
-        }
-        self.rows.insert(row, map);
-    }
-
-    /// The embedded store's `save_idmap`, rule for rule.
-    fn save(&mut self, map: &IdMap) -> Result<(), StoreError> {
-        let (org, entity) = (map.org.as_str(), map.entity.as_str());
-        let hub = map.hub_id.as_ref().map(HubId::as_str);
-        let app = map.app_id.as_ref().map(AppId::as_str);
-        if hub.is_none() && app.is_none() {
-            return Err(conflict(format!(
-                "an id-map of entity {entity} (organization {org}) has neither a hub id nor an \
-                 app id, so nothing identifies it"
-            )));
-        }
-        let by_hub = hub_key(map).and_then(|k| self.by_hub.get(&k).copied());
-        let mut by_app = app_key(map).and_then(|k| self.by_app.get(&k).copied());
-        // Two half-known rows that this map links: the same record seen from both sides.
-        if let (Some(h), Some(a)) = (by_hub, by_app)
-            && h != a
-            && self.rows[&h].app_id.is_none()
-            && self.rows[&a].hub_id.is_none()
-        {
-            self.unindex(a);
-            by_app = None;
-        }
-        if let (Some(h), Some(a), Some(hub), Some(app)) = (by_hub, by_app, hub, app)
-            && h != a
-        {
-            return Err(conflict(match &self.rows[&a].hub_id {
-                Some(other) => format!(
-                    "app id {app} of entity {entity} (organization {org}) is already mapped to \
-                     hub id {other}"
-                ),
-                None => format!(
-                    "app id {app} of entity {entity} (organization {org}) already has its own \
-                     id-map, and hub id {hub} has another one"
-                ),
-            }));
-        }
-        let target = by_hub.or(by_app);
-        if let Some(row) = target {
-            let stored = &self.rows[&row];
-            if let Some(stored_hub) = &stored.hub_id
-                && hub != Some(stored_hub.as_str())
-            {
-                return Err(conflict(format!(
-                    "app id {} of entity {entity} (organization {org}) is already mapped to hub \
-                     id {stored_hub}",
-                    app.unwrap_or("?")
-                )));
-            }
-            if let Some(stored_app) = &stored.app_id
-                && app != Some(stored_app.as_str())
-            {
-                return Err(conflict(format!(
-                    "hub id {} of entity {entity} (organization {org}) is already mapped to app \
-                     id {stored_app}",
-                    hub.unwrap_or("?")
-                )));
-            }
-        }
-        let row = target.unwrap_or_else(|| {
-            self.next_row += 1;
-            self.next_row
-        });
-        self.put(row, map.clone());
-        Ok(())
-    }
-
-    fn find<'a>(
-        &self,
-        index: &HashMap<IdKey, u64>,
-        org: &OrgId,
-        entity: &EntityName,
-        ids: impl Iterator<Item = &'a str>,
-    ) -> Vec<IdMap> {
-        let rows: BTreeSet<u64> = ids
-            .filter_map(|id| {
-                index
-                    .get(&(org.clone(), entity.clone(), id.to_owned()))
-                    .copied()
-            })
-            .collect();
-        rows.iter().map(|row| self.rows[row].clone()).collect()
-    }
 }
 
 impl fmt::Debug for MemoryStore {
@@ -374,17 +243,6 @@ impl MemoryStore {
             None => leases.remove(org),
         };
     }
-}
-
-fn list(maps: &IdMaps, org: &OrgId, entity: Option<&EntityName>) -> Vec<IdMap> {
-    let mut found: Vec<&IdMap> = maps
-        .rows
-        .values()
-        .filter(|m| &m.org == org && entity.is_none_or(|e| &m.entity == e))
-        .collect();
-    // Stable: insertion order within an entity.
-    found.sort_by(|a, b| a.entity.cmp(&b.entity));
-    found.into_iter().cloned().collect()
 }
 
 fn expires(now: Timestamp, ttl: Duration) -> Timestamp {
