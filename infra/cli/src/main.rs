@@ -18,6 +18,7 @@ use sync_core::http::HttpConfig;
 use sync_core::ports::SyncStore;
 
 mod chaos;
+mod configured;
 
 #[derive(Parser)]
 #[command(
@@ -208,8 +209,8 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             hubspot_port,
             notify,
         } => emulate(connec_port, hubspot_port, notify).await,
-        Command::Sync { config, full } => sync(&config, full).await,
-        Command::Status { config } => status(&config).await,
+        Command::Sync { config, full } => configured::sync(&config, full).await,
+        Command::Status { config } => configured::status(&config).await,
         Command::Idmaps {
             config,
             entity,
@@ -226,14 +227,14 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             print!("{}", report::idmap_table(&maps));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { config } => serve(&config).await,
+        Command::Serve { config } => configured::serve(&config).await,
         Command::Link {
             app: _,
             group,
             config,
         } => {
             let config = Config::load(&config).map_err(|e| e.to_string())?;
-            let settings = serve_settings(&config)?;
+            let settings = configured::serve_settings(&config)?;
             println!("Open this URL in a browser to link Connec! group {group} to HubSpot");
             println!("(`connector serve` must be running):");
             println!(
@@ -268,7 +269,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Unlock { config } => unlock(&config).await,
+        Command::Unlock { config } => configured::unlock(&config).await,
         Command::CheckMapping { file } => {
             connector_hubspot::HubSpotConnector::check_mapping_file(&file)
                 .map_err(|e| e.to_string())?;
@@ -365,315 +366,5 @@ async fn emulate(
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     connec_server.shutdown().await;
     hubspot_server.shutdown().await;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
-    let config = Config::load(path).map_err(|e| e.to_string())?;
-    let store = open_store(&config.database)?;
-    let endpoints = Endpoints {
-        connec_url: config.connec.base_url.clone(),
-        connec_api_id: config.connec.api_id.clone(),
-        connec_api_key: config.connec.api_key.clone(),
-        hubspot_url: config.hubspot.base_url.clone(),
-        hubspot_token: config.hubspot.access_token.clone(),
-        mappings_dir: config.hubspot.mappings_dir.clone(),
-    };
-    let tuning = Tuning {
-        http: HttpConfig::default(),
-        overlap: Duration::from_secs(config.sync.overlap_seconds),
-        conflict_policy: config.sync.conflict_policy,
-        ..Tuning::default()
-    };
-    let stack = wiring::build(store.clone(), &endpoints, &tuning).map_err(|e| e.to_string())?;
-    let org_id = OrgId::new(config.organization.group_id.clone());
-    if store
-        .get_organization(&org_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .is_none()
-    {
-        let org = wiring::organization(
-            &config.organization.group_id,
-            &config.hubspot.portal_id,
-            config
-                .organization
-                .name
-                .as_deref()
-                .unwrap_or(&config.organization.group_id),
-            config.organization.historical_data,
-        );
-        store
-            .put_organization(&org)
-            .await
-            .map_err(|e| e.to_string())?;
-        println!(
-            "Linked Connec! group {} to HubSpot portal {}{}.",
-            org.group_id,
-            org.realm,
-            if config.organization.historical_data {
-                " with historical data"
-            } else {
-                "; only records created from now on will travel (set organization.historical_data to change)"
-            }
-        );
-    }
-    let bars = MultiProgress::new();
-    let style = ProgressStyle::with_template("{spinner} {prefix:<26} {pos:>8} records read {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
-    let progress_bars: Arc<std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>> =
-        Arc::default();
-    let progress = {
-        let bars = bars.clone();
-        let progress_bars = progress_bars.clone();
-        move |page: &PageProgress| {
-            let label = report::phase_label(page.entity.as_str(), page.direction);
-            let mut all = progress_bars.lock().unwrap_or_else(|e| e.into_inner());
-            let bar = all.entry(label.clone()).or_insert_with(|| {
-                let bar = bars.add(
-                    ProgressBar::new_spinner()
-                        .with_style(style.clone())
-                        .with_prefix(label),
-                );
-                bar.enable_steady_tick(Duration::from_millis(120));
-                bar
-            });
-            bar.inc(page.records as u64);
-            bar.set_message(format!("({} written)", page.counts.written()));
-        }
-    };
-    let options = RunOptions {
-        full,
-        progress: Some(Arc::new(progress)),
-        deadline: None,
-    };
-    // A lease left by a killed run of this machine is freed, and the sync runs once more.
-    let outcome = lease::run_with_lease_recovery(store.as_ref(), &org_id, || {
-        stack.engine.sync(&org_id, options.clone())
-    })
-    .await;
-    for bar in progress_bars
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-    {
-        bar.finish();
-    }
-    let run = outcome.map_err(|e| e.to_string())?;
-    print!("{}", report::run_summary("Sync", &run));
-    Ok(match run.status {
-        RunStatus::Success | RunStatus::Partial => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
-    })
-}
-
-async fn unlock(path: &Path) -> Result<ExitCode, String> {
-    let config = Config::load(path).map_err(|e| e.to_string())?;
-    let store = open_store(&config.database)?;
-    let org = OrgId::new(config.organization.group_id.clone());
-    let removed = lease::unlock(store.as_ref(), &org)
-        .await
-        .map_err(|e| e.to_string())?;
-    match removed {
-        Some(holder) => {
-            let state = if holder.expires_at <= wiring::now() {
-                "expired"
-            } else {
-                "valid"
-            };
-            println!(
-                "Removed the sync lease of organization {org}: it was held by `{}` until {} ({state}).",
-                holder.owner, holder.expires_at
-            );
-            if let sync_core::lease::HolderStatus::RunningLocalProcess { pid } =
-                sync_core::lease::holder_status(
-                    &holder.owner,
-                    &sync_core::lease::local_host(),
-                    sync_core::lease::probe_local_process,
-                )
-            {
-                println!(
-                    "Process {pid} of this machine still exists; if it is a sync, it stops at its next lease renewal."
-                );
-            }
-        }
-        None => println!("Organization {org} has no sync lease: nothing to unlock."),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Whether the OAuth link works, needs re-authorisation, or is missing.
-async fn link_health(config: &Config, org: &sync_core::domain::Organization) -> String {
-    use linking::CredentialStore;
-    let key = match store_embedded::secrets::SecretKey::from_env() {
-        Ok(key) => key,
-        Err(_) => return "unknown (export CONNECTOR_SECRET_KEY to read the credentials)".into(),
-    };
-    let store = match store_embedded::secrets::EncryptedCredentialStore::open(&config.database, key)
-    {
-        Ok(store) => store,
-        Err(e) => return format!("unknown ({e})"),
-    };
-    let account = linking::AccountKey::new(org.provider.clone(), org.realm.to_string());
-    match store.load(&account).await {
-        Ok(Some(stored)) => match stored.status {
-            linking::ports::LinkStatus::Active => "active".into(),
-            linking::ports::LinkStatus::NeedsReauthorization { reason } => format!(
-                "NEEDS RE-AUTHORISATION ({reason}); syncs are paused: run `connector link hubspot --group {}`",
-                org.group_id
-            ),
-        },
-        Ok(None) => "no credentials stored: link the account with `connector link`".into(),
-        Err(e) => format!("unreadable ({e})"),
-    }
-}
-
-fn serve_settings(config: &Config) -> Result<connector_cli::serve::ServeSettings, String> {
-    let serve = config.serve.clone().ok_or(
-        "the configuration has no `serve` section: add `serve: { listen: 127.0.0.1:8080 }`",
-    )?;
-    let oauth = config
-        .hubspot
-        .oauth
-        .clone()
-        .ok_or("the configuration has no `hubspot.oauth` section: add the HubSpot app's client_id, client_secret and app_id")?;
-    let public_url = serve
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", serve.listen))
-        .trim_end_matches('/')
-        .to_owned();
-    Ok(connector_cli::serve::ServeSettings {
-        service: connector_service::ServiceSettings {
-            endpoints: Endpoints {
-                connec_url: config.connec.base_url.clone(),
-                connec_api_id: config.connec.api_id.clone(),
-                connec_api_key: config.connec.api_key.clone(),
-                hubspot_url: config.hubspot.base_url.clone(),
-                hubspot_token: String::new(),
-                mappings_dir: config.hubspot.mappings_dir.clone(),
-            },
-            tuning: Tuning {
-                overlap: Duration::from_secs(config.sync.overlap_seconds),
-                conflict_policy: config.sync.conflict_policy,
-                ..Tuning::default()
-            },
-            public_url,
-            tenant: serve.tenant.clone(),
-            client_id: oauth.client_id.clone(),
-            client_secret: oauth.client_secret.clone(),
-            app_id: oauth.app_id,
-            authorize_url: oauth.authorize_url.clone().unwrap_or_else(|| {
-                format!(
-                    "{}/oauth/authorize",
-                    config.hubspot.base_url.trim_end_matches('/')
-                )
-            }),
-        },
-        sync_interval: Duration::from_secs(serve.sync_interval_seconds.max(1)),
-    })
-}
-
-async fn serve(path: &Path) -> Result<ExitCode, String> {
-    let config = Config::load(path).map_err(|e| e.to_string())?;
-    let settings = serve_settings(&config)?;
-    let listen = config
-        .serve
-        .as_ref()
-        .map(|s| s.listen.clone())
-        .unwrap_or_default();
-    let key = store_embedded::secrets::SecretKey::from_env().map_err(|e| e.to_string())?;
-    let (runtime, work) = connector_cli::serve::LocalRuntime::open(&config.database, key, settings)
-        .map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e} (change serve.listen)"))?;
-    let _tasks = runtime.start(work);
-    println!(
-        "Serving on http://{listen}: /oauth/hubspot/start, /oauth/hubspot/callback, /webhooks/connec/{{tenant}}, /webhooks/{{provider}}"
-    );
-    println!(
-        "Link an account with: connector link hubspot --group cld-... --config {}",
-        path.display()
-    );
-    axum::serve(listener, runtime.router())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn status(path: &Path) -> Result<ExitCode, String> {
-    let config = Config::load(path).map_err(|e| e.to_string())?;
-    let store = open_store(&config.database)?;
-    let org_id = OrgId::new(config.organization.group_id.clone());
-    let Some(org) = store
-        .get_organization(&org_id)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
-        println!(
-            "Organization {org_id} is not linked yet: run `connector sync --config {}`.",
-            path.display()
-        );
-        return Ok(ExitCode::SUCCESS);
-    };
-    println!(
-        "Organization {} ({}): Connec! group {} <-> {} {}; sync {}; {}",
-        org.id,
-        org.name,
-        org.group_id,
-        org.provider,
-        org.realm,
-        if org.sync_enabled {
-            "enabled"
-        } else {
-            "disabled"
-        },
-        match org.history_from {
-            Some(t) => format!("records created since {t}"),
-            None => "historical data on".into(),
-        }
-    );
-    if config.hubspot.oauth.is_some() {
-        println!("  link: {}", link_health(&config, &org).await);
-    }
-    for entity in ["organizations", "people"] {
-        let name = sync_core::domain::EntityName::new(entity);
-        let mut marks = Vec::new();
-        for side in [sync_core::domain::Side::Hub, sync_core::domain::Side::App] {
-            let mark = store
-                .get_watermark(&org.id, &name, side)
-                .await
-                .map_err(|e| e.to_string())?;
-            let parked = store
-                .pending(&org.id, &name, side)
-                .await
-                .map_err(|e| e.to_string())?;
-            marks.push(format!(
-                "{} watermark {}, {} parked",
-                side.as_str(),
-                mark.map(|m| m.0.to_string())
-                    .unwrap_or_else(|| "none (first sync pending)".into()),
-                parked.len()
-            ));
-        }
-        println!("  {entity}: {}", marks.join("; "));
-    }
-    let runs = store
-        .recent_runs(&org.id, 5)
-        .await
-        .map_err(|e| e.to_string())?;
-    if runs.is_empty() {
-        println!("No runs yet.");
-    }
-    for run in runs {
-        print!(
-            "{}",
-            report::run_summary(&format!("Run {} at {}", run.id, run.started_at), &run)
-        );
-    }
     Ok(ExitCode::SUCCESS)
 }
