@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local AWS emulator (moto, one request at a time) for the AWS adapter tests (`cargo test -p aws-adapters`) and local runs.
+# Local AWS emulator (moto, one request at a time) for the AWS adapter tests (`cargo test -p store-aws`) and local runs.
 #
 #   infra/scripts/moto.sh                 install moto into .venv if needed, start it on a free port
 #   infra/scripts/moto.sh 5055            ... on port 5055

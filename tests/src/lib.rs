@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connector_cli::demo::{Emulators, GROUP, PORTAL};
-use connector_cli::wiring::{self, Stack, Tuning};
-use connector_hubspot::HubSpotConnector;
+use cli::demo::{Emulators, GROUP, PORTAL};
+use cli::wiring::{self, Stack, Tuning};
+use hubspot::HubSpotConnector;
 use serde_json::Value;
 use store_embedded::EmbeddedStore;
 use sync_core::connec::record;
@@ -18,7 +18,7 @@ use sync_core::error::StoreError;
 use sync_core::http::HttpConfig;
 use sync_core::ports::SyncStore;
 
-pub use connector_cli::demo::GROUP as GROUP_ID;
+pub use cli::demo::GROUP as GROUP_ID;
 
 /// Everything a test needs.
 pub struct World {

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aws_adapters::testing::{moto, sdk_config, unique};
-use aws_adapters::{
+use store_aws::testing::{moto, sdk_config, unique};
+use store_aws::{
     DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
     SecretsCredentialStore, create_table,
 };
-use connector_service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
+use service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
 use emulators::{ConnecEmulator, HubSpotEmulator};
 use realtime::{BusError, EventBus, WorkItem};
 use serde_json::{Value, json};
@@ -64,7 +64,7 @@ fn http_request(event: Value) -> lambda_http::Request {
 /// An EventBridge event carrying a work item, as the bus rule delivers it.
 fn bridge_event(item: &WorkItem) -> Value {
     let mut event = fixture("sync-requested.json");
-    event["detail-type"] = json!(aws_adapters::EventBridgeBus::detail_type(item));
+    event["detail-type"] = json!(store_aws::EventBridgeBus::detail_type(item));
     event["detail"] = serde_json::to_value(item).unwrap();
     event
 }
@@ -130,13 +130,13 @@ async fn cloud() -> Cloud {
         ("HUBSPOT_CLIENT_ID", "demo-client-id".into()),
         ("HUBSPOT_APP_ID", "424242".into()),
     ]);
-    let wired = lambda_wiring::service_with(&sdk, &|name| env.get(name).cloned()).await;
+    let wired = runtime_aws::service_with(&sdk, &|name| env.get(name).cloned()).await;
     assert!(
         wired.is_ok(),
         "the functions wire from this environment: {:?}",
         wired.err()
     );
-    let missing = lambda_wiring::service_with(&sdk, &|name| {
+    let missing = runtime_aws::service_with(&sdk, &|name| {
         (name != "HUBSPOT_APP_ID")
             .then(|| env.get(name).cloned())
             .flatten()
@@ -206,7 +206,7 @@ async fn drain(cloud: &Cloud, deadline: Option<sync_core::domain::Timestamp>) ->
             return outcomes;
         }
         for item in items {
-            let outcome = sync_fn::handler::run(&cloud.service, &bridge_event(&item), deadline)
+            let outcome = sync::handler::run(&cloud.service, &bridge_event(&item), deadline)
                 .await
                 .unwrap();
             outcomes.push(outcome);
@@ -232,7 +232,7 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         .seed("cld-demo", "organizations", json!({ "name": "Acme Corp" }));
 
     // 1. Link: start -> HubSpot consent -> callback.
-    let start = oauth_callback_fn::handler::handle(
+    let start = oauth_callback::handler::handle(
         &cloud.service,
         http_request(fixture("oauth-start.json")),
     )
@@ -253,7 +253,7 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
     let query = format!("code={}&state={}", back["code"], back["state"]);
     callback["rawQueryString"] = json!(query);
     callback["queryStringParameters"] = json!({ "code": back["code"], "state": back["state"] });
-    let linked = oauth_callback_fn::handler::handle(&cloud.service, http_request(callback.clone()))
+    let linked = oauth_callback::handler::handle(&cloud.service, http_request(callback.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -262,7 +262,7 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         "{}",
         String::from_utf8_lossy(linked.body().as_ref())
     );
-    let replay = oauth_callback_fn::handler::handle(&cloud.service, http_request(callback))
+    let replay = oauth_callback::handler::handle(&cloud.service, http_request(callback))
         .await
         .unwrap();
     assert_eq!(replay.status(), 400, "a state is used once");
@@ -322,7 +322,7 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         .unwrap();
     let mut notification = fixture("webhook-connec.json");
     notification["body"] = json!({ "people": [changed] }).to_string().into();
-    let answer = webhook_fn::handler::handle(&cloud.service, http_request(notification))
+    let answer = webhook::handler::handle(&cloud.service, http_request(notification))
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
@@ -356,12 +356,12 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         now
     ));
     webhook["headers"]["x-hubspot-request-timestamp"] = json!(now.to_string());
-    let answer = webhook_fn::handler::handle(&cloud.service, http_request(webhook.clone()))
+    let answer = webhook::handler::handle(&cloud.service, http_request(webhook.clone()))
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
     // The same delivery again is deduplicated in DynamoDB.
-    let again = webhook_fn::handler::handle(&cloud.service, http_request(webhook))
+    let again = webhook::handler::handle(&cloud.service, http_request(webhook))
         .await
         .unwrap();
     let again: Value = serde_json::from_slice(again.body().as_ref()).unwrap();
@@ -374,7 +374,7 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
     assert_eq!(nia["last_name"], json!("Hooked"));
 
     // 5. The hourly tick fans out one sync per organization; that sync finds nothing to do.
-    let tick = sync_fn::handler::run(&cloud.service, &fixture("schedule-tick.json"), None)
+    let tick = sync::handler::run(&cloud.service, &fixture("schedule-tick.json"), None)
         .await
         .unwrap();
     assert_eq!(tick, json!({ "fan_out": 1 }));

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use connector_cli::serve::{LocalRuntime, ServeSettings};
-use connector_service::{Endpoints, ServiceSettings, Tuning};
+use cli::serve::{LocalRuntime, ServeSettings};
+use service::{Endpoints, ServiceSettings, Tuning};
 use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber};
 use linking::AccountKey;
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e_tests::{World, WorldOptions, counts, prop};
+use tests::{World, WorldOptions, counts, prop};
 use emulators::{CallFault, FaultKind, RecordFault};
 use serde_json::{Value, json};
 use sync_core::connec::record;
@@ -94,7 +94,7 @@ async fn first_sync_merges_records_present_on_both_sides_without_duplicates() {
     let acme_hub = world
         .emulators
         .connec
-        .get(e2e_tests::GROUP_ID, "organizations", acme.as_str())
+        .get(tests::GROUP_ID, "organizations", acme.as_str())
         .unwrap();
     assert_eq!(
         acme_hub.pointer("/address/billing/city"),
@@ -195,7 +195,7 @@ async fn a_hub_change_made_during_a_run_reaches_the_app_on_the_next_run() {
                 && !flag.swap(true, std::sync::atomic::Ordering::SeqCst)
             {
                 connec.update(
-                    e2e_tests::GROUP_ID,
+                    tests::GROUP_ID,
                     "people",
                     id.as_str(),
                     json!({ "job_title": "v2" }),
@@ -856,7 +856,7 @@ async fn a_connec_record_created_in_hubspot_carries_its_hubspot_id_afterwards() 
     world.hub_seed("organizations", json!({ "name": "Written Back" }));
     assert_eq!(world.sync().await.status, RunStatus::Success);
 
-    let portal = connector_cli::demo::PORTAL;
+    let portal = cli::demo::PORTAL;
     for (collection, object) in [("people", "contacts"), ("organizations", "companies")] {
         for map in world.idmaps(collection).await {
             let hub_id = map.hub_id.clone().unwrap();

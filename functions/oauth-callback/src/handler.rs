@@ -1,8 +1,8 @@
 //! Routes an API Gateway request to the linking use cases.
 
-use connector_service::ConnectorService;
+use service::ConnectorService;
 use lambda_http::{Body, Error, Request, Response};
-use lambda_wiring::{not_found, query_param, to_response};
+use runtime_aws::{not_found, query_param, to_response};
 
 /// `GET /oauth/{provider}/start?group_id=` and `GET /oauth/{provider}/callback?code&state`.
 pub async fn handle(service: &ConnectorService, request: Request) -> Result<Response<Body>, Error> {
@@ -31,7 +31,7 @@ pub async fn handle(service: &ConnectorService, request: Request) -> Result<Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_wiring::testing::{fixture, in_memory, settings};
+    use runtime_aws::testing::{fixture, in_memory, settings};
 
     fn request(name: &str) -> Request {
         lambda_http::request::from_str(&fixture(name).to_string()).expect("an API Gateway v2 event")

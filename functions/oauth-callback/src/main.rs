@@ -5,10 +5,10 @@ use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_wiring::init_tracing();
-    let service = lambda_wiring::service_from_env().await?;
+    runtime_aws::init_tracing();
+    let service = runtime_aws::service_from_env().await?;
     run(service_fn(|request| {
-        oauth_callback_fn::handler::handle(&service, request)
+        oauth_callback::handler::handle(&service, request)
     }))
     .await
 }

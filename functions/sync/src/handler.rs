@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use connector_service::{ConnectorService, WorkOutcome};
+use service::{ConnectorService, WorkOutcome};
 use lambda_runtime::{Error, LambdaEvent};
 use realtime::WorkItem;
 use serde_json::{Value, json};
@@ -67,7 +67,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_wiring::testing::fixture;
+    use runtime_aws::testing::fixture;
     use sync_core::domain::{EntityName, OrgId};
 
     #[test]

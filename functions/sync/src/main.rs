@@ -6,10 +6,10 @@ use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_wiring::init_tracing();
-    let service = lambda_wiring::service_from_env().await?;
+    runtime_aws::init_tracing();
+    let service = runtime_aws::service_from_env().await?;
     run(service_fn(|event| {
-        sync_fn::handler::handle(&service, event)
+        sync::handler::handle(&service, event)
     }))
     .await
 }

@@ -1,8 +1,8 @@
 //! Verifies and queues webhooks; answers at once (the work runs in the sync function).
 
-use connector_service::ConnectorService;
+use service::ConnectorService;
 use lambda_http::{Body, Error, Request, Response};
-use lambda_wiring::{body_of, headers_of, not_found, path_and_query, to_response};
+use runtime_aws::{body_of, headers_of, not_found, path_and_query, to_response};
 
 /// `POST /webhooks/connec/{tenant}` and `POST /webhooks/{provider}`.
 pub async fn handle(service: &ConnectorService, request: Request) -> Result<Response<Body>, Error> {
@@ -27,7 +27,7 @@ pub async fn handle(service: &ConnectorService, request: Request) -> Result<Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_wiring::testing::{fixture, in_memory, settings};
+    use runtime_aws::testing::{fixture, in_memory, settings};
 
     fn request(value: serde_json::Value) -> Request {
         lambda_http::request::from_str(&value.to_string()).expect("an API Gateway v2 event")
@@ -35,7 +35,7 @@ mod tests {
 
     async fn linked_service() -> (
         ConnectorService,
-        std::sync::Arc<lambda_wiring::testing::RecordingBus>,
+        std::sync::Arc<runtime_aws::testing::RecordingBus>,
     ) {
         let (service, bus) = in_memory(settings("http://127.0.0.1:9", "http://127.0.0.1:9"));
         let now = sync_core::ports::Clock::now(&sync_core::ports::SystemClock);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_service::{Endpoints, Stack, Tuning};
+use service::{Endpoints, Stack, Tuning};
 use emulators::{ConnecEmulator, HubSpotEmulator, RunningServer};
 use serde_json::Value;
 use store_embedded::EmbeddedStore;
@@ -136,7 +136,7 @@ pub fn organization() -> Organization {
         id: OrgId::new(GROUP),
         tenant: Tenant::new("default"),
         group_id: GroupId::new(GROUP),
-        provider: Provider::new(connector_hubspot::PROVIDER),
+        provider: Provider::new(hubspot::PROVIDER),
         realm: Realm::new(PORTAL),
         name: "Chaos Co".into(),
         sync_enabled: true,
@@ -185,7 +185,7 @@ impl World {
                 hubspot_search_cap: 10_000,
             };
             let Stack { engine, .. } =
-                connector_service::build(store.clone(), &sides.endpoints(), &tuning)
+                service::build(store.clone(), &sides.endpoints(), &tuning)
                     .map_err(|e| e.to_string())?;
             Some(engine)
         } else {

@@ -164,7 +164,7 @@ async fn link_health(config: &Config, org: &sync_core::domain::Organization) -> 
 
 pub(super) fn serve_settings(
     config: &Config,
-) -> Result<connector_cli::serve::ServeSettings, String> {
+) -> Result<cli::serve::ServeSettings, String> {
     let serve = config.serve.clone().ok_or(
         "the configuration has no `serve` section: add `serve: { listen: 127.0.0.1:8080 }`",
     )?;
@@ -179,8 +179,8 @@ pub(super) fn serve_settings(
         .unwrap_or_else(|| format!("http://{}", serve.listen))
         .trim_end_matches('/')
         .to_owned();
-    Ok(connector_cli::serve::ServeSettings {
-        service: connector_service::ServiceSettings {
+    Ok(cli::serve::ServeSettings {
+        service: service::ServiceSettings {
             endpoints: Endpoints {
                 connec_url: config.connec.base_url.clone(),
                 connec_api_id: config.connec.api_id.clone(),
@@ -219,7 +219,7 @@ pub(super) async fn serve(path: &Path) -> Result<ExitCode, String> {
         .map(|s| s.listen.clone())
         .unwrap_or_default();
     let key = store_embedded::secrets::SecretKey::from_env().map_err(|e| e.to_string())?;
-    let (runtime, work) = connector_cli::serve::LocalRuntime::open(&config.database, key, settings)
+    let (runtime, work) = cli::serve::LocalRuntime::open(&config.database, key, settings)
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

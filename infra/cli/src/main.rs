@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use connector_cli::config::Config;
-use connector_cli::wiring::{self, Endpoints, Tuning};
-use connector_cli::{bench, demo, lease, report};
+use cli::config::Config;
+use cli::wiring::{self, Endpoints, Tuning};
+use cli::{bench, demo, lease, report};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use store_embedded::EmbeddedStore;
 use sync_core::domain::{OrgId, RunStatus};
@@ -271,7 +271,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Unlock { config } => configured::unlock(&config).await,
         Command::CheckMapping { file } => {
-            connector_hubspot::HubSpotConnector::check_mapping_file(&file)
+            hubspot::HubSpotConnector::check_mapping_file(&file)
                 .map_err(|e| e.to_string())?;
             println!("{}: valid", file.display());
             Ok(ExitCode::SUCCESS)

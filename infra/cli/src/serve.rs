@@ -1,6 +1,6 @@
 //! `connector serve`: the OAuth and webhook endpoints over HTTP on the embedded backend, an
 //! in-process queue for webhook work and an in-process scheduler, so the whole product runs
-//! locally with no AWS. The use cases themselves live in `connector-service`; this module only
+//! locally with no AWS. The use cases themselves live in `service`; this module only
 //! wires the embedded ports and translates HTTP.
 //!
 //! Routes: `GET /oauth/{provider}/start?group_id=..`, `GET /oauth/{provider}/callback`,
@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use connector_service::{ConnectorService, HttpReply, Ports, ServiceSettings};
+use service::{ConnectorService, HttpReply, Ports, ServiceSettings};
 use linking::CredentialStore;
 use realtime::{LocalQueue, WorkItem};
 use serde::Deserialize;
@@ -40,7 +40,7 @@ pub enum ServeError {
     Store(#[from] sync_core::error::StoreError),
     /// Wiring.
     #[error(transparent)]
-    Wiring(#[from] connector_service::WiringError),
+    Wiring(#[from] service::WiringError),
 }
 
 /// The service on the embedded backend, with its queue and schedule.
@@ -87,7 +87,7 @@ impl LocalRuntime {
     }
 
     /// Carries out one work item now (the worker does this for queued items).
-    pub async fn process(&self, item: WorkItem) -> connector_service::WorkOutcome {
+    pub async fn process(&self, item: WorkItem) -> service::WorkOutcome {
         self.service.process(item, None).await
     }
 

@@ -1,4 +1,4 @@
-//! Wiring helpers of the CLI (the engine itself is built by `connector-service`), and the check
+//! Wiring helpers of the CLI (the engine itself is built by `service`), and the check
 //! that both sides agree after a sync.
 
 use std::collections::{HashMap, HashSet};
@@ -10,7 +10,7 @@ use sync_core::domain::{
 };
 use sync_core::ports::{AppConnector, Clock, SyncStore, SystemClock};
 
-pub use connector_service::{Endpoints, Stack, Tuning, WiringError, build, build_with_token};
+pub use service::{Endpoints, Stack, Tuning, WiringError, build, build_with_token};
 
 /// An organization linking a Connec! group to a HubSpot portal.
 ///
@@ -33,7 +33,7 @@ pub fn organization(
         id: OrgId::new(group_id),
         tenant: Tenant::new("default"),
         group_id: GroupId::new(group_id),
-        provider: Provider::new(connector_hubspot::PROVIDER),
+        provider: Provider::new(hubspot::PROVIDER),
         realm: Realm::new(portal_id),
         name: name.to_owned(),
         sync_enabled: true,

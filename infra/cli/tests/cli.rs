@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use connector_cli::wiring;
+use cli::wiring;
 use emulators::{CallFault, FaultKind};
 use serde_json::json;
 use store_embedded::EmbeddedStore;

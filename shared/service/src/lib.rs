@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connector_hubspot::{HubSpotConfig, HubSpotConnector};
+use hubspot::{HubSpotConfig, HubSpotConnector};
 use linking::{
     AccountKey, AuthorizationStateStore, CredentialStore, Linker, OAuthApp, SecretString,
     TokenError, TokenManager,
@@ -40,7 +40,7 @@ pub enum WiringError {
     Connec(#[from] sync_core::error::HttpError),
     /// HubSpot connector.
     #[error("HubSpot configuration: {0}")]
-    HubSpot(#[from] connector_hubspot::SetupError),
+    HubSpot(#[from] hubspot::SetupError),
     /// OAuth configuration.
     #[error(transparent)]
     Link(#[from] linking::LinkError),
@@ -300,7 +300,7 @@ impl ConnectorService {
             .trim_end_matches('/')
             .to_owned();
         let mut app = OAuthApp::new(
-            Provider::new(connector_hubspot::PROVIDER),
+            Provider::new(hubspot::PROVIDER),
             settings.client_id.clone(),
             SecretString::new(settings.client_secret.clone()),
             settings.authorize_url.clone(),
@@ -345,7 +345,7 @@ impl ConnectorService {
             )),
         )
         .app(
-            Provider::new(connector_hubspot::PROVIDER),
+            Provider::new(hubspot::PROVIDER),
             AppWebhooks {
                 verifier: Box::new(webhooks::HubSpotV3Verifier::new(
                     settings.client_secret.clone(),
@@ -383,7 +383,7 @@ impl ConnectorService {
 
     /// `GET /oauth/{provider}/start?group_id=...`: redirect to the app's consent page.
     pub async fn link_start(&self, provider: &str, group_id: Option<&str>) -> HttpReply {
-        if provider != connector_hubspot::PROVIDER {
+        if provider != hubspot::PROVIDER {
             return HttpReply::page(
                 404,
                 "Unknown app",

@@ -3,7 +3,7 @@
 //! translation between API Gateway requests and the service's HTTP replies.
 //!
 //! Environment (every missing variable is named in the error):
-//! `TABLE_NAME`, `EVENT_BUS_NAME`, `SECRETS_PREFIX` (read by [`aws_adapters::AwsConfig`]),
+//! `TABLE_NAME`, `EVENT_BUS_NAME`, `SECRETS_PREFIX` (read by [`store_aws::AwsConfig`]),
 //! `TENANT`, `PUBLIC_URL`, `CONNEC_BASE_URL`, `HUBSPOT_BASE_URL`, `HUBSPOT_CLIENT_ID`,
 //! `HUBSPOT_APP_ID`, optional `HUBSPOT_AUTHORIZE_URL`.
 //! Secrets (Secrets Manager, never in the environment):
@@ -12,11 +12,11 @@
 
 use std::sync::Arc;
 
-use aws_adapters::{
+use store_aws::{
     AwsConfig, DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
     SecretsCredentialStore,
 };
-use connector_service::{ConnectorService, Endpoints, HttpReply, Ports, ServiceSettings, Tuning};
+use service::{ConnectorService, Endpoints, HttpReply, Ports, ServiceSettings, Tuning};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -28,7 +28,7 @@ pub enum SetupError {
     Env(String),
     /// AWS adapter configuration.
     #[error(transparent)]
-    Aws(#[from] aws_adapters::ConfigError),
+    Aws(#[from] store_aws::ConfigError),
     /// A secret is missing or malformed.
     #[error("secret `{name}`: {detail}")]
     Secret {
@@ -39,7 +39,7 @@ pub enum SetupError {
     },
     /// Wiring.
     #[error(transparent)]
-    Wiring(#[from] connector_service::WiringError),
+    Wiring(#[from] service::WiringError),
 }
 
 fn env(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, SetupError> {
@@ -152,7 +152,7 @@ pub async fn service_with(
 
 /// Builds the service from the process environment (the Lambda cold start).
 pub async fn service_from_env() -> Result<ConnectorService, SetupError> {
-    let sdk = aws_adapters::load_sdk_config().await;
+    let sdk = store_aws::load_sdk_config().await;
     service_with(&sdk, &|name| std::env::var(name).ok()).await
 }
 
@@ -267,7 +267,7 @@ pub mod testing {
     use std::sync::{Arc, Mutex};
 
     use async_trait::async_trait;
-    use connector_service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
+    use service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
     use realtime::{BusError, EventBus, MemoryDedupe, WorkItem};
     use serde_json::Value;
 

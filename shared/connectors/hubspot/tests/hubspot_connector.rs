@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use connector_hubspot::{HubSpotConfig, HubSpotConnector};
+use hubspot::{HubSpotConfig, HubSpotConnector};
 use emulators::hubspot::ScheduledFault;
 use emulators::{CallFault, FaultKind, HubSpotEmulator, RunningServer};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_adapters::DynamoStore;
+use store_aws::DynamoStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 use sync_core::conformance::{Scale, all_maps, assert_conflict, map, org_id, people, ts};
 use sync_core::domain::{AppId, EntityName, HubId, IdMap, OrgId};

@@ -3,8 +3,8 @@
 //!
 //! Each check is a public async function taking a fresh, empty store;
 //! [`sync_store_conformance!`](crate::sync_store_conformance) turns them all into
-//! `#[tokio::test]`s. Its real uses are `shared/embedded/src/tests.rs` and
-//! `shared/aws/tests/aws/store.rs` (no store implementation lives in this crate, so this is not
+//! `#[tokio::test]`s. Its real uses are `shared/store-embedded/src/tests.rs` and
+//! `shared/store-aws/tests/aws/store.rs` (no store implementation lives in this crate, so this is not
 //! compiled as a doc test):
 //!
 //! ```text

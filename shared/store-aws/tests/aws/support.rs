@@ -1,9 +1,9 @@
 //! Starts (or finds) moto, and builds SDK clients against it.
 
-use aws_adapters::{DynamoStore, create_table};
+use store_aws::{DynamoStore, create_table};
 
 #[allow(unused_imports)]
-pub use aws_adapters::testing::{MotoServer, moto, sdk_config, unique};
+pub use store_aws::testing::{MotoServer, moto, sdk_config, unique};
 
 pub async fn dynamo() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk_config().await)

@@ -1,6 +1,6 @@
 //! EventBridge publishing against moto.
 
-use aws_adapters::{EventBridgeBus, MAX_ENTRY_BYTES};
+use store_aws::{EventBridgeBus, MAX_ENTRY_BYTES};
 use realtime::{EventBus, WorkItem};
 use serde_json::json;
 use sync_core::domain::{AppId, EntityName, OrgId};

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_adapters::{
+use store_aws::{
     DynamoAuthorizationStateStore, DynamoDedupe, SecretsCredentialStore, create_table,
 };
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -46,7 +46,7 @@ impl AwsConfig {
     /// Like [`AwsConfig::from_env`], with the variables read through `lookup` (tests).
     ///
     /// ```
-    /// use aws_adapters::{AwsConfig, ConfigError};
+    /// use store_aws::{AwsConfig, ConfigError};
     /// let config = AwsConfig::from_lookup(|name| match name {
     ///     "TABLE_NAME" => Some("sync".into()),
     ///     "EVENT_BUS_NAME" => Some("work".into()),

@@ -89,7 +89,7 @@
 //!
 //! # Testing
 //!
-//! `cargo test -p aws-adapters` runs against moto over real HTTP with the real SDK clients. The tests
+//! `cargo test -p store-aws` runs against moto over real HTTP with the real SDK clients. The tests
 //! use `MOTO_ENDPOINT` when it is set, otherwise start `.venv/bin/moto_server`'s code on a free
 //! loopback port themselves; `infra/scripts/moto.sh --install-only` creates `.venv` with
 //! `moto[server]`. moto is run serving one request at a time: threaded moto does not lock a
