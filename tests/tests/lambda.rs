@@ -7,15 +7,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use emulators::{ConnecEmulator, HubSpotEmulator};
+use realtime::{BusError, EventBus, WorkItem};
+use serde_json::{Value, json};
+use service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
 use store_aws::testing::{moto, sdk_config, unique};
 use store_aws::{
     DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
     SecretsCredentialStore, create_table,
 };
-use service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
-use emulators::{ConnecEmulator, HubSpotEmulator};
-use realtime::{BusError, EventBus, WorkItem};
-use serde_json::{Value, json};
 use sync_core::connec::record;
 use sync_core::domain::{EntityName, OrgId};
 use sync_core::http::HttpConfig;
@@ -232,12 +232,10 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         .seed("cld-demo", "organizations", json!({ "name": "Acme Corp" }));
 
     // 1. Link: start -> HubSpot consent -> callback.
-    let start = oauth_callback::handler::handle(
-        &cloud.service,
-        http_request(fixture("oauth-start.json")),
-    )
-    .await
-    .unwrap();
+    let start =
+        oauth_callback::handler::handle(&cloud.service, http_request(fixture("oauth-start.json")))
+            .await
+            .unwrap();
     assert_eq!(start.status(), 303);
     let authorize = start.headers()["location"].to_str().unwrap().to_owned();
     let consent = reqwest::Client::builder()

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cli::serve::{LocalRuntime, ServeSettings};
-use service::{Endpoints, ServiceSettings, Tuning};
 use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber};
 use linking::AccountKey;
 use serde_json::{Value, json};
+use service::{Endpoints, ServiceSettings, Tuning};
 use store_embedded::secrets::SecretKey;
 use sync_core::domain::{OrgId, Provider};
 use sync_core::http::HttpConfig;

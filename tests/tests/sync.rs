@@ -5,13 +5,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tests::{World, WorldOptions, counts, prop};
 use emulators::{CallFault, FaultKind, RecordFault};
 use serde_json::{Value, json};
 use sync_core::connec::record;
 use sync_core::domain::{ConflictPolicy, Direction, EntityName, RunStatus, Side};
 use sync_core::engine::RunOptions;
 use sync_core::ports::SyncStore;
+use tests::{World, WorldOptions, counts, prop};
 
 fn emails_of_contacts(world: &World) -> Vec<String> {
     world

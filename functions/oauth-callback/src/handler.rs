@@ -1,8 +1,8 @@
 //! Routes an API Gateway request to the linking use cases.
 
-use service::ConnectorService;
 use lambda_http::{Body, Error, Request, Response};
 use runtime_aws::{not_found, query_param, to_response};
+use service::ConnectorService;
 
 /// `GET /oauth/{provider}/start?group_id=` and `GET /oauth/{provider}/callback?code&state`.
 pub async fn handle(service: &ConnectorService, request: Request) -> Result<Response<Body>, Error> {

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use service::{ConnectorService, WorkOutcome};
 use lambda_runtime::{Error, LambdaEvent};
 use realtime::WorkItem;
 use serde_json::{Value, json};
+use service::{ConnectorService, WorkOutcome};
 use sync_core::domain::Timestamp;
 
 /// Time kept back before the Lambda deadline to checkpoint and emit the continuation.

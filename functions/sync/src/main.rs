@@ -8,8 +8,5 @@ use lambda_runtime::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     runtime_aws::init_tracing();
     let service = runtime_aws::service_from_env().await?;
-    run(service_fn(|event| {
-        sync::handler::handle(&service, event)
-    }))
-    .await
+    run(service_fn(|event| sync::handler::handle(&service, event))).await
 }

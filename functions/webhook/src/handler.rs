@@ -1,8 +1,8 @@
 //! Verifies and queues webhooks; answers at once (the work runs in the sync function).
 
-use service::ConnectorService;
 use lambda_http::{Body, Error, Request, Response};
 use runtime_aws::{body_of, headers_of, not_found, path_and_query, to_response};
+use service::ConnectorService;
 
 /// `POST /webhooks/connec/{tenant}` and `POST /webhooks/{provider}`.
 pub async fn handle(service: &ConnectorService, request: Request) -> Result<Response<Body>, Error> {

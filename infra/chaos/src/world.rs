@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use service::{Endpoints, Stack, Tuning};
 use emulators::{ConnecEmulator, HubSpotEmulator, RunningServer};
 use serde_json::Value;
+use service::{Endpoints, Stack, Tuning};
 use store_embedded::EmbeddedStore;
 use sync_core::connec::record;
 use sync_core::domain::{
@@ -184,9 +184,8 @@ impl World {
                 conflict_policy: policy,
                 hubspot_search_cap: 10_000,
             };
-            let Stack { engine, .. } =
-                service::build(store.clone(), &sides.endpoints(), &tuning)
-                    .map_err(|e| e.to_string())?;
+            let Stack { engine, .. } = service::build(store.clone(), &sides.endpoints(), &tuning)
+                .map_err(|e| e.to_string())?;
             Some(engine)
         } else {
             None

@@ -162,9 +162,7 @@ async fn link_health(config: &Config, org: &sync_core::domain::Organization) -> 
     }
 }
 
-pub(super) fn serve_settings(
-    config: &Config,
-) -> Result<cli::serve::ServeSettings, String> {
+pub(super) fn serve_settings(config: &Config) -> Result<cli::serve::ServeSettings, String> {
     let serve = config.serve.clone().ok_or(
         "the configuration has no `serve` section: add `serve: { listen: 127.0.0.1:8080 }`",
     )?;

@@ -271,8 +271,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Unlock { config } => configured::unlock(&config).await,
         Command::CheckMapping { file } => {
-            hubspot::HubSpotConnector::check_mapping_file(&file)
-                .map_err(|e| e.to_string())?;
+            hubspot::HubSpotConnector::check_mapping_file(&file).map_err(|e| e.to_string())?;
             println!("{}: valid", file.display());
             Ok(ExitCode::SUCCESS)
         }

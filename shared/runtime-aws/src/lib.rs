@@ -12,13 +12,13 @@
 
 use std::sync::Arc;
 
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use service::{ConnectorService, Endpoints, HttpReply, Ports, ServiceSettings, Tuning};
 use store_aws::{
     AwsConfig, DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
     SecretsCredentialStore,
 };
-use service::{ConnectorService, Endpoints, HttpReply, Ports, ServiceSettings, Tuning};
-use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 
 /// Errors at cold start: configuration or secrets missing.
 #[derive(Debug, thiserror::Error)]
@@ -267,9 +267,9 @@ pub mod testing {
     use std::sync::{Arc, Mutex};
 
     use async_trait::async_trait;
-    use service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
     use realtime::{BusError, EventBus, MemoryDedupe, WorkItem};
     use serde_json::Value;
+    use service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
 
     /// A bus that keeps every item.
     #[derive(Default)]

@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use hubspot::{HubSpotConfig, HubSpotConnector};
 use emulators::hubspot::ScheduledFault;
 use emulators::{CallFault, FaultKind, HubSpotEmulator, RunningServer};
+use hubspot::{HubSpotConfig, HubSpotConnector};
 use serde_json::{Value, json};
 use sync_core::domain::{AppEntityName, AppId, HubId, PageCursor, Timestamp};
 use sync_core::http::HttpConfig;

@@ -1,8 +1,8 @@
 //! EventBridge publishing against moto.
 
-use store_aws::{EventBridgeBus, MAX_ENTRY_BYTES};
 use realtime::{EventBus, WorkItem};
 use serde_json::json;
+use store_aws::{EventBridgeBus, MAX_ENTRY_BYTES};
 use sync_core::domain::{AppId, EntityName, OrgId};
 
 use crate::support;

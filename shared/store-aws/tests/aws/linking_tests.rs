@@ -3,15 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use store_aws::{
-    DynamoAuthorizationStateStore, DynamoDedupe, SecretsCredentialStore, create_table,
-};
 use aws_sdk_dynamodb::types::AttributeValue;
 use linking::{
     AccountKey, AuthorizationStateStore, CredentialStore, LinkStatus, PendingAuthorization,
     SaveOutcome, SecretString, TokenSet,
 };
 use realtime::Dedupe;
+use store_aws::{
+    DynamoAuthorizationStateStore, DynamoDedupe, SecretsCredentialStore, create_table,
+};
 use sync_core::domain::{GroupId, Provider, Tenant, Timestamp};
 
 use crate::support;

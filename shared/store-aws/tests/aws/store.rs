@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use store_aws::DynamoStore;
 use aws_sdk_dynamodb::types::AttributeValue;
+use store_aws::DynamoStore;
 use sync_core::conformance::{Scale, all_maps, assert_conflict, map, org_id, people, ts};
 use sync_core::domain::{AppId, EntityName, HubId, IdMap, OrgId};
 use sync_core::error::StoreError;
