@@ -8,14 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cli::demo::{Emulators, GROUP, PORTAL};
 use cli::wiring::{self, Stack, Tuning};
+use connec::record;
+use http_client::HttpConfig;
 use hubspot::HubSpotConnector;
 use serde_json::Value;
 use store_embedded::EmbeddedStore;
-use sync_core::connec::record;
 use sync_core::domain::*;
 use sync_core::engine::{RunOptions, SyncEngine};
 use sync_core::error::StoreError;
-use sync_core::http::HttpConfig;
 use sync_core::ports::SyncStore;
 
 pub use cli::demo::GROUP as GROUP_ID;

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use connec::record;
 use emulators::{ConnecEmulator, HubSpotEmulator};
+use http_client::HttpConfig;
 use realtime::{BusError, EventBus, WorkItem};
 use serde_json::{Value, json};
 use service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
@@ -16,9 +18,7 @@ use store_aws::{
     DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
     SecretsCredentialStore, create_table,
 };
-use sync_core::connec::record;
 use sync_core::domain::{EntityName, OrgId};
-use sync_core::http::HttpConfig;
 use sync_core::ports::SyncStore;
 
 const PUBLIC_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use cli::serve::{LocalRuntime, ServeSettings};
 use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber};
+use http_client::HttpConfig;
 use linking::AccountKey;
 use serde_json::{Value, json};
 use service::{Endpoints, ServiceSettings, Tuning};
 use store_embedded::secrets::SecretKey;
 use sync_core::domain::{OrgId, Provider};
-use sync_core::http::HttpConfig;
 
 const GROUP: &str = "cld-rt";
 const CLIENT_SECRET: &str = "rt-client-secret";
@@ -293,7 +293,7 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
 
     // Connec! -> HubSpot, by notification only.
     let person = person_by_email(&served.connec, "web@hook.example").unwrap();
-    let hub_id = sync_core::connec::record::hub_id(&person).unwrap();
+    let hub_id = connec::record::hub_id(&person).unwrap();
     served.connec.update(
         GROUP,
         "people",

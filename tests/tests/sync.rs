@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use connec::record;
 use emulators::{CallFault, FaultKind, RecordFault};
 use serde_json::{Value, json};
-use sync_core::connec::record;
 use sync_core::domain::{ConflictPolicy, Direction, EntityName, RunStatus, Side};
 use sync_core::engine::RunOptions;
 use sync_core::ports::SyncStore;

@@ -97,7 +97,7 @@ fn company_ref(side: Side, record: &Value) -> Option<String> {
     match side {
         Side::Hub => record
             .get("organization_id")
-            .and_then(sync_core::connec::record::connec_ref)
+            .and_then(connec::record::connec_ref)
             .map(|id| id.to_string()),
         Side::App => record
             .pointer("/properties/associatedcompanyid")

@@ -5,16 +5,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use connec::record;
 use emulators::{ConnecEmulator, HubSpotEmulator, RunningServer};
+use http_client::HttpConfig;
 use serde_json::Value;
 use service::{Endpoints, Stack, Tuning};
 use store_embedded::EmbeddedStore;
-use sync_core::connec::record;
 use sync_core::domain::{
     ConflictPolicy, GroupId, OrgId, Organization, Provider, Realm, Side, Tenant,
 };
 use sync_core::engine::SyncEngine;
-use sync_core::http::HttpConfig;
 use sync_core::ports::{Clock, SyncStore, SystemClock};
 
 use crate::ledger::Kind;

@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http_client::HttpConfig;
 use serde_json::{Value, json};
 use sync_core::domain::OrgId;
 use sync_core::engine::RunOptions;
-use sync_core::http::HttpConfig;
 use sync_core::ports::SyncStore;
 
 use crate::demo::{GROUP, PORTAL};
@@ -171,7 +171,7 @@ pub async fn run(
             .error_for_status()?
             .json()
             .await?;
-        org_ids.extend(created.iter().filter_map(sync_core::connec::record::hub_id));
+        org_ids.extend(created.iter().filter_map(connec::record::hub_id));
     }
     for chunk_start in (0..people).step_by(1000) {
         let batch: Vec<Value> = (chunk_start..(chunk_start + 1000).min(people))

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use connec::record;
 use emulators::{ConnecEmulator, HubSpotEmulator, RunningServer};
+use http_client::HttpConfig;
 use serde_json::{Value, json};
-use sync_core::connec::record;
 use sync_core::domain::{OrgId, Run};
 use sync_core::engine::RunOptions;
-use sync_core::http::HttpConfig;
 use sync_core::ports::SyncStore;
 
 use crate::report::run_summary;

@@ -10,11 +10,11 @@ use clap::{Parser, Subcommand};
 use cli::config::Config;
 use cli::wiring::{self, Endpoints, Tuning};
 use cli::{bench, demo, lease, report};
+use http_client::HttpConfig;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use store_embedded::EmbeddedStore;
 use sync_core::domain::{OrgId, RunStatus};
 use sync_core::engine::{PageProgress, RunOptions};
-use sync_core::http::HttpConfig;
 use sync_core::ports::SyncStore;
 
 mod chaos;

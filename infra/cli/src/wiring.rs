@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use connec::record;
 use serde_json::Value;
-use sync_core::connec::record;
 use sync_core::domain::{
     EntityName, GroupId, OrgId, Organization, Provider, Realm, Tenant, Timestamp,
 };

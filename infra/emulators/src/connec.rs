@@ -11,7 +11,7 @@
 //!   on every listed field, compared like `$filter ... eq`: exactly and
 //!   case-sensitively (numbers and instants as such); a missing, `null` or blank
 //!   value never matches. The sources describe matching on "the same" values and
-//!   never a case folding (see `sync_core::connec::matching`).
+//!   never a case folding (see `connec::matching`).
 //! - The triples of an `id` array are *added* to the record's ids, the others
 //!   kept; a `PUT` whose body is only an id array is the id write-back. A new
 //!   triple moves `updated_at` and is notified like any change; re-sending a

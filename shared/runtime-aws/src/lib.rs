@@ -303,7 +303,7 @@ pub mod testing {
                 mappings_dir: None,
             },
             tuning: Tuning {
-                http: sync_core::http::HttpConfig::fast(),
+                http: http_client::HttpConfig::fast(),
                 ..Tuning::default()
             },
             public_url: "https://abcdef1234.execute-api.us-east-1.amazonaws.com".into(),

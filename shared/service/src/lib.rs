@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use connec::{ConnecClient, ConnecConfig};
+use http_client::HttpConfig;
 use hubspot::{HubSpotConfig, HubSpotConnector};
 use linking::{
     AccountKey, AuthorizationStateStore, CredentialStore, Linker, OAuthApp, SecretString,
@@ -23,13 +25,11 @@ use linking::{
 };
 use realtime::{AppWebhooks, Dedupe, EventBus, WebhookReceiver, WorkItem};
 use serde_json::json;
-use sync_core::connec::{ConnecClient, ConnecConfig};
 use sync_core::domain::{
     ConflictPolicy, EntityName, GroupId, OrgId, Organization, Provider, Tenant, Timestamp,
 };
 use sync_core::engine::{EngineConfig, RunOptions, SyncEngine};
 use sync_core::error::AppError;
-use sync_core::http::HttpConfig;
 use sync_core::ports::{Clock, SyncStore, SystemClock, TokenSource};
 
 /// Errors wiring the engine.

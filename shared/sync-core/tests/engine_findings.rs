@@ -3,11 +3,12 @@
 
 mod support;
 
+use connec::testing::HubOp;
 use serde_json::{Value, json};
 use support::{World, inactive, prop};
 use sync_core::domain::{ConflictPolicy, Direction, EntityName, RunStatus};
 use sync_core::engine::RunOptions;
-use sync_core::testing::{AppOp, Failure, HubOp, Order};
+use sync_core::testing::{AppOp, Failure, Order};
 
 fn person(first: &str, email: &str) -> Value {
     json!({ "first_name": first, "last_name": "Doe", "email": { "address": email } })

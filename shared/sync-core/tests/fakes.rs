@@ -129,12 +129,10 @@ mod store {
 }
 
 mod hub {
+    use connec::testing::{FakeHub, HubOp, MatchRule};
     use sync_core::error::HttpError;
     use sync_core::ports::{ExternalId, Hub, HubChange, HubWrite};
-    use sync_core::testing::{
-        Failure, FakeHub, HubOp, MatchRule, Order, SAMPLE_GROUP, sample_entities,
-        sample_external_id,
-    };
+    use sync_core::testing::{Failure, Order, SAMPLE_GROUP, sample_entities, sample_external_id};
 
     use super::*;
 
@@ -171,7 +169,7 @@ mod hub {
     fn ids(records: &[Value]) -> Vec<String> {
         records
             .iter()
-            .map(|r| sync_core::connec::record::hub_id(r).unwrap().to_string())
+            .map(|r| connec::record::hub_id(r).unwrap().to_string())
             .collect()
     }
 
@@ -918,8 +916,8 @@ mod app {
 }
 
 mod bundle {
+    use connec::testing::Fakes;
     use sync_core::ports::SyncStore;
-    use sync_core::testing::Fakes;
 
     #[tokio::test]
     async fn the_sample_fakes_share_one_clock_and_hold_the_organization() {

@@ -7,10 +7,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use http_client::Idempotency;
 use serde_json::{Value, json};
 use sync_core::domain::{AppEntityName, AppId};
 use sync_core::error::{AppError, RecordError};
-use sync_core::http::Idempotency;
 use sync_core::ports::AppWriteFailure;
 
 use crate::connector::HubSpotConnector;

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use http_client::HttpConfig;
 use sync_core::domain::ConflictPolicy;
-use sync_core::http::HttpConfig;
 use sync_core::ports::{StaticToken, TokenSource};
 use url::Url;
 

@@ -3,11 +3,11 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use http_client::{ApiClient, HeaderRateLimit};
 use mapping::{EntityMapping, FunctionRegistry};
 use sync_core::domain::{AppEntityName, Provider};
 use sync_core::entity::EntityPair;
 use sync_core::error::AppError;
-use sync_core::http::ApiClient;
 
 use crate::config::HubSpotConfig;
 use crate::http::hubspot_error_detail;
@@ -111,7 +111,12 @@ impl HubSpotConnector {
             },
         );
         Ok(Self {
-            api: ApiClient::new(API, config.http.clone(), hubspot_error_detail)?,
+            api: ApiClient::new(API, config.http.clone(), hubspot_error_detail)?.with_rate_limits(
+                std::sync::Arc::new(
+                    HeaderRateLimit::new(&["x-hubspot-ratelimit-remaining"])
+                        .window_ms("x-hubspot-ratelimit-interval-milliseconds"),
+                ),
+            ),
             config,
             provider: Provider::new(PROVIDER),
             entities,

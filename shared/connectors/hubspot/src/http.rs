@@ -1,9 +1,9 @@
 //! Talking to the API: authorised requests, JSON answers, HubSpot's error envelope, and the
 //! record helpers every module shares.
 
+use http_client::{HttpResponse, Idempotency, parse_json};
 use serde_json::{Value, json};
 use sync_core::error::{AppError, HttpError};
-use sync_core::http::{HttpResponse, Idempotency, parse_json};
 use url::Url;
 
 use crate::API;

@@ -13,10 +13,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use http_client::Idempotency;
 use serde_json::{Value, json};
 use sync_core::domain::{AppEntityName, AppId};
 use sync_core::error::{AppError, HttpError};
-use sync_core::http::Idempotency;
 use sync_core::ports::{AppMatches, MatchQuery};
 
 use crate::API;

@@ -11,11 +11,11 @@
 
 use std::collections::HashSet;
 
+use http_client::Idempotency;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sync_core::domain::{AppEntityName, AppId, PageCursor, Timestamp};
 use sync_core::error::AppError;
-use sync_core::http::Idempotency;
 use sync_core::ports::Page;
 
 use crate::API;

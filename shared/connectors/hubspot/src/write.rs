@@ -18,10 +18,10 @@
 
 use std::collections::HashMap;
 
+use http_client::Idempotency;
 use serde_json::{Map, Value, json};
 use sync_core::domain::AppEntityName;
 use sync_core::error::{AppError, HttpError, RecordError};
-use sync_core::http::Idempotency;
 use sync_core::ports::{AppWrite, AppWriteFailure, AppWriteKind, AppWriteOutcome};
 
 use crate::connector::{HubSpotConnector, ObjectType};

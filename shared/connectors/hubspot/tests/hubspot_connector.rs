@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use emulators::hubspot::ScheduledFault;
 use emulators::{CallFault, FaultKind, HubSpotEmulator, RunningServer};
+use http_client::HttpConfig;
 use hubspot::{HubSpotConfig, HubSpotConnector};
 use serde_json::{Value, json};
 use sync_core::domain::{AppEntityName, AppId, HubId, PageCursor, Timestamp};
-use sync_core::http::HttpConfig;
 use sync_core::ports::{AppConnector, AppWrite, AppWriteFailure, AppWriteKind, MatchQuery};
 
 const MARKER: &str = "connec_id";

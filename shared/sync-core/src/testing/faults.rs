@@ -51,7 +51,7 @@ impl Failure {
 
 /// Failures queued per operation, and how often each operation was called.
 #[derive(Debug)]
-pub(crate) struct Plan<Op, F = Failure> {
+pub struct Plan<Op, F = Failure> {
     queued: HashMap<Op, VecDeque<F>>,
     calls: HashMap<Op, u64>,
 }
@@ -67,7 +67,7 @@ impl<Op, F> Default for Plan<Op, F> {
 
 impl<Op: Hash + Eq + Copy, F: Clone> Plan<Op, F> {
     /// The next `n` calls of `op` fail with `failure` (after any already queued).
-    pub(crate) fn fail_next(&mut self, op: Op, n: usize, failure: F) {
+    pub fn fail_next(&mut self, op: Op, n: usize, failure: F) {
         self.queued
             .entry(op)
             .or_default()
@@ -75,23 +75,23 @@ impl<Op: Hash + Eq + Copy, F: Clone> Plan<Op, F> {
     }
 
     /// Counts a call of `op` and hands back its planned failure, if any.
-    pub(crate) fn call(&mut self, op: Op) -> Option<F> {
+    pub fn call(&mut self, op: Op) -> Option<F> {
         *self.calls.entry(op).or_default() += 1;
         self.queued.get_mut(&op).and_then(VecDeque::pop_front)
     }
 
     /// Calls of `op` so far (failed ones included).
-    pub(crate) fn calls(&self, op: Op) -> u64 {
+    pub fn calls(&self, op: Op) -> u64 {
         self.calls.get(&op).copied().unwrap_or(0)
     }
 
     /// Calls of every operation so far.
-    pub(crate) fn total(&self) -> u64 {
+    pub fn total(&self) -> u64 {
         self.calls.values().sum()
     }
 
     /// Forgets every queued failure (counters stay).
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.queued.clear();
     }
 }

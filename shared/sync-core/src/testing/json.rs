@@ -3,14 +3,14 @@
 use serde_json::Value;
 
 /// The value at a dotted path (`email.address`) of objects; `None` when absent.
-pub(crate) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+pub fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.')
         .try_fold(value, |v, segment| v.as_object()?.get(segment))
 }
 
 /// Calls `f` on every value at `path`: dotted, with `name[]` for each element of an array
 /// (`lines[].item_id`). Absent values are skipped.
-pub(crate) fn walk_mut(value: &mut Value, path: &str, f: &mut dyn FnMut(&mut Value)) {
+pub fn walk_mut(value: &mut Value, path: &str, f: &mut dyn FnMut(&mut Value)) {
     let segments: Vec<&str> = path.split('.').collect();
     walk(value, &segments, f);
 }
@@ -33,7 +33,7 @@ fn walk(value: &mut Value, segments: &[&str], f: &mut dyn FnMut(&mut Value)) {
 }
 
 /// Merges `patch` into `target`: objects key by key (recursively), anything else replaced.
-pub(crate) fn deep_merge(target: &mut Value, patch: &Value) {
+pub fn deep_merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
             for (key, value) in p {
@@ -52,7 +52,7 @@ pub(crate) fn deep_merge(target: &mut Value, patch: &Value) {
 }
 
 /// Both non-null and equal; strings trimmed and lower-cased first when `fold_case`.
-pub(crate) fn values_match(a: &Value, b: &Value, fold_case: bool) -> bool {
+pub fn values_match(a: &Value, b: &Value, fold_case: bool) -> bool {
     if a.is_null() || b.is_null() {
         return false;
     }

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
+use connec::testing::Fakes;
 use serde_json::Value;
 use sync_core::domain::{AppId, ConflictPolicy, EntityName, HubId, IdMap, Run, Timestamp};
 use sync_core::engine::{EngineConfig, RunOptions, SyncEngine};
 use sync_core::entity::EntityPair;
 use sync_core::ports::SyncStore;
-use sync_core::testing::{FakeApp, Fakes, SAMPLE_GROUP, sample_entities};
+use sync_core::testing::{FakeApp, SAMPLE_GROUP, sample_entities};
 
 /// The fakes and an engine over them.
 pub struct World {

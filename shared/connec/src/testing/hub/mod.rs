@@ -10,14 +10,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::clock::ManualClock;
-use super::faults::{Failure, Order, Plan, WriteCounts};
-use super::json::{deep_merge, lookup, values_match, walk_mut};
-use crate::connec::record;
-use crate::domain::{AppId, EntityName, GroupId, HubId, PageCursor, Provider, Realm, Timestamp};
-use crate::entity::EntityPair;
-use crate::error::{HttpError, HubError, RecordError};
-use crate::ports::{ExternalId, Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page};
+use crate::record;
+use sync_core::domain::{
+    AppId, EntityName, GroupId, HubId, PageCursor, Provider, Realm, Timestamp,
+};
+use sync_core::entity::EntityPair;
+use sync_core::error::{HttpError, HubError, RecordError};
+use sync_core::ports::{
+    ExternalId, Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page,
+};
+use sync_core::testing::ManualClock;
+use sync_core::testing::json::{deep_merge, lookup, values_match, walk_mut};
+use sync_core::testing::{Failure, Order, Plan, WriteCounts};
 
 const API: &str = "fake-connec";
 
@@ -146,7 +150,7 @@ impl fmt::Debug for FakeHub {
     }
 }
 
-use crate::connec::record::channel;
+use crate::record::channel;
 
 fn malformed(operation: &str, detail: String) -> HubError {
     HttpError::Malformed {

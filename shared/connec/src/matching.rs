@@ -19,7 +19,7 @@
 //! (`Ann@Example.com` does not match `ann@example.com`), combined with `and`, and sends each value
 //! verbatim: a string quoted (`'` doubled inside, OData style), a number or a boolean bare. The
 //! emulator's smart merge and its `$filter ... eq` use this same rule, so what
-//! [`Hub::find_matches`](crate::ports::Hub::find_matches) finds is what a `POST` with
+//! [`Hub::find_matches`](sync_core::ports::Hub::find_matches) finds is what a `POST` with
 //! `matching_fields` would merge into. No source states the rule outright: if a Connec!
 //! deployment turns out to fold case, only [`match_filter`] needs to change (e.g. to a
 //! case-insensitive `match`), together with the emulator.

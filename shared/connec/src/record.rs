@@ -2,14 +2,14 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::{AppId, EntityName, GroupId, HubId, Provider, Realm, Timestamp};
-use crate::error::{HttpError, HubError};
-use crate::ports::{ExternalId, HubRecordMeta};
+use sync_core::domain::{AppId, EntityName, GroupId, HubId, Provider, Realm, Timestamp};
+use sync_core::error::{HttpError, HubError};
+use sync_core::ports::{ExternalId, HubRecordMeta};
 
 /// [`describe`], or an error naming the collection: the [`Hub::describe`] of every adapter that
 /// speaks Connec!'s shape.
 ///
-/// [`Hub::describe`]: crate::ports::Hub::describe
+/// [`Hub::describe`]: sync_core::ports::Hub::describe
 pub fn describe_in(collection: &EntityName, record: &Value) -> Result<HubRecordMeta, HubError> {
     describe(record).ok_or_else(|| HttpError::Malformed {
         api: "connec",

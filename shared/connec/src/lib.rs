@@ -42,13 +42,17 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::domain::{AppId, EntityName, GroupId, HubId, PageCursor, Provider, Realm, Timestamp};
-use crate::error::{HttpError, HubError, RecordError};
-use crate::http::{ApiClient, HttpConfig, Idempotency, parse_json};
-use crate::ports::{Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page};
+use http_client::{ApiClient, HttpConfig, Idempotency, parse_json};
+use sync_core::domain::{
+    AppId, EntityName, GroupId, HubId, PageCursor, Provider, Realm, Timestamp,
+};
+use sync_core::error::{HttpError, HubError, RecordError};
+use sync_core::ports::{Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page};
 
 pub mod matching;
 pub mod record;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 

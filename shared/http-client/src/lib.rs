@@ -4,6 +4,11 @@
 //! Retry rules (DESIGN section 4, "Outside limits"): 429 is always retried (the request was not
 //! processed), honouring `Retry-After`; 5xx and timeouts are retried only for idempotent requests,
 //! because a create that timed out may have happened; 4xx validation errors are never retried.
+//!
+//! Each API says what its rate-limit headers mean through a [`RateLimitPolicy`] (for example
+//! [`HeaderRateLimit`] naming a "remaining" header and a window header); the client only acts on
+//! the answer: when nothing remains in the window it waits before the next request, so that the
+//! API does not have to answer 429.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +18,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::error::HttpError;
+pub use sync_core::error::HttpError;
 
 /// Tunables of an [`ApiClient`].
 #[derive(Clone, Debug)]
@@ -82,6 +87,69 @@ pub struct HttpResponse {
 /// Extracts a readable message from an API's error body.
 pub type ErrorDetail = fn(&[u8]) -> String;
 
+/// What an API's rate-limit headers say: after a response, how long to wait before the next
+/// request (`None`: go on). Each connector supplies its own; the client never names an API.
+pub trait RateLimitPolicy: Send + Sync + std::fmt::Debug {
+    /// The pause the response's headers ask for, if any.
+    fn pause_after(&self, headers: &HeaderMap) -> Option<Duration>;
+}
+
+/// No rate-limit headers: the API signals limits only with 429 and `Retry-After`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoRateLimitHeaders;
+
+impl RateLimitPolicy for NoRateLimitHeaders {
+    fn pause_after(&self, _headers: &HeaderMap) -> Option<Duration> {
+        None
+    }
+}
+
+/// A limit announced by a "calls remaining" header and, optionally, a header giving the window
+/// length in milliseconds: when the first present "remaining" header says 0, wait one window.
+#[derive(Clone, Debug)]
+pub struct HeaderRateLimit {
+    remaining: Vec<&'static str>,
+    window_ms: Option<&'static str>,
+    default_window: Duration,
+}
+
+impl HeaderRateLimit {
+    /// A policy reading the first present of `remaining` (lower-case header names), with a
+    /// window of one second unless [`HeaderRateLimit::window_ms`] or
+    /// [`HeaderRateLimit::default_window`] say otherwise.
+    pub fn new(remaining: &[&'static str]) -> Self {
+        Self {
+            remaining: remaining.to_vec(),
+            window_ms: None,
+            default_window: Duration::from_secs(1),
+        }
+    }
+
+    /// The header giving the window length in milliseconds.
+    pub fn window_ms(mut self, header: &'static str) -> Self {
+        self.window_ms = Some(header);
+        self
+    }
+
+    /// The window when no header gives it.
+    pub fn default_window(mut self, window: Duration) -> Self {
+        self.default_window = window;
+        self
+    }
+}
+
+impl RateLimitPolicy for HeaderRateLimit {
+    fn pause_after(&self, headers: &HeaderMap) -> Option<Duration> {
+        let remaining = self.remaining.iter().find_map(|h| header_u64(headers, h))?;
+        (remaining == 0).then(|| {
+            self.window_ms
+                .and_then(|h| header_u64(headers, h))
+                .map(Duration::from_millis)
+                .unwrap_or(self.default_window)
+        })
+    }
+}
+
 /// One API's HTTP client.
 #[derive(Clone)]
 pub struct ApiClient {
@@ -89,6 +157,7 @@ pub struct ApiClient {
     client: reqwest::Client,
     config: HttpConfig,
     error_detail: ErrorDetail,
+    rate_limits: Arc<dyn RateLimitPolicy>,
     permits: Arc<Semaphore>,
     not_before: Arc<Mutex<Option<Instant>>>,
 }
@@ -120,8 +189,15 @@ impl ApiClient {
             client,
             config,
             error_detail,
+            rate_limits: Arc::new(NoRateLimitHeaders),
             not_before: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// Reads the API's rate-limit headers with `policy`.
+    pub fn with_rate_limits(mut self, policy: Arc<dyn RateLimitPolicy>) -> Self {
+        self.rate_limits = policy;
+        self
     }
 
     /// The underlying reqwest client, to build requests.
@@ -301,19 +377,12 @@ impl ApiClient {
         }
     }
 
-    /// Slows down before the API has to say 429: when a rate-limit header says nothing remains in
-    /// the window, wait for the window before the next request.
+    /// Slows down before the API has to say 429, as the API's [`RateLimitPolicy`] reads its
+    /// headers.
     async fn note_rate_limit_headers(&self, headers: &HeaderMap) {
-        let remaining = header_u64(headers, "x-hubspot-ratelimit-remaining")
-            .or_else(|| header_u64(headers, "x-minlimit-remaining"));
-        let interval = header_u64(headers, "x-hubspot-ratelimit-interval-milliseconds")
-            .map(Duration::from_millis)
-            .unwrap_or(Duration::from_secs(1));
-        let mut not_before = self.not_before.lock().await;
-        *not_before = match remaining {
-            Some(0) => Some(Instant::now() + interval.min(self.config.max_retry_after)),
-            _ => None,
-        };
+        let pause = self.rate_limits.pause_after(headers);
+        *self.not_before.lock().await =
+            pause.map(|wait| Instant::now() + wait.min(self.config.max_retry_after));
     }
 }
 
@@ -362,4 +431,54 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
         // Syntax errors only name positions; the body itself may hold personal data.
         detail: format!("{e} (in a {}-byte body)", body.len()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: Headers) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    type Headers = &'static [(&'static str, &'static str)];
+
+    #[test]
+    fn a_header_policy_pauses_for_one_window_only_when_nothing_remains() {
+        let policy = HeaderRateLimit::new(&["x-a-remaining", "x-b-remaining"])
+            .window_ms("x-a-interval-milliseconds");
+        let cases: &[(Headers, Option<Duration>)] = &[
+            (&[], None),
+            (&[("x-a-remaining", "3")], None),
+            (&[("x-a-remaining", "0")], Some(Duration::from_secs(1))),
+            (
+                &[
+                    ("x-a-remaining", "0"),
+                    ("x-a-interval-milliseconds", "10000"),
+                ],
+                Some(Duration::from_secs(10)),
+            ),
+            // The second name is read when the first is absent.
+            (&[("x-b-remaining", "0")], Some(Duration::from_secs(1))),
+            // A value that is not a count is no signal.
+            (&[("x-a-remaining", "soon")], None),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(policy.pause_after(&headers(pairs)), *expected, "{pairs:?}");
+        }
+        let minute =
+            HeaderRateLimit::new(&["x-a-remaining"]).default_window(Duration::from_secs(60));
+        assert_eq!(
+            minute.pause_after(&headers(&[("x-a-remaining", "0")])),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            NoRateLimitHeaders.pause_after(&headers(&[("x-a-remaining", "0")])),
+            None
+        );
+    }
 }

@@ -5,7 +5,7 @@ use emulators::{CallFault, ConnecEmulator, RunningServer};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::ports::ExternalId;
+use sync_core::ports::ExternalId;
 
 const GROUP: &str = "cld-test";
 
