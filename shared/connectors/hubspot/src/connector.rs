@@ -2,8 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
-use http_client::{ApiClient, HeaderRateLimit};
+use http_client::{ApiClient, HeaderRateLimit, RateLimitPolicy};
+use sync_core::ports::TokenSource;
 use mapping::{EntityMapping, FunctionRegistry};
 use sync_core::domain::{AppEntityName, Provider};
 use sync_core::entity::EntityPair;
@@ -33,6 +35,10 @@ pub(crate) struct ObjectType {
     pub(crate) modified_property: &'static str,
     /// Properties requested on reads.
     pub(crate) properties: Vec<String>,
+    /// The properties the mapping names (webhook subscriptions follow them).
+    pub(crate) mapped: Vec<String>,
+    /// The object type's singular name in webhook event types (`contact`).
+    pub(crate) event_name: &'static str,
     /// The built-in property group the create marker goes into.
     pub(crate) marker_group: &'static str,
     /// How natural matches are found.
@@ -95,7 +101,13 @@ impl HubSpotConnector {
             ObjectType {
                 name: "companies",
                 modified_property: "hs_lastmodifieddate",
-                properties: with_system(org_props, "hs_lastmodifieddate", &config.marker_property),
+                properties: with_system(
+                    org_props.clone(),
+                    "hs_lastmodifieddate",
+                    &config.marker_property,
+                ),
+                mapped: org_props,
+                event_name: "company",
                 marker_group: "companyinformation",
                 natural: NaturalKey::DomainThenName,
             },
@@ -105,7 +117,13 @@ impl HubSpotConnector {
             ObjectType {
                 name: "contacts",
                 modified_property: "lastmodifieddate",
-                properties: with_system(people_props, "lastmodifieddate", &config.marker_property),
+                properties: with_system(
+                    people_props.clone(),
+                    "lastmodifieddate",
+                    &config.marker_property,
+                ),
+                mapped: people_props,
+                event_name: "contact",
                 marker_group: "contactinformation",
                 natural: NaturalKey::Email,
             },
@@ -125,6 +143,37 @@ impl HubSpotConnector {
         })
     }
 
+    /// The same connector (mappings, object types) for another account's tokens, with its own
+    /// HTTP client (its own concurrency cap and rate-limit state).
+    pub fn for_token(&self, token: Arc<dyn TokenSource>) -> Result<Self, SetupError> {
+        let config = HubSpotConfig {
+            token,
+            ..self.config.clone()
+        };
+        Ok(Self {
+            api: api_client(&config)?,
+            config,
+            provider: self.provider.clone(),
+            entities: self.entities.clone(),
+            objects: self.objects.clone(),
+            markers: tokio::sync::Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The entity pairs, built from the mappings.
+    pub fn entity_pairs(&self) -> &[EntityPair] {
+        &self.entities
+    }
+
+    /// Each synced object type's webhook name and mapped properties, in entity order.
+    pub fn webhook_objects(&self) -> Vec<(&'static str, Vec<String>)> {
+        self.entities
+            .iter()
+            .filter_map(|pair| self.objects.get(pair.app.as_str()))
+            .map(|object| (object.event_name, object.mapped.clone()))
+            .collect()
+    }
+
     /// Loads a mapping file written by a user, to check it before use.
     pub fn check_mapping_file(path: &Path) -> Result<(), SetupError> {
         EntityMapping::from_file(path, &FunctionRegistry::default())?;
@@ -141,6 +190,18 @@ impl HubSpotConnector {
                 entity: entity.to_string(),
             })
     }
+}
+
+/// What HubSpot's rate-limit headers mean: calls remaining in a window of the given length.
+pub(crate) fn rate_limits() -> Arc<dyn RateLimitPolicy> {
+    Arc::new(
+        HeaderRateLimit::new(&["x-hubspot-ratelimit-remaining"])
+            .window_ms("x-hubspot-ratelimit-interval-milliseconds"),
+    )
+}
+
+fn api_client(config: &HubSpotConfig) -> Result<ApiClient, SetupError> {
+    Ok(ApiClient::new(API, config.http.clone(), hubspot_error_detail)?.with_rate_limits(rate_limits()))
 }
 
 /// HubSpot internal names: lower-case letters, digits and underscores, starting with a letter.

@@ -37,11 +37,13 @@ mod config;
 mod connector;
 mod http;
 pub mod matching;
+mod provider;
 pub mod read;
 pub mod write;
 
 pub use config::{DEFAULT_MARKER_PROPERTY, HubSpotConfig};
 pub use connector::HubSpotConnector;
+pub use provider::{HubSpotFactory, HubSpotProvider, HubSpotSettings, OAuthSettings};
 
 const API: &str = "hubspot";
 /// The provider name HubSpot records carry in Connec! external ids.
