@@ -398,8 +398,11 @@ pub async fn complete_link(
     let organizations = store.list_organizations().await?;
     let same_account =
         |org: &&Organization| org.provider == provider && org.realm.as_str() == account;
-    let ours =
-        |org: &&Organization| org.group_id == group_id || org.id.as_str() == group_id.as_str();
+    // A group links one account of each app: its organization for this app is ours.
+    let ours = |org: &&Organization| {
+        org.provider == provider
+            && (org.group_id == group_id || org.id.as_str() == group_id.as_str())
+    };
     // Stored credentials are keyed by account: they belong to this group's organization when it
     // has one for this account, else to the other organization holding the account.
     let credentials_are_theirs = credentials.load(&key).await?.is_some()
@@ -437,7 +440,7 @@ pub async fn complete_link(
             ..existing.clone()
         },
         None => Organization {
-            id: OrgId::new(group_id.as_str()),
+            id: new_org_id(&organizations, &group_id, &provider),
             tenant,
             group_id,
             provider,
@@ -458,6 +461,16 @@ pub async fn complete_link(
         "account linked"
     );
     Ok(organization)
+}
+
+/// The id of a new organization: the group id for the group's first app (as before several
+/// apps could be linked, so one-app deployments keep their ids), `{group}:{provider}` after.
+pub fn new_org_id(organizations: &[Organization], group: &GroupId, provider: &Provider) -> OrgId {
+    if organizations.iter().any(|o| o.id.as_str() == group.as_str()) {
+        OrgId::new(format!("{group}:{provider}"))
+    } else {
+        OrgId::new(group.as_str())
+    }
 }
 
 /// What [`unlink`] does with what was synced so far.

@@ -4,9 +4,12 @@
 //!   API id and key. One body may carry several collections and several groups: each record is
 //!   routed to the organization of its own `group_id`; unknown collections, unlinked groups and
 //!   directions switched off are ignored with a logged reason.
-//! - `POST /webhooks/{provider}`: an app's signed webhooks (HubSpot v3 here; the [`Verifier`]
-//!   seam also expresses body HMACs and Xero's intent-to-receive rule). Events carry ids only:
-//!   they are deduplicated on their event id and the records are fetched by the worker.
+//! - `POST /webhooks/{provider}`: an app's signed webhooks, verified and read by its provider
+//!   ([`connector_sdk::AppWebhooks`]). Events carry ids only: they are deduplicated on their
+//!   event's dedupe key and the records are fetched by the worker.
+//!
+//! A group may link one account of each app: a Connec! record goes to every organization of
+//! its group whose app syncs its collection.
 //!
 //! Requests are verified on their raw bytes before parsing and answered at once: the work goes to
 //! the [`EventBus`] (locally an in-process queue, on AWS an event bus), so a slow app never delays
@@ -27,60 +30,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sync_core::domain::{AppId, EntityName, OrgId, Organization, Provider, Tenant, Timestamp};
+use connector_sdk::Registry;
+use sync_core::domain::{AppId, EntityName, OrgId, Organization, Tenant, Timestamp};
 use sync_core::error::StoreError;
 use sync_core::ports::{Clock, SyncStore};
 use webhooks::{RawRequest, Verifier};
 
-/// Work handed from a webhook (or a schedule) to a worker.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum WorkItem {
-    /// Run one organization's sync.
-    Sync {
-        /// Organization.
-        org: OrgId,
-    },
-    /// Connec! records to push to the app.
-    HubRecords {
-        /// Organization.
-        org: OrgId,
-        /// Entity pair.
-        entity: EntityName,
-        /// Records as Connec! sent them.
-        records: Vec<Value>,
-    },
-    /// App records changed: fetch them and push them to Connec!.
-    AppChanges {
-        /// Organization.
-        org: OrgId,
-        /// Entity pair.
-        entity: EntityName,
-        /// App ids.
-        ids: Vec<AppId>,
-    },
-}
-
-/// Errors of the event bus.
-#[derive(Debug, thiserror::Error)]
-#[error("event bus: {0}")]
-pub struct BusError(pub String);
-
-/// Where work goes: an in-process queue locally, EventBridge on AWS.
-#[async_trait]
-pub trait EventBus: Send + Sync {
-    /// Hands work over; returns once it is safely queued.
-    async fn publish(&self, item: WorkItem) -> Result<(), BusError>;
-    /// Hands over many items (EventBridge sends them 10 per call).
-    async fn publish_all(&self, items: Vec<WorkItem>) -> Result<(), BusError> {
-        for item in items {
-            self.publish(item).await?;
-        }
-        Ok(())
-    }
-}
+pub use sync_core::ports::{BusError, Dedupe, EventBus, WorkItem};
 
 /// The in-process queue: an unbounded channel drained by one worker task.
 #[derive(Clone)]
@@ -119,22 +76,6 @@ impl EventBus for LocalQueue {
             .send(item)
             .map_err(|_| BusError("the local worker has stopped".into()))
     }
-}
-
-/// Remembers which webhook events were already accepted.
-#[async_trait]
-pub trait Dedupe: Send + Sync {
-    /// True the first time `key` is seen within `ttl`.
-    async fn first_time(
-        &self,
-        key: &str,
-        now: Timestamp,
-        ttl: Duration,
-    ) -> Result<bool, StoreError>;
-
-    /// Forgets `key`, so that its next delivery is first again: the work it claimed could not be
-    /// queued: without it a redelivery after a failed publish would be dropped as a duplicate.
-    async fn forget(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// An in-memory [`Dedupe`] with expiry (one process; the AWS adapter keeps keys in DynamoDB).
@@ -194,14 +135,6 @@ impl Reply {
     }
 }
 
-/// How one app's webhooks are checked and read.
-pub struct AppWebhooks {
-    /// Checks authenticity on the raw request.
-    pub verifier: Box<dyn Verifier>,
-    /// HubSpot object type (`contact`, `company`) -> entity pair (`people`, `organizations`).
-    pub object_entities: HashMap<String, EntityName>,
-}
-
 /// Receives webhooks, verifies them, and queues their work.
 pub struct WebhookReceiver {
     store: Arc<dyn SyncStore>,
@@ -209,20 +142,19 @@ pub struct WebhookReceiver {
     dedupe: Arc<dyn Dedupe>,
     clock: Arc<dyn Clock>,
     tenants: HashMap<Tenant, Box<dyn Verifier>>,
-    apps: HashMap<Provider, AppWebhooks>,
-    /// Collections each organization syncs (hub side), for routing.
-    entities: Vec<EntityName>,
+    /// Every app served; their entity pairs route both kinds of webhooks.
+    apps: Registry,
     dedupe_ttl: Duration,
 }
 
 impl WebhookReceiver {
-    /// A receiver over the given ports.
+    /// A receiver over the given ports, for the apps of `apps`.
     pub fn new(
         store: Arc<dyn SyncStore>,
         bus: Arc<dyn EventBus>,
         dedupe: Arc<dyn Dedupe>,
         clock: Arc<dyn Clock>,
-        entities: Vec<EntityName>,
+        apps: Registry,
     ) -> Self {
         Self {
             store,
@@ -230,8 +162,7 @@ impl WebhookReceiver {
             dedupe,
             clock,
             tenants: HashMap::new(),
-            apps: HashMap::new(),
-            entities,
+            apps,
             dedupe_ttl: Duration::from_secs(3 * 24 * 3600),
         }
     }
@@ -239,12 +170,6 @@ impl WebhookReceiver {
     /// Registers a tenant's Connec! notification credentials.
     pub fn tenant(mut self, tenant: Tenant, verifier: Box<dyn Verifier>) -> Self {
         self.tenants.insert(tenant, verifier);
-        self
-    }
-
-    /// Registers an app's webhook verification and routing.
-    pub fn app(mut self, provider: Provider, webhooks: AppWebhooks) -> Self {
-        self.apps.insert(provider, webhooks);
         self
     }
 
@@ -272,50 +197,58 @@ impl WebhookReceiver {
                 return Reply::error(503, "temporarily unable to read organizations; retry later");
             }
         };
-        let by_group: HashMap<&str, &Organization> = organizations
-            .iter()
-            .filter(|o| o.tenant.as_str() == tenant)
-            .map(|o| (o.group_id.as_str(), o))
-            .collect();
+        let mut by_group: HashMap<&str, Vec<&Organization>> = HashMap::new();
+        for org in organizations.iter().filter(|o| o.tenant.as_str() == tenant) {
+            by_group.entry(org.group_id.as_str()).or_default().push(org);
+        }
         let now = self.clock.now();
         let mut batches: BTreeMap<(OrgId, EntityName), Claimed<Value>> = BTreeMap::new();
         let (mut ignored, mut duplicates) = (0usize, 0usize);
         for notification in notifications {
             let entity = EntityName::new(notification.collection.clone());
-            if !self.entities.contains(&entity) {
+            if !self.apps.iter().any(|app| app.entities().iter().any(|p| p.hub == entity)) {
                 tracing::info!(tenant, collection = %notification.collection, "notification ignored: collection not synced");
                 ignored += 1;
                 continue;
             }
-            let Some(org) = by_group.get(notification.group_id.as_str()) else {
+            let Some(orgs) = by_group.get(notification.group_id.as_str()) else {
                 tracing::info!(tenant, group = %notification.group_id, "notification ignored: group not linked");
                 ignored += 1;
                 continue;
             };
-            if !org.sync_enabled || !org.flags(&entity).to_app {
-                tracing::info!(org = %org.id, entity = %entity, "notification ignored: sync or direction off");
+            // Every app linked to the group that syncs the collection gets the record.
+            let targets: Vec<&Organization> = orgs
+                .iter()
+                .copied()
+                .filter(|org| self.apps.pair(&org.provider, &entity).is_some())
+                .filter(|org| org.sync_enabled && org.flags(&entity).to_app)
+                .collect();
+            if targets.is_empty() {
+                tracing::info!(tenant, group = %notification.group_id, entity = %entity, "notification ignored: sync or direction off");
                 ignored += 1;
                 continue;
             }
-            let key = connec_record_key(tenant, &notification);
-            match self.dedupe.first_time(&key, now, self.dedupe_ttl).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    duplicates += 1;
-                    continue;
+            for org in targets {
+                let key = connec_record_key(tenant, org, &notification);
+                match self.dedupe.first_time(&key, now, self.dedupe_ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        duplicates += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(tenant, error = %e, "cannot record the notification");
+                        self.release(batches.into_values()).await;
+                        return Reply::error(
+                            503,
+                            "temporarily unable to accept notifications; retry later",
+                        );
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(tenant, error = %e, "cannot record the notification");
-                    self.release(batches.into_values()).await;
-                    return Reply::error(
-                        503,
-                        "temporarily unable to accept notifications; retry later",
-                    );
-                }
+                let batch = batches.entry((org.id.clone(), entity.clone())).or_default();
+                batch.items.push(notification.record.clone());
+                batch.keys.push(key);
             }
-            let batch = batches.entry((org.id.clone(), entity)).or_default();
-            batch.items.push(notification.record);
-            batch.keys.push(key);
         }
         let mut accepted = 0usize;
         let mut batches = batches.into_iter();
@@ -365,11 +298,15 @@ impl WebhookReceiver {
 
     /// `POST /webhooks/{provider}`.
     pub async fn app_webhook(&self, provider: &str, request: &RawRequest<'_>) -> Reply {
-        let Some(app) = self.apps.get(&Provider::new(provider)) else {
+        let Some((app, webhooks)) = self
+            .apps
+            .get(provider)
+            .and_then(|app| app.webhooks().map(|w| (app, w)))
+        else {
             return Reply::error(404, &format!("no webhooks configured for `{provider}`"));
         };
         let now = self.clock.now();
-        if let Err(rejection) = app.verifier.verify(request, now.as_datetime()) {
+        if let Err(rejection) = webhooks.verifier().verify(request, now.as_datetime()) {
             tracing::warn!(provider, status = rejection.status, "app webhook rejected");
             return Reply {
                 status: rejection.status,
@@ -383,7 +320,7 @@ impl WebhookReceiver {
                 },
             };
         }
-        let events = match webhooks::parse_hubspot_events(request.body) {
+        let events = match webhooks.parse(request.body) {
             Ok(events) => events,
             Err(e) => return Reply::error(400, &e.to_string()),
         };
@@ -397,17 +334,20 @@ impl WebhookReceiver {
         let mut batches: BTreeMap<(OrgId, EntityName), Claimed<AppId>> = BTreeMap::new();
         let (mut duplicates, mut ignored) = (0usize, 0usize);
         for event in events {
-            let object = object_name(&event.object_type);
-            let Some(entity) = app.object_entities.get(&object) else {
+            let Some(entity) = app
+                .entities()
+                .iter()
+                .find(|pair| pair.app == event.entity)
+                .map(|pair| &pair.hub)
+            else {
                 ignored += 1;
                 continue;
             };
-            let portal = event.portal_id.to_string();
             let Some(org) = organizations
                 .iter()
-                .find(|o| o.provider.as_str() == provider && o.realm.as_str() == portal)
+                .find(|o| o.provider == *app.id() && o.realm == event.realm)
             else {
-                tracing::info!(provider, portal = %portal, "webhook ignored: account not linked");
+                tracing::info!(provider, realm = %event.realm, "webhook ignored: account not linked");
                 ignored += 1;
                 continue;
             };
@@ -416,7 +356,7 @@ impl WebhookReceiver {
                 continue;
             }
             // Claimed only now that it has work; released below if that work is not queued.
-            let key = event.dedupe_key();
+            let key = event.dedupe_key;
             match self.dedupe.first_time(&key, now, self.dedupe_ttl).await {
                 Ok(true) => {}
                 Ok(false) => {
@@ -430,9 +370,8 @@ impl WebhookReceiver {
                 }
             }
             let batch = batches.entry((org.id.clone(), entity.clone())).or_default();
-            let id = AppId::new(event.object_id.to_string());
-            if !batch.items.contains(&id) {
-                batch.items.push(id);
+            if !batch.items.contains(&event.id) {
+                batch.items.push(event.id);
             }
             batch.keys.push(key);
         }
@@ -457,7 +396,7 @@ impl WebhookReceiver {
             }
             accepted += count;
         }
-        let ack = app.verifier.acknowledgement();
+        let ack = webhooks.verifier().acknowledgement();
         if ack.body.is_empty() && ack.status == 200 && ack.content_type.is_none() {
             return Reply {
                 status: 200,
@@ -487,22 +426,19 @@ impl<T> Default for Claimed<T> {
     }
 }
 
-/// The dedupe key of one Connec! record version: tenant, group, collection and a SHA-256 digest
-/// (keyed, from the webhooks crate) of the record as sent, in serde_json's canonical key order.
-fn connec_record_key(tenant: &str, notification: &webhooks::ConnecNotification) -> String {
+/// The dedupe key of one Connec! record version for one organization: tenant, group,
+/// collection, the app it goes to, and a SHA-256 digest (keyed, from the webhooks crate) of the
+/// record as sent, in serde_json's canonical key order. (A redelivery straddling the upgrade from
+/// the one-app key is applied twice, which the engine's content hashes make a no-op.)
+fn connec_record_key(
+    tenant: &str,
+    org: &Organization,
+    notification: &webhooks::ConnecNotification,
+) -> String {
     let bytes = serde_json::to_vec(&notification.record).unwrap_or_default();
     let digest = webhooks::body_hmac_signature("connec-record-version", &bytes);
     format!(
-        "connec:{tenant}:{}:{}:{digest}",
-        notification.group_id, notification.collection
+        "connec:{tenant}:{}:{}:{digest}:{}",
+        notification.group_id, notification.collection, org.provider
     )
-}
-
-fn object_name(object: &webhooks::HubSpotObject) -> String {
-    match object {
-        webhooks::HubSpotObject::Contact => "contact".into(),
-        webhooks::HubSpotObject::Company => "company".into(),
-        webhooks::HubSpotObject::Deal => "deal".into(),
-        webhooks::HubSpotObject::Other(other) => other.to_lowercase(),
-    }
 }

@@ -4,17 +4,18 @@
 //!
 //! Environment (every missing variable is named in the error):
 //! `TABLE_NAME`, `EVENT_BUS_NAME`, `SECRETS_PREFIX` (read by [`store_aws::AwsConfig`]),
-//! `TENANT`, `PUBLIC_URL`, `CONNEC_BASE_URL`, `HUBSPOT_BASE_URL`, `HUBSPOT_CLIENT_ID`,
-//! `HUBSPOT_APP_ID`, optional `HUBSPOT_AUTHORIZE_URL`.
+//! `TENANT`, `PUBLIC_URL`, `CONNEC_BASE_URL`, and `APPS`, the comma-separated ids of the apps
+//! served; each app reads its own `<APP>_*` variables (its factory says which).
 //! Secrets (Secrets Manager, never in the environment):
-//! `<prefix>/connec/<tenant>` = `{"api_id": "...", "api_key": "..."}` and
-//! `<prefix>/hubspot/client` = `{"client_secret": "..."}`.
+//! `<prefix>/connec/<tenant>` = `{"api_id": "...", "api_key": "..."}` and, per app,
+//! `<prefix>/<app>/client` (a JSON object: the app's client secret and the like).
 
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use service::{ConnectorService, Endpoints, HttpReply, Ports, ServiceSettings, Tuning};
+use connector_sdk::{BuildContext, ProviderFactory, ProviderError, Registry};
+use service::{ConnectorService, HttpReply, HubEndpoint, Ports, ServiceSettings, Tuning};
 use store_aws::{
     AwsConfig, DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
     SecretsCredentialStore,
@@ -40,6 +41,9 @@ pub enum SetupError {
     /// Wiring.
     #[error(transparent)]
     Wiring(#[from] service::WiringError),
+    /// An app's settings.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
 }
 
 fn env(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, SetupError> {
@@ -54,10 +58,6 @@ struct ConnecSecret {
     api_key: String,
 }
 
-#[derive(Deserialize)]
-struct HubSpotSecret {
-    client_secret: String,
-}
 
 async fn read_secret<T: serde::de::DeserializeOwned>(
     client: &aws_sdk_secretsmanager::Client,
@@ -106,6 +106,7 @@ impl Classify for serde_json::Error {
 pub async fn service_with(
     sdk: &aws_config::SdkConfig,
     lookup: &dyn Fn(&str) -> Option<String>,
+    factories: &[Box<dyn ProviderFactory>],
 ) -> Result<ConnectorService, SetupError> {
     let aws = AwsConfig::from_lookup(lookup)?;
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
@@ -114,29 +115,33 @@ pub async fn service_with(
     let tenant = env(lookup, "TENANT")?;
     let prefix = aws.secrets_prefix.clone();
     let connec: ConnecSecret = read_secret(&secrets, &format!("{prefix}/connec/{tenant}")).await?;
-    let hubspot: HubSpotSecret = read_secret(&secrets, &format!("{prefix}/hubspot/client")).await?;
-    let hubspot_url = env(lookup, "HUBSPOT_BASE_URL")?;
-    let app_id = env(lookup, "HUBSPOT_APP_ID")?
-        .parse::<u64>()
-        .map_err(|_| SetupError::Env("HUBSPOT_APP_ID must be a number".into()))?;
     let settings = ServiceSettings {
-        endpoints: Endpoints {
-            connec_url: env(lookup, "CONNEC_BASE_URL")?,
-            connec_api_id: connec.api_id,
-            connec_api_key: connec.api_key,
-            hubspot_url: hubspot_url.clone(),
-            hubspot_token: String::new(),
-            mappings_dir: None,
+        hub: HubEndpoint {
+            url: env(lookup, "CONNEC_BASE_URL")?,
+            api_id: connec.api_id,
+            api_key: connec.api_key,
         },
         tuning: Tuning::default(),
         public_url: env(lookup, "PUBLIC_URL")?.trim_end_matches('/').to_owned(),
         tenant,
-        client_id: env(lookup, "HUBSPOT_CLIENT_ID")?,
-        client_secret: hubspot.client_secret,
-        app_id,
-        authorize_url: lookup("HUBSPOT_AUTHORIZE_URL")
-            .unwrap_or_else(|| format!("{}/oauth/authorize", hubspot_url.trim_end_matches('/'))),
     };
+    let context = BuildContext {
+        public_url: settings.public_url.clone(),
+        http: settings.tuning.http.clone(),
+        conflict_policy: settings.tuning.conflict_policy,
+    };
+    let names: Vec<String> = std::env::vars().map(|(name, _)| name).collect();
+    let mut apps = Registry::new();
+    for id in env(lookup, "APPS")?.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+        let factory = factories.iter().find(|f| f.id() == id).ok_or_else(|| {
+            let known: Vec<&str> = factories.iter().map(|f| f.id()).collect();
+            SetupError::Env(format!("APPS names `{id}`, which is not one of {}", known.join(", ")))
+        })?;
+        let secret: serde_json::Value =
+            read_secret(&secrets, &format!("{prefix}/{id}/client")).await?;
+        let provider = factory.from_environment(lookup, &names, secret, &context)?;
+        apps.register(provider).map_err(service::WiringError::from)?;
+    }
     let ports = Ports {
         store: Arc::new(DynamoStore::new(dynamo.clone(), aws.table_name.clone())),
         credentials: Arc::new(SecretsCredentialStore::new(secrets, prefix)),
@@ -147,13 +152,18 @@ pub async fn service_with(
         dedupe: Arc::new(DynamoDedupe::new(dynamo, aws.table_name.clone())),
         bus: Arc::new(EventBridgeBus::new(events, aws.event_bus_name.clone())),
     };
-    Ok(ConnectorService::new(ports, settings)?)
+    Ok(ConnectorService::new(ports, settings, apps)?)
 }
 
 /// Builds the service from the process environment (the Lambda cold start).
 pub async fn service_from_env() -> Result<ConnectorService, SetupError> {
     let sdk = store_aws::load_sdk_config().await;
-    service_with(&sdk, &|name| std::env::var(name).ok()).await
+    service_with(
+        &sdk,
+        &|name| std::env::var(name).ok(),
+        &connectors::factories(),
+    )
+    .await
 }
 
 /// JSON logs in Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON`), level from `RUST_LOG`.
@@ -269,7 +279,7 @@ pub mod testing {
     use async_trait::async_trait;
     use realtime::{BusError, EventBus, MemoryDedupe, WorkItem};
     use serde_json::Value;
-    use service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
+    use service::{ConnectorService, HubEndpoint, Ports, ServiceSettings, Tuning};
 
     /// A bus that keeps every item.
     #[derive(Default)]
@@ -290,33 +300,32 @@ pub mod testing {
         }
     }
 
-    /// Settings matching the fixtures: tenant `default`, Basic `demo-id:demo-key`, HubSpot client
-    /// `demo-client-id` / `demo-client-secret`, public URL of the fixtures' API.
-    pub fn settings(connec_url: &str, hubspot_url: &str) -> ServiceSettings {
+    /// Settings matching the fixtures: tenant `default`, Basic `demo-id:demo-key`, public URL
+    /// of the fixtures' API.
+    pub fn settings(connec_url: &str) -> ServiceSettings {
         ServiceSettings {
-            endpoints: Endpoints {
-                connec_url: connec_url.to_owned(),
-                connec_api_id: "demo-id".into(),
-                connec_api_key: "demo-key".into(),
-                hubspot_url: hubspot_url.to_owned(),
-                hubspot_token: String::new(),
-                mappings_dir: None,
+            hub: HubEndpoint {
+                url: connec_url.to_owned(),
+                api_id: "demo-id".into(),
+                api_key: "demo-key".into(),
             },
             tuning: Tuning {
                 http: http_client::HttpConfig::fast(),
                 ..Tuning::default()
             },
-            public_url: "https://abcdef1234.execute-api.us-east-1.amazonaws.com".into(),
+            public_url: PUBLIC_URL.into(),
             tenant: "default".into(),
-            client_id: "demo-client-id".into(),
-            client_secret: "demo-client-secret".into(),
-            app_id: 424242,
-            authorize_url: format!("{hubspot_url}/oauth/authorize"),
         }
     }
 
+    /// The fixtures' public URL.
+    pub const PUBLIC_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";
+
     /// The service on in-memory ports.
-    pub fn in_memory(settings: ServiceSettings) -> (ConnectorService, Arc<RecordingBus>) {
+    pub fn in_memory(
+        settings: ServiceSettings,
+        apps: connector_sdk::Registry,
+    ) -> (ConnectorService, Arc<RecordingBus>) {
         let bus = Arc::new(RecordingBus::default());
         let ports = Ports {
             store: Arc::new(store_embedded::EmbeddedStore::in_memory().expect("in-memory store")),
@@ -326,7 +335,7 @@ pub mod testing {
             bus: bus.clone(),
         };
         (
-            ConnectorService::new(ports, settings).expect("service wires"),
+            ConnectorService::new(ports, settings, apps).expect("service wires"),
             bus,
         )
     }

@@ -21,6 +21,7 @@ impl Clock for SystemClock {
 
 mod app;
 mod hub;
+mod queue;
 mod store;
 
 pub use app::{
@@ -28,6 +29,7 @@ pub use app::{
     AppWriteOutcome, MatchQuery, SharedConnector,
 };
 pub use hub::{ExternalId, Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome};
+pub use queue::{BusError, Dedupe, EventBus, WorkItem};
 pub use store::{LeaseHolder, SharedStore, SyncStore};
 
 use async_trait::async_trait;

@@ -1,0 +1,139 @@
+//! Wiring an engine: the hub client, one app's connector and the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connec::{ConnecClient, ConnecConfig};
+use connector_sdk::{AppProvider, ProviderError};
+use http_client::HttpConfig;
+use linking::{AccountKey, SecretString, TokenError, TokenManager};
+use sync_core::domain::ConflictPolicy;
+use sync_core::engine::{EngineConfig, SyncEngine};
+use sync_core::error::AppError;
+use sync_core::ports::{AppConnector, Clock, SyncStore, SystemClock, TokenSource};
+
+/// Errors wiring the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    /// Connec! client.
+    #[error("Connec! configuration: {0}")]
+    Connec(#[from] sync_core::error::HttpError),
+    /// An app's provider.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// OAuth configuration.
+    #[error(transparent)]
+    Link(#[from] linking::LinkError),
+    /// An app is not registered, or twice.
+    #[error(transparent)]
+    Registry(#[from] connector_sdk::RegistryError),
+}
+
+/// Where Connec! is, and the tenant's credentials.
+#[derive(Clone, Debug)]
+pub struct HubEndpoint {
+    /// Connec! base URL.
+    pub url: String,
+    /// Connec! API id.
+    pub api_id: String,
+    /// Connec! API key.
+    pub api_key: String,
+}
+
+/// Engine knobs.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// HTTP timeouts and retries.
+    pub http: HttpConfig,
+    /// Watermark overlap.
+    pub overlap: Duration,
+    /// Conflict policy.
+    pub conflict_policy: ConflictPolicy,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            overlap: Duration::from_secs(120),
+            conflict_policy: ConflictPolicy::default(),
+        }
+    }
+}
+
+/// An engine and its app connector.
+pub struct Stack {
+    /// The engine.
+    pub engine: SyncEngine,
+    /// The app connector (for checks and mappings).
+    pub connector: Arc<dyn AppConnector>,
+}
+
+/// Builds the engine over a store, Connec! and one app's connector with tokens from `token`.
+pub fn build(
+    store: Arc<dyn SyncStore>,
+    hub: &HubEndpoint,
+    tuning: &Tuning,
+    provider: &dyn AppProvider,
+    token: Arc<dyn TokenSource>,
+) -> Result<Stack, WiringError> {
+    let mut connec = ConnecConfig::new(&hub.url, &hub.api_id, &hub.api_key)?;
+    connec.http = tuning.http.clone();
+    let hub = Arc::new(ConnecClient::new(connec)?);
+    let connector = provider.connector(token)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let engine = SyncEngine::new(
+        store,
+        hub,
+        connector.clone(),
+        clock,
+        EngineConfig {
+            overlap: tuning.overlap,
+            ..EngineConfig::default()
+        },
+    );
+    Ok(Stack { engine, connector })
+}
+
+/// The OAuth tokens of one linked account, refreshed on expiry.
+pub(crate) struct ManagedToken {
+    pub(crate) tokens: Arc<TokenManager>,
+    pub(crate) key: AccountKey,
+    /// The app's name, for errors.
+    pub(crate) app: &'static str,
+}
+
+impl ManagedToken {
+    fn answer(&self, outcome: Result<SecretString, TokenError>) -> Result<String, AppError> {
+        match outcome {
+            Ok(token) => Ok(token.expose().to_owned()),
+            Err(TokenError::NeedsReauthorization { reason, .. }) => {
+                Err(AppError::NeedsReauthorization {
+                    app: self.app,
+                    reason,
+                })
+            }
+            Err(e) => Err(AppError::Credentials {
+                app: self.app,
+                detail: e.to_string(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenSource for ManagedToken {
+    async fn bearer(&self) -> Result<String, AppError> {
+        self.answer(self.tokens.access_token(&self.key, SystemClock.now()).await)
+    }
+
+    async fn renew(&self) -> Result<String, AppError> {
+        self.answer(
+            self.tokens
+                .force_refresh(&self.key, SystemClock.now())
+                .await,
+        )
+    }
+}
+
