@@ -33,6 +33,12 @@
 //!   engine rewrites ids through its id map. [`EntityMapping::references`]
 //!   lists all of them, including those declared inside `lines` with full
 //!   paths (`lines[].item_id` <-> `LineItems[].ItemCode`).
+//! * **App paths**: [`EntityMapping::app_paths`] lists every app path the
+//!   mapping reads (`to_hub`) or writes (`to_app`), in declaration order and
+//!   with `lines` paths in full, so a connector can derive the properties to
+//!   request and the changes to subscribe to;
+//!   [`EntityMapping::app_fields_under`] gives the keys under a prefix (the
+//!   HubSpot property names under `properties.`).
 //! * **Hashing**: [`canonical_json`] sorts keys, drops null members and
 //!   prints numbers in one form; [`content_hash`] is its hex SHA-256. For
 //!   invertible transforms `to_hub(to_app(h))` is the projection of `h` on
@@ -152,6 +158,8 @@ pub use error::{
     MapError, MappingError, PathError, RuleLocation, RuleProblem, Side, TransformError,
 };
 pub use hash::{ContentHash, canonical_json, content_hash};
-pub use mapping::{Direction, EntityMapping, FieldSpec, MappingBuilder, OnNull, Reference};
+pub use mapping::{
+    AppPath, Direction, EntityMapping, FieldSpec, MappingBuilder, OnNull, Reference,
+};
 pub use path::FieldPath;
 pub use transform::{CustomFn, CustomFnPtr, DateFormat, EnumTable, FunctionRegistry, Transform};

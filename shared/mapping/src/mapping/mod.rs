@@ -5,7 +5,8 @@
 //!   (built in Rust or decoded from a file by `crate::load`);
 //! * [`compile`]: validation into the rule model of [`rule`];
 //! * [`apply`]: mapping one record with the compiled rules;
-//! * [`reference`]: [`Reference`] and the flattening of nested references.
+//! * [`reference`]: [`Reference`] and the flattening of nested references;
+//! * [`app_paths`]: [`AppPath`], the app paths the mapping reads and writes.
 
 use std::fmt;
 use std::path::Path;
@@ -15,12 +16,14 @@ use serde_json::Value;
 use crate::error::{MapError, MappingError, Side};
 use crate::transform::FunctionRegistry;
 
+mod app_paths;
 mod apply;
 mod compile;
 mod reference;
 mod rule;
 mod spec;
 
+pub use app_paths::AppPath;
 pub use reference::Reference;
 use rule::Inner;
 pub use spec::{FieldSpec, MappingBuilder};
@@ -78,12 +81,23 @@ pub struct EntityMapping {
     name: Option<String>,
     inner: Inner,
     references: Vec<Reference>,
+    app_paths: Vec<AppPath>,
 }
 
 impl EntityMapping {
     /// Starts a Rust-side mapping definition.
     pub fn builder() -> MappingBuilder {
         MappingBuilder::default()
+    }
+
+    /// Wraps a compiled mapping, precomputing what the accessors list.
+    fn compiled(name: Option<String>, inner: Inner) -> Self {
+        EntityMapping {
+            name,
+            references: inner.flat_references(),
+            app_paths: inner.app_paths(),
+            inner,
+        }
     }
 
     /// Loads a mapping from YAML text; `origin` (usually the file name)
@@ -191,6 +205,76 @@ impl EntityMapping {
     /// paths such as `lines[].item_id` / `LineItems[].ItemCode`).
     pub fn references(&self) -> &[Reference] {
         &self.references
+    }
+
+    /// Every app-side path the mapping touches, in declaration order
+    /// (`fields`, with a `lines` rule's array path followed by its element
+    /// paths in full, e.g. `LineItems[].ItemCode`; then `references`),
+    /// each listed once with whether [`to_hub`](Self::to_hub) reads it
+    /// and/or [`to_app`](Self::to_app) writes it.
+    ///
+    /// Rules with direction `both` read and write, `to_app` rules (and
+    /// their constants and defaults) only write, `to_hub` rules only read;
+    /// a `to_hub` constant touches no app path. References read and write.
+    /// Inside `lines`, a path runs only in the directions its `lines` rule
+    /// runs. A path declared twice (say one `to_app` and one `to_hub` rule)
+    /// is listed at its first place with both flags merged.
+    ///
+    /// ```
+    /// use mapping::{EntityMapping, FunctionRegistry};
+    /// let m = EntityMapping::from_yaml_str(r#"
+    /// fields:
+    ///   - { hub: email, app: properties.email }
+    ///   - { hub: source, app: properties.source, direction: to_app }
+    ///   - { app: properties.origin, direction: to_app, constant: connec }
+    ///   - { hub: score, app: properties.score, direction: to_hub }
+    /// references:
+    ///   - { hub: organization_id, app: properties.associatedcompanyid, entity: organizations }
+    /// "#, "people.yaml", &FunctionRegistry::new()).unwrap();
+    /// let paths: Vec<(&str, bool, bool)> = m
+    ///     .app_paths()
+    ///     .iter()
+    ///     .map(|p| (p.path.as_str(), p.reads, p.writes))
+    ///     .collect();
+    /// assert_eq!(paths, [
+    ///     ("properties.email", true, true),
+    ///     ("properties.source", false, true),
+    ///     ("properties.origin", false, true),
+    ///     ("properties.score", true, false),
+    ///     ("properties.associatedcompanyid", true, true),
+    /// ]);
+    /// ```
+    pub fn app_paths(&self) -> &[AppPath] {
+        &self.app_paths
+    }
+
+    /// The distinct keys one segment below `prefix` among
+    /// [`app_paths`](Self::app_paths) (read or written), in order: with
+    /// `properties.` (or `properties`), the HubSpot property names. An empty
+    /// prefix gives the top-level keys; `LineItems[]` the keys of the line
+    /// elements. Array selectors are dropped from the key (`tags[]` ->
+    /// `tags`). A prefix that is not a valid path matches nothing.
+    ///
+    /// ```
+    /// use mapping::{EntityMapping, FunctionRegistry};
+    /// let m = EntityMapping::from_yaml_str(r#"
+    /// fields:
+    ///   - { hub: first_name, app: properties.firstname }
+    ///   - { hub: address.city, app: properties.address.city }
+    ///   - { hub: address.zip, app: properties.address.zip }
+    ///   - { hub: id, app: id, direction: to_hub }
+    /// references:
+    ///   - { hub: organization_id, app: properties.associatedcompanyid, entity: organizations }
+    /// "#, "people.yaml", &FunctionRegistry::new()).unwrap();
+    /// assert_eq!(
+    ///     m.app_fields_under("properties."),
+    ///     ["firstname", "address", "associatedcompanyid"],
+    /// );
+    /// assert_eq!(m.app_fields_under(""), ["properties", "id"]);
+    /// assert!(m.app_fields_under("missing.").is_empty());
+    /// ```
+    pub fn app_fields_under(&self, prefix: &str) -> Vec<String> {
+        app_paths::fields_under(&self.app_paths, prefix)
     }
 
     /// Canonical hub-shaped projection of a hub record, for hashing:

@@ -209,11 +209,6 @@ impl MappingBuilder {
     pub(crate) fn build_with_origin(self, origin: &str) -> Result<EntityMapping, MappingError> {
         let name = self.name.clone();
         let inner = super::compile::compile(self, origin, "")?;
-        let references = inner.flat_references();
-        Ok(EntityMapping {
-            name,
-            inner,
-            references,
-        })
+        Ok(EntityMapping::compiled(name, inner))
     }
 }
