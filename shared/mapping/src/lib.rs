@@ -152,6 +152,7 @@ mod hash;
 mod load;
 mod mapping;
 mod path;
+mod suggest;
 mod transform;
 
 pub use error::{

@@ -5,7 +5,7 @@
 //!   (built in Rust or decoded from a file by `crate::load`);
 //! * [`compile`]: validation into the rule model of [`rule`];
 //! * [`apply`]: mapping one record with the compiled rules;
-//! * [`reference`]: [`Reference`] and the flattening of nested references;
+//! * [`reference`](mod@reference): [`Reference`] and the flattening of nested references;
 //! * [`app_paths`]: [`AppPath`], the app paths the mapping reads and writes.
 
 use std::fmt;
@@ -14,6 +14,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::error::{MapError, MappingError, Side};
+use crate::load::Syntax;
 use crate::transform::FunctionRegistry;
 
 mod app_paths;
@@ -120,8 +121,7 @@ impl EntityMapping {
         origin: &str,
         functions: &FunctionRegistry,
     ) -> Result<Self, MappingError> {
-        let doc = crate::load::parse_yaml(src, origin)?;
-        crate::load::document(doc, origin, functions)?.build_with_origin(origin)
+        Self::from_source(src, origin, Syntax::Yaml, functions)
     }
 
     /// Loads a mapping from JSON text (same structure as YAML).
@@ -142,31 +142,33 @@ impl EntityMapping {
         origin: &str,
         functions: &FunctionRegistry,
     ) -> Result<Self, MappingError> {
-        let doc = crate::load::parse_json(src, origin)?;
-        crate::load::document(doc, origin, functions)?.build_with_origin(origin)
+        Self::from_source(src, origin, Syntax::Json, functions)
     }
 
     /// Loads `.yaml`/`.yml`/`.json` by extension; errors name the path.
+    /// (To load an app's built-in mappings with user overrides, see
+    /// [`MappingSet`](crate::MappingSet).)
     pub fn from_file(path: &Path, functions: &FunctionRegistry) -> Result<Self, MappingError> {
         let origin = path.display().to_string();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        let yaml = match ext.as_deref() {
-            Some("yaml" | "yml") => true,
-            Some("json") => false,
-            _ => return Err(MappingError::UnsupportedExtension { origin }),
+        let Some(syntax) = Syntax::of(path) else {
+            return Err(MappingError::UnsupportedExtension { origin });
         };
         let src = std::fs::read_to_string(path).map_err(|source| MappingError::Io {
             origin: origin.clone(),
             source,
         })?;
-        if yaml {
-            Self::from_yaml_str(&src, &origin, functions)
-        } else {
-            Self::from_json_str(&src, &origin, functions)
-        }
+        Self::from_source(&src, &origin, syntax, functions)
+    }
+
+    /// Parses, decodes and compiles `src`; every error names `origin`.
+    pub(crate) fn from_source(
+        src: &str,
+        origin: &str,
+        syntax: Syntax,
+        functions: &FunctionRegistry,
+    ) -> Result<Self, MappingError> {
+        let doc = syntax.parse(src, origin)?;
+        crate::load::document(doc, origin, functions)?.build_with_origin(origin)
     }
 
     /// The mapping's `name`, if any.
