@@ -6,7 +6,8 @@
 //! with [`EntityMapping::to_hub`], and compares [`content_hash`]es of the
 //! canonical projections ([`EntityMapping::canonical_from_hub`] /
 //! [`EntityMapping::canonical_from_app`]) to detect changes and suppress
-//! echoes. Apart from [`EntityMapping::from_file`] nothing here does I/O.
+//! echoes. Apart from [`EntityMapping::from_file`] and [`MappingSet::load`]
+//! nothing here does I/O.
 //!
 //! # Semantics
 //!
@@ -105,6 +106,12 @@
 //! Load errors name the origin, the rule and the problem, e.g.
 //! `people.yaml: fields[3] (hub "email.address"): unknown transform "lowercse"`.
 //!
+//! A connector ships its mappings as [`BuiltinMapping`]s and loads them with
+//! [`MappingSet::load`], which lets a user replace any of them with a file of
+//! the same name in a directory (and rejects files there that replace
+//! nothing: `mappings/peple.yaml: unknown hubspot mapping file (did you mean
+//! "people.yaml"?); expected one of: organizations.yaml, people.yaml`).
+//!
 //! # Example
 //!
 //! ```
@@ -152,6 +159,7 @@ mod hash;
 mod load;
 mod mapping;
 mod path;
+mod set;
 mod suggest;
 mod transform;
 
@@ -163,4 +171,5 @@ pub use mapping::{
     AppPath, Direction, EntityMapping, FieldSpec, MappingBuilder, OnNull, Reference,
 };
 pub use path::FieldPath;
+pub use set::{BuiltinMapping, MappingSet};
 pub use transform::{CustomFn, CustomFnPtr, DateFormat, EnumTable, FunctionRegistry, Transform};
