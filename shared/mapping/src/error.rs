@@ -149,6 +149,32 @@ pub enum MappingError {
         #[source]
         source: std::io::Error,
     },
+    /// A mapping override directory that cannot be listed (see
+    /// [`MappingSet::load`](crate::MappingSet::load)).
+    #[error("{origin}: cannot read mapping directory: {source}")]
+    ReadDir {
+        /// The directory path.
+        origin: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file in a mapping override directory that overrides no built-in
+    /// mapping, e.g. a misspelt name (see
+    /// [`MappingSet::load`](crate::MappingSet::load)).
+    #[error("{origin}: unknown {app} mapping file{hint}; expected one of: {}", expected.join(", "))]
+    UnknownFile {
+        /// The file path.
+        origin: String,
+        /// The app whose mappings are loaded, e.g. `hubspot`.
+        app: String,
+        /// The file name as found.
+        file: String,
+        /// The built-in file names, in order.
+        expected: Vec<String>,
+        /// ` (did you mean "…"?)` or empty.
+        hint: String,
+    },
     /// `from_file` on something other than `.yaml`, `.yml` or `.json`.
     #[error("{origin}: unsupported mapping file extension (expected .yaml, .yml or .json)")]
     UnsupportedExtension {

@@ -6,7 +6,8 @@
 //! with [`EntityMapping::to_hub`], and compares [`content_hash`]es of the
 //! canonical projections ([`EntityMapping::canonical_from_hub`] /
 //! [`EntityMapping::canonical_from_app`]) to detect changes and suppress
-//! echoes. Apart from [`EntityMapping::from_file`] nothing here does I/O.
+//! echoes. Apart from [`EntityMapping::from_file`] and [`MappingSet::load`]
+//! nothing here does I/O.
 //!
 //! # Semantics
 //!
@@ -33,6 +34,12 @@
 //!   engine rewrites ids through its id map. [`EntityMapping::references`]
 //!   lists all of them, including those declared inside `lines` with full
 //!   paths (`lines[].item_id` <-> `LineItems[].ItemCode`).
+//! * **App paths**: [`EntityMapping::app_paths`] lists every app path the
+//!   mapping reads (`to_hub`) or writes (`to_app`), in declaration order and
+//!   with `lines` paths in full, so a connector can derive the properties to
+//!   request and the changes to subscribe to;
+//!   [`EntityMapping::app_fields_under`] gives the keys under a prefix (the
+//!   HubSpot property names under `properties.`).
 //! * **Hashing**: [`canonical_json`] sorts keys, drops null members and
 //!   prints numbers in one form; [`content_hash`] is its hex SHA-256. For
 //!   invertible transforms `to_hub(to_app(h))` is the projection of `h` on
@@ -99,6 +106,12 @@
 //! Load errors name the origin, the rule and the problem, e.g.
 //! `people.yaml: fields[3] (hub "email.address"): unknown transform "lowercse"`.
 //!
+//! A connector ships its mappings as [`BuiltinMapping`]s and loads them with
+//! [`MappingSet::load`], which lets a user replace any of them with a file of
+//! the same name in a directory (and rejects files there that replace
+//! nothing: `mappings/peple.yaml: unknown hubspot mapping file (did you mean
+//! "people.yaml"?); expected one of: organizations.yaml, people.yaml`).
+//!
 //! # Example
 //!
 //! ```
@@ -146,12 +159,17 @@ mod hash;
 mod load;
 mod mapping;
 mod path;
+mod set;
+mod suggest;
 mod transform;
 
 pub use error::{
     MapError, MappingError, PathError, RuleLocation, RuleProblem, Side, TransformError,
 };
 pub use hash::{ContentHash, canonical_json, content_hash};
-pub use mapping::{Direction, EntityMapping, FieldSpec, MappingBuilder, OnNull, Reference};
+pub use mapping::{
+    AppPath, Direction, EntityMapping, FieldSpec, MappingBuilder, OnNull, Reference,
+};
 pub use path::FieldPath;
+pub use set::{BuiltinMapping, MappingSet};
 pub use transform::{CustomFn, CustomFnPtr, DateFormat, EnumTable, FunctionRegistry, Transform};

@@ -4,6 +4,8 @@
 //! non-string keys, which enum tables may use), then each rule is decoded on
 //! its own so errors can name `fields[i]` and its paths.
 
+use std::path::Path;
+
 use serde::Deserialize;
 use serde_json::Value;
 use serde_norway::Value as Y;
@@ -12,7 +14,34 @@ use crate::error::{MappingError, RuleLocation, RuleProblem};
 use crate::mapping::{Direction, FieldSpec, MappingBuilder, OnNull};
 use crate::transform::{DateFormat, EnumTable, FunctionRegistry, SIMPLE_NAMES, Transform};
 
-pub(crate) fn parse_yaml(src: &str, origin: &str) -> Result<Y, MappingError> {
+/// The two file syntaxes, told apart by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Syntax {
+    Yaml,
+    Json,
+}
+
+impl Syntax {
+    /// `.yaml`/`.yml` -> YAML, `.json` -> JSON (any case); else `None`.
+    pub(crate) fn of(file: &Path) -> Option<Self> {
+        let ext = file.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "yaml" | "yml" => Some(Syntax::Yaml),
+            "json" => Some(Syntax::Json),
+            _ => None,
+        }
+    }
+
+    /// Parses a whole document; syntax errors name `origin`.
+    pub(crate) fn parse(self, src: &str, origin: &str) -> Result<Y, MappingError> {
+        match self {
+            Syntax::Yaml => parse_yaml(src, origin),
+            Syntax::Json => parse_json(src, origin),
+        }
+    }
+}
+
+fn parse_yaml(src: &str, origin: &str) -> Result<Y, MappingError> {
     serde_norway::from_str::<Y>(src).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         MappingError::Syntax {
@@ -24,7 +53,7 @@ pub(crate) fn parse_yaml(src: &str, origin: &str) -> Result<Y, MappingError> {
     })
 }
 
-pub(crate) fn parse_json(src: &str, origin: &str) -> Result<Y, MappingError> {
+fn parse_json(src: &str, origin: &str) -> Result<Y, MappingError> {
     serde_json::from_str::<Y>(src).map_err(|e| MappingError::Syntax {
         origin: origin.to_string(),
         line: e.line(),
@@ -341,33 +370,11 @@ fn transform(v: &Y, functions: &FunctionRegistry) -> Result<Transform, RuleProbl
 }
 
 fn unknown_transform(name: &str) -> RuleProblem {
-    let best = SIMPLE_NAMES
-        .iter()
-        .chain(&["enum", "datetime", "custom"])
-        .map(|c| (edit_distance(name, c), *c))
-        .min();
-    let hint = match best {
-        Some((d, c)) if d <= 2 => format!(" (did you mean \"{c}\"?)"),
-        _ => String::new(),
-    };
+    let candidates = SIMPLE_NAMES.iter().chain(&["enum", "datetime", "custom"]);
     RuleProblem::UnknownTransform {
         name: name.to_string(),
-        hint,
+        hint: crate::suggest::did_you_mean(name, candidates.copied()),
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 fn to_json(v: &Y) -> Result<Value, RuleProblem> {
@@ -392,17 +399,5 @@ fn y_show(v: &Y) -> String {
         other => serde_norway::to_string(other)
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| y_type(other).to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::edit_distance;
-
-    #[test]
-    fn edit_distance_works() {
-        assert_eq!(edit_distance("lowercse", "lowercase"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("trim", "trim"), 0);
     }
 }

@@ -1,0 +1,39 @@
+//! [`Reference`]: an id field pointing at another hub record, and the
+//! flattening of references declared inside `lines` into full paths.
+
+use super::rule::Inner;
+use crate::path::FieldPath;
+
+/// A reference to another record: the engine rewrites the id at `hub`/`app`
+/// through its id map; the mapper copies it unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Reference {
+    /// Hub path (may fan out, e.g. `lines[].item_id`).
+    pub hub: FieldPath,
+    /// App path (e.g. `LineItems[].ItemCode`).
+    pub app: FieldPath,
+    /// Hub collection of the referenced record, e.g. `organizations`.
+    pub entity: String,
+}
+
+impl Inner {
+    /// Every reference, top level first, then those inside `lines` with
+    /// paths joined to the array (`lines[].item_id`).
+    pub(super) fn flat_references(&self) -> Vec<Reference> {
+        let mut out: Vec<Reference> = self
+            .references
+            .iter()
+            .map(|r| r.reference.clone())
+            .collect();
+        for rule in &self.rules {
+            if let (Some(sub), Some(hub), Some(app)) = (&rule.lines, &rule.hub, &rule.app) {
+                out.extend(sub.flat_references().into_iter().map(|r| Reference {
+                    hub: hub.join_elements(&r.hub),
+                    app: app.join_elements(&r.app),
+                    entity: r.entity,
+                }));
+            }
+        }
+        out
+    }
+}
