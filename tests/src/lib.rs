@@ -10,7 +10,6 @@ use cli::demo::{Emulators, GROUP, PORTAL};
 use cli::wiring::{self, Stack, Tuning};
 use connec::record;
 use http_client::HttpConfig;
-use hubspot::HubSpotConnector;
 use serde_json::Value;
 use store_embedded::EmbeddedStore;
 use sync_core::domain::*;
@@ -29,7 +28,7 @@ pub struct World {
     /// The engine.
     pub engine: SyncEngine,
     /// The connector.
-    pub connector: Arc<HubSpotConnector>,
+    pub connector: Arc<dyn sync_core::ports::AppConnector>,
     /// The organization.
     pub org: OrgId,
     _dir: tempfile::TempDir,
@@ -81,10 +80,19 @@ impl World {
             http: options.http.clone(),
             overlap: Duration::from_secs(1),
             conflict_policy: options.policy,
-            hubspot_search_cap: options.hubspot.search_cap,
         };
+        let mut settings = hubspot::HubSpotSettings::private_app(
+            &emulators.hubspot_server.base_url,
+            "demo-token",
+            PORTAL,
+        );
+        settings.search_cap = Some(options.hubspot.search_cap);
+        let app =
+            hubspot::HubSpotProvider::new(settings, &tuning.build_context("http://127.0.0.1"))
+                .expect("provider builds");
         let Stack { engine, connector } =
-            wiring::build(store.clone(), &emulators.endpoints(), &tuning).expect("engine wires");
+            wiring::build_static(store.clone(), &emulators.hub(), &tuning, &app)
+                .expect("engine wires");
         let org = wiring::organization(GROUP, PORTAL, "Test Co", true);
         store.put_organization(&org).await.expect("org saved");
         Self {

@@ -12,7 +12,7 @@ use emulators::{ConnecEmulator, HubSpotEmulator};
 use http_client::HttpConfig;
 use realtime::{BusError, EventBus, WorkItem};
 use serde_json::{Value, json};
-use service::{ConnectorService, Endpoints, Ports, ServiceSettings, Tuning};
+use service::{ConnectorService, HubEndpoint, Ports, ServiceSettings, Tuning};
 use store_aws::testing::{moto, sdk_config, unique};
 use store_aws::{
     DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
@@ -129,18 +129,28 @@ async fn cloud() -> Cloud {
         ("HUBSPOT_BASE_URL", hubspot_server.base_url.clone()),
         ("HUBSPOT_CLIENT_ID", "demo-client-id".into()),
         ("HUBSPOT_APP_ID", "424242".into()),
+        ("APPS", "hubspot".into()),
     ]);
-    let wired = runtime_aws::service_with(&sdk, &|name| env.get(name).cloned()).await;
+    let wired = runtime_aws::service_with(
+        &sdk,
+        &|name| env.get(name).cloned(),
+        &connectors::factories(),
+    )
+    .await;
     assert!(
         wired.is_ok(),
         "the functions wire from this environment: {:?}",
         wired.err()
     );
-    let missing = runtime_aws::service_with(&sdk, &|name| {
-        (name != "HUBSPOT_APP_ID")
-            .then(|| env.get(name).cloned())
-            .flatten()
-    })
+    let missing = runtime_aws::service_with(
+        &sdk,
+        &|name| {
+            (name != "HUBSPOT_APP_ID")
+                .then(|| env.get(name).cloned())
+                .flatten()
+        },
+        &connectors::factories(),
+    )
     .await;
     assert!(
         missing
@@ -167,13 +177,10 @@ async fn cloud() -> Cloud {
         bus: bus.clone(),
     };
     let settings = ServiceSettings {
-        endpoints: Endpoints {
-            connec_url: connec_server.base_url.clone(),
-            connec_api_id: "demo-id".into(),
-            connec_api_key: "demo-key".into(),
-            hubspot_url: hubspot_server.base_url.clone(),
-            hubspot_token: String::new(),
-            mappings_dir: None,
+        hub: HubEndpoint {
+            url: connec_server.base_url.clone(),
+            api_id: "demo-id".into(),
+            api_key: "demo-key".into(),
         },
         tuning: Tuning {
             http: HttpConfig::fast(),
@@ -182,13 +189,10 @@ async fn cloud() -> Cloud {
         },
         public_url: PUBLIC_URL.into(),
         tenant: "default".into(),
-        client_id: "demo-client-id".into(),
-        client_secret: "demo-client-secret".into(),
-        app_id: 424242,
-        authorize_url: format!("{}/oauth/authorize", hubspot_server.base_url),
     };
+    let apps = connectors::fixture_registry(&hubspot_server.base_url, PUBLIC_URL);
     Cloud {
-        service: ConnectorService::new(ports, settings).unwrap(),
+        service: ConnectorService::new(ports, settings, apps).unwrap(),
         bus,
         store,
         connec,

@@ -10,7 +10,7 @@ use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber};
 use http_client::HttpConfig;
 use linking::AccountKey;
 use serde_json::{Value, json};
-use service::{Endpoints, ServiceSettings, Tuning};
+use service::{HubEndpoint, ServiceSettings, Tuning};
 use store_embedded::secrets::SecretKey;
 use sync_core::domain::{OrgId, Provider};
 
@@ -64,29 +64,36 @@ async fn serve() -> Served {
     let public_url = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("serve.db");
+    let tuning = Tuning {
+        http: HttpConfig::fast(),
+        overlap: Duration::from_secs(1),
+        ..Tuning::default()
+    };
+    let app = connectors::factory("hubspot")
+        .unwrap()
+        .build(
+            serde_json::json!({
+                "base_url": hubspot_server.base_url,
+                "oauth": { "client_id": "rt-client", "client_secret": CLIENT_SECRET, "app_id": 4242 },
+            }),
+            &tuning.build_context(&public_url),
+        )
+        .unwrap();
+    let mut apps = connector_sdk::Registry::new();
+    apps.register(app).unwrap();
     let service = ServiceSettings {
-        endpoints: Endpoints {
-            connec_url: connec_server.base_url.clone(),
-            connec_api_id: "demo-id".into(),
-            connec_api_key: "demo-key".into(),
-            hubspot_url: hubspot_server.base_url.clone(),
-            hubspot_token: String::new(),
-            mappings_dir: None,
+        hub: HubEndpoint {
+            url: connec_server.base_url.clone(),
+            api_id: "demo-id".into(),
+            api_key: "demo-key".into(),
         },
-        tuning: Tuning {
-            http: HttpConfig::fast(),
-            overlap: Duration::from_secs(1),
-            ..Tuning::default()
-        },
+        tuning,
         public_url: public_url.clone(),
         tenant: "acme".into(),
-        client_id: "rt-client".into(),
-        client_secret: CLIENT_SECRET.into(),
-        app_id: 4242,
-        authorize_url: format!("{}/oauth/authorize", hubspot_server.base_url),
     };
     let settings = ServeSettings {
         service,
+        apps,
         // No scheduled sync during the test: everything below travels by webhook.
         sync_interval: Duration::from_secs(3600),
     };

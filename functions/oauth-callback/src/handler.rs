@@ -14,9 +14,10 @@ pub async fn handle(service: &ConnectorService, request: Request) -> Result<Resp
                 .link_start(provider, query_param(&request, "group_id").as_deref())
                 .await
         }
-        ("GET", ["oauth", _provider, "callback"]) => {
+        ("GET", ["oauth", provider, "callback"]) => {
             service
                 .link_callback(
+                    provider,
                     query_param(&request, "code").as_deref(),
                     query_param(&request, "state").as_deref(),
                     query_param(&request, "error").as_deref(),
@@ -31,7 +32,11 @@ pub async fn handle(service: &ConnectorService, request: Request) -> Result<Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runtime_aws::testing::{fixture, in_memory, settings};
+    use runtime_aws::testing::{PUBLIC_URL, fixture, in_memory, settings};
+
+    fn apps() -> connector_sdk::Registry {
+        connectors::fixture_registry("http://127.0.0.1:9", PUBLIC_URL)
+    }
 
     fn request(name: &str) -> Request {
         lambda_http::request::from_str(&fixture(name).to_string()).expect("an API Gateway v2 event")
@@ -43,7 +48,7 @@ mod tests {
 
     #[tokio::test]
     async fn start_redirects_to_the_consent_page_with_state_and_pkce() {
-        let (service, _) = in_memory(settings("http://127.0.0.1:9", "http://127.0.0.1:9"));
+        let (service, _) = in_memory(settings("http://127.0.0.1:9"), apps());
         let response = handle(&service, request("oauth-start.json")).await.unwrap();
         assert_eq!(response.status(), 303);
         let location = response.headers()["location"].to_str().unwrap();
@@ -63,7 +68,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_callback_with_a_state_we_never_issued_is_refused_with_a_page_saying_what_to_do() {
-        let (service, bus) = in_memory(settings("http://127.0.0.1:9", "http://127.0.0.1:9"));
+        let (service, bus) = in_memory(settings("http://127.0.0.1:9"), apps());
         let response = handle(&service, request("oauth-callback.json"))
             .await
             .unwrap();

@@ -27,7 +27,7 @@ pub async fn handle(service: &ConnectorService, request: Request) -> Result<Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runtime_aws::testing::{fixture, in_memory, settings};
+    use runtime_aws::testing::{PUBLIC_URL, fixture, in_memory, settings};
 
     fn request(value: serde_json::Value) -> Request {
         lambda_http::request::from_str(&value.to_string()).expect("an API Gateway v2 event")
@@ -37,7 +37,10 @@ mod tests {
         ConnectorService,
         std::sync::Arc<runtime_aws::testing::RecordingBus>,
     ) {
-        let (service, bus) = in_memory(settings("http://127.0.0.1:9", "http://127.0.0.1:9"));
+        let (service, bus) = in_memory(
+            settings("http://127.0.0.1:9"),
+            connectors::fixture_registry("http://127.0.0.1:9", PUBLIC_URL),
+        );
         let now = sync_core::ports::Clock::now(&sync_core::ports::SystemClock);
         let org = sync_core::domain::Organization {
             id: sync_core::domain::OrgId::new("cld-demo"),

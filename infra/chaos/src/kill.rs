@@ -23,7 +23,7 @@ use crate::world::{GROUP, PORTAL, World};
 
 /// Writes the configuration `connector sync` reads, next to the world's database.
 fn write_config(world: &World) -> Result<PathBuf, String> {
-    let endpoints = world.sides.endpoints();
+    let hub = world.sides.hub();
     let path = world.folder().join("connector.yaml");
     let text = format!(
         "database: {}\n\
@@ -32,11 +32,11 @@ fn write_config(world: &World) -> Result<PathBuf, String> {
          organization:\n  group_id: {GROUP}\n  historical_data: true\n\
          sync:\n  overlap_seconds: 1\n  conflict_policy: {}\n",
         world.database.display(),
-        endpoints.connec_url,
-        endpoints.connec_api_id,
-        endpoints.connec_api_key,
-        endpoints.hubspot_url,
-        endpoints.hubspot_token,
+        hub.url,
+        hub.api_id,
+        hub.api_key,
+        world.sides.hubspot_url(),
+        "demo-token",
         policy_name(world.policy),
     );
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

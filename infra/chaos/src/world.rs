@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connec::record;
+use connector_sdk::AppProvider;
 use emulators::{ConnecEmulator, HubSpotEmulator, RunningServer};
 use http_client::HttpConfig;
 use serde_json::Value;
-use service::{Endpoints, Stack, Tuning};
+use service::{HubEndpoint, Stack, Tuning};
 use store_embedded::EmbeddedStore;
 use sync_core::domain::{
     ConflictPolicy, GroupId, OrgId, Organization, Provider, Realm, Side, Tenant,
@@ -58,16 +59,26 @@ impl Sides {
         })
     }
 
-    /// Endpoints with the emulators' default credentials.
-    pub fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            connec_url: self.servers[0].base_url.clone(),
-            connec_api_id: "demo-id".into(),
-            connec_api_key: "demo-key".into(),
-            hubspot_url: self.servers[1].base_url.clone(),
-            hubspot_token: "demo-token".into(),
-            mappings_dir: None,
+    /// Connec! with the emulator's default credentials.
+    pub fn hub(&self) -> HubEndpoint {
+        HubEndpoint {
+            url: self.servers[0].base_url.clone(),
+            api_id: "demo-id".into(),
+            api_key: "demo-key".into(),
         }
+    }
+
+    /// The HubSpot emulator's URL.
+    pub fn hubspot_url(&self) -> &str {
+        &self.servers[1].base_url
+    }
+
+    /// HubSpot as a private app on the emulator's default token.
+    pub fn app(&self, tuning: &Tuning) -> Result<hubspot::HubSpotProvider, hubspot::SetupError> {
+        hubspot::HubSpotProvider::new(
+            hubspot::HubSpotSettings::private_app(&self.servers[1].base_url, "demo-token", PORTAL),
+            &tuning.build_context("http://127.0.0.1"),
+        )
     }
 
     /// Removes every fault of both emulators.
@@ -182,10 +193,15 @@ impl World {
                 http: chaos_http(),
                 overlap: Duration::from_secs(1),
                 conflict_policy: policy,
-                hubspot_search_cap: 10_000,
             };
-            let Stack { engine, .. } = service::build(store.clone(), &sides.endpoints(), &tuning)
-                .map_err(|e| e.to_string())?;
+            let app = sides.app(&tuning).map_err(|e| e.to_string())?;
+            let Stack { engine, .. } = service::build_static(
+                store.clone(),
+                &sides.hub(),
+                &tuning,
+                &app as &dyn AppProvider,
+            )
+            .map_err(|e| e.to_string())?;
             Some(engine)
         } else {
             None

@@ -14,7 +14,7 @@ use sync_core::engine::RunOptions;
 use sync_core::ports::SyncStore;
 
 use crate::demo::{GROUP, PORTAL};
-use crate::wiring::{self, Endpoints, Tuning};
+use crate::wiring::{self, HubEndpoint, Tuning};
 
 /// What the benchmark measured.
 #[derive(Debug, Clone)]
@@ -197,13 +197,10 @@ pub async fn run(
             .error_for_status()?;
     }
 
-    let endpoints = Endpoints {
-        connec_url: connec.clone(),
-        connec_api_id: "demo-id".into(),
-        connec_api_key: "demo-key".into(),
-        hubspot_url: hubspot.clone(),
-        hubspot_token: "demo-token".into(),
-        mappings_dir: None,
+    let hub = HubEndpoint {
+        url: connec.clone(),
+        api_id: "demo-id".into(),
+        api_key: "demo-key".into(),
     };
     let tuning = Tuning {
         http: HttpConfig {
@@ -212,7 +209,8 @@ pub async fn run(
         },
         ..Tuning::default()
     };
-    let stack = wiring::build(store.clone(), &endpoints, &tuning)?;
+    let app = wiring::emulated_hubspot(&hubspot, PORTAL, &tuning)?;
+    let stack = wiring::build_static(store.clone(), &hub, &tuning, app.as_ref())?;
     let org = wiring::organization(GROUP, PORTAL, "Bench", true);
     store.put_organization(&org).await?;
     let ops_before = store_ops();

@@ -5,21 +5,16 @@ use super::*;
 pub(super) async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let store = open_store(&config.database)?;
-    let endpoints = Endpoints {
-        connec_url: config.connec.base_url.clone(),
-        connec_api_id: config.connec.api_id.clone(),
-        connec_api_key: config.connec.api_key.clone(),
-        hubspot_url: config.hubspot.base_url.clone(),
-        hubspot_token: config.hubspot.access_token.clone(),
-        mappings_dir: config.hubspot.mappings_dir.clone(),
-    };
+    let hub = hub_endpoint(&config);
     let tuning = Tuning {
         http: HttpConfig::default(),
         overlap: Duration::from_secs(config.sync.overlap_seconds),
         conflict_policy: config.sync.conflict_policy,
-        ..Tuning::default()
     };
-    let stack = wiring::build(store.clone(), &endpoints, &tuning).map_err(|e| e.to_string())?;
+    let provider = wiring::hubspot_provider(&config.hubspot, &tuning, "http://127.0.0.1", None)
+        .map_err(|e| e.to_string())?;
+    let stack = wiring::build_static(store.clone(), &hub, &tuning, provider.as_ref())
+        .map_err(|e| e.to_string())?;
     let org_id = OrgId::new(config.organization.group_id.clone());
     if store
         .get_organization(&org_id)
@@ -166,44 +161,30 @@ pub(super) fn serve_settings(config: &Config) -> Result<cli::serve::ServeSetting
     let serve = config.serve.clone().ok_or(
         "the configuration has no `serve` section: add `serve: { listen: 127.0.0.1:8080 }`",
     )?;
-    let oauth = config
-        .hubspot
-        .oauth
-        .clone()
-        .ok_or("the configuration has no `hubspot.oauth` section: add the HubSpot app's client_id, client_secret and app_id")?;
+    if config.hubspot.oauth.is_none() {
+        return Err("the configuration has no `hubspot.oauth` section: add the HubSpot app's client_id, client_secret and app_id".into());
+    }
     let public_url = serve
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", serve.listen))
         .trim_end_matches('/')
         .to_owned();
+    let tuning = Tuning {
+        overlap: Duration::from_secs(config.sync.overlap_seconds),
+        conflict_policy: config.sync.conflict_policy,
+        ..Tuning::default()
+    };
+    let provider = wiring::hubspot_provider(&config.hubspot, &tuning, &public_url, None)
+        .map_err(|e| e.to_string())?;
     Ok(cli::serve::ServeSettings {
         service: service::ServiceSettings {
-            endpoints: Endpoints {
-                connec_url: config.connec.base_url.clone(),
-                connec_api_id: config.connec.api_id.clone(),
-                connec_api_key: config.connec.api_key.clone(),
-                hubspot_url: config.hubspot.base_url.clone(),
-                hubspot_token: String::new(),
-                mappings_dir: config.hubspot.mappings_dir.clone(),
-            },
-            tuning: Tuning {
-                overlap: Duration::from_secs(config.sync.overlap_seconds),
-                conflict_policy: config.sync.conflict_policy,
-                ..Tuning::default()
-            },
+            hub: hub_endpoint(config),
+            tuning,
             public_url,
             tenant: serve.tenant.clone(),
-            client_id: oauth.client_id.clone(),
-            client_secret: oauth.client_secret.clone(),
-            app_id: oauth.app_id,
-            authorize_url: oauth.authorize_url.clone().unwrap_or_else(|| {
-                format!(
-                    "{}/oauth/authorize",
-                    config.hubspot.base_url.trim_end_matches('/')
-                )
-            }),
         },
+        apps: wiring::registry_of(provider),
         sync_interval: Duration::from_secs(serve.sync_interval_seconds.max(1)),
     })
 }
@@ -310,4 +291,12 @@ pub(super) async fn status(path: &Path) -> Result<ExitCode, String> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn hub_endpoint(config: &Config) -> HubEndpoint {
+    HubEndpoint {
+        url: config.connec.base_url.clone(),
+        api_id: config.connec.api_id.clone(),
+        api_key: config.connec.api_key.clone(),
+    }
 }

@@ -17,7 +17,7 @@ use sync_core::engine::RunOptions;
 use sync_core::ports::SyncStore;
 
 use crate::report::run_summary;
-use crate::wiring::{self, Disagreement, Endpoints, Stack, Tuning};
+use crate::wiring::{self, Disagreement, HubEndpoint, Stack, Tuning};
 
 /// The demo's Connec! group and HubSpot portal.
 pub const GROUP: &str = "cld-demo";
@@ -51,16 +51,21 @@ impl Emulators {
         })
     }
 
-    /// Endpoints with the emulators' default credentials.
-    pub fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            connec_url: self.connec_server.base_url.clone(),
-            connec_api_id: "demo-id".into(),
-            connec_api_key: "demo-key".into(),
-            hubspot_url: self.hubspot_server.base_url.clone(),
-            hubspot_token: "demo-token".into(),
-            mappings_dir: None,
+    /// Connec! with the emulator's default credentials.
+    pub fn hub(&self) -> HubEndpoint {
+        HubEndpoint {
+            url: self.connec_server.base_url.clone(),
+            api_id: "demo-id".into(),
+            api_key: "demo-key".into(),
         }
+    }
+
+    /// HubSpot on the emulator, as a private app of the demo portal.
+    pub fn app(
+        &self,
+        tuning: &Tuning,
+    ) -> Result<Arc<dyn connector_sdk::AppProvider>, wiring::WiringError> {
+        wiring::emulated_hubspot(&self.hubspot_server.base_url, PORTAL, tuning)
     }
 
     /// Every record of both sides, keyed by hub collection and app object type.
@@ -136,8 +141,9 @@ pub async fn run(
         overlap: Duration::from_secs(1),
         ..Tuning::default()
     };
+    let app = emulators.app(&tuning)?;
     let Stack { engine, connector } =
-        wiring::build(store.clone(), &emulators.endpoints(), &tuning)?;
+        wiring::build_static(store.clone(), &emulators.hub(), &tuning, app.as_ref())?;
     let org = wiring::organization(GROUP, PORTAL, "Demo Co", true);
     store.put_organization(&org).await?;
     say(&format!(

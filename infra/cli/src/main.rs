@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use cli::config::Config;
-use cli::wiring::{self, Endpoints, Tuning};
+use cli::wiring::{self, HubEndpoint, Tuning};
 use cli::{bench, demo, lease, report};
 use http_client::HttpConfig;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};

@@ -28,6 +28,8 @@ use sync_core::ports::SyncStore;
 pub struct ServeSettings {
     /// The service's settings.
     pub service: ServiceSettings,
+    /// The apps served.
+    pub apps: connector_sdk::Registry,
     /// Time between scheduled syncs.
     pub sync_interval: Duration,
 }
@@ -66,7 +68,7 @@ impl LocalRuntime {
             dedupe: Arc::new(SqliteDedupe::open(database)?),
             bus: Arc::new(queue),
         };
-        let service = ConnectorService::new(ports, settings.service)?;
+        let service = ConnectorService::new(ports, settings.service, settings.apps)?;
         Ok((
             Arc::new(Self {
                 service,
@@ -175,12 +177,14 @@ struct CallbackQuery {
 
 async fn callback(
     State(runtime): State<Arc<LocalRuntime>>,
+    Path(provider): Path<String>,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     reply(
         runtime
             .service
             .link_callback(
+                &provider,
                 query.code.as_deref(),
                 query.state.as_deref(),
                 query.error.as_deref(),

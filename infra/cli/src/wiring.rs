@@ -10,7 +10,57 @@ use sync_core::domain::{
 };
 use sync_core::ports::{AppConnector, Clock, SyncStore, SystemClock};
 
-pub use service::{Endpoints, Stack, Tuning, WiringError, build, build_with_token};
+pub use service::{HubEndpoint, Stack, Tuning, WiringError, build, build_static};
+
+/// The HubSpot provider of a configuration's `hubspot` section (the CLI is a composition root:
+/// it may name the apps it ships).
+pub fn hubspot_provider(
+    section: &crate::config::HubSpotSection,
+    tuning: &Tuning,
+    public_url: &str,
+    search_cap: Option<usize>,
+) -> Result<std::sync::Arc<dyn connector_sdk::AppProvider>, WiringError> {
+    let mut settings = hubspot::HubSpotSettings::private_app(
+        &section.base_url,
+        &section.access_token,
+        &section.portal_id,
+    );
+    settings.mappings_dir = section.mappings_dir.clone();
+    settings.search_cap = search_cap;
+    settings.oauth = section.oauth.as_ref().map(|o| hubspot::OAuthSettings {
+        client_id: o.client_id.clone(),
+        client_secret: o.client_secret.clone(),
+        app_id: o.app_id,
+        authorize_url: o.authorize_url.clone(),
+    });
+    let provider = hubspot::HubSpotProvider::new(settings, &tuning.build_context(public_url))
+        .map_err(connector_sdk::ProviderError::from)?;
+    Ok(std::sync::Arc::new(provider))
+}
+
+/// HubSpot as a private app with the emulator's default token, at `base_url`.
+pub fn emulated_hubspot(
+    base_url: &str,
+    portal_id: &str,
+    tuning: &Tuning,
+) -> Result<std::sync::Arc<dyn connector_sdk::AppProvider>, WiringError> {
+    let settings = hubspot::HubSpotSettings::private_app(base_url, "demo-token", portal_id);
+    let provider =
+        hubspot::HubSpotProvider::new(settings, &tuning.build_context("http://127.0.0.1"))
+            .map_err(connector_sdk::ProviderError::from)?;
+    Ok(std::sync::Arc::new(provider))
+}
+
+/// A registry of one provider.
+pub fn registry_of(
+    provider: std::sync::Arc<dyn connector_sdk::AppProvider>,
+) -> connector_sdk::Registry {
+    let mut registry = connector_sdk::Registry::new();
+    registry
+        .register(provider)
+        .expect("a registry of one has no duplicate");
+    registry
+}
 
 /// An organization linking a Connec! group to a HubSpot portal.
 ///

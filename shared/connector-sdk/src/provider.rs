@@ -27,7 +27,7 @@ pub enum ProviderError {
         /// The app.
         provider: String,
         /// The loader's error (names the file and the rule).
-        source: mapping::MappingError,
+        source: Box<mapping::MappingError>,
     },
     /// The app's API failed.
     #[error(transparent)]
@@ -165,8 +165,10 @@ pub trait AppProvider: Send + Sync {
     fn rate_limits(&self) -> Arc<dyn RateLimitPolicy>;
 
     /// Its API client for one account, whose tokens come from `token`.
-    fn connector(&self, token: Arc<dyn TokenSource>)
-    -> Result<Arc<dyn AppConnector>, ProviderError>;
+    fn connector(
+        &self,
+        token: Arc<dyn TokenSource>,
+    ) -> Result<Arc<dyn AppConnector>, ProviderError>;
 
     /// A credential configured with the app itself (a private-app token or an API key) and the
     /// account it belongs to, for running without OAuth linking.
@@ -182,7 +184,7 @@ pub trait ProviderFactory: Send + Sync {
     fn id(&self) -> &'static str;
 
     /// From a configuration section (YAML or JSON, already read): unknown keys are errors.
-    fn from_settings(
+    fn build(
         &self,
         settings: serde_json::Value,
         context: &BuildContext,
@@ -192,7 +194,7 @@ pub trait ProviderFactory: Send + Sync {
     /// secret store). By default: every variable `<ID>_<KEY>` becomes the setting `<key>` (lower
     /// case; `__` nests, `OAUTH__CLIENT_ID` is `oauth.client_id`) and the secret's members are
     /// merged in at the top.
-    fn from_environment(
+    fn build_from_environment(
         &self,
         lookup: &dyn Fn(&str) -> Option<String>,
         names: &[String],
@@ -200,12 +202,12 @@ pub trait ProviderFactory: Send + Sync {
         context: &BuildContext,
     ) -> Result<Arc<dyn AppProvider>, ProviderError> {
         let settings = settings_from_environment(self.id(), lookup, names, secret);
-        self.from_settings(settings, context)
+        self.build(settings, context)
     }
 }
 
 /// The default reading of environment variables into settings (see
-/// [`ProviderFactory::from_environment`]). `names` are the variables that exist.
+/// [`ProviderFactory::build_from_environment`]). `names` are the variables that exist.
 pub fn settings_from_environment(
     id: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -260,12 +262,8 @@ mod tests {
                 .map(|(_, v)| (*v).to_owned())
         };
         let names: Vec<String> = env.iter().map(|(n, _)| (*n).to_owned()).collect();
-        let settings = settings_from_environment(
-            "acme",
-            &lookup,
-            &names,
-            json!({ "client_secret": "s" }),
-        );
+        let settings =
+            settings_from_environment("acme", &lookup, &names, json!({ "client_secret": "s" }));
         assert_eq!(
             settings,
             json!({

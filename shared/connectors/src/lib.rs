@@ -19,3 +19,29 @@ pub fn factory(id: &str) -> Option<Box<dyn ProviderFactory>> {
 pub fn ids() -> Vec<&'static str> {
     factories().iter().map(|f| f.id()).collect()
 }
+
+/// The registry the `events/` fixtures and the functions' tests are written for: every app on
+/// one emulator URL, with the fixtures' OAuth client (`demo-client-id` / `demo-client-secret`).
+pub fn fixture_registry(app_url: &str, public_url: &str) -> connector_sdk::Registry {
+    let context = connector_sdk::BuildContext {
+        public_url: public_url.to_owned(),
+        http: http_client::HttpConfig::fast(),
+        conflict_policy: Default::default(),
+    };
+    let settings = serde_json::json!({
+        "base_url": app_url,
+        "oauth": {
+            "client_id": "demo-client-id",
+            "client_secret": "demo-client-secret",
+            "app_id": 424242,
+        },
+    });
+    let mut registry = connector_sdk::Registry::new();
+    for factory in factories() {
+        let provider = factory
+            .build(settings.clone(), &context)
+            .expect("fixture settings are valid");
+        registry.register(provider).expect("ids are unique");
+    }
+    registry
+}

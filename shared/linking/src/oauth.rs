@@ -466,7 +466,10 @@ pub async fn complete_link(
 /// The id of a new organization: the group id for the group's first app (as before several
 /// apps could be linked, so one-app deployments keep their ids), `{group}:{provider}` after.
 pub fn new_org_id(organizations: &[Organization], group: &GroupId, provider: &Provider) -> OrgId {
-    if organizations.iter().any(|o| o.id.as_str() == group.as_str()) {
+    if organizations
+        .iter()
+        .any(|o| o.id.as_str() == group.as_str())
+    {
         OrgId::new(format!("{group}:{provider}"))
     } else {
         OrgId::new(group.as_str())

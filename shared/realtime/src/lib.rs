@@ -30,8 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
 use connector_sdk::Registry;
+use serde_json::{Value, json};
 use sync_core::domain::{AppId, EntityName, OrgId, Organization, Tenant, Timestamp};
 use sync_core::error::StoreError;
 use sync_core::ports::{Clock, SyncStore};
@@ -206,7 +206,11 @@ impl WebhookReceiver {
         let (mut ignored, mut duplicates) = (0usize, 0usize);
         for notification in notifications {
             let entity = EntityName::new(notification.collection.clone());
-            if !self.apps.iter().any(|app| app.entities().iter().any(|p| p.hub == entity)) {
+            if !self
+                .apps
+                .iter()
+                .any(|app| app.entities().iter().any(|p| p.hub == entity))
+            {
                 tracing::info!(tenant, collection = %notification.collection, "notification ignored: collection not synced");
                 ignored += 1;
                 continue;

@@ -6,14 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use realtime::{AppWebhooks, BusError, EventBus, MemoryDedupe, WebhookReceiver, WorkItem};
+use connector_sdk::ProviderFactory;
+use realtime::{BusError, EventBus, MemoryDedupe, WebhookReceiver, WorkItem};
 use serde_json::json;
 use store_embedded::EmbeddedStore;
 use sync_core::domain::*;
 use sync_core::ports::{Clock, SyncStore, SystemClock};
-use webhooks::{
-    BasicAuthVerifier, HubSpotV3Verifier, RawRequest, basic_auth_header, hubspot_v3_signature,
-};
+use webhooks::{BasicAuthVerifier, RawRequest, basic_auth_header, hubspot_v3_signature};
 
 /// Records what is queued; can refuse publishes (an unavailable bus).
 #[derive(Default)]
@@ -70,26 +69,32 @@ async fn receiver() -> (WebhookReceiver, Arc<Recorder>) {
     store.put_organization(&org("cld-1", "101")).await.unwrap();
     store.put_organization(&org("cld-2", "202")).await.unwrap();
     let bus = Arc::new(Recorder::default());
-    let mut objects = std::collections::HashMap::new();
-    objects.insert("contact".to_owned(), EntityName::new("people"));
-    objects.insert("company".to_owned(), EntityName::new("organizations"));
+    // The app is HubSpot through its provider, with the webhook secret `secret`.
+    let app = hubspot::HubSpotFactory
+        .build(
+            json!({
+                "base_url": "http://127.0.0.1:9",
+                "oauth": { "client_id": "c", "client_secret": "secret", "app_id": 1 },
+            }),
+            &connector_sdk::BuildContext {
+                public_url: "https://connector.example".into(),
+                http: Default::default(),
+                conflict_policy: Default::default(),
+            },
+        )
+        .unwrap();
+    let mut apps = connector_sdk::Registry::new();
+    apps.register(app).unwrap();
     let receiver = WebhookReceiver::new(
         store,
         bus.clone(),
         Arc::new(MemoryDedupe::default()),
         Arc::new(SystemClock),
-        vec![EntityName::new("organizations"), EntityName::new("people")],
+        apps,
     )
     .tenant(
         Tenant::new("acme"),
         Box::new(BasicAuthVerifier::new("id", "key")),
-    )
-    .app(
-        Provider::new("hubspot"),
-        AppWebhooks {
-            verifier: Box::new(HubSpotV3Verifier::new("secret")),
-            object_entities: objects,
-        },
     );
     (receiver, bus)
 }

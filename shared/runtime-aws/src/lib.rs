@@ -12,9 +12,9 @@
 
 use std::sync::Arc;
 
+use connector_sdk::{BuildContext, ProviderError, ProviderFactory, Registry};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use connector_sdk::{BuildContext, ProviderFactory, ProviderError, Registry};
 use service::{ConnectorService, HttpReply, HubEndpoint, Ports, ServiceSettings, Tuning};
 use store_aws::{
     AwsConfig, DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
@@ -57,7 +57,6 @@ struct ConnecSecret {
     api_id: String,
     api_key: String,
 }
-
 
 async fn read_secret<T: serde::de::DeserializeOwned>(
     client: &aws_sdk_secretsmanager::Client,
@@ -132,15 +131,23 @@ pub async fn service_with(
     };
     let names: Vec<String> = std::env::vars().map(|(name, _)| name).collect();
     let mut apps = Registry::new();
-    for id in env(lookup, "APPS")?.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+    for id in env(lookup, "APPS")?
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+    {
         let factory = factories.iter().find(|f| f.id() == id).ok_or_else(|| {
             let known: Vec<&str> = factories.iter().map(|f| f.id()).collect();
-            SetupError::Env(format!("APPS names `{id}`, which is not one of {}", known.join(", ")))
+            SetupError::Env(format!(
+                "APPS names `{id}`, which is not one of {}",
+                known.join(", ")
+            ))
         })?;
         let secret: serde_json::Value =
             read_secret(&secrets, &format!("{prefix}/{id}/client")).await?;
-        let provider = factory.from_environment(lookup, &names, secret, &context)?;
-        apps.register(provider).map_err(service::WiringError::from)?;
+        let provider = factory.build_from_environment(lookup, &names, secret, &context)?;
+        apps.register(provider)
+            .map_err(service::WiringError::from)?;
     }
     let ports = Ports {
         store: Arc::new(DynamoStore::new(dynamo.clone(), aws.table_name.clone())),

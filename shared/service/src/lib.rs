@@ -28,7 +28,7 @@ mod schedule;
 mod wiring;
 mod work;
 
-pub use wiring::{HubEndpoint, Stack, Tuning, WiringError, build};
+pub use wiring::{HubEndpoint, Stack, Tuning, WiringError, build, build_static};
 pub use work::WorkOutcome;
 
 use wiring::ManagedToken;
@@ -131,14 +131,20 @@ const FAN_OUT_PAGE: usize = 500;
 
 impl ConnectorService {
     /// Wires the service once (at process start) for every app of `apps`.
-    pub fn new(ports: Ports, settings: ServiceSettings, apps: Registry) -> Result<Self, WiringError> {
+    pub fn new(
+        ports: Ports,
+        settings: ServiceSettings,
+        apps: Registry,
+    ) -> Result<Self, WiringError> {
         let http = reqwest::Client::builder()
             .timeout(settings.tuning.http.timeout)
             .build()
             .unwrap_or_default();
         let mut oauth = HashMap::new();
         for app in apps.iter() {
-            let Some(oauth_app) = app.oauth() else { continue };
+            let Some(oauth_app) = app.oauth() else {
+                continue;
+            };
             let linker = Linker::new(oauth_app.clone(), ports.states.clone(), http.clone())?;
             let tokens = Arc::new(TokenManager::new(
                 ports.credentials.clone(),

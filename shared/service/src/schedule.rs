@@ -1,8 +1,8 @@
 //! The hourly schedule: one sync request per linked organization of every app.
 
+use linking::AccountKey;
 use sync_core::domain::{OrgId, Organization};
 use sync_core::ports::WorkItem;
-use linking::AccountKey;
 
 use crate::{ConnectorService, FAN_OUT_PAGE};
 

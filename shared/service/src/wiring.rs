@@ -62,12 +62,43 @@ impl Default for Tuning {
     }
 }
 
+impl Tuning {
+    /// What an app's provider is built with, for a deployment reached at `public_url`.
+    pub fn build_context(&self, public_url: &str) -> connector_sdk::BuildContext {
+        connector_sdk::BuildContext {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            http: self.http.clone(),
+            conflict_policy: self.conflict_policy,
+        }
+    }
+}
+
 /// An engine and its app connector.
 pub struct Stack {
     /// The engine.
     pub engine: SyncEngine,
     /// The app connector (for checks and mappings).
     pub connector: Arc<dyn AppConnector>,
+}
+
+/// Builds the engine with the credential configured with the app itself (a private-app token or
+/// an API key; see [`AppProvider::static_account`]).
+pub fn build_static(
+    store: Arc<dyn SyncStore>,
+    hub: &HubEndpoint,
+    tuning: &Tuning,
+    provider: &dyn AppProvider,
+) -> Result<Stack, WiringError> {
+    let token = provider
+        .static_account()
+        .map(|(_, token)| token)
+        .ok_or_else(|| ProviderError::Settings {
+            provider: provider.id().to_string(),
+            detail:
+                "no credential is configured with the app (a token or key); link an account instead"
+                    .into(),
+        })?;
+    build(store, hub, tuning, provider, token)
 }
 
 /// Builds the engine over a store, Connec! and one app's connector with tokens from `token`.
@@ -136,4 +167,3 @@ impl TokenSource for ManagedToken {
         )
     }
 }
-

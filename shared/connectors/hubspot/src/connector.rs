@@ -5,11 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use http_client::{ApiClient, HeaderRateLimit, RateLimitPolicy};
-use sync_core::ports::TokenSource;
 use mapping::{EntityMapping, FunctionRegistry};
 use sync_core::domain::{AppEntityName, Provider};
 use sync_core::entity::EntityPair;
 use sync_core::error::AppError;
+use sync_core::ports::TokenSource;
 
 use crate::config::HubSpotConfig;
 use crate::http::hubspot_error_detail;
@@ -201,7 +201,10 @@ pub(crate) fn rate_limits() -> Arc<dyn RateLimitPolicy> {
 }
 
 fn api_client(config: &HubSpotConfig) -> Result<ApiClient, SetupError> {
-    Ok(ApiClient::new(API, config.http.clone(), hubspot_error_detail)?.with_rate_limits(rate_limits()))
+    Ok(
+        ApiClient::new(API, config.http.clone(), hubspot_error_detail)?
+            .with_rate_limits(rate_limits()),
+    )
 }
 
 /// HubSpot internal names: lower-case letters, digits and underscores, starting with a letter.

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::connector::HubSpotConnector;
-use ::webhooks::{HubSpotChange, HubSpotObject, HubSpotV3Verifier, parse_hubspot_events};
 use crate::{HubSpotConfig, PROVIDER, SetupError};
+use ::webhooks::{HubSpotChange, HubSpotObject, HubSpotV3Verifier, parse_hubspot_events};
 
 /// The OAuth scopes asked for. The schema scopes let the connector define its create-marker
 /// property.
@@ -47,6 +47,20 @@ pub struct HubSpotSettings {
     /// The public app, for linking accounts by OAuth.
     #[serde(default)]
     pub oauth: Option<OAuthSettings>,
+}
+
+impl HubSpotSettings {
+    /// A private app: a base URL, its token and the portal it belongs to.
+    pub fn private_app(base_url: &str, access_token: &str, portal_id: &str) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            access_token: access_token.to_owned(),
+            portal_id: portal_id.to_owned(),
+            mappings_dir: None,
+            search_cap: None,
+            oauth: None,
+        }
+    }
 }
 
 /// HubSpot's public app.
@@ -87,7 +101,7 @@ impl ProviderFactory for HubSpotFactory {
         PROVIDER
     }
 
-    fn from_settings(
+    fn build(
         &self,
         settings: Value,
         context: &BuildContext,
@@ -99,7 +113,7 @@ impl ProviderFactory for HubSpotFactory {
 
     /// `HUBSPOT_BASE_URL`, `HUBSPOT_CLIENT_ID`, `HUBSPOT_APP_ID`, optional
     /// `HUBSPOT_AUTHORIZE_URL`, and the secret `{"client_secret": "..."}`.
-    fn from_environment(
+    fn build_from_environment(
         &self,
         lookup: &dyn Fn(&str) -> Option<String>,
         _names: &[String],
@@ -124,7 +138,7 @@ impl ProviderFactory for HubSpotFactory {
             oauth["authorize_url"] = Value::String(url);
         }
         let settings = json!({ "base_url": need("HUBSPOT_BASE_URL")?, "oauth": oauth });
-        self.from_settings(settings, context)
+        self.build(settings, context)
     }
 }
 
@@ -140,7 +154,7 @@ impl From<SetupError> for ProviderError {
         match e {
             SetupError::Mapping(source) => ProviderError::Mapping {
                 provider: PROVIDER.into(),
-                source,
+                source: Box::new(source),
             },
             SetupError::Http(e) => ProviderError::Http(e),
             other => settings_error(other.to_string()),
@@ -255,7 +269,10 @@ impl AppProvider for HubSpotProvider {
         };
         let answer = self
             .http
-            .get(format!("{}/oauth/v1/access-tokens/{access_token}", self.base()))
+            .get(format!(
+                "{}/oauth/v1/access-tokens/{access_token}",
+                self.base()
+            ))
             .send()
             .await
             .map_err(|_| answer_error("the token info request failed"))?;

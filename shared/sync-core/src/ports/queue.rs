@@ -73,4 +73,3 @@ pub trait Dedupe: Send + Sync {
     /// queued: without it a redelivery after a failed publish would be dropped as a duplicate.
     async fn forget(&self, key: &str) -> Result<(), StoreError>;
 }
-
