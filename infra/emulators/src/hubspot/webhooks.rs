@@ -393,7 +393,7 @@ pub(super) fn handle(
     lock(&inner.stats).count(&format!("{method} {route}"), method == Method::GET);
     if !allowed(inner, q, headers) {
         lock(&inner.stats).rejected += 1;
-        return super::unauthorized_response();
+        return super::auth::unauthorized_response();
     }
     let known_app = inner
         .config
