@@ -11,6 +11,7 @@ mod changes;
 mod clock;
 mod faults;
 mod http;
+mod instruments;
 mod rate;
 mod server;
 mod stats;
@@ -25,6 +26,7 @@ pub(crate) use http::{
     ApiError, base_url, empty_response, json_response, query_get, query_pairs, query_with,
     raw_response, set_header,
 };
+pub(crate) use instruments::Instruments;
 pub use rate::RateLimit;
 pub(crate) use rate::RateLimiter;
 pub use server::RunningServer;

@@ -30,7 +30,7 @@ pub(super) fn batch(
             inner.config.max_batch_ops
         )));
     }
-    lock(&inner.stats).add("batch-ops", ops.len() as u64);
+    lock(&inner.instruments.stats).add("batch-ops", ops.len() as u64);
     let results: Vec<Value> = inner.with_state(|st| {
         ops.iter()
             .map(|op| {

@@ -49,7 +49,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    ApiError, CallFault, CallStats, ChangeHook, Faults, RateLimit, RateLimiter, RecordFault,
+    ApiError, CallFault, CallStats, ChangeHook, Faults, Instruments, RateLimit, RecordFault,
     RunningServer, lock,
 };
 use crate::delivery::Pump;
@@ -126,10 +126,7 @@ struct Inner {
     me: Weak<Inner>,
     config: ConnecConfig,
     state: Mutex<State>,
-    faults: Faults,
-    stats: Mutex<CallStats>,
-    limiter: Mutex<RateLimiter>,
-    hooks: Mutex<Vec<ChangeHook>>,
+    instruments: Instruments,
     notify: Mutex<notify::NotifyState>,
     pump: Pump,
 }
@@ -162,10 +159,7 @@ impl ConnecEmulator {
                 me: me.clone(),
                 config,
                 state: Mutex::new(State::default()),
-                faults: Faults::default(),
-                stats: Mutex::new(CallStats::default()),
-                limiter: Mutex::new(RateLimiter::default()),
-                hooks: Mutex::new(Vec::new()),
+                instruments: Instruments::default(),
                 notify: Mutex::new(notify::NotifyState::default()),
                 pump: Pump::default(),
             }),
@@ -201,7 +195,7 @@ impl ConnecEmulator {
         let router = Router::new()
             .fallback(routes::handle)
             .with_state(self.inner.clone());
-        crate::common::after_commit_layer(router, self.inner.faults.clone(), |kind| {
+        crate::common::after_commit_layer(router, self.inner.instruments.faults.clone(), |kind| {
             Box::pin(fault_response(kind))
         })
     }
@@ -287,38 +281,38 @@ impl ConnecEmulator {
 
     /// The fault registry (shared with the HTTP admin routes).
     pub fn faults(&self) -> &Faults {
-        &self.inner.faults
+        &self.inner.instruments.faults
     }
 
     /// Shorthand for `faults().fail_record(rule)`.
     pub fn fail_record(&self, rule: RecordFault) {
-        self.inner.faults.fail_record(rule);
+        self.inner.instruments.faults.fail_record(rule);
     }
 
     /// Shorthand for `faults().fail_calls(rule)`.
     pub fn fail_calls(&self, rule: CallFault) {
-        self.inner.faults.fail_calls(rule);
+        self.inner.instruments.faults.fail_calls(rule);
     }
 
     /// Removes all faults.
     pub fn clear_faults(&self) {
-        self.inner.faults.clear();
+        self.inner.instruments.faults.clear();
     }
 
     /// Snapshot of call counters.
     pub fn stats(&self) -> CallStats {
-        lock(&self.inner.stats).clone()
+        self.inner.instruments.stats()
     }
 
     /// Zeroes call counters.
     pub fn reset_stats(&self) {
-        *lock(&self.inner.stats) = CallStats::default();
+        self.inner.instruments.reset_stats();
     }
 
     /// Registers a change observer, called after each committed change
     /// (webhooks/notifications are generated at the same point).
     pub fn on_change(&self, hook: ChangeHook) {
-        lock(&self.inner.hooks).push(hook);
+        self.inner.instruments.on_change(hook);
     }
 
     /// Whole state as JSON: `{"groups": {group: {collection: [records]}}, "faults": ..}`.
@@ -337,7 +331,7 @@ impl ConnecEmulator {
             }
             groups.insert(gid.clone(), Value::Object(colls));
         }
-        json!({ "groups": groups, "faults": self.inner.faults.to_json() })
+        json!({ "groups": groups, "faults": self.inner.instruments.faults.to_json() })
     }
 }
 
@@ -354,12 +348,7 @@ impl Inner {
             (out, events)
         };
         if !events.is_empty() {
-            let hooks = lock(&self.hooks).clone();
-            for e in &events {
-                for h in &hooks {
-                    h(e);
-                }
-            }
+            self.instruments.notify(&events);
         }
         out
     }

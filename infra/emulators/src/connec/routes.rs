@@ -127,16 +127,16 @@ pub(super) async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Bod
         }
     };
     let read = method == Method::GET;
-    lock(&inner.stats).count(&route, read);
+    lock(&inner.instruments.stats).count(&route, read);
 
     if !authorized(&inner.config, &parts.headers) {
-        lock(&inner.stats).rejected += 1;
+        lock(&inner.instruments.stats).rejected += 1;
         return error_response(&ApiError::Unauthorized("Invalid API credentials".into()));
     }
     if let Some(limit) = inner.config.rate_limit
-        && let Err(secs) = lock(&inner.limiter).check(&inner.config.api_id, limit)
+        && let Err(secs) = lock(&inner.instruments.limiter).check(&inner.config.api_id, limit)
     {
-        lock(&inner.stats).rejected += 1;
+        lock(&inner.instruments.stats).rejected += 1;
         let mut r = error_response(&ApiError::Status {
             status: 429,
             message: "Rate limit exceeded".into(),
@@ -144,8 +144,8 @@ pub(super) async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Bod
         set_header(&mut r, "retry-after", secs);
         return r;
     }
-    if let Some(kind) = inner.faults.take_call(method.as_str(), &path) {
-        lock(&inner.stats).rejected += 1;
+    if let Some(kind) = inner.instruments.faults.take_call(method.as_str(), &path) {
+        lock(&inner.instruments.stats).rejected += 1;
         return fault_response(kind).await;
     }
 

@@ -201,6 +201,7 @@ impl State {
         };
         if strict
             && let Some(hit) = inner
+                .instruments
                 .faults
                 .record_hit(|p| lookup_path(&candidate, p).cloned())
         {

@@ -39,8 +39,8 @@ pub(super) fn admin(inner: &Arc<Inner>, method: &Method, rest: &str, bytes: &Byt
     }
     if let Some(answer) = crate::common::faults_and_stats_admin(
         JSON,
-        &inner.faults,
-        &inner.stats,
+        &inner.instruments.faults,
+        &inner.instruments.stats,
         method,
         &segs,
         bytes,

@@ -157,7 +157,7 @@ pub(super) fn batch_create(c: &Ctx<'_>, body: &Value) -> Outcome {
         for (i, input) in items.iter().enumerate() {
             let props = input.get("properties").and_then(Value::as_object);
             match st.prepare(
-                Some(&c.inner.faults),
+                Some(&c.inner.instruments.faults),
                 c.t,
                 None,
                 props,
@@ -201,7 +201,13 @@ pub(super) fn batch_update(c: &Ctx<'_>, body: &Value) -> Outcome {
                 ));
                 continue;
             };
-            match st.prepare(Some(&c.inner.faults), c.t, Some(oid), props, None) {
+            match st.prepare(
+                Some(&c.inner.instruments.faults),
+                c.t,
+                Some(oid),
+                props,
+                None,
+            ) {
                 Ok(p) => {
                     st.commit(c.t, Some(oid), p);
                     let names = written_selection(c.t, props);
@@ -274,7 +280,7 @@ pub(super) fn batch_upsert(c: &Ctx<'_>, body: &Value) -> Outcome {
                     .or_insert_with(|| Value::String(id.clone()));
             }
             match st.prepare(
-                Some(&c.inner.faults),
+                Some(&c.inner.instruments.faults),
                 c.t,
                 existing,
                 Some(&props),

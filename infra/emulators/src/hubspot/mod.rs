@@ -70,7 +70,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::common::{
-    ApiError, CallFault, CallStats, ChangeHook, Faults, RateLimit, RateLimiter, RecordFault,
+    ApiError, CallFault, CallStats, ChangeHook, Faults, Instruments, RateLimit, RecordFault,
     RunningServer, lock,
 };
 use crate::delivery::Pump;
@@ -168,10 +168,7 @@ struct Inner {
     me: Weak<Inner>,
     config: HubSpotConfig,
     state: Mutex<State>,
-    faults: Faults,
-    stats: Mutex<CallStats>,
-    limiter: Mutex<RateLimiter>,
-    hooks: Mutex<Vec<ChangeHook>>,
+    instruments: Instruments,
     oauth: Mutex<oauth::OAuthState>,
     webhooks: Mutex<webhooks::HookState>,
     pump: Pump,
@@ -218,12 +215,7 @@ impl Inner {
             (out, std::mem::take(&mut st.events))
         };
         if !events.is_empty() {
-            let hooks = lock(&self.hooks).clone();
-            for e in &events {
-                for h in &hooks {
-                    h(&e.event);
-                }
-            }
+            self.instruments.notify(events.iter().map(|e| &e.event));
             self.enqueue_webhooks(&events);
         }
         out
@@ -263,10 +255,7 @@ impl HubSpotEmulator {
             inner: Arc::new_cyclic(|me| Inner {
                 me: me.clone(),
                 state: Mutex::new(State::default()),
-                faults: Faults::default(),
-                stats: Mutex::new(CallStats::default()),
-                limiter: Mutex::new(RateLimiter::default()),
-                hooks: Mutex::new(Vec::new()),
+                instruments: Instruments::default(),
                 oauth: Mutex::new(oauth::OAuthState::default()),
                 webhooks: Mutex::new(webhooks::HookState::default()),
                 pump: Pump::default(),
@@ -307,7 +296,7 @@ impl HubSpotEmulator {
         let router = Router::new()
             .fallback(routes::handle)
             .with_state(self.inner.clone());
-        crate::common::after_commit_layer(router, self.inner.faults.clone(), |kind| {
+        crate::common::after_commit_layer(router, self.inner.instruments.faults.clone(), |kind| {
             Box::pin(fault_response(kind))
         })
     }
@@ -422,22 +411,22 @@ impl HubSpotEmulator {
 
     /// The fault registry (shared with the HTTP admin routes).
     pub fn faults(&self) -> &Faults {
-        &self.inner.faults
+        &self.inner.instruments.faults
     }
 
     /// Shorthand for `faults().fail_record(rule)` (`field` = property name).
     pub fn fail_record(&self, rule: RecordFault) {
-        self.inner.faults.fail_record(rule);
+        self.inner.instruments.faults.fail_record(rule);
     }
 
     /// Shorthand for `faults().fail_calls(rule)`.
     pub fn fail_calls(&self, rule: CallFault) {
-        self.inner.faults.fail_calls(rule);
+        self.inner.instruments.faults.fail_calls(rule);
     }
 
     /// Removes all faults.
     pub fn clear_faults(&self) {
-        self.inner.faults.clear();
+        self.inner.instruments.faults.clear();
         lock(&self.inner.scheduled).clear();
     }
 
@@ -483,18 +472,18 @@ impl HubSpotEmulator {
 
     /// Snapshot of call counters.
     pub fn stats(&self) -> CallStats {
-        lock(&self.inner.stats).clone()
+        self.inner.instruments.stats()
     }
 
     /// Zeroes call counters.
     pub fn reset_stats(&self) {
-        *lock(&self.inner.stats) = CallStats::default();
+        self.inner.instruments.reset_stats();
     }
 
     /// Registers a change observer, called after each committed change
     /// (webhooks/notifications are generated at the same point).
     pub fn on_change(&self, hook: ChangeHook) {
-        lock(&self.inner.hooks).push(hook);
+        self.inner.instruments.on_change(hook);
     }
 
     /// Whole state as JSON: `{"portalId", "contacts": [..], "companies": [..], "faults"}`.
@@ -503,7 +492,7 @@ impl HubSpotEmulator {
             "portalId": self.inner.config.portal_id,
             "contacts": self.all_objects_including_archived("contacts"),
             "companies": self.all_objects_including_archived("companies"),
-            "faults": self.inner.faults.to_json(),
+            "faults": self.inner.instruments.faults.to_json(),
         })
     }
 }

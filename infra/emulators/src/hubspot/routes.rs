@@ -105,7 +105,7 @@ pub(super) async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Bod
         ),
         _ => return error_response(&ApiError::NotFound(format!("No route for {method} {path}"))),
     };
-    lock(&inner.stats).count(&route, read);
+    lock(&inner.instruments.stats).count(&route, read);
 
     let (token, via_oauth, portal) = match authenticate(&inner, &parts.headers) {
         Auth::Valid {
@@ -114,11 +114,11 @@ pub(super) async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Bod
             portal,
         } => (token, oauth, portal),
         Auth::Expired => {
-            lock(&inner.stats).rejected += 1;
+            lock(&inner.instruments.stats).rejected += 1;
             return expired_response();
         }
         Auth::Missing => {
-            lock(&inner.stats).rejected += 1;
+            lock(&inner.instruments.stats).rejected += 1;
             return unauthorized_response();
         }
     };
@@ -131,10 +131,10 @@ pub(super) async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Bod
     };
     let mut remaining = None;
     if let Some(limit) = inner.config.rate_limit {
-        match lock(&inner.limiter).check(&token, limit) {
+        match lock(&inner.instruments.limiter).check(&token, limit) {
             Ok(r) => remaining = Some(r),
             Err(secs) => {
-                lock(&inner.stats).rejected += 1;
+                lock(&inner.instruments.stats).rejected += 1;
                 let mut r = json_response(
                     StatusCode::TOO_MANY_REQUESTS,
                     JSON,
@@ -154,63 +154,64 @@ pub(super) async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Bod
         }
     }
     let scheduled = scheduled::take(&mut lock(&inner.scheduled), false, method.as_str(), &path);
-    let mut resp =
-        if let Some(kind) = scheduled.or_else(|| inner.faults.take_call(method.as_str(), &path)) {
-            lock(&inner.stats).rejected += 1;
-            fault_response(kind).await
-        } else if account_info {
-            json_response(
-                StatusCode::OK,
-                JSON,
-                &json!({
-                    "portalId": portal,
-                    "accountType": "STANDARD",
-                    "timeZone": "Etc/UTC",
-                    "companyCurrency": "USD",
-                    "additionalCurrencies": [],
-                    "utcOffset": "+00:00",
-                    "utcOffsetMilliseconds": 0,
-                    "uiDomain": "app.hubspot.com",
-                    "dataHostingLocation": "na1",
-                }),
-            )
-        } else {
-            match ObjType::parse(type_seg) {
-                None => error_response(&ApiError::NotFound(format!(
-                    "Unable to infer object type from: {type_seg}"
-                ))),
-                Some(t) if properties_api => {
-                    let answer = parse_json(&bytes).and_then(|body| {
-                        inner.with_state(source.clone(), |st| {
-                            properties::dispatch(st, t, &method, rest, &body)
-                        })
-                    });
-                    match answer {
-                        Ok((status, v)) => json_response(status, JSON, &v),
-                        Err(e) => properties::error(&e),
-                    }
-                }
-                Some(t) => {
-                    let ctx = Ctx {
-                        inner: &inner,
-                        source,
-                        t,
-                        q,
-                        base: base_url(&parts.headers),
-                        path: path.clone(),
-                    };
-                    match dispatch(&ctx, &method, rest, &bytes) {
-                        Ok((status, Some(v))) => json_response(status, JSON, &v),
-                        Ok((status, None)) => empty_response(status),
-                        Err(e) => error_response(&e),
-                    }
+    let mut resp = if let Some(kind) =
+        scheduled.or_else(|| inner.instruments.faults.take_call(method.as_str(), &path))
+    {
+        lock(&inner.instruments.stats).rejected += 1;
+        fault_response(kind).await
+    } else if account_info {
+        json_response(
+            StatusCode::OK,
+            JSON,
+            &json!({
+                "portalId": portal,
+                "accountType": "STANDARD",
+                "timeZone": "Etc/UTC",
+                "companyCurrency": "USD",
+                "additionalCurrencies": [],
+                "utcOffset": "+00:00",
+                "utcOffsetMilliseconds": 0,
+                "uiDomain": "app.hubspot.com",
+                "dataHostingLocation": "na1",
+            }),
+        )
+    } else {
+        match ObjType::parse(type_seg) {
+            None => error_response(&ApiError::NotFound(format!(
+                "Unable to infer object type from: {type_seg}"
+            ))),
+            Some(t) if properties_api => {
+                let answer = parse_json(&bytes).and_then(|body| {
+                    inner.with_state(source.clone(), |st| {
+                        properties::dispatch(st, t, &method, rest, &body)
+                    })
+                });
+                match answer {
+                    Ok((status, v)) => json_response(status, JSON, &v),
+                    Err(e) => properties::error(&e),
                 }
             }
-        };
+            Some(t) => {
+                let ctx = Ctx {
+                    inner: &inner,
+                    source,
+                    t,
+                    q,
+                    base: base_url(&parts.headers),
+                    path: path.clone(),
+                };
+                match dispatch(&ctx, &method, rest, &bytes) {
+                    Ok((status, Some(v))) => json_response(status, JSON, &v),
+                    Ok((status, None)) => empty_response(status),
+                    Err(e) => error_response(&e),
+                }
+            }
+        }
+    };
     // A lost answer: the call was processed, the client sees a failure.
     let lost = scheduled::take(&mut lock(&inner.scheduled), true, method.as_str(), &path);
     if let Some(kind) = lost {
-        lock(&inner.stats).rejected += 1;
+        lock(&inner.instruments.stats).rejected += 1;
         resp = fault_response(kind).await;
     }
     if let (Some(limit), Some(rem)) = (inner.config.rate_limit, remaining) {
@@ -336,7 +337,7 @@ pub(super) fn create(c: &Ctx<'_>, body: &Value) -> Outcome {
     let names = written_selection(c.t, props);
     c.inner.with_state(c.source.clone(), |st| {
         let p = st.prepare(
-            Some(&c.inner.faults),
+            Some(&c.inner.instruments.faults),
             c.t,
             None,
             props,
@@ -361,7 +362,13 @@ pub(super) fn patch_one(c: &Ctx<'_>, id: &str, body: &Value) -> Outcome {
             .ok_or_else(|| {
                 ApiError::NotFound(format!("resource not found: {} {id}", c.t.upper()))
             })?;
-        let p = st.prepare(Some(&c.inner.faults), c.t, Some(oid), props, None)?;
+        let p = st.prepare(
+            Some(&c.inner.instruments.faults),
+            c.t,
+            Some(oid),
+            props,
+            None,
+        )?;
         st.commit(c.t, Some(oid), p);
         Ok((
             StatusCode::OK,

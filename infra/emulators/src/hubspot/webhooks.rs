@@ -390,9 +390,9 @@ pub(super) fn handle(
             )));
         }
     };
-    lock(&inner.stats).count(&format!("{method} {route}"), method == Method::GET);
+    lock(&inner.instruments.stats).count(&format!("{method} {route}"), method == Method::GET);
     if !allowed(inner, q, headers) {
-        lock(&inner.stats).rejected += 1;
+        lock(&inner.instruments.stats).rejected += 1;
         return super::auth::unauthorized_response();
     }
     let known_app = inner
