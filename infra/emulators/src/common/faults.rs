@@ -6,13 +6,16 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::http::{ApiError, json_response, raw_response, set_header};
 use super::lock;
 use super::values::scalar_eq;
 
@@ -230,6 +233,47 @@ pub(crate) fn after_commit_layer(router: Router, faults: Faults, render: RenderF
             }
         },
     ))
+}
+
+/// An injected call fault as an emulator answers it: `error` renders statuses in the vendor's
+/// envelope, `content_type` is that of its JSON answers.
+pub(crate) async fn render(
+    kind: FaultKind,
+    content_type: &'static str,
+    error: fn(&ApiError) -> Response,
+) -> Response {
+    match kind {
+        FaultKind::Status {
+            status,
+            retry_after_secs,
+        } => {
+            let mut r = error(&ApiError::Status {
+                status,
+                message: format!("Injected fault: HTTP {status}"),
+            });
+            if let Some(s) = retry_after_secs {
+                set_header(&mut r, "retry-after", s);
+            }
+            r
+        }
+        FaultKind::Timeout { delay_ms } => {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            error(&ApiError::Status {
+                status: 504,
+                message: "Injected fault: gateway timeout".into(),
+            })
+        }
+        FaultKind::Malformed => raw_response(
+            StatusCode::OK,
+            content_type,
+            b"{\"unexpected\": true".to_vec(),
+        ),
+        FaultKind::WrongShape => {
+            json_response(StatusCode::OK, content_type, &json!({ "data": [] }))
+        }
+        FaultKind::Reset => reset_response(),
+        FaultKind::AfterCommit { then } => Box::pin(render(*then, content_type, error)).await,
+    }
 }
 
 /// A response whose body fails before its first byte: the server closes the connection and

@@ -6,22 +6,27 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-mod admin;
+pub(crate) mod admin;
+mod app;
 mod changes;
 mod clock;
 mod faults;
+mod guard;
 mod http;
 mod instruments;
 mod rate;
+mod routing;
 mod server;
 mod stats;
 mod values;
 
 pub(crate) use admin::faults_and_stats_admin;
+pub(crate) use app::{Emulator, app, no_route, unmatched};
 pub use changes::{ChangeEvent, ChangeHook, ChangeKind};
 pub(crate) use clock::{Clock, iso, parse_date_like};
 pub use faults::{CallFault, FaultKind, Faults, RecordFault};
 pub(crate) use faults::{after_commit_layer, reset_response};
+pub(crate) use guard::{Gate, Gatekeeper, Reads};
 pub(crate) use http::{
     ApiError, base_url, empty_response, json_response, query_get, query_pairs, query_with,
     raw_response, set_header,
@@ -29,6 +34,7 @@ pub(crate) use http::{
 pub(crate) use instruments::Instruments;
 pub use rate::RateLimit;
 pub(crate) use rate::RateLimiter;
+pub(crate) use routing::{PathParams, QueryPairs, RawPath, otherwise};
 pub use server::RunningServer;
 pub(crate) use server::{serve_until, start_router};
 pub use stats::CallStats;

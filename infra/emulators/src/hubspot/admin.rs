@@ -1,89 +1,71 @@
-//! The HubSpot-only `/_emulator/...` admin routes (scheduled faults, seeding, state dump) on
-//! top of the shared fault and stats routes.
+//! The HubSpot-only `/_emulator/...` admin routes, next to the shared ones: scheduled faults
+//! and seeding.
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::http::{Method, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::objects::ObjType;
 use super::state::Source;
 use super::{HubSpotEmulator, Inner, JSON, ScheduledFault};
-use crate::common::{ApiError, json_response, lock};
+use crate::common::admin::{bad_request, ok, parse};
+use crate::common::{ApiError, PathParams, json_response, otherwise, unmatched};
 
-/// `/_emulator/...` admin routes: no auth, not counted.
-pub(super) fn admin(inner: &Arc<Inner>, method: &Method, rest: &str, bytes: &Bytes) -> Response {
-    let emu = HubSpotEmulator {
-        inner: inner.clone(),
+/// The routes; other methods on them are unknown admin routes.
+pub(super) fn routes() -> Router<Arc<Inner>> {
+    let only = || otherwise(unmatched::<Inner>);
+    Router::new()
+        .route("/_emulator/faults/scheduled", only().post(schedule_fault))
+        .route("/_emulator/seed/{objectType}", only().post(seed))
+        // Whatever follows the type is ignored.
+        .route("/_emulator/seed/{objectType}/{*rest}", only().post(seed))
+}
+
+/// `POST /_emulator/faults/scheduled` with a [`ScheduledFault`].
+async fn schedule_fault(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+    match parse::<ScheduledFault>(&body, "scheduled fault") {
+        Ok(fault) => {
+            HubSpotEmulator { inner }.schedule_fault(fault);
+            ok::<Inner>()
+        }
+        Err(message) => bad_request::<Inner>(message),
+    }
+}
+
+/// `POST /_emulator/seed/{objectType}` with one object or an array, each `{"properties":
+/// {...}}` or a bare property map: created as a third party would (no faults), in the default
+/// portal; answers the created objects.
+async fn seed(State(inner): State<Arc<Inner>>, params: PathParams, body: Bytes) -> Response {
+    let type_seg = params.get("objectType");
+    let Some(t) = ObjType::parse(type_seg) else {
+        return bad_request::<Inner>(format!("unknown object type '{type_seg}'"));
     };
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    match (method, segs.as_slice()) {
-        (&Method::POST, ["faults", "scheduled"]) => {
-            return match serde_json::from_slice::<ScheduledFault>(bytes) {
-                Ok(fault) => {
-                    emu.schedule_fault(fault);
-                    json_response(StatusCode::OK, JSON, &json!({ "ok": true }))
-                }
-                Err(e) => json_response(
-                    StatusCode::BAD_REQUEST,
-                    JSON,
-                    &json!({ "error": format!("invalid scheduled fault: {e}") }),
-                ),
-            };
+    let items = match parse::<Value>(&body, "JSON") {
+        Ok(Value::Array(a)) => a,
+        Ok(v) => vec![v],
+        Err(message) => return bad_request::<Inner>(message),
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let props = item.get("properties").cloned().unwrap_or(item);
+        let res = inner.with_state(Source::ui(inner.default_portal()), |st| {
+            let p = st.prepare(None, t, None, props.as_object(), None)?;
+            let (id, _) = st.commit(t, None, p);
+            Ok::<_, ApiError>(
+                st.obj(t, id)
+                    .map(|o| o.render(t, None, true))
+                    .unwrap_or_default(),
+            )
+        });
+        match res {
+            Ok(v) => out.push(v),
+            Err(e) => return bad_request::<Inner>(e.to_string()),
         }
-        // The shared handler clears the other faults.
-        (&Method::DELETE, ["faults"]) => lock(&inner.scheduled).clear(),
-        _ => {}
     }
-    if let Some(answer) = crate::common::faults_and_stats_admin(
-        JSON,
-        &inner.instruments.faults,
-        &inner.instruments.stats,
-        method,
-        &segs,
-        bytes,
-    ) {
-        return answer;
-    }
-    let ok = |v: Value| json_response(StatusCode::OK, JSON, &v);
-    let bad = |m: String| json_response(StatusCode::BAD_REQUEST, JSON, &json!({ "error": m }));
-    match (method, segs.as_slice()) {
-        (&Method::POST, ["seed", type_seg, ..]) => {
-            let Some(t) = ObjType::parse(type_seg) else {
-                return bad(format!("unknown object type '{type_seg}'"));
-            };
-            let items = match serde_json::from_slice::<Value>(bytes) {
-                Ok(Value::Array(a)) => a,
-                Ok(v) => vec![v],
-                Err(e) => return bad(format!("invalid JSON: {e}")),
-            };
-            let mut out = Vec::new();
-            for item in items {
-                // Accept `{"properties": {...}}` or a bare property map.
-                let props = item.get("properties").cloned().unwrap_or(item);
-                let res = inner.with_state(Source::ui(inner.default_portal()), |st| {
-                    let p = st.prepare(None, t, None, props.as_object(), None)?;
-                    let (id, _) = st.commit(t, None, p);
-                    Ok::<_, ApiError>(
-                        st.obj(t, id)
-                            .map(|o| o.render(t, None, true))
-                            .unwrap_or_default(),
-                    )
-                });
-                match res {
-                    Ok(v) => out.push(v),
-                    Err(e) => return bad(e.to_string()),
-                }
-            }
-            json_response(StatusCode::CREATED, JSON, &Value::Array(out))
-        }
-        (&Method::GET, ["state"]) => ok(emu.dump()),
-        _ => json_response(
-            StatusCode::NOT_FOUND,
-            JSON,
-            &json!({ "error": "unknown admin route" }),
-        ),
-    }
+    json_response(StatusCode::CREATED, JSON, &Value::Array(out))
 }

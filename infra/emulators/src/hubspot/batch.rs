@@ -6,13 +6,14 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use super::errors::Outcome;
 use super::errors::category;
 use super::objects::{selection, written_selection};
-use super::routes::{Ctx, Outcome, body_list};
+use super::routes::{Ctx, body_list};
 use crate::common::{ApiError, iso, query_get, scalar_string};
 
 /// One error entry of a batch (multi-status) response.
-pub(super) fn batch_error(e: &ApiError, context: Value) -> Value {
+fn batch_error(e: &ApiError, context: Value) -> Value {
     // `errors` and `links` are required by HubSpot's generated client models.
     json!({
         "status": "error",
@@ -25,7 +26,7 @@ pub(super) fn batch_error(e: &ApiError, context: Value) -> Value {
 }
 
 /// `{"objectWriteTraceId": [t]}` or `{"index": ["i"]}`, plus extra keys.
-pub(super) fn write_context(input: &Value, index: usize, extra: Option<(&str, Value)>) -> Value {
+fn write_context(input: &Value, index: usize, extra: Option<(&str, Value)>) -> Value {
     let mut ctx = match input.get("objectWriteTraceId").and_then(scalar_string) {
         Some(t) => json!({ "objectWriteTraceId": [t] }),
         None => json!({ "index": [index.to_string()] }),
@@ -36,7 +37,7 @@ pub(super) fn write_context(input: &Value, index: usize, extra: Option<(&str, Va
     ctx
 }
 
-pub(super) fn batch_envelope(
+fn batch_envelope(
     results: Vec<Value>,
     errors: Vec<Value>,
     started: &str,
@@ -57,7 +58,7 @@ pub(super) fn batch_envelope(
     }
 }
 
-pub(super) fn inputs(body: &Value, max: usize) -> Result<Vec<Value>, ApiError> {
+fn inputs(body: &Value, max: usize) -> Result<Vec<Value>, ApiError> {
     let items = body
         .get("inputs")
         .and_then(Value::as_array)
@@ -74,10 +75,7 @@ pub(super) fn inputs(body: &Value, max: usize) -> Result<Vec<Value>, ApiError> {
 }
 
 /// HubSpot's answer to a batch naming one id twice: `400` for the whole batch.
-pub(super) fn duplicate_ids(
-    items: &[Value],
-    id_of: impl Fn(&Value) -> Option<String>,
-) -> Option<Value> {
+fn duplicate_ids(items: &[Value], id_of: impl Fn(&Value) -> Option<String>) -> Option<Value> {
     let mut seen = std::collections::HashSet::new();
     let mut dups: Vec<String> = Vec::new();
     for id in items.iter().filter_map(id_of) {
@@ -98,11 +96,12 @@ pub(super) fn duplicate_ids(
 }
 
 /// The `id` of a batch input.
-pub(super) fn input_id(input: &Value) -> Option<String> {
+fn input_id(input: &Value) -> Option<String> {
     input.get("id").and_then(scalar_string)
 }
 
-pub(super) fn batch_read(c: &Ctx<'_>, body: &Value) -> Outcome {
+/// `POST /crm/v3/objects/{objectType}/batch/read`.
+pub(super) fn read(c: &Ctx, body: &Value) -> Outcome {
     let started = iso(&Utc::now());
     let items = inputs(body, c.inner.config.max_batch)?;
     let archived = query_get(&c.q, "archived").is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -149,7 +148,8 @@ pub(super) fn batch_read(c: &Ctx<'_>, body: &Value) -> Outcome {
     Ok((status, Some(v)))
 }
 
-pub(super) fn batch_create(c: &Ctx<'_>, body: &Value) -> Outcome {
+/// `POST /crm/v3/objects/{objectType}/batch/create`.
+pub(super) fn create(c: &Ctx, body: &Value) -> Outcome {
     let started = iso(&Utc::now());
     let items = inputs(body, c.inner.config.max_batch)?;
     let (results, errors) = c.inner.with_state(c.source.clone(), |st| {
@@ -178,7 +178,8 @@ pub(super) fn batch_create(c: &Ctx<'_>, body: &Value) -> Outcome {
     Ok((status, Some(v)))
 }
 
-pub(super) fn batch_update(c: &Ctx<'_>, body: &Value) -> Outcome {
+/// `POST /crm/v3/objects/{objectType}/batch/update`.
+pub(super) fn update(c: &Ctx, body: &Value) -> Outcome {
     let started = iso(&Utc::now());
     let items = inputs(body, c.inner.config.max_batch)?;
     if let Some(dups) = duplicate_ids(&items, input_id) {
@@ -223,7 +224,8 @@ pub(super) fn batch_update(c: &Ctx<'_>, body: &Value) -> Outcome {
     Ok((status, Some(v)))
 }
 
-pub(super) fn batch_upsert(c: &Ctx<'_>, body: &Value) -> Outcome {
+/// `POST /crm/v3/objects/{objectType}/batch/upsert`.
+pub(super) fn upsert(c: &Ctx, body: &Value) -> Outcome {
     let started = iso(&Utc::now());
     let items = inputs(body, c.inner.config.max_batch)?;
     for input in &items {
@@ -306,7 +308,8 @@ pub(super) fn batch_upsert(c: &Ctx<'_>, body: &Value) -> Outcome {
     Ok((status, Some(v)))
 }
 
-pub(super) fn batch_archive(c: &Ctx<'_>, body: &Value) -> Outcome {
+/// `POST /crm/v3/objects/{objectType}/batch/archive`.
+pub(super) fn archive(c: &Ctx, body: &Value) -> Outcome {
     let items = inputs(body, c.inner.config.max_batch)?;
     if let Some(dups) = duplicate_ids(&items, input_id) {
         return Ok((StatusCode::BAD_REQUEST, Some(dups)));

@@ -1,7 +1,5 @@
-//! HubSpot's error envelope (`status`, `message`, `correlationId`, `category`), the rendering
-//! of injected faults in it, and the JSON body parsing every route shares.
-
-use std::time::Duration;
+//! HubSpot's error envelope (`status`, `message`, `correlationId`, `category`), how a
+//! handler's outcome becomes an answer, and the JSON body parsing every route shares.
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -9,8 +7,21 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::JSON;
-use crate::common::{ApiError, FaultKind, json_response, raw_response, set_header};
+use crate::common::{ApiError, empty_response, json_response};
 
+/// What a handler produced: a status and a JSON body (none for `204`), or an error.
+pub(super) type Outcome = Result<(StatusCode, Option<Value>), ApiError>;
+
+/// The answer for `outcome`: the body as JSON, or the error in HubSpot's envelope.
+pub(super) fn reply(outcome: Outcome) -> Response {
+    match outcome {
+        Ok((status, Some(v))) => json_response(status, JSON, &v),
+        Ok((status, None)) => empty_response(status),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// The `category` HubSpot gives an error.
 pub(super) fn category(e: &ApiError) -> &'static str {
     match e {
         ApiError::BadRequest(_) | ApiError::MethodNotAllowed(_) => "VALIDATION_ERROR",
@@ -25,6 +36,7 @@ pub(super) fn category(e: &ApiError) -> &'static str {
     }
 }
 
+/// HubSpot's error body for `e`.
 pub(super) fn error_body(e: &ApiError) -> Value {
     json!({
         "status": "error",
@@ -34,47 +46,16 @@ pub(super) fn error_body(e: &ApiError) -> Value {
     })
 }
 
+/// `e` in HubSpot's envelope, with its status.
 pub(super) fn error_response(e: &ApiError) -> Response {
     json_response(e.status(), JSON, &error_body(e))
 }
 
+/// A JSON request body; an empty one is `{}`.
 pub(super) fn parse_json(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.is_empty() {
         return Ok(json!({}));
     }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("Invalid input JSON on line 1: {e}")))
-}
-
-/// Renders an injected call fault.
-pub(super) async fn fault_response(kind: FaultKind) -> Response {
-    match kind {
-        FaultKind::Status {
-            status,
-            retry_after_secs,
-        } => {
-            let e = ApiError::Status {
-                status,
-                message: format!("Injected fault: HTTP {status}"),
-            };
-            let mut r = error_response(&e);
-            if let Some(s) = retry_after_secs {
-                set_header(&mut r, "retry-after", s);
-            }
-            r
-        }
-        FaultKind::Timeout { delay_ms } => {
-            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            error_response(&ApiError::Status {
-                status: 504,
-                message: "Injected fault: gateway timeout".into(),
-            })
-        }
-        FaultKind::Malformed => {
-            raw_response(StatusCode::OK, JSON, b"{\"unexpected\": true".to_vec())
-        }
-        FaultKind::WrongShape => json_response(StatusCode::OK, JSON, &json!({ "data": [] })),
-        FaultKind::Reset => crate::common::reset_response(),
-        FaultKind::AfterCommit { then } => Box::pin(fault_response(*then)).await,
-    }
 }

@@ -80,20 +80,20 @@ mod auth;
 mod batch;
 mod errors;
 mod oauth;
+mod oauth_routes;
 mod objects;
 mod properties;
 mod routes;
 mod scheduled;
 mod search;
 mod state;
+mod webhook_routes;
 mod webhooks;
 
 pub use oauth::OAuthApp;
 pub use scheduled::ScheduledFault;
 pub use webhooks::DeliveryRecord;
 
-use auth::{Auth, authenticate};
-use errors::{error_body, error_response, fault_response, parse_json};
 use objects::ObjType;
 use state::{Change, Source, State};
 
@@ -293,12 +293,7 @@ impl HubSpotEmulator {
 
     /// The axum router (API + `/_emulator` admin routes).
     pub fn router(&self) -> Router {
-        let router = Router::new()
-            .fallback(routes::handle)
-            .with_state(self.inner.clone());
-        crate::common::after_commit_layer(router, self.inner.instruments.faults.clone(), |kind| {
-            Box::pin(fault_response(kind))
-        })
+        crate::common::app(&self.inner, routes::routes(&self.inner))
     }
 
     /// Creates an object as a third party would (no faults applied) and

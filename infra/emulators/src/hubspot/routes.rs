@@ -1,25 +1,301 @@
-//! The CRM API routes: request dispatch, and the single-object endpoints (list, get, create,
-//! update, archive).
+//! The app's route table ([`routes`]) and the CRM objects API: listing, reading, creating,
+//! updating and archiving one object, plus the request context every CRM handler extracts
+//! ([`Ctx`]). Search and batches are in [`super::search`] and [`super::batch`], the
+//! properties API in [`super::properties`].
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State as AxState};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use axum::routing::any;
 use serde_json::{Value, json};
 
-use super::auth::{Auth, authenticate, expired_response, rate_headers, unauthorized_response};
-use super::batch::{batch_archive, batch_create, batch_read, batch_update, batch_upsert};
-use super::errors::{error_response, fault_response, parse_json};
+use super::auth::Family;
+use super::errors::{Outcome, error_response, parse_json, reply};
 use super::objects::{HsObject, ObjType, selection, written_selection};
-use super::search::search;
 use super::state::Source;
-use super::{Inner, JSON, admin, oauth, properties, scheduled, webhooks};
-use crate::common::{
-    ApiError, MAX_BODY, base_url, empty_response, json_response, lock, query_get, query_pairs,
-    query_with, scalar_string, set_header,
+use super::{
+    HubSpotEmulator, Inner, JSON, admin, batch, oauth_routes, properties, search, webhook_routes,
 };
+use crate::common::{
+    ApiError, Emulator, Gate, Instruments, PathParams, RawPath, Reads, base_url, json_response,
+    lock, no_route, otherwise, query_get, query_pairs, query_with, scalar_string, unmatched,
+};
+
+/// Every route of the app but the shared admin ones. Methods a route does not list answer
+/// as the hand-written routing answered them: `405` on the CRM routes (after the gate and the
+/// object type check), an unknown route elsewhere.
+pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
+    let crm = |reads| Gate::new(Family::Crm, reads);
+    let by_id = || {
+        otherwise(method_not_allowed)
+            .get(get_one)
+            .patch(patch_one)
+            .delete(archive_one)
+    };
+    let post_only = || otherwise(method_not_allowed);
+    Router::new()
+        .route(
+            "/crm/v3/objects/{objectType}",
+            crm(Reads::IfGet).all(inner, otherwise(method_not_allowed).get(list).post(create)),
+        )
+        .route(
+            "/crm/v3/objects/{objectType}/{objectId}",
+            crm(Reads::IfGet).all(inner, by_id()),
+        )
+        // Methods but `POST` take `search` for an object id, as they always did.
+        .route(
+            "/crm/v3/objects/{objectType}/search",
+            crm(Reads::Always).all(inner, by_id().post(search)),
+        )
+        .route(
+            "/crm/v3/objects/{objectType}/batch/read",
+            crm(Reads::Always).all(inner, post_only().post(batch_read)),
+        )
+        .route(
+            "/crm/v3/objects/{objectType}/batch/create",
+            crm(Reads::Never).all(inner, post_only().post(batch_create)),
+        )
+        .route(
+            "/crm/v3/objects/{objectType}/batch/update",
+            crm(Reads::Never).all(inner, post_only().post(batch_update)),
+        )
+        .route(
+            "/crm/v3/objects/{objectType}/batch/upsert",
+            crm(Reads::Never).all(inner, post_only().post(batch_upsert)),
+        )
+        .route(
+            "/crm/v3/objects/{objectType}/batch/archive",
+            crm(Reads::Never).all(inner, post_only().post(batch_archive)),
+        )
+        .route(
+            "/crm/v3/objects/{objectType}/batch/{op}",
+            crm(Reads::Never)
+                .spelling("op")
+                .all(inner, any(unknown_batch_operation)),
+        )
+        .route(
+            "/crm/v3/properties/{objectType}",
+            crm(Reads::IfGet).all(
+                inner,
+                otherwise(properties::not_supported)
+                    .get(properties::list)
+                    .post(properties::create),
+            ),
+        )
+        .route(
+            "/crm/v3/properties/{objectType}/{propertyName}",
+            crm(Reads::IfGet).all(
+                inner,
+                otherwise(properties::not_supported).get(properties::get),
+            ),
+        )
+        // Only `GET` is the account API; other methods (`HEAD` too) are unknown routes.
+        .route(
+            "/account-info/v3/details",
+            crm(Reads::IfGet)
+                .listed(inner, any(unmatched::<Inner>).get(account_info))
+                .head(unmatched::<Inner>),
+        )
+        .merge(oauth_routes::routes())
+        .merge(webhook_routes::routes(inner))
+        .merge(admin::routes())
+}
+
+impl Emulator for Inner {
+    const API_JSON: &'static str = JSON;
+    const ADMIN_JSON: &'static str = JSON;
+
+    fn instruments(&self) -> &Instruments {
+        &self.instruments
+    }
+
+    fn error_response(e: &ApiError) -> Response {
+        error_response(e)
+    }
+
+    /// Unknown `/oauth/...` and `/webhooks/v3/{appId}/...` paths have their own answers.
+    fn unmatched(&self, method: &Method, path: &str) -> Response {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            ["oauth", ..] => oauth_routes::no_such_route(),
+            ["webhooks", "v3", app, rest @ ..] => error_response(&ApiError::NotFound(format!(
+                "No route for {method} /webhooks/v3/{app}/{}",
+                rest.join("/")
+            ))),
+            _ => error_response(&no_route(method, path)),
+        }
+    }
+
+    /// The scheduled faults too.
+    fn clear_faults(&self) {
+        lock(&self.scheduled).clear();
+        self.instruments.faults.clear();
+    }
+
+    fn dump(self: &Arc<Self>) -> Value {
+        HubSpotEmulator {
+            inner: self.clone(),
+        }
+        .dump()
+    }
+}
+
+/// What every CRM handler works with: the emulator, the caller the gate admitted, the object
+/// type of the path, the query, and the base URL and path as the client sent them.
+///
+/// An object type HubSpot does not know is refused here, after the gate: `404`.
+pub(super) struct Ctx {
+    pub(super) inner: Arc<Inner>,
+    pub(super) source: Source,
+    pub(super) t: ObjType,
+    pub(super) q: Vec<(String, String)>,
+    pub(super) base: String,
+    pub(super) path: String,
+}
+
+impl FromRequestParts<Arc<Inner>> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, inner: &Arc<Inner>) -> Result<Self, Response> {
+        let Ok(params) = PathParams::from_request_parts(parts, inner).await;
+        let type_seg = params.get("objectType");
+        let t = ObjType::parse(type_seg).ok_or_else(|| {
+            error_response(&ApiError::NotFound(format!(
+                "Unable to infer object type from: {type_seg}"
+            )))
+        })?;
+        let source = parts.extensions.get::<Source>().cloned().ok_or_else(|| {
+            error_response(&ApiError::Status {
+                status: 500,
+                message: "CRM route without its gate".into(),
+            })
+        })?;
+        let Ok(RawPath(path)) = RawPath::from_request_parts(parts, inner).await;
+        Ok(Self {
+            inner: inner.clone(),
+            source,
+            t,
+            q: query_pairs(parts.uri.query()),
+            base: base_url(&parts.headers),
+            path,
+        })
+    }
+}
+
+/// The `{objectId}` of the path (`search` on the `/search` route, whose methods but `POST`
+/// take it for an id).
+pub(super) struct ObjectId(String);
+
+impl FromRequestParts<Arc<Inner>> for ObjectId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        inner: &Arc<Inner>,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(params) = PathParams::from_request_parts(parts, inner).await;
+        Ok(Self(match params.get("objectId") {
+            "" => "search".to_owned(),
+            id => id.to_owned(),
+        }))
+    }
+}
+
+/// Runs `op` on the JSON body.
+fn with_body(c: &Ctx, body: &Bytes, op: fn(&Ctx, &Value) -> Outcome) -> Response {
+    reply(parse_json(body).and_then(|b| op(c, &b)))
+}
+
+async fn list(c: Ctx) -> Response {
+    reply(page(&c))
+}
+
+async fn create(c: Ctx, body: Bytes) -> Response {
+    with_body(&c, &body, create_object)
+}
+
+async fn get_one(c: Ctx, ObjectId(id): ObjectId) -> Response {
+    reply(find(&c, &id))
+}
+
+async fn patch_one(c: Ctx, ObjectId(id): ObjectId, body: Bytes) -> Response {
+    reply(parse_json(&body).and_then(|b| update_object(&c, &id, &b)))
+}
+
+/// `DELETE /crm/v3/objects/{objectType}/{objectId}`: `204` whether it existed or not.
+async fn archive_one(c: Ctx, ObjectId(id): ObjectId) -> Response {
+    let id_prop = query_get(&c.q, "idProperty").map(str::to_string);
+    c.inner.with_state(c.source.clone(), |st| {
+        if let Some(id) = st.resolve(c.t, &id, id_prop.as_deref()) {
+            st.archive(c.t, id);
+        }
+    });
+    reply(Ok((StatusCode::NO_CONTENT, None)))
+}
+
+async fn search(c: Ctx, body: Bytes) -> Response {
+    with_body(&c, &body, search::search)
+}
+
+async fn batch_read(c: Ctx, body: Bytes) -> Response {
+    with_body(&c, &body, batch::read)
+}
+
+async fn batch_create(c: Ctx, body: Bytes) -> Response {
+    with_body(&c, &body, batch::create)
+}
+
+async fn batch_update(c: Ctx, body: Bytes) -> Response {
+    with_body(&c, &body, batch::update)
+}
+
+async fn batch_upsert(c: Ctx, body: Bytes) -> Response {
+    with_body(&c, &body, batch::upsert)
+}
+
+async fn batch_archive(c: Ctx, body: Bytes) -> Response {
+    with_body(&c, &body, batch::archive)
+}
+
+/// `/batch/{op}` for an `op` HubSpot does not have, whatever the method.
+async fn unknown_batch_operation(_: Ctx, params: PathParams) -> Response {
+    let op = params.get("op");
+    reply(Err(ApiError::NotFound(format!(
+        "Unknown batch operation '{op}'"
+    ))))
+}
+
+/// A method a CRM objects route does not have.
+async fn method_not_allowed(c: Ctx, method: Method) -> Response {
+    reply(Err(ApiError::MethodNotAllowed(format!(
+        "{method} is not supported on {}",
+        c.path
+    ))))
+}
+
+/// `GET /account-info/v3/details`: lets clients learn the portal id (their external-id realm).
+async fn account_info(Extension(source): Extension<Source>) -> Response {
+    json_response(
+        StatusCode::OK,
+        JSON,
+        &json!({
+            "portalId": source.portal,
+            "accountType": "STANDARD",
+            "timeZone": "Etc/UTC",
+            "companyCurrency": "USD",
+            "additionalCurrencies": [],
+            "utcOffset": "+00:00",
+            "utcOffsetMilliseconds": 0,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        }),
+    )
+}
 
 /// `properties` from query params: repeated and/or comma-separated.
 pub(super) fn query_list(q: &[(String, String)], key: &str) -> Vec<String> {
@@ -31,6 +307,7 @@ pub(super) fn query_list(q: &[(String, String)], key: &str) -> Vec<String> {
         .collect()
 }
 
+/// A list of strings from a JSON body (`properties` of a search or batch read).
 pub(super) fn body_list(body: &Value, key: &str) -> Vec<String> {
     body.get(key)
         .and_then(Value::as_array)
@@ -38,232 +315,14 @@ pub(super) fn body_list(body: &Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub(super) struct Ctx<'a> {
-    pub(super) inner: &'a Inner,
-    pub(super) source: Source,
-    pub(super) t: ObjType,
-    pub(super) q: Vec<(String, String)>,
-    pub(super) base: String,
-    pub(super) path: String,
-}
-
-pub(super) async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Response {
-    let (parts, body) = req.into_parts();
-    let method = parts.method.clone();
-    let path = parts.uri.path().to_string();
-    let q = query_pairs(parts.uri.query());
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) => return error_response(&ApiError::BadRequest(format!("Unreadable body: {e}"))),
-    };
-    if let Some(rest) = path.strip_prefix("/_emulator") {
-        return admin::admin(&inner, &method, rest, &bytes);
-    }
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    if segs.first() == Some(&"oauth") {
-        return oauth::handle(&inner, &method, &segs, &q, &parts.headers, &bytes).await;
-    }
-    if let ["webhooks", "v3", app, rest @ ..] = segs.as_slice() {
-        return webhooks::handle(&inner, &method, app, rest, &q, &parts.headers, &bytes);
-    }
-    // Account details let clients learn the portal id (used as external-id realm).
-    let account_info = method == Method::GET && segs == ["account-info", "v3", "details"];
-    let mut properties_api = false;
-    let (type_seg, rest): (&str, &[&str]) = match segs.as_slice() {
-        _ if account_info => ("", &[]),
-        ["crm", "v3", "objects", type_seg, rest @ ..] => (type_seg, rest),
-        ["crm", "v3", "properties", type_seg, rest @ ..] if rest.len() <= 1 => {
-            properties_api = true;
-            (type_seg, rest)
-        }
-        _ => {
-            return error_response(&ApiError::NotFound(format!("No route for {method} {path}")));
-        }
-    };
-    let (route, read) = match (&method, rest) {
-        _ if account_info => ("GET /account-info/v3/details".to_string(), true),
-        (m, []) if properties_api => (
-            format!("{m} /crm/v3/properties/{{objectType}}"),
-            m == Method::GET,
-        ),
-        (m, [_]) if properties_api => (
-            format!("{m} /crm/v3/properties/{{objectType}}/{{propertyName}}"),
-            m == Method::GET,
-        ),
-        (m, []) => (
-            format!("{m} /crm/v3/objects/{{objectType}}"),
-            m == Method::GET,
-        ),
-        (m, ["search"]) => (format!("{m} /crm/v3/objects/{{objectType}}/search"), true),
-        (m, ["batch", op]) => (
-            format!("{m} /crm/v3/objects/{{objectType}}/batch/{op}"),
-            *op == "read",
-        ),
-        (m, [_]) => (
-            format!("{m} /crm/v3/objects/{{objectType}}/{{objectId}}"),
-            m == Method::GET,
-        ),
-        _ => return error_response(&ApiError::NotFound(format!("No route for {method} {path}"))),
-    };
-    lock(&inner.instruments.stats).count(&route, read);
-
-    let (token, via_oauth, portal) = match authenticate(&inner, &parts.headers) {
-        Auth::Valid {
-            token,
-            oauth,
-            portal,
-        } => (token, oauth, portal),
-        Auth::Expired => {
-            lock(&inner.instruments.stats).rejected += 1;
-            return expired_response();
-        }
-        Auth::Missing => {
-            lock(&inner.instruments.stats).rejected += 1;
-            return unauthorized_response();
-        }
-    };
-    let source = Source {
-        portal,
-        change_source: "INTEGRATION",
-        source_id: via_oauth
-            .then(|| inner.config.oauth.as_ref().map(|a| a.app_id.to_string()))
-            .flatten(),
-    };
-    let mut remaining = None;
-    if let Some(limit) = inner.config.rate_limit {
-        match lock(&inner.instruments.limiter).check(&token, limit) {
-            Ok(r) => remaining = Some(r),
-            Err(secs) => {
-                lock(&inner.instruments.stats).rejected += 1;
-                let mut r = json_response(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    JSON,
-                    &json!({
-                        "status": "error",
-                        "message": "You have reached your ten_secondly_rolling limit.",
-                        "errorType": "RATE_LIMIT",
-                        "correlationId": uuid::Uuid::new_v4().to_string(),
-                        "policyName": "TEN_SECONDLY_ROLLING",
-                        "category": "RATE_LIMITS",
-                    }),
-                );
-                rate_headers(&mut r, limit, 0);
-                set_header(&mut r, "retry-after", secs);
-                return r;
-            }
-        }
-    }
-    let scheduled = scheduled::take(&mut lock(&inner.scheduled), false, method.as_str(), &path);
-    let mut resp = if let Some(kind) =
-        scheduled.or_else(|| inner.instruments.faults.take_call(method.as_str(), &path))
-    {
-        lock(&inner.instruments.stats).rejected += 1;
-        fault_response(kind).await
-    } else if account_info {
-        json_response(
-            StatusCode::OK,
-            JSON,
-            &json!({
-                "portalId": portal,
-                "accountType": "STANDARD",
-                "timeZone": "Etc/UTC",
-                "companyCurrency": "USD",
-                "additionalCurrencies": [],
-                "utcOffset": "+00:00",
-                "utcOffsetMilliseconds": 0,
-                "uiDomain": "app.hubspot.com",
-                "dataHostingLocation": "na1",
-            }),
-        )
-    } else {
-        match ObjType::parse(type_seg) {
-            None => error_response(&ApiError::NotFound(format!(
-                "Unable to infer object type from: {type_seg}"
-            ))),
-            Some(t) if properties_api => {
-                let answer = parse_json(&bytes).and_then(|body| {
-                    inner.with_state(source.clone(), |st| {
-                        properties::dispatch(st, t, &method, rest, &body)
-                    })
-                });
-                match answer {
-                    Ok((status, v)) => json_response(status, JSON, &v),
-                    Err(e) => properties::error(&e),
-                }
-            }
-            Some(t) => {
-                let ctx = Ctx {
-                    inner: &inner,
-                    source,
-                    t,
-                    q,
-                    base: base_url(&parts.headers),
-                    path: path.clone(),
-                };
-                match dispatch(&ctx, &method, rest, &bytes) {
-                    Ok((status, Some(v))) => json_response(status, JSON, &v),
-                    Ok((status, None)) => empty_response(status),
-                    Err(e) => error_response(&e),
-                }
-            }
-        }
-    };
-    // A lost answer: the call was processed, the client sees a failure.
-    let lost = scheduled::take(&mut lock(&inner.scheduled), true, method.as_str(), &path);
-    if let Some(kind) = lost {
-        lock(&inner.instruments.stats).rejected += 1;
-        resp = fault_response(kind).await;
-    }
-    if let (Some(limit), Some(rem)) = (inner.config.rate_limit, remaining) {
-        rate_headers(&mut resp, limit, rem);
-    }
-    resp
-}
-
-pub(super) type Outcome = Result<(StatusCode, Option<Value>), ApiError>;
-
-pub(super) fn dispatch(c: &Ctx<'_>, method: &Method, rest: &[&str], bytes: &Bytes) -> Outcome {
-    match (method, rest) {
-        (&Method::GET, []) => list(c),
-        (&Method::POST, []) => create(c, &parse_json(bytes)?),
-        (&Method::POST, ["search"]) => search(c, &parse_json(bytes)?),
-        (&Method::POST, ["batch", "read"]) => batch_read(c, &parse_json(bytes)?),
-        (&Method::POST, ["batch", "create"]) => batch_create(c, &parse_json(bytes)?),
-        (&Method::POST, ["batch", "update"]) => batch_update(c, &parse_json(bytes)?),
-        (&Method::POST, ["batch", "upsert"]) => batch_upsert(c, &parse_json(bytes)?),
-        (&Method::POST, ["batch", "archive"]) => batch_archive(c, &parse_json(bytes)?),
-        (_, ["batch", op])
-            if !matches!(*op, "read" | "create" | "update" | "upsert" | "archive") =>
-        {
-            Err(ApiError::NotFound(format!(
-                "Unknown batch operation '{op}'"
-            )))
-        }
-        (&Method::GET, [id]) => get_one(c, id),
-        (&Method::PATCH, [id]) => patch_one(c, id, &parse_json(bytes)?),
-        (&Method::DELETE, [id]) => {
-            let id_prop = query_get(&c.q, "idProperty").map(str::to_string);
-            c.inner.with_state(c.source.clone(), |st| {
-                if let Some(id) = st.resolve(c.t, id, id_prop.as_deref()) {
-                    st.archive(c.t, id);
-                }
-            });
-            Ok((StatusCode::NO_CONTENT, None))
-        }
-        _ => Err(ApiError::MethodNotAllowed(format!(
-            "{method} is not supported on {}",
-            c.path
-        ))),
-    }
-}
-
-pub(super) fn wants_assoc(c: &Ctx<'_>) -> bool {
+fn wants_assoc(c: &Ctx) -> bool {
     query_list(&c.q, "associations")
         .iter()
         .any(|a| ObjType::parse(a) == Some(ObjType::Companies))
 }
 
-pub(super) fn list(c: &Ctx<'_>) -> Outcome {
+/// `GET /crm/v3/objects/{objectType}`: a page of the listing, by id.
+fn page(c: &Ctx) -> Outcome {
     let max = c.inner.config.max_list_limit;
     let limit = match query_get(&c.q, "limit") {
         None => 10,
@@ -308,7 +367,8 @@ pub(super) fn list(c: &Ctx<'_>) -> Outcome {
     Ok((StatusCode::OK, Some(body)))
 }
 
-pub(super) fn get_one(c: &Ctx<'_>, id: &str) -> Outcome {
+/// `GET /crm/v3/objects/{objectType}/{objectId}`.
+fn find(c: &Ctx, id: &str) -> Outcome {
     let archived = query_get(&c.q, "archived").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let names = selection(c.t, &query_list(&c.q, "properties"));
     let st = c.inner.state_at(c.source.portal);
@@ -332,7 +392,8 @@ pub(super) fn get_one(c: &Ctx<'_>, id: &str) -> Outcome {
     }
 }
 
-pub(super) fn create(c: &Ctx<'_>, body: &Value) -> Outcome {
+/// `POST /crm/v3/objects/{objectType}`.
+fn create_object(c: &Ctx, body: &Value) -> Outcome {
     let props = body.get("properties").and_then(Value::as_object);
     let names = written_selection(c.t, props);
     c.inner.with_state(c.source.clone(), |st| {
@@ -351,7 +412,8 @@ pub(super) fn create(c: &Ctx<'_>, body: &Value) -> Outcome {
     })
 }
 
-pub(super) fn patch_one(c: &Ctx<'_>, id: &str, body: &Value) -> Outcome {
+/// `PATCH /crm/v3/objects/{objectType}/{objectId}`.
+fn update_object(c: &Ctx, id: &str, body: &Value) -> Outcome {
     let props = body.get("properties").and_then(Value::as_object);
     let names = written_selection(c.t, props);
     let id_prop = query_get(&c.q, "idProperty").map(str::to_string);

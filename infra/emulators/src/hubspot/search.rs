@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use super::errors::Outcome;
 use super::objects::{HsObject, selection};
-use super::routes::{Ctx, Outcome, body_list};
+use super::routes::{Ctx, body_list};
 use super::scheduled;
 use crate::common::{ApiError, compare_scalars, parse_date_like, scalar_string};
 
 /// Properties that are compared as instants in search.
-pub(super) const DATE_PROPS: [&str; 5] = [
+const DATE_PROPS: [&str; 5] = [
     "createdate",
     "lastmodifieddate",
     "hs_lastmodifieddate",
@@ -21,7 +22,7 @@ pub(super) const DATE_PROPS: [&str; 5] = [
     "hs_createdate",
 ];
 
-pub(super) fn hs_cmp(prop: &str, a: &str, b: &str) -> std::cmp::Ordering {
+fn hs_cmp(prop: &str, a: &str, b: &str) -> std::cmp::Ordering {
     let dates = DATE_PROPS.contains(&prop);
     if dates && let (Some(x), Some(y)) = (parse_date_like(a), parse_date_like(b)) {
         return x.cmp(&y);
@@ -37,7 +38,7 @@ pub(super) fn hs_cmp(prop: &str, a: &str, b: &str) -> std::cmp::Ordering {
     .unwrap_or(std::cmp::Ordering::Equal)
 }
 
-pub(super) fn eval_filter(f: &Value, props: &BTreeMap<String, Value>) -> Result<bool, ApiError> {
+fn eval_filter(f: &Value, props: &BTreeMap<String, Value>) -> Result<bool, ApiError> {
     let name = f
         .get("propertyName")
         .and_then(Value::as_str)
@@ -124,7 +125,7 @@ pub(super) fn eval_filter(f: &Value, props: &BTreeMap<String, Value>) -> Result<
     })
 }
 
-pub(super) fn parse_sorts(body: &Value) -> Result<Vec<(String, bool)>, ApiError> {
+fn parse_sorts(body: &Value) -> Result<Vec<(String, bool)>, ApiError> {
     let mut out = Vec::new();
     for s in body
         .get("sorts")
@@ -171,7 +172,8 @@ pub(super) fn parse_sorts(body: &Value) -> Result<Vec<(String, bool)>, ApiError>
     Ok(out)
 }
 
-pub(super) fn search(c: &Ctx<'_>, body: &Value) -> Outcome {
+/// `POST /crm/v3/objects/{objectType}/search`.
+pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
     let cfg = &c.inner.config;
     let limit = match body.get("limit") {
         None | Some(Value::Null) => 10,
