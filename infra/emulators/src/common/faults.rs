@@ -3,12 +3,9 @@
 //! processed, and the shared registry ([`Faults`]) both the in-process API and the
 //! `/_emulator/faults` routes fill.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -208,31 +205,6 @@ impl Faults {
         }
         Some(hit)
     }
-}
-
-/// Renders an injected fault in an emulator's own error envelope.
-pub(crate) type RenderFault = fn(FaultKind) -> Pin<Box<dyn Future<Output = Response> + Send>>;
-
-/// Wraps an emulator's router so that [`FaultKind::AfterCommit`] rules replace the answer of a
-/// call the emulator processed (admin routes excluded).
-pub(crate) fn after_commit_layer(router: Router, faults: Faults, render: RenderFault) -> Router {
-    router.layer(axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let faults = faults.clone();
-            async move {
-                let path = request.uri().path().to_owned();
-                let method = request.method().as_str().to_owned();
-                let answer = next.run(request).await;
-                if path.starts_with("/_emulator") {
-                    return answer;
-                }
-                match faults.take_after_commit(&method, &path) {
-                    Some(kind) => render(kind).await,
-                    None => answer,
-                }
-            }
-        },
-    ))
 }
 
 /// An injected call fault as an emulator answers it: `error` renders statuses in the vendor's

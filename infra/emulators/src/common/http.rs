@@ -4,6 +4,8 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 /// Failure of an API operation; each emulator renders it in its vendor's
@@ -95,6 +97,15 @@ pub(crate) fn query_with(q: &[(String, String)], key: &str, value: &str) -> Stri
     }
     s.append_pair(key, value);
     s.finish()
+}
+
+/// The decoded `user:password` of an `Authorization: Basic` header, as bytes.
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<Vec<u8>> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let b64 = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
+    STANDARD.decode(b64.trim()).ok()
 }
 
 /// `http://host` as seen by the client, for absolute paging links.

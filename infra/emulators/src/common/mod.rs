@@ -20,16 +20,14 @@ mod server;
 mod stats;
 mod values;
 
-pub(crate) use admin::faults_and_stats_admin;
 pub(crate) use app::{Emulator, app, no_route, unmatched};
 pub use changes::{ChangeEvent, ChangeHook, ChangeKind};
 pub(crate) use clock::{Clock, iso, parse_date_like};
 pub use faults::{CallFault, FaultKind, Faults, RecordFault};
-pub(crate) use faults::{after_commit_layer, reset_response};
 pub(crate) use guard::{Gate, Gatekeeper, Reads};
 pub(crate) use http::{
-    ApiError, base_url, empty_response, json_response, query_get, query_pairs, query_with,
-    raw_response, set_header,
+    ApiError, base_url, basic_credentials, empty_response, json_response, query_get, query_pairs,
+    query_with, raw_response, set_header,
 };
 pub(crate) use instruments::Instruments;
 pub use rate::RateLimit;

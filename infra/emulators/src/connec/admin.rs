@@ -1,80 +1,76 @@
-//! The Connec!-only `/_emulator/...` admin routes (seeding, notification subscribers, state
-//! dump) on top of the shared fault and stats routes.
+//! The Connec!-only `/_emulator/...` admin routes, next to the shared ones: seeding and
+//! notification subscribers.
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::http::{Method, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{ConnecEmulator, Inner, JSON, NotificationSubscriber};
-use crate::common::{empty_response, json_response};
+use crate::common::admin::{bad_request, parse};
+use crate::common::{PathParams, empty_response, json_response, otherwise, unmatched};
 
-/// `/_emulator/...` admin routes: no auth, not counted.
-pub(super) fn admin(inner: &Arc<Inner>, method: &Method, rest: &str, bytes: &Bytes) -> Response {
-    let emu = ConnecEmulator {
-        inner: inner.clone(),
+/// The routes; other methods on them are unknown admin routes.
+pub(super) fn routes() -> Router<Arc<Inner>> {
+    let only = || otherwise(unmatched::<Inner>);
+    Router::new()
+        .route("/_emulator/seed/{group_id}/{collection}", only().post(seed))
+        .route(
+            "/_emulator/subscribers",
+            only()
+                .post(subscribe)
+                .get(subscribers)
+                .delete(clear_subscribers),
+        )
+}
+
+/// `POST /_emulator/seed/{group_id}/{collection}` with one record or an array of them,
+/// inserted as a third party would (no faults); answers them in external-ids shape.
+async fn seed(State(inner): State<Arc<Inner>>, params: PathParams, body: Bytes) -> Response {
+    let items = match parse::<Value>(&body, "JSON") {
+        Ok(Value::Array(a)) => a,
+        Ok(v) => vec![v],
+        Err(message) => return bad_request::<Inner>(message),
     };
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    if let Some(answer) = crate::common::faults_and_stats_admin(
-        JSON,
-        &inner.instruments.faults,
-        &inner.instruments.stats,
-        method,
-        &segs,
-        bytes,
-    ) {
-        return answer;
+    if items.iter().any(|v| !v.is_object()) {
+        return bad_request::<Inner>("records must be JSON objects".into());
     }
-    let ok = |v: Value| json_response(StatusCode::OK, JSON, &v);
-    let bad = |m: String| json_response(StatusCode::BAD_REQUEST, JSON, &json!({ "error": m }));
-    match (method, segs.as_slice()) {
-        (&Method::POST, ["seed", group, coll]) => {
-            let body: Value = match serde_json::from_slice(bytes) {
-                Ok(v) => v,
-                Err(e) => return bad(format!("invalid JSON: {e}")),
-            };
-            let items = match body {
-                Value::Array(a) => a,
-                v => vec![v],
-            };
-            if items.iter().any(|v| !v.is_object()) {
-                return bad("records must be JSON objects".into());
-            }
-            let out: Vec<Value> = items
-                .into_iter()
-                .map(|r| emu.seed(group, coll, r))
-                .collect();
-            json_response(StatusCode::CREATED, JSON, &Value::Array(out))
+    let emu = ConnecEmulator { inner };
+    let (group, coll) = (params.get("group_id"), params.get("collection"));
+    let out: Vec<Value> = items
+        .into_iter()
+        .map(|r| emu.seed(group, coll, r))
+        .collect();
+    json_response(StatusCode::CREATED, JSON, &Value::Array(out))
+}
+
+/// `POST /_emulator/subscribers` with a [`NotificationSubscriber`].
+async fn subscribe(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+    match parse::<NotificationSubscriber>(&body, "subscriber") {
+        Ok(sub) => {
+            ConnecEmulator { inner }.subscribe(sub);
+            json_response(StatusCode::CREATED, JSON, &json!({ "ok": true }))
         }
-        (&Method::POST, ["subscribers"]) => {
-            match serde_json::from_slice::<NotificationSubscriber>(bytes) {
-                Ok(sub) => {
-                    emu.subscribe(sub);
-                    json_response(StatusCode::CREATED, JSON, &json!({ "ok": true }))
-                }
-                Err(e) => bad(format!("invalid subscriber: {e}")),
-            }
-        }
-        (&Method::GET, ["subscribers"]) => {
-            // Never echo the api_key.
-            let subs: Vec<Value> = emu
-                .subscribers()
-                .into_iter()
-                .map(|s| json!({ "url": s.url, "api_id": s.api_id, "groups": s.groups }))
-                .collect();
-            ok(Value::Array(subs))
-        }
-        (&Method::DELETE, ["subscribers"]) => {
-            emu.clear_subscribers();
-            empty_response(StatusCode::NO_CONTENT)
-        }
-        (&Method::GET, ["state"]) => ok(emu.dump()),
-        _ => json_response(
-            StatusCode::NOT_FOUND,
-            JSON,
-            &json!({ "error": "unknown admin route" }),
-        ),
+        Err(message) => bad_request::<Inner>(message),
     }
+}
+
+/// `GET /_emulator/subscribers`, without their `api_key`s.
+async fn subscribers(State(inner): State<Arc<Inner>>) -> Response {
+    let subs: Vec<Value> = ConnecEmulator { inner }
+        .subscribers()
+        .into_iter()
+        .map(|s| json!({ "url": s.url, "api_id": s.api_id, "groups": s.groups }))
+        .collect();
+    json_response(StatusCode::OK, JSON, &Value::Array(subs))
+}
+
+/// `DELETE /_emulator/subscribers`.
+async fn clear_subscribers(State(inner): State<Arc<Inner>>) -> Response {
+    ConnecEmulator { inner }.clear_subscribers();
+    empty_response(StatusCode::NO_CONTENT)
 }

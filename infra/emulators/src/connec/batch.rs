@@ -6,17 +6,14 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::Inner;
-use super::errors::{error_body, parse_json};
+use super::errors::{Outcome, error_body, parse_json};
 use super::routes::{ApiOp, exec};
 use super::state::State;
 use crate::common::{ApiError, lock, query_pairs};
 
-pub(super) fn batch(
-    inner: &Inner,
-    bytes: &Bytes,
-    ext: bool,
-    base: &str,
-) -> Result<(StatusCode, Value), ApiError> {
+/// `POST /batch` with `{"ops": [{"method", "url", "params"}, ...]}`: every op runs under one
+/// state lock; the answer is `200 {"results": [{"status", "body"}, ...]}`.
+pub(super) fn batch(inner: &Inner, bytes: &Bytes, ext: bool, base: &str) -> Outcome {
     let body = parse_json(bytes)?;
     let Some(ops) = body.get("ops").and_then(Value::as_array) else {
         return Err(ApiError::BadRequest(
@@ -51,7 +48,7 @@ pub(super) fn batch_op(
     op: &Value,
     ext: bool,
     base: &str,
-) -> Result<(StatusCode, Value), ApiError> {
+) -> Outcome {
     let method = op
         .get("method")
         .and_then(Value::as_str)

@@ -1,7 +1,5 @@
-//! Connec!'s JSON:API error envelope (`errors: [{id, status, code, title, detail}]`), the
-//! rendering of injected faults in it, and body parsing.
-
-use std::time::Duration;
+//! Connec!'s JSON:API error envelope (`errors: [{id, status, code, title, detail}]`), how an
+//! operation's outcome becomes an answer, and body parsing.
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -9,8 +7,20 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::JSONAPI;
-use crate::common::{ApiError, FaultKind, json_response, raw_response, set_header};
+use crate::common::{ApiError, json_response};
 
+/// What an API operation produced: a status and a JSON body, or an error.
+pub(super) type Outcome = Result<(StatusCode, Value), ApiError>;
+
+/// The answer for `outcome`, errors in Connec!'s envelope.
+pub(super) fn reply(outcome: Outcome) -> Response {
+    match outcome {
+        Ok((status, v)) => json_response(status, JSONAPI, &v),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// Connec!'s error body: one error of `status` saying `detail`.
 pub(super) fn error_body(status: StatusCode, detail: &str) -> Value {
     let code = status.as_u16().to_string();
     json!({ "errors": [{
@@ -22,47 +32,16 @@ pub(super) fn error_body(status: StatusCode, detail: &str) -> Value {
     }]})
 }
 
+/// `e` in Connec!'s envelope, with its status.
 pub(super) fn error_response(e: &ApiError) -> Response {
     json_response(e.status(), JSONAPI, &error_body(e.status(), &e.to_string()))
 }
 
+/// A JSON request body; an empty one is `null`.
 pub(super) fn parse_json(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.is_empty() {
         return Ok(Value::Null);
     }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))
-}
-
-/// Renders an injected call fault.
-pub(super) async fn fault_response(kind: FaultKind) -> Response {
-    match kind {
-        FaultKind::Status {
-            status,
-            retry_after_secs,
-        } => {
-            let e = ApiError::Status {
-                status,
-                message: format!("Injected fault: HTTP {status}"),
-            };
-            let mut r = error_response(&e);
-            if let Some(s) = retry_after_secs {
-                set_header(&mut r, "retry-after", s);
-            }
-            r
-        }
-        FaultKind::Timeout { delay_ms } => {
-            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            error_response(&ApiError::Status {
-                status: 504,
-                message: "Injected fault: gateway timeout".into(),
-            })
-        }
-        FaultKind::Malformed => {
-            raw_response(StatusCode::OK, JSONAPI, b"{\"unexpected\": true".to_vec())
-        }
-        FaultKind::WrongShape => json_response(StatusCode::OK, JSONAPI, &json!({ "data": [] })),
-        FaultKind::Reset => crate::common::reset_response(),
-        FaultKind::AfterCommit { then } => Box::pin(fault_response(*then)).await,
-    }
 }

@@ -65,7 +65,6 @@ mod upsert;
 
 pub use notify::{NotificationOrder, NotificationRecord, NotificationSubscriber};
 
-use errors::fault_response;
 use state::State;
 use upsert::Target;
 
@@ -192,12 +191,7 @@ impl ConnecEmulator {
 
     /// The axum router (API + `/_emulator` admin routes).
     pub fn router(&self) -> Router {
-        let router = Router::new()
-            .fallback(routes::handle)
-            .with_state(self.inner.clone());
-        crate::common::after_commit_layer(router, self.inner.instruments.faults.clone(), |kind| {
-            Box::pin(fault_response(kind))
-        })
+        crate::common::app(&self.inner, routes::routes(&self.inner))
     }
 
     /// Inserts a record as a third party would (no faults applied); returns

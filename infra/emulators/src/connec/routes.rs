@@ -1,28 +1,230 @@
-//! The API routes (`/api/v2/{group_id}/{collection}[/{id}]` and `/batch`): dispatch,
-//! credentials, and the operations both direct calls and batch ops run.
+//! The API routes ([`routes`]): `/api/v2/{group_id}/{collection}[/{id}]` and `/batch`, the
+//! gate they pass (HTTP Basic `api_id:api_key`, one rate limit, call faults), and the
+//! operations direct calls and batch ops both run ([`exec`]).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{Request, State as AxState};
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::Response;
-use base64::Engine;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, State as AxState};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use serde_json::{Map, Value};
 
-use super::batch::batch;
-use super::errors::{error_response, fault_response, parse_json};
+use super::errors::{Outcome, error_response, parse_json, reply};
 use super::state::State;
 use super::upsert::Target;
-use super::{ConnecConfig, Inner, JSONAPI, admin};
-use crate::common::{ApiError, MAX_BODY, base_url, json_response, lock, query_pairs, set_header};
+use super::{ConnecConfig, ConnecEmulator, Inner, JSON, JSONAPI, admin, batch};
+use crate::common::{
+    ApiError, Emulator, Gate, Gatekeeper, Instruments, PathParams, QueryPairs, RateLimit, RawPath,
+    Reads, base_url, basic_credentials, otherwise, set_header, unmatched,
+};
+
+/// Every route of the app but the shared admin ones. Other methods on the record routes are
+/// `405` (after the gate); on `/batch` they are unknown routes.
+pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
+    let api = Gate::new((), Reads::IfGet);
+    Router::new()
+        .route(
+            "/api/v2/{group_id}/{collection}",
+            api.all(
+                inner,
+                otherwise(not_supported)
+                    .get(list)
+                    .post(create)
+                    .delete(no_deletes),
+            ),
+        )
+        .route(
+            "/api/v2/{group_id}/{collection}/{id}",
+            api.all(
+                inner,
+                otherwise(not_supported)
+                    .get(get_one)
+                    .put(update)
+                    .patch(update)
+                    .delete(no_deletes),
+            ),
+        )
+        .route(
+            "/batch",
+            api.listed(inner, any(unmatched::<Inner>).post(batch_call)),
+        )
+        .merge(admin::routes())
+}
+
+impl Emulator for Inner {
+    const API_JSON: &'static str = JSONAPI;
+    const ADMIN_JSON: &'static str = JSON;
+
+    fn instruments(&self) -> &Instruments {
+        &self.instruments
+    }
+
+    fn error_response(e: &ApiError) -> Response {
+        error_response(e)
+    }
+
+    fn dump(self: &Arc<Self>) -> Value {
+        ConnecEmulator {
+            inner: self.clone(),
+        }
+        .dump()
+    }
+}
+
+/// The gate refused the credentials.
+pub(super) struct BadCredentials;
+
+impl IntoResponse for BadCredentials {
+    fn into_response(self) -> Response {
+        error_response(&ApiError::Unauthorized("Invalid API credentials".into()))
+    }
+}
+
+impl Gatekeeper for Inner {
+    type Family = ();
+    type Refusal = BadCredentials;
+
+    /// One credential, one rate limit.
+    fn admit(&self, _: (), parts: &mut Parts) -> Result<Option<String>, BadCredentials> {
+        if authorized(&self.config, &parts.headers) {
+            Ok(Some(self.config.api_id.clone()))
+        } else {
+            Err(BadCredentials)
+        }
+    }
+
+    fn rate_limit(&self) -> Option<RateLimit> {
+        self.config.rate_limit
+    }
+
+    fn too_many_requests(_: RateLimit, retry_after_secs: u64) -> Response {
+        let mut r = error_response(&ApiError::Status {
+            status: 429,
+            message: "Rate limit exceeded".into(),
+        });
+        set_header(&mut r, "retry-after", retry_after_secs);
+        r
+    }
+}
+
+/// What a record handler works with: the emulator, the group and collection of the path,
+/// whether the caller asked for the `CONNEC-EXTERNAL-IDS` shape, and the base URL of paging
+/// links.
+struct Call {
+    inner: Arc<Inner>,
+    group: String,
+    coll: String,
+    ext: bool,
+    base: String,
+}
+
+impl FromRequestParts<Arc<Inner>> for Call {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, inner: &Arc<Inner>) -> Result<Self, Infallible> {
+        let Ok(params) = PathParams::from_request_parts(parts, inner).await;
+        Ok(Self {
+            inner: inner.clone(),
+            group: params.get("group_id").to_owned(),
+            coll: params.get("collection").to_owned(),
+            ext: wants_external_ids(&parts.headers),
+            base: base_url(&parts.headers),
+        })
+    }
+}
+
+impl Call {
+    /// Runs `op` under the state lock and answers it.
+    fn run(&self, op: ApiOp<'_>) -> Response {
+        reply(self.inner.with_state(|st| {
+            exec(
+                &self.inner,
+                st,
+                &self.group,
+                &self.coll,
+                op,
+                self.ext,
+                &self.base,
+            )
+        }))
+    }
+}
+
+/// `CONNEC-EXTERNAL-IDS: true`.
+fn wants_external_ids(headers: &HeaderMap) -> bool {
+    headers
+        .get("connec-external-ids")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// `GET /api/v2/{group_id}/{collection}`.
+async fn list(c: Call, QueryPairs(q): QueryPairs) -> Response {
+    c.run(ApiOp::List { q })
+}
+
+/// `GET /api/v2/{group_id}/{collection}/{id}`.
+async fn get_one(c: Call, params: PathParams) -> Response {
+    c.run(ApiOp::Get {
+        id: params.get("id"),
+    })
+}
+
+/// `POST /api/v2/{group_id}/{collection}`: an upsert.
+async fn create(c: Call, body: Bytes) -> Response {
+    match parse_json(&body) {
+        Ok(body) => c.run(ApiOp::Post { body: &body }),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `PUT` or `PATCH /api/v2/{group_id}/{collection}/{id}`.
+async fn update(c: Call, params: PathParams, body: Bytes) -> Response {
+    match parse_json(&body) {
+        Ok(body) => c.run(ApiOp::Put {
+            id: params.get("id"),
+            body: &body,
+        }),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `DELETE` on a record route: Connec! deletes nothing.
+async fn no_deletes() -> Response {
+    error_response(&ApiError::MethodNotAllowed(
+        "Records cannot be deleted; set status to INACTIVE instead".into(),
+    ))
+}
+
+/// Any other method on a record route.
+async fn not_supported(method: Method, RawPath(path): RawPath) -> Response {
+    error_response(&ApiError::MethodNotAllowed(format!(
+        "{method} is not supported on {path}"
+    )))
+}
+
+/// `POST /batch`.
+async fn batch_call(
+    AxState(inner): AxState<Arc<Inner>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (ext, base) = (wants_external_ids(&headers), base_url(&headers));
+    reply(batch::batch(&inner, &body, ext, &base))
+}
 
 /// Accepts `{"<collection>": {...}}` or the bare record.
-pub(super) fn unwrap_record<'a>(body: &'a Value, coll: &str) -> &'a Value {
+fn unwrap_record<'a>(body: &'a Value, coll: &str) -> &'a Value {
     body.get(coll).filter(|v| v.is_object()).unwrap_or(body)
 }
 
-pub(super) fn wrap(coll: &str, rec: Value) -> Value {
+/// `{"<collection>": record}`.
+fn wrap(coll: &str, rec: Value) -> Value {
     let mut m = Map::new();
     m.insert(coll.to_string(), rec);
     Value::Object(m)
@@ -44,7 +246,7 @@ pub(super) fn exec(
     op: ApiOp<'_>,
     ext: bool,
     base: &str,
-) -> Result<(StatusCode, Value), ApiError> {
+) -> Outcome {
     match op {
         ApiOp::List { q } => {
             let url = format!("{base}/api/v2/{group}/{coll}");
@@ -86,103 +288,8 @@ pub(super) fn exec(
     }
 }
 
-pub(super) fn authorized(cfg: &ConnecConfig, headers: &HeaderMap) -> bool {
-    let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(b64) = v
-        .strip_prefix("Basic ")
-        .or_else(|| v.strip_prefix("basic "))
-    else {
-        return false;
-    };
-    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
-        return false;
-    };
-    raw == format!("{}:{}", cfg.api_id, cfg.api_key).as_bytes()
-}
-
-pub(super) async fn handle(AxState(inner): AxState<Arc<Inner>>, req: Request<Body>) -> Response {
-    let (parts, body) = req.into_parts();
-    let method = parts.method.clone();
-    let path = parts.uri.path().to_string();
-    let q = query_pairs(parts.uri.query());
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) => return error_response(&ApiError::BadRequest(format!("Unreadable body: {e}"))),
-    };
-    if let Some(rest) = path.strip_prefix("/_emulator") {
-        return admin::admin(&inner, &method, rest, &bytes);
-    }
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let route = match (&method, segs.as_slice()) {
-        (&Method::POST, ["batch"]) => "POST /batch".to_string(),
-        (m, ["api", "v2", _, _]) => format!("{m} /api/v2/{{group_id}}/{{collection}}"),
-        (m, ["api", "v2", _, _, _]) => format!("{m} /api/v2/{{group_id}}/{{collection}}/{{id}}"),
-        _ => {
-            return error_response(&ApiError::NotFound(format!("No route for {method} {path}")));
-        }
-    };
-    let read = method == Method::GET;
-    lock(&inner.instruments.stats).count(&route, read);
-
-    if !authorized(&inner.config, &parts.headers) {
-        lock(&inner.instruments.stats).rejected += 1;
-        return error_response(&ApiError::Unauthorized("Invalid API credentials".into()));
-    }
-    if let Some(limit) = inner.config.rate_limit
-        && let Err(secs) = lock(&inner.instruments.limiter).check(&inner.config.api_id, limit)
-    {
-        lock(&inner.instruments.stats).rejected += 1;
-        let mut r = error_response(&ApiError::Status {
-            status: 429,
-            message: "Rate limit exceeded".into(),
-        });
-        set_header(&mut r, "retry-after", secs);
-        return r;
-    }
-    if let Some(kind) = inner.instruments.faults.take_call(method.as_str(), &path) {
-        lock(&inner.instruments.stats).rejected += 1;
-        return fault_response(kind).await;
-    }
-
-    let ext = parts
-        .headers
-        .get("connec-external-ids")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    let base = base_url(&parts.headers);
-    let result = match segs.as_slice() {
-        ["batch"] => batch(&inner, &bytes, ext, &base),
-        ["api", "v2", group, coll, rest @ ..] => {
-            let op_body = parse_json(&bytes);
-            let op = match (&method, rest) {
-                (&Method::GET, []) => Ok(ApiOp::List { q }),
-                (&Method::GET, [id]) => Ok(ApiOp::Get { id }),
-                (&Method::POST, []) => op_body
-                    .as_ref()
-                    .map(|body| ApiOp::Post { body })
-                    .map_err(Clone::clone),
-                (&Method::PUT | &Method::PATCH, [id]) => op_body
-                    .as_ref()
-                    .map(|body| ApiOp::Put { id, body })
-                    .map_err(Clone::clone),
-                (&Method::DELETE, _) => Err(ApiError::MethodNotAllowed(
-                    "Records cannot be deleted; set status to INACTIVE instead".into(),
-                )),
-                _ => Err(ApiError::MethodNotAllowed(format!(
-                    "{method} is not supported on {path}"
-                ))),
-            };
-            op.and_then(|op| inner.with_state(|st| exec(&inner, st, group, coll, op, ext, &base)))
-        }
-        _ => Err(ApiError::NotFound(format!("No route for {method} {path}"))),
-    };
-    match result {
-        Ok((status, v)) => json_response(status, JSONAPI, &v),
-        Err(e) => error_response(&e),
-    }
+/// HTTP Basic with the configured `api_id:api_key`.
+fn authorized(cfg: &ConnecConfig, headers: &HeaderMap) -> bool {
+    basic_credentials(headers)
+        .is_some_and(|raw| raw == format!("{}:{}", cfg.api_id, cfg.api_key).as_bytes())
 }

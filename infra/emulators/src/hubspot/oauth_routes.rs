@@ -14,18 +14,18 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::oauth::{Code, secret_eq};
 use super::{Inner, JSON};
 use crate::common::{
-    PathParams, QueryPairs, empty_response, json_response, lock, otherwise, raw_response,
-    set_header, unmatched,
+    PathParams, QueryPairs, basic_credentials, empty_response, json_response, lock, otherwise,
+    raw_response, set_header, unmatched,
 };
 
 /// Lifetime of an authorization code.
@@ -224,14 +224,7 @@ async fn authorize(State(inner): State<Arc<Inner>>, QueryPairs(q): QueryPairs) -
 
 /// Client credentials from the form body or an HTTP Basic header.
 fn client_credentials(form: &[(String, String)], headers: &HeaderMap) -> (String, String) {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .and_then(|b| STANDARD.decode(b.trim()).ok())
+    let basic = basic_credentials(headers)
         .and_then(|raw| String::from_utf8(raw).ok())
         .and_then(|s| {
             s.split_once(':').map(|(id, secret)| {
