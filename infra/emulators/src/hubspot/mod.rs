@@ -63,21 +63,21 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
 use axum::Router;
 use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::common::{
-    ApiError, CallFault, CallStats, ChangeHook, Faults, Instruments, RateLimit, RecordFault,
-    RunningServer, lock,
+    ApiError, CallFault, CallStats, ChangeHook, Faults, Instruments, RecordFault, RunningServer,
+    lock,
 };
 use crate::delivery::Pump;
 
 mod admin;
 mod auth;
 mod batch;
+mod config;
 mod errors;
 mod oauth;
 mod oauth_routes;
@@ -90,6 +90,7 @@ mod state;
 mod webhook_routes;
 mod webhooks;
 
+pub use config::HubSpotConfig;
 pub use oauth::OAuthApp;
 pub use scheduled::ScheduledFault;
 pub use webhooks::DeliveryRecord;
@@ -99,69 +100,6 @@ use state::{Change, Source, State};
 
 /// Content type of every JSON answer.
 const JSON: &str = "application/json;charset=utf-8";
-
-/// Configuration of a [`HubSpotEmulator`].
-#[derive(Clone, Debug)]
-pub struct HubSpotConfig {
-    /// Accepted private-app bearer tokens; they never expire. Tokens issued
-    /// through [`HubSpotConfig::oauth`] are accepted in addition.
-    pub access_tokens: Vec<String>,
-    /// The default portal (hub): `access_tokens`, the in-process helpers and
-    /// OAuth consents (unless [`HubSpotEmulator::consent_as_portal`]) belong
-    /// to it. More portals share the emulator through
-    /// [`HubSpotEmulator::add_private_app_token`] and OAuth; each portal has
-    /// its own records, and a token only sees its own portal's.
-    pub portal_id: u64,
-    /// Optional rolling-window rate limit per token.
-    pub rate_limit: Option<RateLimit>,
-    /// Search paging cap (HubSpot: 10,000).
-    pub search_cap: usize,
-    /// Max inputs per batch call.
-    pub max_batch: usize,
-    /// Max `limit` of a search.
-    pub max_search_limit: usize,
-    /// Max `limit` of a list.
-    pub max_list_limit: usize,
-    /// The OAuth app (authorization server and webhooks). Default `None`:
-    /// no OAuth and no webhooks, only the static tokens.
-    pub oauth: Option<OAuthApp>,
-    /// How often pending webhook events are sent. Default 50 ms.
-    pub webhook_interval: Duration,
-    /// Max events per webhook POST. Default 100 (as HubSpot).
-    pub webhook_batch_size: usize,
-    /// Attempts per webhook batch, the first included. Default 3.
-    pub webhook_max_attempts: u32,
-    /// Wait before the first retry, doubled for each further one. Default 100 ms.
-    pub webhook_backoff: Duration,
-    /// Per-request timeout of a webhook POST. Default 5 s.
-    pub webhook_timeout: Duration,
-    /// With a seed, batch answers (`batch/create|read|update|upsert`) list their results in a
-    /// shuffled order (never the input order), and search results that tie on every sort key
-    /// come in a shuffled order too: HubSpot promises neither order. Default `None`: input
-    /// order, ties by id.
-    pub shuffle_seed: Option<u64>,
-}
-
-impl Default for HubSpotConfig {
-    fn default() -> Self {
-        Self {
-            access_tokens: vec!["demo-token".into()],
-            portal_id: 62515,
-            rate_limit: None,
-            search_cap: 10_000,
-            max_batch: 100,
-            max_search_limit: 200,
-            max_list_limit: 100,
-            oauth: None,
-            webhook_interval: Duration::from_millis(50),
-            webhook_batch_size: 100,
-            webhook_max_attempts: 3,
-            webhook_backoff: Duration::from_millis(100),
-            webhook_timeout: Duration::from_secs(5),
-            shuffle_seed: None,
-        }
-    }
-}
 
 struct Inner {
     /// Weak self-reference, for spawning the webhook worker.
@@ -489,54 +427,5 @@ impl HubSpotEmulator {
             "companies": self.all_objects_including_archived("companies"),
             "faults": self.inner.instruments.faults.to_json(),
         })
-    }
-}
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::common::{ChangeEvent, ChangeKind};
-
-    #[test]
-    fn seed_update_archive() {
-        let emu = HubSpotEmulator::default();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        emu.on_change(Arc::new(move |e: &ChangeEvent| lock(&sink).push(e.kind)));
-        let co = emu.seed("companies", json!({"name": "Acme", "employees": 12}));
-        assert_eq!(co["properties"]["employees"], json!("12"));
-        let co_id = co["id"].as_str().unwrap().to_string();
-        let ct = emu.seed(
-            "contacts",
-            json!({"email": "A@X.io", "associatedcompanyid": co_id}),
-        );
-        let id = ct["id"].as_str().unwrap().to_string();
-        assert_eq!(ct["properties"]["email"], json!("a@x.io"));
-        assert_eq!(emu.primary_company_of(&id), Some(co_id));
-        let before = ct["updatedAt"].clone();
-        let same = emu
-            .update("contacts", &id, json!({"email": "a@x.io"}))
-            .unwrap();
-        assert_eq!(same["updatedAt"], before);
-        let changed = emu
-            .update("contacts", &id, json!({"firstname": "Ann"}))
-            .unwrap();
-        assert_ne!(changed["updatedAt"], before);
-        assert_eq!(
-            changed["properties"]["lastmodifieddate"],
-            changed["updatedAt"]
-        );
-        assert!(emu.archive("contacts", &id));
-        assert!(emu.objects("contacts").is_empty());
-        assert_eq!(emu.all_objects_including_archived("contacts").len(), 1);
-        let kinds = lock(&seen).clone();
-        assert_eq!(
-            kinds,
-            [
-                ChangeKind::Created,
-                ChangeKind::Created,
-                ChangeKind::Updated,
-                ChangeKind::Archived
-            ]
-        );
     }
 }

@@ -325,3 +325,57 @@ pub(super) fn prop_diff(
         .map(|k| (k.clone(), text(after.get(k))))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+
+    use super::super::HubSpotEmulator;
+    use crate::common::{ChangeEvent, ChangeKind, lock};
+
+    #[test]
+    fn seed_update_archive() {
+        let emu = HubSpotEmulator::default();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        emu.on_change(Arc::new(move |e: &ChangeEvent| lock(&sink).push(e.kind)));
+        let co = emu.seed("companies", json!({"name": "Acme", "employees": 12}));
+        assert_eq!(co["properties"]["employees"], json!("12"));
+        let co_id = co["id"].as_str().unwrap().to_string();
+        let ct = emu.seed(
+            "contacts",
+            json!({"email": "A@X.io", "associatedcompanyid": co_id}),
+        );
+        let id = ct["id"].as_str().unwrap().to_string();
+        assert_eq!(ct["properties"]["email"], json!("a@x.io"));
+        assert_eq!(emu.primary_company_of(&id), Some(co_id));
+        let before = ct["updatedAt"].clone();
+        let same = emu
+            .update("contacts", &id, json!({"email": "a@x.io"}))
+            .unwrap();
+        assert_eq!(same["updatedAt"], before);
+        let changed = emu
+            .update("contacts", &id, json!({"firstname": "Ann"}))
+            .unwrap();
+        assert_ne!(changed["updatedAt"], before);
+        assert_eq!(
+            changed["properties"]["lastmodifieddate"],
+            changed["updatedAt"]
+        );
+        assert!(emu.archive("contacts", &id));
+        assert!(emu.objects("contacts").is_empty());
+        assert_eq!(emu.all_objects_including_archived("contacts").len(), 1);
+        let kinds = lock(&seen).clone();
+        assert_eq!(
+            kinds,
+            [
+                ChangeKind::Created,
+                ChangeKind::Created,
+                ChangeKind::Updated,
+                ChangeKind::Archived
+            ]
+        );
+    }
+}
