@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{FromRequestParts, MatchedPath};
+use axum::extract::{FromRequestParts, MatchedPath, Path};
 use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::routing::{MethodRouter, any};
@@ -75,8 +75,11 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     }
 }
 
-/// The path parameters of the matched route (`{name}` and `{*name}` segments), as sent:
-/// not percent-decoded, as the hand-written routing never decoded them.
+/// The path parameters of the matched route (`{name}` and `{*name}` segments),
+/// percent-decoded as HubSpot and Connec! decode them (`a%40x.io` is `a@x.io`).
+///
+/// When an escape does not decode to UTF-8 (`%FF`), where axum's `Path` refuses the request,
+/// the parameters are taken as sent: the record they name is then simply not found.
 #[derive(Debug, Default)]
 pub(crate) struct PathParams(Vec<(String, String)>);
 
@@ -116,7 +119,12 @@ impl PathParams {
 impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        if let Ok(Path(params)) =
+            Path::<Vec<(String, String)>>::from_request_parts(parts, state).await
+        {
+            return Ok(Self(params));
+        }
         Ok(parts
             .extensions
             .get::<MatchedPath>()
