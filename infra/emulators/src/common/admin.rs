@@ -55,6 +55,14 @@ pub(crate) fn unknown<E: Emulator>() -> Response {
     )
 }
 
+/// The records of a seeding body: one JSON value or an array of them.
+pub(crate) fn items(body: &[u8]) -> Result<Vec<serde_json::Value>, String> {
+    match parse(body, "JSON")? {
+        serde_json::Value::Array(items) => Ok(items),
+        item => Ok(vec![item]),
+    }
+}
+
 /// Parses an admin body as a `what`, or says why not (`invalid {what}: ...`).
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| format!("invalid {what}: {e}"))

@@ -22,12 +22,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{Method, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use serde_json::Value;
 
 use super::faults::render;
+use super::http::{empty_response, json_response};
 use super::routing::{RawPath, canonical_path};
 use super::{ApiError, FaultKind, Instruments, MAX_BODY, admin};
 
@@ -67,6 +68,23 @@ pub(crate) trait Emulator: Send + Sync + Sized + 'static {
 /// The error of a request no route takes.
 pub(crate) fn no_route(method: &Method, path: &str) -> ApiError {
     ApiError::NotFound(format!("No route for {method} {path}"))
+}
+
+/// The error of a method a route does not have (`on`: the path or route named).
+pub(crate) fn not_supported(method: impl std::fmt::Display, on: &str) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not supported on {on}"))
+}
+
+/// The answer for a handler's outcome: the status and JSON body (an empty body for `None`),
+/// or the error in the vendor's envelope.
+pub(crate) fn reply<E: Emulator>(
+    outcome: Result<(StatusCode, impl Into<Option<Value>>), ApiError>,
+) -> Response {
+    match outcome.map(|(status, body)| (status, body.into())) {
+        Ok((status, Some(body))) => json_response(status, E::API_JSON, &body),
+        Ok((status, None)) => empty_response(status),
+        Err(e) => E::error_response(&e),
+    }
 }
 
 /// The app serving `routes` (an emulator's API and admin routes) plus the shared admin routes,

@@ -20,7 +20,7 @@ mod server;
 mod stats;
 mod values;
 
-pub(crate) use app::{Emulator, app, no_route, unmatched};
+pub(crate) use app::{Emulator, app, no_route, not_supported, reply, unmatched};
 pub use changes::{ChangeEvent, ChangeHook, ChangeKind};
 pub(crate) use clock::{Clock, iso, parse_date_like};
 pub use faults::{CallFault, FaultKind, Faults, RecordFault};

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{ConnecEmulator, Inner, JSON, NotificationSubscriber};
-use crate::common::admin::{bad_request, parse};
+use crate::common::admin::{bad_request, items, parse};
 use crate::common::{PathParams, empty_response, json_response, otherwise, unmatched};
 
 /// The routes; other methods on them are unknown admin routes.
@@ -31,9 +31,8 @@ pub(super) fn routes() -> Router<Arc<Inner>> {
 /// `POST /_emulator/seed/{group_id}/{collection}` with one record or an array of them,
 /// inserted as a third party would (no faults); answers them in external-ids shape.
 async fn seed(State(inner): State<Arc<Inner>>, params: PathParams, body: Bytes) -> Response {
-    let items = match parse::<Value>(&body, "JSON") {
-        Ok(Value::Array(a)) => a,
-        Ok(v) => vec![v],
+    let items = match items(&body) {
+        Ok(items) => items,
         Err(message) => return bad_request::<Inner>(message),
     };
     if items.iter().any(|v| !v.is_object()) {

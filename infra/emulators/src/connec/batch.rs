@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::Inner;
-use super::errors::{Outcome, error_body, parse_json};
+use super::errors::{Outcome, cannot_delete, error_body, parse_json};
 use super::routes::{ApiOp, exec};
 use super::state::State;
-use crate::common::{ApiError, lock, query_pairs};
+use crate::common::{ApiError, lock, not_supported, query_pairs};
 
 /// `POST /batch` with `{"ops": [{"method", "url", "params"}, ...]}`: every op runs under one
 /// state lock; the answer is `200 {"results": [{"status", "body"}, ...]}`.
@@ -83,16 +83,8 @@ pub(super) fn batch_op(
         ("get", [id]) => ApiOp::Get { id },
         ("post", []) => ApiOp::Post { body: params },
         ("put" | "patch", [id]) => ApiOp::Put { id, body: params },
-        ("delete", _) => {
-            return Err(ApiError::MethodNotAllowed(
-                "Records cannot be deleted; set status to INACTIVE instead".into(),
-            ));
-        }
-        _ => {
-            return Err(ApiError::MethodNotAllowed(format!(
-                "{method} is not supported on {url}"
-            )));
-        }
+        ("delete", _) => return Err(cannot_delete()),
+        _ => return Err(not_supported(&method, url)),
     };
     exec(inner, st, group, coll, api_op, ext, base)
 }

@@ -6,18 +6,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::JSONAPI;
+use super::{Inner, JSONAPI};
 use crate::common::{ApiError, json_response};
 
 /// What an API operation produced: a status and a JSON body, or an error.
 pub(super) type Outcome = Result<(StatusCode, Value), ApiError>;
 
-/// The answer for `outcome`, errors in Connec!'s envelope.
+/// The answer for `outcome` (see [`crate::common::reply`]).
 pub(super) fn reply(outcome: Outcome) -> Response {
-    match outcome {
-        Ok((status, v)) => json_response(status, JSONAPI, &v),
-        Err(e) => error_response(&e),
-    }
+    crate::common::reply::<Inner>(outcome)
 }
 
 /// Connec!'s error body: one error of `status` saying `detail`.
@@ -35,6 +32,11 @@ pub(super) fn error_body(status: StatusCode, detail: &str) -> Value {
 /// `e` in Connec!'s envelope, with its status.
 pub(super) fn error_response(e: &ApiError) -> Response {
     json_response(e.status(), JSONAPI, &error_body(e.status(), &e.to_string()))
+}
+
+/// `DELETE`, directly or in a batch: Connec! deletes nothing.
+pub(super) fn cannot_delete() -> ApiError {
+    ApiError::MethodNotAllowed("Records cannot be deleted; set status to INACTIVE instead".into())
 }
 
 /// A JSON request body; an empty one is `null`.

@@ -14,13 +14,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Map, Value};
 
-use super::errors::{Outcome, error_response, parse_json, reply};
+use super::errors::{Outcome, cannot_delete, error_response, parse_json, reply};
 use super::state::State;
 use super::upsert::Target;
 use super::{ConnecConfig, ConnecEmulator, Inner, JSON, JSONAPI, admin, batch};
 use crate::common::{
     ApiError, Emulator, Gate, Gatekeeper, Instruments, PathParams, QueryPairs, RateLimit, RawPath,
-    Reads, base_url, basic_credentials, otherwise, set_header, unmatched,
+    Reads, base_url, basic_credentials, not_supported, otherwise, set_header, unmatched,
 };
 
 /// Every route of the app but the shared admin ones. Other methods on the record routes are
@@ -32,7 +32,7 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
             "/api/v2/{group_id}/{collection}",
             api.all(
                 inner,
-                otherwise(not_supported)
+                otherwise(unlisted_method)
                     .get(list)
                     .post(create)
                     .delete(no_deletes),
@@ -42,7 +42,7 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
             "/api/v2/{group_id}/{collection}/{id}",
             api.all(
                 inner,
-                otherwise(not_supported)
+                otherwise(unlisted_method)
                     .get(get_one)
                     .put(update)
                     .patch(update)
@@ -196,16 +196,12 @@ async fn update(c: Call, params: PathParams, body: Bytes) -> Response {
 
 /// `DELETE` on a record route: Connec! deletes nothing.
 async fn no_deletes() -> Response {
-    error_response(&ApiError::MethodNotAllowed(
-        "Records cannot be deleted; set status to INACTIVE instead".into(),
-    ))
+    error_response(&cannot_delete())
 }
 
 /// Any other method on a record route.
-async fn not_supported(method: Method, RawPath(path): RawPath) -> Response {
-    error_response(&ApiError::MethodNotAllowed(format!(
-        "{method} is not supported on {path}"
-    )))
+async fn unlisted_method(method: Method, RawPath(path): RawPath) -> Response {
+    error_response(&not_supported(method, &path))
 }
 
 /// `POST /batch`.

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::objects::ObjType;
 use super::state::Source;
 use super::{HubSpotEmulator, Inner, JSON, ScheduledFault};
-use crate::common::admin::{bad_request, ok, parse};
+use crate::common::admin::{bad_request, items, ok, parse};
 use crate::common::{ApiError, PathParams, json_response, otherwise, unmatched};
 
 /// The routes; other methods on them are unknown admin routes.
@@ -45,9 +45,8 @@ async fn seed(State(inner): State<Arc<Inner>>, params: PathParams, body: Bytes) 
     let Some(t) = ObjType::parse(type_seg) else {
         return bad_request::<Inner>(format!("unknown object type '{type_seg}'"));
     };
-    let items = match parse::<Value>(&body, "JSON") {
-        Ok(Value::Array(a)) => a,
-        Ok(v) => vec![v],
+    let items = match items(&body) {
+        Ok(items) => items,
         Err(message) => return bad_request::<Inner>(message),
     };
     let mut out = Vec::new();

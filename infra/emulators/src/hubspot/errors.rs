@@ -6,19 +6,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::JSON;
-use crate::common::{ApiError, empty_response, json_response};
+use super::{Inner, JSON};
+use crate::common::{ApiError, json_response};
 
 /// What a handler produced: a status and a JSON body (none for `204`), or an error.
 pub(super) type Outcome = Result<(StatusCode, Option<Value>), ApiError>;
 
-/// The answer for `outcome`: the body as JSON, or the error in HubSpot's envelope.
+/// The answer for `outcome` (see [`crate::common::reply`]).
 pub(super) fn reply(outcome: Outcome) -> Response {
-    match outcome {
-        Ok((status, Some(v))) => json_response(status, JSON, &v),
-        Ok((status, None)) => empty_response(status),
-        Err(e) => error_response(&e),
-    }
+    crate::common::reply::<Inner>(outcome)
 }
 
 /// The `category` HubSpot gives an error.

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::errors::{error_body, parse_json};
 use super::routes::Ctx;
 use super::{JSON, ObjType, State};
-use crate::common::{ApiError, PathParams, iso, json_response};
+use crate::common::{ApiError, PathParams, iso, json_response, not_supported};
 
 /// `(name, type)` of the default contact properties the emulator knows.
 const CONTACT_DEFAULTS: &[(&str, &str)] = &[
@@ -259,12 +259,12 @@ pub(super) async fn create(c: Ctx, body: Bytes) -> Response {
 }
 
 /// Any other method on a properties route.
-pub(super) async fn not_supported(c: Ctx, method: Method, body: Bytes) -> Response {
+pub(super) async fn unlisted_method(c: Ctx, method: Method, body: Bytes) -> Response {
     call(&c, &body, |_, _| {
-        Err(ApiError::MethodNotAllowed(format!(
-            "{method} is not supported on /crm/v3/properties/{}",
-            c.t.name()
-        )))
+        Err(not_supported(
+            method,
+            &format!("/crm/v3/properties/{}", c.t.name()),
+        ))
     })
 }
 

@@ -23,7 +23,8 @@ use super::{
 };
 use crate::common::{
     ApiError, Emulator, Gate, Instruments, PathParams, RawPath, Reads, base_url, json_response,
-    lock, no_route, otherwise, query_get, query_pairs, query_with, scalar_string, unmatched,
+    lock, no_route, not_supported, otherwise, query_get, query_pairs, query_with, scalar_string,
+    unmatched,
 };
 
 /// Every route of the app but the shared admin ones. Methods a route does not list answer
@@ -82,7 +83,7 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
             "/crm/v3/properties/{objectType}",
             crm(Reads::IfGet).all(
                 inner,
-                otherwise(properties::not_supported)
+                otherwise(properties::unlisted_method)
                     .get(properties::list)
                     .post(properties::create),
             ),
@@ -91,7 +92,7 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
             "/crm/v3/properties/{objectType}/{propertyName}",
             crm(Reads::IfGet).all(
                 inner,
-                otherwise(properties::not_supported).get(properties::get),
+                otherwise(properties::unlisted_method).get(properties::get),
             ),
         )
         // Only `GET` is the account API; other methods (`HEAD` too) are unknown routes.
@@ -272,10 +273,7 @@ async fn unknown_batch_operation(_: Ctx, params: PathParams) -> Response {
 
 /// A method a CRM objects route does not have.
 async fn method_not_allowed(c: Ctx, method: Method) -> Response {
-    reply(Err(ApiError::MethodNotAllowed(format!(
-        "{method} is not supported on {}",
-        c.path
-    ))))
+    reply(Err(not_supported(method, &c.path)))
 }
 
 /// `GET /account-info/v3/details`: lets clients learn the portal id (their external-id realm).

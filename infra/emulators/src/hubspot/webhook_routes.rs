@@ -19,7 +19,7 @@ use super::auth::{Auth, Family, authenticate};
 use super::errors::{Outcome, error_response, parse_json, reply};
 use super::webhooks::{EVENT_TYPES, Settings, Subscription};
 use super::{Inner, oauth};
-use crate::common::{ApiError, Gate, PathParams, Reads, iso, lock, otherwise};
+use crate::common::{ApiError, Gate, PathParams, Reads, iso, lock, not_supported, otherwise};
 
 /// The webhooks API routes; other methods on them are `405`, after the gate and the app check.
 pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
@@ -29,7 +29,7 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
             "/webhooks/v3/{appId}/settings",
             gate.all(
                 inner,
-                otherwise(not_supported)
+                otherwise(unlisted_method)
                     .get(get_settings)
                     .put(put_settings)
                     .delete(delete_settings),
@@ -39,7 +39,7 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
             "/webhooks/v3/{appId}/subscriptions",
             gate.all(
                 inner,
-                otherwise(not_supported)
+                otherwise(unlisted_method)
                     .get(list_subscriptions)
                     .post(create_subscription),
             ),
@@ -118,13 +118,10 @@ fn not_found() -> Response {
 
 /// `{method} is not supported on {route}`.
 fn method_not_allowed(method: &Method, route: &MatchedPath) -> Response {
-    reply(Err(ApiError::MethodNotAllowed(format!(
-        "{method} is not supported on {}",
-        route.as_str()
-    ))))
+    reply(Err(not_supported(method, route.as_str())))
 }
 
-async fn not_supported(_: KnownApp, method: Method, route: MatchedPath) -> Response {
+async fn unlisted_method(_: KnownApp, method: Method, route: MatchedPath) -> Response {
     method_not_allowed(&method, &route)
 }
 
