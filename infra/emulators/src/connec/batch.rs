@@ -42,13 +42,7 @@ pub(super) fn batch(inner: &Inner, bytes: &Bytes, ext: bool, base: &str) -> Outc
     Ok((StatusCode::OK, json!({ "results": results })))
 }
 
-pub(super) fn batch_op(
-    inner: &Inner,
-    st: &mut State,
-    op: &Value,
-    ext: bool,
-    base: &str,
-) -> Outcome {
+fn batch_op(inner: &Inner, st: &mut State, op: &Value, ext: bool, base: &str) -> Outcome {
     let method = op
         .get("method")
         .and_then(Value::as_str)

@@ -86,7 +86,7 @@ impl State {
 }
 
 /// A listing's body with its `pagination`.
-pub(super) fn list_body(
+fn list_body(
     coll: &str,
     page: Vec<Value>,
     skip: usize,
@@ -110,7 +110,7 @@ pub(super) fn list_body(
 }
 
 /// Orders two stored records on one `$orderby` key (records lacking it last).
-pub(super) fn compare_key(a: &Record, b: &Record, path: &str) -> std::cmp::Ordering {
+fn compare_key(a: &Record, b: &Record, path: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     match path {
         "created_at" => a.created_at.cmp(&b.created_at),
@@ -139,7 +139,7 @@ pub(super) enum Op {
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct Clause {
+struct Clause {
     pub(super) path: String,
     pub(super) op: Op,
     pub(super) value: Value,
@@ -148,7 +148,7 @@ pub(super) struct Clause {
 impl Clause {
     /// Whether a stored record passes the clause (no rendering); `meta` holds the rendered
     /// fields that are not stored (`group_id`, `channel_id`, `resource_type`).
-    pub(super) fn matches_record(&self, r: &Record, meta: &[(&str, &str)]) -> bool {
+    fn matches_record(&self, r: &Record, meta: &[(&str, &str)]) -> bool {
         let owned;
         let actual = match self.path.as_str() {
             path if meta.iter().any(|(k, _)| *k == path) => {
@@ -173,7 +173,7 @@ impl Clause {
         self.matches_value(actual)
     }
 
-    pub(super) fn matches_value(&self, actual: Option<&Value>) -> bool {
+    fn matches_value(&self, actual: Option<&Value>) -> bool {
         let actual = actual.filter(|v| !v.is_null());
         let ord = match actual {
             None => {
@@ -201,7 +201,7 @@ impl Clause {
 }
 
 /// Parses `field op 'value' [and field op value ...]`.
-pub(super) fn parse_filter(s: &str) -> Result<Vec<Clause>, String> {
+fn parse_filter(s: &str) -> Result<Vec<Clause>, String> {
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
     let skip_ws = |i: &mut usize| {
@@ -292,7 +292,7 @@ pub(super) fn parse_filter(s: &str) -> Result<Vec<Clause>, String> {
 }
 
 /// Parses `field [asc|desc][, ...]`; defaults to `created_at asc`.
-pub(super) fn parse_orderby(s: &str) -> Result<Vec<(String, bool)>, String> {
+fn parse_orderby(s: &str) -> Result<Vec<(String, bool)>, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let mut it = part.split_whitespace();

@@ -72,7 +72,7 @@ impl Collection {
     pub(super) fn get(&self, id: &str) -> Option<&Record> {
         self.by_id.get(id).map(|i| &self.records[*i])
     }
-    pub(super) fn find_ext(&self, t: &Triple) -> Option<&Record> {
+    fn find_ext(&self, t: &Triple) -> Option<&Record> {
         self.by_ext.get(t).map(|i| &self.records[*i])
     }
 }
@@ -87,7 +87,7 @@ impl Group {
     pub(super) fn record(&self, coll: &str, id: &str) -> Option<&Record> {
         self.collections.get(coll)?.get(id)
     }
-    pub(super) fn find_ext(&self, coll: &str, t: &Triple) -> Option<&Record> {
+    fn find_ext(&self, coll: &str, t: &Triple) -> Option<&Record> {
         self.collections.get(coll)?.find_ext(t)
     }
     /// Resolves reference triples to a Connec! uuid.
@@ -122,7 +122,7 @@ pub(super) fn for_each_ref(v: &mut Value, path: &str, f: &mut dyn FnMut(&mut Val
     walk(v, &segs, f);
 }
 
-pub(super) fn walk(v: &mut Value, segs: &[&str], f: &mut dyn FnMut(&mut Value)) {
+fn walk(v: &mut Value, segs: &[&str], f: &mut dyn FnMut(&mut Value)) {
     let Some((first, rest)) = segs.split_first() else {
         f(v);
         return;
@@ -164,7 +164,7 @@ pub(super) fn stored_path<'a>(r: &'a Record, path: &str) -> Option<&'a Value> {
     })
 }
 
-pub(super) fn render_ref(g: &Group, target: &str, v: &Value, ext: bool) -> Value {
+fn render_ref(g: &Group, target: &str, v: &Value, ext: bool) -> Value {
     match v {
         Value::String(id) if ext => {
             let mut arr =

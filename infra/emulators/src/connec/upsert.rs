@@ -12,7 +12,7 @@ use super::state::{
 use crate::common::{ApiError, ChangeEvent, ChangeKind, compare_scalars, iso, lookup_path};
 
 /// Fields the server owns; ignored when sent by clients.
-pub(super) const READ_ONLY: [&str; 5] = [
+const READ_ONLY: [&str; 5] = [
     "group_id",
     "channel_id",
     "resource_type",
@@ -28,7 +28,7 @@ pub(super) enum Target {
     Id(String),
 }
 
-pub(super) fn deep_merge(target: &mut Value, patch: &Value) {
+fn deep_merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
             for (k, v) in p {
@@ -47,7 +47,7 @@ pub(super) fn deep_merge(target: &mut Value, patch: &Value) {
 /// How Connec! compares a `matching_fields` value, the same way as `$filter ... eq`: exact
 /// (case-sensitive) equality of two scalars, numbers and instants compared as such. A missing,
 /// `null` or blank value never matches: it identifies nothing.
-pub(super) fn match_eq(stored: Option<&Value>, incoming: Option<&Value>) -> bool {
+fn match_eq(stored: Option<&Value>, incoming: Option<&Value>) -> bool {
     fn usable(v: Option<&Value>) -> Option<&Value> {
         v.filter(|v| match v {
             Value::String(s) => !s.trim().is_empty(),
@@ -63,11 +63,7 @@ pub(super) fn match_eq(stored: Option<&Value>, incoming: Option<&Value>) -> bool
 
 /// The record a `POST` with `opts.matching_fields` merges into: the first ACTIVE record (in
 /// creation order) equal to `incoming` on every field ([`match_eq`]).
-pub(super) fn smart_merge_target(
-    c: &Collection,
-    matching: &[String],
-    incoming: &Value,
-) -> Option<usize> {
+fn smart_merge_target(c: &Collection, matching: &[String], incoming: &Value) -> Option<usize> {
     if matching.is_empty() {
         return None;
     }

@@ -11,10 +11,9 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::objects::ObjType;
-use super::state::Source;
 use super::{HubSpotEmulator, Inner, JSON, ScheduledFault};
 use crate::common::admin::{bad_request, items, ok, parse};
-use crate::common::{ApiError, PathParams, json_response, otherwise, unmatched};
+use crate::common::{PathParams, json_response, otherwise, unmatched};
 
 /// The routes; other methods on them are unknown admin routes.
 pub(super) fn routes() -> Router<Arc<Inner>> {
@@ -52,16 +51,7 @@ async fn seed(State(inner): State<Arc<Inner>>, params: PathParams, body: Bytes) 
     let mut out = Vec::new();
     for item in items {
         let props = item.get("properties").cloned().unwrap_or(item);
-        let res = inner.with_state(Source::ui(inner.default_portal()), |st| {
-            let p = st.prepare(None, t, None, props.as_object(), None)?;
-            let (id, _) = st.commit(t, None, p);
-            Ok::<_, ApiError>(
-                st.obj(t, id)
-                    .map(|o| o.render(t, None, true))
-                    .unwrap_or_default(),
-            )
-        });
-        match res {
+        match inner.seed(inner.default_portal(), t, props.as_object()) {
             Ok(v) => out.push(v),
             Err(e) => return bad_request::<Inner>(e.to_string()),
         }

@@ -143,6 +143,24 @@ impl Inner {
         lock(&self.rng).as_mut().map(scheduled::Rng::next)
     }
 
+    /// Creates an object of `portal` as a third party would (no faults, any property);
+    /// returns it with all properties.
+    fn seed(
+        &self,
+        portal: u64,
+        t: ObjType,
+        properties: Option<&serde_json::Map<String, Value>>,
+    ) -> Result<Value, ApiError> {
+        self.with_state(Source::ui(portal), |st| {
+            let p = st.prepare(None, t, None, properties, None)?;
+            let (id, _) = st.commit(t, None, p);
+            Ok(st
+                .obj(t, id)
+                .map(|o| o.render(t, None, true))
+                .unwrap_or_default())
+        })
+    }
+
     /// Runs `f` under the state lock with writes attributed to `source`,
     /// then delivers change events (hooks, webhooks) outside it.
     fn with_state<R>(&self, source: Source, f: impl FnOnce(&mut State) -> R) -> R {
@@ -248,17 +266,8 @@ impl HubSpotEmulator {
     /// # Panics
     /// As [`Self::seed`].
     pub fn seed_in(&self, portal: u64, object_type: &str, properties: Value) -> Value {
-        let t = obj_type(object_type);
         self.inner
-            .with_state(Source::ui(portal), |st| {
-                let p = st.prepare(None, t, None, properties.as_object(), None)?;
-                let (id, _) = st.commit(t, None, p);
-                Ok::<_, ApiError>(
-                    st.obj(t, id)
-                        .map(|o| o.render(t, None, true))
-                        .unwrap_or_default(),
-                )
-            })
+            .seed(portal, obj_type(object_type), properties.as_object())
             .unwrap_or_else(|e| panic!("seed({object_type}) failed: {e}"))
     }
 

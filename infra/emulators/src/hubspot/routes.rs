@@ -190,7 +190,7 @@ impl FromRequestParts<Arc<Inner>> for Ctx {
 
 /// The `{objectId}` of the path (`search` on the `/search` route, whose methods but `POST`
 /// take it for an id).
-pub(super) struct ObjectId(String);
+struct ObjectId(String);
 
 impl FromRequestParts<Arc<Inner>> for ObjectId {
     type Rejection = std::convert::Infallible;
@@ -296,7 +296,7 @@ async fn account_info(Extension(source): Extension<Source>) -> Response {
 }
 
 /// `properties` from query params: repeated and/or comma-separated.
-pub(super) fn query_list(q: &[(String, String)], key: &str) -> Vec<String> {
+fn query_list(q: &[(String, String)], key: &str) -> Vec<String> {
     q.iter()
         .filter(|(k, _)| k == key)
         .flat_map(|(_, v)| v.split(','))

@@ -10,7 +10,7 @@ use super::objects::{HsObject, ObjType};
 use crate::common::{ApiError, ChangeEvent, ChangeKind, Clock, Faults, iso, scalar_string};
 
 /// First id handed out; ids are unique across portals and object types.
-pub(super) const FIRST_ID: u64 = 1001;
+const FIRST_ID: u64 = 1001;
 
 /// Who made a change, as reported in webhook events.
 #[derive(Clone, Debug, Default)]
@@ -186,7 +186,7 @@ impl State {
         Ok(out)
     }
 
-    pub(super) fn company_id(&self, s: &str) -> Result<u64, ApiError> {
+    fn company_id(&self, s: &str) -> Result<u64, ApiError> {
         s.trim()
             .parse::<u64>()
             .ok()
@@ -312,7 +312,7 @@ impl State {
 }
 
 /// `(property, new value)` for every property that differs.
-pub(super) fn prop_diff(
+fn prop_diff(
     before: &BTreeMap<String, Value>,
     after: &BTreeMap<String, Value>,
 ) -> Vec<(String, String)> {
