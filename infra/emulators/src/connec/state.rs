@@ -107,7 +107,7 @@ impl Group {
 #[derive(Default)]
 pub(super) struct State {
     pub(super) clock: Clock,
-    /// Timestamp every write gets while set ([`ConnecEmulator::set_time`]).
+    /// Timestamp every write gets while set ([`ConnecEmulator::set_time`](super::ConnecEmulator::set_time)).
     pub(super) pinned_time: Option<DateTime<Utc>>,
     /// Last write sequence number handed out.
     pub(super) seq: u64,

@@ -5,7 +5,7 @@
 //! Property values are stored as strings; `email` is unique per contact and
 //! `associatedcompanyid` maps to the contact's primary company. Writes through
 //! the API may only name defined properties: HubSpot's defaults and custom ones
-//! created through the properties API (see [`properties`]).
+//! created through the properties API (`/crm/v3/properties/{objectType}`).
 //!
 //! Batch calls that name one id twice (`batch/read|update|upsert|archive`) are
 //! refused as a whole, as HubSpot refuses them (`400`, "Duplicate IDs found in

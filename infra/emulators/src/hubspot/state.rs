@@ -60,7 +60,7 @@ pub(super) struct State {
     /// Source of the writes of the current `with_state` call; its portal is
     /// the one every read and write of the call works on.
     pub(super) source: Source,
-    /// Custom property definitions by portal and type (see [`properties`]).
+    /// Custom property definitions by portal and type (see [`properties`](super::properties)).
     pub(super) custom_properties: HashMap<(u64, ObjType), BTreeMap<String, Value>>,
 }
 
