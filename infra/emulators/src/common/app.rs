@@ -10,8 +10,9 @@
 //!    routes excluded) replaces the answer: the call was processed, its answer is lost.
 //!
 //! Requests no route takes get [`Emulator::unmatched`] (admin paths: `404 {"error": "unknown
-//! admin route"}`), which is also the answer of the routes whose other methods were unknown
-//! paths to the hand-written routing.
+//! admin route"}`). So do the methods a route does not list where the hand-written routing
+//! took them for unknown paths (admin and OAuth routes, HubSpot's account info, Connec!'s
+//! `/batch`).
 //!
 //! The checks of the counted API routes (credentials, rate limit, call faults, statistics)
 //! are the gate of [`super::guard`].
@@ -123,13 +124,15 @@ async fn prepare<E: Emulator>(State(emu): State<Arc<E>>, request: Request, next:
         .await
 }
 
-/// `uri` with its path replaced (the query kept).
+/// `uri` with its path replaced (the rest kept).
 fn with_path(uri: &Uri, path: &str) -> Uri {
     let path_and_query = match uri.query() {
         Some(q) => format!("{path}?{q}"),
         None => path.to_owned(),
     };
-    path_and_query.parse().unwrap_or_else(|_| uri.clone())
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    Uri::from_parts(parts).unwrap_or_else(|_| uri.clone())
 }
 
 /// Step 3 of the [module docs](self), around every route and the fallback.

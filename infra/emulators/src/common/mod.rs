@@ -1,8 +1,16 @@
-//! Pieces shared by both emulators: server lifecycle, clock, fault injection,
-//! call statistics, rate limiting, change hooks and small HTTP helpers.
+//! Pieces shared by both emulators.
 //!
-//! Everything here is vendor-neutral; each emulator renders errors and faults
-//! in its own vendor's envelope.
+//! - HTTP: how an emulator's routes become its app ([`app()`]: path as sent, canonical
+//!   routing, body reading, after-commit faults, the fallback), the gate of the counted API
+//!   routes ([`Gate`]: statistics, credentials, rate limit, call faults, rate-limit headers),
+//!   routing helpers and extractors, the shared `/_emulator` admin routes, small response
+//!   and query helpers;
+//! - test instruments: fault rules, call statistics, the rate limiter, change hooks;
+//! - the server lifecycle, the clock, and comparisons of JSON values.
+//!
+//! Everything here is vendor-neutral: each emulator says how its vendor answers (error
+//! envelope, credentials, rate-limit answers) through the [`Emulator`] and [`Gatekeeper`]
+//! traits.
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -33,16 +33,15 @@ use crate::common::{
 pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
     let crm = |reads| Gate::new(Family::Crm, reads);
     let by_id = || {
-        otherwise(method_not_allowed)
+        otherwise(unlisted_method)
             .get(get_one)
             .patch(patch_one)
             .delete(archive_one)
     };
-    let post_only = || otherwise(method_not_allowed);
     Router::new()
         .route(
             "/crm/v3/objects/{objectType}",
-            crm(Reads::IfGet).all(inner, otherwise(method_not_allowed).get(list).post(create)),
+            crm(Reads::IfGet).all(inner, otherwise(unlisted_method).get(list).post(create)),
         )
         .route(
             "/crm/v3/objects/{objectType}/{objectId}",
@@ -55,23 +54,23 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
         )
         .route(
             "/crm/v3/objects/{objectType}/batch/read",
-            crm(Reads::Always).all(inner, post_only().post(batch_read)),
+            crm(Reads::Always).all(inner, otherwise(unlisted_method).post(batch_read)),
         )
         .route(
             "/crm/v3/objects/{objectType}/batch/create",
-            crm(Reads::Never).all(inner, post_only().post(batch_create)),
+            crm(Reads::Never).all(inner, otherwise(unlisted_method).post(batch_create)),
         )
         .route(
             "/crm/v3/objects/{objectType}/batch/update",
-            crm(Reads::Never).all(inner, post_only().post(batch_update)),
+            crm(Reads::Never).all(inner, otherwise(unlisted_method).post(batch_update)),
         )
         .route(
             "/crm/v3/objects/{objectType}/batch/upsert",
-            crm(Reads::Never).all(inner, post_only().post(batch_upsert)),
+            crm(Reads::Never).all(inner, otherwise(unlisted_method).post(batch_upsert)),
         )
         .route(
             "/crm/v3/objects/{objectType}/batch/archive",
-            crm(Reads::Never).all(inner, post_only().post(batch_archive)),
+            crm(Reads::Never).all(inner, otherwise(unlisted_method).post(batch_archive)),
         )
         .route(
             "/crm/v3/objects/{objectType}/batch/{op}",
@@ -272,7 +271,7 @@ async fn unknown_batch_operation(_: Ctx, params: PathParams) -> Response {
 }
 
 /// A method a CRM objects route does not have.
-async fn method_not_allowed(c: Ctx, method: Method) -> Response {
+async fn unlisted_method(c: Ctx, method: Method) -> Response {
     reply(Err(not_supported(method, &c.path)))
 }
 
