@@ -8,12 +8,16 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
 use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use super::errors::{error_body, parse_json};
+use super::routes::Ctx;
 use super::{JSON, ObjType, State};
-use crate::common::{ApiError, iso, json_response};
+use crate::common::{ApiError, PathParams, iso, json_response, not_supported};
 
 /// `(name, type)` of the default contact properties the emulator knows.
 const CONTACT_DEFAULTS: &[(&str, &str)] = &[
@@ -199,49 +203,72 @@ impl State {
 }
 
 /// What a properties route answers: status and body.
-pub(super) type Answer = (StatusCode, Value);
+type Answer = (StatusCode, Value);
 
-/// `GET /crm/v3/properties/{t}`, `GET /crm/v3/properties/{t}/{name}`, `POST /crm/v3/properties/{t}`.
-pub(super) fn dispatch(
-    st: &mut State,
-    t: ObjType,
-    method: &Method,
-    rest: &[&str],
-    body: &Value,
-) -> Result<Answer, ApiError> {
-    match (method, rest) {
-        (&Method::GET, []) => {
-            let mut all: Vec<Value> = defaults(t)
-                .iter()
-                .map(|(n, k)| default_definition(t, n, k))
-                .collect();
-            all.extend(
-                st.custom_properties
-                    .get(&(st.portal(), t))
-                    .into_iter()
-                    .flat_map(BTreeMap::values)
-                    .cloned(),
-            );
-            Ok((StatusCode::OK, json!({ "results": all })))
-        }
-        (&Method::GET, [name]) => st
-            .property(t, name)
+/// Runs `op` under the state lock on the JSON body, which every properties route parses
+/// first, and answers in HubSpot's envelope.
+fn call(
+    c: &Ctx,
+    body: &Bytes,
+    op: impl FnOnce(&mut State, &Value) -> Result<Answer, ApiError>,
+) -> Response {
+    let answer =
+        parse_json(body).and_then(|b| c.inner.with_state(c.source.clone(), |st| op(st, &b)));
+    match answer {
+        Ok((status, v)) => json_response(status, JSON, &v),
+        Err(e) => error(&e),
+    }
+}
+
+/// `GET /crm/v3/properties/{objectType}`: the defaults, then the custom ones.
+pub(super) async fn list(c: Ctx, body: Bytes) -> Response {
+    call(&c, &body, |st, _| {
+        let mut all: Vec<Value> = defaults(c.t)
+            .iter()
+            .map(|(n, k)| default_definition(c.t, n, k))
+            .collect();
+        all.extend(
+            st.custom_properties
+                .get(&(st.portal(), c.t))
+                .into_iter()
+                .flat_map(BTreeMap::values)
+                .cloned(),
+        );
+        Ok((StatusCode::OK, json!({ "results": all })))
+    })
+}
+
+/// `GET /crm/v3/properties/{objectType}/{propertyName}`.
+pub(super) async fn get(c: Ctx, params: PathParams, body: Bytes) -> Response {
+    let name = params.get("propertyName");
+    call(&c, &body, |st, _| {
+        st.property(c.t, name)
             .map(|d| (StatusCode::OK, d))
             .ok_or_else(|| {
                 ApiError::NotFound(format!(
                     "Unable to find property {name} for object type {}",
-                    t.name()
+                    c.t.name()
                 ))
-            }),
-        (&Method::POST, []) => create(st, t, body),
-        _ => Err(ApiError::MethodNotAllowed(format!(
-            "{method} is not supported on /crm/v3/properties/{}",
-            t.name()
-        ))),
-    }
+            })
+    })
 }
 
-fn create(st: &mut State, t: ObjType, body: &Value) -> Result<Answer, ApiError> {
+/// `POST /crm/v3/properties/{objectType}`: a custom property.
+pub(super) async fn create(c: Ctx, body: Bytes) -> Response {
+    call(&c, &body, |st, b| create_property(st, c.t, b))
+}
+
+/// Any other method on a properties route.
+pub(super) async fn unlisted_method(c: Ctx, method: Method, body: Bytes) -> Response {
+    call(&c, &body, |_, _| {
+        Err(not_supported(
+            method,
+            &format!("/crm/v3/properties/{}", c.t.name()),
+        ))
+    })
+}
+
+fn create_property(st: &mut State, t: ObjType, body: &Value) -> Result<Answer, ApiError> {
     let text = |key: &str| -> Result<String, ApiError> {
         body.get(key)
             .and_then(Value::as_str)
@@ -310,8 +337,8 @@ fn create(st: &mut State, t: ObjType, body: &Value) -> Result<Answer, ApiError> 
 }
 
 /// HubSpot's error body for a properties route (a duplicate is `OBJECT_ALREADY_EXISTS`).
-pub(super) fn error(e: &ApiError) -> axum::response::Response {
-    let mut body = super::error_body(e);
+fn error(e: &ApiError) -> Response {
+    let mut body = error_body(e);
     if matches!(e, ApiError::Conflict(_)) {
         body["category"] = json!("OBJECT_ALREADY_EXISTS");
     }

@@ -1,28 +1,23 @@
-//! Webhooks API v3 of the emulated app: settings, subscriptions, event
-//! generation from committed changes, and signed batched delivery.
+//! Webhooks of the emulated app: the settings and subscriptions (managed through
+//! [`super::webhook_routes`]), the events committed changes produce for them, and their
+//! signed, batched, retried delivery.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::Utc;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{
-    Auth, Change, HubSpotEmulator, Inner, JSON, ObjType, authenticate, error_response, parse_json,
-};
-use crate::common::{ApiError, ChangeKind, empty_response, iso, json_response, lock};
+use super::{Change, HubSpotEmulator, Inner, ObjType};
+use crate::common::{ChangeKind, lock};
 use crate::delivery::{Attempt, DeliverFuture, Retry, now_ms};
 
 /// Subscription types the emulator supports.
-const EVENT_TYPES: [&str; 6] = [
+pub(super) const EVENT_TYPES: [&str; 6] = [
     "contact.creation",
     "contact.propertyChange",
     "contact.deletion",
@@ -43,15 +38,15 @@ pub struct DeliveryRecord {
     pub attempt: u32,
 }
 
-struct Settings {
-    target_url: String,
-    max_concurrent: u64,
-    created_at: String,
-    updated_at: String,
+pub(super) struct Settings {
+    pub(super) target_url: String,
+    pub(super) max_concurrent: u64,
+    pub(super) created_at: String,
+    pub(super) updated_at: String,
 }
 
 impl Settings {
-    fn render(&self) -> Value {
+    pub(super) fn render(&self) -> Value {
         json!({
             "targetUrl": self.target_url,
             "throttling": { "maxConcurrentRequests": self.max_concurrent, "period": "SECONDLY" },
@@ -61,17 +56,17 @@ impl Settings {
     }
 }
 
-struct Subscription {
-    id: u64,
-    event_type: String,
-    property_name: Option<String>,
-    active: bool,
-    created_at: String,
-    updated_at: String,
+pub(super) struct Subscription {
+    pub(super) id: u64,
+    pub(super) event_type: String,
+    pub(super) property_name: Option<String>,
+    pub(super) active: bool,
+    pub(super) created_at: String,
+    pub(super) updated_at: String,
 }
 
 impl Subscription {
-    fn render(&self) -> Value {
+    pub(super) fn render(&self) -> Value {
         let mut v = json!({
             "id": self.id.to_string(),
             "eventType": self.event_type,
@@ -89,13 +84,13 @@ impl Subscription {
 /// Webhook settings, subscriptions, pending events and the delivery log.
 #[derive(Default)]
 pub(super) struct HookState {
-    settings: Option<Settings>,
-    subs: BTreeMap<u64, Subscription>,
-    next_sub: u64,
-    next_event: u64,
+    pub(super) settings: Option<Settings>,
+    pub(super) subs: BTreeMap<u64, Subscription>,
+    pub(super) next_sub: u64,
+    pub(super) next_event: u64,
     /// Events waiting for delivery, without `attemptNumber`.
-    pending: VecDeque<Value>,
-    log: Vec<DeliveryRecord>,
+    pub(super) pending: VecDeque<Value>,
+    pub(super) log: Vec<DeliveryRecord>,
 }
 
 fn object_prefix(t: ObjType) -> &'static str {
@@ -351,206 +346,6 @@ impl HubSpotEmulator {
             );
         }
     }
-}
-
-// ---------------------------------------------------------------------------
-// HTTP: /webhooks/v3/{appId}/...
-// ---------------------------------------------------------------------------
-
-/// `hapikey` (client secret or static token) or a bearer token.
-fn allowed(inner: &Inner, q: &[(String, String)], headers: &HeaderMap) -> bool {
-    if let Some(key) = q.iter().find(|(k, _)| k == "hapikey").map(|(_, v)| v) {
-        let secret_ok = inner
-            .config
-            .oauth
-            .as_ref()
-            .is_some_and(|a| super::oauth::secret_eq(key, &a.client_secret));
-        return secret_ok || inner.config.access_tokens.iter().any(|t| t == key);
-    }
-    matches!(authenticate(inner, headers), Auth::Valid { .. })
-}
-
-pub(super) fn handle(
-    inner: &Arc<Inner>,
-    method: &Method,
-    app_seg: &str,
-    rest: &[&str],
-    q: &[(String, String)],
-    headers: &HeaderMap,
-    bytes: &Bytes,
-) -> Response {
-    let route = match rest {
-        ["settings"] => "/webhooks/v3/{appId}/settings",
-        ["subscriptions"] => "/webhooks/v3/{appId}/subscriptions",
-        ["subscriptions", _] => "/webhooks/v3/{appId}/subscriptions/{subscriptionId}",
-        _ => {
-            return error_response(&ApiError::NotFound(format!(
-                "No route for {method} /webhooks/v3/{app_seg}/{}",
-                rest.join("/")
-            )));
-        }
-    };
-    lock(&inner.stats).count(&format!("{method} {route}"), method == Method::GET);
-    if !allowed(inner, q, headers) {
-        lock(&inner.stats).rejected += 1;
-        return super::unauthorized_response();
-    }
-    let known_app = inner
-        .config
-        .oauth
-        .as_ref()
-        .is_some_and(|a| app_seg.parse::<u64>().ok() == Some(a.app_id));
-    if !known_app {
-        return error_response(&ApiError::NotFound(format!("App {app_seg} not found")));
-    }
-    let result = match (method, rest) {
-        (&Method::GET, ["settings"]) => lock(&inner.webhooks)
-            .settings
-            .as_ref()
-            .map(|s| (StatusCode::OK, Some(s.render())))
-            .ok_or_else(|| ApiError::NotFound("No webhook settings for this app".into())),
-        (&Method::PUT, ["settings"]) => parse_json(bytes).and_then(|b| put_settings(inner, &b)),
-        (&Method::DELETE, ["settings"]) => {
-            lock(&inner.webhooks).settings = None;
-            Ok((StatusCode::NO_CONTENT, None))
-        }
-        (&Method::GET, ["subscriptions"]) => {
-            let hs = lock(&inner.webhooks);
-            let results: Vec<Value> = hs.subs.values().map(Subscription::render).collect();
-            Ok((StatusCode::OK, Some(json!({ "results": results }))))
-        }
-        (&Method::POST, ["subscriptions"]) => {
-            parse_json(bytes).and_then(|b| create_subscription(inner, &b))
-        }
-        (m, ["subscriptions", id]) => {
-            let id = id.parse::<u64>().ok();
-            let mut hs = lock(&inner.webhooks);
-            match (m, id.filter(|i| hs.subs.contains_key(i))) {
-                (_, None) => Err(ApiError::NotFound("Subscription not found".into())),
-                (&Method::GET, Some(i)) => Ok((StatusCode::OK, Some(hs.subs[&i].render()))),
-                (&Method::DELETE, Some(i)) => {
-                    hs.subs.remove(&i);
-                    Ok((StatusCode::NO_CONTENT, None))
-                }
-                (&Method::PATCH, Some(i)) => parse_json(bytes).and_then(|b| {
-                    let active = b.get("active").and_then(Value::as_bool).ok_or_else(|| {
-                        ApiError::BadRequest(
-                            "Invalid input JSON: 'active' must be a boolean".into(),
-                        )
-                    })?;
-                    let sub = hs
-                        .subs
-                        .get_mut(&i)
-                        .ok_or_else(|| ApiError::NotFound("Subscription not found".into()))?;
-                    sub.active = active;
-                    sub.updated_at = iso(&Utc::now());
-                    Ok((StatusCode::OK, Some(sub.render())))
-                }),
-                _ => Err(ApiError::MethodNotAllowed(format!(
-                    "{method} is not supported on {route}"
-                ))),
-            }
-        }
-        _ => Err(ApiError::MethodNotAllowed(format!(
-            "{method} is not supported on {route}"
-        ))),
-    };
-    match result {
-        Ok((status, Some(v))) => json_response(status, JSON, &v),
-        Ok((status, None)) => empty_response(status),
-        Err(e) => error_response(&e),
-    }
-}
-
-type Outcome = Result<(StatusCode, Option<Value>), ApiError>;
-
-fn put_settings(inner: &Inner, body: &Value) -> Outcome {
-    let target = body
-        .get("targetUrl")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::BadRequest("Invalid input JSON: targetUrl is required".into()))?;
-    match url::Url::parse(target) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => {
-            return Err(ApiError::BadRequest(
-                "targetUrl must be an absolute http(s) URL".into(),
-            ));
-        }
-    }
-    let max_concurrent = body
-        .pointer("/throttling/maxConcurrentRequests")
-        .and_then(Value::as_u64)
-        .unwrap_or(10);
-    let now = iso(&Utc::now());
-    let mut hs = lock(&inner.webhooks);
-    let created_at = hs
-        .settings
-        .as_ref()
-        .map(|s| s.created_at.clone())
-        .unwrap_or_else(|| now.clone());
-    let s = Settings {
-        target_url: target.to_string(),
-        max_concurrent,
-        created_at,
-        updated_at: now,
-    };
-    let v = s.render();
-    hs.settings = Some(s);
-    Ok((StatusCode::OK, Some(v)))
-}
-
-fn create_subscription(inner: &Inner, body: &Value) -> Outcome {
-    let event_type = body
-        .get("eventType")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::BadRequest("Invalid input JSON: eventType is required".into()))?;
-    if !EVENT_TYPES.contains(&event_type) {
-        return Err(ApiError::BadRequest(format!(
-            "Unsupported eventType '{event_type}'; use one of {EVENT_TYPES:?}"
-        )));
-    }
-    let property_name = body
-        .get("propertyName")
-        .and_then(Value::as_str)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string);
-    let property_name = if event_type.ends_with(".propertyChange") {
-        Some(property_name.ok_or_else(|| {
-            ApiError::BadRequest(format!("propertyName is required for {event_type}"))
-        })?)
-    } else {
-        // Creation and deletion subscriptions ignore propertyName.
-        None
-    };
-    let active = body.get("active").and_then(Value::as_bool).unwrap_or(true);
-    let mut hs = lock(&inner.webhooks);
-    if hs
-        .subs
-        .values()
-        .any(|s| s.event_type == event_type && s.property_name == property_name)
-    {
-        return Err(ApiError::Conflict(format!(
-            "A subscription for {event_type}{} already exists",
-            property_name
-                .as_deref()
-                .map(|p| format!(" ({p})"))
-                .unwrap_or_default()
-        )));
-    }
-    hs.next_sub += 1;
-    let id = 1000 + hs.next_sub;
-    let now = iso(&Utc::now());
-    let sub = Subscription {
-        id,
-        event_type: event_type.to_string(),
-        property_name,
-        active,
-        created_at: now.clone(),
-        updated_at: now,
-    };
-    let v = sub.render();
-    hs.subs.insert(id, sub);
-    Ok((StatusCode::CREATED, Some(v)))
 }
 
 #[cfg(test)]

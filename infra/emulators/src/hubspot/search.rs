@@ -1,0 +1,323 @@
+//! `POST /crm/v3/objects/{objectType}/search`: filter groups, sorts, free-text query and
+//! paging, evaluated as HubSpot evaluates them (dates as instants, numbers as numbers,
+//! strings case-insensitively).
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::errors::Outcome;
+use super::objects::{HsObject, selection};
+use super::routes::{Ctx, body_list};
+use super::scheduled;
+use crate::common::{ApiError, compare_scalars, parse_date_like, scalar_string};
+
+/// Properties that are compared as instants in search.
+const DATE_PROPS: [&str; 5] = [
+    "createdate",
+    "lastmodifieddate",
+    "hs_lastmodifieddate",
+    "closedate",
+    "hs_createdate",
+];
+
+fn hs_cmp(prop: &str, a: &str, b: &str) -> std::cmp::Ordering {
+    let dates = DATE_PROPS.contains(&prop);
+    if dates && let (Some(x), Some(y)) = (parse_date_like(a), parse_date_like(b)) {
+        return x.cmp(&y);
+    }
+    if let (Ok(x), Ok(y)) = (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+        return x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal);
+    }
+    compare_scalars(
+        &Value::String(a.to_lowercase()),
+        &Value::String(b.to_lowercase()),
+        false,
+    )
+    .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+fn eval_filter(f: &Value, props: &BTreeMap<String, Value>) -> Result<bool, ApiError> {
+    let name = f
+        .get("propertyName")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ApiError::BadRequest("Invalid input JSON: filter is missing propertyName".into())
+        })?;
+    let op = f
+        .get("operator")
+        .and_then(Value::as_str)
+        .unwrap_or("EQ")
+        .to_ascii_uppercase();
+    let actual = props
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let value = || {
+        f.get("value").and_then(scalar_string).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Filter on '{name}' with operator {op} requires a value"
+            ))
+        })
+    };
+    let values = || -> Result<Vec<String>, ApiError> {
+        f.get("values")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(scalar_string).collect())
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Filter on '{name}' with operator {op} requires values"
+                ))
+            })
+    };
+    let eq = |a: &str, b: &str| hs_cmp(name, a, b).is_eq();
+    Ok(match op.as_str() {
+        "HAS_PROPERTY" => actual.is_some(),
+        "NOT_HAS_PROPERTY" => actual.is_none(),
+        "EQ" => {
+            let v = value()?;
+            actual.is_some_and(|a| eq(a, &v))
+        }
+        "NEQ" => {
+            let v = value()?;
+            !actual.is_some_and(|a| eq(a, &v))
+        }
+        "LT" | "LTE" | "GT" | "GTE" => {
+            let v = value()?;
+            actual.is_some_and(|a| {
+                let o = hs_cmp(name, a, &v);
+                match op.as_str() {
+                    "LT" => o.is_lt(),
+                    "LTE" => o.is_le(),
+                    "GT" => o.is_gt(),
+                    _ => o.is_ge(),
+                }
+            })
+        }
+        "BETWEEN" => {
+            let lo = value()?;
+            let hi = f.get("highValue").and_then(scalar_string).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Filter on '{name}' with operator BETWEEN requires highValue"
+                ))
+            })?;
+            actual.is_some_and(|a| hs_cmp(name, a, &lo).is_ge() && hs_cmp(name, a, &hi).is_le())
+        }
+        "IN" => {
+            let vs = values()?;
+            actual.is_some_and(|a| vs.iter().any(|v| eq(a, v)))
+        }
+        "NOT_IN" => {
+            let vs = values()?;
+            !actual.is_some_and(|a| vs.iter().any(|v| eq(a, v)))
+        }
+        "CONTAINS_TOKEN" | "NOT_CONTAINS_TOKEN" => {
+            let token = value()?.replace('*', "").to_lowercase();
+            let hit = actual.is_some_and(|a| a.to_lowercase().contains(&token));
+            if op == "CONTAINS_TOKEN" { hit } else { !hit }
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "Unsupported filter operator '{other}'"
+            )));
+        }
+    })
+}
+
+fn parse_sorts(body: &Value) -> Result<Vec<(String, bool)>, ApiError> {
+    let mut out = Vec::new();
+    for s in body
+        .get("sorts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match s {
+            Value::String(s) => match s.strip_prefix('-') {
+                Some(p) => out.push((p.to_string(), true)),
+                None => out.push((s.clone(), false)),
+            },
+            Value::Object(o) => {
+                let p = o
+                    .get("propertyName")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(
+                            "Invalid input JSON: sort is missing propertyName".into(),
+                        )
+                    })?;
+                let desc = match o
+                    .get("direction")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ASCENDING")
+                {
+                    d if d.eq_ignore_ascii_case("ASCENDING") => false,
+                    d if d.eq_ignore_ascii_case("DESCENDING") => true,
+                    d => {
+                        return Err(ApiError::BadRequest(format!(
+                            "Invalid sort direction '{d}'"
+                        )));
+                    }
+                };
+                out.push((p.to_string(), desc));
+            }
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "Invalid input JSON: invalid sort".into(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /crm/v3/objects/{objectType}/search`.
+pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
+    let cfg = &c.inner.config;
+    let limit = match body.get("limit") {
+        None | Some(Value::Null) => 10,
+        Some(v) => scalar_string(v)
+            .and_then(|s| s.parse::<usize>().ok())
+            .ok_or_else(|| ApiError::BadRequest(format!("Invalid limit {v}")))?,
+    };
+    if limit > cfg.max_search_limit {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be less than or equal to {}, got {limit}",
+            cfg.max_search_limit
+        )));
+    }
+    let after = match body.get("after") {
+        None | Some(Value::Null) => 0,
+        Some(v) => scalar_string(v)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<usize>()
+                    .map_err(|_| ApiError::BadRequest(format!("Invalid paging cursor after={s}")))
+            })
+            .transpose()?
+            .unwrap_or(0),
+    };
+    if after + limit > cfg.search_cap {
+        return Err(ApiError::BadRequest(format!(
+            "Paging beyond the search limit: after={after} plus limit={limit} exceeds {}",
+            cfg.search_cap
+        )));
+    }
+    let groups: Vec<Vec<Value>> = body
+        .get("filterGroups")
+        .and_then(Value::as_array)
+        .map(|gs| {
+            gs.iter()
+                .map(|g| {
+                    g.get("filters")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // HubSpot's limits: 5 filter groups, 10 filters per group, 25 filters in all.
+    let total_filters: usize = groups.iter().map(Vec::len).sum();
+    if groups.len() > 5 || groups.iter().any(|g| g.len() > 10) || total_filters > 25 {
+        return Err(ApiError::BadRequest(format!(
+            "Too many filters: {} filter groups ({total_filters} filters); at most 5 groups of at most 10 filters, 25 in all",
+            groups.len()
+        )));
+    }
+    let sorts = parse_sorts(body)?;
+    let query = body
+        .get("query")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase)
+        .filter(|s| !s.is_empty());
+    let names = selection(c.t, &body_list(body, "properties"));
+
+    let st = c.inner.state_at(c.source.portal);
+    let mut hits: Vec<(&HsObject, BTreeMap<String, Value>)> = Vec::new();
+    for o in st
+        .objs(c.t)
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter(|o| !o.archived())
+    {
+        let props = o.all_props(c.t);
+        let mut ok = groups.is_empty();
+        for g in &groups {
+            let mut all = true;
+            for f in g {
+                if !eval_filter(f, &props)? {
+                    all = false;
+                    break;
+                }
+            }
+            if all {
+                ok = true;
+                break;
+            }
+        }
+        if ok && let Some(q) = &query {
+            ok = c.t.defaults().iter().any(|p| {
+                props
+                    .get(*p)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.to_lowercase().contains(q.as_str()))
+            });
+        }
+        if ok {
+            hits.push((o, props));
+        }
+    }
+    // Ties on every sort key: by id, or in a random order when shuffling.
+    let salt = c.inner.tie_key();
+    let tie = |o: &HsObject| {
+        salt.map_or(o.id, |salt| {
+            let mut r = scheduled::Rng::new(salt ^ o.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            r.next()
+        })
+    };
+    hits.sort_by(|(a, pa), (b, pb)| {
+        for (p, desc) in &sorts {
+            let o = match (
+                pa.get(p).and_then(Value::as_str),
+                pb.get(p).and_then(Value::as_str),
+            ) {
+                (Some(x), Some(y)) => hs_cmp(p, x, y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            let o = if *desc { o.reverse() } else { o };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        tie(a).cmp(&tie(b)).then(a.id.cmp(&b.id))
+    });
+    let total = hits.len();
+    let results: Vec<Value> = hits
+        .iter()
+        .skip(after)
+        .take(limit)
+        .map(|(o, _)| o.render(c.t, Some(&names), false))
+        .collect();
+    let mut out = json!({ "total": total, "results": results });
+    let end = after + limit;
+    if limit > 0 && end < total && end < cfg.search_cap {
+        out["paging"] = json!({ "next": { "after": end.to_string() } });
+    }
+    Ok((StatusCode::OK, Some(out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_comparison_accepts_epoch_millis() {
+        assert!(hs_cmp("createdate", "2024-01-01T00:00:00.000Z", "1704067200001").is_lt());
+        assert!(hs_cmp("amount", "9", "10").is_lt());
+        assert!(hs_cmp("name", "abc", "ABC").is_eq());
+    }
+}
