@@ -10,10 +10,23 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-pub(crate) type HmacSha256 = Hmac<Sha256>;
+/// HMAC-SHA256, as every signing scheme here uses it.
+pub type HmacSha256 = Hmac<Sha256>;
 
 /// A fresh HMAC-SHA256 keyed with `key`, fed with every part in order.
-pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+///
+/// Finish it with `finalize` to sign, or with `verify_slice` (constant-time) to check a
+/// signature (both from [`hmac::Mac`]).
+///
+/// ```
+/// use hmac::Mac;
+/// use webhooks::sign::hmac_sha256;
+///
+/// let one = hmac_sha256(b"key", &[b"ab", b"c"]).finalize().into_bytes();
+/// let other = hmac_sha256(b"key", &[b"abc"]).finalize().into_bytes();
+/// assert_eq!(one, other);
+/// ```
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
     // HMAC accepts keys of any length (long keys are hashed, short ones padded).
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
     for part in parts {

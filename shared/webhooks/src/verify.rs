@@ -229,13 +229,15 @@ impl VerifyError {
         401
     }
 
-    fn missing(header: &str) -> Self {
+    /// A [`VerifyError::MissingHeader`] for `header`.
+    pub fn missing(header: &str) -> Self {
         Self::MissingHeader {
             header: header.to_owned(),
         }
     }
 
-    fn malformed(header: &str, problem: &'static str) -> Self {
+    /// A [`VerifyError::MalformedHeader`] for `header`; `problem` must not quote the value.
+    pub fn malformed(header: &str, problem: &'static str) -> Self {
         Self::MalformedHeader {
             header: header.to_owned(),
             problem,
@@ -256,14 +258,30 @@ pub trait Verifier: Send + Sync {
     }
 }
 
-/// Logs (without values) and converts a verification failure.
-fn reject(scheme: &'static str, error: VerifyError) -> Rejection {
+/// Logs a verification failure at debug level (the scheme and the reason, never a value) and
+/// converts it into its [`Rejection`].
+///
+/// Verifiers call it in [`Verifier::verify`], with a short name of their scheme.
+pub fn reject(scheme: &'static str, error: VerifyError) -> Rejection {
     tracing::debug!(scheme, reason = %error, "webhook request rejected");
     error.into()
 }
 
-/// A required, trimmed header value.
-fn required<'r>(request: &'r RawRequest<'_>, header: &str) -> Result<&'r str, VerifyError> {
+/// A required header value, trimmed: [`VerifyError::MissingHeader`] when absent,
+/// [`VerifyError::MalformedHeader`] when empty.
+///
+/// ```
+/// use webhooks::{RawRequest, VerifyError, verify::required_header};
+///
+/// let headers = vec![("X-Signature".to_owned(), " abc ".to_owned())];
+/// let request = RawRequest { method: "POST", uri: "https://h/p", headers: &headers, body: b"" };
+/// assert_eq!(required_header(&request, "x-signature"), Ok("abc"));
+/// assert_eq!(required_header(&request, "X-Other"), Err(VerifyError::missing("X-Other")));
+/// ```
+pub fn required_header<'r>(
+    request: &'r RawRequest<'_>,
+    header: &str,
+) -> Result<&'r str, VerifyError> {
     match request.header(header).map(str::trim) {
         Some(value) if !value.is_empty() => Ok(value),
         Some(_) => Err(VerifyError::malformed(header, "the value is empty")),
@@ -271,8 +289,9 @@ fn required<'r>(request: &'r RawRequest<'_>, header: &str) -> Result<&'r str, Ve
     }
 }
 
-/// Decodes a base64 signature header.
-fn decode_signature(header: &str, value: &str) -> Result<Vec<u8>, VerifyError> {
+/// Decodes the base64 (standard alphabet, padding optional) value of the signature header
+/// `header`; the error names the header, not the value.
+pub fn decode_signature(header: &str, value: &str) -> Result<Vec<u8>, VerifyError> {
     LENIENT_BASE64
         .decode(value)
         .map_err(|_| VerifyError::malformed(header, "the signature is not valid base64"))
@@ -287,7 +306,7 @@ fn check_body_hmac(
     if secret.is_empty() {
         return Err(VerifyError::NotConfigured);
     }
-    let value = required(request, header)?;
+    let value = required_header(request, header)?;
     let signature = decode_signature(header, value)?;
     hmac_sha256(secret.as_bytes(), &[request.body])
         .verify_slice(&signature)
@@ -339,7 +358,7 @@ impl BasicAuthVerifier {
             return Err(VerifyError::NotConfigured);
         }
         let header = AUTHORIZATION_HEADER;
-        let value = required(request, header)?;
+        let value = required_header(request, header)?;
         let (scheme, credentials) = value
             .split_once(' ')
             .ok_or_else(|| VerifyError::malformed(header, "expected `Basic <base64(id:key)>`"))?;
@@ -437,8 +456,8 @@ impl HubSpotV3Verifier {
         if self.client_secret.is_empty() {
             return Err(VerifyError::NotConfigured);
         }
-        let signature = required(request, HUBSPOT_SIGNATURE_HEADER)?;
-        let timestamp = required(request, HUBSPOT_TIMESTAMP_HEADER)?;
+        let signature = required_header(request, HUBSPOT_SIGNATURE_HEADER)?;
+        let timestamp = required_header(request, HUBSPOT_TIMESTAMP_HEADER)?;
         let timestamp_ms: i64 = timestamp.parse().map_err(|_| {
             VerifyError::malformed(
                 HUBSPOT_TIMESTAMP_HEADER,

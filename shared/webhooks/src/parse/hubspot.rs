@@ -193,7 +193,7 @@ fn parse_event(index: usize, element: Value) -> Result<HubSpotEvent, ParseError>
             found: kind(&element),
         });
     };
-    let fields = Fields { index, map };
+    let fields = Fields::new(index, map);
 
     let event_id = fields.u64("eventId")?;
     let portal_id = fields.u64("portalId")?;

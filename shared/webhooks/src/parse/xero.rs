@@ -105,7 +105,7 @@ fn parse_event(index: usize, event: &Value) -> Result<XeroEvent, ParseError> {
             found: kind(event),
         });
     };
-    let fields = Fields { index, map };
+    let fields = Fields::new(index, map);
     let resource_url = fields.string("resourceUrl")?.to_owned();
     let resource_id = fields.string("resourceId")?.to_owned();
     let tenant_id = fields.string("tenantId")?.to_owned();
