@@ -383,7 +383,7 @@ impl WebhookReceiver {
                 },
             };
         }
-        let events = match webhooks::parse_hubspot_events(request.body) {
+        let events = match hubspot::webhooks::parse_hubspot_events(request.body) {
             Ok(events) => events,
             Err(e) => return Reply::error(400, &e.to_string()),
         };
@@ -498,11 +498,11 @@ fn connec_record_key(tenant: &str, notification: &webhooks::ConnecNotification) 
     )
 }
 
-fn object_name(object: &webhooks::HubSpotObject) -> String {
+fn object_name(object: &hubspot::webhooks::HubSpotObject) -> String {
     match object {
-        webhooks::HubSpotObject::Contact => "contact".into(),
-        webhooks::HubSpotObject::Company => "company".into(),
-        webhooks::HubSpotObject::Deal => "deal".into(),
-        webhooks::HubSpotObject::Other(other) => other.to_lowercase(),
+        hubspot::webhooks::HubSpotObject::Contact => "contact".into(),
+        hubspot::webhooks::HubSpotObject::Company => "company".into(),
+        hubspot::webhooks::HubSpotObject::Deal => "deal".into(),
+        hubspot::webhooks::HubSpotObject::Other(other) => other.to_lowercase(),
     }
 }

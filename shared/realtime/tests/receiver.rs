@@ -6,14 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::Utc;
+use hubspot::webhooks::{HubSpotV3Verifier, hubspot_v3_signature};
 use realtime::{AppWebhooks, BusError, EventBus, MemoryDedupe, WebhookReceiver, WorkItem};
 use serde_json::json;
 use store_embedded::EmbeddedStore;
 use sync_core::domain::*;
 use sync_core::ports::{Clock, SyncStore, SystemClock};
-use webhooks::{
-    BasicAuthVerifier, HubSpotV3Verifier, RawRequest, basic_auth_header, hubspot_v3_signature,
-};
+use webhooks::{BasicAuthVerifier, RawRequest, basic_auth_header};
 
 /// Records what is queued; can refuse publishes (an unavailable bus).
 #[derive(Default)]

@@ -347,7 +347,7 @@ impl ConnectorService {
         .app(
             Provider::new(hubspot::PROVIDER),
             AppWebhooks {
-                verifier: Box::new(webhooks::HubSpotV3Verifier::new(
+                verifier: Box::new(hubspot::webhooks::HubSpotV3Verifier::new(
                     settings.client_secret.clone(),
                 )),
                 object_entities: objects,

@@ -6,7 +6,6 @@
 //!
 //! 1. **Verify** each request on its raw bytes, before any parsing, with a [`Verifier`]:
 //!    - [`BasicAuthVerifier`]: Connec! (HTTP Basic with the tenant's API id and key);
-//!    - [`HubSpotV3Verifier`]: HubSpot `X-HubSpot-Signature-v3` plus timestamp window;
 //!    - [`BodyHmacVerifier`]: `base64(HMAC-SHA256(secret, body))` in a named header (Shopify,
 //!      QuickBooks);
 //!    - [`XeroVerifier`]: Xero `x-xero-signature`, with its intent-to-receive rules (empty
@@ -14,8 +13,8 @@
 //!
 //!    A rejection is a [`Rejection`] (status and a message safe to return); an accepted request
 //!    is answered with the verifier's [`Acknowledgement`].
-//! 2. **Parse** the verified body into typed events: [`parse_hubspot_events`],
-//!    [`parse_connec_notification`], [`parse_xero_events`]. Failures are [`ParseError`]s that
+//! 2. **Parse** the verified body into typed events: [`parse_connec_notification`],
+//!    [`parse_xero_events`]. Failures are [`ParseError`]s that
 //!    name the place and the field.
 //!
 //! The [`sign`] helpers compute the same signatures, for emulators and tests.
@@ -48,16 +47,12 @@ pub mod sign;
 pub mod verify;
 
 pub use parse::{
-    ConnecNotification, HubSpotChange, HubSpotEvent, HubSpotObject, ParseError, XeroEvent,
-    XeroEvents, normalize_collection, parse_connec_notification, parse_hubspot_events,
-    parse_xero_events,
+    ConnecNotification, ParseError, XeroEvent, XeroEvents, normalize_collection,
+    parse_connec_notification, parse_xero_events,
 };
-pub use sign::{
-    basic_auth_header, body_hmac_signature, hubspot_v3_signature, normalize_hubspot_uri,
-};
+pub use sign::{basic_auth_header, body_hmac_signature};
 pub use verify::{
     AUTHORIZATION_HEADER, Acknowledgement, BasicAuthVerifier, BodyHmacVerifier,
-    HUBSPOT_SIGNATURE_HEADER, HUBSPOT_TIMESTAMP_HEADER, HubSpotV3Verifier, INTUIT_SIGNATURE_HEADER,
-    RawRequest, Rejection, SHOPIFY_HMAC_HEADER, Verifier, VerifyError, XERO_SIGNATURE_HEADER,
-    XeroVerifier,
+    INTUIT_SIGNATURE_HEADER, RawRequest, Rejection, SHOPIFY_HMAC_HEADER, Verifier, VerifyError,
+    XERO_SIGNATURE_HEADER, XeroVerifier,
 };

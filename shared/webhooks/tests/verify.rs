@@ -1,11 +1,9 @@
 //! Verifier behaviour on raw requests.
 
-use std::time::Duration;
-
 use chrono::{DateTime, TimeZone, Utc};
 use webhooks::{
-    BasicAuthVerifier, BodyHmacVerifier, HubSpotV3Verifier, RawRequest, Rejection, Verifier,
-    VerifyError, XeroVerifier, basic_auth_header, body_hmac_signature, hubspot_v3_signature,
+    BasicAuthVerifier, BodyHmacVerifier, RawRequest, Rejection, Verifier, VerifyError,
+    XeroVerifier, basic_auth_header, body_hmac_signature,
 };
 
 const NOW_MS: i64 = 1_700_000_000_000;
@@ -151,7 +149,6 @@ fn basic_with_empty_configured_credentials_rejects_everything() {
 #[test]
 fn debug_output_redacts_secrets() {
     let basic = format!("{:?}", BasicAuthVerifier::new("the-id", "the-key"));
-    let hubspot = format!("{:?}", HubSpotV3Verifier::new("hs-secret"));
     let body = format!(
         "{:?}",
         BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "shop-secret")
@@ -160,7 +157,6 @@ fn debug_output_redacts_secrets() {
     for (out, secret) in [
         (&basic, "the-id"),
         (&basic, "the-key"),
-        (&hubspot, "hs-secret"),
         (&body, "shop-secret"),
         (&xero, "xero-key"),
     ] {
@@ -171,210 +167,6 @@ fn debug_output_redacts_secrets() {
     assert!(
         !req.contains("c2VjcmV0") && !req.contains("private"),
         "{req}"
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// HubSpot v3
-// ---------------------------------------------------------------------------------------------
-
-const HS_SECRET: &str = "hubspot-client-secret";
-const HS_URI: &str = "https://sync.example.com/webhooks/hubspot?portal=42&env=prod";
-const HS_BODY: &[u8] = br#"[{"eventId":1,"portalId":42,"objectId":7,"subscriptionType":"contact.creation","occurredAt":1700000000000}]"#;
-
-fn hubspot_headers(secret: &str, uri: &str, body: &[u8], ts: i64) -> Vec<(String, String)> {
-    headers(&[
-        (
-            "X-HubSpot-Signature-v3",
-            &hubspot_v3_signature(secret, "POST", uri, body, ts),
-        ),
-        ("x-hubspot-request-timestamp", &ts.to_string()),
-    ])
-}
-
-#[test]
-fn hubspot_accepts_a_valid_request_with_query_string() {
-    let h = hubspot_headers(HS_SECRET, HS_URI, HS_BODY, NOW_MS);
-    let verifier = HubSpotV3Verifier::new(HS_SECRET);
-    assert_eq!(
-        verifier.verify(&request(HS_URI, &h, HS_BODY), now()),
-        Ok(())
-    );
-}
-
-#[test]
-fn hubspot_signature_covers_the_query_string_and_method() {
-    let h = hubspot_headers(HS_SECRET, HS_URI, HS_BODY, NOW_MS);
-    let verifier = HubSpotV3Verifier::new(HS_SECRET);
-    let other_query = "https://sync.example.com/webhooks/hubspot?portal=43&env=prod";
-    let rejection = verifier
-        .verify(&request(other_query, &h, HS_BODY), now())
-        .unwrap_err();
-    assert_eq!(rejection.status, 401);
-    let no_query = "https://sync.example.com/webhooks/hubspot";
-    assert!(
-        verifier
-            .verify(&request(no_query, &h, HS_BODY), now())
-            .is_err()
-    );
-    let put = RawRequest {
-        method: "PUT",
-        ..request(HS_URI, &h, HS_BODY)
-    };
-    assert!(verifier.verify(&put, now()).is_err());
-}
-
-#[test]
-fn hubspot_decodes_the_listed_escapes_in_the_uri() {
-    // HubSpot signs the decoded form; the request line may carry the encoded one.
-    let signed_uri = "https://sync.example.com/webhooks/hubspot?next=https://x/y";
-    let received_uri = "https://sync.example.com/webhooks/hubspot?next=https%3A%2F%2Fx%2Fy";
-    let h = headers(&[
-        (
-            "X-HubSpot-Signature-v3",
-            &hubspot_v3_signature(HS_SECRET, "POST", signed_uri, HS_BODY, NOW_MS),
-        ),
-        ("X-HubSpot-Request-Timestamp", &NOW_MS.to_string()),
-    ]);
-    let verifier = HubSpotV3Verifier::new(HS_SECRET);
-    assert!(
-        verifier
-            .verify(&request(received_uri, &h, HS_BODY), now())
-            .is_ok()
-    );
-}
-
-#[test]
-fn hubspot_rejects_a_tampered_body() {
-    let h = hubspot_headers(HS_SECRET, HS_URI, HS_BODY, NOW_MS);
-    let tampered = br#"[{"eventId":1,"portalId":42,"objectId":8,"subscriptionType":"contact.creation","occurredAt":1700000000000}]"#;
-    let req = request(HS_URI, &h, tampered);
-    let verifier = HubSpotV3Verifier::new(HS_SECRET);
-    let rejection = verifier.verify(&req, now()).unwrap_err();
-    assert_eq!(rejection.status, 401);
-    assert!(
-        rejection.message.contains("does not match"),
-        "{}",
-        rejection.message
-    );
-    assert_no_leak(&rejection, &[HS_SECRET, &h[0].1, "objectId"]);
-}
-
-#[test]
-fn hubspot_rejects_the_wrong_secret() {
-    let h = hubspot_headers("another-secret", HS_URI, HS_BODY, NOW_MS);
-    let verifier = HubSpotV3Verifier::new(HS_SECRET);
-    let req = request(HS_URI, &h, HS_BODY);
-    assert_eq!(
-        verifier.check(&req, now()),
-        Err(VerifyError::SignatureMismatch {
-            header: "X-HubSpot-Signature-v3".into()
-        })
-    );
-}
-
-#[test]
-fn hubspot_rejects_missing_headers() {
-    let full = hubspot_headers(HS_SECRET, HS_URI, HS_BODY, NOW_MS);
-    let verifier = HubSpotV3Verifier::new(HS_SECRET);
-    for (kept, missing) in [
-        (1, "X-HubSpot-Signature-v3"),
-        (0, "X-HubSpot-Request-Timestamp"),
-    ] {
-        let h = vec![full[kept].clone()];
-        let rejection = verifier
-            .verify(&request(HS_URI, &h, HS_BODY), now())
-            .unwrap_err();
-        assert_eq!(rejection.status, 401);
-        assert!(
-            rejection
-                .message
-                .contains(&format!("missing `{missing}` header")),
-            "{}",
-            rejection.message
-        );
-    }
-}
-
-#[test]
-fn hubspot_rejects_undecodable_signature_and_bad_timestamp() {
-    let verifier = HubSpotV3Verifier::new(HS_SECRET);
-    let h = headers(&[
-        ("X-HubSpot-Signature-v3", "***"),
-        ("X-HubSpot-Request-Timestamp", &NOW_MS.to_string()),
-    ]);
-    let rejection = verifier
-        .verify(&request(HS_URI, &h, HS_BODY), now())
-        .unwrap_err();
-    assert_eq!(rejection.status, 401);
-    assert!(
-        rejection.message.contains("not valid base64"),
-        "{}",
-        rejection.message
-    );
-
-    let mut h = hubspot_headers(HS_SECRET, HS_URI, HS_BODY, NOW_MS);
-    h[1].1 = "yesterday".into();
-    let rejection = verifier
-        .verify(&request(HS_URI, &h, HS_BODY), now())
-        .unwrap_err();
-    assert_eq!(rejection.status, 401);
-    assert!(
-        rejection.message.contains("epoch milliseconds"),
-        "{}",
-        rejection.message
-    );
-}
-
-#[test]
-fn hubspot_timestamp_window() {
-    let verifier = HubSpotV3Verifier::new(HS_SECRET);
-    let minute = 60_000;
-    let check = |ts: i64| {
-        let h = hubspot_headers(HS_SECRET, HS_URI, HS_BODY, ts);
-        verifier.verify(&request(HS_URI, &h, HS_BODY), now())
-    };
-    // Six minutes old: rejected as too old.
-    let rejection = check(NOW_MS - 6 * minute).unwrap_err();
-    assert_eq!(rejection.status, 401);
-    assert!(
-        rejection.message.contains("timestamp too old"),
-        "{}",
-        rejection.message
-    );
-    // Four minutes old, and exactly five: accepted.
-    assert_eq!(check(NOW_MS - 4 * minute), Ok(()));
-    assert_eq!(check(NOW_MS - 5 * minute), Ok(()));
-    // Small clock skew ahead: accepted; six minutes ahead: rejected.
-    assert_eq!(check(NOW_MS + 30_000), Ok(()));
-    let rejection = check(NOW_MS + 6 * minute).unwrap_err();
-    assert_eq!(rejection.status, 401);
-    assert!(
-        rejection.message.contains("in the future"),
-        "{}",
-        rejection.message
-    );
-    // Absurd values do not overflow.
-    assert!(check(i64::MIN).is_err());
-    assert!(check(i64::MAX).is_err());
-}
-
-#[test]
-fn hubspot_max_age_is_configurable() {
-    let verifier = HubSpotV3Verifier::new(HS_SECRET).max_age(Duration::from_secs(60));
-    let h = hubspot_headers(HS_SECRET, HS_URI, HS_BODY, NOW_MS - 90_000);
-    let req = request(HS_URI, &h, HS_BODY);
-    assert_eq!(
-        verifier.check(&req, now()),
-        Err(VerifyError::TimestampTooOld {
-            header: "X-HubSpot-Request-Timestamp",
-            max_age_secs: 60
-        })
-    );
-    assert!(
-        HubSpotV3Verifier::new(HS_SECRET)
-            .verify(&req, now())
-            .is_ok()
     );
 }
 
@@ -554,7 +346,6 @@ fn xero_rejects_a_tampered_body() {
 fn verifiers_work_as_trait_objects() {
     let verifiers: Vec<Box<dyn Verifier>> = vec![
         Box::new(BasicAuthVerifier::new("a", "b")),
-        Box::new(HubSpotV3Verifier::new("s")),
         Box::new(BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "s")),
         Box::new(XeroVerifier::new("s")),
     ];

@@ -38,6 +38,7 @@ mod connector;
 mod http;
 pub mod matching;
 pub mod read;
+pub mod webhooks;
 pub mod write;
 
 pub use config::{DEFAULT_MARKER_PROPERTY, HubSpotConfig};
