@@ -4,12 +4,10 @@
 //! is wrong and where (element index, field, collection) but never echo values from the body.
 
 mod connec;
-mod xero;
 
 use serde_json::{Map, Value};
 
 pub use connec::{ConnecNotification, normalize_collection, parse_connec_notification};
-pub use xero::{XeroEvent, XeroEvents, parse_xero_events};
 
 /// Why a verified body could not be turned into typed events.
 ///

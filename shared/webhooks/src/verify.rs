@@ -27,8 +27,6 @@ const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
 pub const SHOPIFY_HMAC_HEADER: &str = "X-Shopify-Hmac-Sha256";
 /// Header carrying the QuickBooks Online (Intuit) body HMAC.
 pub const INTUIT_SIGNATURE_HEADER: &str = "intuit-signature";
-/// Header carrying the Xero body HMAC.
-pub const XERO_SIGNATURE_HEADER: &str = "x-xero-signature";
 /// Header carrying HTTP Basic credentials.
 pub const AUTHORIZATION_HEADER: &str = "Authorization";
 
@@ -452,72 +450,5 @@ impl fmt::Debug for BodyHmacVerifier {
 impl Verifier for BodyHmacVerifier {
     fn verify(&self, request: &RawRequest<'_>, _now: DateTime<Utc>) -> Result<(), Rejection> {
         self.check(request).map_err(|e| reject("body-hmac", e))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Xero
-// ---------------------------------------------------------------------------------------------
-
-/// Xero webhooks: `x-xero-signature` = `base64(HMAC-SHA256(webhook_key, body))`.
-///
-/// Xero's intent-to-receive rule is strict: an incorrectly signed request must get a `401` with
-/// an **empty** body, and a correctly signed one a `200` with an **empty** body. So every
-/// rejection from this verifier has an empty message (the reason is still available from
-/// [`check`](Self::check) and is logged at debug level), and [`acknowledgement`] is
-/// [`Acknowledgement::empty_ok`].
-///
-/// [`acknowledgement`]: Verifier::acknowledgement
-///
-/// ```
-/// use chrono::Utc;
-/// use webhooks::{RawRequest, Verifier, XeroVerifier, body_hmac_signature};
-///
-/// let verifier = XeroVerifier::new("webhook-key");
-/// let body = br#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"X"}"#;
-/// let headers = vec![("x-xero-signature".to_owned(), body_hmac_signature("bad-key", body))];
-/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/xero", headers: &headers, body };
-/// let rejection = verifier.verify(&request, Utc::now()).unwrap_err();
-/// assert_eq!((rejection.status, rejection.message.as_str()), (401, ""));
-/// assert!(verifier.acknowledgement().body.is_empty());
-/// ```
-#[derive(Clone)]
-pub struct XeroVerifier {
-    webhook_key: String,
-}
-
-impl XeroVerifier {
-    /// Verifies with the webhook key shown in the Xero developer portal.
-    pub fn new(webhook_key: impl Into<String>) -> Self {
-        Self {
-            webhook_key: webhook_key.into(),
-        }
-    }
-
-    /// Like [`Verifier::verify`], with a typed error (whose message Xero must not receive).
-    pub fn check(&self, request: &RawRequest<'_>) -> Result<(), VerifyError> {
-        check_body_hmac(&self.webhook_key, XERO_SIGNATURE_HEADER, request)
-    }
-}
-
-impl fmt::Debug for XeroVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("XeroVerifier")
-            .field("webhook_key", &"<redacted>")
-            .finish()
-    }
-}
-
-impl Verifier for XeroVerifier {
-    fn verify(&self, request: &RawRequest<'_>, _now: DateTime<Utc>) -> Result<(), Rejection> {
-        self.check(request).map_err(|e| {
-            // Logged for operators; Xero itself must get an empty 401.
-            let _ = reject("xero", e);
-            Rejection::unauthorized(String::new())
-        })
-    }
-
-    fn acknowledgement(&self) -> Acknowledgement {
-        Acknowledgement::empty_ok()
     }
 }

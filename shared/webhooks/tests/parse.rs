@@ -1,7 +1,6 @@
 //! Parsing of verified webhook bodies.
 
-use chrono::{TimeZone, Utc};
-use webhooks::{ParseError, parse_connec_notification, parse_xero_events};
+use webhooks::{ParseError, parse_connec_notification};
 
 // ---------------------------------------------------------------------------------------------
 // Connec!
@@ -109,86 +108,4 @@ fn connec_shape_errors() {
             .unwrap()
             .is_empty()
     );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Xero
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn xero_payload() {
-    let body = br#"{
-      "events": [
-        {"resourceUrl": "https://api.xero.com/api.xro/2.0/Contacts/717f2bfc-c6d4-41fd-b238-3f2f0c0cf777",
-         "resourceId": "717f2bfc-c6d4-41fd-b238-3f2f0c0cf777",
-         "eventDateUtc": "2017-06-21T01:15:39.902",
-         "eventType": "UPDATE", "eventCategory": "CONTACT",
-         "tenantId": "c2cc9b6e-9458-4c7d-93cc-f02b81b0594f", "tenantType": "ORGANISATION"},
-        {"resourceUrl": "https://api.xero.com/api.xro/2.0/Invoices/i1", "resourceId": "i1",
-         "eventDateUtc": "2017-06-21T01:16:00Z", "eventType": "CREATE", "eventCategory": "INVOICE",
-         "tenantId": "c2cc9b6e-9458-4c7d-93cc-f02b81b0594f", "tenantType": "ORGANISATION"}
-      ],
-      "lastEventSequence": 2,
-      "firstEventSequence": 1,
-      "entropy": "S0m3r4Nd0mt3xt"
-    }"#;
-    let payload = parse_xero_events(body).unwrap();
-    assert_eq!(payload.first_event_sequence, 1);
-    assert_eq!(payload.last_event_sequence, 2);
-    assert_eq!(payload.events.len(), 2);
-    let contact = &payload.events[0];
-    assert_eq!(contact.resource_id, "717f2bfc-c6d4-41fd-b238-3f2f0c0cf777");
-    assert_eq!(contact.tenant_id, "c2cc9b6e-9458-4c7d-93cc-f02b81b0594f");
-    assert_eq!(contact.tenant_type, "ORGANISATION");
-    assert_eq!(contact.event_category, "CONTACT");
-    assert_eq!(contact.event_type, "UPDATE");
-    assert!(
-        contact
-            .resource_url
-            .ends_with("/Contacts/717f2bfc-c6d4-41fd-b238-3f2f0c0cf777")
-    );
-    assert_eq!(
-        contact.event_date_utc,
-        Utc.timestamp_millis_opt(1_498_007_739_902).unwrap()
-    );
-    assert_eq!(
-        contact.dedupe_key(),
-        "xero:c2cc9b6e-9458-4c7d-93cc-f02b81b0594f:717f2bfc-c6d4-41fd-b238-3f2f0c0cf777:UPDATE:1498007739902"
-    );
-    assert_eq!(payload.events[1].event_category, "INVOICE");
-}
-
-#[test]
-fn xero_intent_to_receive_and_errors() {
-    let itr = parse_xero_events(
-        br#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"E"}"#,
-    )
-    .unwrap();
-    assert!(itr.events.is_empty());
-
-    assert_eq!(
-        parse_xero_events(br#"{"entropy":"E"}"#).unwrap_err(),
-        ParseError::MissingBodyField { field: "events" }
-    );
-    let body =
-        br#"{"events":[{"resourceUrl":"u","resourceId":"r","eventDateUtc":"2017-06-21T01:15:39",
-        "eventType":"UPDATE","eventCategory":"CONTACT","tenantType":"ORGANISATION"}]}"#;
-    assert_eq!(
-        parse_xero_events(body).unwrap_err(),
-        ParseError::MissingField {
-            index: 0,
-            field: "tenantId"
-        }
-    );
-    let body =
-        br#"{"events":[{"resourceUrl":"u","resourceId":"r","eventDateUtc":"soon","tenantId":"t",
-        "eventType":"UPDATE","eventCategory":"CONTACT","tenantType":"ORGANISATION"}]}"#;
-    assert!(matches!(
-        parse_xero_events(body).unwrap_err(),
-        ParseError::InvalidField {
-            index: 0,
-            field: "eventDateUtc",
-            ..
-        }
-    ));
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use webhooks::{
     BasicAuthVerifier, BodyHmacVerifier, RawRequest, Rejection, Verifier, VerifyError,
-    XeroVerifier, basic_auth_header, body_hmac_signature,
+    basic_auth_header, body_hmac_signature,
 };
 
 const NOW_MS: i64 = 1_700_000_000_000;
@@ -153,12 +153,10 @@ fn debug_output_redacts_secrets() {
         "{:?}",
         BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "shop-secret")
     );
-    let xero = format!("{:?}", XeroVerifier::new("xero-key"));
     for (out, secret) in [
         (&basic, "the-id"),
         (&basic, "the-key"),
         (&body, "shop-secret"),
-        (&xero, "xero-key"),
     ] {
         assert!(!out.contains(secret), "{out}");
     }
@@ -268,86 +266,11 @@ fn body_hmac_with_empty_secret_rejects_everything() {
     );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Xero
-// ---------------------------------------------------------------------------------------------
-
-const XERO_URI: &str = "https://sync.example.com/webhooks/xero";
-const XERO_ITR: &[u8] =
-    br#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"S0m3r4Nd0mt3xt"}"#;
-
-#[test]
-fn xero_good_signature_gets_an_empty_200() {
-    let verifier = XeroVerifier::new("xero-key");
-    let h = headers(&[(
-        "x-xero-signature",
-        &body_hmac_signature("xero-key", XERO_ITR),
-    )]);
-    assert_eq!(
-        verifier.verify(&request(XERO_URI, &h, XERO_ITR), now()),
-        Ok(())
-    );
-    let ack = verifier.acknowledgement();
-    assert_eq!(ack.status, 200);
-    assert!(ack.body.is_empty());
-    assert_eq!(ack.content_type, None);
-}
-
-#[test]
-fn xero_bad_signature_gets_an_empty_401() {
-    let verifier = XeroVerifier::new("xero-key");
-    let cases = [
-        headers(&[(
-            "X-Xero-Signature",
-            &body_hmac_signature("wrong-key", XERO_ITR),
-        )]),
-        headers(&[("x-xero-signature", "not base64!")]),
-        headers(&[]),
-    ];
-    for h in &cases {
-        let rejection = verifier
-            .verify(&request(XERO_URI, h, XERO_ITR), now())
-            .unwrap_err();
-        assert_eq!(
-            rejection,
-            Rejection {
-                status: 401,
-                message: String::new()
-            }
-        );
-    }
-    // The typed reason stays available to the server.
-    assert!(matches!(
-        verifier.check(&request(XERO_URI, &cases[0], XERO_ITR)),
-        Err(VerifyError::SignatureMismatch { .. })
-    ));
-    assert!(matches!(
-        verifier.check(&request(XERO_URI, &cases[2], XERO_ITR)),
-        Err(VerifyError::MissingHeader { .. })
-    ));
-}
-
-#[test]
-fn xero_rejects_a_tampered_body() {
-    let verifier = XeroVerifier::new("xero-key");
-    let h = headers(&[(
-        "x-xero-signature",
-        &body_hmac_signature("xero-key", XERO_ITR),
-    )]);
-    let tampered =
-        br#"{"events":[],"firstEventSequence":0,"lastEventSequence":1,"entropy":"S0m3r4Nd0mt3xt"}"#;
-    let rejection = verifier
-        .verify(&request(XERO_URI, &h, tampered), now())
-        .unwrap_err();
-    assert_eq!((rejection.status, rejection.message.as_str()), (401, ""));
-}
-
 #[test]
 fn verifiers_work_as_trait_objects() {
     let verifiers: Vec<Box<dyn Verifier>> = vec![
         Box::new(BasicAuthVerifier::new("a", "b")),
         Box::new(BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "s")),
-        Box::new(XeroVerifier::new("s")),
     ];
     for verifier in &verifiers {
         assert_eq!(
