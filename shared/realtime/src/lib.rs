@@ -261,7 +261,7 @@ impl WebhookReceiver {
             );
             return Reply::error(rejection.status, &rejection.message);
         }
-        let notifications = match webhooks::parse_connec_notification(request.body) {
+        let notifications = match connec::notify::parse_connec_notification(request.body) {
             Ok(n) => n,
             Err(e) => return Reply::error(400, &e.to_string()),
         };
@@ -489,7 +489,7 @@ impl<T> Default for Claimed<T> {
 
 /// The dedupe key of one Connec! record version: tenant, group, collection and a SHA-256 digest
 /// (keyed, from the webhooks crate) of the record as sent, in serde_json's canonical key order.
-fn connec_record_key(tenant: &str, notification: &webhooks::ConnecNotification) -> String {
+fn connec_record_key(tenant: &str, notification: &connec::notify::ConnecNotification) -> String {
     let bytes = serde_json::to_vec(&notification.record).unwrap_or_default();
     let digest = webhooks::body_hmac_signature("connec-record-version", &bytes);
     format!(

@@ -11,7 +11,7 @@
 //!
 //!    A rejection is a [`Rejection`] (status and a message safe to return); an accepted request
 //!    is answered with the verifier's [`Acknowledgement`].
-//! 2. **Parse** the verified body into typed events: [`parse_connec_notification`]. Failures are [`ParseError`]s that
+//! 2. **Parse** the verified body into typed events. Failures are [`ParseError`]s that
 //!    name the place and the field.
 //!
 //! The [`sign`] helpers compute the same signatures, for emulators and tests.
@@ -51,7 +51,7 @@ pub mod parse;
 pub mod sign;
 pub mod verify;
 
-pub use parse::{ConnecNotification, ParseError, normalize_collection, parse_connec_notification};
+pub use parse::ParseError;
 pub use sign::{basic_auth_header, body_hmac_signature};
 pub use verify::{
     AUTHORIZATION_HEADER, Acknowledgement, BasicAuthVerifier, BodyHmacVerifier,

@@ -3,11 +3,7 @@
 //! Run these only after a [`Verifier`](crate::Verifier) accepted the raw request. Errors say what
 //! is wrong and where (element index, field, collection) but never echo values from the body.
 
-mod connec;
-
 use serde_json::{Map, Value};
-
-pub use connec::{ConnecNotification, normalize_collection, parse_connec_notification};
 
 /// Why a verified body could not be turned into typed events.
 ///

@@ -1,10 +1,7 @@
-//! Parsing of verified webhook bodies.
+//! Parsing of verified Connec! notifications.
 
-use webhooks::{ParseError, parse_connec_notification};
-
-// ---------------------------------------------------------------------------------------------
-// Connec!
-// ---------------------------------------------------------------------------------------------
+use connec::notify::parse_connec_notification;
+use webhooks::ParseError;
 
 #[test]
 fn connec_two_collections_two_groups() {
