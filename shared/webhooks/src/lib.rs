@@ -1,18 +1,19 @@
 //! Pure webhook handling for the connector framework: verify, then parse.
 //!
-//! The sync framework receives webhooks at `POST /webhooks/connec/{tenant}` (Connec! hub) and
-//! `POST /webhooks/{provider}` (HubSpot, Xero, Shopify, QuickBooks, ...). This crate is the part
-//! of that path without I/O:
+//! The sync framework receives webhooks from the hub and from every connected app. This crate
+//! is the provider-agnostic part of that path, without I/O; each app's crate (and the hub's)
+//! builds its own verifier and parser on it.
 //!
 //! 1. **Verify** each request on its raw bytes, before any parsing, with a [`Verifier`]:
-//!    - [`BasicAuthVerifier`]: Connec! (HTTP Basic with the tenant's API id and key);
-//!    - [`BodyHmacVerifier`]: `base64(HMAC-SHA256(secret, body))` in a named header (Shopify,
-//!      QuickBooks);
+//!    - [`BasicAuthVerifier`]: HTTP Basic with an API id and key;
+//!    - [`BodyHmacVerifier`]: `base64(HMAC-SHA256(secret, body))` in a header the connector
+//!      names.
 //!
+//!    A scheme of its own implements [`Verifier`] with the helpers of [`verify`] and [`sign`].
 //!    A rejection is a [`Rejection`] (status and a message safe to return); an accepted request
 //!    is answered with the verifier's [`Acknowledgement`].
-//! 2. **Parse** the verified body into typed events. Failures are [`ParseError`]s that
-//!    name the place and the field.
+//! 2. **Parse** the verified body into typed events with the JSON helpers of [`parse`].
+//!    Failures are [`ParseError`]s that name the place and the field.
 //!
 //! The [`sign`] helpers compute the same signatures, for emulators and tests.
 //!
@@ -54,6 +55,6 @@ pub mod verify;
 pub use parse::ParseError;
 pub use sign::{basic_auth_header, body_hmac_signature};
 pub use verify::{
-    AUTHORIZATION_HEADER, Acknowledgement, BasicAuthVerifier, BodyHmacVerifier,
-    INTUIT_SIGNATURE_HEADER, RawRequest, Rejection, SHOPIFY_HMAC_HEADER, Verifier, VerifyError,
+    AUTHORIZATION_HEADER, Acknowledgement, BasicAuthVerifier, BodyHmacVerifier, RawRequest,
+    Rejection, Verifier, VerifyError,
 };

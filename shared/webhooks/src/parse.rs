@@ -1,7 +1,9 @@
-//! Typed parsing of verified webhook bodies.
+//! What typed parsers of verified webhook bodies share: [`ParseError`] and JSON helpers.
 //!
-//! Run these only after a [`Verifier`](crate::Verifier) accepted the raw request. Errors say what
-//! is wrong and where (element index, field, collection) but never echo values from the body.
+//! A parser runs only after a [`Verifier`](crate::Verifier) accepted the raw request. Its errors
+//! say what is wrong and where (element index, field, collection) but never echo values from the
+//! body: [`parse_json`] drops serde's messages (which may quote the input), and [`Fields`] names
+//! the event index and the field of what is missing or invalid.
 
 use serde_json::{Map, Value};
 
@@ -70,7 +72,8 @@ pub enum ParseError {
         /// What it must be.
         expected: &'static str,
     },
-    /// A Connec! collection is not an array of records.
+    /// In a body that maps collection names to arrays of records, a collection is not an
+    /// array.
     #[error("collection `{collection}`: must be an array of records, found {found}")]
     CollectionNotArray {
         /// The collection key as sent (truncated to 64 characters).
@@ -78,7 +81,7 @@ pub enum ParseError {
         /// The JSON type received.
         found: &'static str,
     },
-    /// A Connec! record is not an object.
+    /// In a body that maps collection names to arrays of records, a record is not an object.
     #[error("collection `{collection}` record {index}: must be a JSON object, found {found}")]
     RecordNotObject {
         /// The collection key as sent (truncated to 64 characters).
@@ -88,10 +91,10 @@ pub enum ParseError {
         /// The JSON type received.
         found: &'static str,
     },
-    /// A Connec! record has no non-empty string `group_id`.
+    /// A record has no non-empty string `group_id`: the customer group it belongs to.
     #[error(
         "collection `{collection}` record {index}: missing string `group_id` \
-         (every Connec! record names its customer group)"
+         (every record must name its customer group)"
     )]
     MissingGroupId {
         /// The collection key as sent (truncated to 64 characters).

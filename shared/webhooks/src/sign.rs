@@ -33,14 +33,15 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
     mac
 }
 
-/// `base64(HMAC-SHA256(secret, body))`: the Shopify `X-Shopify-Hmac-Sha256`, QuickBooks
-/// `intuit-signature` and Xero `x-xero-signature` header value.
+/// `base64(HMAC-SHA256(secret, body))`: the header value [`BodyHmacVerifier`] checks.
+///
+/// [`BodyHmacVerifier`]: crate::BodyHmacVerifier
 ///
 /// ```
 /// use webhooks::body_hmac_signature;
 ///
-/// let signature = body_hmac_signature("shpss_secret", br#"{"id":1}"#);
-/// assert_eq!(signature, body_hmac_signature("shpss_secret", br#"{"id":1}"#));
+/// let signature = body_hmac_signature("app-secret", br#"{"id":1}"#);
+/// assert_eq!(signature, body_hmac_signature("app-secret", br#"{"id":1}"#));
 /// assert_ne!(signature, body_hmac_signature("other", br#"{"id":1}"#));
 /// ```
 pub fn body_hmac_signature(secret: &str, body: &[u8]) -> String {

@@ -23,10 +23,6 @@ const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Header carrying the Shopify body HMAC.
-pub const SHOPIFY_HMAC_HEADER: &str = "X-Shopify-Hmac-Sha256";
-/// Header carrying the QuickBooks Online (Intuit) body HMAC.
-pub const INTUIT_SIGNATURE_HEADER: &str = "intuit-signature";
 /// Header carrying HTTP Basic credentials.
 pub const AUTHORIZATION_HEADER: &str = "Authorization";
 
@@ -79,7 +75,7 @@ impl fmt::Debug for RawRequest<'_> {
 /// The HTTP answer a verifier wants when it rejects a request.
 ///
 /// `message` is safe to show to the caller; it is empty when the scheme demands an empty body
-/// (Xero's intent-to-receive check).
+/// (a sender that checks the endpoint by sending badly signed requests, for instance).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("HTTP {status}: {message}")]
 pub struct Rejection {
@@ -121,7 +117,7 @@ impl From<VerifyError> for Rejection {
 pub struct Acknowledgement {
     /// HTTP status (200).
     pub status: u16,
-    /// Response body; empty for Xero.
+    /// Response body; empty when the scheme demands it.
     pub body: Vec<u8>,
     /// `Content-Type` of `body`, `None` when the body is empty.
     pub content_type: Option<&'static str>,
@@ -204,9 +200,7 @@ pub enum VerifyError {
         max_age_secs: u64,
     },
     /// HTTP Basic credentials that are not the expected ones.
-    #[error(
-        "invalid credentials in the `Authorization` header: use the tenant's Connec! API id and key"
-    )]
+    #[error("invalid credentials in the `Authorization` header: use the tenant's API id and key")]
     InvalidCredentials,
     /// The verifier was built with an empty secret; it rejects everything.
     #[error(
@@ -309,10 +303,13 @@ fn check_body_hmac(
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP Basic (Connec!)
+// HTTP Basic
 // ---------------------------------------------------------------------------------------------
 
-/// Connec! webhooks: HTTP Basic with the tenant's own API id and key.
+/// HTTP Basic with a tenant's own API id and key.
+///
+/// The credentials are the ones the sender was given (for a hub, those the tenant's connector
+/// uses to call it).
 ///
 /// Both parts are compared in constant time (through their SHA-256 digests, so their lengths do
 /// not leak either). A missing or garbled header, or wrong credentials, is a `401`.
@@ -323,7 +320,7 @@ fn check_body_hmac(
 ///
 /// let verifier = BasicAuthVerifier::new("api-id", "api-key");
 /// let headers = vec![("Authorization".to_owned(), basic_auth_header("api-id", "api-key"))];
-/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/connec/t", headers: &headers, body: b"{}" };
+/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/hub/t", headers: &headers, body: b"{}" };
 /// assert!(verifier.verify(&request, Utc::now()).is_ok());
 ///
 /// let headers = vec![("Authorization".to_owned(), basic_auth_header("api-id", "wrong"))];
@@ -358,7 +355,7 @@ impl BasicAuthVerifier {
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(VerifyError::malformed(
                 header,
-                "expected the `Basic` scheme with the Connec! API id and key",
+                "expected the `Basic` scheme with the API id and key",
             ));
         }
         let decoded = LENIENT_BASE64
@@ -395,21 +392,22 @@ impl Verifier for BasicAuthVerifier {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Body HMAC (Shopify, QuickBooks)
+// Body HMAC
 // ---------------------------------------------------------------------------------------------
 
-/// `base64(HMAC-SHA256(secret, body))` in a named header: Shopify (`X-Shopify-Hmac-Sha256`,
-/// keyed with the app's client secret) and QuickBooks (`intuit-signature`, keyed with the
-/// verifier token).
+/// `base64(HMAC-SHA256(secret, body))` in a header the connector names, keyed with the secret
+/// the sender signs with (a client secret, a verifier token, a webhook key).
+///
+/// The header is looked up case-insensitively; its value may be padded or not.
 ///
 /// ```
 /// use chrono::Utc;
 /// use webhooks::{BodyHmacVerifier, RawRequest, Verifier, body_hmac_signature};
 ///
 /// let body = br#"{"id":820982911946154508}"#;
-/// let headers = vec![("X-Shopify-Hmac-Sha256".to_owned(), body_hmac_signature("shpss", body))];
-/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/shopify", headers: &headers, body };
-/// let verifier = BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "shpss");
+/// let headers = vec![("X-Body-Signature".to_owned(), body_hmac_signature("secret", body))];
+/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/app", headers: &headers, body };
+/// let verifier = BodyHmacVerifier::new("X-Body-Signature", "secret");
 /// assert!(verifier.verify(&request, Utc::now()).is_ok());
 /// ```
 #[derive(Clone)]

@@ -40,18 +40,18 @@ fn assert_no_leak(rejection: &Rejection, secrets: &[&str]) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Basic (Connec!)
+// HTTP Basic
 // ---------------------------------------------------------------------------------------------
 
-const CONNEC_URI: &str = "https://sync.example.com/webhooks/connec/acme";
-const CONNEC_BODY: &[u8] = br#"{"people":[{"id":"p1","group_id":"cld-1"}]}"#;
+const BASIC_URI: &str = "https://sync.example.com/webhooks/hub/acme";
+const BASIC_BODY: &[u8] = br#"{"people":[{"id":"p1","group_id":"cld-1"}]}"#;
 
 #[test]
 fn basic_accepts_the_right_credentials() {
     let verifier = BasicAuthVerifier::new("api-id", "api-key");
     let h = headers(&[("authorization", &basic_auth_header("api-id", "api-key"))]);
     assert_eq!(
-        verifier.verify(&request(CONNEC_URI, &h, CONNEC_BODY), now()),
+        verifier.verify(&request(BASIC_URI, &h, BASIC_BODY), now()),
         Ok(())
     );
     let ack = verifier.acknowledgement();
@@ -67,7 +67,7 @@ fn basic_scheme_is_case_insensitive() {
     let h = headers(&[("Authorization", &value)]);
     assert!(
         verifier
-            .verify(&request(CONNEC_URI, &h, CONNEC_BODY), now())
+            .verify(&request(BASIC_URI, &h, BASIC_BODY), now())
             .is_ok()
     );
 }
@@ -82,7 +82,7 @@ fn basic_rejects_a_wrong_key_or_id() {
         ("api-id", ""),
     ] {
         let h = headers(&[("Authorization", &basic_auth_header(id, key))]);
-        let req = request(CONNEC_URI, &h, CONNEC_BODY);
+        let req = request(BASIC_URI, &h, BASIC_BODY);
         let rejection = verifier.verify(&req, now()).unwrap_err();
         assert_eq!(rejection.status, 401);
         assert!(
@@ -99,7 +99,7 @@ fn basic_rejects_a_wrong_key_or_id() {
 fn basic_rejects_a_missing_header() {
     let verifier = BasicAuthVerifier::new("api-id", "api-key");
     let rejection = verifier
-        .verify(&request(CONNEC_URI, &[], CONNEC_BODY), now())
+        .verify(&request(BASIC_URI, &[], BASIC_BODY), now())
         .unwrap_err();
     assert_eq!(rejection.status, 401);
     assert!(
@@ -120,7 +120,7 @@ fn basic_rejects_malformed_headers() {
         "",
     ] {
         let h = headers(&[("Authorization", value)]);
-        let req = request(CONNEC_URI, &h, CONNEC_BODY);
+        let req = request(BASIC_URI, &h, BASIC_BODY);
         let rejection = verifier.verify(&req, now()).unwrap_err();
         assert_eq!(rejection.status, 401, "{value}");
         assert!(
@@ -141,7 +141,7 @@ fn basic_rejects_malformed_headers() {
 fn basic_with_empty_configured_credentials_rejects_everything() {
     let verifier = BasicAuthVerifier::new("", "");
     let h = headers(&[("Authorization", &basic_auth_header("", ""))]);
-    let req = request(CONNEC_URI, &h, CONNEC_BODY);
+    let req = request(BASIC_URI, &h, BASIC_BODY);
     assert_eq!(verifier.check(&req), Err(VerifyError::NotConfigured));
     assert_eq!(verifier.verify(&req, now()).unwrap_err().status, 401);
 }
@@ -151,17 +151,17 @@ fn debug_output_redacts_secrets() {
     let basic = format!("{:?}", BasicAuthVerifier::new("the-id", "the-key"));
     let body = format!(
         "{:?}",
-        BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "shop-secret")
+        BodyHmacVerifier::new("X-Body-Hmac-Sha256", "app-secret")
     );
     for (out, secret) in [
         (&basic, "the-id"),
         (&basic, "the-key"),
-        (&body, "shop-secret"),
+        (&body, "app-secret"),
     ] {
         assert!(!out.contains(secret), "{out}");
     }
     let h = headers(&[("Authorization", "Basic c2VjcmV0OnNlY3JldA==")]);
-    let req = format!("{:?}", request(CONNEC_URI, &h, b"private body"));
+    let req = format!("{:?}", request(BASIC_URI, &h, b"private body"));
     assert!(
         !req.contains("c2VjcmV0") && !req.contains("private"),
         "{req}"
@@ -169,108 +169,112 @@ fn debug_output_redacts_secrets() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Body HMAC (Shopify, QuickBooks)
+// Body HMAC
 // ---------------------------------------------------------------------------------------------
 
-const SHOP_URI: &str = "https://sync.example.com/webhooks/shopify";
-const SHOP_BODY: &[u8] = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
+const HMAC_URI: &str = "https://sync.example.com/webhooks/app";
+const HMAC_BODY: &[u8] = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
 
 #[test]
 fn body_hmac_accepts_a_valid_signature() {
-    let verifier = BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "shop-secret");
+    let verifier = BodyHmacVerifier::new("X-Body-Hmac-Sha256", "app-secret");
     let h = headers(&[(
-        "x-shopify-hmac-sha256",
-        &body_hmac_signature("shop-secret", SHOP_BODY),
+        "x-body-hmac-sha256",
+        &body_hmac_signature("app-secret", HMAC_BODY),
     )]);
     assert_eq!(
-        verifier.verify(&request(SHOP_URI, &h, SHOP_BODY), now()),
+        verifier.verify(&request(HMAC_URI, &h, HMAC_BODY), now()),
         Ok(())
     );
     assert_eq!(verifier.acknowledgement().status, 200);
 
-    let intuit = BodyHmacVerifier::new(webhooks::INTUIT_SIGNATURE_HEADER, "verifier-token");
+    let second = BodyHmacVerifier::new("body-signature", "verifier-token");
     let h = headers(&[(
-        "intuit-signature",
-        &body_hmac_signature("verifier-token", SHOP_BODY),
+        "body-signature",
+        &body_hmac_signature("verifier-token", HMAC_BODY),
     )]);
     assert_eq!(
-        intuit.verify(&request(SHOP_URI, &h, SHOP_BODY), now()),
+        second.verify(&request(HMAC_URI, &h, HMAC_BODY), now()),
         Ok(())
     );
 }
 
 #[test]
 fn body_hmac_rejects_tampering_wrong_secret_and_missing_header() {
-    let verifier = BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "shop-secret");
-    let good = body_hmac_signature("shop-secret", SHOP_BODY);
+    let verifier = BodyHmacVerifier::new("X-Body-Hmac-Sha256", "app-secret");
+    let good = body_hmac_signature("app-secret", HMAC_BODY);
 
-    let h = headers(&[("X-Shopify-Hmac-Sha256", &good)]);
+    let h = headers(&[("X-Body-Hmac-Sha256", &good)]);
     let tampered = br#"{"id":820982911946154508,"email":"eve@example.com"}"#;
     let rejection = verifier
-        .verify(&request(SHOP_URI, &h, tampered), now())
+        .verify(&request(HMAC_URI, &h, tampered), now())
         .unwrap_err();
     assert_eq!(rejection.status, 401);
     assert!(
         rejection
             .message
-            .contains("`X-Shopify-Hmac-Sha256` does not match"),
+            .contains("`X-Body-Hmac-Sha256` does not match"),
         "{}",
         rejection.message
     );
-    assert_no_leak(&rejection, &["shop-secret", &good, "eve@example.com"]);
+    assert_no_leak(&rejection, &["app-secret", &good, "eve@example.com"]);
 
     let h = headers(&[(
-        "X-Shopify-Hmac-Sha256",
-        &body_hmac_signature("wrong", SHOP_BODY),
+        "X-Body-Hmac-Sha256",
+        &body_hmac_signature("wrong", HMAC_BODY),
     )]);
     assert_eq!(
         verifier
-            .verify(&request(SHOP_URI, &h, SHOP_BODY), now())
+            .verify(&request(HMAC_URI, &h, HMAC_BODY), now())
             .unwrap_err()
             .status,
         401
     );
 
     let rejection = verifier
-        .verify(&request(SHOP_URI, &[], SHOP_BODY), now())
+        .verify(&request(HMAC_URI, &[], HMAC_BODY), now())
         .unwrap_err();
     assert_eq!(rejection.status, 401);
     assert!(
         rejection
             .message
-            .contains("missing `X-Shopify-Hmac-Sha256` header"),
+            .contains("missing `X-Body-Hmac-Sha256` header"),
         "{}",
         rejection.message
     );
 
     // A truncated (but valid base64) signature is a mismatch, an undecodable one malformed.
-    let h = headers(&[("X-Shopify-Hmac-Sha256", "AAAA")]);
+    let h = headers(&[("X-Body-Hmac-Sha256", "AAAA")]);
     assert!(matches!(
-        verifier.check(&request(SHOP_URI, &h, SHOP_BODY)),
+        verifier.check(&request(HMAC_URI, &h, HMAC_BODY)),
         Err(VerifyError::SignatureMismatch { .. })
     ));
-    let h = headers(&[("X-Shopify-Hmac-Sha256", "%%%")]);
+    let h = headers(&[("X-Body-Hmac-Sha256", "%%%")]);
     assert!(matches!(
-        verifier.check(&request(SHOP_URI, &h, SHOP_BODY)),
+        verifier.check(&request(HMAC_URI, &h, HMAC_BODY)),
         Err(VerifyError::MalformedHeader { .. })
     ));
 }
 
 #[test]
 fn body_hmac_with_empty_secret_rejects_everything() {
-    let verifier = BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "");
-    let h = headers(&[("X-Shopify-Hmac-Sha256", &body_hmac_signature("", SHOP_BODY))]);
+    let verifier = BodyHmacVerifier::new("X-Body-Hmac-Sha256", "");
+    let h = headers(&[("X-Body-Hmac-Sha256", &body_hmac_signature("", HMAC_BODY))]);
     assert_eq!(
-        verifier.check(&request(SHOP_URI, &h, SHOP_BODY)),
+        verifier.check(&request(HMAC_URI, &h, HMAC_BODY)),
         Err(VerifyError::NotConfigured)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every verifier
+// ---------------------------------------------------------------------------------------------
 
 #[test]
 fn verifiers_work_as_trait_objects() {
     let verifiers: Vec<Box<dyn Verifier>> = vec![
         Box::new(BasicAuthVerifier::new("a", "b")),
-        Box::new(BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "s")),
+        Box::new(BodyHmacVerifier::new("X-Body-Hmac-Sha256", "s")),
     ];
     for verifier in &verifiers {
         assert_eq!(
