@@ -350,7 +350,7 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         .service
         .signed_uri(webhook["rawPath"].as_str().unwrap());
     webhook["body"] = json!(body);
-    webhook["headers"]["x-hubspot-signature-v3"] = json!(webhooks::hubspot_v3_signature(
+    webhook["headers"]["x-hubspot-signature-v3"] = json!(hubspot::webhooks::hubspot_v3_signature(
         "demo-client-secret",
         "POST",
         &uri,

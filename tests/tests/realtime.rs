@@ -373,8 +373,13 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
     ] {
         let body = batch.to_string();
         let uri = format!("{}/webhooks/hubspot", served.public_url);
-        let signature =
-            webhooks::hubspot_v3_signature(CLIENT_SECRET, "POST", &uri, body.as_bytes(), now);
+        let signature = hubspot::webhooks::hubspot_v3_signature(
+            CLIENT_SECRET,
+            "POST",
+            &uri,
+            body.as_bytes(),
+            now,
+        );
         let answer = http
             .post(&uri)
             .header("X-HubSpot-Signature-v3", signature)

@@ -93,7 +93,7 @@ mod tests {
         let body = event["body"].as_str().unwrap().to_owned();
         let now = chrono_now_ms();
         let uri = service.signed_uri(event["rawPath"].as_str().unwrap());
-        let signature = webhooks::hubspot_v3_signature(
+        let signature = hubspot::webhooks::hubspot_v3_signature(
             "demo-client-secret",
             "POST",
             &uri,

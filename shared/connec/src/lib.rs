@@ -50,6 +50,7 @@ use sync_core::error::{HttpError, HubError, RecordError};
 use sync_core::ports::{Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page};
 
 pub mod matching;
+pub mod notify;
 pub mod record;
 #[cfg(feature = "testing")]
 pub mod testing;

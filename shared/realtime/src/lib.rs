@@ -186,7 +186,7 @@ impl WebhookReceiver {
             );
             return Reply::error(rejection.status, &rejection.message);
         }
-        let notifications = match webhooks::parse_connec_notification(request.body) {
+        let notifications = match connec::notify::parse_connec_notification(request.body) {
             Ok(n) => n,
             Err(e) => return Reply::error(400, &e.to_string()),
         };
@@ -437,7 +437,7 @@ impl<T> Default for Claimed<T> {
 fn connec_record_key(
     tenant: &str,
     org: &Organization,
-    notification: &webhooks::ConnecNotification,
+    notification: &connec::notify::ConnecNotification,
 ) -> String {
     let bytes = serde_json::to_vec(&notification.record).unwrap_or_default();
     let digest = webhooks::body_hmac_signature("connec-record-version", &bytes);

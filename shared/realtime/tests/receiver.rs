@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::Utc;
 use connector_sdk::ProviderFactory;
+use hubspot::webhooks::hubspot_v3_signature;
 use realtime::{BusError, EventBus, MemoryDedupe, WebhookReceiver, WorkItem};
 use serde_json::json;
 use store_embedded::EmbeddedStore;
 use sync_core::domain::*;
 use sync_core::ports::{Clock, SyncStore, SystemClock};
-use webhooks::{BasicAuthVerifier, RawRequest, basic_auth_header, hubspot_v3_signature};
+use webhooks::{BasicAuthVerifier, RawRequest, basic_auth_header};
 
 /// Records what is queued; can refuse publishes (an unavailable bus).
 #[derive(Default)]

@@ -1,22 +1,19 @@
 //! Pure webhook handling for the connector framework: verify, then parse.
 //!
-//! The sync framework receives webhooks at `POST /webhooks/connec/{tenant}` (Connec! hub) and
-//! `POST /webhooks/{provider}` (HubSpot, Xero, Shopify, QuickBooks, ...). This crate is the part
-//! of that path without I/O:
+//! The sync framework receives webhooks from the hub and from every connected app. This crate
+//! is the provider-agnostic part of that path, without I/O; each app's crate (and the hub's)
+//! builds its own verifier and parser on it.
 //!
 //! 1. **Verify** each request on its raw bytes, before any parsing, with a [`Verifier`]:
-//!    - [`BasicAuthVerifier`]: Connec! (HTTP Basic with the tenant's API id and key);
-//!    - [`HubSpotV3Verifier`]: HubSpot `X-HubSpot-Signature-v3` plus timestamp window;
-//!    - [`BodyHmacVerifier`]: `base64(HMAC-SHA256(secret, body))` in a named header (Shopify,
-//!      QuickBooks);
-//!    - [`XeroVerifier`]: Xero `x-xero-signature`, with its intent-to-receive rules (empty
-//!      bodies on both `401` and `200`).
+//!    - [`BasicAuthVerifier`]: HTTP Basic with an API id and key;
+//!    - [`BodyHmacVerifier`]: `base64(HMAC-SHA256(secret, body))` in a header the connector
+//!      names.
 //!
+//!    A scheme of its own implements [`Verifier`] with the helpers of [`verify`] and [`sign`].
 //!    A rejection is a [`Rejection`] (status and a message safe to return); an accepted request
 //!    is answered with the verifier's [`Acknowledgement`].
-//! 2. **Parse** the verified body into typed events: [`parse_hubspot_events`],
-//!    [`parse_connec_notification`], [`parse_xero_events`]. Failures are [`ParseError`]s that
-//!    name the place and the field.
+//! 2. **Parse** the verified body into typed events with the JSON helpers of [`parse`].
+//!    Failures are [`ParseError`]s that name the place and the field.
 //!
 //! The [`sign`] helpers compute the same signatures, for emulators and tests.
 //!
@@ -25,39 +22,39 @@
 //!
 //! ```
 //! use chrono::Utc;
-//! use webhooks::{RawRequest, Verifier, XeroVerifier, body_hmac_signature, parse_xero_events};
+//! use webhooks::parse::{Fields, parse_json};
+//! use webhooks::{BodyHmacVerifier, RawRequest, Verifier, body_hmac_signature};
 //!
-//! let verifier = XeroVerifier::new("webhook-key");
-//! let body = br#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"E"}"#;
-//! let headers = vec![("x-xero-signature".to_owned(), body_hmac_signature("webhook-key", body))];
-//! let request = RawRequest { method: "POST", uri: "https://h/webhooks/xero", headers: &headers, body };
+//! let verifier = BodyHmacVerifier::new("X-Signature", "webhook-secret");
+//! let body = br#"{"id":7,"type":"created"}"#;
+//! let headers = vec![("x-signature".to_owned(), body_hmac_signature("webhook-secret", body))];
+//! let request = RawRequest { method: "POST", uri: "https://h/webhooks/app", headers: &headers, body };
 //!
 //! match verifier.verify(&request, Utc::now()) {
 //!     Ok(()) => {
-//!         let payload = parse_xero_events(request.body).expect("valid payload");
-//!         assert!(payload.events.is_empty());
+//!         let event = parse_json(request.body).expect("valid JSON");
+//!         let fields = Fields::new(0, event.as_object().expect("an object"));
+//!         assert_eq!(fields.u64("id"), Ok(7));
 //!         let ack = verifier.acknowledgement();
-//!         assert_eq!((ack.status, ack.body.len()), (200, 0));
+//!         assert_eq!((ack.status, ack.content_type), (200, Some("application/json")));
 //!     }
 //!     Err(rejection) => panic!("rejected: {rejection}"),
 //! }
+//!
+//! // A modified body is rejected, and the message quotes neither the secret nor the body.
+//! let tampered = RawRequest { body: br#"{"id":8,"type":"created"}"#, ..request };
+//! let rejection = verifier.verify(&tampered, Utc::now()).unwrap_err();
+//! assert_eq!(rejection.status, 401);
+//! assert!(!rejection.message.contains("webhook-secret") && !rejection.message.contains("created"));
 //! ```
 
 pub mod parse;
 pub mod sign;
 pub mod verify;
 
-pub use parse::{
-    ConnecNotification, HubSpotChange, HubSpotEvent, HubSpotObject, ParseError, XeroEvent,
-    XeroEvents, normalize_collection, parse_connec_notification, parse_hubspot_events,
-    parse_xero_events,
-};
-pub use sign::{
-    basic_auth_header, body_hmac_signature, hubspot_v3_signature, normalize_hubspot_uri,
-};
+pub use parse::ParseError;
+pub use sign::{basic_auth_header, body_hmac_signature};
 pub use verify::{
-    AUTHORIZATION_HEADER, Acknowledgement, BasicAuthVerifier, BodyHmacVerifier,
-    HUBSPOT_SIGNATURE_HEADER, HUBSPOT_TIMESTAMP_HEADER, HubSpotV3Verifier, INTUIT_SIGNATURE_HEADER,
-    RawRequest, Rejection, SHOPIFY_HMAC_HEADER, Verifier, VerifyError, XERO_SIGNATURE_HEADER,
-    XeroVerifier,
+    AUTHORIZATION_HEADER, Acknowledgement, BasicAuthVerifier, BodyHmacVerifier, RawRequest,
+    Rejection, Verifier, VerifyError,
 };

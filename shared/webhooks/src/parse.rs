@@ -1,17 +1,11 @@
-//! Typed parsing of verified webhook bodies.
+//! What typed parsers of verified webhook bodies share: [`ParseError`] and JSON helpers.
 //!
-//! Run these only after a [`Verifier`](crate::Verifier) accepted the raw request. Errors say what
-//! is wrong and where (element index, field, collection) but never echo values from the body.
-
-mod connec;
-mod hubspot;
-mod xero;
+//! A parser runs only after a [`Verifier`](crate::Verifier) accepted the raw request. Its errors
+//! say what is wrong and where (element index, field, collection) but never echo values from the
+//! body: [`parse_json`] drops serde's messages (which may quote the input), and [`Fields`] names
+//! the event index and the field of what is missing or invalid.
 
 use serde_json::{Map, Value};
-
-pub use connec::{ConnecNotification, normalize_collection, parse_connec_notification};
-pub use hubspot::{HubSpotChange, HubSpotEvent, HubSpotObject, parse_hubspot_events};
-pub use xero::{XeroEvent, XeroEvents, parse_xero_events};
 
 /// Why a verified body could not be turned into typed events.
 ///
@@ -78,7 +72,8 @@ pub enum ParseError {
         /// What it must be.
         expected: &'static str,
     },
-    /// A Connec! collection is not an array of records.
+    /// In a body that maps collection names to arrays of records, a collection is not an
+    /// array.
     #[error("collection `{collection}`: must be an array of records, found {found}")]
     CollectionNotArray {
         /// The collection key as sent (truncated to 64 characters).
@@ -86,7 +81,7 @@ pub enum ParseError {
         /// The JSON type received.
         found: &'static str,
     },
-    /// A Connec! record is not an object.
+    /// In a body that maps collection names to arrays of records, a record is not an object.
     #[error("collection `{collection}` record {index}: must be a JSON object, found {found}")]
     RecordNotObject {
         /// The collection key as sent (truncated to 64 characters).
@@ -96,10 +91,10 @@ pub enum ParseError {
         /// The JSON type received.
         found: &'static str,
     },
-    /// A Connec! record has no non-empty string `group_id`.
+    /// A record has no non-empty string `group_id`: the customer group it belongs to.
     #[error(
         "collection `{collection}` record {index}: missing string `group_id` \
-         (every Connec! record names its customer group)"
+         (every record must name its customer group)"
     )]
     MissingGroupId {
         /// The collection key as sent (truncated to 64 characters).
@@ -109,8 +104,19 @@ pub enum ParseError {
     },
 }
 
-/// Parses JSON without letting serde's message (which may quote values) escape.
-fn parse_json(body: &[u8]) -> Result<Value, ParseError> {
+/// Parses a body as JSON without letting serde's message (which may quote values) escape.
+///
+/// The error keeps only the category of the problem and its position.
+///
+/// ```
+/// use webhooks::{ParseError, parse::parse_json};
+///
+/// assert_eq!(parse_json(br#"{"a":1}"#).unwrap()["a"], 1);
+/// let err = parse_json(br#"["secret" oops]"#).unwrap_err();
+/// assert!(matches!(err, ParseError::InvalidJson { problem: "syntax error", .. }));
+/// assert!(!err.to_string().contains("secret"));
+/// ```
+pub fn parse_json(body: &[u8]) -> Result<Value, ParseError> {
     serde_json::from_slice(body).map_err(|e| ParseError::InvalidJson {
         problem: match e.classify() {
             serde_json::error::Category::Eof => "unexpected end of input",
@@ -123,8 +129,12 @@ fn parse_json(body: &[u8]) -> Result<Value, ParseError> {
     })
 }
 
-/// The JSON type name of a value, for error messages.
-fn kind(value: &Value) -> &'static str {
+/// The JSON type name of a value (`null`, `a string`, `an array`, ...), for error messages.
+///
+/// ```
+/// assert_eq!(webhooks::parse::kind(&serde_json::json!([1])), "an array");
+/// ```
+pub fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -135,31 +145,54 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// A collection key for error messages: bounded in length.
-fn bounded(name: &str) -> String {
+/// A key taken from the body (a collection name) made fit for an error message: at most 64
+/// characters.
+pub fn bounded(name: &str) -> String {
     name.chars().take(64).collect()
 }
 
 /// Field access on one event object, with the event's index for errors.
-struct Fields<'a> {
+///
+/// Every accessor treats an absent field and a `null` one alike, and its errors name the event
+/// index and the field, never the value.
+///
+/// ```
+/// use serde_json::json;
+/// use webhooks::{ParseError, parse::Fields};
+///
+/// let event = json!({"id": "7", "name": "n"});
+/// let fields = Fields::new(3, event.as_object().unwrap());
+/// assert_eq!(fields.u64("id"), Ok(7));
+/// assert_eq!(fields.string("name"), Ok("n"));
+/// assert_eq!(fields.u64("other"), Err(ParseError::MissingField { index: 3, field: "other" }));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Fields<'a> {
     index: usize,
     map: &'a Map<String, Value>,
 }
 
 impl<'a> Fields<'a> {
+    /// The fields of the event at `index` (0-based) of its batch.
+    pub fn new(index: usize, map: &'a Map<String, Value>) -> Self {
+        Self { index, map }
+    }
+
     /// The field unless absent or `null`.
-    fn get(&self, field: &str) -> Option<&'a Value> {
+    pub fn get(&self, field: &str) -> Option<&'a Value> {
         self.map.get(field).filter(|v| !v.is_null())
     }
 
-    fn missing(&self, field: &'static str) -> ParseError {
+    /// A [`ParseError::MissingField`] for `field` of this event.
+    pub fn missing(&self, field: &'static str) -> ParseError {
         ParseError::MissingField {
             index: self.index,
             field,
         }
     }
 
-    fn invalid(&self, field: &'static str, expected: &'static str) -> ParseError {
+    /// A [`ParseError::InvalidField`] for `field` of this event, which must be `expected`.
+    pub fn invalid(&self, field: &'static str, expected: &'static str) -> ParseError {
         ParseError::InvalidField {
             index: self.index,
             field,
@@ -167,23 +200,27 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn opt_u64(&self, field: &'static str) -> Result<Option<u64>, ParseError> {
+    /// An optional non-negative integer, given as a JSON number or a numeric string.
+    pub fn opt_u64(&self, field: &'static str) -> Result<Option<u64>, ParseError> {
         self.get(field)
             .map(|v| as_u64(v).ok_or_else(|| self.invalid(field, "a non-negative integer")))
             .transpose()
     }
 
-    fn u64(&self, field: &'static str) -> Result<u64, ParseError> {
+    /// A required non-negative integer, given as a JSON number or a numeric string.
+    pub fn u64(&self, field: &'static str) -> Result<u64, ParseError> {
         self.opt_u64(field)?.ok_or_else(|| self.missing(field))
     }
 
-    fn opt_i64(&self, field: &'static str) -> Result<Option<i64>, ParseError> {
+    /// An optional integer, given as a JSON number or a numeric string.
+    pub fn opt_i64(&self, field: &'static str) -> Result<Option<i64>, ParseError> {
         self.get(field)
             .map(|v| as_i64(v).ok_or_else(|| self.invalid(field, "an integer")))
             .transpose()
     }
 
-    fn string(&self, field: &'static str) -> Result<&'a str, ParseError> {
+    /// A required string.
+    pub fn string(&self, field: &'static str) -> Result<&'a str, ParseError> {
         match self.get(field) {
             None => Err(self.missing(field)),
             Some(Value::String(s)) => Ok(s),
@@ -191,8 +228,8 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A string, or a number/boolean rendered as a string.
-    fn opt_scalar_string(&self, field: &'static str) -> Result<Option<String>, ParseError> {
+    /// An optional string, or a number/boolean rendered as a string.
+    pub fn opt_scalar_string(&self, field: &'static str) -> Result<Option<String>, ParseError> {
         match self.get(field) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -221,8 +258,20 @@ fn as_i64(value: &Value) -> Option<i64> {
     }
 }
 
-/// A non-negative integer field of the body itself; `0` when absent.
-fn body_u64_or_zero(map: &Map<String, Value>, field: &'static str) -> Result<u64, ParseError> {
+/// A non-negative integer field of the body itself (a JSON number or a numeric string); `0`
+/// when absent or `null`.
+///
+/// ```
+/// use serde_json::json;
+/// use webhooks::{ParseError, parse::body_u64_or_zero};
+///
+/// let body = json!({"first": 3, "bad": "x"});
+/// let map = body.as_object().unwrap();
+/// assert_eq!(body_u64_or_zero(map, "first"), Ok(3));
+/// assert_eq!(body_u64_or_zero(map, "absent"), Ok(0));
+/// assert!(matches!(body_u64_or_zero(map, "bad"), Err(ParseError::InvalidBodyField { .. })));
+/// ```
+pub fn body_u64_or_zero(map: &Map<String, Value>, field: &'static str) -> Result<u64, ParseError> {
     match map.get(field).filter(|v| !v.is_null()) {
         None => Ok(0),
         Some(v) => as_u64(v).ok_or(ParseError::InvalidBodyField {

@@ -6,7 +6,6 @@
 //! contains a secret, a signature, a credential or any part of the body.
 
 use std::fmt;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::alphabet;
@@ -16,7 +15,7 @@ use hmac::Mac;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::sign::{hmac_sha256, hubspot_v3_mac};
+use crate::sign::hmac_sha256;
 
 /// Standard-alphabet base64 that accepts values with or without `=` padding.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -24,16 +23,6 @@ const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Header carrying the HubSpot v3 signature.
-pub const HUBSPOT_SIGNATURE_HEADER: &str = "X-HubSpot-Signature-v3";
-/// Header carrying the HubSpot request timestamp (epoch milliseconds).
-pub const HUBSPOT_TIMESTAMP_HEADER: &str = "X-HubSpot-Request-Timestamp";
-/// Header carrying the Shopify body HMAC.
-pub const SHOPIFY_HMAC_HEADER: &str = "X-Shopify-Hmac-Sha256";
-/// Header carrying the QuickBooks Online (Intuit) body HMAC.
-pub const INTUIT_SIGNATURE_HEADER: &str = "intuit-signature";
-/// Header carrying the Xero body HMAC.
-pub const XERO_SIGNATURE_HEADER: &str = "x-xero-signature";
 /// Header carrying HTTP Basic credentials.
 pub const AUTHORIZATION_HEADER: &str = "Authorization";
 
@@ -86,7 +75,7 @@ impl fmt::Debug for RawRequest<'_> {
 /// The HTTP answer a verifier wants when it rejects a request.
 ///
 /// `message` is safe to show to the caller; it is empty when the scheme demands an empty body
-/// (Xero's intent-to-receive check).
+/// (a sender that checks the endpoint by sending badly signed requests, for instance).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("HTTP {status}: {message}")]
 pub struct Rejection {
@@ -128,7 +117,7 @@ impl From<VerifyError> for Rejection {
 pub struct Acknowledgement {
     /// HTTP status (200).
     pub status: u16,
-    /// Response body; empty for Xero.
+    /// Response body; empty when the scheme demands it.
     pub body: Vec<u8>,
     /// `Content-Type` of `body`, `None` when the body is empty.
     pub content_type: Option<&'static str>,
@@ -211,9 +200,7 @@ pub enum VerifyError {
         max_age_secs: u64,
     },
     /// HTTP Basic credentials that are not the expected ones.
-    #[error(
-        "invalid credentials in the `Authorization` header: use the tenant's Connec! API id and key"
-    )]
+    #[error("invalid credentials in the `Authorization` header: use the tenant's API id and key")]
     InvalidCredentials,
     /// The verifier was built with an empty secret; it rejects everything.
     #[error(
@@ -229,13 +216,15 @@ impl VerifyError {
         401
     }
 
-    fn missing(header: &str) -> Self {
+    /// A [`VerifyError::MissingHeader`] for `header`.
+    pub fn missing(header: &str) -> Self {
         Self::MissingHeader {
             header: header.to_owned(),
         }
     }
 
-    fn malformed(header: &str, problem: &'static str) -> Self {
+    /// A [`VerifyError::MalformedHeader`] for `header`; `problem` must not quote the value.
+    pub fn malformed(header: &str, problem: &'static str) -> Self {
         Self::MalformedHeader {
             header: header.to_owned(),
             problem,
@@ -256,14 +245,30 @@ pub trait Verifier: Send + Sync {
     }
 }
 
-/// Logs (without values) and converts a verification failure.
-fn reject(scheme: &'static str, error: VerifyError) -> Rejection {
+/// Logs a verification failure at debug level (the scheme and the reason, never a value) and
+/// converts it into its [`Rejection`].
+///
+/// Verifiers call it in [`Verifier::verify`], with a short name of their scheme.
+pub fn reject(scheme: &'static str, error: VerifyError) -> Rejection {
     tracing::debug!(scheme, reason = %error, "webhook request rejected");
     error.into()
 }
 
-/// A required, trimmed header value.
-fn required<'r>(request: &'r RawRequest<'_>, header: &str) -> Result<&'r str, VerifyError> {
+/// A required header value, trimmed: [`VerifyError::MissingHeader`] when absent,
+/// [`VerifyError::MalformedHeader`] when empty.
+///
+/// ```
+/// use webhooks::{RawRequest, VerifyError, verify::required_header};
+///
+/// let headers = vec![("X-Signature".to_owned(), " abc ".to_owned())];
+/// let request = RawRequest { method: "POST", uri: "https://h/p", headers: &headers, body: b"" };
+/// assert_eq!(required_header(&request, "x-signature"), Ok("abc"));
+/// assert_eq!(required_header(&request, "X-Other"), Err(VerifyError::missing("X-Other")));
+/// ```
+pub fn required_header<'r>(
+    request: &'r RawRequest<'_>,
+    header: &str,
+) -> Result<&'r str, VerifyError> {
     match request.header(header).map(str::trim) {
         Some(value) if !value.is_empty() => Ok(value),
         Some(_) => Err(VerifyError::malformed(header, "the value is empty")),
@@ -271,8 +276,9 @@ fn required<'r>(request: &'r RawRequest<'_>, header: &str) -> Result<&'r str, Ve
     }
 }
 
-/// Decodes a base64 signature header.
-fn decode_signature(header: &str, value: &str) -> Result<Vec<u8>, VerifyError> {
+/// Decodes the base64 (standard alphabet, padding optional) value of the signature header
+/// `header`; the error names the header, not the value.
+pub fn decode_signature(header: &str, value: &str) -> Result<Vec<u8>, VerifyError> {
     LENIENT_BASE64
         .decode(value)
         .map_err(|_| VerifyError::malformed(header, "the signature is not valid base64"))
@@ -287,7 +293,7 @@ fn check_body_hmac(
     if secret.is_empty() {
         return Err(VerifyError::NotConfigured);
     }
-    let value = required(request, header)?;
+    let value = required_header(request, header)?;
     let signature = decode_signature(header, value)?;
     hmac_sha256(secret.as_bytes(), &[request.body])
         .verify_slice(&signature)
@@ -297,10 +303,13 @@ fn check_body_hmac(
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP Basic (Connec!)
+// HTTP Basic
 // ---------------------------------------------------------------------------------------------
 
-/// Connec! webhooks: HTTP Basic with the tenant's own API id and key.
+/// HTTP Basic with a tenant's own API id and key.
+///
+/// The credentials are the ones the sender was given (for a hub, those the tenant's connector
+/// uses to call it).
 ///
 /// Both parts are compared in constant time (through their SHA-256 digests, so their lengths do
 /// not leak either). A missing or garbled header, or wrong credentials, is a `401`.
@@ -311,7 +320,7 @@ fn check_body_hmac(
 ///
 /// let verifier = BasicAuthVerifier::new("api-id", "api-key");
 /// let headers = vec![("Authorization".to_owned(), basic_auth_header("api-id", "api-key"))];
-/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/connec/t", headers: &headers, body: b"{}" };
+/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/hub/t", headers: &headers, body: b"{}" };
 /// assert!(verifier.verify(&request, Utc::now()).is_ok());
 ///
 /// let headers = vec![("Authorization".to_owned(), basic_auth_header("api-id", "wrong"))];
@@ -339,14 +348,14 @@ impl BasicAuthVerifier {
             return Err(VerifyError::NotConfigured);
         }
         let header = AUTHORIZATION_HEADER;
-        let value = required(request, header)?;
+        let value = required_header(request, header)?;
         let (scheme, credentials) = value
             .split_once(' ')
             .ok_or_else(|| VerifyError::malformed(header, "expected `Basic <base64(id:key)>`"))?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(VerifyError::malformed(
                 header,
-                "expected the `Basic` scheme with the Connec! API id and key",
+                "expected the `Basic` scheme with the API id and key",
             ));
         }
         let decoded = LENIENT_BASE64
@@ -383,132 +392,22 @@ impl Verifier for BasicAuthVerifier {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HubSpot v3
+// Body HMAC
 // ---------------------------------------------------------------------------------------------
 
-/// HubSpot's v3 request signature.
+/// `base64(HMAC-SHA256(secret, body))` in a header the connector names, keyed with the secret
+/// the sender signs with (a client secret, a verifier token, a webhook key).
 ///
-/// `X-HubSpot-Signature-v3` must be `base64(HMAC-SHA256(client_secret, method + uri + body +
-/// timestamp))` (see [`crate::hubspot_v3_signature`]), and `X-HubSpot-Request-Timestamp` (epoch
-/// milliseconds) must be within [`max_age`](Self::max_age) of `now`, past or future (default five
-/// minutes). The timestamp is signed exactly as it appears in the header.
-///
-/// ```
-/// use chrono::{TimeZone, Utc};
-/// use webhooks::{HubSpotV3Verifier, RawRequest, Verifier, hubspot_v3_signature};
-///
-/// let now = Utc.timestamp_millis_opt(1_700_000_000_000).unwrap();
-/// let (uri, body) = ("https://sync.example.com/webhooks/hubspot", br#"[]"#);
-/// let signature = hubspot_v3_signature("secret", "POST", uri, body, 1_700_000_000_000);
-/// let headers = vec![
-///     ("X-HubSpot-Signature-v3".to_owned(), signature),
-///     ("X-HubSpot-Request-Timestamp".to_owned(), "1700000000000".to_owned()),
-/// ];
-/// let request = RawRequest { method: "POST", uri, headers: &headers, body };
-/// assert!(HubSpotV3Verifier::new("secret").verify(&request, now).is_ok());
-/// assert!(HubSpotV3Verifier::new("other").verify(&request, now).is_err());
-/// ```
-#[derive(Clone)]
-pub struct HubSpotV3Verifier {
-    client_secret: String,
-    max_age: Duration,
-}
-
-impl HubSpotV3Verifier {
-    /// The default accepted clock window: five minutes.
-    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(5 * 60);
-
-    /// Verifies with the app's client secret and the default five-minute window.
-    pub fn new(client_secret: impl Into<String>) -> Self {
-        Self {
-            client_secret: client_secret.into(),
-            max_age: Self::DEFAULT_MAX_AGE,
-        }
-    }
-
-    /// Sets how far the request timestamp may be from `now`, either way.
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = max_age;
-        self
-    }
-
-    /// Like [`Verifier::verify`], with a typed error.
-    pub fn check(&self, request: &RawRequest<'_>, now: DateTime<Utc>) -> Result<(), VerifyError> {
-        if self.client_secret.is_empty() {
-            return Err(VerifyError::NotConfigured);
-        }
-        let signature = required(request, HUBSPOT_SIGNATURE_HEADER)?;
-        let timestamp = required(request, HUBSPOT_TIMESTAMP_HEADER)?;
-        let timestamp_ms: i64 = timestamp.parse().map_err(|_| {
-            VerifyError::malformed(
-                HUBSPOT_TIMESTAMP_HEADER,
-                "expected epoch milliseconds as an integer",
-            )
-        })?;
-
-        let max_age_ms = i128::try_from(self.max_age.as_millis()).unwrap_or(i128::MAX);
-        let age_ms = i128::from(now.timestamp_millis()) - i128::from(timestamp_ms);
-        let max_age_secs = self.max_age.as_secs();
-        if age_ms > max_age_ms {
-            return Err(VerifyError::TimestampTooOld {
-                header: HUBSPOT_TIMESTAMP_HEADER,
-                max_age_secs,
-            });
-        }
-        if -age_ms > max_age_ms {
-            return Err(VerifyError::TimestampInFuture {
-                header: HUBSPOT_TIMESTAMP_HEADER,
-                max_age_secs,
-            });
-        }
-
-        let signature = decode_signature(HUBSPOT_SIGNATURE_HEADER, signature)?;
-        hubspot_v3_mac(
-            &self.client_secret,
-            request.method,
-            request.uri,
-            request.body,
-            timestamp,
-        )
-        .verify_slice(&signature)
-        .map_err(|_| VerifyError::SignatureMismatch {
-            header: HUBSPOT_SIGNATURE_HEADER.to_owned(),
-        })
-    }
-}
-
-impl fmt::Debug for HubSpotV3Verifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubSpotV3Verifier")
-            .field("client_secret", &"<redacted>")
-            .field("max_age", &self.max_age)
-            .finish()
-    }
-}
-
-impl Verifier for HubSpotV3Verifier {
-    fn verify(&self, request: &RawRequest<'_>, now: DateTime<Utc>) -> Result<(), Rejection> {
-        self.check(request, now)
-            .map_err(|e| reject("hubspot-v3", e))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Body HMAC (Shopify, QuickBooks)
-// ---------------------------------------------------------------------------------------------
-
-/// `base64(HMAC-SHA256(secret, body))` in a named header: Shopify (`X-Shopify-Hmac-Sha256`,
-/// keyed with the app's client secret) and QuickBooks (`intuit-signature`, keyed with the
-/// verifier token).
+/// The header is looked up case-insensitively; its value may be padded or not.
 ///
 /// ```
 /// use chrono::Utc;
 /// use webhooks::{BodyHmacVerifier, RawRequest, Verifier, body_hmac_signature};
 ///
 /// let body = br#"{"id":820982911946154508}"#;
-/// let headers = vec![("X-Shopify-Hmac-Sha256".to_owned(), body_hmac_signature("shpss", body))];
-/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/shopify", headers: &headers, body };
-/// let verifier = BodyHmacVerifier::new("X-Shopify-Hmac-Sha256", "shpss");
+/// let headers = vec![("X-Body-Signature".to_owned(), body_hmac_signature("secret", body))];
+/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/app", headers: &headers, body };
+/// let verifier = BodyHmacVerifier::new("X-Body-Signature", "secret");
 /// assert!(verifier.verify(&request, Utc::now()).is_ok());
 /// ```
 #[derive(Clone)]
@@ -549,72 +448,5 @@ impl fmt::Debug for BodyHmacVerifier {
 impl Verifier for BodyHmacVerifier {
     fn verify(&self, request: &RawRequest<'_>, _now: DateTime<Utc>) -> Result<(), Rejection> {
         self.check(request).map_err(|e| reject("body-hmac", e))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Xero
-// ---------------------------------------------------------------------------------------------
-
-/// Xero webhooks: `x-xero-signature` = `base64(HMAC-SHA256(webhook_key, body))`.
-///
-/// Xero's intent-to-receive rule is strict: an incorrectly signed request must get a `401` with
-/// an **empty** body, and a correctly signed one a `200` with an **empty** body. So every
-/// rejection from this verifier has an empty message (the reason is still available from
-/// [`check`](Self::check) and is logged at debug level), and [`acknowledgement`] is
-/// [`Acknowledgement::empty_ok`].
-///
-/// [`acknowledgement`]: Verifier::acknowledgement
-///
-/// ```
-/// use chrono::Utc;
-/// use webhooks::{RawRequest, Verifier, XeroVerifier, body_hmac_signature};
-///
-/// let verifier = XeroVerifier::new("webhook-key");
-/// let body = br#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"X"}"#;
-/// let headers = vec![("x-xero-signature".to_owned(), body_hmac_signature("bad-key", body))];
-/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/xero", headers: &headers, body };
-/// let rejection = verifier.verify(&request, Utc::now()).unwrap_err();
-/// assert_eq!((rejection.status, rejection.message.as_str()), (401, ""));
-/// assert!(verifier.acknowledgement().body.is_empty());
-/// ```
-#[derive(Clone)]
-pub struct XeroVerifier {
-    webhook_key: String,
-}
-
-impl XeroVerifier {
-    /// Verifies with the webhook key shown in the Xero developer portal.
-    pub fn new(webhook_key: impl Into<String>) -> Self {
-        Self {
-            webhook_key: webhook_key.into(),
-        }
-    }
-
-    /// Like [`Verifier::verify`], with a typed error (whose message Xero must not receive).
-    pub fn check(&self, request: &RawRequest<'_>) -> Result<(), VerifyError> {
-        check_body_hmac(&self.webhook_key, XERO_SIGNATURE_HEADER, request)
-    }
-}
-
-impl fmt::Debug for XeroVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("XeroVerifier")
-            .field("webhook_key", &"<redacted>")
-            .finish()
-    }
-}
-
-impl Verifier for XeroVerifier {
-    fn verify(&self, request: &RawRequest<'_>, _now: DateTime<Utc>) -> Result<(), Rejection> {
-        self.check(request).map_err(|e| {
-            // Logged for operators; Xero itself must get an empty 401.
-            let _ = reject("xero", e);
-            Rejection::unauthorized(String::new())
-        })
-    }
-
-    fn acknowledgement(&self) -> Acknowledgement {
-        Acknowledgement::empty_ok()
     }
 }

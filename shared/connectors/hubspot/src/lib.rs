@@ -39,6 +39,7 @@ mod http;
 pub mod matching;
 mod provider;
 pub mod read;
+pub mod webhooks;
 pub mod write;
 
 pub use config::{DEFAULT_MARKER_PROPERTY, HubSpotConfig};

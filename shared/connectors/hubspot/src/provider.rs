@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::connector::HubSpotConnector;
+use crate::webhooks::{HubSpotChange, HubSpotObject, HubSpotV3Verifier, parse_hubspot_events};
 use crate::{HubSpotConfig, PROVIDER, SetupError};
-use ::webhooks::{HubSpotChange, HubSpotObject, HubSpotV3Verifier, parse_hubspot_events};
 
 /// The OAuth scopes asked for. The schema scopes let the connector define its create-marker
 /// property.

@@ -46,7 +46,7 @@ pub fn organization(id: &str) -> Organization {
         id: OrgId::new(id),
         tenant: Tenant::new("maestrano"),
         group_id: GroupId::new("cld-123"),
-        provider: Provider::new("hubspot"),
+        provider: Provider::new("crm-app"),
         realm: Realm::new("portal-9"),
         name: "Acme Ltd".to_owned(),
         sync_enabled: true,

@@ -1,4 +1,8 @@
-//! HubSpot webhook batches (`POST /webhooks/hubspot`).
+//! HubSpot webhook batches (`POST /webhooks/hubspot`): typed parsing of a verified body.
+//!
+//! Run [`parse_hubspot_events`] only after [`HubSpotV3Verifier`](super::HubSpotV3Verifier)
+//! accepted the raw request. Errors say what is wrong and where (event index, field) but never
+//! echo values from the body.
 
 use std::fmt;
 
@@ -6,7 +10,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Fields, ParseError, kind, parse_json};
+use webhooks::ParseError;
+use webhooks::parse::{Fields, kind, parse_json};
 
 /// The CRM object type of a HubSpot event: the part of `subscriptionType` before the dot.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -142,7 +147,7 @@ impl HubSpotEvent {
     /// ```
     /// let body = br#"[{"eventId":7,"portalId":42,"objectId":1,
     ///     "subscriptionType":"contact.creation","occurredAt":1700000000000}]"#;
-    /// let events = webhooks::parse_hubspot_events(body).unwrap();
+    /// let events = hubspot::webhooks::parse_hubspot_events(body).unwrap();
     /// assert_eq!(events[0].dedupe_key(), "hubspot:42:7");
     /// ```
     pub fn dedupe_key(&self) -> String {
@@ -157,7 +162,8 @@ impl HubSpotEvent {
 /// `objectId` uses its `fromObjectId`. Errors name the element index and the field, never values.
 ///
 /// ```
-/// use webhooks::{HubSpotChange, HubSpotObject, ParseError, parse_hubspot_events};
+/// use hubspot::webhooks::{HubSpotChange, HubSpotObject, parse_hubspot_events};
+/// use webhooks::ParseError;
 ///
 /// let body = br#"[{"eventId":1,"portalId":42,"objectId":"123","occurredAt":1700000000000,
 ///     "subscriptionType":"contact.propertyChange","propertyName":"email",
@@ -193,7 +199,7 @@ fn parse_event(index: usize, element: Value) -> Result<HubSpotEvent, ParseError>
             found: kind(&element),
         });
     };
-    let fields = Fields { index, map };
+    let fields = Fields::new(index, map);
 
     let event_id = fields.u64("eventId")?;
     let portal_id = fields.u64("portalId")?;

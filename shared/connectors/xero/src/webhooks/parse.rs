@@ -1,10 +1,15 @@
-//! Xero webhook payloads (`POST /webhooks/xero`).
+//! Xero webhook payloads (`POST /webhooks/xero`): typed parsing of a verified body.
+//!
+//! Run [`parse_xero_events`] only after [`XeroVerifier`](super::XeroVerifier) accepted the raw
+//! request. Errors say what is wrong and where (event index, field) but never echo values from
+//! the body.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Fields, ParseError, body_u64_or_zero, kind, parse_json};
+use webhooks::ParseError;
+use webhooks::parse::{Fields, body_u64_or_zero, kind, parse_json};
 
 /// One Xero event: a resource of a tenant was created or updated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +68,7 @@ pub struct XeroEvents {
 ///   "resourceId":"c1","eventDateUtc":"2024-05-01T10:00:00.123","eventType":"UPDATE",
 ///   "eventCategory":"CONTACT","tenantId":"t1","tenantType":"ORGANISATION"}],
 ///   "firstEventSequence":3,"lastEventSequence":3,"entropy":"ABC"}"#;
-/// let payload = webhooks::parse_xero_events(body)?;
+/// let payload = xero::webhooks::parse_xero_events(body)?;
 /// assert_eq!(payload.events[0].event_category, "CONTACT");
 /// assert_eq!(payload.first_event_sequence, 3);
 /// # Ok::<(), webhooks::ParseError>(())
@@ -105,7 +110,7 @@ fn parse_event(index: usize, event: &Value) -> Result<XeroEvent, ParseError> {
             found: kind(event),
         });
     };
-    let fields = Fields { index, map };
+    let fields = Fields::new(index, map);
     let resource_url = fields.string("resourceUrl")?.to_owned();
     let resource_id = fields.string("resourceId")?.to_owned();
     let tenant_id = fields.string("tenantId")?.to_owned();

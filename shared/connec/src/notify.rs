@@ -1,9 +1,15 @@
-//! Connec! notifications (`POST /webhooks/connec/{tenant}`).
+//! Connec! notifications (`POST /webhooks/connec/{tenant}`): verify, then parse.
+//!
+//! Connec! authenticates its notifications with HTTP Basic and the tenant's own API id and key:
+//! [`verifier`] builds the [`BasicAuthVerifier`] that checks them, on the raw request, before
+//! anything parses it. [`parse_connec_notification`] then turns the verified body into one
+//! [`ConnecNotification`] per changed record; its errors say what is wrong and where
+//! (collection, record index) but never echo values from the body.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-use super::{ParseError, bounded, kind, parse_json};
+use webhooks::parse::{bounded, kind, parse_json};
+use webhooks::{BasicAuthVerifier, ParseError};
 
 /// Keys of a Connec! notification body that are not collections (legacy framework noise).
 const IGNORED_KEYS: [&str; 4] = ["tenant", "controller", "action", "connec"];
@@ -44,6 +50,22 @@ const KNOWN_COLLECTIONS: &[&str] = &[
 /// Singular -> plural for words that do not simply take an `s` (or `y` -> `ies`).
 const IRREGULAR_PLURALS: &[(&str, &str)] = &[("person", "people")];
 
+/// The verifier of a tenant's Connec! notifications: HTTP Basic with the tenant's API id and key
+/// (the credentials its [`ConnecConfig`](crate::ConnecConfig) calls Connec! with).
+///
+/// ```
+/// use chrono::Utc;
+/// use webhooks::{RawRequest, Verifier, basic_auth_header};
+///
+/// let verifier = connec::notify::verifier("api-id", "api-key");
+/// let headers = vec![("Authorization".to_owned(), basic_auth_header("api-id", "api-key"))];
+/// let request = RawRequest { method: "POST", uri: "https://h/webhooks/connec/t", headers: &headers, body: b"{}" };
+/// assert!(verifier.verify(&request, Utc::now()).is_ok());
+/// ```
+pub fn verifier(api_id: impl Into<String>, api_key: impl Into<String>) -> BasicAuthVerifier {
+    BasicAuthVerifier::new(api_id, api_key)
+}
+
 /// One changed record of a Connec! notification.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnecNotification {
@@ -63,7 +85,7 @@ pub struct ConnecNotification {
 /// given, lowercased.
 ///
 /// ```
-/// use webhooks::normalize_collection;
+/// use connec::notify::normalize_collection;
 ///
 /// assert_eq!(normalize_collection("Person"), "people");
 /// assert_eq!(normalize_collection("Organization"), "organizations");
@@ -135,7 +157,7 @@ fn pluralize(snake: &str) -> String {
 /// `serde_json`'s map order). Every record must carry a non-empty string `group_id`.
 ///
 /// ```
-/// use webhooks::parse_connec_notification;
+/// use connec::notify::parse_connec_notification;
 ///
 /// let body = br#"{"Person": [{"id": "p1", "group_id": "cld-1"}],
 ///                 "organizations": [{"id": "o1", "group_id": "cld-2"}],
