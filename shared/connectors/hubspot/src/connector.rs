@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use http_client::{ApiClient, HeaderRateLimit, RateLimitPolicy};
-use mapping::{EntityMapping, FunctionRegistry};
+use mapping::{BuiltinMapping, EntityMapping, FunctionRegistry, MappingSet};
 use sync_core::domain::{AppEntityName, Provider};
 use sync_core::entity::EntityPair;
 use sync_core::error::AppError;
@@ -15,7 +15,9 @@ use crate::config::HubSpotConfig;
 use crate::http::hubspot_error_detail;
 use crate::{API, PROVIDER, SetupError};
 
+const PEOPLE_FILE: &str = "people.yaml";
 const PEOPLE_MAPPING: &str = include_str!("../mappings/people.yaml");
+const ORGANIZATIONS_FILE: &str = "organizations.yaml";
 const ORGANIZATIONS_MAPPING: &str = include_str!("../mappings/organizations.yaml");
 
 /// How records of an object type are matched on their natural keys.
@@ -59,27 +61,24 @@ pub struct HubSpotConnector {
 impl HubSpotConnector {
     /// Builds the connector, loading (and validating) its mappings.
     pub fn new(config: HubSpotConfig) -> Result<Self, SetupError> {
-        let functions = FunctionRegistry::default();
-        let load =
-            |file: &str, builtin: &str| -> Result<(EntityMapping, Vec<String>), SetupError> {
-                let (text, origin) = match &config.mappings_dir {
-                    Some(dir) if dir.join(file).exists() => {
-                        let path = dir.join(file);
-                        let text = std::fs::read_to_string(&path).map_err(|source| {
-                            mapping::MappingError::Io {
-                                origin: path.display().to_string(),
-                                source,
-                            }
-                        })?;
-                        (text, path.display().to_string())
-                    }
-                    _ => (builtin.to_owned(), format!("hubspot/{file}")),
-                };
-                let mapping = EntityMapping::from_yaml_str(&text, &origin, &functions)?;
-                Ok((mapping, app_properties(&text)))
-            };
-        let (org_mapping, org_props) = load("organizations.yaml", ORGANIZATIONS_MAPPING)?;
-        let (people_mapping, people_props) = load("people.yaml", PEOPLE_MAPPING)?;
+        let set = MappingSet::load(
+            PROVIDER,
+            &[
+                BuiltinMapping::new(ORGANIZATIONS_FILE, ORGANIZATIONS_MAPPING),
+                BuiltinMapping::new(PEOPLE_FILE, PEOPLE_MAPPING),
+            ],
+            config.mappings_dir.as_deref(),
+            &FunctionRegistry::default(),
+        )?;
+        let mapping = |file: &str| {
+            set.get(file)
+                .cloned()
+                .expect("every built-in file is loaded")
+        };
+        let (org_mapping, people_mapping) = (mapping(ORGANIZATIONS_FILE), mapping(PEOPLE_FILE));
+        // The properties read and subscribed to are those the mappings name.
+        let org_props = org_mapping.app_fields_under("properties.");
+        let people_props = people_mapping.app_fields_under("properties.");
         if !valid_property_name(&config.marker_property) {
             return Err(SetupError::Marker {
                 name: config.marker_property.clone(),
@@ -213,32 +212,6 @@ fn valid_property_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
-/// The HubSpot properties a mapping file names (`properties.x` app paths).
-fn app_properties(yaml: &str) -> Vec<String> {
-    fn walk(value: &serde_norway::Value, into: &mut Vec<String>) {
-        match value {
-            serde_norway::Value::Mapping(map) => {
-                for (key, inner) in map {
-                    if key.as_str() == Some("app")
-                        && let Some(path) = inner.as_str()
-                        && let Some(name) = path.strip_prefix("properties.")
-                    {
-                        into.push(name.to_owned());
-                    }
-                    walk(inner, into);
-                }
-            }
-            serde_norway::Value::Sequence(items) => items.iter().for_each(|i| walk(i, into)),
-            _ => {}
-        }
-    }
-    let mut names = Vec::new();
-    if let Ok(value) = serde_norway::from_str::<serde_norway::Value>(yaml) {
-        walk(&value, &mut names);
-    }
-    names
 }
 
 /// The mapped properties plus what the connector reads itself: the id, the timestamps, and the

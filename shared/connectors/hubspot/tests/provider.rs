@@ -1,0 +1,129 @@
+//! HubSpot on the provider seam: subscriptions follow the mapping files, settings are checked.
+
+use connector_sdk::{BuildContext, ProviderFactory};
+use hubspot::{HubSpotFactory, HubSpotProvider, HubSpotSettings};
+use serde_json::{Value, json};
+
+fn context() -> BuildContext {
+    BuildContext {
+        public_url: "https://connector.example".into(),
+        http: Default::default(),
+        conflict_policy: Default::default(),
+    }
+}
+
+fn property_subscriptions(provider: &HubSpotProvider, object: &str) -> Vec<String> {
+    provider
+        .subscriptions()
+        .iter()
+        .filter(|s| s["eventType"] == json!(format!("{object}.propertyChange")))
+        .map(|s| s["propertyName"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_built_in_mappings_subscribe_to_what_they_map() {
+    let provider = HubSpotProvider::new(
+        HubSpotSettings::private_app("http://127.0.0.1:9", "t", "1"),
+        &context(),
+    )
+    .unwrap();
+    let mut contact = property_subscriptions(&provider, "contact");
+    contact.sort();
+    // What the hand-written list of before held, now read from people.yaml.
+    let mut expected = vec![
+        "firstname",
+        "lastname",
+        "email",
+        "jobtitle",
+        "phone",
+        "mobilephone",
+        "city",
+        "country",
+        "associatedcompanyid",
+    ];
+    expected.sort();
+    assert_eq!(contact, expected);
+    let kinds: Vec<Value> = provider
+        .subscriptions()
+        .iter()
+        .map(|s| s["eventType"].clone())
+        .filter(|t| !t.as_str().unwrap().ends_with("propertyChange"))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            json!("company.creation"),
+            json!("company.deletion"),
+            json!("contact.creation"),
+            json!("contact.deletion"),
+        ]
+    );
+}
+
+#[test]
+fn a_property_added_to_a_mapping_file_is_subscribed_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = include_str!("../mappings/people.yaml");
+    let extended = builtin.replacen(
+        "fields:\n",
+        "fields:\n  - hub: nick_name\n    app: properties.nickname\n",
+        1,
+    );
+    std::fs::write(dir.path().join("people.yaml"), extended).unwrap();
+    let mut settings = HubSpotSettings::private_app("http://127.0.0.1:9", "t", "1");
+    settings.mappings_dir = Some(dir.path().to_owned());
+    let provider = HubSpotProvider::new(settings, &context()).unwrap();
+    assert!(property_subscriptions(&provider, "contact").contains(&"nickname".to_owned()));
+}
+
+#[test]
+fn settings_with_unknown_keys_or_a_misspelt_mapping_file_are_refused_clearly() {
+    let unknown = HubSpotFactory
+        .build(
+            json!({ "base_url": "http://h", "acces_token": "t" }),
+            &context(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(unknown.contains("acces_token"), "{unknown}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("peple.yaml"), "fields: []\n").unwrap();
+    let misspelt = HubSpotFactory
+        .build(
+            json!({ "base_url": "http://h", "mappings_dir": dir.path() }),
+            &context(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(misspelt.contains("people.yaml"), "{misspelt}");
+}
+
+#[test]
+fn without_oauth_there_is_no_oauth_app_and_no_webhooks() {
+    let provider = HubSpotFactory
+        .build(
+            json!({ "base_url": "http://h", "access_token": "t", "portal_id": "7" }),
+            &context(),
+        )
+        .unwrap();
+    assert!(provider.oauth().is_none());
+    assert!(provider.webhooks().is_none());
+    let (account, _) = provider.static_account().unwrap();
+    assert_eq!(account.realm.as_str(), "7");
+    let linked = HubSpotFactory
+        .build(
+            json!({ "base_url": "http://h/", "oauth": { "client_id": "c", "client_secret": "s", "app_id": "12" } }),
+            &context(),
+        )
+        .unwrap();
+    let oauth = linked.oauth().unwrap();
+    assert_eq!(
+        oauth.redirect_uri,
+        "https://connector.example/oauth/hubspot/callback"
+    );
+    assert_eq!(oauth.token_url, "http://h/oauth/v1/token");
+    assert!(linked.webhooks().is_some());
+}
