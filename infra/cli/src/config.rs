@@ -1,12 +1,18 @@
-//! The configuration file of `connector sync`, `status` and `idmaps`.
+//! The configuration file of `connector sync`, `serve`, `status` and `idmaps`.
 //!
-//! YAML, naming Connec! and HubSpot endpoints and credentials, so the same binary can point at
-//! the real services or at emulators started with `connector emulate`. A credential written as
+//! YAML, naming the Connec! endpoint and credentials and, under `apps:`, one section per app
+//! keyed by its id (each app's factory reads its own section), so the same binary can point at
+//! the real services or at emulators started with `connector emulate`. Any string written as
 //! `env:NAME` is read from the environment variable `NAME` instead of the file.
+//!
+//! The one-app form of before (an app's section at the top level, e.g. `hubspot:`) is still
+//! read, as `apps:` with that one app; move it under `apps:` to add another app.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde_json::Value;
 use sync_core::domain::ConflictPolicy;
 
 /// Errors reading the configuration.
@@ -52,8 +58,9 @@ pub struct Config {
     pub database: PathBuf,
     /// Connec!.
     pub connec: ConnecSection,
-    /// HubSpot.
-    pub hubspot: HubSpotSection,
+    /// Each app's settings, by app id (`hubspot: {...}`), as its factory reads them.
+    #[serde(default)]
+    pub apps: BTreeMap<String, Value>,
     /// The organization synced.
     pub organization: OrganizationSection,
     /// Engine settings.
@@ -94,21 +101,6 @@ fn default_tenant() -> String {
     "default".into()
 }
 
-/// The HubSpot OAuth app (public app) used by `connector link` and `connector serve`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OAuthSection {
-    /// Client id.
-    pub client_id: String,
-    /// Client secret, or `env:NAME` (also signs HubSpot webhooks).
-    pub client_secret: String,
-    /// HubSpot app id (webhook settings live under it).
-    pub app_id: u64,
-    /// Authorize URL (default: `{base_url}/oauth/authorize`, as the emulator serves it).
-    #[serde(default)]
-    pub authorize_url: Option<String>,
-}
-
 /// Connec! endpoint and the tenant's credentials.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,26 +111,6 @@ pub struct ConnecSection {
     pub api_id: String,
     /// API key (Basic password), or `env:NAME`.
     pub api_key: String,
-}
-
-/// HubSpot endpoint and token.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HubSpotSection {
-    /// Base URL.
-    pub base_url: String,
-    /// Bearer token of a private app, or `env:NAME` (not needed with `oauth`).
-    #[serde(default)]
-    pub access_token: String,
-    /// Portal id (the realm of HubSpot ids in Connec!) of the private-app token.
-    #[serde(default)]
-    pub portal_id: String,
-    /// Folder of mapping files replacing the built-in ones.
-    #[serde(default)]
-    pub mappings_dir: Option<PathBuf>,
-    /// OAuth app, for linking accounts (instead of a static `access_token`).
-    #[serde(default)]
-    pub oauth: Option<OAuthSection>,
 }
 
 /// The organization.
@@ -184,61 +156,111 @@ impl Config {
     /// Reads and validates a configuration file, resolving `env:` credentials.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
+        let invalid = |message: String| ConfigError::Invalid {
+            path: shown.clone(),
+            message,
+        };
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: shown.clone(),
             source,
         })?;
-        let mut config: Config =
-            serde_norway::from_str(&text).map_err(|e| ConfigError::Invalid {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
+        let mut raw: Value = serde_norway::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if let Value::Object(top) = &mut raw {
+            lift_one_app_form(top).map_err(&invalid)?;
+        }
+        let mut config: Config = serde_json::from_value(raw).map_err(|e| invalid(e.to_string()))?;
         config.connec.api_key = resolve(&shown, "connec.api_key", &config.connec.api_key)?;
-        config.hubspot.access_token =
-            resolve(&shown, "hubspot.access_token", &config.hubspot.access_token)?;
-        if let Some(oauth) = &mut config.hubspot.oauth {
-            oauth.client_secret =
-                resolve(&shown, "hubspot.oauth.client_secret", &oauth.client_secret)?;
-        }
-        for (field, value) in [
-            ("connec.base_url", &config.connec.base_url),
-            ("hubspot.base_url", &config.hubspot.base_url),
-        ] {
-            url::Url::parse(value).map_err(|e| ConfigError::Invalid {
-                path: shown.clone(),
-                message: format!(
-                    "`{field}` is not a URL ({e}): write it like http://127.0.0.1:8081"
-                ),
-            })?;
-        }
-        if config.hubspot.oauth.is_none()
-            && (config.hubspot.access_token.is_empty() || config.hubspot.portal_id.is_empty())
-        {
-            return Err(ConfigError::Invalid {
-                path: shown,
-                message: "`hubspot` needs either `access_token` and `portal_id` (private app) or \
-                          an `oauth` section (public app, linked with `connector link`)"
-                    .into(),
-            });
-        }
-        if config.organization.group_id.trim().is_empty() {
-            return Err(ConfigError::Invalid {
-                path: shown,
-                message: "`organization.group_id` is empty: give the Connec! group id (cld-...)"
-                    .into(),
-            });
-        }
         let base = path.parent().unwrap_or(Path::new("."));
+        if config.apps.is_empty() {
+            return Err(invalid(format!(
+                "no app is configured: add an `apps:` section with one of: {}",
+                connectors::ids().join(", ")
+            )));
+        }
+        for (id, section) in &mut config.apps {
+            if connectors::factory(id).is_none() {
+                return Err(invalid(format!(
+                    "`apps.{id}`: unknown app; known apps: {}",
+                    connectors::ids().join(", ")
+                )));
+            }
+            resolve_section(&shown, &format!("apps.{id}"), section, base)?;
+        }
+        url::Url::parse(&config.connec.base_url).map_err(|e| {
+            invalid(format!(
+                "`connec.base_url` is not a URL ({e}): write it like http://127.0.0.1:8081"
+            ))
+        })?;
+        if config.organization.group_id.trim().is_empty() {
+            return Err(invalid(
+                "`organization.group_id` is empty: give the Connec! group id (cld-...)".into(),
+            ));
+        }
         if config.database.is_relative() {
             config.database = base.join(&config.database);
         }
-        if let Some(dir) = &config.hubspot.mappings_dir
-            && dir.is_relative()
-        {
-            config.hubspot.mappings_dir = Some(base.join(dir));
-        }
         Ok(config)
     }
+}
+
+/// Moves top-level app sections (the one-app form) under `apps`.
+fn lift_one_app_form(top: &mut serde_json::Map<String, Value>) -> Result<(), String> {
+    for id in connectors::ids() {
+        let Some(section) = top.remove(id) else {
+            continue;
+        };
+        let apps = top
+            .entry("apps")
+            .or_insert_with(|| Value::Object(Default::default()));
+        let Some(apps) = apps.as_object_mut() else {
+            return Err("`apps` must be a map of app id to settings".into());
+        };
+        if apps.contains_key(id) {
+            return Err(format!(
+                "`{id}` is configured twice, at the top level and under `apps`: keep `apps.{id}`"
+            ));
+        }
+        apps.insert(id.to_owned(), section);
+    }
+    Ok(())
+}
+
+/// Resolves `env:NAME` strings, makes `mappings_dir` relative to the file, and checks
+/// `base_url`s, in one app's section.
+fn resolve_section(
+    path: &str,
+    field: &str,
+    value: &mut Value,
+    base: &Path,
+) -> Result<(), ConfigError> {
+    match value {
+        Value::String(text) => {
+            *text = resolve(path, field, text)?;
+            if field.ends_with(".base_url") {
+                url::Url::parse(text).map_err(|e| ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message: format!(
+                        "`{field}` is not a URL ({e}): write it like http://127.0.0.1:8082"
+                    ),
+                })?;
+            }
+            if field.ends_with(".mappings_dir") && Path::new(text.as_str()).is_relative() {
+                *text = base.join(text.as_str()).display().to_string();
+            }
+        }
+        Value::Object(members) => {
+            for (key, inner) in members {
+                resolve_section(path, &format!("{field}.{key}"), inner, base)?;
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter_mut().enumerate() {
+                resolve_section(path, &format!("{field}[{i}]"), inner, base)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn resolve(path: &str, field: &str, value: &str) -> Result<String, ConfigError> {
@@ -249,5 +271,78 @@ fn resolve(path: &str, field: &str, value: &str) -> Result<String, ConfigError> 
             variable: variable.to_owned(),
         }),
         None => Ok(value.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("connector.yaml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path)
+    }
+
+    const CONNEC: &str = "database: c.db\nconnec: { base_url: 'http://c', api_id: i, api_key: k }\n\
+                          organization: { group_id: cld-1 }\n";
+
+    #[test]
+    fn the_one_app_form_is_read_as_apps_with_that_app() {
+        let config = load(&format!(
+            "{CONNEC}hubspot: {{ base_url: 'http://h', access_token: t, portal_id: '1' }}\n"
+        ))
+        .unwrap();
+        assert_eq!(config.apps.keys().collect::<Vec<_>>(), vec!["hubspot"]);
+        assert_eq!(config.apps["hubspot"]["access_token"], "t");
+    }
+
+    #[test]
+    fn apps_sections_resolve_env_values_and_relative_mapping_folders() {
+        // SAFETY: one test sets this variable, and nothing reads it concurrently.
+        unsafe { std::env::set_var("CONFIG_TEST_SECRET", "s3cret") };
+        let config = load(&format!(
+            "{CONNEC}apps:\n  hubspot:\n    base_url: 'http://h'\n    mappings_dir: maps\n    \
+             oauth: {{ client_id: c, client_secret: 'env:CONFIG_TEST_SECRET', app_id: 7 }}\n"
+        ))
+        .unwrap();
+        let hubspot = &config.apps["hubspot"];
+        assert_eq!(hubspot["oauth"]["client_secret"], "s3cret");
+        assert!(
+            Path::new(hubspot["mappings_dir"].as_str().unwrap()).is_absolute(),
+            "{hubspot}"
+        );
+    }
+
+    #[test]
+    fn bad_app_sections_are_refused_with_what_to_do() {
+        let cases = [
+            (
+                format!("{CONNEC}apps: {{ shopify: {{ base_url: 'http://s' }} }}\n"),
+                "`apps.shopify`: unknown app; known apps: hubspot",
+            ),
+            (
+                format!(
+                    "{CONNEC}hubspot: {{ base_url: 'http://h' }}\napps: {{ hubspot: {{ base_url: 'http://h' }} }}\n"
+                ),
+                "configured twice",
+            ),
+            (CONNEC.to_owned(), "no app is configured"),
+            (
+                format!("{CONNEC}apps: {{ hubspot: {{ base_url: 'not a url' }} }}\n"),
+                "`apps.hubspot.base_url` is not a URL",
+            ),
+            (
+                format!(
+                    "{CONNEC}apps: {{ hubspot: {{ base_url: 'http://h', access_token: 'env:CONFIG_TEST_UNSET' }} }}\n"
+                ),
+                "CONFIG_TEST_UNSET is not set",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = load(&text).expect_err("refused").to_string();
+            assert!(error.contains(expected), "{error}\nexpected: {expected}");
+        }
     }
 }

@@ -11,42 +11,82 @@ pub(super) async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
         overlap: Duration::from_secs(config.sync.overlap_seconds),
         conflict_policy: config.sync.conflict_policy,
     };
-    let provider = wiring::hubspot_provider(&config.hubspot, &tuning, "http://127.0.0.1", None)
-        .map_err(|e| e.to_string())?;
-    let stack = wiring::build_static(store.clone(), &hub, &tuning, provider.as_ref())
-        .map_err(|e| e.to_string())?;
-    let org_id = OrgId::new(config.organization.group_id.clone());
-    if store
-        .get_organization(&org_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .is_none()
-    {
-        let org = wiring::organization(
-            &config.organization.group_id,
-            &config.hubspot.portal_id,
-            config
-                .organization
-                .name
-                .as_deref()
-                .unwrap_or(&config.organization.group_id),
-            config.organization.historical_data,
-        );
-        store
-            .put_organization(&org)
-            .await
+    let apps = wiring::registry(&config, &tuning, "http://127.0.0.1")?;
+    let mut status = ExitCode::SUCCESS;
+    let mut synced = 0;
+    for app in apps.iter() {
+        // An app linked by OAuth syncs under `connector serve`; here, the configured credential.
+        let Some((account, _)) = app.static_account() else {
+            continue;
+        };
+        synced += 1;
+        let org =
+            ensure_organization(&config, &store, app.as_ref(), account.realm.as_str()).await?;
+        let stack = wiring::build_static(store.clone(), &hub, &tuning, app.as_ref())
             .map_err(|e| e.to_string())?;
-        println!(
-            "Linked Connec! group {} to HubSpot portal {}{}.",
-            org.group_id,
-            org.realm,
-            if config.organization.historical_data {
-                " with historical data"
-            } else {
-                "; only records created from now on will travel (set organization.historical_data to change)"
-            }
-        );
+        if sync_one(&store, &stack, &org.id, full).await? != ExitCode::SUCCESS {
+            status = ExitCode::FAILURE;
+        }
     }
+    if synced == 0 {
+        return Err("no configured app has its own credential (an access token): `connector sync` needs one; apps linked by OAuth sync under `connector serve`".into());
+    }
+    Ok(status)
+}
+
+/// The organization of the configured group for `app`, created (and announced) on first use.
+async fn ensure_organization(
+    config: &Config,
+    store: &Arc<dyn SyncStore>,
+    app: &dyn connector_sdk::AppProvider,
+    realm: &str,
+) -> Result<sync_core::domain::Organization, String> {
+    let group = &config.organization.group_id;
+    if let Some(org) = wiring::find_organization(store.as_ref(), group, app.id()).await? {
+        return Ok(org);
+    }
+    let existing = store
+        .list_organizations()
+        .await
+        .map_err(|e| e.to_string())?;
+    let id = linking::new_org_id(
+        &existing,
+        &sync_core::domain::GroupId::new(group.as_str()),
+        app.id(),
+    );
+    let org = wiring::organization_of(
+        id,
+        group,
+        app.id(),
+        realm,
+        config.organization.name.as_deref().unwrap_or(group),
+        config.organization.historical_data,
+    );
+    store
+        .put_organization(&org)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "Linked Connec! group {} to {} account {}{}.",
+        org.group_id,
+        app.display_name(),
+        org.realm,
+        if config.organization.historical_data {
+            " with historical data"
+        } else {
+            "; only records created from now on will travel (set organization.historical_data to change)"
+        }
+    );
+    Ok(org)
+}
+
+/// One organization's sync, with progress bars and the lease recovery of a killed run.
+async fn sync_one(
+    store: &Arc<dyn SyncStore>,
+    stack: &wiring::Stack,
+    org_id: &OrgId,
+    full: bool,
+) -> Result<ExitCode, String> {
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{spinner} {prefix:<26} {pos:>8} records read {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
@@ -77,8 +117,8 @@ pub(super) async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
         deadline: None,
     };
     // A lease left by a killed run of this machine is freed, and the sync runs once more.
-    let outcome = lease::run_with_lease_recovery(store.as_ref(), &org_id, || {
-        stack.engine.sync(&org_id, options.clone())
+    let outcome = lease::run_with_lease_recovery(store.as_ref(), org_id, || {
+        stack.engine.sync(org_id, options.clone())
     })
     .await;
     for bar in progress_bars
@@ -99,10 +139,21 @@ pub(super) async fn sync(path: &Path, full: bool) -> Result<ExitCode, String> {
 pub(super) async fn unlock(path: &Path) -> Result<ExitCode, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let store = open_store(&config.database)?;
-    let org = OrgId::new(config.organization.group_id.clone());
-    let removed = lease::unlock(store.as_ref(), &org)
-        .await
-        .map_err(|e| e.to_string())?;
+    let orgs = wiring::group_organizations(store.as_ref(), &config.organization.group_id).await?;
+    if orgs.is_empty() {
+        println!(
+            "Connec! group {} has no organization: nothing to unlock.",
+            config.organization.group_id
+        );
+    }
+    for org in orgs.iter().map(|o| &o.id) {
+        unlock_one(store.as_ref(), org).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn unlock_one(store: &dyn SyncStore, org: &OrgId) -> Result<(), String> {
+    let removed = lease::unlock(store, org).await.map_err(|e| e.to_string())?;
     match removed {
         Some(holder) => {
             let state = if holder.expires_at <= wiring::now() {
@@ -128,7 +179,7 @@ pub(super) async fn unlock(path: &Path) -> Result<ExitCode, String> {
         }
         None => println!("Organization {org} has no sync lease: nothing to unlock."),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Whether the OAuth link works, needs re-authorisation, or is missing.
@@ -148,8 +199,8 @@ async fn link_health(config: &Config, org: &sync_core::domain::Organization) -> 
         Ok(Some(stored)) => match stored.status {
             linking::ports::LinkStatus::Active => "active".into(),
             linking::ports::LinkStatus::NeedsReauthorization { reason } => format!(
-                "NEEDS RE-AUTHORISATION ({reason}); syncs are paused: run `connector link hubspot --group {}`",
-                org.group_id
+                "NEEDS RE-AUTHORISATION ({reason}); syncs are paused: run `connector link {} --group {}`",
+                org.provider, org.group_id
             ),
         },
         Ok(None) => "no credentials stored: link the account with `connector link`".into(),
@@ -161,9 +212,6 @@ pub(super) fn serve_settings(config: &Config) -> Result<cli::serve::ServeSetting
     let serve = config.serve.clone().ok_or(
         "the configuration has no `serve` section: add `serve: { listen: 127.0.0.1:8080 }`",
     )?;
-    if config.hubspot.oauth.is_none() {
-        return Err("the configuration has no `hubspot.oauth` section: add the HubSpot app's client_id, client_secret and app_id".into());
-    }
     let public_url = serve
         .public_url
         .clone()
@@ -175,8 +223,10 @@ pub(super) fn serve_settings(config: &Config) -> Result<cli::serve::ServeSetting
         conflict_policy: config.sync.conflict_policy,
         ..Tuning::default()
     };
-    let provider = wiring::hubspot_provider(&config.hubspot, &tuning, &public_url, None)
-        .map_err(|e| e.to_string())?;
+    let apps = wiring::registry(config, &tuning, &public_url)?;
+    if !apps.iter().any(|app| app.oauth().is_some()) {
+        return Err("no configured app has an `oauth` section: `connector serve` links accounts by OAuth (add the app's client_id, client_secret and the like)".into());
+    }
     Ok(cli::serve::ServeSettings {
         service: service::ServiceSettings {
             hub: hub_endpoint(config),
@@ -184,7 +234,7 @@ pub(super) fn serve_settings(config: &Config) -> Result<cli::serve::ServeSetting
             public_url,
             tenant: serve.tenant.clone(),
         },
-        apps: wiring::registry_of(provider),
+        apps,
         sync_interval: Duration::from_secs(serve.sync_interval_seconds.max(1)),
     })
 }
@@ -192,6 +242,7 @@ pub(super) fn serve_settings(config: &Config) -> Result<cli::serve::ServeSetting
 pub(super) async fn serve(path: &Path) -> Result<ExitCode, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let settings = serve_settings(&config)?;
+    let apps: Vec<String> = settings.apps.ids().map(str::to_owned).collect();
     let listen = config
         .serve
         .as_ref()
@@ -205,10 +256,12 @@ pub(super) async fn serve(path: &Path) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot listen on {listen}: {e} (change serve.listen)"))?;
     let _tasks = runtime.start(work);
     println!(
-        "Serving on http://{listen}: /oauth/hubspot/start, /oauth/hubspot/callback, /webhooks/connec/{{tenant}}, /webhooks/{{provider}}"
+        "Serving on http://{listen}: /oauth/{{app}}/start, /oauth/{{app}}/callback, /webhooks/connec/{{tenant}}, /webhooks/{{app}} for {}",
+        apps.join(", ")
     );
     println!(
-        "Link an account with: connector link hubspot --group cld-... --config {}",
+        "Link an account with: connector link <{}> --group cld-... --config {}",
+        apps.join("|"),
         path.display()
     );
     axum::serve(listener, runtime.router())
@@ -223,18 +276,28 @@ pub(super) async fn serve(path: &Path) -> Result<ExitCode, String> {
 pub(super) async fn status(path: &Path) -> Result<ExitCode, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let store = open_store(&config.database)?;
-    let org_id = OrgId::new(config.organization.group_id.clone());
-    let Some(org) = store
-        .get_organization(&org_id)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
+    let orgs = wiring::group_organizations(store.as_ref(), &config.organization.group_id).await?;
+    if orgs.is_empty() {
         println!(
-            "Organization {org_id} is not linked yet: run `connector sync --config {}`.",
+            "Connec! group {} is not linked yet: run `connector sync --config {}`.",
+            config.organization.group_id,
             path.display()
         );
-        return Ok(ExitCode::SUCCESS);
-    };
+    }
+    let apps = wiring::registry(&config, &Tuning::default(), "http://127.0.0.1")?;
+    for org in orgs {
+        org_status(&config, store.as_ref(), &apps, org).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn org_status(
+    config: &Config,
+    store: &dyn SyncStore,
+    apps: &connector_sdk::Registry,
+    org: sync_core::domain::Organization,
+) -> Result<(), String> {
+    let app = apps.of(&org.provider);
     println!(
         "Organization {} ({}): Connec! group {} <-> {} {}; sync {}; {}",
         org.id,
@@ -252,11 +315,14 @@ pub(super) async fn status(path: &Path) -> Result<ExitCode, String> {
             None => "historical data on".into(),
         }
     );
-    if config.hubspot.oauth.is_some() {
-        println!("  link: {}", link_health(&config, &org).await);
+    if app.is_some_and(|app| app.oauth().is_some()) {
+        println!("  link: {}", link_health(config, &org).await);
     }
-    for entity in ["organizations", "people"] {
-        let name = sync_core::domain::EntityName::new(entity);
+    let entities: Vec<sync_core::domain::EntityName> = app
+        .map(|app| app.entities().iter().map(|p| p.hub.clone()).collect())
+        .unwrap_or_default();
+    for name in entities {
+        let entity = name.as_str();
         let mut marks = Vec::new();
         for side in [sync_core::domain::Side::Hub, sync_core::domain::Side::App] {
             let mark = store
@@ -290,7 +356,7 @@ pub(super) async fn status(path: &Path) -> Result<ExitCode, String> {
             report::run_summary(&format!("Run {} at {}", run.id, run.started_at), &run)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn hub_endpoint(config: &Config) -> HubEndpoint {

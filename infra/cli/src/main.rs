@@ -24,7 +24,7 @@ mod configured;
 #[command(
     name = "connector",
     version,
-    about = "Two-way sync between Connec! and HubSpot, on one machine"
+    about = "Two-way sync between Connec! and its apps, on one machine"
 )]
 struct Cli {
     /// Log as JSON lines (for machines) instead of text.
@@ -93,10 +93,9 @@ enum Command {
         #[arg(long, short, default_value = "connector.yaml")]
         config: PathBuf,
     },
-    /// Print the URL a person opens to link a Connec! group to a HubSpot account.
+    /// Print the URL a person opens to link a Connec! group to an account of an app.
     Link {
-        /// The app (only `hubspot` for now).
-        #[arg(value_parser = ["hubspot"])]
+        /// The app: one of the configuration's `apps`.
         app: String,
         /// The Connec! group id to link (cld-...).
         #[arg(long)]
@@ -218,27 +217,36 @@ async fn run(command: Command) -> Result<ExitCode, String> {
         } => {
             let config = Config::load(&config).map_err(|e| e.to_string())?;
             let store = open_store(&config.database)?;
-            let org = OrgId::new(config.organization.group_id.clone());
             let entity = entity.map(sync_core::domain::EntityName::new);
-            let maps = store
-                .list_idmaps(&org, entity.as_ref(), 0, limit)
-                .await
-                .map_err(|e| e.to_string())?;
-            print!("{}", report::idmap_table(&maps));
+            for org in
+                wiring::group_organizations(store.as_ref(), &config.organization.group_id).await?
+            {
+                let maps = store
+                    .list_idmaps(&org.id, entity.as_ref(), 0, limit)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("{} ({}):", org.id, org.provider);
+                print!("{}", report::idmap_table(&maps));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { config } => configured::serve(&config).await,
-        Command::Link {
-            app: _,
-            group,
-            config,
-        } => {
+        Command::Link { app, group, config } => {
             let config = Config::load(&config).map_err(|e| e.to_string())?;
             let settings = configured::serve_settings(&config)?;
-            println!("Open this URL in a browser to link Connec! group {group} to HubSpot");
+            let provider = settings.apps.require(&app).map_err(|e| e.to_string())?;
+            if provider.oauth().is_none() {
+                return Err(format!(
+                    "`{app}` has no `oauth` section in the configuration: it cannot be linked by OAuth"
+                ));
+            }
+            println!(
+                "Open this URL in a browser to link Connec! group {group} to {}",
+                provider.display_name()
+            );
             println!("(`connector serve` must be running):");
             println!(
-                "  {}/oauth/hubspot/start?group_id={}",
+                "  {}/oauth/{app}/start?group_id={}",
                 settings.service.public_url,
                 url::form_urlencoded::byte_serialize(group.as_bytes()).collect::<String>()
             );
@@ -251,27 +259,37 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             let credentials =
                 store_embedded::secrets::EncryptedCredentialStore::open(&config.database, key)
                     .map_err(|e| e.to_string())?;
-            let org = OrgId::new(config.organization.group_id.clone());
             let mode = if purge {
                 linking::UnlinkMode::PurgeSyncState
             } else {
                 linking::UnlinkMode::KeepSyncState
             };
-            let purged = linking::unlink(store.as_ref(), &credentials, &org, mode)
-                .await
-                .map_err(|e| e.to_string())?;
-            if purge {
+            let orgs =
+                wiring::group_organizations(store.as_ref(), &config.organization.group_id).await?;
+            if orgs.is_empty() {
                 println!(
-                    "Unlinked {org}: tokens removed, sync disabled, {purged} id-map(s) purged."
+                    "Connec! group {} has no organization: nothing to unlink.",
+                    config.organization.group_id
                 );
-            } else {
-                println!("Unlinked {org}: tokens removed, sync disabled, id-maps kept.");
+            }
+            for org in orgs.iter().map(|o| &o.id) {
+                let purged = linking::unlink(store.as_ref(), &credentials, org, mode)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if purge {
+                    println!(
+                        "Unlinked {org}: tokens removed, sync disabled, {purged} id-map(s) purged."
+                    );
+                } else {
+                    println!("Unlinked {org}: tokens removed, sync disabled, id-maps kept.");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Unlock { config } => configured::unlock(&config).await,
         Command::CheckMapping { file } => {
-            hubspot::HubSpotConnector::check_mapping_file(&file).map_err(|e| e.to_string())?;
+            mapping::EntityMapping::from_file(&file, &mapping::FunctionRegistry::default())
+                .map_err(|e| e.to_string())?;
             println!("{}: valid", file.display());
             Ok(ExitCode::SUCCESS)
         }

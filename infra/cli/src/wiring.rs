@@ -12,30 +12,22 @@ use sync_core::ports::{AppConnector, Clock, SyncStore, SystemClock};
 
 pub use service::{HubEndpoint, Stack, Tuning, WiringError, build, build_static};
 
-/// The HubSpot provider of a configuration's `hubspot` section (the CLI is a composition root:
-/// it may name the apps it ships).
-pub fn hubspot_provider(
-    section: &crate::config::HubSpotSection,
+/// The apps of a configuration, built by their factories from their sections.
+pub fn registry(
+    config: &crate::config::Config,
     tuning: &Tuning,
     public_url: &str,
-    search_cap: Option<usize>,
-) -> Result<std::sync::Arc<dyn connector_sdk::AppProvider>, WiringError> {
-    let mut settings = hubspot::HubSpotSettings::private_app(
-        &section.base_url,
-        &section.access_token,
-        &section.portal_id,
-    );
-    settings.mappings_dir = section.mappings_dir.clone();
-    settings.search_cap = search_cap;
-    settings.oauth = section.oauth.as_ref().map(|o| hubspot::OAuthSettings {
-        client_id: o.client_id.clone(),
-        client_secret: o.client_secret.clone(),
-        app_id: o.app_id,
-        authorize_url: o.authorize_url.clone(),
-    });
-    let provider = hubspot::HubSpotProvider::new(settings, &tuning.build_context(public_url))
-        .map_err(connector_sdk::ProviderError::from)?;
-    Ok(std::sync::Arc::new(provider))
+) -> Result<connector_sdk::Registry, String> {
+    let context = tuning.build_context(public_url);
+    let mut registry = connector_sdk::Registry::new();
+    for (id, section) in &config.apps {
+        let factory = connectors::factory(id).ok_or_else(|| format!("unknown app `{id}`"))?;
+        let provider = factory
+            .build(section.clone(), &context)
+            .map_err(|e| format!("apps.{id}: {e}"))?;
+        registry.register(provider).map_err(|e| e.to_string())?;
+    }
+    Ok(registry)
 }
 
 /// HubSpot as a private app with the emulator's default token, at `base_url`.
@@ -51,18 +43,7 @@ pub fn emulated_hubspot(
     Ok(std::sync::Arc::new(provider))
 }
 
-/// A registry of one provider.
-pub fn registry_of(
-    provider: std::sync::Arc<dyn connector_sdk::AppProvider>,
-) -> connector_sdk::Registry {
-    let mut registry = connector_sdk::Registry::new();
-    registry
-        .register(provider)
-        .expect("a registry of one has no duplicate");
-    registry
-}
-
-/// An organization linking a Connec! group to a HubSpot portal.
+/// An organization linking a Connec! group to a HubSpot portal (the demo's and the tests').
 ///
 /// With `historical_data` off only records created from now on travel (the default); turning it
 /// on makes the first sync carry everything, and is logged.
@@ -72,25 +53,72 @@ pub fn organization(
     name: &str,
     historical_data: bool,
 ) -> Organization {
+    organization_of(
+        OrgId::new(group_id),
+        group_id,
+        &Provider::new(hubspot::PROVIDER),
+        portal_id,
+        name,
+        historical_data,
+    )
+}
+
+/// An organization linking a Connec! group to an account (`realm`) of `provider`.
+pub fn organization_of(
+    id: OrgId,
+    group_id: &str,
+    provider: &Provider,
+    realm: &str,
+    name: &str,
+    historical_data: bool,
+) -> Organization {
     let now = SystemClock.now();
     if historical_data {
         tracing::info!(
-            org = group_id,
+            org = %id,
             "historical data enabled: records created before linking will travel"
         );
     }
     Organization {
-        id: OrgId::new(group_id),
+        id,
         tenant: Tenant::new("default"),
         group_id: GroupId::new(group_id),
-        provider: Provider::new(hubspot::PROVIDER),
-        realm: Realm::new(portal_id),
+        provider: provider.clone(),
+        realm: Realm::new(realm),
         name: name.to_owned(),
         sync_enabled: true,
         entity_flags: Default::default(),
         history_from: (!historical_data).then_some(now),
         linked_at: now,
     }
+}
+
+/// The organization of `group` for `provider`, if one is stored.
+pub async fn find_organization(
+    store: &dyn SyncStore,
+    group: &str,
+    provider: &Provider,
+) -> Result<Option<Organization>, String> {
+    Ok(store
+        .list_organizations()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|o| o.group_id.as_str() == group && &o.provider == provider))
+}
+
+/// Every stored organization of `group`, one per app.
+pub async fn group_organizations(
+    store: &dyn SyncStore,
+    group: &str,
+) -> Result<Vec<Organization>, String> {
+    Ok(store
+        .list_organizations()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|o| o.group_id.as_str() == group)
+        .collect())
 }
 
 /// A mismatch between the two sides.

@@ -41,7 +41,7 @@ pub use endpoint::{OAuthHttpClient, OAuthHttpError};
 pub use error::{LinkError, TokenError};
 pub use oauth::{
     AuthorizeRedirect, Authorized, ClientAuth, Linker, OAuthApp, STATE_TTL, UnlinkMode,
-    complete_link, link_with_api_key, unlink,
+    complete_link, link_with_api_key, new_org_id, unlink,
 };
 pub use ports::{
     AccountKey, AuthorizationStateStore, CredentialStore, LinkStatus, PendingAuthorization,

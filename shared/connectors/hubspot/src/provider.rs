@@ -108,7 +108,18 @@ impl ProviderFactory for HubSpotFactory {
     ) -> Result<Arc<dyn AppProvider>, ProviderError> {
         let settings: HubSpotSettings =
             serde_json::from_value(settings).map_err(|e| settings_error(e.to_string()))?;
-        Ok(Arc::new(HubSpotProvider::new(settings, context)?))
+        let provider = HubSpotProvider::new(settings, context)?;
+        let settings = &provider.settings;
+        if settings.oauth.is_none()
+            && (settings.access_token.is_empty() || settings.portal_id.is_empty())
+        {
+            return Err(settings_error(
+                "give either `access_token` and `portal_id` (private app) or an `oauth` section \
+                 (public app, linked with `connector link`)"
+                    .into(),
+            ));
+        }
+        Ok(Arc::new(provider))
     }
 
     /// `HUBSPOT_BASE_URL`, `HUBSPOT_CLIENT_ID`, `HUBSPOT_APP_ID`, optional
