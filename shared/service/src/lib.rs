@@ -29,7 +29,7 @@ mod wiring;
 mod work;
 
 pub use wiring::{HubEndpoint, Stack, Tuning, WiringError, build, build_static};
-pub use work::WorkOutcome;
+pub use work::{WorkFailure, WorkOutcome, classify};
 
 use wiring::ManagedToken;
 
