@@ -1,5 +1,5 @@
 //! End-to-end: the engine, the embedded store, the Connec! client and the HubSpot connector
-//! against both emulators over real HTTP. One test per rule of DESIGN section 4 built here.
+//! against both emulators over real HTTP. One test per sync rule of the README ("How a sync works") built here.
 
 use std::collections::HashSet;
 use std::sync::Arc;

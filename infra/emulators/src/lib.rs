@@ -39,8 +39,6 @@
 //! Timestamps are real UTC time with millisecond precision, strictly
 //! increasing per emulator, so ordering by timestamp is total.
 
-#![warn(missing_docs)]
-
 mod common;
 pub mod connec;
 mod delivery;

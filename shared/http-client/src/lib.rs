@@ -1,7 +1,7 @@
 //! The HTTP client every API client shares: timeouts, retries with exponential backoff and
 //! jitter (schedule from `backon`), `Retry-After`, rate-limit headers and a concurrency cap.
 //!
-//! Retry rules (DESIGN section 4, "Outside limits"): 429 is always retried (the request was not
+//! Retry rules (the README's "How a sync works"): 429 is always retried (the request was not
 //! processed), honouring `Retry-After`; 5xx and timeouts are retried only for idempotent requests,
 //! because a create that timed out may have happened; 4xx validation errors are never retried.
 //!

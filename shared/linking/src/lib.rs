@@ -27,8 +27,6 @@
 //!
 //! [`Organization`]: sync_core::domain::Organization
 
-#![warn(missing_docs)]
-
 mod endpoint;
 pub mod error;
 pub mod memory;

@@ -101,8 +101,6 @@
 //! Nothing here logs or puts into an error a token, a state, a PKCE verifier or record content:
 //! errors name the operation, the table / secret name and the service's error code.
 
-#![warn(missing_docs)]
-
 mod attr;
 mod bus;
 mod config;

@@ -37,8 +37,6 @@
 //! - Personal data: the id-map `name` is stored (status screens need it) but never logged, and no
 //!   record content is ever logged or put into an error message.
 
-#![warn(missing_docs)]
-
 mod dedupe;
 pub mod secrets;
 

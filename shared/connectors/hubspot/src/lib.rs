@@ -18,8 +18,6 @@
 //!   marker; a chunk that fails fails only its own inputs.
 //! - Archiving ([`archive`]): `batch/archive`, counted as done only when the answer says so.
 
-#![warn(missing_docs)]
-
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -25,6 +25,4 @@
 //! }
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod webhooks;

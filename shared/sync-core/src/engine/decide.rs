@@ -6,7 +6,7 @@
 //! [`Target::Unlinked`]) and, when it answers [`Decision::ReadTarget`], once more with the other
 //! side's current version.
 //!
-//! The rules, in order (DESIGN section 4):
+//! The rules, in order (the README's "How a sync works"):
 //! 1. an inactive link (deleted on one side) never travels again; a per-record opt-out holds;
 //! 2. a record with no link starts travelling only if it was created after the history cut-off
 //!    and is not deleted; it is created on the other side (after match-and-merge) when the entity

@@ -1,4 +1,4 @@
-//! Table tests of [`decide`]: one row per rule of DESIGN section 4, in both directions.
+//! Table tests of [`decide`]: one row per rule of the README's "How a sync works", in both directions.
 
 use super::*;
 use crate::domain::{AppId, EntityName, HubId, OrgId};

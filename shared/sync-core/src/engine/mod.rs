@@ -1,4 +1,4 @@
-//! The two-way sync engine (DESIGN section 4).
+//! The two-way sync engine (the README's "How a sync works").
 //!
 //! One run syncs one organization, entity pair by entity pair in the connector's order
 //! (referenced entities first). Each pair runs two phases, each streaming page by page:
