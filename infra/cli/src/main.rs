@@ -272,10 +272,33 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                     config.organization.group_id
                 );
             }
-            for org in orgs.iter().map(|o| &o.id) {
+            let apps = wiring::registry(&config, &Tuning::default(), "http://127.0.0.1")?;
+            for organization in &orgs {
+                let org = &organization.id;
+                // The tokens are read before they are deleted, for the app's after-unlink step.
+                let key = linking::AccountKey::new(
+                    organization.provider.clone(),
+                    organization.realm.to_string(),
+                );
+                let stored = linking::CredentialStore::load(&credentials, &key)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let purged = linking::unlink(store.as_ref(), &credentials, org, mode)
                     .await
                     .map_err(|e| e.to_string())?;
+                if let (Some(app), Some(stored)) = (apps.of(&organization.provider), stored) {
+                    let unlink = connector_sdk::UnlinkContext {
+                        realm: &organization.realm,
+                        access_token: Some(stored.tokens.access_token.expose()),
+                        refresh_token: stored.tokens.refresh_token.as_ref().map(|t| t.expose()),
+                    };
+                    if let Err(e) = app.after_unlink(&unlink).await {
+                        println!(
+                            "Warning: {} did not confirm the clean-up ({e}); revoke the app's access in its settings.",
+                            app.display_name()
+                        );
+                    }
+                }
                 if purge {
                     println!(
                         "Unlinked {org}: tokens removed, sync disabled, {purged} id-map(s) purged."

@@ -360,6 +360,33 @@ impl AppProvider for HubSpotProvider {
         Ok(())
     }
 
+    /// Revokes the account's refresh token (`DELETE /oauth/v1/refresh-tokens/{token}`; a token
+    /// already gone answers 404, which is fine). The webhook subscriptions stay: at HubSpot they
+    /// belong to the app, shared by every linked account.
+    async fn after_unlink(&self, unlink: &UnlinkContext<'_>) -> Result<(), ProviderError> {
+        let Some(refresh) = unlink.refresh_token else {
+            return Ok(());
+        };
+        let failed = |detail: String| ProviderError::Answer {
+            provider: PROVIDER.into(),
+            detail,
+        };
+        let answer = self
+            .http
+            .delete(format!("{}/oauth/v1/refresh-tokens/{refresh}", self.base()))
+            .send()
+            .await
+            .map_err(|_| failed("the token revocation request failed".into()))?;
+        if answer.status().is_success() || answer.status() == reqwest::StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(failed(format!(
+                "token revocation answered {}",
+                answer.status()
+            )))
+        }
+    }
+
     fn webhooks(&self) -> Option<&dyn AppWebhooks> {
         self.webhooks.as_ref().map(|w| w as &dyn AppWebhooks)
     }

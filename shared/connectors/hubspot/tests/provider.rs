@@ -127,3 +127,90 @@ fn without_oauth_there_is_no_oauth_app_and_no_webhooks() {
     assert_eq!(oauth.token_url, "http://h/oauth/v1/token");
     assert!(linked.webhooks().is_some());
 }
+
+#[tokio::test]
+async fn unlinking_revokes_the_refresh_token_at_hubspot() {
+    use connector_sdk::UnlinkContext;
+    use emulators::{HubSpotConfig, HubSpotEmulator, OAuthApp};
+    let emulator = HubSpotEmulator::new(HubSpotConfig {
+        oauth: Some(OAuthApp::new("cid", "csecret", 7)),
+        ..HubSpotConfig::default()
+    });
+    let server = emulator.start().await.unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // A refresh token issued by the authorization-code flow.
+    let redirect = "https://connector.example/oauth/hubspot/callback";
+    let consent = http
+        .get(format!("{}/oauth/authorize", server.base_url))
+        .query(&[
+            ("client_id", "cid"),
+            ("redirect_uri", redirect),
+            ("state", "s"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: Value = http
+        .post(format!("{}/oauth/v1/token", server.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", redirect),
+                    ("client_id", "cid"),
+                    ("client_secret", "csecret"),
+                ])
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let info = |token: String| {
+        let http = http.clone();
+        let base = server.base_url.clone();
+        async move {
+            http.get(format!("{base}/oauth/v1/refresh-tokens/{token}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert!(info(refresh.clone()).await.is_success());
+
+    let provider = HubSpotFactory
+        .build(
+            json!({
+                "base_url": server.base_url,
+                "oauth": { "client_id": "cid", "client_secret": "csecret", "app_id": 7 },
+            }),
+            &context(),
+        )
+        .unwrap();
+    let realm = sync_core::domain::Realm::new("62515");
+    let unlink = UnlinkContext {
+        realm: &realm,
+        access_token: None,
+        refresh_token: Some(&refresh),
+    };
+    provider.after_unlink(&unlink).await.unwrap();
+    assert_eq!(info(refresh.clone()).await, reqwest::StatusCode::NOT_FOUND);
+    // Again: the token is gone already, which is not an error.
+    provider.after_unlink(&unlink).await.unwrap();
+}
