@@ -13,6 +13,8 @@
 
 mod provider;
 mod registry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use provider::{
     Account, AppEvent, AppProvider, AppWebhooks, BuildContext, ChangeKind, LinkContext,
