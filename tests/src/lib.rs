@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cli::demo::{Emulators, GROUP, PORTAL};
+use cli::demo::{Emulators, GROUP};
 use cli::wiring::{self, Stack, Tuning};
 use connec::record;
 use http_client::HttpConfig;
@@ -19,6 +19,9 @@ use sync_core::ports::SyncStore;
 
 pub use cli::demo::GROUP as GROUP_ID;
 
+mod app;
+pub use app::{AppUnderTest, HubSpotUnderTest};
+
 /// Everything a test needs.
 pub struct World {
     /// Both emulators.
@@ -29,6 +32,8 @@ pub struct World {
     pub engine: SyncEngine,
     /// The connector.
     pub connector: Arc<dyn sync_core::ports::AppConnector>,
+    /// The app under test (HubSpot unless built [`World::with_app`]).
+    pub app: Arc<dyn AppUnderTest>,
     /// The organization.
     pub org: OrgId,
     _dir: tempfile::TempDir,
@@ -73,33 +78,53 @@ impl World {
             connec_server,
             hubspot_server,
         };
-        let dir = tempfile::tempdir().expect("temp dir");
-        let inner = EmbeddedStore::open(dir.path().join("test.db")).expect("store opens");
-        let store = Arc::new(FlakyStore::new(inner));
         let tuning = Tuning {
             http: options.http.clone(),
             overlap: Duration::from_secs(1),
             conflict_policy: options.policy,
         };
-        let mut settings = hubspot::HubSpotSettings::private_app(
-            &emulators.hubspot_server.base_url,
-            "demo-token",
-            PORTAL,
-        );
-        settings.search_cap = Some(options.hubspot.search_cap);
-        let app =
-            hubspot::HubSpotProvider::new(settings, &tuning.build_context("http://127.0.0.1"))
-                .expect("provider builds");
+        let app: Arc<dyn AppUnderTest> = Arc::new(HubSpotUnderTest {
+            emulator: emulators.hubspot.clone(),
+            base_url: emulators.hubspot_server.base_url.clone(),
+            search_cap: options.hubspot.search_cap,
+        });
+        Self::assemble(emulators, app, &tuning).await
+    }
+
+    /// A world on another app under test (its emulator already running), Connec! beside it.
+    pub async fn with_app(app: Arc<dyn AppUnderTest>, options: WorldOptions) -> Self {
+        let tuning = Tuning {
+            http: options.http.clone(),
+            overlap: Duration::from_secs(1),
+            conflict_policy: options.policy,
+        };
+        let emulators = Emulators::start().await.expect("emulators start");
+        Self::assemble(emulators, app, &tuning).await
+    }
+
+    async fn assemble(emulators: Emulators, app: Arc<dyn AppUnderTest>, tuning: &Tuning) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let inner = EmbeddedStore::open(dir.path().join("test.db")).expect("store opens");
+        let store = Arc::new(FlakyStore::new(inner));
+        let provider = app.provider(tuning);
         let Stack { engine, connector } =
-            wiring::build_static(store.clone(), &emulators.hub(), &tuning, &app)
+            wiring::build_static(store.clone(), &emulators.hub(), tuning, provider.as_ref())
                 .expect("engine wires");
-        let org = wiring::organization(GROUP, PORTAL, "Test Co", true);
+        let org = wiring::organization_of(
+            OrgId::new(GROUP),
+            GROUP,
+            provider.id(),
+            app.realm(),
+            "Test Co",
+            true,
+        );
         store.put_organization(&org).await.expect("org saved");
         Self {
             emulators,
             store,
             engine,
             connector,
+            app,
             org: org.id,
             _dir: dir,
         }
@@ -147,26 +172,19 @@ impl World {
             .find(|p| p.pointer("/email/address").and_then(Value::as_str) == Some(email))
     }
 
-    /// Seeds a HubSpot object and returns its id.
+    /// Seeds an app record and returns its id.
     pub fn app_seed(&self, object: &str, properties: Value) -> String {
-        let stored = self.emulators.hubspot.seed(object, properties);
-        stored["id"]
-            .as_str()
-            .expect("seeded object has an id")
-            .to_owned()
+        self.app.seed(object, properties)
     }
 
-    /// Changes a HubSpot object as a third party would.
+    /// Changes an app record as a third party would.
     pub fn app_update(&self, object: &str, id: &str, properties: Value) {
-        self.emulators
-            .hubspot
-            .update(object, id, properties)
-            .expect("app record exists");
+        self.app.update(object, id, properties);
     }
 
-    /// Active HubSpot objects.
+    /// Active app records.
     pub fn app(&self, object: &str) -> Vec<Value> {
-        self.emulators.hubspot.objects(object)
+        self.app.records(object)
     }
 
     /// One HubSpot contact by e-mail.
@@ -186,7 +204,19 @@ impl World {
 
     /// Asserts that both sides agree on every active record.
     pub async fn assert_agree(&self) {
-        let (hub, app) = self.emulators.snapshot();
+        let hub = ["organizations", "people"]
+            .into_iter()
+            .map(|c| (c.to_owned(), self.hub(c)))
+            .collect();
+        let app = self
+            .connector
+            .entities()
+            .iter()
+            .map(|pair| {
+                let entity = pair.app.as_str();
+                (entity.to_owned(), self.app.all_records(entity))
+            })
+            .collect();
         let problems = wiring::compare_sides(
             self.store.as_ref(),
             &self.org,

@@ -1,0 +1,82 @@
+//! The app side of the end-to-end world, behind one trait: an [`AppUnderTest`] is an app's
+//! emulator plus how to build the app's provider on it and read and change its records. The
+//! world is built on one ([`World::with_app`](crate::World::with_app)); HubSpot is the default.
+//! A new connector adds its own implementation next to [`HubSpotUnderTest`] and runs the shared
+//! scenarios on it.
+
+use std::sync::Arc;
+
+use cli::wiring::Tuning;
+use connector_sdk::AppProvider;
+use emulators::HubSpotEmulator;
+use serde_json::Value;
+
+/// An app and its emulator, as the end-to-end scenarios see them.
+pub trait AppUnderTest: Send + Sync {
+    /// The app's id.
+    fn id(&self) -> &'static str;
+    /// The account the world's organization is linked to.
+    fn realm(&self) -> &str;
+    /// The app's provider on its emulator, with a configured credential.
+    fn provider(&self, tuning: &Tuning) -> Arc<dyn AppProvider>;
+    /// Creates a record as a person using the app would; returns its id.
+    fn seed(&self, entity: &str, fields: Value) -> String;
+    /// Changes a record as a person using the app would.
+    fn update(&self, entity: &str, id: &str, fields: Value);
+    /// The active records of an entity.
+    fn records(&self, entity: &str) -> Vec<Value>;
+    /// Every record of an entity, archived ones included (for comparing both sides).
+    fn all_records(&self, entity: &str) -> Vec<Value>;
+}
+
+/// HubSpot on its emulator, as a private app of the demo portal.
+pub struct HubSpotUnderTest {
+    /// The emulator.
+    pub emulator: HubSpotEmulator,
+    /// Its base URL.
+    pub base_url: String,
+    /// The search cap the provider is built with.
+    pub search_cap: usize,
+}
+
+impl AppUnderTest for HubSpotUnderTest {
+    fn id(&self) -> &'static str {
+        hubspot::PROVIDER
+    }
+
+    fn realm(&self) -> &str {
+        cli::demo::PORTAL
+    }
+
+    fn provider(&self, tuning: &Tuning) -> Arc<dyn AppProvider> {
+        let mut settings =
+            hubspot::HubSpotSettings::private_app(&self.base_url, "demo-token", self.realm());
+        settings.search_cap = Some(self.search_cap);
+        Arc::new(
+            hubspot::HubSpotProvider::new(settings, &tuning.build_context("http://127.0.0.1"))
+                .expect("provider builds"),
+        )
+    }
+
+    fn seed(&self, entity: &str, fields: Value) -> String {
+        let stored = self.emulator.seed(entity, fields);
+        stored["id"]
+            .as_str()
+            .expect("seeded object has an id")
+            .to_owned()
+    }
+
+    fn update(&self, entity: &str, id: &str, fields: Value) {
+        self.emulator
+            .update(entity, id, fields)
+            .expect("app record exists");
+    }
+
+    fn records(&self, entity: &str) -> Vec<Value> {
+        self.emulator.objects(entity)
+    }
+
+    fn all_records(&self, entity: &str) -> Vec<Value> {
+        self.emulator.all_objects_including_archived(entity)
+    }
+}
