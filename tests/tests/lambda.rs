@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use connec::record;
 use emulators::{ConnecEmulator, HubSpotEmulator};
 use http_client::HttpConfig;
-use realtime::{BusError, EventBus, WorkItem};
 use serde_json::{Value, json};
 use service::{ConnectorService, HubEndpoint, Ports, ServiceSettings, Tuning};
 use store_aws::testing::{moto, sdk_config, unique};
@@ -19,7 +18,7 @@ use store_aws::{
     SecretsCredentialStore, create_table,
 };
 use sync_core::domain::{EntityName, OrgId};
-use sync_core::ports::SyncStore;
+use sync_core::ports::{BusError, EventBus, SyncStore, WorkItem};
 
 const PUBLIC_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";
 

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent};
-use realtime::WorkItem;
 use serde_json::{Value, json};
 use service::{ConnectorService, WorkOutcome};
 use sync_core::domain::Timestamp;
+use sync_core::ports::WorkItem;
 
 /// Time kept back before the Lambda deadline to checkpoint and emit the continuation.
 const SAFETY_MARGIN: Duration = Duration::from_secs(20);

@@ -112,7 +112,7 @@ mod tests {
         let items = bus.items();
         assert!(!items.is_empty());
         assert!(items.iter().all(|item| matches!(item,
-            realtime::WorkItem::AppChanges { org, .. } if org.as_str() == "cld-demo")));
+            sync_core::ports::WorkItem::AppChanges { org, .. } if org.as_str() == "cld-demo")));
     }
 
     fn chrono_now_ms() -> i64 {

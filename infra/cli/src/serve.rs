@@ -16,12 +16,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use linking::CredentialStore;
-use realtime::{LocalQueue, WorkItem};
 use serde::Deserialize;
-use service::{ConnectorService, HttpReply, Ports, ServiceSettings};
+use service::{ConnectorService, HttpReply, LocalQueue, Ports, ServiceSettings};
 use store_embedded::secrets::{EncryptedCredentialStore, SecretKey, SqliteAuthorizationStateStore};
 use store_embedded::{EmbeddedStore, SqliteDedupe};
-use sync_core::ports::SyncStore;
+use sync_core::ports::{SyncStore, WorkItem};
 
 /// Settings of the local server.
 #[derive(Clone, Debug)]

@@ -284,9 +284,9 @@ pub mod testing {
     use std::sync::{Arc, Mutex};
 
     use async_trait::async_trait;
-    use realtime::{BusError, EventBus, MemoryDedupe, WorkItem};
     use serde_json::Value;
-    use service::{ConnectorService, HubEndpoint, Ports, ServiceSettings, Tuning};
+    use service::{ConnectorService, HubEndpoint, MemoryDedupe, Ports, ServiceSettings, Tuning};
+    use sync_core::ports::{BusError, EventBus, WorkItem};
 
     /// A bus that keeps every item.
     #[derive(Default)]

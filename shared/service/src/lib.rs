@@ -4,10 +4,12 @@
 //! Secrets Manager, EventBridge) are thin shells around [`ConnectorService`], one module per use
 //! case:
 //! - `link`: OAuth linking of one account of an app to a Connec! group;
-//! - receiving webhooks, verified and queued (the receiver of the `realtime` crate);
+//! - `receive`: webhooks (Connec! notifications, app webhooks), verified, deduplicated and
+//!   queued ([`WebhookReceiver`]);
 //! - `work`: one queued work item (a sync, with a deadline and a continuation; Connec! records;
 //!   app changes);
-//! - `schedule`: the hourly fan-out, one sync request per linked organization of every app.
+//! - `schedule`: the hourly fan-out, one sync request per linked organization of every app;
+//! - `queue`: the in-process adapters of the queue ports ([`LocalQueue`], [`MemoryDedupe`]).
 //!
 //! The service never names an app: everything app-specific comes from the
 //! [`Registry`](connector_sdk::Registry) of [`AppProvider`](connector_sdk::AppProvider)s it is
@@ -18,16 +20,19 @@ use std::sync::Arc;
 
 use connector_sdk::{AppProvider, Registry};
 use linking::{AuthorizationStateStore, CredentialStore, Linker, TokenManager};
-use realtime::WebhookReceiver;
 use sync_core::domain::{Organization, Provider, Tenant};
 use sync_core::engine::SyncEngine;
 use sync_core::ports::{Dedupe, EventBus, StaticToken, SyncStore, SystemClock, TokenSource};
 
 mod link;
+mod queue;
+mod receive;
 mod schedule;
 mod wiring;
 mod work;
 
+pub use queue::{LocalQueue, MemoryDedupe};
+pub use receive::{ReceiveError, Received, Unavailable, WebhookReceiver};
 pub use wiring::{HubEndpoint, Stack, Tuning, WiringError, build, build_static};
 pub use work::WorkOutcome;
 
@@ -99,14 +104,45 @@ impl HttpReply {
         }
     }
 
-    fn from_receiver(reply: realtime::Reply) -> Self {
-        Self {
-            status: reply.status,
-            headers: reply
-                .content_type
-                .map(|t| vec![("content-type".to_owned(), t.to_owned())])
-                .unwrap_or_default(),
-            body: reply.body,
+    fn from_received(outcome: Result<Received, ReceiveError>) -> Self {
+        let json = |status: u16, body: serde_json::Value| Self {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        };
+        match outcome {
+            Ok(received) => {
+                let ack = &received.acknowledgement;
+                if ack.body.is_empty() && ack.status == 200 && ack.content_type.is_none() {
+                    return Self {
+                        status: 200,
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    };
+                }
+                json(
+                    200,
+                    serde_json::json!({
+                        "accepted": received.accepted,
+                        "duplicates": received.duplicates,
+                        "ignored": received.ignored,
+                    }),
+                )
+            }
+            Err(ReceiveError::Rejected { status, message }) if message.is_empty() => Self {
+                status,
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
+            Err(e) => {
+                let status = match &e {
+                    ReceiveError::UnknownTenant(_) | ReceiveError::NoWebhooks(_) => 404,
+                    ReceiveError::Rejected { status, .. } => *status,
+                    ReceiveError::BadBody(_) => 400,
+                    ReceiveError::Unavailable(_) => 503,
+                };
+                json(status, serde_json::json!({ "error": e.to_string() }))
+            }
         }
     }
 }
@@ -198,7 +234,7 @@ impl ConnectorService {
         tenant: &str,
         request: &webhooks::RawRequest<'_>,
     ) -> HttpReply {
-        HttpReply::from_receiver(self.receiver.connec(tenant, request).await)
+        HttpReply::from_received(self.receiver.connec(tenant, request).await)
     }
 
     /// `POST /webhooks/{provider}`.
@@ -207,7 +243,7 @@ impl ConnectorService {
         provider: &str,
         request: &webhooks::RawRequest<'_>,
     ) -> HttpReply {
-        HttpReply::from_receiver(self.receiver.app_webhook(provider, request).await)
+        HttpReply::from_received(self.receiver.app_webhook(provider, request).await)
     }
 
     /// The full URI a webhook sender signed: our public URL plus the path and query.
