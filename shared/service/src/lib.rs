@@ -11,9 +11,12 @@
 //! - `schedule`: the hourly fan-out, one sync request per linked organization of every app;
 //! - `queue`: the in-process adapters of the queue ports ([`LocalQueue`], [`MemoryDedupe`]).
 //!
-//! The service never names an app: everything app-specific comes from the
-//! [`Registry`](connector_sdk::Registry) of [`AppProvider`](connector_sdk::AppProvider)s it is
-//! built with.
+//! The use cases speak no HTTP: they return typed outcomes ([`LinkStart`], [`Linked`] and
+//! [`LinkError`]; [`Received`] and [`ReceiveError`]), and the one HTTP router (`http-api`), run
+//! by `connector serve` and by the HTTP Lambda functions, decides statuses and bodies.
+//!
+//! The service never names an app: everything app-specific comes from the [`Registry`] of
+//! [`AppProvider`]s it is built with.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +34,7 @@ mod schedule;
 mod wiring;
 mod work;
 
+pub use link::{LinkError, LinkStart, Linked};
 pub use queue::{LocalQueue, MemoryDedupe};
 pub use receive::{ReceiveError, Received, Unavailable, WebhookReceiver};
 pub use wiring::{HubEndpoint, Stack, Tuning, WiringError, build, build_static};
@@ -64,87 +68,6 @@ pub struct Ports {
     pub dedupe: Arc<dyn Dedupe>,
     /// Where work goes.
     pub bus: Arc<dyn EventBus>,
-}
-
-/// An HTTP answer, for whichever HTTP layer serves it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HttpReply {
-    /// Status.
-    pub status: u16,
-    /// Headers (content type, location).
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Vec<u8>,
-}
-
-impl HttpReply {
-    fn page(status: u16, title: &str, message: &str) -> Self {
-        let escape = |s: &str| {
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
-        Self {
-            status,
-            headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
-            body: format!(
-                "<!doctype html><title>{0}</title><h1>{0}</h1><p>{1}</p>",
-                escape(title),
-                escape(message)
-            )
-            .into_bytes(),
-        }
-    }
-
-    fn redirect(location: &str) -> Self {
-        Self {
-            status: 303,
-            headers: vec![("location".into(), location.to_owned())],
-            body: Vec::new(),
-        }
-    }
-
-    fn from_received(outcome: Result<Received, ReceiveError>) -> Self {
-        let json = |status: u16, body: serde_json::Value| Self {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string().into_bytes(),
-        };
-        match outcome {
-            Ok(received) => {
-                let ack = &received.acknowledgement;
-                if ack.body.is_empty() && ack.status == 200 && ack.content_type.is_none() {
-                    return Self {
-                        status: 200,
-                        headers: Vec::new(),
-                        body: Vec::new(),
-                    };
-                }
-                json(
-                    200,
-                    serde_json::json!({
-                        "accepted": received.accepted,
-                        "duplicates": received.duplicates,
-                        "ignored": received.ignored,
-                    }),
-                )
-            }
-            Err(ReceiveError::Rejected { status, message }) if message.is_empty() => Self {
-                status,
-                headers: Vec::new(),
-                body: Vec::new(),
-            },
-            Err(e) => {
-                let status = match &e {
-                    ReceiveError::UnknownTenant(_) | ReceiveError::NoWebhooks(_) => 404,
-                    ReceiveError::Rejected { status, .. } => *status,
-                    ReceiveError::BadBody(_) => 400,
-                    ReceiveError::Unavailable(_) => 503,
-                };
-                json(status, serde_json::json!({ "error": e.to_string() }))
-            }
-        }
-    }
 }
 
 /// One app's OAuth machinery.
@@ -228,22 +151,24 @@ impl ConnectorService {
         &self.apps
     }
 
-    /// `POST /webhooks/connec/{tenant}`.
+    /// A Connec! notification for `tenant` (`POST /webhooks/connec/{tenant}`): verified on the
+    /// raw request, routed, deduplicated and queued.
     pub async fn connec_webhook(
         &self,
         tenant: &str,
         request: &webhooks::RawRequest<'_>,
-    ) -> HttpReply {
-        HttpReply::from_received(self.receiver.connec(tenant, request).await)
+    ) -> Result<Received, ReceiveError> {
+        self.receiver.connec(tenant, request).await
     }
 
-    /// `POST /webhooks/{provider}`.
+    /// A webhook of the app `provider` (`POST /webhooks/{provider}`): verified on the raw
+    /// request, parsed, routed, deduplicated and queued.
     pub async fn app_webhook(
         &self,
         provider: &str,
         request: &webhooks::RawRequest<'_>,
-    ) -> HttpReply {
-        HttpReply::from_received(self.receiver.app_webhook(provider, request).await)
+    ) -> Result<Received, ReceiveError> {
+        self.receiver.app_webhook(provider, request).await
     }
 
     /// The full URI a webhook sender signed: our public URL plus the path and query.
