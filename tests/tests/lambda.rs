@@ -241,8 +241,9 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         .connec
         .seed("cld-demo", "organizations", json!({ "name": "Acme Corp" }));
 
-    // 1. Link: start -> HubSpot consent -> callback. The path and the query arrive
-    //    percent-encoded, as API Gateway delivers them: the group linked is `cld-demo`.
+    // 1. Link: start -> HubSpot consent -> callback. The query arrives percent-encoded, as API
+    //    Gateway delivers it (the path too, as other sources deliver it): the group linked is
+    //    `cld-demo`.
     let mut start = fixture("oauth-start.json");
     start["rawPath"] = json!("/oauth/hub%73pot/start");
     start["rawQueryString"] = json!("group_id=cld%2Ddemo");

@@ -50,7 +50,9 @@ async fn start_redirects_to_the_consent_page_with_state_and_pkce() {
 async fn a_percent_encoded_path_and_query_reach_the_service_decoded() {
     let (service, _) = service();
     let routes = http_api::oauth_routes(service.clone());
-    // API Gateway delivers `rawPath` and `rawQueryString` as the browser sent them.
+    // API Gateway HTTP APIs deliver `rawQueryString` as the browser sent it, percent-encoded
+    // (and `rawPath` already decoded, while other sources leave it encoded, as here): either
+    // way the service gets each value decoded once.
     let mut event = fixture("oauth-start.json");
     event["rawPath"] = "/oauth/hub%73pot/start".into();
     event["rawQueryString"] = "group_id=cld%2D1".into();

@@ -64,6 +64,23 @@ async fn a_percent_encoded_tenant_reaches_the_service_decoded() {
 }
 
 #[tokio::test]
+async fn a_path_api_gateway_already_decoded_reaches_the_service_as_is() {
+    let (service, bus) = linked_service().await;
+    let routes = http_api::webhook_routes(service);
+    // API Gateway HTTP APIs percent-decode `rawPath`; `lambda_http` encodes what a URI cannot
+    // hold, and the router decodes it again: the service sees the tenant as sent.
+    let mut event = fixture("webhook-connec.json");
+    event["rawPath"] = "/webhooks/connec/my tenant".into();
+    let answer = invoke(&routes, &event).await;
+    assert_eq!(answer.status, 404, "{}", answer.text());
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({ "error": "unknown tenant `my tenant`" })
+    );
+    assert!(bus.items().is_empty());
+}
+
+#[tokio::test]
 async fn hubspot_webhooks_are_verified_on_the_signed_uri() {
     let (service, bus) = linked_service().await;
     let routes = http_api::webhook_routes(service.clone());

@@ -274,8 +274,9 @@ pub mod testing {
     }
 
     /// An API Gateway HTTP API (payload 2.0) event as the request `lambda_http::run` hands the
-    /// router: read by `lambda_http` (its URI is `https://{host}{rawPath}?{rawQueryString}`,
-    /// still percent-encoded), with the body as an axum body.
+    /// router: read by `lambda_http` (its URI is `https://{host}{rawPath}?{rawQueryString}`, the
+    /// query as sent, still percent-encoded, and the path, which API Gateway has already
+    /// decoded, encoded again where a URI requires it), with the body as an axum body.
     pub fn api_gateway_request(event: &Value) -> axum::http::Request<axum::body::Body> {
         let request: lambda_http::Request = lambda_http::request::from_str(&event.to_string())
             .expect("an API Gateway HTTP API (v2) event");
