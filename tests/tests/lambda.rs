@@ -1,16 +1,19 @@
-//! The three Lambda handlers, invoked in-process with the `events/` samples, on the AWS adapters
-//! against moto (real SDK clients over HTTP) and on the Connec! and HubSpot emulators:
-//! link -> first sync -> Connec! notification -> HubSpot webhook -> hourly fan-out ->
-//! per-organization sync, and a sync cut by its deadline finishing through continuations.
+//! The three Lambda functions, invoked in-process with the `events/` samples (the HTTP ones
+//! through the routes they serve, `http_api::oauth_routes` and `http_api::webhook_routes`, as
+//! `lambda_http::run` hands them the events), on the AWS adapters against moto (real SDK
+//! clients over HTTP) and on the Connec! and HubSpot emulators: link -> first sync -> Connec!
+//! notification -> HubSpot webhook -> hourly fan-out -> per-organization sync, and a sync cut
+//! by its deadline finishing through continuations.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use axum::Router;
 use connec::record;
 use emulators::{ConnecEmulator, HubSpotEmulator};
 use http_client::HttpConfig;
-use realtime::{BusError, EventBus, WorkItem};
+use runtime_aws::testing::invoke;
 use serde_json::{Value, json};
 use service::{ConnectorService, HubEndpoint, Ports, ServiceSettings, Tuning};
 use store_aws::testing::{moto, sdk_config, unique};
@@ -19,7 +22,7 @@ use store_aws::{
     SecretsCredentialStore, create_table,
 };
 use sync_core::domain::{EntityName, OrgId};
-use sync_core::ports::SyncStore;
+use sync_core::ports::{BusError, EventBus, SyncStore, WorkItem};
 
 const PUBLIC_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";
 
@@ -57,10 +60,6 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn http_request(event: Value) -> lambda_http::Request {
-    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event")
-}
-
 /// An EventBridge event carrying a work item, as the bus rule delivers it.
 fn bridge_event(item: &WorkItem) -> Value {
     let mut event = fixture("sync-requested.json");
@@ -70,7 +69,11 @@ fn bridge_event(item: &WorkItem) -> Value {
 }
 
 struct Cloud {
-    service: ConnectorService,
+    service: Arc<ConnectorService>,
+    /// What the `oauth-callback` function serves.
+    oauth: Router,
+    /// What the `webhook` function serves.
+    webhooks: Router,
     bus: Arc<TeeBus>,
     store: Arc<DynamoStore>,
     connec: ConnecEmulator,
@@ -191,8 +194,11 @@ async fn cloud() -> Cloud {
         tenant: "default".into(),
     };
     let apps = connectors::fixture_registry(&hubspot_server.base_url, PUBLIC_URL);
+    let service = Arc::new(ConnectorService::new(ports, settings, apps).unwrap());
     Cloud {
-        service: ConnectorService::new(ports, settings, apps).unwrap(),
+        oauth: http_api::oauth_routes(service.clone()),
+        webhooks: http_api::webhook_routes(service.clone()),
+        service,
         bus,
         store,
         connec,
@@ -235,13 +241,15 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         .connec
         .seed("cld-demo", "organizations", json!({ "name": "Acme Corp" }));
 
-    // 1. Link: start -> HubSpot consent -> callback.
-    let start =
-        oauth_callback::handler::handle(&cloud.service, http_request(fixture("oauth-start.json")))
-            .await
-            .unwrap();
-    assert_eq!(start.status(), 303);
-    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    // 1. Link: start -> HubSpot consent -> callback. The query arrives percent-encoded, as API
+    //    Gateway delivers it (the path too, as other sources deliver it): the group linked is
+    //    `cld-demo`.
+    let mut start = fixture("oauth-start.json");
+    start["rawPath"] = json!("/oauth/hub%73pot/start");
+    start["rawQueryString"] = json!("group_id=cld%2Ddemo");
+    let start = invoke(&cloud.oauth, &start).await;
+    assert_eq!(start.status, 303, "{}", start.text());
+    let authorize = start.header("location").unwrap().to_owned();
     let consent = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -255,19 +263,10 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
     let query = format!("code={}&state={}", back["code"], back["state"]);
     callback["rawQueryString"] = json!(query);
     callback["queryStringParameters"] = json!({ "code": back["code"], "state": back["state"] });
-    let linked = oauth_callback::handler::handle(&cloud.service, http_request(callback.clone()))
-        .await
-        .unwrap();
-    assert_eq!(
-        linked.status(),
-        200,
-        "{}",
-        String::from_utf8_lossy(linked.body().as_ref())
-    );
-    let replay = oauth_callback::handler::handle(&cloud.service, http_request(callback))
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), 400, "a state is used once");
+    let linked = invoke(&cloud.oauth, &callback).await;
+    assert_eq!(linked.status, 200, "{}", linked.text());
+    let replay = invoke(&cloud.oauth, &callback).await;
+    assert_eq!(replay.status, 400, "a state is used once");
     let org = cloud
         .store
         .get_organization(&org_id)
@@ -324,10 +323,8 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         .unwrap();
     let mut notification = fixture("webhook-connec.json");
     notification["body"] = json!({ "people": [changed] }).to_string().into();
-    let answer = webhook::handler::handle(&cloud.service, http_request(notification))
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    let answer = invoke(&cloud.webhooks, &notification).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
     drain(&cloud, None).await;
     let contact_id = created_after_link["id"].as_str().unwrap().to_owned();
     let contact = cloud.hubspot.get("contacts", &contact_id).unwrap();
@@ -358,16 +355,11 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         now
     ));
     webhook["headers"]["x-hubspot-request-timestamp"] = json!(now.to_string());
-    let answer = webhook::handler::handle(&cloud.service, http_request(webhook.clone()))
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    let answer = invoke(&cloud.webhooks, &webhook).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
     // The same delivery again is deduplicated in DynamoDB.
-    let again = webhook::handler::handle(&cloud.service, http_request(webhook))
-        .await
-        .unwrap();
-    let again: Value = serde_json::from_slice(again.body().as_ref()).unwrap();
-    assert_eq!(again["duplicates"], json!(1));
+    let again = invoke(&cloud.webhooks, &webhook).await;
+    assert_eq!(again.json()["duplicates"], json!(1));
     drain(&cloud, None).await;
     let nia = cloud
         .connec

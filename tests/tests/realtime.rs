@@ -443,7 +443,7 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
     served.hubspot.expire_access_tokens();
     served
         .runtime
-        .process(realtime::WorkItem::Sync {
+        .process(sync_core::ports::WorkItem::Sync {
             org: org.id.clone(),
         })
         .await;

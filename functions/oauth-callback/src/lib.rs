@@ -1,3 +1,6 @@
-//! The `oauth-callback` function's handler, as a library so that tests can invoke it in-process.
+//! The `oauth-callback` function serves [`http_api::oauth_routes`] (see `main.rs`); this library
+//! holds its in-process tests: the `events/` samples, read as `lambda_http` reads them, handed
+//! to those routes.
 
-pub mod handler;
+#[cfg(test)]
+mod events;

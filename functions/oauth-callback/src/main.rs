@@ -1,14 +1,15 @@
-//! The OAuth callback function: `GET /oauth/{provider}/start` and `GET /oauth/{provider}/callback`.
-//! `main` wires the service once per execution environment; `handler` does the work.
+//! The OAuth callback function: `GET /oauth/{provider}/start` and
+//! `GET /oauth/{provider}/callback`, the linking routes of the one HTTP router
+//! (`http_api::oauth_routes`) served on API Gateway HTTP API events by `lambda_http::run`.
+//! `main` wires the service once per execution environment.
 
-use lambda_http::{Error, run, service_fn};
+use std::sync::Arc;
+
+use lambda_http::{Error, run};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime_aws::init_tracing();
-    let service = runtime_aws::service_from_env().await?;
-    run(service_fn(|request| {
-        oauth_callback::handler::handle(&service, request)
-    }))
-    .await
+    let service = Arc::new(runtime_aws::service_from_env().await?);
+    run(http_api::oauth_routes(service)).await
 }

@@ -1,14 +1,16 @@
-//! The webhook function: `POST /webhooks/connec/{tenant}` and `POST /webhooks/{provider}`.
-//! `main` wires the service once per execution environment; `handler` does the work.
+//! The webhook function: `POST /webhooks/connec/{tenant}` and `POST /webhooks/{provider}`, the
+//! webhook routes of the one HTTP router (`http_api::webhook_routes`) served on API Gateway HTTP
+//! API events by `lambda_http::run`. Webhooks are verified and queued on EventBridge, and
+//! answered at once (the work runs in the sync function). `main` wires the service once per
+//! execution environment.
 
-use lambda_http::{Error, run, service_fn};
+use std::sync::Arc;
+
+use lambda_http::{Error, run};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime_aws::init_tracing();
-    let service = runtime_aws::service_from_env().await?;
-    run(service_fn(|request| {
-        webhook::handler::handle(&service, request)
-    }))
-    .await
+    let service = Arc::new(runtime_aws::service_from_env().await?);
+    run(http_api::webhook_routes(service)).await
 }

@@ -1,27 +1,22 @@
 //! `connector serve`: the OAuth and webhook endpoints over HTTP on the embedded backend, an
 //! in-process queue for webhook work and an in-process scheduler, so the whole product runs
-//! locally with no AWS. The use cases themselves live in `service`; this module only
-//! wires the embedded ports and translates HTTP.
+//! locally with no AWS. The use cases live in `service` and the HTTP routes in `http-api`
+//! (the same router the HTTP Lambda functions run); this module only wires the embedded ports,
+//! the worker and the scheduler.
 //!
-//! Routes: `GET /oauth/{provider}/start?group_id=..`, `GET /oauth/{provider}/callback`,
-//! `POST /webhooks/connec/{tenant}`, `POST /webhooks/{provider}`, `GET /health`.
+//! Routes ([`http_api::router`]): `GET /oauth/{provider}/start?group_id=..`,
+//! `GET /oauth/{provider}/callback`, `POST /webhooks/connec/{tenant}`,
+//! `POST /webhooks/{provider}`, `GET /health`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use linking::CredentialStore;
-use realtime::{LocalQueue, WorkItem};
-use serde::Deserialize;
-use service::{ConnectorService, HttpReply, Ports, ServiceSettings};
+use service::{ConnectorService, LocalQueue, Ports, ServiceSettings};
 use store_embedded::secrets::{EncryptedCredentialStore, SecretKey, SqliteAuthorizationStateStore};
 use store_embedded::{EmbeddedStore, SqliteDedupe};
-use sync_core::ports::SyncStore;
+use sync_core::ports::{SyncStore, WorkItem};
 
 /// Settings of the local server.
 #[derive(Clone, Debug)]
@@ -47,7 +42,7 @@ pub enum ServeError {
 
 /// The service on the embedded backend, with its queue and schedule.
 pub struct LocalRuntime {
-    service: ConnectorService,
+    service: Arc<ConnectorService>,
     sync_interval: Duration,
 }
 
@@ -68,7 +63,11 @@ impl LocalRuntime {
             dedupe: Arc::new(SqliteDedupe::open(database)?),
             bus: Arc::new(queue),
         };
-        let service = ConnectorService::new(ports, settings.service, settings.apps)?;
+        let service = Arc::new(ConnectorService::new(
+            ports,
+            settings.service,
+            settings.apps,
+        )?);
         Ok((
             Arc::new(Self {
                 service,
@@ -124,126 +123,9 @@ impl LocalRuntime {
         vec![worker, scheduler]
     }
 
-    /// The HTTP routes.
-    pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
-            .route("/health", get(|| async { "ok" }))
-            .route("/oauth/{provider}/start", get(start))
-            .route("/oauth/{provider}/callback", get(callback))
-            .route("/webhooks/connec/{tenant}", post(connec_webhook))
-            .route("/webhooks/{provider}", post(app_webhook))
-            .with_state(self.clone())
+    /// The HTTP routes: the product's one router (`http_api::router`), the same routes the
+    /// HTTP Lambda functions serve, plus `GET /health`.
+    pub fn router(&self) -> Router {
+        http_api::router(self.service.clone())
     }
-}
-
-fn reply(answer: HttpReply) -> Response {
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, answer.body).into_response();
-    for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::try_from(value.as_str()),
-        ) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
-}
-
-#[derive(Deserialize)]
-struct StartQuery {
-    group_id: Option<String>,
-}
-
-async fn start(
-    State(runtime): State<Arc<LocalRuntime>>,
-    Path(provider): Path<String>,
-    Query(query): Query<StartQuery>,
-) -> Response {
-    reply(
-        runtime
-            .service
-            .link_start(&provider, query.group_id.as_deref())
-            .await,
-    )
-}
-
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
-async fn callback(
-    State(runtime): State<Arc<LocalRuntime>>,
-    Path(provider): Path<String>,
-    Query(query): Query<CallbackQuery>,
-) -> Response {
-    reply(
-        runtime
-            .service
-            .link_callback(
-                &provider,
-                query.code.as_deref(),
-                query.state.as_deref(),
-                query.error.as_deref(),
-            )
-            .await,
-    )
-}
-
-fn raw_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_owned(), v.to_owned()))
-        })
-        .collect()
-}
-
-fn path_and_query(uri: &Uri) -> &str {
-    uri.path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or(uri.path())
-}
-
-async fn connec_webhook(
-    State(runtime): State<Arc<LocalRuntime>>,
-    Path(tenant): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let full = runtime.service.signed_uri(path_and_query(&uri));
-    let headers = raw_headers(&headers);
-    let request = webhooks::RawRequest {
-        method: method.as_str(),
-        uri: &full,
-        headers: &headers,
-        body: &body,
-    };
-    reply(runtime.service.connec_webhook(&tenant, &request).await)
-}
-
-async fn app_webhook(
-    State(runtime): State<Arc<LocalRuntime>>,
-    Path(provider): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let full = runtime.service.signed_uri(path_and_query(&uri));
-    let headers = raw_headers(&headers);
-    let request = webhooks::RawRequest {
-        method: method.as_str(),
-        uri: &full,
-        headers: &headers,
-        body: &body,
-    };
-    reply(runtime.service.app_webhook(&provider, &request).await)
 }

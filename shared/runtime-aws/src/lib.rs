@@ -1,6 +1,7 @@
 //! What the three Lambda functions share: the connector service wired once per execution
-//! environment on DynamoDB, Secrets Manager and EventBridge from the environment, and the
-//! translation between API Gateway requests and the service's HTTP replies.
+//! environment on DynamoDB, Secrets Manager and EventBridge from the environment. The HTTP
+//! functions serve it with the one HTTP router (`http-api`) through `lambda_http::run`, which
+//! turns API Gateway events into requests and the router's answers into API Gateway responses.
 //!
 //! Environment (every missing variable is named in the error):
 //! `TABLE_NAME`, `EVENT_BUS_NAME`, `SECRETS_PREFIX` (read by [`store_aws::AwsConfig`]),
@@ -13,9 +14,8 @@
 use std::sync::Arc;
 
 use connector_sdk::{BuildContext, ProviderError, ProviderFactory, Registry};
-use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use service::{ConnectorService, HttpReply, HubEndpoint, Ports, ServiceSettings, Tuning};
+use service::{ConnectorService, HubEndpoint, Ports, ServiceSettings, Tuning};
 use store_aws::{
     AwsConfig, DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
     SecretsCredentialStore,
@@ -189,104 +189,20 @@ pub fn init_tracing() {
     };
 }
 
-/// Request headers as (name, value) pairs for the verifiers.
-pub fn headers_of(request: &Request) -> Vec<(String, String)> {
-    request
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_owned(), v.to_owned()))
-        })
-        .collect()
-}
-
-/// The raw body bytes.
-pub fn body_of(request: &Request) -> &[u8] {
-    match request.body() {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    }
-}
-
-/// Path and query as the client sent them.
-pub fn path_and_query(request: &Request) -> String {
-    let uri = request.uri();
-    uri.path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| uri.path().to_owned())
-}
-
-/// One query parameter.
-pub fn query_param(request: &Request, name: &str) -> Option<String> {
-    request.uri().query().and_then(|query| {
-        query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (key == name).then(|| decode(value))
-        })
-    })
-}
-
-fn decode(value: &str) -> String {
-    let bytes = value.replace('+', " ").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = u8::from_str_radix(
-                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                16,
-            )
-        {
-            out.push(hex);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The service's reply as an API Gateway response.
-pub fn to_response(reply: HttpReply) -> Response<Body> {
-    let mut builder = Response::builder().status(reply.status);
-    for (name, value) in reply.headers {
-        builder = builder.header(name, value);
-    }
-    builder
-        .body(if reply.body.is_empty() {
-            Body::Empty
-        } else {
-            Body::Binary(reply.body)
-        })
-        .unwrap_or_else(|_| Response::new(Body::Empty))
-}
-
-/// A JSON error reply for routes no function serves.
-pub fn not_found(path: &str) -> Response<Body> {
-    let body = serde_json::json!({ "error": format!("no route for {path}") }).to_string();
-    Response::builder()
-        .status(404)
-        .header("content-type", "application/json")
-        .body(Body::Text(body))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
-}
-
-/// Test support for the functions' handlers: the service on in-memory ports, a bus that
-/// records what it is given, and the `events/` fixtures.
+/// Test support for the HTTP functions: the service on in-memory ports, a bus that records what
+/// it is given, the `events/` fixtures, and [`invoke`](testing::invoke), which hands an API
+/// Gateway event to a router as `lambda_http::run` does.
 #[cfg(feature = "testing")]
 pub mod testing {
     use std::sync::{Arc, Mutex};
 
     use async_trait::async_trait;
-    use realtime::{BusError, EventBus, MemoryDedupe, WorkItem};
+    use axum::http::HeaderMap;
+    use http_body_util::BodyExt;
     use serde_json::Value;
-    use service::{ConnectorService, HubEndpoint, Ports, ServiceSettings, Tuning};
+    use service::{ConnectorService, HubEndpoint, MemoryDedupe, Ports, ServiceSettings, Tuning};
+    use sync_core::ports::{BusError, EventBus, WorkItem};
+    use tower::ServiceExt;
 
     /// A bus that keeps every item.
     #[derive(Default)]
@@ -355,5 +271,68 @@ pub mod testing {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+    }
+
+    /// An API Gateway HTTP API (payload 2.0) event as the request `lambda_http::run` hands the
+    /// router: read by `lambda_http` (its URI is `https://{host}{rawPath}?{rawQueryString}`, the
+    /// query as sent, still percent-encoded, and the path, which API Gateway has already
+    /// decoded, encoded again where a URI requires it), with the body as an axum body.
+    pub fn api_gateway_request(event: &Value) -> axum::http::Request<axum::body::Body> {
+        let request: lambda_http::Request = lambda_http::request::from_str(&event.to_string())
+            .expect("an API Gateway HTTP API (v2) event");
+        request.map(|body| axum::body::Body::from(body.as_ref().to_vec()))
+    }
+
+    /// A whole answer of the router.
+    #[derive(Debug)]
+    pub struct Answer {
+        /// Status.
+        pub status: u16,
+        /// Headers.
+        pub headers: HeaderMap,
+        /// Body.
+        pub body: Vec<u8>,
+    }
+
+    impl Answer {
+        /// The body as text.
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+
+        /// The body as JSON (panics otherwise).
+        pub fn json(&self) -> Value {
+            serde_json::from_slice(&self.body)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        }
+
+        /// A header's value, if present and text.
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).and_then(|v| v.to_str().ok())
+        }
+    }
+
+    /// Hands one API Gateway event to `router` (with `tower::ServiceExt::oneshot`), as the
+    /// function's `lambda_http::run` would, and reads the whole answer.
+    pub async fn invoke(router: &axum::Router, event: &Value) -> Answer {
+        let response = router
+            .clone()
+            .oneshot(api_gateway_request(event))
+            .await
+            .unwrap_or_else(|never| match never {});
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("the router's body")
+            .to_bytes()
+            .to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 }

@@ -4,30 +4,39 @@
 //! Secrets Manager, EventBridge) are thin shells around [`ConnectorService`], one module per use
 //! case:
 //! - `link`: OAuth linking of one account of an app to a Connec! group;
-//! - receiving webhooks, verified and queued (the receiver of the `realtime` crate);
+//! - `receive`: webhooks (Connec! notifications, app webhooks), verified, deduplicated and
+//!   queued ([`WebhookReceiver`]);
 //! - `work`: one queued work item (a sync, with a deadline and a continuation; Connec! records;
 //!   app changes);
-//! - `schedule`: the hourly fan-out, one sync request per linked organization of every app.
+//! - `schedule`: the hourly fan-out, one sync request per linked organization of every app;
+//! - `queue`: the in-process adapters of the queue ports ([`LocalQueue`], [`MemoryDedupe`]).
 //!
-//! The service never names an app: everything app-specific comes from the
-//! [`Registry`](connector_sdk::Registry) of [`AppProvider`](connector_sdk::AppProvider)s it is
-//! built with.
+//! The use cases speak no HTTP: they return typed outcomes ([`LinkStart`], [`Linked`] and
+//! [`LinkError`]; [`Received`] and [`ReceiveError`]), and the one HTTP router (`http-api`), run
+//! by `connector serve` and by the HTTP Lambda functions, decides statuses and bodies.
+//!
+//! The service never names an app: everything app-specific comes from the [`Registry`] of
+//! [`AppProvider`]s it is built with.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use connector_sdk::{AppProvider, Registry};
 use linking::{AuthorizationStateStore, CredentialStore, Linker, TokenManager};
-use realtime::WebhookReceiver;
 use sync_core::domain::{Organization, Provider, Tenant};
 use sync_core::engine::SyncEngine;
 use sync_core::ports::{Dedupe, EventBus, StaticToken, SyncStore, SystemClock, TokenSource};
 
 mod link;
+mod queue;
+mod receive;
 mod schedule;
 mod wiring;
 mod work;
 
+pub use link::{LinkError, LinkStart, Linked};
+pub use queue::{LocalQueue, MemoryDedupe};
+pub use receive::{ReceiveError, Received, Unavailable, WebhookReceiver};
 pub use wiring::{HubEndpoint, Stack, Tuning, WiringError, build, build_static};
 pub use work::{WorkFailure, WorkOutcome, classify};
 
@@ -59,56 +68,6 @@ pub struct Ports {
     pub dedupe: Arc<dyn Dedupe>,
     /// Where work goes.
     pub bus: Arc<dyn EventBus>,
-}
-
-/// An HTTP answer, for whichever HTTP layer serves it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HttpReply {
-    /// Status.
-    pub status: u16,
-    /// Headers (content type, location).
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Vec<u8>,
-}
-
-impl HttpReply {
-    fn page(status: u16, title: &str, message: &str) -> Self {
-        let escape = |s: &str| {
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
-        Self {
-            status,
-            headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
-            body: format!(
-                "<!doctype html><title>{0}</title><h1>{0}</h1><p>{1}</p>",
-                escape(title),
-                escape(message)
-            )
-            .into_bytes(),
-        }
-    }
-
-    fn redirect(location: &str) -> Self {
-        Self {
-            status: 303,
-            headers: vec![("location".into(), location.to_owned())],
-            body: Vec::new(),
-        }
-    }
-
-    fn from_receiver(reply: realtime::Reply) -> Self {
-        Self {
-            status: reply.status,
-            headers: reply
-                .content_type
-                .map(|t| vec![("content-type".to_owned(), t.to_owned())])
-                .unwrap_or_default(),
-            body: reply.body,
-        }
-    }
 }
 
 /// One app's OAuth machinery.
@@ -192,22 +151,24 @@ impl ConnectorService {
         &self.apps
     }
 
-    /// `POST /webhooks/connec/{tenant}`.
+    /// A Connec! notification for `tenant` (`POST /webhooks/connec/{tenant}`): verified on the
+    /// raw request, routed, deduplicated and queued.
     pub async fn connec_webhook(
         &self,
         tenant: &str,
         request: &webhooks::RawRequest<'_>,
-    ) -> HttpReply {
-        HttpReply::from_receiver(self.receiver.connec(tenant, request).await)
+    ) -> Result<Received, ReceiveError> {
+        self.receiver.connec(tenant, request).await
     }
 
-    /// `POST /webhooks/{provider}`.
+    /// A webhook of the app `provider` (`POST /webhooks/{provider}`): verified on the raw
+    /// request, parsed, routed, deduplicated and queued.
     pub async fn app_webhook(
         &self,
         provider: &str,
         request: &webhooks::RawRequest<'_>,
-    ) -> HttpReply {
-        HttpReply::from_receiver(self.receiver.app_webhook(provider, request).await)
+    ) -> Result<Received, ReceiveError> {
+        self.receiver.app_webhook(provider, request).await
     }
 
     /// The full URI a webhook sender signed: our public URL plus the path and query.

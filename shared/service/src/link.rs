@@ -1,11 +1,71 @@
 //! Linking one account of an app to a Connec! group: the OAuth start and callback, the account
 //! discovery and the provider's after-link hook, then the first sync.
+//!
+//! The outcomes are typed ([`LinkStart`], [`Linked`], [`LinkError`]); the HTTP edge
+//! (`http-api`) turns them into a redirect or a page.
 
-use connector_sdk::LinkContext;
-use sync_core::domain::{GroupId, Tenant};
+use connector_sdk::{LinkContext, ProviderError};
+use sync_core::domain::{GroupId, OrgId, Realm, Tenant};
 use sync_core::ports::{Clock, SystemClock, WorkItem};
 
-use crate::{ConnectorService, HttpReply};
+use crate::ConnectorService;
+
+/// Where a person starting to link goes next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkStart {
+    /// To the app's consent page: its authorize URL with our one-time `state` and PKCE
+    /// challenge.
+    Redirect(String),
+}
+
+/// An account linked to a Connec! group; its first sync is requested.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Linked {
+    /// The organization (created or updated).
+    pub org: OrgId,
+    /// The Connec! group.
+    pub group: GroupId,
+    /// The app's name, as people know it.
+    pub app_name: String,
+    /// The app account.
+    pub realm: Realm,
+}
+
+/// Why linking did not start or did not complete. `Display` says what a person can do; it never
+/// contains a token, a code, a state, a secret or a PKCE verifier.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The app is not served here, or is not linked through OAuth.
+    #[error("`{provider}` cannot be linked here; use one of: {}", known.join(", "))]
+    UnknownApp {
+        /// The app asked for.
+        provider: String,
+        /// The apps that can be linked here, sorted.
+        known: Vec<String>,
+    },
+    /// The start link has no (or an empty) `group_id`.
+    #[error("Open this page with ?group_id=cld-... (the Connec! group to link).")]
+    MissingGroup,
+    /// The authorization could not be started (the state could not be stored...).
+    #[error(transparent)]
+    CannotStart(linking::LinkError),
+    /// The callback was refused: missing, unknown, expired or reused state, access denied, or
+    /// the code exchange failed.
+    #[error(transparent)]
+    Refused(linking::LinkError),
+    /// The app did not say which account the token belongs to.
+    #[error("{app_name} did not say which account this is ({error}); try again")]
+    AccountUnknown {
+        /// The app's name.
+        app_name: String,
+        /// What went wrong.
+        error: ProviderError,
+    },
+    /// The link breaks a linking rule (the account is linked to another group, the group to
+    /// another account), or could not be saved.
+    #[error(transparent)]
+    NotLinked(linking::LinkError),
+}
 
 impl ConnectorService {
     /// The URL a person opens to link `group_id` to `provider`.
@@ -17,81 +77,70 @@ impl ConnectorService {
         )
     }
 
-    fn unknown_app(&self, provider: &str) -> HttpReply {
-        let known: Vec<&str> = self.oauth.keys().map(|p| p.as_str()).collect();
-        HttpReply::page(
-            404,
-            "Unknown app",
-            &format!(
-                "`{provider}` cannot be linked here; use one of: {}",
-                known.join(", ")
-            ),
-        )
+    fn unknown_app(&self, provider: &str) -> LinkError {
+        let mut known: Vec<String> = self.oauth.keys().map(|p| p.to_string()).collect();
+        known.sort();
+        LinkError::UnknownApp {
+            provider: provider.to_owned(),
+            known,
+        }
     }
 
-    /// `GET /oauth/{provider}/start?group_id=...`: redirect to the app's consent page.
-    pub async fn link_start(&self, provider: &str, group_id: Option<&str>) -> HttpReply {
+    /// Starts linking `group_id` to `provider`: a one-time state and a PKCE verifier are
+    /// stored, and the person is sent to the app's consent page.
+    pub async fn link_start(
+        &self,
+        provider: &str,
+        group_id: Option<&str>,
+    ) -> Result<LinkStart, LinkError> {
         let Some(oauth) = self.oauth.iter().find(|(p, _)| p.as_str() == provider) else {
-            return self.unknown_app(provider);
+            return Err(self.unknown_app(provider));
         };
         let Some(group) = group_id.filter(|g| !g.trim().is_empty()) else {
-            return HttpReply::page(
-                400,
-                "Missing group_id",
-                "Open this page with ?group_id=cld-... (the Connec! group to link).",
-            );
+            return Err(LinkError::MissingGroup);
         };
         let tenant = Tenant::new(self.settings.tenant.clone());
-        match oauth
+        let redirect = oauth
             .1
             .linker
             .start(tenant, GroupId::new(group), SystemClock.now())
             .await
-        {
-            Ok(redirect) => HttpReply::redirect(&redirect.url),
-            Err(e) => HttpReply::page(500, "Cannot start linking", &e.to_string()),
-        }
+            .map_err(LinkError::CannotStart)?;
+        Ok(LinkStart::Redirect(redirect.url))
     }
 
-    /// `GET /oauth/{provider}/callback`: exchange the code, find the account, store the tokens,
-    /// link the organization, run the app's after-link hook, request the first sync.
+    /// The app's OAuth callback: exchange the code, find the account, store the tokens, link
+    /// the organization, run the app's after-link hook, request the first sync.
     pub async fn link_callback(
         &self,
         provider: &str,
         code: Option<&str>,
         state: Option<&str>,
         error: Option<&str>,
-    ) -> HttpReply {
+    ) -> Result<Linked, LinkError> {
         let (Some(app), Some(oauth)) = (
             self.apps.get(provider),
             self.oauth.iter().find(|(p, _)| p.as_str() == provider),
         ) else {
-            return self.unknown_app(provider);
+            return Err(self.unknown_app(provider));
         };
         let now = SystemClock.now();
         let authorized = match oauth.1.linker.callback(code, state, error, now).await {
             Ok(authorized) => authorized,
             Err(e) => {
                 tracing::warn!(provider, error = %e, "OAuth callback refused");
-                return HttpReply::page(400, "Linking failed", &e.to_string());
+                return Err(LinkError::Refused(e));
             }
         };
         let access_token = authorized.tokens.access_token.expose().to_owned();
-        let account = match app.discover_account(&access_token).await {
-            Ok(account) => account,
-            Err(e) => {
-                return HttpReply::page(
-                    502,
-                    "Linking failed",
-                    &format!(
-                        "{} did not say which account this is ({e}); try again",
-                        app.display_name()
-                    ),
-                );
+        let account = app.discover_account(&access_token).await.map_err(|error| {
+            LinkError::AccountUnknown {
+                app_name: app.display_name().to_owned(),
+                error,
             }
-        };
+        })?;
         let group = authorized.group_id.to_string();
-        let org = match linking::complete_link(
+        let org = linking::complete_link(
             self.ports.store.as_ref(),
             self.ports.credentials.as_ref(),
             authorized,
@@ -100,10 +149,7 @@ impl ConnectorService {
             now,
         )
         .await
-        {
-            Ok(org) => org,
-            Err(e) => return HttpReply::page(409, "Linking refused", &e.to_string()),
-        };
+        .map_err(LinkError::NotLinked)?;
         let link = LinkContext {
             account: &account,
             access_token: &access_token,
@@ -122,15 +168,11 @@ impl ConnectorService {
             tracing::warn!(org = %org.id, error = %e, "first sync not queued; the schedule will run it");
         }
         tracing::info!(org = %org.id, provider, realm = %account.realm, "account linked; first sync requested");
-        HttpReply::page(
-            200,
-            "Linked",
-            &format!(
-                "Connec! group {} is now linked to {} account {}. The first sync has started.",
-                org.group_id,
-                app.display_name(),
-                account.realm
-            ),
-        )
+        Ok(Linked {
+            org: org.id,
+            group: org.group_id,
+            app_name: app.display_name().to_owned(),
+            realm: account.realm,
+        })
     }
 }

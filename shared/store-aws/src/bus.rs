@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use realtime::{BusError, EventBus, WorkItem};
+use sync_core::ports::{BusError, EventBus, WorkItem};
 
 use crate::error::describe;
 use crate::store::backoff;

@@ -7,8 +7,8 @@
 //! | [`sync_core::ports::SyncStore`] | [`DynamoStore`] | DynamoDB, one table |
 //! | [`linking::CredentialStore`] | [`SecretsCredentialStore`] | Secrets Manager, one secret per linked account |
 //! | [`linking::AuthorizationStateStore`] | [`DynamoAuthorizationStateStore`] | DynamoDB (same table) |
-//! | [`realtime::Dedupe`] | [`DynamoDedupe`] | DynamoDB (same table) |
-//! | [`realtime::EventBus`] | [`EventBridgeBus`] | EventBridge, a custom bus |
+//! | [`sync_core::ports::Dedupe`] | [`DynamoDedupe`] | DynamoDB (same table) |
+//! | [`sync_core::ports::EventBus`] | [`EventBridgeBus`] | EventBridge, a custom bus |
 //!
 //! Configuration comes from the environment ([`AwsConfig::from_env`]: `TABLE_NAME`,
 //! `EVENT_BUS_NAME`, `SECRETS_PREFIX`); the SDK's own settings (region, credentials,

@@ -10,7 +10,7 @@ use sync_core::domain::{GroupId, Provider, Tenant, Timestamp};
 use sync_core::error::StoreError;
 
 use linking::{AuthorizationStateStore, PendingAuthorization, SecretString};
-use realtime::Dedupe;
+use sync_core::ports::Dedupe;
 
 use crate::attr::{
     EXPIRES_MS, Item, PK, TTL, duration_millis, esc, get_s, key, n, req_n, req_s, s, ttl_seconds,

@@ -5,10 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use realtime::Dedupe;
 use rusqlite::{TransactionBehavior, params};
 use sync_core::domain::Timestamp;
 use sync_core::error::StoreError;
+use sync_core::ports::Dedupe;
 
 use crate::secrets::Db;
 
@@ -18,7 +18,7 @@ use crate::secrets::Db;
 ///
 /// ```
 /// use std::time::Duration;
-/// use realtime::Dedupe;
+/// use sync_core::ports::Dedupe;
 /// use store_embedded::SqliteDedupe;
 /// use sync_core::domain::Timestamp;
 ///

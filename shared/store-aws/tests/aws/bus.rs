@@ -1,9 +1,9 @@
 //! EventBridge publishing against moto.
 
-use realtime::{EventBus, WorkItem};
 use serde_json::json;
 use store_aws::{EventBridgeBus, MAX_ENTRY_BYTES};
 use sync_core::domain::{AppId, EntityName, OrgId};
+use sync_core::ports::{EventBus, WorkItem};
 
 use crate::support;
 

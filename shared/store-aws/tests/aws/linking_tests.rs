@@ -8,11 +8,11 @@ use linking::{
     AccountKey, AuthorizationStateStore, CredentialStore, LinkStatus, PendingAuthorization,
     SaveOutcome, SecretString, TokenSet,
 };
-use realtime::Dedupe;
 use store_aws::{
     DynamoAuthorizationStateStore, DynamoDedupe, SecretsCredentialStore, create_table,
 };
 use sync_core::domain::{GroupId, Provider, Tenant, Timestamp};
+use sync_core::ports::Dedupe;
 
 use crate::support;
 

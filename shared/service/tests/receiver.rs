@@ -1,5 +1,5 @@
-//! The webhook receiver: verification before parsing, routing, dedupe, and nothing queued for a
-//! bad request.
+//! The webhook receiver (`service::WebhookReceiver`): verification before parsing, routing,
+//! dedupe, and nothing queued for a bad request; outcomes typed, HTTP left to the edge.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use chrono::Utc;
 use connector_sdk::ProviderFactory;
 use hubspot::webhooks::hubspot_v3_signature;
-use realtime::{BusError, EventBus, MemoryDedupe, WebhookReceiver, WorkItem};
 use serde_json::json;
+use service::{MemoryDedupe, ReceiveError, Received, Unavailable, WebhookReceiver};
 use store_embedded::EmbeddedStore;
 use sync_core::domain::*;
-use sync_core::ports::{Clock, SyncStore, SystemClock};
-use webhooks::{BasicAuthVerifier, RawRequest, basic_auth_header};
+use sync_core::ports::{BusError, Clock, EventBus, SyncStore, SystemClock, WorkItem};
+use webhooks::{Acknowledgement, BasicAuthVerifier, RawRequest, basic_auth_header};
 
 /// Records what is queued; can refuse publishes (an unavailable bus).
 #[derive(Default)]
@@ -100,6 +100,19 @@ async fn receiver() -> (WebhookReceiver, Arc<Recorder>) {
     (receiver, bus)
 }
 
+/// (accepted, duplicates, ignored) of an accepted delivery.
+fn counts(received: &Received) -> (usize, usize, usize) {
+    (received.accepted, received.duplicates, received.ignored)
+}
+
+/// The verifier's status and message of a rejected delivery.
+fn rejected(outcome: Result<Received, ReceiveError>) -> (u16, String) {
+    match outcome {
+        Err(ReceiveError::Rejected { status, message }) => (status, message),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
 fn queued(bus: &Recorder) -> Vec<WorkItem> {
     bus.items.lock().unwrap().clone()
 }
@@ -139,13 +152,10 @@ async fn a_connec_notification_with_two_groups_is_routed_to_both_organizations()
         headers: &headers,
         body: body.as_bytes(),
     };
-    let reply = receiver.connec("acme", &request).await;
-    assert_eq!(reply.status, 200);
-    let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-    assert_eq!(
-        answer,
-        json!({ "accepted": 3, "duplicates": 0, "ignored": 2 })
-    );
+    let received = receiver.connec("acme", &request).await.unwrap();
+    assert_eq!(counts(&received), (3, 0, 2));
+    // Basic auth keeps the default acknowledgement: the counts are answered.
+    assert_eq!(received.acknowledgement, Acknowledgement::json_ok());
     let items = queued(&bus);
     assert_eq!(items.len(), 3);
     let targets: Vec<(String, String, usize)> = items
@@ -179,10 +189,9 @@ async fn wrong_basic_credentials_get_401_and_queue_nothing() {
             headers: &headers,
             body: body.as_bytes(),
         };
-        let reply = receiver.connec("acme", &request).await;
-        assert_eq!(reply.status, 401);
-        let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-        assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()));
+        let (status, message) = rejected(receiver.connec("acme", &request).await);
+        assert_eq!(status, 401);
+        assert!(!message.is_empty());
     }
     let headers = vec![("Authorization".to_owned(), basic_auth_header("id", "key"))];
     let request = RawRequest {
@@ -191,8 +200,14 @@ async fn wrong_basic_credentials_get_401_and_queue_nothing() {
         headers: &headers,
         body: b"{not json",
     };
-    assert_eq!(receiver.connec("acme", &request).await.status, 400);
-    assert_eq!(receiver.connec("other-tenant", &request).await.status, 404);
+    assert!(matches!(
+        receiver.connec("acme", &request).await,
+        Err(ReceiveError::BadBody(_))
+    ));
+    assert!(matches!(
+        receiver.connec("other-tenant", &request).await,
+        Err(ReceiveError::UnknownTenant(tenant)) if tenant == "other-tenant"
+    ));
     assert!(queued(&bus).is_empty());
 }
 
@@ -213,8 +228,8 @@ async fn hubspot_webhooks_are_verified_deduplicated_and_routed_by_portal() {
         headers: &headers,
         body: body.as_bytes(),
     };
-    let reply = receiver.app_webhook("hubspot", &request).await;
-    assert_eq!(reply.status, 200);
+    let received = receiver.app_webhook("hubspot", &request).await.unwrap();
+    assert_eq!(counts(&received), (2, 0, 0));
     let items = queued(&bus);
     assert_eq!(
         items,
@@ -233,10 +248,8 @@ async fn hubspot_webhooks_are_verified_deduplicated_and_routed_by_portal() {
     );
 
     // The same delivery again (HubSpot retries): accepted, nothing new queued.
-    let reply = receiver.app_webhook("hubspot", &request).await;
-    assert_eq!(reply.status, 200);
-    let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-    assert_eq!(answer["duplicates"], json!(3));
+    let received = receiver.app_webhook("hubspot", &request).await.unwrap();
+    assert_eq!(received.duplicates, 3);
     assert_eq!(queued(&bus).len(), 2);
 }
 
@@ -253,7 +266,10 @@ async fn forged_tampered_and_expired_hubspot_webhooks_get_401_and_change_nothing
         headers: &forged,
         body: body.as_bytes(),
     };
-    assert_eq!(receiver.app_webhook("hubspot", &request).await.status, 401);
+    assert_eq!(
+        rejected(receiver.app_webhook("hubspot", &request).await).0,
+        401
+    );
 
     let signed = hubspot_request(body.as_bytes(), now, "secret");
     let tampered = body.replace("\"objectId\":1", "\"objectId\":2");
@@ -263,7 +279,10 @@ async fn forged_tampered_and_expired_hubspot_webhooks_get_401_and_change_nothing
         headers: &signed,
         body: tampered.as_bytes(),
     };
-    assert_eq!(receiver.app_webhook("hubspot", &request).await.status, 401);
+    assert_eq!(
+        rejected(receiver.app_webhook("hubspot", &request).await).0,
+        401
+    );
 
     let old = now - 6 * 60 * 1000;
     let expired = hubspot_request(body.as_bytes(), old, "secret");
@@ -273,7 +292,10 @@ async fn forged_tampered_and_expired_hubspot_webhooks_get_401_and_change_nothing
         headers: &expired,
         body: body.as_bytes(),
     };
-    assert_eq!(receiver.app_webhook("hubspot", &request).await.status, 401);
+    assert_eq!(
+        rejected(receiver.app_webhook("hubspot", &request).await).0,
+        401
+    );
 
     let request = RawRequest {
         method: "POST",
@@ -281,7 +303,10 @@ async fn forged_tampered_and_expired_hubspot_webhooks_get_401_and_change_nothing
         headers: &[],
         body: body.as_bytes(),
     };
-    assert_eq!(receiver.app_webhook("hubspot", &request).await.status, 401);
+    assert_eq!(
+        rejected(receiver.app_webhook("hubspot", &request).await).0,
+        401
+    );
     assert!(queued(&bus).is_empty());
     let _ = SystemClock.now();
 }
@@ -293,7 +318,7 @@ fn connec_request(body: &str) -> (Vec<(String, String)>, Vec<u8>) {
     )
 }
 
-async fn deliver_connec(receiver: &WebhookReceiver, body: &str) -> (u16, serde_json::Value) {
+async fn deliver_connec(receiver: &WebhookReceiver, body: &str) -> Result<Received, ReceiveError> {
     let (headers, bytes) = connec_request(body);
     let request = RawRequest {
         method: "POST",
@@ -301,12 +326,10 @@ async fn deliver_connec(receiver: &WebhookReceiver, body: &str) -> (u16, serde_j
         headers: &headers,
         body: &bytes,
     };
-    let reply = receiver.connec("acme", &request).await;
-    let answer = serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null);
-    (reply.status, answer)
+    receiver.connec("acme", &request).await
 }
 
-async fn deliver_hubspot(receiver: &WebhookReceiver, body: &str) -> (u16, serde_json::Value) {
+async fn deliver_hubspot(receiver: &WebhookReceiver, body: &str) -> Result<Received, ReceiveError> {
     let now = Utc::now().timestamp_millis();
     let headers = hubspot_request(body.as_bytes(), now, "secret");
     let request = RawRequest {
@@ -315,9 +338,7 @@ async fn deliver_hubspot(receiver: &WebhookReceiver, body: &str) -> (u16, serde_
         headers: &headers,
         body: body.as_bytes(),
     };
-    let reply = receiver.app_webhook("hubspot", &request).await;
-    let answer = serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null);
-    (reply.status, answer)
+    receiver.app_webhook("hubspot", &request).await
 }
 
 fn hubspot_events(events: &[(u64, u64, u64)]) -> String {
@@ -341,22 +362,22 @@ async fn a_webhook_whose_work_could_not_be_queued_is_queued_on_redelivery() {
     let (receiver, bus) = receiver().await;
     let body = hubspot_events(&[(41, 101, 501), (42, 202, 601)]);
 
-    // The bus is down: 503, and nothing is marked as seen.
+    // The bus is down: unavailable (a 503), and nothing is marked as seen.
     bus.fail_after(0, 1);
-    let (status, _) = deliver_hubspot(&receiver, &body).await;
-    assert_eq!(status, 503);
+    assert!(matches!(
+        deliver_hubspot(&receiver, &body).await,
+        Err(ReceiveError::Unavailable(Unavailable::AcceptWebhooks))
+    ));
     assert!(queued(&bus).is_empty());
 
     // HubSpot redelivers: the work is queued, not dropped as a duplicate.
-    let (status, answer) = deliver_hubspot(&receiver, &body).await;
-    assert_eq!(status, 200);
-    assert_eq!(answer["duplicates"], json!(0), "{answer}");
+    let received = deliver_hubspot(&receiver, &body).await.unwrap();
+    assert_eq!(received.duplicates, 0, "{received:?}");
     assert_eq!(queued(&bus).len(), 2);
 
     // Now it is seen.
-    let (status, answer) = deliver_hubspot(&receiver, &body).await;
-    assert_eq!(status, 200);
-    assert_eq!(answer["duplicates"], json!(2));
+    let received = deliver_hubspot(&receiver, &body).await.unwrap();
+    assert_eq!(received.duplicates, 2);
     assert_eq!(queued(&bus).len(), 2);
 }
 
@@ -366,18 +387,19 @@ async fn a_partly_queued_webhook_queues_only_the_rest_on_redelivery() {
     // Two organizations, two publishes: the first goes through, the second fails.
     let body = hubspot_events(&[(51, 101, 501), (52, 202, 601)]);
     bus.fail_after(1, 1);
-    let (status, _) = deliver_hubspot(&receiver, &body).await;
-    assert_eq!(status, 503);
+    assert!(matches!(
+        deliver_hubspot(&receiver, &body).await,
+        Err(ReceiveError::Unavailable(Unavailable::AcceptWebhooks))
+    ));
     assert_eq!(
         queued(&bus).len(),
         1,
         "the first organization's work was queued"
     );
 
-    let (status, answer) = deliver_hubspot(&receiver, &body).await;
-    assert_eq!(status, 200);
-    assert_eq!(answer["duplicates"], json!(1), "{answer}");
-    assert_eq!(answer["accepted"], json!(1));
+    let received = deliver_hubspot(&receiver, &body).await.unwrap();
+    assert_eq!(received.duplicates, 1, "{received:?}");
+    assert_eq!(received.accepted, 1);
     let items = queued(&bus);
     assert_eq!(items.len(), 2, "each organization's work queued once");
     assert_ne!(items[0], items[1]);
@@ -390,25 +412,18 @@ async fn a_duplicate_connec_delivery_is_queued_once_and_other_versions_pass() {
     let v2 = json!({ "id": "p1", "group_id": "cld-1", "first_name": "B", "updated_at": "2026-01-01T10:00:05Z" });
     let once = json!({ "people": [v1] }).to_string();
 
-    let (status, answer) = deliver_connec(&receiver, &once).await;
-    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)));
+    let received = deliver_connec(&receiver, &once).await.unwrap();
+    assert_eq!(received.accepted, 1);
     // Connec! (or the network) delivers the same body again: nothing new is queued.
-    let (status, answer) = deliver_connec(&receiver, &once).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        answer,
-        json!({ "accepted": 0, "duplicates": 1, "ignored": 0 })
-    );
+    let received = deliver_connec(&receiver, &once).await.unwrap();
+    assert_eq!(counts(&received), (0, 1, 0));
     assert_eq!(queued(&bus).len(), 1);
 
     // One notification carrying a known copy, a new version and that version again: the new
     // version goes to the engine once, with its record as sent.
     let mixed = json!({ "people": [v1, v2, v2] }).to_string();
-    let (_, answer) = deliver_connec(&receiver, &mixed).await;
-    assert_eq!(
-        answer,
-        json!({ "accepted": 1, "duplicates": 2, "ignored": 0 })
-    );
+    let received = deliver_connec(&receiver, &mixed).await.unwrap();
+    assert_eq!(counts(&received), (1, 2, 0));
     let items = queued(&bus);
     assert_eq!(
         items[1],
@@ -421,8 +436,8 @@ async fn a_duplicate_connec_delivery_is_queued_once_and_other_versions_pass() {
 
     // The same record in another group is another record.
     let elsewhere = json!({ "people": [{ "id": "p1", "group_id": "cld-2", "first_name": "A", "updated_at": "2026-01-01T10:00:00Z" }] }).to_string();
-    let (_, answer) = deliver_connec(&receiver, &elsewhere).await;
-    assert_eq!(answer["accepted"], json!(1));
+    let received = deliver_connec(&receiver, &elsewhere).await.unwrap();
+    assert_eq!(received.accepted, 1);
 }
 
 #[tokio::test]
@@ -434,14 +449,32 @@ async fn a_connec_notification_whose_work_could_not_be_queued_is_queued_on_redel
     ]})
     .to_string();
     bus.fail_after(1, 1);
-    let (status, answer) = deliver_connec(&receiver, &body).await;
-    assert_eq!(status, 503, "{answer}");
-    assert_eq!(queued(&bus).len(), 1);
-    let (status, answer) = deliver_connec(&receiver, &body).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        answer,
-        json!({ "accepted": 1, "duplicates": 1, "ignored": 0 })
+    let outcome = deliver_connec(&receiver, &body).await;
+    assert!(
+        matches!(
+            outcome,
+            Err(ReceiveError::Unavailable(Unavailable::AcceptNotifications))
+        ),
+        "{outcome:?}"
     );
+    assert_eq!(queued(&bus).len(), 1);
+    let received = deliver_connec(&receiver, &body).await.unwrap();
+    assert_eq!(counts(&received), (1, 1, 0));
     assert_eq!(queued(&bus).len(), 2);
+}
+
+#[tokio::test]
+async fn an_app_that_is_not_served_has_no_webhooks_and_queues_nothing() {
+    let (receiver, bus) = receiver().await;
+    let request = RawRequest {
+        method: "POST",
+        uri: "https://connector.example/webhooks/xero",
+        headers: &[],
+        body: b"{}",
+    };
+    assert!(matches!(
+        receiver.app_webhook("xero", &request).await,
+        Err(ReceiveError::NoWebhooks(app)) if app == "xero"
+    ));
+    assert!(queued(&bus).is_empty());
 }

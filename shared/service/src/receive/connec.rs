@@ -1,0 +1,138 @@
+//! Connec! notifications: HTTP Basic with the tenant's credentials, then each record routed to
+//! every organization of its group whose app syncs its collection, deduplicated per version.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+use sync_core::domain::{EntityName, OrgId, Organization, Tenant};
+use sync_core::ports::WorkItem;
+use webhooks::RawRequest;
+
+use super::{Claimed, ReceiveError, Received, Unavailable, WebhookReceiver};
+
+impl WebhookReceiver {
+    /// A Connec! notification for `tenant`: verified, routed, deduplicated and queued.
+    pub async fn connec(
+        &self,
+        tenant: &str,
+        request: &RawRequest<'_>,
+    ) -> Result<Received, ReceiveError> {
+        let Some(verifier) = self.tenants.get(&Tenant::new(tenant)) else {
+            return Err(ReceiveError::UnknownTenant(tenant.to_owned()));
+        };
+        if let Err(rejection) = verifier.verify(request, self.clock.now().as_datetime()) {
+            tracing::warn!(
+                tenant,
+                status = rejection.status,
+                "Connec! notification rejected"
+            );
+            return Err(rejection.into());
+        }
+        let notifications = connec::notify::parse_connec_notification(request.body)?;
+        let organizations = match self.store.list_organizations().await {
+            Ok(orgs) => orgs,
+            Err(e) => {
+                tracing::error!(tenant, error = %e, "cannot read organizations");
+                return Err(ReceiveError::Unavailable(Unavailable::ReadOrganizations));
+            }
+        };
+        let mut by_group: HashMap<&str, Vec<&Organization>> = HashMap::new();
+        for org in organizations.iter().filter(|o| o.tenant.as_str() == tenant) {
+            by_group.entry(org.group_id.as_str()).or_default().push(org);
+        }
+        let now = self.clock.now();
+        let mut batches: BTreeMap<(OrgId, EntityName), Claimed<Value>> = BTreeMap::new();
+        let (mut ignored, mut duplicates) = (0usize, 0usize);
+        for notification in notifications {
+            let entity = EntityName::new(notification.collection.clone());
+            if !self
+                .apps
+                .iter()
+                .any(|app| app.entities().iter().any(|p| p.hub == entity))
+            {
+                tracing::info!(tenant, collection = %notification.collection, "notification ignored: collection not synced");
+                ignored += 1;
+                continue;
+            }
+            let Some(orgs) = by_group.get(notification.group_id.as_str()) else {
+                tracing::info!(tenant, group = %notification.group_id, "notification ignored: group not linked");
+                ignored += 1;
+                continue;
+            };
+            // Every app linked to the group that syncs the collection gets the record.
+            let targets: Vec<&Organization> = orgs
+                .iter()
+                .copied()
+                .filter(|org| self.apps.pair(&org.provider, &entity).is_some())
+                .filter(|org| org.sync_enabled && org.flags(&entity).to_app)
+                .collect();
+            if targets.is_empty() {
+                tracing::info!(tenant, group = %notification.group_id, entity = %entity, "notification ignored: sync or direction off");
+                ignored += 1;
+                continue;
+            }
+            for org in targets {
+                let key = connec_record_key(tenant, org, &notification);
+                match self.dedupe.first_time(&key, now, self.dedupe_ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        duplicates += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(tenant, error = %e, "cannot record the notification");
+                        self.release(batches.into_values()).await;
+                        return Err(ReceiveError::Unavailable(Unavailable::AcceptNotifications));
+                    }
+                }
+                let batch = batches.entry((org.id.clone(), entity.clone())).or_default();
+                batch.items.push(notification.record.clone());
+                batch.keys.push(key);
+            }
+        }
+        let mut accepted = 0usize;
+        let mut batches = batches.into_iter();
+        while let Some(((org, entity), batch)) = batches.next() {
+            let count = batch.items.len();
+            let item = WorkItem::HubRecords {
+                org,
+                entity,
+                records: batch.items,
+            };
+            if let Err(e) = self.bus.publish(item).await {
+                tracing::error!(tenant, error = %e, "cannot queue notification work");
+                let unqueued = std::iter::once(Claimed {
+                    items: Vec::new(),
+                    keys: batch.keys,
+                })
+                .chain(batches.map(|(_, rest)| rest));
+                self.release(unqueued).await;
+                return Err(ReceiveError::Unavailable(Unavailable::AcceptNotifications));
+            }
+            accepted += count;
+        }
+        Ok(Received {
+            accepted,
+            duplicates,
+            ignored,
+            acknowledgement: verifier.acknowledgement(),
+        })
+    }
+}
+
+/// The dedupe key of one Connec! record version for one organization: tenant, group,
+/// collection, the app it goes to, and a SHA-256 digest (keyed, from the webhooks crate) of the
+/// record as sent, in serde_json's canonical key order. (A redelivery straddling the upgrade from
+/// the one-app key is applied twice, which the engine's content hashes make a no-op.)
+fn connec_record_key(
+    tenant: &str,
+    org: &Organization,
+    notification: &connec::notify::ConnecNotification,
+) -> String {
+    let bytes = serde_json::to_vec(&notification.record).unwrap_or_default();
+    let digest = webhooks::body_hmac_signature("connec-record-version", &bytes);
+    format!(
+        "connec:{tenant}:{}:{}:{digest}:{}",
+        notification.group_id, notification.collection, org.provider
+    )
+}
