@@ -107,16 +107,25 @@ mod attr;
 mod bus;
 mod config;
 mod error;
+mod idmap_items;
 mod idmaps;
+mod leases;
+mod orgs;
+mod progress;
+mod requests;
+mod runs;
 mod secrets;
 mod state;
 mod store;
+mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use bus::{DETAIL_TYPE_APP_CHANGES, DETAIL_TYPE_HUB_RECORDS, DETAIL_TYPE_SYNC, EVENT_SOURCE};
 pub use bus::{EventBridgeBus, MAX_ENTRY_BYTES};
 pub use config::{AwsConfig, ConfigError, load_sdk_config};
+pub use runs::RUNS_KEPT;
 pub use secrets::{DEFAULT_CACHE_TTL, SecretsCredentialStore};
 pub use state::{DynamoAuthorizationStateStore, DynamoDedupe};
-pub use store::{DynamoStore, RUNS_KEPT, create_table};
+pub use store::DynamoStore;
+pub use table::create_table;
