@@ -217,7 +217,10 @@ pub async fn organizations_round_trip(store: &dyn SyncStore, _scale: &Scale) {
 
     let mut org = organization("acme");
     store.put_organization(&org).await.unwrap();
-    store.put_organization(&organization("beta")).await.unwrap();
+    // Another group: a group holds one organization per app.
+    let mut beta = organization("beta");
+    beta.group_id = GroupId::new("cld-456");
+    store.put_organization(&beta).await.unwrap();
     assert_eq!(
         store.get_organization(&org_id()).await.unwrap(),
         Some(org.clone())
