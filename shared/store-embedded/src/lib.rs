@@ -14,7 +14,10 @@
 //! - **Uniqueness enforced by the database**: `(org, entity, hub id)` and `(org, entity, app id)`
 //!   are unique indexes, so two concurrent writers (tasks, or even processes sharing the file)
 //!   can never link one record twice. SQLite lets a unique index hold many `NULL`s, which is
-//!   exactly what half-known id-maps (only one side known yet) need.
+//!   exactly what half-known id-maps (only one side known yet) need. A group links one account
+//!   of each app: `(tenant, group, provider)` of an organization is unique too (schema version
+//!   5), and a second organization for it is refused with [`StoreError::Conflict`] naming the
+//!   group and the app.
 //!
 //! The file is opened in WAL mode with a busy timeout so that readers do not block the writer
 //! and several processes may share it. The schema is versioned with `PRAGMA user_version` and

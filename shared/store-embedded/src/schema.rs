@@ -1,7 +1,12 @@
 //! The schema: versioned migrations (`PRAGMA user_version`) and [`migrate`], which brings a
 //! database file of any older version forward to the current one.
+//!
+//! Version 5 makes `(tenant, group_id, provider)` of `organizations` unique (a group links one
+//! account of each app) and indexes `(provider, realm)` (an account's organization). A file
+//! whose organizations already break the rule is not migrated: opening it fails with an error
+//! naming the group, the app and the organizations, and the file stays as it was.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use sync_core::error::StoreError;
 
 use crate::error::Fail;
@@ -117,7 +122,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX authorization_states_expiry ON authorization_states (expires_at);
     ",
-    // Version 2: webhook dedupe keys, so a redelivered event is still recognised after a restart.
+    // Version 3: webhook dedupe keys, so a redelivered event is still recognised after a restart.
     r"
     CREATE TABLE webhook_dedupe (
         key         TEXT PRIMARY KEY NOT NULL,
@@ -125,9 +130,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_dedupe_expiry ON webhook_dedupe (expires_at);
     ",
-    // v3: writes in flight, `side:hash;side:hash` (the engine's write-ahead).
+    // Version 4: writes in flight, `side:hash;side:hash` (the engine's write-ahead).
     "ALTER TABLE idmaps ADD COLUMN pending_hash TEXT;",
+    // Version 5: one organization per app per group (checked first, see `precondition`), and
+    // an account's organization found by index.
+    r"
+    CREATE UNIQUE INDEX organizations_link ON organizations (tenant, group_id, provider);
+    CREATE INDEX organizations_account ON organizations (provider, realm);
+    ",
 ];
+
+/// The version whose migration makes `(tenant, group_id, provider)` unique starts from this one.
+const BEFORE_ONE_ORGANIZATION_PER_LINK: i64 = 4;
+
+/// At most this many broken groups are named when a migration is refused.
+const NAMED: usize = 10;
 
 /// Applies pending migrations, each in its own immediate transaction (so that two processes
 /// opening a fresh file at once do not both migrate it).
@@ -147,9 +164,66 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Fail> {
         }
         // Non-negative and below `known`, checked above.
         let index = usize::try_from(version).unwrap_or(0);
+        precondition(&tx, version)?;
         tx.execute_batch(MIGRATIONS[index])?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
         tracing::debug!(version = version + 1, "embedded store schema migrated");
     }
 }
+
+/// What the data must satisfy before the migration from `version` runs (a unique index over
+/// rows that break it would fail with SQLite's bare "UNIQUE constraint failed").
+fn precondition(tx: &Transaction<'_>, version: i64) -> Result<(), Fail> {
+    if version != BEFORE_ONE_ORGANIZATION_PER_LINK {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare(
+        "SELECT tenant, group_id, provider, id FROM organizations \
+         WHERE (tenant, group_id, provider) IN (SELECT tenant, group_id, provider \
+         FROM organizations GROUP BY tenant, group_id, provider HAVING COUNT(*) > 1) \
+         ORDER BY tenant, group_id, provider, id",
+    )?;
+    let mut rows = stmt.query([])?;
+    // (tenant, group, provider) -> organization ids, in order.
+    let mut broken: Vec<((String, String, String), Vec<String>)> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let link = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let id: String = row.get(3)?;
+        match broken.last_mut() {
+            Some((last, ids)) if *last == link => ids.push(id),
+            _ => broken.push((link, vec![id])),
+        }
+    }
+    if broken.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = broken
+        .iter()
+        .take(NAMED)
+        .map(|((tenant, group, provider), ids)| {
+            format!(
+                "group {group} of tenant {tenant} has {} organizations for app {provider} ({})",
+                ids.len(),
+                ids.join(", ")
+            )
+        })
+        .collect();
+    let more = broken.len().saturating_sub(NAMED);
+    Err(Fail::Store(StoreError::Backend(format!(
+        "schema version {} allows one organization per app per group, and this file has more: \
+         {}{}; keep one organization of each (delete the others from the `organizations` table) \
+         and open the file again (nothing was changed)",
+        BEFORE_ONE_ORGANIZATION_PER_LINK + 1,
+        named.join("; "),
+        if more > 0 {
+            format!(" (and {more} more groups)")
+        } else {
+            String::new()
+        }
+    ))))
+}
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod tests;
