@@ -75,6 +75,21 @@ impl DynamoStore {
         self.inner.operations.load(Ordering::Relaxed)
     }
 
+    /// Deletes an organization and its link item (the place it holds in its group for its app)
+    /// in one transaction; `false` if there was none. Not part of [`SyncStore`]: the framework
+    /// never deletes an organization (unlinking switches its sync off and keeps it), so this is
+    /// for an operator's clean-up. Its sync state and runs stay: purge them first
+    /// ([`SyncStore::purge_sync_state`]) if they should go too. Not counted in
+    /// [`operations`](Self::operations).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when DynamoDB fails, [`StoreError::Conflict`] when concurrent
+    /// writers keep changing the organization.
+    pub async fn delete_organization(&self, id: &OrgId) -> Result<bool, StoreError> {
+        orgs::delete_organization(self, id).await
+    }
+
     fn count(&self) {
         self.inner.operations.fetch_add(1, Ordering::Relaxed);
     }
