@@ -1,3 +1,6 @@
+//! The embedded store's tests: the conformance suite, plus what only a file can show (reopening,
+//! the schema version, corrupt rows, two connections on one file).
+
 use std::sync::Arc;
 use std::time::Duration;
 
