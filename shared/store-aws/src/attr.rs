@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
+use sync_core::domain::Timestamp;
 use sync_core::error::StoreError;
 
 /// An item as the SDK sees it.
@@ -153,6 +154,15 @@ pub(crate) fn duration_millis(ttl: std::time::Duration) -> i64 {
 
 pub(crate) fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A time read back from epoch milliseconds.
+pub(crate) fn timestamp(what: &str, millis: i64) -> Result<Timestamp, StoreError> {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(Timestamp::from_datetime)
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("{what}: {millis} is not a valid epoch-ms time"))
+        })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use sync_core::ports::{BusError, EventBus, WorkItem};
 
 use crate::error::describe;
-use crate::store::backoff;
+use crate::requests::backoff;
 
 /// `Source` of every event.
 pub const EVENT_SOURCE: &str = "connector";

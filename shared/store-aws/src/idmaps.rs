@@ -1,6 +1,6 @@
 //! The id-map rules of `save_idmaps`, applied to a snapshot of the items a batch touches.
 //!
-//! Pure logic (no I/O): [`crate::store`] reads the snapshot, applies every map of the batch in
+//! Pure logic (no I/O): [`crate::idmap_items`] reads the snapshot, applies every map of the batch in
 //! order, and writes the items whose content changed, each conditioned on what was read.
 
 use std::collections::HashMap;

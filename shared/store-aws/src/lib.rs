@@ -24,6 +24,7 @@
 //! | Item | `PK` | `SK` | `GSI1PK` / `GSI1SK` | TTL `expires_at` | Notes |
 //! |---|---|---|---|---|---|
 //! | Organization | `ORG#<org>` | `ORG` | `ORGS` / `<org>` | - | `list_organizations` is a Query on GSI1 (pages of 1 MB, 100,000 orgs fine) |
+//! | Organization link | `LINK#<tenant>#<group>#<provider>` | `LINK` | - | - | `org`: the one organization of this group for this app, written with it |
 //! | Id-map with a hub id (the record) | `MAP#<org>#<entity>#HUB#<hub_id>` | `MAP` | `MAPS#<org>` / `<entity>#<created_seq>#<PK>` | - | all id-map fields, `ver`, `created_seq` (epoch ms x 10,000 + position in the batch) |
 //! | App-id uniqueness pointer | `MAP#<org>#<entity>#APP#<app_id>` | `MAP` | - | - | `kind=pointer`, `hub_id`: the app id is taken by this hub id |
 //! | Half-known id-map (app id only) | `MAP#<org>#<entity>#APP#<app_id>` | `MAP` | `MAPS#<org>` / `<entity>#<created_seq>#<PK>` | - | `kind=record`: the record lives under its app item until a hub id is known |
@@ -80,6 +81,26 @@
 //! organization whose sync is already off; a map written a moment before the purge may be missed
 //! by the index and can be purged again.
 //!
+//! ## Organizations: one per app per group
+//!
+//! A group links one account of each app, so `(tenant, group, provider)` is unique; its link
+//! item holds the organization that has it. `put_organization` reads the organization and the
+//! link item (strongly consistent) and writes both in one `TransactWriteItems`: the
+//! organization conditioned on the link it had when read (or on being absent), the link item on
+//! naming what was read (nobody, this organization, or a stale holder: one whose organization
+//! is gone or holds another link), plus the delete of its old link item when it moves to another
+//! group or app. Another organization holding the link fails with
+//! [`sync_core::error::StoreError::Conflict`] naming the group and the app; a cancelled
+//! transaction is re-read and retried (at most 5 times). [`DynamoStore::delete_organization`]
+//! deletes an organization with its link item.
+//!
+//! Tables written before link items: an organization without one reads, lists and syncs as
+//! before and gets its link item on its next put (a relink, a settings change). Until then it
+//! does not hold its place, and a second organization for its group and app would be accepted
+//! (linking does not create one: it reuses the group's organization for the app). If a table
+//! already holds two, the first one put again keeps the place and the other's puts are refused
+//! until it moves.
+//!
 //! ## Runs and leases
 //!
 //! A run is written twice in one transaction (by id, and in its organization's listing); when a
@@ -105,16 +126,25 @@ mod attr;
 mod bus;
 mod config;
 mod error;
+mod idmap_items;
 mod idmaps;
+mod leases;
+mod orgs;
+mod progress;
+mod requests;
+mod runs;
 mod secrets;
 mod state;
 mod store;
+mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use bus::{DETAIL_TYPE_APP_CHANGES, DETAIL_TYPE_HUB_RECORDS, DETAIL_TYPE_SYNC, EVENT_SOURCE};
 pub use bus::{EventBridgeBus, MAX_ENTRY_BYTES};
 pub use config::{AwsConfig, ConfigError, load_sdk_config};
+pub use runs::RUNS_KEPT;
 pub use secrets::{DEFAULT_CACHE_TTL, SecretsCredentialStore};
 pub use state::{DynamoAuthorizationStateStore, DynamoDedupe};
-pub use store::{DynamoStore, RUNS_KEPT, create_table};
+pub use store::DynamoStore;
+pub use table::create_table;

@@ -15,7 +15,7 @@ use sync_core::domain::Timestamp;
 use sync_core::error::StoreError;
 
 use crate::error::{describe, has_code};
-use crate::store::backoff;
+use crate::requests::backoff;
 
 /// How long [`SecretsCredentialStore::load`](CredentialStore::load) serves a cached value.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);

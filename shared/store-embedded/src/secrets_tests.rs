@@ -1,3 +1,6 @@
+//! Tests of the encrypted credential store and the authorization state store: sealing on
+//! disk, wrong keys, versions, single-use states.
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,10 +1,21 @@
+//! The embedded store's tests: the conformance suite, plus what only a file can show (reopening,
+//! the schema version, corrupt rows, two connections on one file).
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::*;
+use rusqlite::Connection;
 use sync_core::conformance::{
     Scale, all_maps, assert_conflict, full_map, map, org_id, organization, pending_record, people,
     run, ts,
 };
+use sync_core::domain::{AppId, HubId, PageCursor, Side, Watermark};
+use sync_core::error::StoreError;
+use sync_core::ports::SyncStore;
+
+use crate::EmbeddedStore;
+use crate::error::sql_error;
+use crate::schema::MIGRATIONS;
 
 sync_core::sync_store_conformance!(EmbeddedStore::in_memory().unwrap(), Scale::default());
 

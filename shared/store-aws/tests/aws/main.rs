@@ -4,5 +4,6 @@
 
 mod bus;
 mod linking_tests;
+mod orgs;
 mod store;
 mod support;

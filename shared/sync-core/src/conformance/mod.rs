@@ -20,10 +20,12 @@
 
 mod fixtures;
 mod idmaps;
+mod orgs;
 mod state;
 
 pub use fixtures::*;
 pub use idmaps::*;
+pub use orgs::*;
 pub use state::*;
 
 /// How many records the volume checks use (a remote backend in an emulator is slower).
@@ -62,6 +64,7 @@ macro_rules! sync_store_conformance {
             linking_two_half_known_maps_merges_them,
             list_idmaps_is_ordered_filtered_and_paged,
             lookups_are_chunked_and_return_only_found_rows,
+            one_organization_per_tenant_group_and_provider,
             organizations_round_trip,
             pending_put_replace_remove,
             purge_forgets_one_organizations_sync_state_and_nothing_else,

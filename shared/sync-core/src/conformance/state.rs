@@ -1,5 +1,5 @@
-//! Checks of the rest of the state: leases, organizations, pending records, purge, runs,
-//! watermarks and checkpoints.
+//! Checks of the rest of the state: leases, pending records, purge, runs, watermarks and
+//! checkpoints.
 
 #![allow(unused_imports)] // one import list for the suite's modules
 
@@ -209,29 +209,6 @@ pub async fn lease_holder_is_reported_and_break_lease_frees_it(
         store.lease_holder(&beta).await.unwrap(),
         Some(holder("worker-e", long_after.plus(ttl)))
     );
-}
-
-/// Conformance check (see the module docs).
-pub async fn organizations_round_trip(store: &dyn SyncStore, _scale: &Scale) {
-    assert_eq!(store.get_organization(&org_id()).await.unwrap(), None);
-
-    let mut org = organization("acme");
-    store.put_organization(&org).await.unwrap();
-    store.put_organization(&organization("beta")).await.unwrap();
-    assert_eq!(
-        store.get_organization(&org_id()).await.unwrap(),
-        Some(org.clone())
-    );
-
-    // Replace.
-    org.sync_enabled = false;
-    org.history_from = None;
-    org.entity_flags.clear();
-    store.put_organization(&org).await.unwrap();
-    let listed = store.list_organizations().await.unwrap();
-    assert_eq!(listed.len(), 2);
-    assert_eq!(listed[0], org);
-    assert_eq!(listed[1].id.as_str(), "beta");
 }
 
 /// Conformance check (see the module docs).

@@ -78,6 +78,8 @@ pub struct Lease {
 ///   rows (hub id only, app id only) that one map links are merged into the hub-side row; a map
 ///   with neither id is refused. A batch is all or nothing. Lookups and listings come in
 ///   insertion order (listings by entity, then insertion).
+/// - Organizations: one per `(tenant, group, provider)`; another one is refused
+///   ([`StoreError::Conflict`] naming the group and the app).
 /// - Runs: insert or replace; the newest 100 per organization (by `started_at`) are kept.
 /// - Leases: acquired when free, expired (`expires_at <= now`) or already ours; renewed by the
 ///   owner even after expiry if nobody took it; released only by the owner.
@@ -180,7 +182,8 @@ impl MemoryStore {
         self.lock().plan.total()
     }
 
-    /// Stores an organization (no counter, no fault): for setting up a test.
+    /// Stores an organization (no counter, no fault, no check of one organization per group
+    /// and app): for setting up a test.
     pub fn insert_organization(&self, org: &Organization) {
         self.lock()
             .data
@@ -253,6 +256,19 @@ fn expires(now: Timestamp, ttl: Duration) -> Timestamp {
 impl SyncStore for MemoryStore {
     async fn put_organization(&self, org: &Organization) -> Result<(), StoreError> {
         self.run(StoreOp::PutOrganization, |data| {
+            let link =
+                |o: &Organization| (o.tenant.clone(), o.group_id.clone(), o.provider.clone());
+            if let Some(other) = data
+                .organizations
+                .values()
+                .find(|other| other.id != org.id && link(other) == link(org))
+            {
+                return Err(StoreError::Conflict(format!(
+                    "organization {} not saved: group {} of tenant {} already has organization \
+                     {} for app {} (a group links one account of each app)",
+                    org.id, org.group_id, org.tenant, other.id, org.provider
+                )));
+            }
             data.organizations.insert(org.id.clone(), org.clone());
             Ok(())
         })

@@ -1,0 +1,134 @@
+//! [`EmbeddedStore`] itself: opening (and migrating) the file, the one shared connection, and
+//! running each operation's database work on Tokio's blocking pool.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use sync_core::error::StoreError;
+#[cfg(doc)]
+use sync_core::ports::SyncStore;
+
+use crate::error::Fail;
+use crate::schema::migrate;
+
+/// How long a statement waits for a lock held by another connection before failing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The embedded [`SyncStore`]: one SQLite file (or an in-memory database for tests).
+///
+/// Cheap to clone: clones share one connection (behind a mutex) and one operation counter. All
+/// database work runs on Tokio's blocking thread pool, so async callers are never blocked; the
+/// port methods must therefore be called from within a Tokio runtime.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) conn: Mutex<Connection>,
+    operations: AtomicU64,
+}
+
+impl fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("operations", &self.operations())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (creating it if needed) the store file at `path`, migrates its schema to the current
+    /// version and switches it to WAL mode with a busy timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the file cannot be opened or migrated, including when it was
+    /// written by a newer build with a schema version this one does not know.
+    ///
+    /// ```
+    /// use store_embedded::EmbeddedStore;
+    /// use sync_core::ports::SyncStore;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = EmbeddedStore::open(dir.path().join("sync.db"))?;
+    /// let runtime = tokio::runtime::Runtime::new()?;
+    /// let orgs = runtime.block_on(store.list_organizations())?;
+    /// assert!(orgs.is_empty());
+    /// assert_eq!(store.operations(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let conn = Connection::open(path).map_err(|e| {
+            StoreError::Backend(format!("open: cannot open `{}`: {e}", path.display()))
+        })?;
+        let store = Self::init(conn, true)?;
+        tracing::debug!(path = %path.display(), "embedded store opened");
+        Ok(store)
+    }
+
+    /// A private in-memory database, gone when the last clone is dropped. For tests.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] if SQLite cannot create the database.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| StoreError::Backend(format!("open: in-memory database: {e}")))?;
+        Self::init(conn, false)
+    }
+
+    /// How many port operations ([`SyncStore`] method calls) this store (all clones together)
+    /// has performed, failed ones included. Benchmarks divide it by records synced.
+    #[must_use]
+    pub fn operations(&self) -> u64 {
+        self.inner.operations.load(Ordering::Relaxed)
+    }
+
+    fn init(mut conn: Connection, wal: bool) -> Result<Self, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| Fail::from(e).into_store("open: busy_timeout"))?;
+        if wal {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| Fail::from(e).into_store("open: journal_mode"))?;
+        }
+        migrate(&mut conn).map_err(|e| e.into_store("open: migrate"))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                operations: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Counts one port operation and runs `work` on the blocking pool with the connection.
+    pub(crate) async fn call<T, F>(&self, op: &'static str, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Fail> + Send + 'static,
+    {
+        self.inner.operations.fetch_add(1, Ordering::Relaxed);
+        let inner = Arc::clone(&self.inner);
+        let joined = tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave a transaction open (dropping a
+            // `Transaction` rolls it back), so a poisoned lock is safe to reuse.
+            let mut conn = inner
+                .conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            work(&mut conn)
+        })
+        .await;
+        match joined {
+            Ok(result) => result.map_err(|e| e.into_store(op)),
+            Err(join) => Err(StoreError::Backend(format!(
+                "{op}: store worker failed: {join}"
+            ))),
+        }
+    }
+}
