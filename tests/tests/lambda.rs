@@ -134,17 +134,24 @@ async fn cloud() -> Cloud {
         ("HUBSPOT_APP_ID", "424242".into()),
         ("APPS", "hubspot".into()),
     ]);
-    let wired = runtime_aws::service_with(
-        &sdk,
-        &|name| env.get(name).cloned(),
-        &connectors::factories(),
-    )
-    .await;
-    assert!(
-        wired.is_ok(),
-        "the functions wire from this environment: {:?}",
-        wired.err()
-    );
+    for function in [
+        runtime_aws::Function::OAuthCallback,
+        runtime_aws::Function::Webhook,
+        runtime_aws::Function::Sync,
+    ] {
+        let wired = runtime_aws::service_with(
+            &sdk,
+            &|name| env.get(name).cloned(),
+            &connectors::factories(),
+            function,
+        )
+        .await;
+        assert!(
+            wired.is_ok(),
+            "the {function:?} function wires from this environment: {:?}",
+            wired.err()
+        );
+    }
     let missing = runtime_aws::service_with(
         &sdk,
         &|name| {
@@ -153,6 +160,7 @@ async fn cloud() -> Cloud {
                 .flatten()
         },
         &connectors::factories(),
+        runtime_aws::Function::Sync,
     )
     .await;
     assert!(

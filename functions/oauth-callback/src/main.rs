@@ -10,6 +10,7 @@ use lambda_http::{Error, run};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime_aws::init_tracing();
-    let service = Arc::new(runtime_aws::service_from_env().await?);
+    let service =
+        Arc::new(runtime_aws::service_from_env(runtime_aws::Function::OAuthCallback).await?);
     run(http_api::oauth_routes(service)).await
 }

@@ -11,6 +11,6 @@ use lambda_http::{Error, run};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime_aws::init_tracing();
-    let service = Arc::new(runtime_aws::service_from_env().await?);
+    let service = Arc::new(runtime_aws::service_from_env(runtime_aws::Function::Webhook).await?);
     run(http_api::webhook_routes(service)).await
 }

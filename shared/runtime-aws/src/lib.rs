@@ -13,6 +13,9 @@
 
 use std::sync::Arc;
 
+mod ports;
+pub use ports::{Function, NotWired};
+
 use connector_sdk::{BuildContext, ProviderError, ProviderFactory, Registry};
 use serde::Deserialize;
 use service::{ConnectorService, HubEndpoint, Ports, ServiceSettings, Tuning};
@@ -106,6 +109,7 @@ pub async fn service_with(
     sdk: &aws_config::SdkConfig,
     lookup: &dyn Fn(&str) -> Option<String>,
     factories: &[Box<dyn ProviderFactory>],
+    function: Function,
 ) -> Result<ConnectorService, SetupError> {
     let aws = AwsConfig::from_lookup(lookup)?;
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
@@ -149,26 +153,41 @@ pub async fn service_with(
         apps.register(provider)
             .map_err(service::WiringError::from)?;
     }
+    // Each function builds only the ports it uses; the others are `NotWired`.
+    let not_wired = |port| NotWired { function, port };
     let ports = Ports {
         store: Arc::new(DynamoStore::new(dynamo.clone(), aws.table_name.clone())),
-        credentials: Arc::new(SecretsCredentialStore::new(secrets, prefix)),
-        states: Arc::new(DynamoAuthorizationStateStore::new(
-            dynamo.clone(),
-            aws.table_name.clone(),
-        )),
-        dedupe: Arc::new(DynamoDedupe::new(dynamo, aws.table_name.clone())),
+        credentials: if function.uses_credentials() {
+            Arc::new(SecretsCredentialStore::new(secrets, prefix))
+        } else {
+            Arc::new(not_wired("the credential store"))
+        },
+        states: if function.uses_states() {
+            Arc::new(DynamoAuthorizationStateStore::new(
+                dynamo.clone(),
+                aws.table_name.clone(),
+            ))
+        } else {
+            Arc::new(not_wired("the OAuth state store"))
+        },
+        dedupe: if function.uses_dedupe() {
+            Arc::new(DynamoDedupe::new(dynamo, aws.table_name.clone()))
+        } else {
+            Arc::new(not_wired("the webhook dedupe store"))
+        },
         bus: Arc::new(EventBridgeBus::new(events, aws.event_bus_name.clone())),
     };
     Ok(ConnectorService::new(ports, settings, apps)?)
 }
 
-/// Builds the service from the process environment (the Lambda cold start).
-pub async fn service_from_env() -> Result<ConnectorService, SetupError> {
+/// Builds the service of `function` from the process environment (the Lambda cold start).
+pub async fn service_from_env(function: Function) -> Result<ConnectorService, SetupError> {
     let sdk = store_aws::load_sdk_config().await;
     service_with(
         &sdk,
         &|name| std::env::var(name).ok(),
         &connectors::factories(),
+        function,
     )
     .await
 }
