@@ -27,14 +27,14 @@
 //! [`ReceiveError::Unavailable`] answer: the sender's redelivery is then queued, not dropped as a
 //! duplicate. Claims of work already queued stay, so a redelivery queues only what was missing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use connector_sdk::Registry;
-use sync_core::domain::Tenant;
-use sync_core::ports::{Clock, Dedupe, EventBus, SyncStore};
+use sync_core::domain::{EntityName, OrgId, Tenant};
+use sync_core::ports::{Clock, Dedupe, EventBus, SyncStore, WorkItem};
 use webhooks::{Acknowledgement, ParseError, Verifier};
 
 mod app;
@@ -148,6 +148,35 @@ impl WebhookReceiver {
     pub fn tenant(mut self, tenant: Tenant, verifier: Box<dyn Verifier>) -> Self {
         self.tenants.insert(tenant, verifier);
         self
+    }
+
+    /// Queues each (organization, entity) batch as one work item built by `item`. When the bus
+    /// refuses one, the claims of every batch not queued are released (so the sender's
+    /// redelivery is queued, not dropped as a duplicate) and the answer is `unavailable`.
+    /// Returns how many items (records or ids) were queued.
+    async fn queue_batches<T>(
+        &self,
+        batches: BTreeMap<(OrgId, EntityName), Claimed<T>>,
+        item: impl Fn(OrgId, EntityName, Vec<T>) -> WorkItem,
+        unavailable: Unavailable,
+    ) -> Result<usize, ReceiveError> {
+        let mut accepted = 0usize;
+        let mut batches = batches.into_iter();
+        while let Some(((org, entity), batch)) = batches.next() {
+            let count = batch.items.len();
+            if let Err(e) = self.bus.publish(item(org, entity, batch.items)).await {
+                tracing::error!(error = %e, "cannot queue webhook work");
+                let unqueued = std::iter::once(Claimed {
+                    items: Vec::new(),
+                    keys: batch.keys,
+                })
+                .chain(batches.map(|(_, rest)| rest));
+                self.release(unqueued).await;
+                return Err(ReceiveError::Unavailable(unavailable));
+            }
+            accepted += count;
+        }
+        Ok(accepted)
     }
 
     /// Releases the dedupe claims of work that was not queued, so that the redelivery is.

@@ -80,27 +80,13 @@ impl WebhookReceiver {
             }
             batch.keys.push(key);
         }
-        let mut accepted = 0usize;
-        let mut batches = batches.into_iter();
-        while let Some(((org, entity), batch)) = batches.next() {
-            let count = batch.items.len();
-            let item = WorkItem::AppChanges {
-                org,
-                entity,
-                ids: batch.items,
-            };
-            if let Err(e) = self.bus.publish(item).await {
-                tracing::error!(provider, error = %e, "cannot queue webhook work");
-                let unqueued = std::iter::once(Claimed {
-                    items: Vec::new(),
-                    keys: batch.keys,
-                })
-                .chain(batches.map(|(_, rest)| rest));
-                self.release(unqueued).await;
-                return Err(ReceiveError::Unavailable(Unavailable::AcceptWebhooks));
-            }
-            accepted += count;
-        }
+        let accepted = self
+            .queue_batches(
+                batches,
+                |org, entity, ids| WorkItem::AppChanges { org, entity, ids },
+                Unavailable::AcceptWebhooks,
+            )
+            .await?;
         Ok(Received {
             accepted,
             duplicates,

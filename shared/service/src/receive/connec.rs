@@ -90,27 +90,17 @@ impl WebhookReceiver {
                 batch.keys.push(key);
             }
         }
-        let mut accepted = 0usize;
-        let mut batches = batches.into_iter();
-        while let Some(((org, entity), batch)) = batches.next() {
-            let count = batch.items.len();
-            let item = WorkItem::HubRecords {
-                org,
-                entity,
-                records: batch.items,
-            };
-            if let Err(e) = self.bus.publish(item).await {
-                tracing::error!(tenant, error = %e, "cannot queue notification work");
-                let unqueued = std::iter::once(Claimed {
-                    items: Vec::new(),
-                    keys: batch.keys,
-                })
-                .chain(batches.map(|(_, rest)| rest));
-                self.release(unqueued).await;
-                return Err(ReceiveError::Unavailable(Unavailable::AcceptNotifications));
-            }
-            accepted += count;
-        }
+        let accepted = self
+            .queue_batches(
+                batches,
+                |org, entity, records| WorkItem::HubRecords {
+                    org,
+                    entity,
+                    records,
+                },
+                Unavailable::AcceptNotifications,
+            )
+            .await?;
         Ok(Received {
             accepted,
             duplicates,
