@@ -80,3 +80,88 @@ impl AppUnderTest for HubSpotUnderTest {
         self.emulator.all_objects_including_archived(entity)
     }
 }
+
+/// An in-memory app ([`connector_sdk::testing::FakeProvider`] over `FakeApp`) with HubSpot's
+/// entity pairs and mappings, so the shared scenarios, written with HubSpot-shaped properties,
+/// run on a second app and a second connector implementation.
+pub struct FakeAppUnderTest {
+    /// The provider (its `app()` holds the records).
+    pub provider: Arc<connector_sdk::testing::FakeProvider>,
+    clock: sync_core::testing::ManualClock,
+}
+
+impl Default for FakeAppUnderTest {
+    fn default() -> Self {
+        use sync_core::ports::Clock;
+        let mappings = hubspot::HubSpotProvider::new(
+            hubspot::HubSpotSettings::private_app("http://127.0.0.1:9", "unused", "unused"),
+            &Tuning::default().build_context("http://127.0.0.1"),
+        )
+        .expect("the built-in mappings load");
+        let clock = sync_core::testing::ManualClock::new(sync_core::ports::SystemClock.now());
+        let app = sync_core::testing::FakeApp::new(
+            "fakecrm",
+            mappings.entities().to_vec(),
+            clock.clone(),
+        );
+        app.set_natural_key("contacts", "email");
+        app.set_natural_key("companies", "name");
+        Self {
+            provider: Arc::new(connector_sdk::testing::FakeProvider::new(
+                "fakecrm",
+                "fake-realm",
+                app,
+            )),
+            clock,
+        }
+    }
+}
+
+impl FakeAppUnderTest {
+    /// A person's edits happen now (the engine's own writes keep the time of the last one).
+    fn tick(&self) {
+        use sync_core::ports::Clock;
+        self.clock.set(sync_core::ports::SystemClock.now());
+    }
+}
+
+impl AppUnderTest for FakeAppUnderTest {
+    fn id(&self) -> &'static str {
+        "fakecrm"
+    }
+
+    fn realm(&self) -> &str {
+        "fake-realm"
+    }
+
+    fn provider(&self, _tuning: &Tuning) -> Arc<dyn AppProvider> {
+        self.provider.clone()
+    }
+
+    fn seed(&self, entity: &str, fields: Value) -> String {
+        self.tick();
+        self.provider.app().seed(entity, fields).to_string()
+    }
+
+    fn update(&self, entity: &str, id: &str, fields: Value) {
+        self.tick();
+        self.provider.app().edit(entity, id, |record| {
+            if let (Some(properties), Value::Object(changes)) =
+                (record["properties"].as_object_mut(), fields)
+            {
+                properties.extend(changes);
+            }
+        });
+    }
+
+    fn records(&self, entity: &str) -> Vec<Value> {
+        self.all_records(entity)
+            .into_iter()
+            .filter(|r| r["archived"] != Value::Bool(true))
+            .collect()
+    }
+
+    fn all_records(&self, entity: &str) -> Vec<Value> {
+        self.provider.app().all(entity)
+    }
+}

@@ -20,7 +20,7 @@ use sync_core::ports::SyncStore;
 pub use cli::demo::GROUP as GROUP_ID;
 
 mod app;
-pub use app::{AppUnderTest, HubSpotUnderTest};
+pub use app::{AppUnderTest, FakeAppUnderTest, HubSpotUnderTest};
 
 /// Everything a test needs.
 pub struct World {
