@@ -42,13 +42,17 @@ async fn ensure_organization(
     realm: &str,
 ) -> Result<sync_core::domain::Organization, String> {
     let group = &config.organization.group_id;
-    if let Some(org) = wiring::find_organization(store.as_ref(), group, app.id()).await? {
-        return Ok(org);
-    }
+    // One listing serves both the lookup and the id of a new organization.
     let existing = store
         .list_organizations()
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(org) = existing
+        .iter()
+        .find(|o| o.group_id.as_str() == group.as_str() && o.provider == *app.id())
+    {
+        return Ok(org.clone());
+    }
     let id = linking::new_org_id(
         &existing,
         &sync_core::domain::GroupId::new(group.as_str()),

@@ -93,20 +93,6 @@ pub fn organization_of(
     }
 }
 
-/// The organization of `group` for `provider`, if one is stored.
-pub async fn find_organization(
-    store: &dyn SyncStore,
-    group: &str,
-    provider: &Provider,
-) -> Result<Option<Organization>, String> {
-    Ok(store
-        .list_organizations()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|o| o.group_id.as_str() == group && &o.provider == provider))
-}
-
 /// Every stored organization of `group`, one per app.
 pub async fn group_organizations(
     store: &dyn SyncStore,

@@ -227,11 +227,17 @@ pub fn settings_from_environment(
         let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
         let mut node = &mut root;
         for part in &path[..path.len() - 1] {
-            node = node
+            let entry = node
                 .entry(part.clone())
-                .or_insert_with(|| Value::Object(Map::new()))
-                .as_object_mut()
-                .expect("nested settings are objects");
+                .or_insert_with(|| Value::Object(Map::new()));
+            // `X_A=1` and `X_A__B=2` together: the nested one wins rather than failing.
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            let Value::Object(inner) = entry else {
+                unreachable!("made an object above")
+            };
+            node = inner;
         }
         node.insert(path[path.len() - 1].clone(), Value::String(value));
     }
@@ -254,6 +260,8 @@ mod tests {
             ("ACME_BASE_URL", "http://acme"),
             ("ACME_OAUTH__CLIENT_ID", "id-1"),
             ("ACME_EMPTY", " "),
+            ("ACME_LEVEL", "flat"),
+            ("ACME_LEVEL__DEEP", "nested"),
             ("OTHER_BASE_URL", "http://other"),
         ];
         let lookup = |name: &str| {
@@ -269,6 +277,7 @@ mod tests {
             json!({
                 "base_url": "http://acme",
                 "oauth": { "client_id": "id-1" },
+                "level": { "deep": "nested" },
                 "client_secret": "s",
             })
         );
