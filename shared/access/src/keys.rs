@@ -1,0 +1,82 @@
+//! The tenant's launch secret, and the keys derived from it.
+
+use std::fmt;
+
+use crate::jws;
+
+/// A launch secret shorter than this is refused: HS256 wants at least 256 bits.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Why a launch secret was refused (never quotes it).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// Too short to sign with.
+    #[error(
+        "the launch secret is too short: use at least {MIN_SECRET_LEN} characters (e.g. `openssl rand -hex 32`)"
+    )]
+    TooShort,
+}
+
+/// The tenant's launch secret, shared with the hub (or the operator) that mints launch tokens.
+/// Sessions and browser bindings are signed with keys derived from it, so that rotating it ends
+/// every session. Prints as `<redacted>`.
+#[derive(Clone)]
+pub struct LaunchSecret {
+    launch: Vec<u8>,
+    session: Vec<u8>,
+    binding: Vec<u8>,
+}
+
+impl LaunchSecret {
+    /// Wraps the secret as configured.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::TooShort`] under [`MIN_SECRET_LEN`] bytes.
+    pub fn new(secret: &str) -> Result<Self, SecretError> {
+        let secret = secret.trim().as_bytes();
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(SecretError::TooShort);
+        }
+        Ok(Self {
+            launch: secret.to_vec(),
+            session: jws::mac(secret, b"connector session key v1"),
+            binding: jws::mac(secret, b"connector oauth browser binding v1"),
+        })
+    }
+
+    pub(crate) fn launch_key(&self) -> &[u8] {
+        &self.launch
+    }
+
+    pub(crate) fn session_key(&self) -> &[u8] {
+        &self.session
+    }
+
+    pub(crate) fn binding_key(&self) -> &[u8] {
+        &self.binding
+    }
+}
+
+impl fmt::Debug for LaunchSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LaunchSecret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_short_secrets_and_redacts() {
+        assert_eq!(
+            LaunchSecret::new("short").unwrap_err(),
+            SecretError::TooShort
+        );
+        let secret = LaunchSecret::new(&"s".repeat(32)).unwrap();
+        assert_eq!(format!("{secret:?}"), "LaunchSecret(<redacted>)");
+        assert_ne!(secret.session_key(), secret.launch_key());
+        assert_ne!(secret.session_key(), secret.binding_key());
+    }
+}
