@@ -272,3 +272,69 @@ pub async fn same_hub_id_for_another_app_id_conflicts(store: &dyn SyncStore, _sc
     assert_conflict(result, "already mapped to hub id h-1");
     assert_eq!(all_maps(store).await, vec![map(Some("h-1"), Some("17"))]);
 }
+
+/// Conformance check (see the module docs).
+pub async fn failed_idmaps_and_search_find_the_right_rows(store: &dyn SyncStore, _scale: &Scale) {
+    let mut maps = Vec::new();
+    for i in 0..1100 {
+        let mut m = map(Some(&format!("h-{i:04}")), Some(&format!("{i}")));
+        m.name = Some(format!("Person {i:04}"));
+        if i % 500 == 7 {
+            m.last_error = Some(format!("HTTP 400: bad email {i}"));
+        }
+        maps.push(m);
+    }
+    maps[42].name = Some("Ada LOVELACE".to_owned());
+    store.save_idmaps(&maps).await.unwrap();
+    let mut other = map(Some("h-other"), Some("x"));
+    other.org = OrgId::new("someone-else");
+    other.last_error = Some("other org".to_owned());
+    other.name = Some("Ada Lovelace".to_owned());
+    store.save_idmaps(&[other]).await.unwrap();
+
+    let failed = store.failed_idmaps(&org_id(), 10).await.unwrap();
+    let ids: Vec<&str> = failed
+        .iter()
+        .filter_map(|m| m.hub_id.as_ref())
+        .map(|h| h.as_str())
+        .collect();
+    assert_eq!(ids, ["h-0007", "h-0507", "h-1007"]);
+    assert_eq!(store.failed_idmaps(&org_id(), 2).await.unwrap().len(), 2);
+
+    let names =
+        |found: Vec<IdMap>| -> Vec<String> { found.into_iter().filter_map(|m| m.name).collect() };
+    // By name, any case, only this organization.
+    assert_eq!(
+        names(
+            store
+                .search_idmaps(&org_id(), " lovelace ", 10)
+                .await
+                .unwrap()
+        ),
+        ["Ada LOVELACE"]
+    );
+    // By hub id or app id, exactly.
+    assert_eq!(
+        names(store.search_idmaps(&org_id(), "h-0900", 10).await.unwrap()),
+        ["Person 0900"]
+    );
+    assert_eq!(
+        names(store.search_idmaps(&org_id(), "1099", 10).await.unwrap()),
+        ["Person 1099"]
+    );
+    assert_eq!(
+        store
+            .search_idmaps(&org_id(), "Person", 5)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    assert!(
+        store
+            .search_idmaps(&org_id(), "  ", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -56,6 +56,7 @@ macro_rules! sync_store_conformance {
             @each $store, $scale;
             a_failing_batch_writes_nothing,
             a_half_known_map_gets_its_other_side,
+            failed_idmaps_and_search_find_the_right_rows,
             a_map_without_ids_is_refused,
             idmaps_round_trip_every_field,
             lease_contention,

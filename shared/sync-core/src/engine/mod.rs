@@ -269,6 +269,8 @@ impl SyncEngine {
             if run.needs_continuation || lease_lost {
                 break;
             }
+            // Progress so far, for whoever watches the run (the connector's page).
+            self.store.save_run(&run).await?;
         }
         run.first_sync = all_first;
         let totals = run.totals();

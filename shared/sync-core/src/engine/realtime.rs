@@ -7,8 +7,9 @@ use std::sync::atomic::AtomicBool;
 use serde_json::Value;
 
 use super::phase::{Phase, PhaseError};
+use super::work::RetryKey;
 use super::{RunOptions, SyncEngine};
-use crate::domain::{AppId, Counts, Direction, EntityName, OrgId, Side};
+use crate::domain::{AppId, Counts, Direction, EntityName, OrgId, PendingRecord, Side};
 use crate::error::SyncError;
 
 impl SyncEngine {
@@ -61,6 +62,46 @@ impl SyncEngine {
                 phase
                     .page(Direction::ToHub, records, missing, &parked)
                     .await
+            })
+        })
+        .await
+    }
+
+    /// Retries one record now, as a person asked from the connector's page: the record is read
+    /// again by id from the side it comes from (`source`) and applied to the other side through
+    /// the same page code as a sync (mapping, references, matching, conflicts, id-map). Under the
+    /// organization's lease, like the other real-time applies.
+    pub async fn retry_record(
+        &self,
+        org_id: &OrgId,
+        entity: &EntityName,
+        source: Side,
+        id: &str,
+    ) -> Result<Counts, SyncError> {
+        let direction = match source {
+            Side::Hub => Direction::ToApp,
+            Side::App => Direction::ToHub,
+        };
+        let id = id.to_owned();
+        self.apply(org_id, entity, direction, |phase| {
+            Box::pin(async move {
+                // A parked record that now goes through leaves the parked list, as in a sync.
+                let parked: std::collections::HashMap<RetryKey, PendingRecord> = phase
+                    .store()
+                    .pending(&phase.org.id, &phase.pair.hub, source)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.source_id == id)
+                    .map(|p| {
+                        let key = RetryKey {
+                            side: source,
+                            id: p.source_id.clone(),
+                        };
+                        (key, p)
+                    })
+                    .collect();
+                let (records, missing) = phase.fetch_present(source, vec![id]).await?;
+                phase.page(direction, records, missing, &parked).await
             })
         })
         .await

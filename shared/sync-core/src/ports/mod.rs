@@ -30,7 +30,7 @@ pub use app::{
 };
 pub use hub::{ExternalId, Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome};
 pub use queue::{BusError, Dedupe, EventBus, WorkItem};
-pub use store::{LeaseHolder, SharedStore, SyncStore};
+pub use store::{LeaseHolder, SharedStore, SyncStore, idmap_matches};
 
 use async_trait::async_trait;
 use serde_json::Value;

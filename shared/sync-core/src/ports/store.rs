@@ -63,6 +63,27 @@ pub trait SyncStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<IdMap>, StoreError>;
 
+    /// Id-maps of an organization whose last write failed (`last_error` set), at most `limit`,
+    /// in [`list_idmaps`](Self::list_idmaps) order. The default pages through every id-map;
+    /// backends with an index override it.
+    async fn failed_idmaps(&self, org: &OrgId, limit: usize) -> Result<Vec<IdMap>, StoreError> {
+        scan_idmaps(self, org, limit, |map| map.last_error.is_some()).await
+    }
+    /// Id-maps of an organization whose hub id or app id is `query`, or whose name contains it
+    /// (case-insensitive), at most `limit`. The default pages through every id-map; backends
+    /// with an index override it.
+    async fn search_idmaps(
+        &self,
+        org: &OrgId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<IdMap>, StoreError> {
+        let needle = query.trim().to_lowercase();
+        if needle.is_empty() {
+            return Ok(Vec::new());
+        }
+        scan_idmaps(self, org, limit, |map| idmap_matches(map, &needle)).await
+    }
     /// Watermark of one side of one entity.
     async fn get_watermark(
         &self,
@@ -172,3 +193,41 @@ pub struct LeaseHolder {
 
 /// Shared handle to a store.
 pub type SharedStore = Arc<dyn SyncStore>;
+
+/// Whether `map` is what a person searching for `needle` (trimmed, lower case) means: its hub or
+/// app id exactly, or a name containing it.
+pub fn idmap_matches(map: &IdMap, needle: &str) -> bool {
+    map.hub_id
+        .as_ref()
+        .is_some_and(|id| id.as_str().eq_ignore_ascii_case(needle))
+        || map
+            .app_id
+            .as_ref()
+            .is_some_and(|id| id.as_str().eq_ignore_ascii_case(needle))
+        || map
+            .name
+            .as_ref()
+            .is_some_and(|name| name.to_lowercase().contains(needle))
+}
+
+/// Pages through an organization's id-maps and keeps those `keep` accepts, up to `limit`.
+async fn scan_idmaps<S: SyncStore + ?Sized>(
+    store: &S,
+    org: &OrgId,
+    limit: usize,
+    keep: impl Fn(&IdMap) -> bool,
+) -> Result<Vec<IdMap>, StoreError> {
+    const PAGE: usize = 500;
+    let mut found = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = store.list_idmaps(org, None, offset, PAGE).await?;
+        let done = page.len() < PAGE;
+        offset += page.len();
+        found.extend(page.into_iter().filter(|m| keep(m)));
+        if done || found.len() >= limit {
+            found.truncate(limit);
+            return Ok(found);
+        }
+    }
+}
