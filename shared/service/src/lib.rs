@@ -27,16 +27,24 @@ use sync_core::domain::{Organization, Provider, Tenant};
 use sync_core::engine::SyncEngine;
 use sync_core::ports::{Dedupe, EventBus, StaticToken, SyncStore, SystemClock, TokenSource};
 
+mod console;
 mod link;
 mod queue;
 mod receive;
 mod schedule;
+mod sessions;
 mod wiring;
 mod work;
 
+pub use access::{LaunchSecret, Session};
+pub use console::{
+    AppView, ConsoleError, CountsView, EntityView, FailureView, GroupView, IdMapView, LinkState,
+    Retried, RunView, Unlinked,
+};
 pub use link::{LinkError, LinkStart, Linked};
 pub use queue::{LocalQueue, MemoryDedupe};
 pub use receive::{ReceiveError, Received, Unavailable, WebhookReceiver};
+pub use sessions::AccessError;
 pub use wiring::{HubEndpoint, Stack, Tuning, WiringError, build, build_static};
 pub use work::{WorkFailure, WorkOutcome, classify};
 
@@ -53,6 +61,9 @@ pub struct ServiceSettings {
     pub public_url: String,
     /// The tenant whose credentials sign Connec! notifications.
     pub tenant: String,
+    /// The tenant's launch secret: launch tokens for the connector's page are signed with it,
+    /// and so are sessions. `None`: the page and linking are closed (every start gets `401`).
+    pub launch_secret: Option<access::LaunchSecret>,
 }
 
 /// The ports the service runs on (embedded or AWS).
@@ -83,6 +94,8 @@ pub struct ConnectorService {
     apps: Registry,
     oauth: HashMap<Provider, OAuthOf>,
     receiver: WebhookReceiver,
+    /// The tenant's API credentials, for the JSON API (the same as Connec!'s notifications).
+    api_verifier: webhooks::BasicAuthVerifier,
 }
 
 /// Organizations read per page by the fan-out.
@@ -127,12 +140,17 @@ impl ConnectorService {
                 settings.hub.api_key.clone(),
             )),
         );
+        let api_verifier = webhooks::BasicAuthVerifier::new(
+            settings.hub.api_id.clone(),
+            settings.hub.api_key.clone(),
+        );
         Ok(Self {
             settings,
             ports,
             apps,
             oauth,
             receiver,
+            api_verifier,
         })
     }
 

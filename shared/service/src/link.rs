@@ -14,8 +14,13 @@ use crate::ConnectorService;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkStart {
     /// To the app's consent page: its authorize URL with our one-time `state` and PKCE
-    /// challenge.
-    Redirect(String),
+    /// challenge. The HTTP edge binds `state` to the browser (a cookie the callback checks).
+    Redirect {
+        /// The app's authorize URL.
+        url: String,
+        /// The one-time state in it.
+        state: String,
+    },
 }
 
 /// An account linked to a Connec! group; its first sync is requested.
@@ -43,9 +48,6 @@ pub enum LinkError {
         /// The apps that can be linked here, sorted.
         known: Vec<String>,
     },
-    /// The start link has no (or an empty) `group_id`.
-    #[error("Open this page with ?group_id=cld-... (the Connec! group to link).")]
-    MissingGroup,
     /// The authorization could not be started (the state could not be stored...).
     #[error(transparent)]
     CannotStart(linking::LinkError),
@@ -62,21 +64,17 @@ pub enum LinkError {
         error: ProviderError,
     },
     /// The link breaks a linking rule (the account is linked to another group, the group to
-    /// another account), or could not be saved.
-    #[error(transparent)]
+    /// another account), or could not be saved. The message names no other group or account
+    /// (the details go to the logs only).
+    #[error(
+        "This account was not linked: it may already be linked to another Connec! group, or this \
+         group to another account of the app. Unlink the other link first, or ask the \
+         connector's operator (the details are in the connector's logs)."
+    )]
     NotLinked(linking::LinkError),
 }
 
 impl ConnectorService {
-    /// The URL a person opens to link `group_id` to `provider`.
-    pub fn link_url(&self, provider: &str, group_id: &str) -> String {
-        let group: String = url::form_urlencoded::byte_serialize(group_id.as_bytes()).collect();
-        format!(
-            "{}/oauth/{provider}/start?group_id={group}",
-            self.settings.public_url
-        )
-    }
-
     fn unknown_app(&self, provider: &str) -> LinkError {
         let mut known: Vec<String> = self.oauth.keys().map(|p| p.to_string()).collect();
         known.sort();
@@ -86,27 +84,33 @@ impl ConnectorService {
         }
     }
 
-    /// Starts linking `group_id` to `provider`: a one-time state and a PKCE verifier are
-    /// stored, and the person is sent to the app's consent page.
+    /// Starts linking `group` to `provider`: a one-time state and a PKCE verifier are stored,
+    /// and the person is sent to the app's consent page. The caller has checked that the person
+    /// may act for `group` (a session for it).
     pub async fn link_start(
         &self,
         provider: &str,
-        group_id: Option<&str>,
+        group: &GroupId,
     ) -> Result<LinkStart, LinkError> {
         let Some(oauth) = self.oauth.iter().find(|(p, _)| p.as_str() == provider) else {
             return Err(self.unknown_app(provider));
-        };
-        let Some(group) = group_id.filter(|g| !g.trim().is_empty()) else {
-            return Err(LinkError::MissingGroup);
         };
         let tenant = Tenant::new(self.settings.tenant.clone());
         let redirect = oauth
             .1
             .linker
-            .start(tenant, GroupId::new(group), SystemClock.now())
+            .start(tenant, group.clone(), SystemClock.now())
             .await
             .map_err(LinkError::CannotStart)?;
-        Ok(LinkStart::Redirect(redirect.url))
+        Ok(LinkStart::Redirect {
+            url: redirect.url,
+            state: redirect.state,
+        })
+    }
+
+    /// Whether `provider` is an app served here that links through OAuth.
+    pub fn links_by_oauth(&self, provider: &str) -> bool {
+        self.oauth.keys().any(|p| p.as_str() == provider)
     }
 
     /// The app's OAuth callback: exchange the code, find the account, store the tokens, link
@@ -149,7 +153,10 @@ impl ConnectorService {
             now,
         )
         .await
-        .map_err(LinkError::NotLinked)?;
+        .map_err(|e| {
+            tracing::warn!(provider, error = %e, "link refused");
+            LinkError::NotLinked(e)
+        })?;
         let link = LinkContext {
             account: &account,
             access_token: &access_token,

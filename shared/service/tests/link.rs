@@ -6,6 +6,7 @@ use service::{
     ConnectorService, HubEndpoint, LinkError, LinkStart, MemoryDedupe, Ports, ServiceSettings,
     Tuning,
 };
+use sync_core::domain::GroupId;
 use sync_core::ports::{BusError, EventBus, WorkItem};
 
 /// A bus that accepts everything and keeps nothing.
@@ -35,6 +36,7 @@ fn service() -> ConnectorService {
         tuning: Tuning::default(),
         public_url: "https://connector.example".into(),
         tenant: "acme".into(),
+        launch_secret: None,
     };
     let app = hubspot::HubSpotFactory;
     let app = connector_sdk::ProviderFactory::build(
@@ -58,7 +60,10 @@ fn service() -> ConnectorService {
 #[tokio::test]
 async fn start_redirects_to_the_apps_consent_page() {
     let service = service();
-    let LinkStart::Redirect(url) = service.link_start("hubspot", Some("cld-1")).await.unwrap();
+    let LinkStart::Redirect { url, .. } = service
+        .link_start("hubspot", &GroupId::new("cld-1"))
+        .await
+        .unwrap();
     assert!(
         url.starts_with("http://127.0.0.1:9/oauth/authorize?"),
         "{url}"
@@ -70,9 +75,9 @@ async fn start_redirects_to_the_apps_consent_page() {
 }
 
 #[tokio::test]
-async fn start_names_the_apps_that_can_be_linked_and_wants_a_group() {
+async fn start_names_the_apps_that_can_be_linked() {
     let service = service();
-    match service.link_start("nope", Some("cld-1")).await {
+    match service.link_start("nope", &GroupId::new("cld-1")).await {
         Err(LinkError::UnknownApp { provider, known }) => {
             assert_eq!(
                 (provider.as_str(), known),
@@ -80,12 +85,6 @@ async fn start_names_the_apps_that_can_be_linked_and_wants_a_group() {
             );
         }
         other => panic!("{other:?}"),
-    }
-    for group in [None, Some(""), Some("  ")] {
-        assert!(matches!(
-            service.link_start("hubspot", group).await,
-            Err(LinkError::MissingGroup)
-        ));
     }
 }
 
@@ -106,7 +105,10 @@ async fn a_callback_we_did_not_start_or_that_was_denied_is_refused() {
     assert!(message.contains("start linking again"), "{message}");
     assert!(!message.contains("made-up"));
 
-    let LinkStart::Redirect(url) = service.link_start("hubspot", Some("cld-1")).await.unwrap();
+    let LinkStart::Redirect { url, .. } = service
+        .link_start("hubspot", &GroupId::new("cld-1"))
+        .await
+        .unwrap();
     let state = url::Url::parse(&url)
         .unwrap()
         .query_pairs()
