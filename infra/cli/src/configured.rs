@@ -212,6 +212,61 @@ async fn link_health(config: &Config, org: &sync_core::domain::Organization) -> 
     }
 }
 
+/// The variable holding the launch secret the hub signs launch tokens with.
+pub(super) const LAUNCH_SECRET_VAR: &str = "CONNECTOR_LAUNCH_SECRET";
+
+/// The tenant's launch secret: `CONNECTOR_LAUNCH_SECRET` when set (shared with the hub that
+/// mints launch tokens), otherwise derived from `CONNECTOR_SECRET_KEY`, so that on one machine
+/// `connector admin-url` and `connector serve` agree with nothing more to configure.
+pub(super) fn launch_secret(tenant: &str) -> Result<service::LaunchSecret, String> {
+    match std::env::var(LAUNCH_SECRET_VAR) {
+        Ok(value) => service::LaunchSecret::new(&value)
+            .map_err(|e| format!("{LAUNCH_SECRET_VAR}: {e}")),
+        Err(_) => {
+            let key = store_embedded::secrets::SecretKey::from_env().map_err(|e| {
+                format!("{e} (or set {LAUNCH_SECRET_VAR}, the launch secret shared with the hub)")
+            })?;
+            Ok(service::LaunchSecret::derived(
+                key.to_base64().as_bytes(),
+                tenant,
+            ))
+        }
+    }
+}
+
+/// A launch URL for `group`'s page, signed with the launch secret, valid for `minutes`.
+pub(super) fn admin_url(
+    config: &Config,
+    group: &str,
+    user: &str,
+    minutes: u64,
+) -> Result<String, String> {
+    let serve = config.serve.clone().ok_or(
+        "the configuration has no `serve` section: the page is served by `connector serve`",
+    )?;
+    let group = sync_core::domain::GroupId::parse(group).map_err(|_| {
+        "--group is not a Connec! group id (1 to 64 letters, digits, `-` or `_`)".to_owned()
+    })?;
+    let lifetime = Duration::from_secs(minutes.clamp(1, 15) * 60);
+    let secret = launch_secret(&serve.tenant)?;
+    let claims = access::LaunchClaims::new(
+        &sync_core::domain::Tenant::new(serve.tenant.clone()),
+        &group,
+        user,
+        sync_core::domain::Timestamp::from_datetime(chrono::Utc::now()),
+        lifetime,
+    );
+    let public_url = serve
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", serve.listen));
+    Ok(format!(
+        "{}/connector/launch?token={}",
+        public_url.trim_end_matches('/'),
+        access::LaunchToken::mint(&secret, &claims)
+    ))
+}
+
 pub(super) fn serve_settings(config: &Config) -> Result<cli::serve::ServeSettings, String> {
     let serve = config.serve.clone().ok_or(
         "the configuration has no `serve` section: add `serve: { listen: 127.0.0.1:8080 }`",
@@ -237,6 +292,7 @@ pub(super) fn serve_settings(config: &Config) -> Result<cli::serve::ServeSetting
             tuning,
             public_url,
             tenant: serve.tenant.clone(),
+            launch_secret: Some(launch_secret(&serve.tenant)?),
         },
         apps,
         sync_interval: Duration::from_secs(serve.sync_interval_seconds.max(1)),
@@ -260,12 +316,11 @@ pub(super) async fn serve(path: &Path) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot listen on {listen}: {e} (change serve.listen)"))?;
     let _tasks = runtime.start(work);
     println!(
-        "Serving on http://{listen}: /oauth/{{app}}/start, /oauth/{{app}}/callback, /webhooks/connec/{{tenant}}, /webhooks/{{app}} for {}",
+        "Serving on http://{listen}: the connector's page (/connector), its API (/api/v1), /oauth/{{app}}/start, /oauth/{{app}}/callback, /webhooks/connec/{{tenant}}, /webhooks/{{app}} for {}",
         apps.join(", ")
     );
     println!(
-        "Link an account with: connector link <{}> --group cld-... --config {}",
-        apps.join("|"),
+        "Open a group's page with: connector admin-url --group cld-... --config {}",
         path.display()
     );
     axum::serve(listener, runtime.router())

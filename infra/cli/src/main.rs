@@ -93,7 +93,24 @@ enum Command {
         #[arg(long, short, default_value = "connector.yaml")]
         config: PathBuf,
     },
-    /// Print the URL a person opens to link a Connec! group to an account of an app.
+    /// Print a launch URL for a Connec! group's page (signed with the launch secret, valid for
+    /// a few minutes): for operators and local use; in production the hub opens the page.
+    AdminUrl {
+        /// The Connec! group id (cld-...).
+        #[arg(long)]
+        group: String,
+        /// Who the page says is signed in.
+        #[arg(long, default_value = "operator")]
+        user: String,
+        /// Minutes the link stays valid (at most 15).
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// Configuration file.
+        #[arg(long, short, default_value = "connector.yaml")]
+        config: PathBuf,
+    },
+    /// Print the URL a person opens to link a Connec! group to an account of an app (a launch
+    /// URL for the group's page, where the person links the app).
     Link {
         /// The app: one of the configuration's `apps`.
         app: String,
@@ -240,15 +257,24 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                     "`{app}` has no `oauth` section in the configuration: it cannot be linked by OAuth"
                 ));
             }
+            let url = configured::admin_url(&config, &group, "operator", 10)?;
             println!(
-                "Open this URL in a browser to link Connec! group {group} to {}",
+                "Open this URL in a browser (within 10 minutes; `connector serve` must be running), then press \"Link {}\" to link Connec! group {group}:",
                 provider.display_name()
             );
-            println!("(`connector serve` must be running):");
+            println!("  {url}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::AdminUrl {
+            group,
+            user,
+            minutes,
+            config,
+        } => {
+            let config = Config::load(&config).map_err(|e| e.to_string())?;
             println!(
-                "  {}/oauth/{app}/start?group_id={}",
-                settings.service.public_url,
-                url::form_urlencoded::byte_serialize(group.as_bytes()).collect::<String>()
+                "{}",
+                configured::admin_url(&config, &group, &user, minutes)?
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -45,6 +45,16 @@ impl LaunchSecret {
         })
     }
 
+    /// A launch secret derived from a master secret and the tenant, for a connector run on
+    /// one machine where nobody else mints launch tokens (`connector serve` without
+    /// `CONNECTOR_LAUNCH_SECRET`): the operator's `connector admin-url` derives the same one.
+    pub fn derived(master: &[u8], tenant: &str) -> Self {
+        use base64::Engine;
+        let derived = jws::mac(master, format!("connector launch secret v1:{tenant}").as_bytes());
+        let text = base64::engine::general_purpose::STANDARD.encode(derived);
+        Self::new(&text).expect("44 characters of base64")
+    }
+
     pub(crate) fn launch_key(&self) -> &[u8] {
         &self.launch
     }
@@ -78,5 +88,9 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "LaunchSecret(<redacted>)");
         assert_ne!(secret.session_key(), secret.launch_key());
         assert_ne!(secret.session_key(), secret.binding_key());
+        let a = LaunchSecret::derived(b"master", "acme");
+        assert_eq!(a.launch_key(), LaunchSecret::derived(b"master", "acme").launch_key());
+        assert_ne!(a.launch_key(), LaunchSecret::derived(b"master", "other").launch_key());
+        assert_ne!(a.launch_key(), LaunchSecret::derived(b"other", "acme").launch_key());
     }
 }

@@ -7,7 +7,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use service::{LinkError, Linked, ReceiveError, Received};
+use service::{AccessError, ConsoleError, LinkError, Linked, ReceiveError, Received};
 
 /// A request refused by the router itself, before any use case runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,13 +61,92 @@ impl RequestError {
     }
 }
 
-/// Why an OAuth route did not link, answered with an HTML page saying what to do.
+/// Why a page route (OAuth linking, the connector's page) did not do what was asked, answered
+/// with an HTML page saying what to do (or JSON to a client that does not accept HTML).
 #[derive(Debug)]
 pub enum PageError {
-    /// The use case refused.
+    /// Linking refused.
     Link(LinkError),
+    /// No session, a refused launch or session, another group, a missing CSRF token.
+    Access(AccessError),
+    /// A page action failed.
+    Console(ConsoleError),
     /// The router refused the request.
     Request(RequestError),
+}
+
+impl From<ConsoleError> for PageError {
+    fn from(error: ConsoleError) -> Self {
+        Self::Console(error)
+    }
+}
+
+/// The status of an access refusal: `401` until the caller proves who they are, `403` when
+/// they did but may not do this.
+pub fn access_status(error: &AccessError) -> StatusCode {
+    match error {
+        AccessError::WrongGroup | AccessError::Csrf => StatusCode::FORBIDDEN,
+        AccessError::Closed
+        | AccessError::NoSession
+        | AccessError::Launch(_)
+        | AccessError::Session(_) => StatusCode::UNAUTHORIZED,
+    }
+}
+
+/// The status of a page action's failure.
+pub fn console_status(error: &ConsoleError) -> StatusCode {
+    match error {
+        ConsoleError::UnknownApp(_) | ConsoleError::UnknownEntity { .. } => StatusCode::NOT_FOUND,
+        ConsoleError::NotLinked(_) => StatusCode::CONFLICT,
+        ConsoleError::Store(_) | ConsoleError::NotQueued(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ConsoleError::Retry(_) | ConsoleError::Unlink(_) => StatusCode::BAD_GATEWAY,
+    }
+}
+
+/// Why a JSON API route refused, as `{"error": "..."}`.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Not allowed.
+    Access(AccessError),
+    /// The action failed.
+    Console(ConsoleError),
+    /// The router refused the request.
+    Request(RequestError),
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        Self::Access(error)
+    }
+}
+
+impl From<ConsoleError> for ApiError {
+    fn from(error: ConsoleError) -> Self {
+        Self::Console(error)
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(_: axum::extract::rejection::PathRejection) -> Self {
+        Self::Request(RequestError::InvalidPath)
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(_: axum::extract::rejection::QueryRejection) -> Self {
+        Self::Request(RequestError::InvalidQuery)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            Self::Access(e) => (access_status(e), e.to_string()),
+            Self::Console(e) => (console_status(e), e.to_string()),
+            Self::Request(e) => (e.status(), e.message().to_owned()),
+        };
+        json_body(status, json!({ "error": message }))
+    }
 }
 
 impl From<LinkError> for PageError {
@@ -98,19 +177,28 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title) = match &self {
             Self::Link(LinkError::UnknownApp { .. }) => (StatusCode::NOT_FOUND, "Unknown app"),
-            Self::Link(LinkError::MissingGroup) => (StatusCode::BAD_REQUEST, "Missing group_id"),
             Self::Link(LinkError::CannotStart(_)) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "Cannot start linking")
             }
-            Self::Link(LinkError::Refused(_)) => (StatusCode::BAD_REQUEST, "Linking failed"),
+            Self::Link(LinkError::Refused(_) | LinkError::OtherBrowser) => {
+                (StatusCode::BAD_REQUEST, "Linking failed")
+            }
             Self::Link(LinkError::AccountUnknown { .. }) => {
                 (StatusCode::BAD_GATEWAY, "Linking failed")
             }
             Self::Link(LinkError::NotLinked(_)) => (StatusCode::CONFLICT, "Linking refused"),
+            Self::Access(error) => (access_status(error), "Sign-in needed"),
+            Self::Console(error) => (console_status(error), "That did not work"),
             Self::Request(error) => (error.status(), error.title()),
+        };
+        let title = match &self {
+            Self::Access(AccessError::WrongGroup | AccessError::Csrf) => "Not allowed",
+            _ => title,
         };
         let message = match &self {
             Self::Link(error) => error.to_string(),
+            Self::Access(error) => error.to_string(),
+            Self::Console(error) => error.to_string(),
             Self::Request(error) => error.message().to_owned(),
         };
         page(status, title, &message)
@@ -230,31 +318,38 @@ fn json_body(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
-/// A small HTML page; `title` and `message` are escaped.
+/// The message of an error page, kept on the response so that a client that does not accept
+/// HTML gets it as JSON instead (see [`crate::headers`]).
+#[derive(Clone, Debug)]
+pub struct ErrorMessage(pub String);
+
+/// An error page; `title` and `message` are escaped.
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let markup = crate::console::screens::message(title, message, None);
+    let mut response = html(status, markup.into_string());
+    response
+        .extensions_mut()
+        .insert(ErrorMessage(message.to_owned()));
+    response
+}
+
+/// An HTML answer.
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     (
         status,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         )],
-        format!(
-            "<!doctype html><title>{0}</title><h1>{0}</h1><p>{1}</p>",
-            escape(title),
-            escape(message)
-        ),
+        body,
     )
         .into_response()
 }
 
-/// The router's own refusal of `path`: a page under `/oauth/`, JSON elsewhere.
+/// The router's own refusal of `path`: a page on the routes people open, JSON elsewhere (and
+/// JSON on every route to a client that does not accept HTML, see [`crate::headers`]).
 pub(crate) fn refuse(path: &str, error: RequestError) -> Response {
-    if path.starts_with("/oauth/") {
+    if path.starts_with("/oauth/") || path == "/connector" || path.starts_with("/connector/") {
         PageError::Request(error).into_response()
     } else {
         JsonError::Request(error).into_response()

@@ -8,8 +8,10 @@
 //! `TENANT`, `PUBLIC_URL`, `CONNEC_BASE_URL`, and `APPS`, the comma-separated ids of the apps
 //! served; each app reads its own `<APP>_*` variables (its factory says which).
 //! Secrets (Secrets Manager, never in the environment):
-//! `<prefix>/connec/<tenant>` = `{"api_id": "...", "api_key": "..."}` and, per app,
-//! `<prefix>/<app>/client` (a JSON object: the app's client secret and the like).
+//! `<prefix>/connec/<tenant>` = `{"api_id": "...", "api_key": "..."}`, per app
+//! `<prefix>/<app>/client` (a JSON object: the app's client secret and the like), and, for the
+//! function that serves the connector's page and linking, `<prefix>/launch/<tenant>` =
+//! `{"launch_secret": "..."}` (at least 32 characters; the hub signs launch tokens with it).
 
 use std::sync::Arc;
 
@@ -53,6 +55,12 @@ fn env(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, Se
     lookup(name)
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| SetupError::Env(format!("{name} is not set")))
+}
+
+/// `<prefix>/launch/<tenant>` = `{"launch_secret": "..."}`.
+#[derive(Deserialize)]
+struct LaunchSecretJson {
+    launch_secret: String,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +126,19 @@ pub async fn service_with(
     let tenant = env(lookup, "TENANT")?;
     let prefix = aws.secrets_prefix.clone();
     let connec: ConnecSecret = read_secret(&secrets, &format!("{prefix}/connec/{tenant}")).await?;
+    // Only the function serving the connector's page and linking checks launch tokens.
+    let launch_secret = if function.uses_launch_secret() {
+        let name = format!("{prefix}/launch/{tenant}");
+        let secret: LaunchSecretJson = read_secret(&secrets, &name).await?;
+        Some(
+            service::LaunchSecret::new(&secret.launch_secret).map_err(|e| SetupError::Secret {
+                name,
+                detail: e.to_string(),
+            })?,
+        )
+    } else {
+        None
+    };
     let settings = ServiceSettings {
         hub: HubEndpoint {
             url: env(lookup, "CONNEC_BASE_URL")?,
@@ -127,6 +148,7 @@ pub async fn service_with(
         tuning: Tuning::default(),
         public_url: env(lookup, "PUBLIC_URL")?.trim_end_matches('/').to_owned(),
         tenant,
+        launch_secret,
     };
     let context = BuildContext {
         public_url: settings.public_url.clone(),
@@ -257,8 +279,14 @@ pub mod testing {
             },
             public_url: PUBLIC_URL.into(),
             tenant: "default".into(),
+            launch_secret: Some(
+                service::LaunchSecret::new(LAUNCH_SECRET).expect("a long enough secret"),
+            ),
         }
     }
+
+    /// The launch secret of [`settings`].
+    pub const LAUNCH_SECRET: &str = "test-launch-secret-of-at-least-32-bytes";
 
     /// The fixtures' public URL.
     pub const PUBLIC_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";

@@ -41,6 +41,11 @@ impl Function {
         self == Function::OAuthCallback
     }
 
+    /// Whether it checks launch tokens and sessions (the connector's page and linking).
+    pub fn uses_launch_secret(self) -> bool {
+        self == Function::OAuthCallback
+    }
+
     /// Whether it records webhook dedupe keys.
     pub fn uses_dedupe(self) -> bool {
         self == Function::Webhook

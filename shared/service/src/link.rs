@@ -55,6 +55,13 @@ pub enum LinkError {
     /// the code exchange failed.
     #[error(transparent)]
     Refused(linking::LinkError),
+    /// The callback reached another browser than the one that started linking (or the binding
+    /// cookie expired): refused before the state is consumed.
+    #[error(
+        "This page was opened in another browser than the one that started linking, or too \
+         late. Start linking again from the connector's page."
+    )]
+    OtherBrowser,
     /// The app did not say which account the token belongs to.
     #[error("{app_name} did not say which account this is ({error}); try again")]
     AccountUnknown {

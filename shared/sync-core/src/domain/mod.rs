@@ -411,3 +411,20 @@ impl PageCursor {
 /// A watermark: changes after this instant are fetched next time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watermark(pub Timestamp);
+
+// TEMPORARY until the input-validation branch lands (it replaces this with a typed error).
+impl GroupId {
+    /// A Connec! group id: 1 to 64 ASCII letters, digits, `-` or `_`.
+    #[allow(clippy::result_unit_err)]
+    pub fn parse(text: &str) -> Result<Self, ()> {
+        let ok = (1..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(())
+        }
+    }
+}
