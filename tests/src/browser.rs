@@ -64,8 +64,9 @@ pub const PHONE: Viewport = Viewport {
     height: 844,
 };
 
-/// What went wrong driving the browser.
-#[derive(Debug, thiserror::Error)]
+/// What went wrong driving the browser. Its `Debug` is its message, so that a test's
+/// `unwrap()` or `expect()` says what to do.
+#[derive(thiserror::Error)]
 pub enum BrowserError {
     /// Chromium or ChromeDriver is not installed.
     #[error("{0} is missing: run infra/scripts/browser.sh --install-only")]
@@ -100,6 +101,12 @@ pub enum BrowserError {
     /// A wait ran out of time.
     #[error("waited {0:?} in vain for {1}")]
     Timeout(Duration, String),
+}
+
+impl std::fmt::Debug for BrowserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Result of the browser helpers.
