@@ -13,6 +13,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 echo "== local AWS emulator (moto) into .venv"
 infra/scripts/moto.sh --install-only
+infra/scripts/browser.sh --install-only
 echo "== provider check: no shared crate outside shared/connectors names an app"
 infra/scripts/provider-check.sh
 echo "== cargo fmt --check"

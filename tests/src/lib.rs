@@ -20,6 +20,7 @@ use sync_core::ports::SyncStore;
 pub use cli::demo::GROUP as GROUP_ID;
 
 mod app;
+pub mod browser;
 pub use app::{AppUnderTest, FakeAppUnderTest, HubSpotUnderTest};
 
 /// Everything a test needs.
