@@ -220,8 +220,9 @@ pub(super) const LAUNCH_SECRET_VAR: &str = "CONNECTOR_LAUNCH_SECRET";
 /// `connector admin-url` and `connector serve` agree with nothing more to configure.
 pub(super) fn launch_secret(tenant: &str) -> Result<service::LaunchSecret, String> {
     match std::env::var(LAUNCH_SECRET_VAR) {
-        Ok(value) => service::LaunchSecret::new(&value)
-            .map_err(|e| format!("{LAUNCH_SECRET_VAR}: {e}")),
+        Ok(value) => {
+            service::LaunchSecret::new(&value).map_err(|e| format!("{LAUNCH_SECRET_VAR}: {e}"))
+        }
         Err(_) => {
             let key = store_embedded::secrets::SecretKey::from_env().map_err(|e| {
                 format!("{e} (or set {LAUNCH_SECRET_VAR}, the launch secret shared with the hub)")

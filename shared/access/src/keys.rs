@@ -50,7 +50,10 @@ impl LaunchSecret {
     /// `CONNECTOR_LAUNCH_SECRET`): the operator's `connector admin-url` derives the same one.
     pub fn derived(master: &[u8], tenant: &str) -> Self {
         use base64::Engine;
-        let derived = jws::mac(master, format!("connector launch secret v1:{tenant}").as_bytes());
+        let derived = jws::mac(
+            master,
+            format!("connector launch secret v1:{tenant}").as_bytes(),
+        );
         let text = base64::engine::general_purpose::STANDARD.encode(derived);
         Self::new(&text).expect("44 characters of base64")
     }
@@ -89,8 +92,17 @@ mod tests {
         assert_ne!(secret.session_key(), secret.launch_key());
         assert_ne!(secret.session_key(), secret.binding_key());
         let a = LaunchSecret::derived(b"master", "acme");
-        assert_eq!(a.launch_key(), LaunchSecret::derived(b"master", "acme").launch_key());
-        assert_ne!(a.launch_key(), LaunchSecret::derived(b"master", "other").launch_key());
-        assert_ne!(a.launch_key(), LaunchSecret::derived(b"other", "acme").launch_key());
+        assert_eq!(
+            a.launch_key(),
+            LaunchSecret::derived(b"master", "acme").launch_key()
+        );
+        assert_ne!(
+            a.launch_key(),
+            LaunchSecret::derived(b"master", "other").launch_key()
+        );
+        assert_ne!(
+            a.launch_key(),
+            LaunchSecret::derived(b"other", "acme").launch_key()
+        );
     }
 }

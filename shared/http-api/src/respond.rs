@@ -217,14 +217,8 @@ impl IntoResponse for LinkedPage {
             realm,
             ..
         } = self.0;
-        page(
-            StatusCode::OK,
-            "Linked",
-            &format!(
-                "Connec! group {group} is now linked to {app_name} account {realm}. The first \
-                 sync has started."
-            ),
-        )
+        let markup = crate::console::screens::linked(group.as_str(), &app_name, realm.as_str());
+        html(StatusCode::OK, markup.into_string())
     }
 }
 

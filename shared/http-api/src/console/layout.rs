@@ -18,6 +18,10 @@ pub fn document(title: &str, session: Option<&Session>, body: Markup) -> Markup 
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Connector" }
+                @if let Some(session) = session {
+                    // For the page's script: the JSON API wants it in `x-csrf-token`.
+                    meta name="csrf-token" content=(session.csrf);
+                }
                 link rel="stylesheet" href=(CSS_PATH);
                 script src=(JS_PATH) defer {}
             }

@@ -324,6 +324,19 @@ pub fn search(
     )
 }
 
+/// The page an OAuth callback ends on when the account is linked.
+pub fn linked(group: &str, app_name: &str, realm: &str) -> Markup {
+    document(
+        "Linked",
+        None,
+        html! {
+            h1 { "Linked" }
+            p { "Connec! group " (group) " is now linked to " (app_name) " account " (realm) ". The first sync has started." }
+            p { a.button href="/connector" { "Back to the connector's page" } }
+        },
+    )
+}
+
 /// A refusal or an error, for a person.
 pub fn message(title: &str, text: &str, session: Option<&Session>) -> Markup {
     document(
