@@ -21,6 +21,7 @@ pub use cli::demo::GROUP as GROUP_ID;
 
 mod app;
 pub mod browser;
+pub mod served;
 pub use app::{AppUnderTest, FakeAppUnderTest, HubSpotUnderTest};
 
 /// Everything a test needs.

@@ -75,7 +75,7 @@ async fn unknown_app_page(viewport: Viewport, shot: &str) -> Viewport {
     let browser = Browser::start().await.expect("the browser starts");
     browser.set_window(viewport).await.unwrap();
     browser
-        .goto(&format!("{base_url}/oauth/nosuchapp/start"))
+        .goto(&format!("{base_url}/oauth/nosuchapp/callback"))
         .await
         .unwrap();
 

@@ -21,7 +21,7 @@ use store_aws::{
     DynamoAuthorizationStateStore, DynamoDedupe, DynamoStore, EventBridgeBus,
     SecretsCredentialStore, create_table,
 };
-use sync_core::domain::{EntityName, OrgId};
+use sync_core::domain::{EntityName, GroupId, OrgId};
 use sync_core::ports::{BusError, EventBus, SyncStore, WorkItem};
 
 const PUBLIC_URL: &str = "https://abcdef1234.execute-api.us-east-1.amazonaws.com";
@@ -200,6 +200,9 @@ async fn cloud() -> Cloud {
         },
         public_url: PUBLIC_URL.into(),
         tenant: "default".into(),
+        launch_secret: Some(
+            service::LaunchSecret::new(runtime_aws::testing::LAUNCH_SECRET).unwrap(),
+        ),
     };
     let apps = connectors::fixture_registry(&hubspot_server.base_url, PUBLIC_URL);
     let service = Arc::new(ConnectorService::new(ports, settings, apps).unwrap());
@@ -233,6 +236,48 @@ async fn drain(cloud: &Cloud, deadline: Option<sync_core::domain::Timestamp>) ->
     panic!("work kept coming: {outcomes:?}");
 }
 
+/// An API Gateway HTTP API event for `method path?query`, with the browser's cookies and a
+/// form body.
+fn http_event(
+    method: &str,
+    path: &str,
+    query: &str,
+    cookies: &[String],
+    form: Option<String>,
+) -> Value {
+    let mut event = fixture("oauth-start.json");
+    event["routeKey"] = json!(format!("{method} {path}"));
+    event["rawPath"] = json!(path);
+    event["rawQueryString"] = json!(query);
+    event["queryStringParameters"] = json!(query_of(&format!("https://h/?{query}")));
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["headers"]["accept"] = json!("text/html");
+    event["cookies"] = json!(cookies);
+    if let Some(form) = form {
+        event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+        event["headers"]["content-length"] = json!(form.len().to_string());
+        event["body"] = json!(form);
+    }
+    event
+}
+
+/// Keeps the cookies an answer sets, as `name=value`.
+fn keep_cookies(answer: &runtime_aws::testing::Answer, cookies: &mut Vec<String>) {
+    for value in answer.headers.get_all("set-cookie") {
+        let pair = value
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let name = pair.split('=').next().unwrap().to_owned();
+        cookies.retain(|c| !c.starts_with(&format!("{name}=")));
+        cookies.push(pair);
+    }
+}
+
 fn query_of(location: &str) -> HashMap<String, String> {
     let url = url::Url::parse(location).unwrap();
     url.query_pairs()
@@ -249,14 +294,46 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         .connec
         .seed("cld-demo", "organizations", json!({ "name": "Acme Corp" }));
 
-    // 1. Link: start -> HubSpot consent -> callback. The query arrives percent-encoded, as API
-    //    Gateway delivers it (the path too, as other sources deliver it): the group linked is
-    //    `cld-demo`.
-    let mut start = fixture("oauth-start.json");
-    start["rawPath"] = json!("/oauth/hub%73pot/start");
-    start["rawQueryString"] = json!("group_id=cld%2Ddemo");
-    let start = invoke(&cloud.oauth, &start).await;
+    // 1. Link, as a browser through API Gateway: launch (session cookie) -> confirmation ->
+    //    start (CSRF token; browser-binding cookie) -> HubSpot consent -> callback. The path
+    //    arrives percent-encoded, as some sources deliver it.
+    let launch_url = cloud
+        .service
+        .launch_url(
+            &GroupId::new("cld-demo"),
+            "usr-ada",
+            std::time::Duration::from_secs(300),
+        )
+        .unwrap();
+    let launch_query = launch_url.split_once('?').unwrap().1.to_owned();
+    let mut cookies: Vec<String> = Vec::new();
+    let launched = invoke(
+        &cloud.oauth,
+        &http_event("GET", "/connector/launch", &launch_query, &cookies, None),
+    )
+    .await;
+    assert_eq!(launched.status, 303, "{}", launched.text());
+    keep_cookies(&launched, &mut cookies);
+    let confirm = invoke(
+        &cloud.oauth,
+        &http_event("GET", "/oauth/hub%73pot/start", "", &cookies, None),
+    )
+    .await;
+    assert_eq!(confirm.status, 200, "{}", confirm.text());
+    let csrf = tests::served::csrf_of(&confirm.text());
+    let start = invoke(
+        &cloud.oauth,
+        &http_event(
+            "POST",
+            "/oauth/hubspot/start",
+            "",
+            &cookies,
+            Some(format!("csrf={csrf}")),
+        ),
+    )
+    .await;
     assert_eq!(start.status, 303, "{}", start.text());
+    keep_cookies(&start, &mut cookies);
     let authorize = start.header("location").unwrap().to_owned();
     let consent = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -271,6 +348,7 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
     let query = format!("code={}&state={}", back["code"], back["state"]);
     callback["rawQueryString"] = json!(query);
     callback["queryStringParameters"] = json!({ "code": back["code"], "state": back["state"] });
+    callback["cookies"] = json!(cookies);
     let linked = invoke(&cloud.oauth, &callback).await;
     assert_eq!(linked.status, 200, "{}", linked.text());
     let replay = invoke(&cloud.oauth, &callback).await;

@@ -1,21 +1,18 @@
 //! End-to-end real time: `connector serve`'s runtime on loopback, linked to the HubSpot emulator
 //! through OAuth, receiving HubSpot webhooks and Connec! notifications.
 
+use emulators::{ConnecEmulator, HubSpotEmulator};
+use tests::served::{CLIENT_SECRET, Served, client, serve};
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cli::serve::{LocalRuntime, ServeSettings};
-use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber};
-use http_client::HttpConfig;
 use linking::AccountKey;
 use serde_json::{Value, json};
-use service::{HubEndpoint, ServiceSettings, Tuning};
-use store_embedded::secrets::SecretKey;
 use sync_core::domain::{OrgId, Provider};
 
 const GROUP: &str = "cld-rt";
-const CLIENT_SECRET: &str = "rt-client-secret";
 
 /// Log lines of this test binary, to search for secrets.
 #[derive(Clone, Default)]
@@ -40,124 +37,6 @@ fn capture_logs() -> Captured {
         .with_ansi(false)
         .try_init();
     captured
-}
-
-struct Served {
-    connec: ConnecEmulator,
-    hubspot: HubSpotEmulator,
-    _servers: Vec<emulators::RunningServer>,
-    runtime: Arc<LocalRuntime>,
-    public_url: String,
-    database: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-async fn serve() -> Served {
-    let connec = ConnecEmulator::new(emulators::ConnecConfig::default());
-    let hubspot = HubSpotEmulator::new(emulators::HubSpotConfig {
-        oauth: Some(emulators::OAuthApp::new("rt-client", CLIENT_SECRET, 4242)),
-        ..emulators::HubSpotConfig::default()
-    });
-    let connec_server = connec.start().await.unwrap();
-    let hubspot_server = hubspot.start().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let public_url = format!("http://{}", listener.local_addr().unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("serve.db");
-    let tuning = Tuning {
-        http: HttpConfig::fast(),
-        overlap: Duration::from_secs(1),
-        ..Tuning::default()
-    };
-    let app = connectors::factory("hubspot")
-        .unwrap()
-        .build(
-            serde_json::json!({
-                "base_url": hubspot_server.base_url,
-                "oauth": { "client_id": "rt-client", "client_secret": CLIENT_SECRET, "app_id": 4242 },
-            }),
-            &tuning.build_context(&public_url),
-        )
-        .unwrap();
-    let mut apps = connector_sdk::Registry::new();
-    apps.register(app).unwrap();
-    let service = ServiceSettings {
-        hub: HubEndpoint {
-            url: connec_server.base_url.clone(),
-            api_id: "demo-id".into(),
-            api_key: "demo-key".into(),
-        },
-        tuning,
-        public_url: public_url.clone(),
-        tenant: "acme".into(),
-    };
-    let settings = ServeSettings {
-        service,
-        apps,
-        // No scheduled sync during the test: everything below travels by webhook.
-        sync_interval: Duration::from_secs(3600),
-    };
-    let (runtime, work) = LocalRuntime::open(&database, SecretKey::generate(), settings).unwrap();
-    runtime.start(work);
-    let router = runtime.router();
-    tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
-    });
-    connec.subscribe(NotificationSubscriber {
-        url: format!("{public_url}/webhooks/connec/acme"),
-        api_id: "demo-id".into(),
-        api_key: "demo-key".into(),
-        groups: None,
-    });
-    Served {
-        connec,
-        hubspot,
-        _servers: vec![connec_server, hubspot_server],
-        runtime,
-        public_url,
-        database,
-        _dir: dir,
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// Follows the browser's path through start -> authorize -> callback; returns the callback URL.
-async fn link(served: &Served) -> String {
-    link_group(served, GROUP).await
-}
-
-/// [`link`] for any Connec! group.
-async fn link_group(served: &Served, group: &str) -> String {
-    let http = client();
-    let start = http
-        .get(format!(
-            "{}/oauth/hubspot/start?group_id={group}",
-            served.public_url
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 303, "start redirects to HubSpot");
-    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
-    assert!(
-        authorize.contains("code_challenge="),
-        "PKCE is used: {authorize}"
-    );
-    let consent = http.get(&authorize).send().await.unwrap();
-    assert_eq!(consent.status(), 302);
-    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
-    let linked = http.get(&callback).send().await.unwrap();
-    let status = linked.status();
-    let page = linked.text().await.unwrap();
-    assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Linked"), "{page}");
-    callback
 }
 
 /// Waits until `check` holds, flushing both emulators' outgoing webhooks meanwhile.
@@ -213,7 +92,7 @@ fn person_by_email(connec: &ConnecEmulator, email: &str) -> Option<Value> {
 async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_secrets() {
     let logs = capture_logs();
     let served = serve().await;
-    let callback = link(&served).await;
+    let callback = served.link_group(GROUP).await;
 
     // The callback cannot be replayed, and a made-up state is refused.
     let http = client();
@@ -503,10 +382,10 @@ async fn one_notification_for_two_groups_reaches_each_groups_own_hubspot_account
     const OTHER_PORTAL: u64 = 777;
     let served = serve().await;
     let default_portal = served.hubspot.config().portal_id;
-    link_group(&served, GROUP).await;
+    served.link_group(GROUP).await;
     // The second group is linked to another HubSpot account (chosen on HubSpot's consent).
     served.hubspot.consent_as_portal(OTHER_PORTAL);
-    link_group(&served, OTHER_GROUP).await;
+    served.link_group(OTHER_GROUP).await;
     let store = served.runtime.store().clone();
     let mut realms = Vec::new();
     for group in [GROUP, OTHER_GROUP] {
