@@ -80,7 +80,7 @@ async fn unknown_app_page(viewport: Viewport, shot: &str) -> Viewport {
         .unwrap();
 
     assert_eq!(browser.text_of("h1").await.unwrap(), "Unknown app");
-    assert_eq!(browser.title().await.unwrap(), "Unknown app");
+    assert_eq!(browser.title().await.unwrap(), "Unknown app · Connector");
     assert_eq!(
         browser.text_of("p").await.unwrap(),
         "`nosuchapp` cannot be linked here; use one of: hubspot"
