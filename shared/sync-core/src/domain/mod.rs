@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub use mapping::ContentHash;
 
+mod group_id;
 mod run;
+pub use group_id::{InvalidGroupId, MAX_GROUP_ID_LEN};
 pub use run::{ConflictNote, ConflictPolicy, CountKey, Counts, Resume, Run, RunStatus, Winner};
 
 macro_rules! string_id {
@@ -51,7 +53,8 @@ string_id!(
     OrgId
 );
 string_id!(
-    /// A Connec! customer group (`cld-...`), the scope in every hub URL.
+    /// A Connec! customer group (`cld-...`), the scope in every hub URL. One that comes from
+    /// outside is checked with [`GroupId::parse`].
     GroupId
 );
 string_id!(
