@@ -232,6 +232,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Serve { config } => configured::serve(&config).await,
         Command::Link { app, group, config } => {
+            let group = wiring::group_id(&group, "--group")?;
             let config = Config::load(&config).map_err(|e| e.to_string())?;
             let settings = configured::serve_settings(&config)?;
             let provider = settings.apps.require(&app).map_err(|e| e.to_string())?;
@@ -248,7 +249,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             println!(
                 "  {}/oauth/{app}/start?group_id={}",
                 settings.service.public_url,
-                url::form_urlencoded::byte_serialize(group.as_bytes()).collect::<String>()
+                url::form_urlencoded::byte_serialize(group.as_str().as_bytes()).collect::<String>()
             );
             Ok(ExitCode::SUCCESS)
         }
