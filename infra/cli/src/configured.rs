@@ -42,6 +42,7 @@ async fn ensure_organization(
     realm: &str,
 ) -> Result<sync_core::domain::Organization, String> {
     let group = &config.organization.group_id;
+    let group_id = wiring::group_id(group, "organization.group_id")?;
     // One listing serves both the lookup and the id of a new organization.
     let existing = store
         .list_organizations()
@@ -53,11 +54,7 @@ async fn ensure_organization(
     {
         return Ok(org.clone());
     }
-    let id = linking::new_org_id(
-        &existing,
-        &sync_core::domain::GroupId::new(group.as_str()),
-        app.id(),
-    );
+    let id = linking::new_org_id(&existing, &group_id, app.id());
     let org = wiring::organization_of(
         id,
         group,

@@ -249,6 +249,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Serve { config } => configured::serve(&config).await,
         Command::Link { app, group, config } => {
+            let group = wiring::group_id(&group, "--group")?;
             let config = Config::load(&config).map_err(|e| e.to_string())?;
             let settings = configured::serve_settings(&config)?;
             let provider = settings.apps.require(&app).map_err(|e| e.to_string())?;
@@ -257,7 +258,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                     "`{app}` has no `oauth` section in the configuration: it cannot be linked by OAuth"
                 ));
             }
-            let url = configured::admin_url(&config, &group, "operator", 10)?;
+            let url = configured::admin_url(&config, group.as_str(), "operator", 10)?;
             println!(
                 "Open this URL in a browser (within 10 minutes; `connector serve` must be running), then press \"Link {}\" to link Connec! group {group}:",
                 provider.display_name()

@@ -93,11 +93,19 @@ pub fn organization_of(
     }
 }
 
-/// Every stored organization of `group`, one per app.
+/// The group id `value` from `place` (`organization.group_id`, `--group`), checked with
+/// [`GroupId::parse`]; the error names the place and the format, not the value.
+pub fn group_id(value: &str, place: &str) -> Result<GroupId, String> {
+    GroupId::parse(value).map_err(|e| format!("{place}: {e}"))
+}
+
+/// Every stored organization of the configured `group` (refused unless a group id).
 pub async fn group_organizations(
     store: &dyn SyncStore,
     group: &str,
 ) -> Result<Vec<Organization>, String> {
+    let group = group_id(group, "organization.group_id")?;
+    let group = group.as_str();
     Ok(store
         .list_organizations()
         .await
@@ -258,4 +266,30 @@ pub fn entity_names(connector: &dyn AppConnector) -> Vec<EntityName> {
 /// Now, for callers without a clock.
 pub fn now() -> Timestamp {
     SystemClock.now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_configured_group_id_that_is_not_one_is_refused_naming_the_place() {
+        let store = store_embedded::EmbeddedStore::in_memory().unwrap();
+        store
+            .put_organization(&organization("cld-1", "101", "One", false))
+            .await
+            .unwrap();
+        assert_eq!(group_organizations(&store, "cld-1").await.unwrap().len(), 1);
+        for bad in ["x/../cld-1", "cld-1/..", "<b>", "", "cld 1"] {
+            let err = group_organizations(&store, bad).await.unwrap_err();
+            assert!(err.starts_with("organization.group_id: "), "{err}");
+            assert!(err.contains("ASCII letters, digits"), "{err}");
+        }
+        assert!(group_id("cld-abc123", "--group").is_ok());
+        assert!(
+            group_id("a/b", "--group")
+                .unwrap_err()
+                .starts_with("--group: ")
+        );
+    }
 }

@@ -115,12 +115,8 @@ impl LaunchToken {
     }
 }
 
-// Until `GroupId::parse` lands with the input-validation work: the same rule.
 fn valid_group(group: &str) -> bool {
-    (1..=64).contains(&group.len())
-        && group
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    GroupId::parse(group).is_ok()
 }
 
 #[cfg(test)]

@@ -133,11 +133,11 @@ impl ConnecClient {
         })
     }
 
-    fn url(&self, path: &str) -> Result<Url, HubError> {
-        self.config.base_url.join(path).map_err(|e| HttpError::Url {
-            api: API,
-            detail: format!("cannot join `{path}` to the base URL: {e}"),
-        })
+    /// The URL of `segments` under the base URL, each segment percent-encoded as one segment
+    /// (see [`api_url`]).
+    fn url(&self, segments: &[&str]) -> Result<Url, HubError> {
+        api_url(&self.config.base_url, segments)
+            .map_err(|detail| HttpError::Url { api: API, detail })
     }
 
     fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
@@ -161,11 +161,7 @@ impl ConnecClient {
         collection: &EntityName,
         filter: Option<&str>,
     ) -> Result<Url, HubError> {
-        let mut url = self.url(&format!(
-            "api/v2/{}/{}",
-            group.as_str(),
-            collection.as_str()
-        ))?;
+        let mut url = self.url(&["api", "v2", group.as_str(), collection.as_str()])?;
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("$top", &self.config.page_size.to_string());
@@ -208,12 +204,13 @@ impl ConnecClient {
         collection: &EntityName,
         id: &HubId,
     ) -> Result<Option<Value>, HubError> {
-        let url = self.url(&format!(
-            "api/v2/{}/{}/{}",
+        let url = self.url(&[
+            "api",
+            "v2",
             group.as_str(),
             collection.as_str(),
-            id.as_str()
-        ))?;
+            id.as_str(),
+        ])?;
         let path = url.path().to_owned();
         let response = match self
             .api
@@ -301,7 +298,7 @@ impl ConnecClient {
     }
 
     async fn send_batch(&self, ops: Vec<Value>) -> Result<Vec<Value>, HubError> {
-        let url = self.url("batch")?;
+        let url = self.url(&["batch"])?;
         let count = ops.len();
         let body = json!({ "sequential": true, "ops": ops });
         let response = self
@@ -324,6 +321,37 @@ impl ConnecClient {
         }
         Ok(results.clone())
     }
+}
+
+/// `segments` appended to the path of `base` (a trailing `/` of the base is dropped first), each
+/// percent-encoded as one segment: a `/`, `?`, `#` or `%` in a group, collection or record id is
+/// data, never a separator, a query or an escape, so no id can address another path. A segment
+/// that is empty, `.` or `..` is refused: URL normalisation would drop or resolve it. The error
+/// names the problem, not the segment.
+fn api_url(base: &Url, segments: &[&str]) -> Result<Url, String> {
+    if let Some(bad) = segments
+        .iter()
+        .position(|s| s.is_empty() || *s == "." || *s == "..")
+    {
+        return Err(format!(
+            "URL path segment {bad} is empty, `.` or `..`: no Connec! id can be"
+        ));
+    }
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.path_segments_mut()
+        .map_err(|()| "the Connec! base URL cannot carry a path".to_owned())?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+/// The absolute path (`/api/v2/...`) of `segments`, encoded as by [`api_url`]: the `url` of a
+/// `/batch` op.
+fn api_path(segments: &[&str]) -> Result<String, String> {
+    let root = Url::parse("http://connec.invalid/").map_err(|e| e.to_string())?;
+    Ok(api_url(&root, segments)?.path().to_owned())
 }
 
 fn malformed(method: &str, path: &str, detail: String) -> HubError {
@@ -537,21 +565,15 @@ fn batch_op(
     if write.hub_id.is_none() && !write.matching_fields.is_empty() {
         record["opts"] = json!({ "matching_fields": write.matching_fields });
     }
-    let (method, url) = match &write.hub_id {
-        Some(id) => (
-            "put",
-            format!(
-                "/api/v2/{}/{}/{}",
-                group.as_str(),
-                collection.as_str(),
-                id.as_str()
-            ),
-        ),
-        None => (
-            "post",
-            format!("/api/v2/{}/{}", group.as_str(), collection.as_str()),
-        ),
+    let mut segments = vec!["api", "v2", group.as_str(), collection.as_str()];
+    let method = match &write.hub_id {
+        Some(id) => {
+            segments.push(id.as_str());
+            "put"
+        }
+        None => "post",
     };
+    let url = api_path(&segments).map_err(|detail| RecordError::new(None, detail))?;
     Ok(json!({ "method": method, "url": url, "params": { collection.as_str(): record } }))
 }
 

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sync_core::domain::GroupId;
 use webhooks::parse::{bounded, kind, parse_json};
 use webhooks::{BasicAuthVerifier, ParseError};
 
@@ -46,6 +47,9 @@ const KNOWN_COLLECTIONS: &[&str] = &[
     "warehouses",
     "work_locations",
 ];
+
+/// What [`GroupId::parse`] accepts, for [`ParseError::InvalidGroupId`].
+const GROUP_ID_FORMAT: &str = "1 to 64 characters, ASCII letters, digits, `-` or `_`";
 
 /// Singular -> plural for words that do not simply take an `s` (or `y` -> `ies`).
 const IRREGULAR_PLURALS: &[(&str, &str)] = &[("person", "people")];
@@ -154,7 +158,9 @@ fn pluralize(snake: &str) -> String {
 /// One body may mix collections and customer groups. The keys `tenant`, `controller`, `action`
 /// and `connec` are ignored. Collections are normalized with [`normalize_collection`]; records
 /// keep their order within a collection, but the order of collections is unspecified (it follows
-/// `serde_json`'s map order). Every record must carry a non-empty string `group_id`.
+/// `serde_json`'s map order). Every record must carry a string `group_id` that is a group id
+/// ([`GroupId::parse`]); one that does not refuses the whole body, naming the collection and the
+/// record index ([`ParseError::MissingGroupId`], [`ParseError::InvalidGroupId`]).
 ///
 /// ```
 /// use connec::notify::parse_connec_notification;
@@ -198,7 +204,7 @@ pub fn parse_connec_notification(body: &[u8]) -> Result<Vec<ConnecNotification>,
                 });
             };
             let group_id = match fields.get("group_id") {
-                Some(Value::String(id)) if !id.trim().is_empty() => id.clone(),
+                Some(Value::String(id)) if !id.trim().is_empty() => id,
                 _ => {
                     return Err(ParseError::MissingGroupId {
                         collection: bounded(&key),
@@ -206,6 +212,14 @@ pub fn parse_connec_notification(body: &[u8]) -> Result<Vec<ConnecNotification>,
                     });
                 }
             };
+            let group_id = GroupId::parse(group_id)
+                .map_err(|_| ParseError::InvalidGroupId {
+                    collection: bounded(&key),
+                    index,
+                    expected: GROUP_ID_FORMAT,
+                })?
+                .as_str()
+                .to_owned();
             notifications.push(ConnecNotification {
                 collection: collection.clone(),
                 group_id,
@@ -219,6 +233,34 @@ pub fn parse_connec_notification(body: &[u8]) -> Result<Vec<ConnecNotification>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_whose_group_id_is_not_a_group_id_refuses_the_body_naming_the_place() {
+        for bad in [
+            "x/../cld-victim",
+            "%2e%2e",
+            "cld-1?x",
+            "<b>hi</b>",
+            "cld 1",
+            &"a".repeat(65),
+        ] {
+            let body = serde_json::json!({
+                "people": [{ "id": "p0", "group_id": "cld-1" }, { "id": "p1", "group_id": bad }]
+            })
+            .to_string();
+            let err = parse_connec_notification(body.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&err, ParseError::InvalidGroupId { collection, index: 1, .. } if collection == "people"),
+                "{bad:?}: {err:?}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains("collection `people` record 1"),
+                "{message}"
+            );
+            assert!(!message.contains(bad), "the value is not echoed: {message}");
+        }
+    }
 
     #[test]
     fn normalizes_known_collections_in_any_spelling() {

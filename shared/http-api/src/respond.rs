@@ -263,6 +263,7 @@ impl IntoResponse for JsonError {
                     }
                     ReceiveError::Rejected { status, .. } => verifier_status(*status),
                     ReceiveError::BadBody(_) => StatusCode::BAD_REQUEST,
+                    ReceiveError::TooManyEvents { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                     ReceiveError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 };
                 json_body(status, json!({ "error": error.to_string() }))

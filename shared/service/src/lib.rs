@@ -43,7 +43,7 @@ pub use console::{
 };
 pub use link::{LinkError, LinkStart, Linked};
 pub use queue::{LocalQueue, MemoryDedupe};
-pub use receive::{ReceiveError, Received, Unavailable, WebhookReceiver};
+pub use receive::{MAX_EVENTS_PER_REQUEST, ReceiveError, Received, Unavailable, WebhookReceiver};
 pub use sessions::AccessError;
 pub use wiring::{HubEndpoint, Stack, Tuning, WiringError, build, build_static};
 pub use work::{WorkFailure, WorkOutcome, classify};

@@ -82,4 +82,68 @@ impl Dedupe for MemoryDedupe {
             .remove(key);
         Ok(())
     }
+
+    /// All of `keys` under one lock, in order.
+    async fn first_times(
+        &self,
+        keys: &[String],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|_, expires| *expires > now);
+        let expires = now.plus(ttl);
+        Ok(keys
+            .iter()
+            .map(|key| {
+                if seen.contains_key(key) {
+                    false
+                } else {
+                    seen.insert(key.clone(), expires);
+                    true
+                }
+            })
+            .collect())
+    }
+
+    async fn forget_all(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        for key in keys {
+            seen.remove(key);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_claims_each_key_once_and_forget_all_releases_them() {
+        let dedupe = MemoryDedupe::default();
+        let now = Timestamp::parse("2026-01-01T00:00:00Z").expect("a valid time");
+        let ttl = Duration::from_secs(60);
+        assert!(dedupe.first_time("old", now, ttl).await.unwrap());
+        let keys: Vec<String> = ["a", "old", "a", "b"].map(String::from).to_vec();
+        assert_eq!(
+            dedupe.first_times(&keys, now, ttl).await.unwrap(),
+            [true, false, false, true]
+        );
+        assert_eq!(
+            dedupe.first_times(&keys, now, ttl).await.unwrap(),
+            [false; 4]
+        );
+        dedupe.forget_all(&keys[..2]).await.unwrap();
+        assert_eq!(
+            dedupe.first_times(&keys, now, ttl).await.unwrap(),
+            [true, true, false, false]
+        );
+        // Expired keys are first again.
+        let later = now.plus(ttl);
+        assert_eq!(
+            dedupe.first_times(&keys, later, ttl).await.unwrap(),
+            [true, true, false, true]
+        );
+    }
 }

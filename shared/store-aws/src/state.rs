@@ -175,4 +175,100 @@ impl Dedupe for DynamoDedupe {
             .map_err(|err| backend("dedupe_forget", &self.table, &err))?;
         Ok(())
     }
+
+    /// One conditional put per distinct key (as [`Dedupe::first_time`], so a key already
+    /// present is a duplicate), 32 in flight. BatchWriteItem has no
+    /// conditions, and a transaction is refused whole by one duplicate. On an error no further
+    /// put starts and the keys this call wrote are deleted again.
+    async fn first_times(
+        &self,
+        keys: &[String],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<(usize, String)> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| seen.insert(key.as_str()))
+            .map(|(i, key)| (i, key.clone()))
+            .collect();
+        let this = self.clone();
+        let outcomes = in_parallel(unique, move |(i, key): (usize, String)| {
+            let this = this.clone();
+            async move {
+                this.first_time(&key, now, ttl)
+                    .await
+                    .map(|first| (i, first))
+            }
+        })
+        .await;
+        let mut firsts = vec![false; keys.len()];
+        let mut failure = None;
+        for outcome in outcomes {
+            match outcome {
+                Ok((i, first)) => firsts[i] = first,
+                Err(error) => {
+                    failure.get_or_insert(error);
+                }
+            }
+        }
+        let Some(error) = failure else {
+            return Ok(firsts);
+        };
+        let written: Vec<String> = keys
+            .iter()
+            .zip(&firsts)
+            .filter(|(_, first)| **first)
+            .map(|(key, _)| key.clone())
+            .collect();
+        if let Err(undo) = self.forget_all(&written).await {
+            tracing::warn!(error = %undo, "cannot delete the dedupe keys of a failed claim");
+        }
+        Err(error)
+    }
+
+    /// One delete per key, 32 in flight.
+    async fn forget_all(&self, keys: &[String]) -> Result<(), StoreError> {
+        let this = self.clone();
+        in_parallel(keys.to_vec(), move |key: String| {
+            let this = this.clone();
+            async move { this.forget(&key).await }
+        })
+        .await
+        .into_iter()
+        .collect()
+    }
+}
+
+/// Dedupe writes in flight at once for one batch.
+const DEDUPE_IN_FLIGHT: usize = 32;
+
+/// Runs `op` on each of `items`, at most [`DEDUPE_IN_FLIGHT`] at once; after the first error
+/// no further one starts. The outcomes of those started, in completion order.
+async fn in_parallel<T, R, F, Fut>(items: Vec<T>, op: F) -> Vec<Result<R, StoreError>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<R, StoreError>> + Send + 'static,
+{
+    let mut items = items.into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut outcomes = Vec::new();
+    let mut failed = false;
+    loop {
+        while !failed && tasks.len() < DEDUPE_IN_FLIGHT {
+            let Some(item) = items.next() else { break };
+            tasks.spawn(op(item));
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let outcome =
+            joined.unwrap_or_else(|e| Err(StoreError::Backend(format!("dedupe write task: {e}"))));
+        failed |= outcome.is_err();
+        outcomes.push(outcome);
+    }
+    outcomes
 }

@@ -95,6 +95,55 @@ impl Dedupe for SqliteDedupe {
             })
             .await
     }
+
+    /// Every key in one immediate transaction: all recorded, or (on error) none.
+    async fn first_times(
+        &self,
+        keys: &[String],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<bool>, StoreError> {
+        let keys = keys.to_vec();
+        let (now, expires) = (now.epoch_millis(), now.plus(ttl).epoch_millis());
+        self.db
+            .call("dedupe_first_times", move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.prepare_cached("DELETE FROM webhook_dedupe WHERE expires_at <= ?1")?
+                    .execute(params![now])?;
+                let mut firsts = Vec::with_capacity(keys.len());
+                {
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO webhook_dedupe (key, expires_at) VALUES (?1, ?2) \
+                         ON CONFLICT (key) DO NOTHING",
+                    )?;
+                    for key in &keys {
+                        firsts.push(insert.execute(params![key, expires])? == 1);
+                    }
+                }
+                tx.commit()?;
+                Ok(firsts)
+            })
+            .await
+    }
+
+    /// Every key in one transaction.
+    async fn forget_all(&self, keys: &[String]) -> Result<(), StoreError> {
+        let keys = keys.to_vec();
+        self.db
+            .call("dedupe_forget_all", move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                {
+                    let mut delete =
+                        tx.prepare_cached("DELETE FROM webhook_dedupe WHERE key = ?1")?;
+                    for key in &keys {
+                        delete.execute(params![key])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +187,83 @@ mod tests {
         assert!(dedupe.first_time("a", now, ttl).await.unwrap());
         assert!(!dedupe.first_time("a", now, ttl).await.unwrap());
         dedupe.forget("never-seen").await.unwrap();
+    }
+
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_claims_each_key_once_in_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sync.db");
+        let dedupe = SqliteDedupe::open(&path).unwrap();
+        let now = at("2026-11-23T10:00:00Z");
+        let ttl = Duration::from_secs(60);
+        assert!(dedupe.first_time("old", now, ttl).await.unwrap());
+        let keys = strings(&["a", "old", "a", "b"]);
+        assert_eq!(
+            dedupe.first_times(&keys, now, ttl).await.unwrap(),
+            [true, false, false, true]
+        );
+        // Recorded in the file: another handle sees them.
+        let other = SqliteDedupe::open(&path).unwrap();
+        assert_eq!(
+            other.first_times(&keys, now, ttl).await.unwrap(),
+            [false; 4]
+        );
+        other
+            .forget_all(&strings(&["a", "old", "never"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            dedupe.first_times(&keys, now, ttl).await.unwrap(),
+            [true, true, false, false]
+        );
+        // Expired keys are first again, and purged as the batch comes in.
+        let later = now.plus(ttl);
+        assert_eq!(
+            dedupe.first_times(&keys, later, ttl).await.unwrap(),
+            [true, true, false, true]
+        );
+        assert!(
+            dedupe
+                .first_times(&[], later, ttl)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_fails_records_none_of_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sync.db");
+        let dedupe = SqliteDedupe::open(&path).unwrap();
+        let now = at("2026-11-23T10:00:00Z");
+        let ttl = Duration::from_secs(60);
+        // A trigger refuses the third insert: the transaction fails part-way.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_dedupe \
+             WHEN NEW.key = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+        assert!(
+            dedupe
+                .first_times(&strings(&["a", "b", "poison", "c"]), now, ttl)
+                .await
+                .is_err()
+        );
+        conn.execute_batch("DROP TRIGGER refuse_poison").unwrap();
+        assert_eq!(
+            dedupe
+                .first_times(&strings(&["a", "b", "c"]), now, ttl)
+                .await
+                .unwrap(),
+            [true; 3],
+            "nothing of the failed batch was recorded"
+        );
     }
 
     #[tokio::test]

@@ -102,6 +102,19 @@ pub enum ParseError {
         /// 0-based position in the collection array.
         index: usize,
     },
+    /// A record's `group_id` is not in the hub's group id format (its value is not shown).
+    #[error(
+        "collection `{collection}` record {index}: `group_id` is not a group id \
+         ({expected})"
+    )]
+    InvalidGroupId {
+        /// The collection key as sent (truncated to 64 characters).
+        collection: String,
+        /// 0-based position in the collection array.
+        index: usize,
+        /// The accepted format.
+        expected: &'static str,
+    },
 }
 
 /// Parses a body as JSON without letting serde's message (which may quote values) escape.

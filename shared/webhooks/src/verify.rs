@@ -331,6 +331,8 @@ fn check_body_hmac(
 pub struct BasicAuthVerifier {
     api_id: String,
     api_key: String,
+    /// `false` for [`BasicAuthVerifier::refusing_all`].
+    accepts: bool,
 }
 
 impl BasicAuthVerifier {
@@ -339,6 +341,30 @@ impl BasicAuthVerifier {
         Self {
             api_id: api_id.into(),
             api_key: api_key.into(),
+            accepts: true,
+        }
+    }
+
+    /// Accepts nothing, and refuses each request exactly as a verifier with other credentials
+    /// would: the same checks, the same rejection for a missing or garbled header, and
+    /// [`VerifyError::InvalidCredentials`] for any well-formed credentials. For a tenant that
+    /// does not exist, so that its answer does not tell it apart from a known one.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use webhooks::{BasicAuthVerifier, RawRequest, Verifier, basic_auth_header};
+    ///
+    /// let known = BasicAuthVerifier::new("api-id", "api-key");
+    /// let unknown = BasicAuthVerifier::refusing_all();
+    /// let headers = vec![("Authorization".to_owned(), basic_auth_header("api-id", "guess"))];
+    /// let request = RawRequest { method: "POST", uri: "https://h/w", headers: &headers, body: b"{}" };
+    /// assert_eq!(known.verify(&request, Utc::now()), unknown.verify(&request, Utc::now()));
+    /// ```
+    pub fn refusing_all() -> Self {
+        Self {
+            api_id: "refused".into(),
+            api_key: "refused".into(),
+            accepts: false,
         }
     }
 
@@ -368,7 +394,7 @@ impl BasicAuthVerifier {
         let (id, key) = (&decoded[..colon], &decoded[colon + 1..]);
         let id_ok = Sha256::digest(id).ct_eq(&Sha256::digest(self.api_id.as_bytes()));
         let key_ok = Sha256::digest(key).ct_eq(&Sha256::digest(self.api_key.as_bytes()));
-        if bool::from(id_ok & key_ok) {
+        if bool::from(id_ok & key_ok) && self.accepts {
             Ok(())
         } else {
             Err(VerifyError::InvalidCredentials)

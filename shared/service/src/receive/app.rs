@@ -1,13 +1,11 @@
 //! An app's webhooks: verified by the app's provider on the raw request, parsed into events,
 //! routed to the organization of each event's account, deduplicated on the event's key.
 
-use std::collections::BTreeMap;
-
-use sync_core::domain::{AppId, EntityName, OrgId};
+use sync_core::domain::{AppId, Organization};
 use sync_core::ports::WorkItem;
 use webhooks::RawRequest;
 
-use super::{Claimed, ReceiveError, Received, Unavailable, WebhookReceiver};
+use super::{Candidate, ReceiveError, Received, Unavailable, WebhookReceiver};
 
 impl WebhookReceiver {
     /// A webhook of the app `provider`: verified, parsed, routed, deduplicated and queued.
@@ -29,6 +27,7 @@ impl WebhookReceiver {
             return Err(rejection.into());
         }
         let events = webhooks.parse(request.body)?;
+        self.within_limit(events.len())?;
         let organizations = match self.store.list_organizations().await {
             Ok(orgs) => orgs,
             Err(e) => {
@@ -36,8 +35,8 @@ impl WebhookReceiver {
                 return Err(ReceiveError::Unavailable(Unavailable::ReadOrganizations));
             }
         };
-        let mut batches: BTreeMap<(OrgId, EntityName), Claimed<AppId>> = BTreeMap::new();
-        let (mut duplicates, mut ignored) = (0usize, 0usize);
+        let mut candidates: Vec<Candidate<AppId>> = Vec::new();
+        let mut ignored = 0usize;
         for event in events {
             let Some(entity) = app
                 .entities()
@@ -48,38 +47,34 @@ impl WebhookReceiver {
                 ignored += 1;
                 continue;
             };
-            let Some(org) = organizations
-                .iter()
-                .find(|o| o.provider == *app.id() && o.realm == event.realm)
-            else {
-                tracing::info!(provider, realm = %event.realm, "webhook ignored: account not linked");
+            // The account's enabled organization: an unlinked one (sync off) with the same
+            // account, which may sort first, must not swallow the event.
+            let linked = |o: &&Organization| o.provider == *app.id() && o.realm == event.realm;
+            let Some(org) = organizations.iter().filter(linked).find(|o| o.sync_enabled) else {
+                let reason = if organizations.iter().any(|o| linked(&o)) {
+                    "sync off"
+                } else {
+                    "account not linked"
+                };
+                tracing::info!(provider, realm = %event.realm, reason, "webhook ignored");
                 ignored += 1;
                 continue;
             };
-            if !org.sync_enabled || !org.flags(entity).to_hub {
+            if !org.flags(entity).to_hub {
                 ignored += 1;
                 continue;
             }
-            // Claimed only now that it has work; released below if that work is not queued.
-            let key = event.dedupe_key;
-            match self.dedupe.first_time(&key, now, self.dedupe_ttl).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    duplicates += 1;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::error!(provider, error = %e, "cannot record the event id");
-                    self.release(batches.into_values()).await;
-                    return Err(ReceiveError::Unavailable(Unavailable::AcceptWebhooks));
-                }
-            }
-            let batch = batches.entry((org.id.clone(), entity.clone())).or_default();
-            if !batch.items.contains(&event.id) {
-                batch.items.push(event.id);
-            }
-            batch.keys.push(key);
+            // Claimed only now that it has work; released if that work is not queued.
+            candidates.push(Candidate {
+                org: org.id.clone(),
+                entity: entity.clone(),
+                item: event.id,
+                key: event.dedupe_key,
+            });
         }
+        let (batches, duplicates) = self
+            .claim(candidates, now, true, Unavailable::AcceptWebhooks)
+            .await?;
         let accepted = self
             .queue_batches(
                 batches,

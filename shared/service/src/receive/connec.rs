@@ -1,14 +1,14 @@
 //! Connec! notifications: HTTP Basic with the tenant's credentials, then each record routed to
 //! every organization of its group whose app syncs its collection, deduplicated per version.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde_json::Value;
-use sync_core::domain::{EntityName, OrgId, Organization, Tenant};
+use sync_core::domain::{EntityName, Organization, Tenant};
 use sync_core::ports::WorkItem;
-use webhooks::RawRequest;
+use webhooks::{RawRequest, Verifier};
 
-use super::{Claimed, ReceiveError, Received, Unavailable, WebhookReceiver};
+use super::{Candidate, ReceiveError, Received, Unavailable, WebhookReceiver};
 
 impl WebhookReceiver {
     /// A Connec! notification for `tenant`: verified, routed, deduplicated and queued.
@@ -17,18 +17,22 @@ impl WebhookReceiver {
         tenant: &str,
         request: &RawRequest<'_>,
     ) -> Result<Received, ReceiveError> {
-        let Some(verifier) = self.tenants.get(&Tenant::new(tenant)) else {
-            return Err(ReceiveError::UnknownTenant(tenant.to_owned()));
+        // An unknown tenant is answered as a known one with wrong credentials would be.
+        let verifier: &dyn Verifier = match self.tenants.get(&Tenant::new(tenant)) {
+            Some(verifier) => verifier.as_ref(),
+            None => &self.unknown_tenant,
         };
         if let Err(rejection) = verifier.verify(request, self.clock.now().as_datetime()) {
             tracing::warn!(
-                tenant,
+                tenant = %webhooks::parse::bounded(tenant),
+                known = self.tenants.contains_key(&Tenant::new(tenant)),
                 status = rejection.status,
                 "Connec! notification rejected"
             );
             return Err(rejection.into());
         }
         let notifications = connec::notify::parse_connec_notification(request.body)?;
+        self.within_limit(notifications.len())?;
         let organizations = match self.store.list_organizations().await {
             Ok(orgs) => orgs,
             Err(e) => {
@@ -41,8 +45,8 @@ impl WebhookReceiver {
             by_group.entry(org.group_id.as_str()).or_default().push(org);
         }
         let now = self.clock.now();
-        let mut batches: BTreeMap<(OrgId, EntityName), Claimed<Value>> = BTreeMap::new();
-        let (mut ignored, mut duplicates) = (0usize, 0usize);
+        let mut candidates: Vec<Candidate<Value>> = Vec::new();
+        let mut ignored = 0usize;
         for notification in notifications {
             let entity = EntityName::new(notification.collection.clone());
             if !self
@@ -72,24 +76,17 @@ impl WebhookReceiver {
                 continue;
             }
             for org in targets {
-                let key = connec_record_key(tenant, org, &notification);
-                match self.dedupe.first_time(&key, now, self.dedupe_ttl).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        duplicates += 1;
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::error!(tenant, error = %e, "cannot record the notification");
-                        self.release(batches.into_values()).await;
-                        return Err(ReceiveError::Unavailable(Unavailable::AcceptNotifications));
-                    }
-                }
-                let batch = batches.entry((org.id.clone(), entity.clone())).or_default();
-                batch.items.push(notification.record.clone());
-                batch.keys.push(key);
+                candidates.push(Candidate {
+                    org: org.id.clone(),
+                    entity: entity.clone(),
+                    item: notification.record.clone(),
+                    key: connec_record_key(tenant, org, &notification),
+                });
             }
         }
+        let (batches, duplicates) = self
+            .claim(candidates, now, false, Unavailable::AcceptNotifications)
+            .await?;
         let accepted = self
             .queue_batches(
                 batches,

@@ -3,6 +3,7 @@
 //! bus and secrets prefix.
 
 mod bus;
+mod dedupe;
 mod linking_tests;
 mod orgs;
 mod store;

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub use mapping::ContentHash;
 
+mod group_id;
 mod run;
+pub use group_id::{InvalidGroupId, MAX_GROUP_ID_LEN};
 pub use run::{ConflictNote, ConflictPolicy, CountKey, Counts, Resume, Run, RunStatus, Winner};
 
 macro_rules! string_id {
@@ -51,7 +53,8 @@ string_id!(
     OrgId
 );
 string_id!(
-    /// A Connec! customer group (`cld-...`), the scope in every hub URL.
+    /// A Connec! customer group (`cld-...`), the scope in every hub URL. One that comes from
+    /// outside is checked with [`GroupId::parse`].
     GroupId
 );
 string_id!(
@@ -411,20 +414,3 @@ impl PageCursor {
 /// A watermark: changes after this instant are fetched next time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watermark(pub Timestamp);
-
-// TEMPORARY until the input-validation branch lands (it replaces this with a typed error).
-impl GroupId {
-    /// A Connec! group id: 1 to 64 ASCII letters, digits, `-` or `_`.
-    #[allow(clippy::result_unit_err)]
-    pub fn parse(text: &str) -> Result<Self, ()> {
-        let ok = (1..=64).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(())
-        }
-    }
-}
