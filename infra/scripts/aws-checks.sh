@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks of the AWS deployment description (template.yaml), with no AWS account and no Docker.
 #
-#   infra/scripts/aws-checks.sh           cfn-lint + sam validate --lint   (about a minute the
+#   infra/scripts/aws-checks.sh           template_checks.py (log filters, IAM per function),
+#                                         cfn-lint + sam validate --lint   (about a minute the
 #                                         first time: installs cfn-lint and aws-sam-cli into .venv)
 #   infra/scripts/aws-checks.sh --build   ... then `sam build`: compiles the three functions
 #                                         (functions/*) for arm64 with cargo-lambda + zig. Several
@@ -22,7 +23,7 @@ for arg in "$@"; do
     case "$arg" in
         --build) BUILD=1 ;;
         -h | --help)
-            sed -n '2,16p' "$0"
+            sed -n '2,15p' "$0"
             exit 0
             ;;
         *)
@@ -47,6 +48,9 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 unset AWS_SESSION_TOKEN AWS_PROFILE
 export SAM_CLI_TELEMETRY=0 SAM_CLI_CONTACT_TRACKING=0
+
+echo "== template checks: RUST_LOG of every LogLevel, IAM actions of each function"
+"$BIN/python" "$ROOT/infra/scripts/template_checks.py" "$TEMPLATE"
 
 echo "== cfn-lint $(cfn-lint --version 2>&1 | awk '{print $2}') template.yaml"
 cfn-lint "$TEMPLATE"

@@ -183,6 +183,7 @@ async fn cloud() -> Cloud {
         states: Arc::new(DynamoAuthorizationStateStore::new(
             dynamo.clone(),
             table.clone(),
+            linking::SealingKey::new([7; 32]),
         )),
         dedupe: Arc::new(DynamoDedupe::new(dynamo, table)),
         bus: bus.clone(),

@@ -48,10 +48,23 @@ pub enum ConfigError {
         /// Variable.
         variable: String,
     },
+    /// An `env:NAME` credential whose variable is set but empty (or blank, or not UTF-8).
+    #[error(
+        "{path}: `{field}` says `env:{variable}` but the environment variable {variable} is empty: \
+         export the value"
+    )]
+    EmptyEnv {
+        /// File.
+        path: String,
+        /// Field.
+        field: String,
+        /// Variable.
+        variable: String,
+    },
 }
 
-/// The whole file.
-#[derive(Debug, Deserialize)]
+/// The whole file. `Debug` shows the apps' ids, never their settings (they hold secrets).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Embedded database file (relative paths are relative to the config file).
@@ -69,6 +82,19 @@ pub struct Config {
     /// `connector serve`: the local HTTP endpoints (OAuth callback, webhooks) and schedule.
     #[serde(default)]
     pub serve: Option<ServeSection>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database", &self.database)
+            .field("connec", &self.connec)
+            .field("apps", &self.apps.keys().collect::<Vec<_>>())
+            .field("organization", &self.organization)
+            .field("sync", &self.sync)
+            .field("serve", &self.serve)
+            .finish()
+    }
 }
 
 /// The local server.
@@ -101,8 +127,8 @@ fn default_tenant() -> String {
     "default".into()
 }
 
-/// Connec! endpoint and the tenant's credentials.
-#[derive(Debug, Clone, Deserialize)]
+/// Connec! endpoint and the tenant's credentials. `Debug` redacts the API key.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnecSection {
     /// Base URL.
@@ -111,6 +137,16 @@ pub struct ConnecSection {
     pub api_id: String,
     /// API key (Basic password), or `env:NAME`.
     pub api_key: String,
+}
+
+impl std::fmt::Debug for ConnecSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnecSection")
+            .field("base_url", &self.base_url)
+            .field("api_id", &self.api_id)
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The organization.
@@ -168,7 +204,8 @@ impl Config {
         if let Value::Object(top) = &mut raw {
             lift_one_app_form(top).map_err(&invalid)?;
         }
-        let mut config: Config = serde_json::from_value(raw).map_err(|e| invalid(e.to_string()))?;
+        let mut config: Config =
+            serde_path_to_error::deserialize(raw).map_err(|e| invalid(describe_type_error(&e)))?;
         config.connec.api_key = resolve(&shown, "connec.api_key", &config.connec.api_key)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.apps.is_empty() {
@@ -264,13 +301,47 @@ fn resolve_section(
 }
 
 fn resolve(path: &str, field: &str, value: &str) -> Result<String, ConfigError> {
-    match value.strip_prefix("env:") {
-        Some(variable) => std::env::var(variable).map_err(|_| ConfigError::MissingEnv {
-            path: path.to_owned(),
-            field: field.to_owned(),
-            variable: variable.to_owned(),
+    let Some(variable) = value.strip_prefix("env:") else {
+        return Ok(value.to_owned());
+    };
+    let (path, field, variable) = (path.to_owned(), field.to_owned(), variable.to_owned());
+    match std::env::var(&variable) {
+        Ok(value) if !value.trim().is_empty() => Ok(value),
+        Ok(_) | Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::EmptyEnv {
+            path,
+            field,
+            variable,
         }),
-        None => Ok(value.to_owned()),
+        Err(std::env::VarError::NotPresent) => Err(ConfigError::MissingEnv {
+            path,
+            field,
+            variable,
+        }),
+    }
+}
+
+/// A type error as the field's path and what it expects, never the value found: a secret
+/// pasted into the wrong field must not be printed. serde's messages put the value first
+/// (`invalid type: string "...", expected u64`, `unknown variant `...`, expected one of ...`);
+/// only the part after the last `, expected ` is kept. Missing, unknown and duplicate fields
+/// name keys only and are kept as they are.
+fn describe_type_error(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = error.path().to_string();
+    let message = error.inner().to_string();
+    let detail = if ["missing field", "unknown field", "duplicate field"]
+        .iter()
+        .any(|prefix| message.starts_with(prefix))
+    {
+        message
+    } else if let Some((_, expected)) = message.rsplit_once(", expected ") {
+        format!("expected {expected}")
+    } else {
+        "invalid value".to_owned()
+    };
+    if path == "." {
+        detail
+    } else {
+        format!("`{path}`: {detail}")
     }
 }
 
@@ -315,6 +386,81 @@ mod tests {
             Path::new(hubspot["mappings_dir"].as_str().unwrap()).is_absolute(),
             "{hubspot}"
         );
+    }
+
+    #[test]
+    fn type_errors_name_the_field_and_the_type_never_the_value() {
+        let secret = "TOPSECRETVALUE123";
+        let cases = [
+            (
+                format!(
+                    "database: c.db\nconnec: {{ base_url: 'http://c', api_id: i, api_key: k }}\n\
+                     organization: {{ group_id: cld-1, historical_data: '{secret}' }}\n\
+                     apps: {{ hubspot: {{ base_url: 'http://h' }} }}\n"
+                ),
+                "`organization.historical_data`: expected a boolean",
+            ),
+            (
+                format!(
+                    "{CONNEC}sync: {{ overlap_seconds: '{secret}' }}\napps: {{ hubspot: {{ base_url: 'http://h' }} }}\n"
+                ),
+                "`sync.overlap_seconds`: expected u64",
+            ),
+            (
+                format!(
+                    "{CONNEC}sync: {{ conflict_policy: '{secret}' }}\napps: {{ hubspot: {{ base_url: 'http://h' }} }}\n"
+                ),
+                "`sync.conflict_policy`: expected one of",
+            ),
+            (
+                format!(
+                    "database: c.db\nconnec: {{ base_url: 'http://c', api_id: 7, api_key: k }}\n\
+                     organization: {{ group_id: '{secret}, expected x' }}\n\
+                     apps: {{ hubspot: {{ base_url: 'http://h' }} }}\nserve: {{ listen: ['{secret}'] }}\n"
+                ),
+                "`connec.api_id`: expected a string",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = load(&text).expect_err("refused").to_string();
+            assert!(error.contains(expected), "{error}\nexpected: {expected}");
+            assert!(!error.contains(secret), "the value is echoed: {error}");
+        }
+    }
+
+    #[test]
+    fn an_env_variable_set_but_empty_is_an_error_naming_it() {
+        // SAFETY: only this test reads or writes this variable.
+        unsafe { std::env::set_var("CONFIG_TEST_EMPTY", "") };
+        let error = load(&format!(
+            "{CONNEC}apps: {{ hubspot: {{ base_url: 'http://h', access_token: 'env:CONFIG_TEST_EMPTY' }} }}\n"
+        ))
+        .expect_err("refused")
+        .to_string();
+        assert!(error.contains("CONFIG_TEST_EMPTY"), "{error}");
+        assert!(error.contains("is empty"), "{error}");
+        assert!(error.contains("apps.hubspot.access_token"), "{error}");
+        let error = load(&CONNEC.replace("api_key: k", "api_key: 'env:CONFIG_TEST_EMPTY'"))
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("`connec.api_key`"), "{error}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let config = load(
+            "database: c.db\nconnec: { base_url: 'http://c', api_id: i, api_key: CONNEC-SECRET-1 }\n\
+             organization: { group_id: cld-1 }\n\
+             apps: { hubspot: { base_url: 'http://h', access_token: HUBSPOT-SECRET-2, portal_id: '1', \
+             oauth: { client_id: c, client_secret: HUBSPOT-SECRET-3, app_id: 7 } } }\n",
+        )
+        .unwrap();
+        let shown = format!("{config:?} {:?}", config.connec);
+        for secret in ["CONNEC-SECRET-1", "HUBSPOT-SECRET-2", "HUBSPOT-SECRET-3"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("hubspot"), "{shown}");
+        assert!(shown.contains("cld-1"), "{shown}");
     }
 
     #[test]

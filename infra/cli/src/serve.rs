@@ -18,8 +18,9 @@ use store_embedded::secrets::{EncryptedCredentialStore, SecretKey, SqliteAuthori
 use store_embedded::{EmbeddedStore, SqliteDedupe};
 use sync_core::ports::{SyncStore, WorkItem};
 
-/// Settings of the local server.
-#[derive(Clone, Debug)]
+/// Settings of the local server. `Debug` shows no credential: the Connec! URL, tenant and
+/// public URL, the apps' ids and the interval only.
+#[derive(Clone)]
 pub struct ServeSettings {
     /// The service's settings.
     pub service: ServiceSettings,
@@ -27,6 +28,18 @@ pub struct ServeSettings {
     pub apps: connector_sdk::Registry,
     /// Time between scheduled syncs.
     pub sync_interval: Duration,
+}
+
+impl std::fmt::Debug for ServeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeSettings")
+            .field("connec_url", &self.service.hub.url)
+            .field("tenant", &self.service.tenant)
+            .field("public_url", &self.service.public_url)
+            .field("apps", &self.apps)
+            .field("sync_interval", &self.sync_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Errors starting the server.
@@ -127,5 +140,34 @@ impl LocalRuntime {
     /// HTTP Lambda functions serve, plus `GET /health`.
     pub fn router(&self) -> Router {
         http_api::router(self.service.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_credential() {
+        let settings = ServeSettings {
+            service: ServiceSettings {
+                hub: service::HubEndpoint {
+                    url: "http://connec".into(),
+                    api_id: "demo-id".into(),
+                    api_key: "CONNEC-KEY-123".into(),
+                },
+                tuning: service::Tuning::default(),
+                public_url: "http://127.0.0.1:8080".into(),
+                tenant: "default".into(),
+            },
+            apps: connector_sdk::Registry::new(),
+            sync_interval: Duration::from_secs(60),
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("CONNEC-KEY-123"), "{shown}");
+        assert!(
+            shown.contains("http://connec") && shown.contains("default"),
+            "{shown}"
+        );
     }
 }

@@ -45,5 +45,5 @@ pub use ports::{
     AccountKey, AuthorizationStateStore, CredentialStore, LinkStatus, PendingAuthorization,
     SaveOutcome, StoredCredentials, TokenSet,
 };
-pub use secret::SecretString;
+pub use secret::{SealError, Sealed, SealingKey, SecretString};
 pub use tokens::{DEFAULT_MARGIN, DEFAULT_ROTATION_GRACE, TokenManager};

@@ -217,15 +217,18 @@ impl Linker {
         }
         let (url, _) = request.url();
         self.states
-            .put(&PendingAuthorization {
-                state: state.clone(),
-                provider: self.app.provider.clone(),
-                tenant,
-                group_id: group_id.clone(),
-                pkce_verifier: verifier,
-                redirect_uri: self.app.redirect_uri.clone(),
-                expires_at,
-            })
+            .put(
+                &PendingAuthorization {
+                    state: state.clone(),
+                    provider: self.app.provider.clone(),
+                    tenant,
+                    group_id: group_id.clone(),
+                    pkce_verifier: verifier,
+                    redirect_uri: self.app.redirect_uri.clone(),
+                    expires_at,
+                },
+                now,
+            )
             .await?;
         tracing::info!(provider = %self.app.provider, group = %group_id, "linking started");
         Ok(AuthorizeRedirect {

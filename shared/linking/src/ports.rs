@@ -173,11 +173,48 @@ pub struct PendingAuthorization {
     pub expires_at: Timestamp,
 }
 
+impl PendingAuthorization {
+    /// The most bytes the stored fields of one pending authorization may take together (state,
+    /// provider, tenant, group id, redirect URI, PKCE verifier): stores refuse a larger one with
+    /// [`StoreError::TooLarge`], so that unauthenticated starts cannot fill the storage.
+    pub const MAX_STORED_BYTES: usize = 4096;
+
+    /// Bytes of the fields a store keeps.
+    #[must_use]
+    pub fn stored_bytes(&self) -> usize {
+        self.state.len()
+            + self.provider.as_str().len()
+            + self.tenant.as_str().len()
+            + self.group_id.as_str().len()
+            + self.redirect_uri.len()
+            + self.pkce_verifier.as_ref().map_or(0, |v| v.expose().len())
+    }
+
+    /// `Ok` when [`PendingAuthorization::stored_bytes`] is within
+    /// [`PendingAuthorization::MAX_STORED_BYTES`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::TooLarge`] naming the size and the limit (never a value).
+    pub fn check_size(&self) -> Result<(), StoreError> {
+        let bytes = self.stored_bytes();
+        if bytes > Self::MAX_STORED_BYTES {
+            return Err(StoreError::TooLarge(format!(
+                "a pending authorization of {bytes} bytes (at most {} are kept)",
+                Self::MAX_STORED_BYTES
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Where pending authorizations wait for their callback.
 #[async_trait]
 pub trait AuthorizationStateStore: Send + Sync {
-    /// Stores a pending authorization under its `state`.
-    async fn put(&self, pending: &PendingAuthorization) -> Result<(), StoreError>;
+    /// Stores a pending authorization under its `state`, and purges the entries expired at
+    /// `now` (so that starts never completed do not pile up). Refuses one larger than
+    /// [`PendingAuthorization::MAX_STORED_BYTES`] with [`StoreError::TooLarge`].
+    async fn put(&self, pending: &PendingAuthorization, now: Timestamp) -> Result<(), StoreError>;
 
     /// Removes and returns the pending authorization of `state`, atomically: of two concurrent
     /// takes of one state at most one gets it. An expired one (`expires_at <= now`) is removed

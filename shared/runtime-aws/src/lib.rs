@@ -51,6 +51,11 @@ pub enum SetupError {
     Provider(#[from] ProviderError),
 }
 
+/// PLACEHOLDER, not a secret: the key sealing PKCE verifiers in the OAuth state items until the
+/// wiring loads the real one from Secrets Manager. Every oauth-callback environment must use the
+/// same key (a start and its callback may run in different ones), so it cannot be random here.
+const PLACEHOLDER_STATE_SEALING_KEY: [u8; 32] = [0; 32];
+
 fn env(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, SetupError> {
     lookup(name)
         .filter(|v| !v.trim().is_empty())
@@ -188,6 +193,7 @@ pub async fn service_with(
             Arc::new(DynamoAuthorizationStateStore::new(
                 dynamo.clone(),
                 aws.table_name.clone(),
+                linking::SealingKey::new(PLACEHOLDER_STATE_SEALING_KEY),
             ))
         } else {
             Arc::new(not_wired("the OAuth state store"))

@@ -97,7 +97,11 @@ impl CredentialStore for NotWired {
 
 #[async_trait]
 impl AuthorizationStateStore for NotWired {
-    async fn put(&self, _pending: &PendingAuthorization) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        _pending: &PendingAuthorization,
+        _now: Timestamp,
+    ) -> Result<(), StoreError> {
         Err(self.fail())
     }
 

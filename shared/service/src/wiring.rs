@@ -30,8 +30,8 @@ pub enum WiringError {
     Registry(#[from] connector_sdk::RegistryError),
 }
 
-/// Where Connec! is, and the tenant's credentials.
-#[derive(Clone, Debug)]
+/// Where Connec! is, and the tenant's credentials. `Debug` redacts the API key.
+#[derive(Clone)]
 pub struct HubEndpoint {
     /// Connec! base URL.
     pub url: String,
@@ -39,6 +39,16 @@ pub struct HubEndpoint {
     pub api_id: String,
     /// Connec! API key.
     pub api_key: String,
+}
+
+impl std::fmt::Debug for HubEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubEndpoint")
+            .field("url", &self.url)
+            .field("api_id", &self.api_id)
+            .field("api_key", &SecretString::new(""))
+            .finish()
+    }
 }
 
 /// Engine knobs.
@@ -165,5 +175,25 @@ impl TokenSource for ManagedToken {
                 .force_refresh(&self.key, SystemClock.now())
                 .await,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HubEndpoint;
+
+    #[test]
+    fn debug_redacts_the_api_key() {
+        let hub = HubEndpoint {
+            url: "http://connec".into(),
+            api_id: "demo-id".into(),
+            api_key: "CONNEC-KEY-123".into(),
+        };
+        let shown = format!("{hub:?}");
+        assert!(!shown.contains("CONNEC-KEY-123"), "{shown}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("demo-id"),
+            "{shown}"
+        );
     }
 }

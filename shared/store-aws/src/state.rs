@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use sha2::{Digest, Sha256};
 use sync_core::domain::{GroupId, Provider, Tenant, Timestamp};
 use sync_core::error::StoreError;
 
-use linking::{AuthorizationStateStore, PendingAuthorization, SecretString};
+use linking::{AuthorizationStateStore, PendingAuthorization, SealingKey, SecretString};
 use sync_core::ports::Dedupe;
 
 use crate::attr::{
@@ -17,47 +18,105 @@ use crate::attr::{
 };
 use crate::error::{backend, has_code};
 
-fn state_key(state: &str) -> Item {
-    let digest = Sha256::digest(state.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    key(format!("OAUTH#STATE#{hex}"), "STATE")
+/// The attribute holding the sealed PKCE verifier: nonce (12 bytes) then ciphertext and tag.
+const PKCE_SEALED: &str = "pkce_sealed";
+/// The attribute earlier builds kept the verifier in, in clear; still read, never written.
+const PKCE_CLEAR: &str = "pkce_verifier";
+
+fn state_hash(state: &str) -> String {
+    Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn state_key(hash: &str) -> Item {
+    key(format!("OAUTH#STATE#{hash}"), "STATE")
+}
+
+/// Binds a sealed verifier to its state's item (the same associated data as the embedded store).
+fn verifier_aad(hash: &str) -> Vec<u8> {
+    let mut aad = b"pkce-verifier\0".to_vec();
+    aad.extend_from_slice(hash.as_bytes());
+    aad
 }
 
 /// [`AuthorizationStateStore`] in the DynamoDB table: one item per pending authorization,
-/// `PK = OAUTH#STATE#<sha256(state)>` (the state itself is never stored or logged), with TTL.
+/// `PK = OAUTH#STATE#<sha256(state)>` (the state itself is never stored or logged), with TTL
+/// (which is what purges the ones never taken).
 ///
 /// [`AuthorizationStateStore::take`] is a conditional `DeleteItem` returning `ALL_OLD`: of two
 /// concurrent takes only one gets the item, so a state is used at most once. An expired state
 /// (`expires_at <= now`; TTL deletion is lazy) is deleted and treated as absent. The PKCE
-/// verifier is stored as an attribute (DynamoDB encrypts the table at rest; the item lives
-/// minutes).
+/// verifier is sealed with AES-256-GCM under the key given to [`DynamoAuthorizationStateStore::new`],
+/// bound to the state's hash, as the embedded store does (`pkce_sealed`, binary). A state larger
+/// than [`PendingAuthorization::MAX_STORED_BYTES`] is refused.
 #[derive(Clone, Debug)]
 pub struct DynamoAuthorizationStateStore {
     client: Client,
     table: String,
+    verifier_key: SealingKey,
 }
 
 impl DynamoAuthorizationStateStore {
-    /// A store in `table` (the sync store's table).
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// A store in `table` (the sync store's table), sealing PKCE verifiers with `verifier_key`.
+    /// Every function that starts or completes a link must be given the same key.
+    pub fn new(client: Client, table: impl Into<String>, verifier_key: SealingKey) -> Self {
         Self {
             client,
             table: table.into(),
+            verifier_key,
+        }
+    }
+
+    fn open_verifier(&self, hash: &str, item: &Item) -> Result<Option<SecretString>, StoreError> {
+        let corrupt = || {
+            StoreError::Corrupt(
+                "a pending authorization's PKCE verifier cannot be opened with this key (or the \
+                 item is damaged): start linking again"
+                    .to_owned(),
+            )
+        };
+        match item.get(PKCE_SEALED) {
+            Some(AttributeValue::B(blob)) => {
+                let bytes = blob.as_ref();
+                if bytes.len() < SealingKey::NONCE_BYTES {
+                    return Err(corrupt());
+                }
+                let (nonce, ciphertext) = bytes.split_at(SealingKey::NONCE_BYTES);
+                let plain = self
+                    .verifier_key
+                    .open(&verifier_aad(hash), nonce, ciphertext)
+                    .ok_or_else(corrupt)?;
+                let text = String::from_utf8(plain).map_err(|_| corrupt())?;
+                Ok(Some(SecretString::new(text)))
+            }
+            Some(_) => Err(corrupt()),
+            // Written in clear before verifiers were sealed (such items live ten minutes).
+            None => Ok(get_s(item, PKCE_CLEAR).map(SecretString::new)),
         }
     }
 }
 
 #[async_trait]
 impl AuthorizationStateStore for DynamoAuthorizationStateStore {
-    async fn put(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+    async fn put(&self, pending: &PendingAuthorization, _now: Timestamp) -> Result<(), StoreError> {
+        pending.check_size()?;
         let expires = pending.expires_at.epoch_millis();
-        let mut item = state_key(&pending.state);
+        let hash = state_hash(&pending.state);
+        let mut item = state_key(&hash);
         item.insert("provider".into(), s(pending.provider.as_str()));
         item.insert("tenant".into(), s(pending.tenant.as_str()));
         item.insert("group_id".into(), s(pending.group_id.as_str()));
         item.insert("redirect_uri".into(), s(pending.redirect_uri.as_str()));
         if let Some(verifier) = &pending.pkce_verifier {
-            item.insert("pkce_verifier".into(), s(verifier.expose()));
+            let sealed = self
+                .verifier_key
+                .seal(&verifier_aad(&hash), verifier.expose().as_bytes())
+                .map_err(|e| StoreError::Backend(format!("put_authorization_state: {e}")))?;
+            let mut bytes = sealed.nonce.to_vec();
+            bytes.extend_from_slice(&sealed.ciphertext);
+            item.insert(PKCE_SEALED.into(), AttributeValue::B(Blob::new(bytes)));
         }
         item.insert(EXPIRES_MS.into(), n(expires));
         item.insert(TTL.into(), n(ttl_seconds(expires)));
@@ -77,11 +136,12 @@ impl AuthorizationStateStore for DynamoAuthorizationStateStore {
         now: Timestamp,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
         const OP: &str = "take_authorization_state";
+        let hash = state_hash(state);
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(state_key(state)))
+            .set_key(Some(state_key(&hash)))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .return_values(ReturnValue::AllOld)
@@ -108,7 +168,7 @@ impl AuthorizationStateStore for DynamoAuthorizationStateStore {
             provider: Provider::new(req_s(WHAT, &old, "provider")?),
             tenant: Tenant::new(req_s(WHAT, &old, "tenant")?),
             group_id: GroupId::new(req_s(WHAT, &old, "group_id")?),
-            pkce_verifier: get_s(&old, "pkce_verifier").map(SecretString::new),
+            pkce_verifier: self.open_verifier(&hash, &old)?,
             redirect_uri: req_s(WHAT, &old, "redirect_uri")?.to_owned(),
             expires_at,
         }))

@@ -18,6 +18,28 @@ use crate::schema::migrate;
 /// How long a statement waits for a lock held by another connection before failing.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Creates the database file readable and writable by its owner only (0600 on Unix) if it does
+/// not exist yet; an existing file keeps its mode. SQLite creates the `-wal` and `-shm` files
+/// with the mode of the database file, so they are private too. The file holds organization
+/// names, id-maps, record names and errors in clear (tokens are sealed).
+pub(crate) fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend(format!(
+            "open: cannot create `{}`: {e}",
+            path.display()
+        ))),
+    }
+}
+
 /// The embedded [`SyncStore`]: one SQLite file (or an in-memory database for tests).
 ///
 /// Cheap to clone: clones share one connection (behind a mutex) and one operation counter. All
@@ -64,6 +86,7 @@ impl EmbeddedStore {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
+        create_private(path)?;
         let conn = Connection::open(path).map_err(|e| {
             StoreError::Backend(format!("open: cannot open `{}`: {e}", path.display()))
         })?;

@@ -32,7 +32,7 @@ impl Fail {
             Fail::Store(StoreError::Backend(message)) => {
                 StoreError::Backend(format!("{op}: {message}"))
             }
-            Fail::Store(conflict @ StoreError::Conflict(_)) => conflict,
+            Fail::Store(kept @ (StoreError::Conflict(_) | StoreError::TooLarge(_))) => kept,
             Fail::Sql(error) => sql_error(op, error),
         }
     }

@@ -8,12 +8,17 @@
 //!
 //! # Encryption
 //!
-//! Token sets and PKCE verifiers are sealed with AES-256-GCM under a [`SecretKey`] (from the
-//! environment variable `CONNECTOR_SECRET_KEY`, base64 of 32 bytes): a fresh random 96-bit nonce
-//! per write, and the account key (`provider`, `account`) as associated data, so a sealed row
-//! copied onto another account does not decrypt. Only the provider, the account id, the version
-//! and the link status are stored in clear. A `state` is stored as its SHA-256 hash. No token,
-//! verifier or state is ever written to the file in clear, nor logged.
+//! Token sets and PKCE verifiers are sealed with AES-256-GCM ([`linking::SealingKey`], the
+//! primitive the DynamoDB state store uses too) under a [`SecretKey`] (from the environment
+//! variable `CONNECTOR_SECRET_KEY`, base64 of 32 bytes): a fresh random 96-bit nonce per write.
+//! A token set's associated data is its account key (`provider`, `account`) and its row's
+//! version, status and reason, so a sealed row copied onto another account does not decrypt,
+//! and neither does a row whose status was edited back to active or whose sealed tokens were
+//! replaced by an older version's. Rows sealed by earlier builds (account only) still open, and
+//! are resealed on their next write. Only the provider, the account id, the version and the link
+//! status are stored in clear. A `state` is stored as its SHA-256 hash, its verifier sealed
+//! with the hash as associated data. No token, verifier or state is ever written to the file
+//! in clear, nor logged. The file is created readable by its owner only (0600).
 //!
 //! A wrong key does not yield garbage: loading fails with a [`StoreError::Corrupt`] that says the
 //! key is not the one the credentials were saved with.
@@ -22,20 +27,21 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::{Aead, Key, KeyInit, Nonce, Payload};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use linking::SealingKey;
 use rusqlite::Connection;
 use sync_core::error::StoreError;
 
-use crate::connection::BUSY_TIMEOUT;
+use crate::connection::{BUSY_TIMEOUT, create_private};
 use crate::error::{Fail, corrupt};
 use crate::schema::migrate;
 
+mod states;
 mod stores;
 
-pub use stores::{EncryptedCredentialStore, SqliteAuthorizationStateStore};
+pub use states::SqliteAuthorizationStateStore;
+pub use stores::EncryptedCredentialStore;
 
 /// The environment variable holding the encryption key.
 pub const SECRET_KEY_VAR: &str = "CONNECTOR_SECRET_KEY";
@@ -136,36 +142,22 @@ impl SecretKey {
         STANDARD.encode(self.0)
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&Key::<Aes256Gcm>::from(self.0))
+    fn cipher(&self) -> SealingKey {
+        SealingKey::new(self.0)
     }
 }
 
 /// Seals `plaintext` with a fresh random nonce; returns (nonce, ciphertext with tag).
-fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Fail> {
-    let nonce_bytes: [u8; 12] = rand::random();
-    let nonce = Nonce::<Aes256Gcm>::from(nonce_bytes);
+fn seal(cipher: &SealingKey, aad: &[u8], plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Fail> {
     let sealed = cipher
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        .map_err(|_| Fail::Store(StoreError::Backend("encryption failed".to_owned())))?;
-    Ok((nonce_bytes.to_vec(), sealed))
+        .seal(aad, plaintext)
+        .map_err(|e| Fail::Store(StoreError::Backend(e.to_string())))?;
+    Ok((sealed.nonce.to_vec(), sealed.ciphertext))
 }
 
 /// Opens a sealed value; `None` when the key or the associated data does not match.
-fn open_sealed(cipher: &Aes256Gcm, aad: &[u8], nonce: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-    let nonce: [u8; 12] = nonce.try_into().ok()?;
-    cipher
-        .decrypt(
-            &Nonce::<Aes256Gcm>::from(nonce),
-            Payload { msg: sealed, aad },
-        )
-        .ok()
+fn open_sealed(cipher: &SealingKey, aad: &[u8], nonce: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    cipher.open(aad, nonce, sealed)
 }
 
 fn wrong_key(what: &str) -> Fail {
@@ -183,6 +175,7 @@ pub(crate) struct Db {
 
 impl Db {
     pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
+        create_private(path)?;
         let mut conn = Connection::open(path).map_err(|e| {
             StoreError::Backend(format!("open: cannot open `{}`: {e}", path.display()))
         })?;

@@ -14,6 +14,7 @@ use sync_core::ports::SyncStore;
 
 use super::{
     EncryptedCredentialStore, KeyError, SECRET_KEY_VAR, SecretKey, SqliteAuthorizationStateStore,
+    seal, stores::legacy_credentials_aad,
 };
 use crate::EmbeddedStore;
 
@@ -288,13 +289,13 @@ async fn states_are_taken_once_and_expire() {
         "2024-01-01T00:10:00Z",
         Some("verifier-PLAINTEXT"),
     );
-    states.put(&first).await.unwrap();
+    states.put(&first, now).await.unwrap();
     states
-        .put(&pending("state-TWO", "2024-01-01T00:10:00Z", None))
+        .put(&pending("state-TWO", "2024-01-01T00:10:00Z", None), now)
         .await
         .unwrap();
     states
-        .put(&pending("state-OLD", "2023-12-31T23:59:00Z", None))
+        .put(&pending("state-OLD", "2023-12-31T23:59:00Z", None), now)
         .await
         .unwrap();
 
@@ -318,7 +319,10 @@ async fn concurrent_takes_of_one_state_let_one_win() {
     let secret = SecretKey::generate();
     let states = SqliteAuthorizationStateStore::open(db_path(&dir), secret.clone()).unwrap();
     states
-        .put(&pending("race", "2024-01-01T00:10:00Z", Some("v")))
+        .put(
+            &pending("race", "2024-01-01T00:10:00Z", Some("v")),
+            ts("2024-01-01T00:00:00Z"),
+        )
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -384,4 +388,230 @@ fn entries(dir: &Path) -> usize {
             name.to_string_lossy().starts_with("sync.db")
         })
         .count()
+}
+
+fn count(path: &Path, table: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_put_purges_expired_states_and_refuses_oversized_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let states = SqliteAuthorizationStateStore::open(db_path(&dir), SecretKey::generate()).unwrap();
+    let now = ts("2024-01-01T00:00:00Z");
+    for n in 0..5 {
+        let state = format!("abandoned-{n}");
+        states
+            .put(&pending(&state, "2024-01-01T00:10:00Z", Some("v")), now)
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(&db_path(&dir), "authorization_states"), 5);
+    // Ten minutes later they have expired: the next start removes them, nobody took them.
+    let later = ts("2024-01-01T00:10:00Z");
+    states
+        .put(&pending("fresh", "2024-01-01T00:20:00Z", Some("v")), later)
+        .await
+        .unwrap();
+    assert_eq!(count(&db_path(&dir), "authorization_states"), 1);
+    assert!(states.take("fresh", later).await.unwrap().is_some());
+
+    let mut big = pending("big", "2024-01-01T00:20:00Z", Some("v"));
+    big.group_id = GroupId::new("a".repeat(60_000));
+    let error = states.put(&big, later).await.unwrap_err();
+    let StoreError::TooLarge(message) = &error else {
+        panic!("expected TooLarge, got {error:?}");
+    };
+    assert!(!message.contains("aaaa"), "{message}");
+    assert_eq!(count(&db_path(&dir), "authorization_states"), 0);
+    let bytes = file_bytes(dir.path());
+    assert!(
+        !contains(&bytes, &"a".repeat(1000)),
+        "nothing of it is written"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_file_and_its_wal_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for opener in ["sync store", "credential store"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let credentials = match opener {
+            "sync store" => {
+                let store = EmbeddedStore::open(&path).unwrap();
+                store.list_organizations().await.unwrap();
+                EncryptedCredentialStore::open(&path, SecretKey::generate()).unwrap()
+            }
+            _ => EncryptedCredentialStore::open(&path, SecretKey::generate()).unwrap(),
+        };
+        credentials
+            .save(&key(), &tokens("a", "r"), None)
+            .await
+            .unwrap();
+        let files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 3, "{files:?}");
+        for file in files {
+            assert_eq!(mode(&file), 0o600, "{opener}: {}", file.display());
+        }
+    }
+    // An existing file keeps the mode its owner gave it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(db_path(&dir), b"").unwrap();
+    std::fs::set_permissions(db_path(&dir), std::fs::Permissions::from_mode(0o640)).unwrap();
+    EmbeddedStore::open(db_path(&dir)).unwrap();
+    assert_eq!(mode(&db_path(&dir)), 0o640);
+}
+
+fn sql(dir: &tempfile::TempDir, statement: &str) {
+    let conn = rusqlite::Connection::open(db_path(dir)).unwrap();
+    conn.execute(statement, []).unwrap();
+}
+
+#[tokio::test]
+async fn editing_the_file_cannot_reactivate_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EncryptedCredentialStore::open(db_path(&dir), SecretKey::generate()).unwrap();
+    store.save(&key(), &tokens("a1", "r1"), None).await.unwrap();
+    store
+        .mark_needs_reauth(&key(), "invalid_grant")
+        .await
+        .unwrap();
+    sql(
+        &dir,
+        "UPDATE credentials SET status = 'active', reason = NULL",
+    );
+    let error = store.load(&key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+    // Nor change the reason shown.
+    sql(
+        &dir,
+        "UPDATE credentials SET status = 'needs_reauthorization', reason = 'edited'",
+    );
+    assert!(matches!(
+        store.load(&key()).await.unwrap_err(),
+        StoreError::Corrupt(_)
+    ));
+    sql(&dir, "UPDATE credentials SET reason = 'invalid_grant'");
+    assert_eq!(
+        store.load(&key()).await.unwrap().unwrap().status,
+        LinkStatus::NeedsReauthorization {
+            reason: "invalid_grant".to_owned()
+        }
+    );
+}
+
+#[tokio::test]
+async fn editing_the_file_cannot_roll_back_to_an_older_token_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EncryptedCredentialStore::open(db_path(&dir), SecretKey::generate()).unwrap();
+    store.save(&key(), &tokens("a1", "r1"), None).await.unwrap();
+    sql(
+        &dir,
+        "CREATE TABLE old AS SELECT nonce, sealed FROM credentials",
+    );
+    store
+        .save(&key(), &tokens("a2", "r2"), Some(1))
+        .await
+        .unwrap();
+    // Version 1's sealed tokens under version 2.
+    sql(
+        &dir,
+        "UPDATE credentials SET nonce = (SELECT nonce FROM old), sealed = (SELECT sealed FROM old)",
+    );
+    let error = store.load(&key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+    // Nor a version bumped over the current sealed tokens.
+    let dir = tempfile::tempdir().unwrap();
+    let store = EncryptedCredentialStore::open(db_path(&dir), SecretKey::generate()).unwrap();
+    store.save(&key(), &tokens("a1", "r1"), None).await.unwrap();
+    sql(&dir, "UPDATE credentials SET version = 7");
+    assert!(matches!(
+        store.load(&key()).await.unwrap_err(),
+        StoreError::Corrupt(_)
+    ));
+}
+
+#[tokio::test]
+async fn rows_sealed_before_version_and_status_were_bound_still_open_and_are_resealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = SecretKey::generate();
+    let store = EncryptedCredentialStore::open(db_path(&dir), secret.clone()).unwrap();
+    // A row as earlier builds wrote it: sealed with the account only as associated data.
+    let plain =
+        br#"{"access_token":"a-old","refresh_token":"r-old","expires_at":null,"scopes":[]}"#;
+    let (nonce, sealed) = seal(&secret.cipher(), &legacy_credentials_aad(&key()), plain).unwrap();
+    let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
+    conn.execute(
+        "INSERT INTO credentials (provider, account, version, status, reason, nonce, sealed, \
+         updated_at) VALUES ('hubspot', '4242', 3, 'active', NULL, ?1, ?2, 0)",
+        rusqlite::params![nonce, sealed],
+    )
+    .unwrap();
+    let loaded = store.load(&key()).await.unwrap().unwrap();
+    assert_eq!(loaded.tokens.access_token.expose(), "a-old");
+    assert_eq!(loaded.version, 3);
+    assert_eq!(loaded.status, LinkStatus::Active);
+
+    // The next write (here a re-authorisation mark) reseals it: now the status is bound.
+    store
+        .mark_needs_reauth(&key(), "invalid_grant")
+        .await
+        .unwrap();
+    let marked = store.load(&key()).await.unwrap().unwrap();
+    assert_eq!(marked.tokens.refresh_token.unwrap().expose(), "r-old");
+    assert_eq!(marked.version, 3);
+    sql(
+        &dir,
+        "UPDATE credentials SET status = 'active', reason = NULL",
+    );
+    assert!(matches!(
+        store.load(&key()).await.unwrap_err(),
+        StoreError::Corrupt(_)
+    ));
+
+    // A save reseals too: a second legacy row, saved over, no longer opens the legacy way.
+    let other = AccountKey::new("hubspot", "77");
+    let (nonce, sealed) = seal(&secret.cipher(), &legacy_credentials_aad(&other), plain).unwrap();
+    conn.execute(
+        "INSERT INTO credentials (provider, account, version, status, reason, nonce, sealed, \
+         updated_at) VALUES ('hubspot', '77', 1, 'active', NULL, ?1, ?2, 0)",
+        rusqlite::params![nonce, sealed],
+    )
+    .unwrap();
+    store
+        .save(&other, &tokens("a2", "r2"), Some(1))
+        .await
+        .unwrap();
+    let saved: Vec<u8> = conn
+        .query_row(
+            "SELECT sealed FROM credentials WHERE account = '77'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let nonce: Vec<u8> = conn
+        .query_row(
+            "SELECT nonce FROM credentials WHERE account = '77'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(
+        secret
+            .cipher()
+            .open(&legacy_credentials_aad(&other), &nonce, &saved)
+            .is_none()
+    );
+    assert_eq!(store.load(&other).await.unwrap().unwrap().version, 2);
 }

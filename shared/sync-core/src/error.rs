@@ -142,6 +142,9 @@ pub enum StoreError {
     /// The backend failed.
     #[error("store backend error: {0}")]
     Backend(String),
+    /// A value is larger than the store accepts (what, and the limit; never the value).
+    #[error("store refused a value that is too large: {0}")]
+    TooLarge(String),
 }
 
 /// Errors that stop a sync run before or outside per-entity work.

@@ -6,12 +6,13 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use linking::{
     AccountKey, AuthorizationStateStore, CredentialStore, LinkStatus, PendingAuthorization,
-    SaveOutcome, SecretString, TokenSet,
+    SaveOutcome, SealingKey, SecretString, TokenSet,
 };
 use store_aws::{
     DynamoAuthorizationStateStore, DynamoDedupe, SecretsCredentialStore, create_table,
 };
 use sync_core::domain::{GroupId, Provider, Tenant, Timestamp};
+use sync_core::error::StoreError;
 use sync_core::ports::Dedupe;
 
 use crate::support;
@@ -224,10 +225,14 @@ fn pending(state: &str, expires_at: Timestamp) -> PendingAuthorization {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn oauth_state_is_single_use_and_expires() {
     let (client, table) = table().await;
-    let store = Arc::new(DynamoAuthorizationStateStore::new(client.clone(), &table));
+    let store = Arc::new(DynamoAuthorizationStateStore::new(
+        client.clone(),
+        &table,
+        SealingKey::new([1; 32]),
+    ));
     let now = ts("2024-01-01T00:00:00Z");
     let expires = now.plus(Duration::from_secs(600));
-    store.put(&pending("state-1", expires)).await.unwrap();
+    store.put(&pending("state-1", expires), now).await.unwrap();
 
     // The item carries the TTL attribute, and is keyed by the state's hash.
     let scanned = client.scan().table_name(&table).send().await.unwrap();
@@ -256,9 +261,91 @@ async fn oauth_state_is_single_use_and_expires() {
     assert_eq!(store.take("never-stored", now).await.unwrap(), None);
 
     // Expired: absent, and removed.
-    store.put(&pending("state-2", expires)).await.unwrap();
+    store.put(&pending("state-2", expires), now).await.unwrap();
     assert_eq!(store.take("state-2", expires).await.unwrap(), None);
     assert_eq!(store.take("state-2", now).await.unwrap(), None);
+}
+
+/// Every byte of every attribute of the table's items, as text where it is text.
+async fn table_text(client: &aws_sdk_dynamodb::Client, table: &str) -> (usize, String) {
+    let scanned = client.scan().table_name(table).send().await.unwrap();
+    let mut text = String::new();
+    for item in scanned.items() {
+        for (name, value) in item {
+            text.push_str(name);
+            match value {
+                AttributeValue::S(v) | AttributeValue::N(v) => text.push_str(v),
+                AttributeValue::B(blob) => text.push_str(&String::from_utf8_lossy(blob.as_ref())),
+                other => text.push_str(&format!("{other:?}")),
+            }
+        }
+    }
+    (scanned.items().len(), text)
+}
+
+#[tokio::test]
+async fn oauth_state_verifier_is_sealed_and_bound_to_the_key() {
+    let (client, table) = table().await;
+    let store =
+        DynamoAuthorizationStateStore::new(client.clone(), &table, SealingKey::new([1; 32]));
+    let now = ts("2024-01-01T00:00:00Z");
+    let expires = now.plus(Duration::from_secs(600));
+    store.put(&pending("state-s", expires), now).await.unwrap();
+    let (items, text) = table_text(&client, &table).await;
+    assert_eq!(items, 1);
+    assert!(!text.contains("verifier-xyz"), "{text}");
+    assert!(!text.contains("pkce_verifier"), "{text}");
+    assert!(text.contains("pkce_sealed"), "{text}");
+
+    // Another key cannot open it (and the state is spent).
+    let other =
+        DynamoAuthorizationStateStore::new(client.clone(), &table, SealingKey::new([2; 32]));
+    let error = other.take("state-s", now).await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+
+    // The right key gets the verifier back.
+    store.put(&pending("state-t", expires), now).await.unwrap();
+    let taken = store.take("state-t", now).await.unwrap().unwrap();
+    assert_eq!(taken.pkce_verifier.unwrap().expose(), "verifier-xyz");
+
+    // An item written in clear by an earlier build (they live ten minutes) is still read.
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(b"state-legacy");
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    client
+        .put_item()
+        .table_name(&table)
+        .item("PK", s(&format!("OAUTH#STATE#{hex}")))
+        .item("SK", s("STATE"))
+        .item("provider", s("hubspot"))
+        .item("tenant", s("maestrano"))
+        .item("group_id", s("cld-1"))
+        .item("redirect_uri", s("https://example.test/callback"))
+        .item("pkce_verifier", s("verifier-xyz"))
+        .item(
+            "expires_at_ms",
+            AttributeValue::N(expires.epoch_millis().to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take("state-legacy", now).await.unwrap(),
+        Some(pending("state-legacy", expires))
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_oauth_state_is_refused() {
+    let (client, table) = table().await;
+    let store =
+        DynamoAuthorizationStateStore::new(client.clone(), &table, SealingKey::new([1; 32]));
+    let now = ts("2024-01-01T00:00:00Z");
+    let mut big = pending("state-big", now.plus(Duration::from_secs(600)));
+    big.group_id = GroupId::new("a".repeat(60_000));
+    let error = store.put(&big, now).await.unwrap_err();
+    assert!(matches!(error, StoreError::TooLarge(_)), "{error:?}");
+    assert_eq!(table_text(&client, &table).await.0, 0);
 }
 
 #[tokio::test]

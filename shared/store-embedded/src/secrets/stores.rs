@@ -1,30 +1,53 @@
-//! The two stores of linking on the sealed tables: [`EncryptedCredentialStore`] (token sets)
-//! and [`SqliteAuthorizationStateStore`] (pending OAuth authorizations).
+//! [`EncryptedCredentialStore`]: linked accounts' token sets in the sealed `credentials` table.
 
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use aes_gcm::Aes256Gcm;
 use async_trait::async_trait;
 use linking::{
-    AccountKey, AuthorizationStateStore, CredentialStore, LinkStatus, PendingAuthorization,
-    SaveOutcome, SecretString, StoredCredentials, TokenSet,
+    AccountKey, CredentialStore, LinkStatus, SaveOutcome, SealingKey, SecretString,
+    StoredCredentials, TokenSet,
 };
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use sync_core::domain::{GroupId, Provider, Tenant, Timestamp};
+use sync_core::domain::Timestamp;
 use sync_core::error::StoreError;
 
 use super::{Db, SecretKey, open_sealed, seal, wrong_key};
 use crate::error::{Fail, corrupt};
-use crate::rows::{now_millis, opt_timestamp, timestamp};
+use crate::rows::{now_millis, opt_timestamp};
 
 const STATUS_ACTIVE: &str = "active";
 const STATUS_NEEDS_REAUTH: &str = "needs_reauthorization";
 
-fn credentials_aad(key: &AccountKey) -> Vec<u8> {
+/// The associated data of a sealed token set: the account, and the row's version, status and
+/// reason, so that editing the file cannot flip a link back to active, nor put an older sealed
+/// token set under a newer version (a whole older row, version included, still opens: only
+/// something outside the file could tell).
+fn credentials_aad(key: &AccountKey, version: i64, status: &str, reason: Option<&str>) -> Vec<u8> {
+    let mut aad = b"credentials-v2\0".to_vec();
+    for part in [
+        key.provider.as_str(),
+        key.account.as_str(),
+        &version.to_string(),
+        status,
+    ] {
+        aad.extend_from_slice(part.as_bytes());
+        aad.push(0);
+    }
+    // `None` and `Some("")` differ.
+    if let Some(reason) = reason {
+        aad.push(b'+');
+        aad.extend_from_slice(reason.as_bytes());
+    }
+    aad
+}
+
+/// The associated data rows were sealed with before version and status were bound: still
+/// opened (so existing files keep working), and resealed with [`credentials_aad`] on the next
+/// write (a save, or a re-authorisation mark).
+pub(super) fn legacy_credentials_aad(key: &AccountKey) -> Vec<u8> {
     let mut aad = b"credentials\0".to_vec();
     aad.extend_from_slice(key.provider.as_str().as_bytes());
     aad.push(0);
@@ -32,17 +55,49 @@ fn credentials_aad(key: &AccountKey) -> Vec<u8> {
     aad
 }
 
-fn verifier_aad(state_hash: &str) -> Vec<u8> {
-    let mut aad = b"pkce-verifier\0".to_vec();
-    aad.extend_from_slice(state_hash.as_bytes());
-    aad
+/// One row of `credentials`.
+struct CredentialRow {
+    version: i64,
+    status: String,
+    reason: Option<String>,
+    nonce: Vec<u8>,
+    sealed: Vec<u8>,
 }
 
-fn state_hash(state: &str) -> String {
-    Sha256::digest(state.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+impl CredentialRow {
+    fn read(conn: &rusqlite::Connection, key: &AccountKey) -> Result<Option<Self>, Fail> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT version, status, reason, nonce, sealed FROM credentials \
+                 WHERE provider = ?1 AND account = ?2",
+            )?
+            .query_row(params![key.provider.as_str(), key.account], |row| {
+                Ok(Self {
+                    version: row.get(0)?,
+                    status: row.get(1)?,
+                    reason: row.get(2)?,
+                    nonce: row.get(3)?,
+                    sealed: row.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// The sealed token set's plaintext, under the current associated data or else the legacy
+    /// one.
+    fn open(&self, cipher: &SealingKey, key: &AccountKey) -> Result<Vec<u8>, Fail> {
+        let aad = credentials_aad(key, self.version, &self.status, self.reason.as_deref());
+        open_sealed(cipher, &aad, &self.nonce, &self.sealed)
+            .or_else(|| {
+                open_sealed(
+                    cipher,
+                    &legacy_credentials_aad(key),
+                    &self.nonce,
+                    &self.sealed,
+                )
+            })
+            .ok_or_else(|| wrong_key(&format!("credentials of {key}")))
+    }
 }
 
 fn to_u64(version: i64) -> Result<u64, Fail> {
@@ -82,7 +137,7 @@ struct SealedTokens {
 #[derive(Clone)]
 pub struct EncryptedCredentialStore {
     db: Db,
-    cipher: Arc<Aes256Gcm>,
+    cipher: Arc<SealingKey>,
 }
 
 impl fmt::Debug for EncryptedCredentialStore {
@@ -117,26 +172,16 @@ impl CredentialStore for EncryptedCredentialStore {
         let cipher = Arc::clone(&self.cipher);
         self.db
             .call("load_credentials", move |conn| {
-                let row: Option<(i64, String, Option<String>, Vec<u8>, Vec<u8>)> = conn
-                    .prepare_cached(
-                        "SELECT version, status, reason, nonce, sealed FROM credentials \
-                         WHERE provider = ?1 AND account = ?2",
-                    )?
-                    .query_row(params![key.provider.as_str(), key.account], |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                        ))
-                    })
-                    .optional()?;
-                let Some((version, status, reason, nonce, sealed)) = row else {
+                let Some(row) = CredentialRow::read(conn, &key)? else {
                     return Ok(None);
                 };
-                let plain = open_sealed(&cipher, &credentials_aad(&key), &nonce, &sealed)
-                    .ok_or_else(|| wrong_key(&format!("credentials of {key}")))?;
+                let plain = row.open(&cipher, &key)?;
+                let CredentialRow {
+                    version,
+                    status,
+                    reason,
+                    ..
+                } = row;
                 let tokens: SealedTokens = serde_json::from_slice(&plain).map_err(|e| {
                     corrupt(format!("credentials of {key}: undecodable token set: {e}"))
                 })?;
@@ -203,7 +248,8 @@ impl CredentialStore for EncryptedCredentialStore {
                     (Some(expected), Some(version)) if expected == version => version + 1,
                     (Some(_), _) => return Ok(SaveOutcome::Stale),
                 };
-                let (nonce, sealed) = seal(&cipher, &credentials_aad(&key), &plain)?;
+                let aad = credentials_aad(&key, to_i64(version), STATUS_ACTIVE, None);
+                let (nonce, sealed) = seal(&cipher, &aad, &plain)?;
                 tx.prepare_cached(
                     "INSERT INTO credentials (provider, account, version, status, reason, nonce, \
                      sealed, updated_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7) \
@@ -228,19 +274,31 @@ impl CredentialStore for EncryptedCredentialStore {
 
     async fn mark_needs_reauth(&self, key: &AccountKey, reason: &str) -> Result<(), StoreError> {
         let (key, reason) = (key.clone(), reason.to_owned());
+        let cipher = Arc::clone(&self.cipher);
         self.db
             .call("mark_needs_reauth", move |conn| {
-                conn.prepare_cached(
-                    "UPDATE credentials SET status = ?3, reason = ?4, updated_at = ?5 \
-                     WHERE provider = ?1 AND account = ?2",
+                // The status is bound into the seal: open and reseal in one transaction.
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let Some(row) = CredentialRow::read(&tx, &key)? else {
+                    return Ok(());
+                };
+                let plain = row.open(&cipher, &key)?;
+                let aad = credentials_aad(&key, row.version, STATUS_NEEDS_REAUTH, Some(&reason));
+                let (nonce, sealed) = seal(&cipher, &aad, &plain)?;
+                tx.prepare_cached(
+                    "UPDATE credentials SET status = ?3, reason = ?4, nonce = ?5, sealed = ?6, \
+                     updated_at = ?7 WHERE provider = ?1 AND account = ?2",
                 )?
                 .execute(params![
                     key.provider.as_str(),
                     key.account,
                     STATUS_NEEDS_REAUTH,
                     reason,
+                    nonce,
+                    sealed,
                     now_millis()
                 ])?;
+                tx.commit()?;
                 Ok(())
             })
             .await
@@ -255,157 +313,6 @@ impl CredentialStore for EncryptedCredentialStore {
                 )?
                 .execute(params![key.provider.as_str(), key.account])?;
                 Ok(())
-            })
-            .await
-    }
-}
-
-/// [`AuthorizationStateStore`] in the embedded database file. A state is stored as its SHA-256
-/// hash and a PKCE verifier sealed with AES-256-GCM; [`AuthorizationStateStore::take`] removes
-/// the row in an immediate transaction (so a state is taken once, even across processes) and
-/// purges expired rows.
-#[derive(Clone)]
-pub struct SqliteAuthorizationStateStore {
-    db: Db,
-    cipher: Arc<Aes256Gcm>,
-}
-
-impl fmt::Debug for SqliteAuthorizationStateStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteAuthorizationStateStore")
-            .finish_non_exhaustive()
-    }
-}
-
-impl SqliteAuthorizationStateStore {
-    /// Opens (creating and migrating it if needed) the database file at `path`, sealing PKCE
-    /// verifiers with `key`.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] when the file cannot be opened or migrated.
-    pub fn open(path: impl AsRef<Path>, key: SecretKey) -> Result<Self, StoreError> {
-        let db = Db::open(path.as_ref())?;
-        Ok(Self {
-            db,
-            cipher: Arc::new(key.cipher()),
-        })
-    }
-}
-
-#[async_trait]
-impl AuthorizationStateStore for SqliteAuthorizationStateStore {
-    async fn put(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
-        let pending = pending.clone();
-        let cipher = Arc::clone(&self.cipher);
-        self.db
-            .call("put_authorization_state", move |conn| {
-                let hash = state_hash(&pending.state);
-                let sealed = pending
-                    .pkce_verifier
-                    .as_ref()
-                    .map(|verifier| {
-                        seal(&cipher, &verifier_aad(&hash), verifier.expose().as_bytes())
-                    })
-                    .transpose()?;
-                let (nonce, verifier) = sealed.unzip();
-                conn.prepare_cached(
-                    "INSERT INTO authorization_states (state_hash, provider, tenant, group_id, \
-                     redirect_uri, expires_at, nonce, sealed_verifier) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                     ON CONFLICT (state_hash) DO UPDATE SET provider = excluded.provider, \
-                     tenant = excluded.tenant, group_id = excluded.group_id, \
-                     redirect_uri = excluded.redirect_uri, expires_at = excluded.expires_at, \
-                     nonce = excluded.nonce, sealed_verifier = excluded.sealed_verifier",
-                )?
-                .execute(params![
-                    hash,
-                    pending.provider.as_str(),
-                    pending.tenant.as_str(),
-                    pending.group_id.as_str(),
-                    pending.redirect_uri,
-                    pending.expires_at.epoch_millis(),
-                    nonce,
-                    verifier,
-                ])?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn take(
-        &self,
-        state: &str,
-        now: Timestamp,
-    ) -> Result<Option<PendingAuthorization>, StoreError> {
-        let state = state.to_owned();
-        let cipher = Arc::clone(&self.cipher);
-        self.db
-            .call("take_authorization_state", move |conn| {
-                let hash = state_hash(&state);
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                type Row = (
-                    String,
-                    String,
-                    String,
-                    String,
-                    i64,
-                    Option<Vec<u8>>,
-                    Option<Vec<u8>>,
-                );
-                let row: Option<Row> = tx
-                    .prepare_cached(
-                        "SELECT provider, tenant, group_id, redirect_uri, expires_at, nonce, \
-                         sealed_verifier FROM authorization_states WHERE state_hash = ?1",
-                    )?
-                    .query_row(params![hash], |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                            row.get(5)?,
-                            row.get(6)?,
-                        ))
-                    })
-                    .optional()?;
-                tx.prepare_cached("DELETE FROM authorization_states WHERE state_hash = ?1")?
-                    .execute(params![hash])?;
-                tx.prepare_cached("DELETE FROM authorization_states WHERE expires_at <= ?1")?
-                    .execute(params![now.epoch_millis()])?;
-                tx.commit()?;
-                let Some((provider, tenant, group_id, redirect_uri, expires_at, nonce, sealed)) =
-                    row
-                else {
-                    return Ok(None);
-                };
-                let expires_at = timestamp("authorization_states.expires_at", expires_at)?;
-                if expires_at <= now {
-                    return Ok(None);
-                }
-                let pkce_verifier = match (nonce, sealed) {
-                    (Some(nonce), Some(sealed)) => {
-                        let plain = open_sealed(&cipher, &verifier_aad(&hash), &nonce, &sealed)
-                            .ok_or_else(|| wrong_key("a pending authorization's PKCE verifier"))?;
-                        let text = String::from_utf8(plain).map_err(|_| {
-                            corrupt(
-                                "a pending authorization's PKCE verifier is not UTF-8".to_owned(),
-                            )
-                        })?;
-                        Some(SecretString::new(text))
-                    }
-                    _ => None,
-                };
-                Ok(Some(PendingAuthorization {
-                    state,
-                    provider: Provider::new(provider),
-                    tenant: Tenant::new(tenant),
-                    group_id: GroupId::new(group_id),
-                    pkce_verifier,
-                    redirect_uri,
-                    expires_at,
-                }))
             })
             .await
     }
