@@ -159,12 +159,16 @@ mod tests {
                 tuning: service::Tuning::default(),
                 public_url: "http://127.0.0.1:8080".into(),
                 tenant: "default".into(),
+                launch_secret: Some(
+                    service::LaunchSecret::new("LAUNCH-SECRET-0123456789-0123456789").unwrap(),
+                ),
             },
             apps: connector_sdk::Registry::new(),
             sync_interval: Duration::from_secs(60),
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("CONNEC-KEY-123"), "{shown}");
+        assert!(!shown.contains("LAUNCH-SECRET"), "{shown}");
         assert!(
             shown.contains("http://connec") && shown.contains("default"),
             "{shown}"

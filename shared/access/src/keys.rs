@@ -58,6 +58,15 @@ impl LaunchSecret {
         Self::new(&text).expect("44 characters of base64")
     }
 
+    /// A 32-byte key for another purpose, derived from the secret and `label` (e.g. the key
+    /// that seals pending OAuth states on DynamoDB, which only the same function reads back).
+    pub fn derived_key(&self, label: &str) -> [u8; 32] {
+        let mac = jws::mac(&self.launch, label.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&mac[..32]);
+        key
+    }
+
     pub(crate) fn launch_key(&self) -> &[u8] {
         &self.launch
     }

@@ -51,10 +51,19 @@ pub enum SetupError {
     Provider(#[from] ProviderError),
 }
 
-/// PLACEHOLDER, not a secret: the key sealing PKCE verifiers in the OAuth state items until the
-/// wiring loads the real one from Secrets Manager. Every oauth-callback environment must use the
-/// same key (a start and its callback may run in different ones), so it cannot be random here.
-const PLACEHOLDER_STATE_SEALING_KEY: [u8; 32] = [0; 32];
+/// The key that seals pending OAuth states (their PKCE verifiers) on DynamoDB: derived from the
+/// launch secret, which every environment of the function that starts and finishes linking
+/// reads, so that a start and its callback agree whichever environment runs them.
+fn state_sealing_key(
+    launch: Option<&service::LaunchSecret>,
+) -> Result<linking::SealingKey, SetupError> {
+    let launch = launch.ok_or_else(|| {
+        SetupError::Env("the function that keeps OAuth states needs the launch secret".into())
+    })?;
+    Ok(linking::SealingKey::new(
+        launch.derived_key("connector oauth state sealing v1"),
+    ))
+}
 
 fn env(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, SetupError> {
     lookup(name)
@@ -193,7 +202,7 @@ pub async fn service_with(
             Arc::new(DynamoAuthorizationStateStore::new(
                 dynamo.clone(),
                 aws.table_name.clone(),
-                linking::SealingKey::new(PLACEHOLDER_STATE_SEALING_KEY),
+                state_sealing_key(settings.launch_secret.as_ref())?,
             ))
         } else {
             Arc::new(not_wired("the OAuth state store"))
