@@ -49,13 +49,19 @@ def pairs(actions, resources):
 
 # What each function calls (see the comments on each function's Policies in template.yaml).
 EXPECTED = {
-    "OAuthCallbackFunction": pairs(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], [TABLE])
+    # Linking, and the connector's page: a retry runs the engine, an unlink purges and deletes.
+    "OAuthCallbackFunction": pairs(
+        ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+         "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"],
+        [TABLE],
+    )
     | pairs(["dynamodb:Query"], [INDEX])
     | pairs(["events:PutEvents"], ["bus"])
-    | pairs(["secretsmanager:GetSecretValue"], CONFIG_SECRETS)
+    | pairs(["secretsmanager:GetSecretValue"], CONFIG_SECRETS | {"secret:LaunchSecret"})
     | pairs(
         ["secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",
-         "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
+         "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
+         "secretsmanager:DeleteSecret"],
         [TOKENS],
     ),
     "WebhookFunction": pairs(["dynamodb:PutItem", "dynamodb:DeleteItem"], [DEDUPE])

@@ -1,6 +1,7 @@
-//! The OAuth callback function: `GET /oauth/{provider}/start` and
-//! `GET /oauth/{provider}/callback`, the linking routes of the one HTTP router
-//! (`http_api::oauth_routes`) served on API Gateway HTTP API events by `lambda_http::run`.
+//! The OAuth callback function: the connector's page (`/connector/...`), its JSON API
+//! (`/api/v1/...`) and linking (`/oauth/{provider}/start` and `/callback`), the routes of the
+//! one HTTP router's `http_api::oauth_routes`, served on API Gateway HTTP API events by
+//! `lambda_http::run`.
 //! `main` wires the service once per execution environment.
 
 use std::sync::Arc;

@@ -13,7 +13,8 @@ use sync_core::ports::Dedupe;
 /// The function being started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Function {
-    /// `GET /oauth/{app}/start` and `/callback`: states, credentials, the bus (first sync).
+    /// Linking (`/oauth/{app}/start` and `/callback`) and the connector's page and JSON API:
+    /// states, credentials, the bus (first sync, sync now), the launch secret.
     OAuthCallback,
     /// `POST /webhooks/...`: dedupe keys and the bus.
     Webhook,
