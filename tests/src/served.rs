@@ -130,6 +130,26 @@ impl Served {
         )
     }
 
+    /// A launch URL for `group` whose token was issued `issued_ago` seconds ago and lives
+    /// `lifetime` seconds (an expired one, for instance).
+    pub fn launch_token_url(&self, group: &str, issued_ago: i64, lifetime: i64) -> String {
+        let secret = service::LaunchSecret::new(LAUNCH_SECRET).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let claims = access::LaunchClaims {
+            tenant: TENANT.into(),
+            group_id: group.into(),
+            sub: "usr-ada".into(),
+            name: Some("Ada".into()),
+            iat: now - issued_ago,
+            exp: now - issued_ago + lifetime,
+        };
+        format!(
+            "{}/connector/launch?token={}",
+            self.public_url,
+            access::LaunchToken::mint(&secret, &claims)
+        )
+    }
+
     /// Links `group` to the HubSpot emulator's account as a browser would; returns the
     /// callback URL (to replay it).
     pub async fn link_group(&self, group: &str) -> String {

@@ -122,6 +122,13 @@ async fn cloud() -> Cloud {
         .send()
         .await
         .unwrap();
+    secrets
+        .create_secret()
+        .name(format!("{prefix}/launch/default"))
+        .secret_string(json!({ "launch_secret": runtime_aws::testing::LAUNCH_SECRET }).to_string())
+        .send()
+        .await
+        .unwrap();
     let env: HashMap<&str, String> = HashMap::from([
         ("TABLE_NAME", table.clone()),
         ("EVENT_BUS_NAME", bus_name.clone()),
@@ -500,4 +507,48 @@ async fn link_first_sync_notification_webhook_fan_out_and_continuation_on_aws_ad
         .unwrap();
     assert_eq!(maps.len(), 231);
     assert!(maps.iter().all(|m| m.is_linked() && m.last_error.is_none()));
+
+    // 7. The hub unlinks through the JSON API on the OAuth function (the tenant's credentials):
+    //    HubSpot confirms the revocation, the token secret is deleted in Secrets Manager, sync
+    //    goes off; the id-maps stay (no purge).
+    let mut unlink = http_event(
+        "POST",
+        "/api/v1/groups/cld-demo/apps/hubspot/unlink",
+        "",
+        &[],
+        None,
+    );
+    unlink["headers"]["authorization"] = json!(webhooks::basic_auth_header("demo-id", "demo-key"));
+    unlink["headers"]["accept"] = json!("application/json");
+    let answer = invoke(&cloud.oauth, &unlink).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["revoked"], json!(true), "{}", answer.text());
+    let key = linking::AccountKey::new("hubspot", org.realm.as_str());
+    assert!(
+        cloud
+            .service
+            .ports()
+            .credentials
+            .load(&key)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let org = cloud
+        .store
+        .get_organization(&org_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!org.sync_enabled);
+    assert_eq!(
+        cloud
+            .store
+            .list_idmaps(&org_id, None, 0, 1)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "id-maps kept"
+    );
 }

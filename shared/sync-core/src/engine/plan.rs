@@ -142,6 +142,12 @@ impl Phase<'_> {
         work: &mut PageWork,
         plan: &mut Plan,
     ) {
+        if direction == Direction::ToApp
+            && let Some(label) = rec.body.as_ref().and_then(|hub| self.label(hub))
+        {
+            // The page's list of failed records names them, even before they first travel.
+            work.map(slot).name = Some(label);
+        }
         let map = work.peek(slot);
         match direction {
             Direction::ToApp => plan.to_app.push(AppPush {
