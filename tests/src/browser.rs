@@ -232,11 +232,10 @@ impl Browser {
         let deadline = Instant::now() + self.wait;
         let mut last = None;
         loop {
-            if let Ok(element) = self.client.find(Locator::Css(css)).await {
-                let seen = element
-                    .text()
-                    .await
-                    .map_err(command(format!("read the text of `{css}`")))?;
+            // A page that is navigating away detaches what was just found: that is "not yet".
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(seen) = element.text().await
+            {
                 if seen.contains(text) {
                     return Ok(seen);
                 }

@@ -59,7 +59,7 @@ async fn the_page_shows_the_groups_apps_with_their_link_state_and_switches() {
     let html = page.page();
     // HubSpot is linked; the Xero-like app is not.
     assert!(
-        html.contains("Linked to account <strong>One</strong>"),
+        html.contains("Linked to account <strong>62515</strong>"),
         "{html}"
     );
     assert!(html.contains("Not linked yet."), "{html}");
@@ -223,7 +223,7 @@ async fn the_json_api_works_under_a_session_with_csrf_and_under_the_tenants_cred
     assert_eq!(view["group_id"], "cld-1");
     assert_eq!(
         view["apps"][0]["link"],
-        json!({ "state": "linked", "org": "cld-1", "account": "One" })
+        json!({ "state": "linked", "org": "cld-1", "account": "62515" })
     );
 
     let body = json!({ "to_hub": true, "to_app": true });
@@ -354,5 +354,5 @@ async fn unlink_needs_its_confirmation_and_switches_sync_off() {
     assert_eq!(unlinked.status, StatusCode::SEE_OTHER);
     assert!(!org(&world).await.sync_enabled);
     let home = agent.send(&router, get("/connector")).await.page();
-    assert!(home.contains("Unlinked from account One."), "{home}");
+    assert!(home.contains("Unlinked from account 62515."), "{home}");
 }

@@ -172,11 +172,8 @@ impl ConnectorService {
         app: &dyn AppProvider,
         org: &Organization,
     ) -> Result<LinkState, ConsoleError> {
-        let account = if org.name.trim().is_empty() {
-            org.realm.to_string()
-        } else {
-            org.name.clone()
-        };
+        // The organization's name is the group's; the account is the app's realm.
+        let account = org.realm.to_string();
         let org_id = org.id.clone();
         if !org.sync_enabled {
             return Ok(LinkState::Unlinked {
@@ -319,13 +316,19 @@ impl ConnectorService {
             .collect();
         for pair in app.entities() {
             for side in [Side::Hub, Side::App] {
-                found.extend(
-                    store
-                        .pending(&org.id, &pair.hub, side)
-                        .await?
-                        .iter()
-                        .map(FailureView::parked),
-                );
+                let parked = store.pending(&org.id, &pair.hub, side).await?;
+                // A failed write is also parked for the next run: list it once, as failed.
+                let listed = |p: &sync_core::domain::PendingRecord| {
+                    found.iter().any(|f| {
+                        f.entity == p.entity && f.source == p.source && f.id == p.source_id
+                    })
+                };
+                let fresh: Vec<FailureView> = parked
+                    .iter()
+                    .filter(|p| !listed(p))
+                    .map(FailureView::parked)
+                    .collect();
+                found.extend(fresh);
             }
         }
         found.truncate(FAILURES_LIMIT);

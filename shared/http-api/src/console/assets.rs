@@ -34,7 +34,9 @@ th,td{text-align:left;padding:.4rem .35rem;border-bottom:1px solid #e6e9ef;verti
 form.search{display:flex;gap:.5rem;margin:.5rem 0}
 form.search input{flex:1;min-width:0;font:inherit;padding:.4rem;border:1px solid #c5ccd8;border-radius:6px}
 code{font-size:.88em;word-break:break-all}
+.error{overflow-wrap:anywhere}
 @media (max-width:30rem){main{padding:.6rem}section.app{padding:.75rem}th,td{padding:.35rem .2rem}}
+@media (max-width:40rem){table.stack thead{display:none}table.stack tr{display:block;border-bottom:1px solid #d9dee7;padding:.5rem 0}table.stack td{display:block;border:0;padding:.15rem 0}}
 "#;
 
 /// Live progress without a reload: while a run is running (or just requested), poll the JSON

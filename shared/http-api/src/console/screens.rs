@@ -258,7 +258,7 @@ pub fn failures(
             (notice(notice_code))
             @if list.is_empty() { p.muted { "Nothing failed and nothing is waiting." } }
             @else {
-                div.table-wrap { table {
+                div.table-wrap { table.stack {
                     thead { tr { th { "Record" } th { "Entity" } th { "From" } th { "Problem" } th {} } }
                     tbody { @for f in list {
                         tr.failure {
@@ -303,7 +303,7 @@ pub fn search(
             }
             @if !query.trim().is_empty() && found.is_empty() { p.muted { "No record matches." } }
             @if !found.is_empty() {
-                div.table-wrap { table {
+                div.table-wrap { table.stack {
                     thead { tr { th { "Name" } th { "Entity" } th { "Connec! id" } th { (app_name) " id" } th { "State" } } }
                     tbody { @for m in found {
                         tr.idmap {
