@@ -94,11 +94,12 @@ async fn link_then_changes_travel_by_webhook_both_ways_without_echo_or_leaked_se
     let served = serve().await;
     let callback = served.link_group(GROUP).await;
 
-    // The callback cannot be replayed, and a made-up state is refused.
+    // The callback cannot be replayed (here from a client without the browser's cookies), and
+    // a made-up state is refused.
     let http = client();
     let replay = http.get(&callback).send().await.unwrap();
     assert_eq!(replay.status(), 400);
-    assert!(replay.text().await.unwrap().contains("already used"));
+    assert!(replay.text().await.unwrap().contains("another browser"));
     let forged = http
         .get(format!(
             "{}/oauth/hubspot/callback?code=x&state=made-up",

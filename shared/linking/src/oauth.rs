@@ -456,7 +456,26 @@ pub async fn complete_link(
         },
     };
     credentials.save(&key, &tokens, None).await?;
-    store.put_organization(&organization).await?;
+    if let Err(error) = store.put_organization(&organization).await {
+        // A concurrent callback got there first (the store enforces both rules atomically):
+        // say which rule, as if it had been seen above.
+        if let sync_core::error::StoreError::Conflict(_) = &error
+            && let Some(other) = store.list_organizations().await?.iter().find(|o| {
+                o.id != organization.id
+                    && o.sync_enabled
+                    && o.provider == organization.provider
+                    && o.realm == organization.realm
+            })
+        {
+            tracing::info!(account = %key, group = %organization.group_id, other = %other.group_id, "link refused: account linked by a concurrent callback");
+            return Err(LinkError::AccountAlreadyLinked {
+                provider: organization.provider.clone(),
+                account: organization.realm.to_string(),
+                group: other.group_id.clone(),
+            });
+        }
+        return Err(error.into());
+    }
     tracing::info!(
         account = %key,
         org = %organization.id,

@@ -1,7 +1,10 @@
-//! Organizations: one item each (`ORG#<org>` / `ORG`), listed on GSI1 (`ORGS`), and one link
-//! item per `(tenant, group, provider)` (`LINK#<tenant>#<group>#<provider>` / `LINK`, naming
-//! its organization) that keeps one organization per app per group; the design, and what
-//! happens on tables written before link items, are in the crate docs.
+//! Organizations: one item each (`ORG#<org>` / `ORG`), listed on GSI1 (`ORGS`), one link item
+//! per `(tenant, group, provider)` (`LINK#<tenant>#<group>#<provider>` / `LINK`, naming its
+//! organization) that keeps one organization per app per group, and one account claim per
+//! linked app account (`ACCOUNT#<provider>#<realm>` / `ACCOUNT`, naming the enabled
+//! organization that holds it) that keeps one app account to one organization. Both are
+//! written in the organization's transaction; the design, and what happens on tables written
+//! before these items, are in the crate docs.
 
 use std::collections::HashMap;
 
@@ -68,14 +71,14 @@ impl Link {
     }
 }
 
-/// The organization named by the link item of `link`, if there is one.
+/// The organization named by the claim item at `claim` (a link or an account), if any.
 async fn link_holder(
     store: &DynamoStore,
     op: &str,
-    link: &Link,
+    claim: Item,
 ) -> Result<Option<String>, StoreError> {
     Ok(store
-        .get_item(op, link.key())
+        .get_item(op, claim)
         .await?
         .and_then(|item| get_s(&item, LINK_ORG).map(str::to_owned)))
 }
@@ -173,15 +176,15 @@ impl Condition {
     }
 }
 
-/// A put of the link item of `link` naming `org`, conditioned on it naming `read` as read.
+/// A put of the claim item at `claim` naming `org`, conditioned on it naming `read` as read.
 fn link_put(
     store: &DynamoStore,
     op: &str,
-    link: &Link,
+    claim: Item,
     org: &OrgId,
     read: Option<&str>,
 ) -> Result<TransactWriteItem, StoreError> {
-    let mut item = link.key();
+    let mut item = claim;
     item.insert(LINK_ORG.into(), s(org.as_str()));
     let put = Condition::names(read)
         .put(
@@ -194,18 +197,18 @@ fn link_put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// A delete of the link item of `link`, conditioned on it still naming `org`.
+/// A delete of the claim item at `claim`, conditioned on it still naming `org`.
 fn link_delete(
     store: &DynamoStore,
     op: &str,
-    link: &Link,
+    claim: Item,
     org: &OrgId,
 ) -> Result<TransactWriteItem, StoreError> {
     let delete = Condition::names(Some(org.as_str()))
         .delete(
             Delete::builder()
                 .table_name(store.table())
-                .set_key(Some(link.key())),
+                .set_key(Some(claim)),
         )
         .build()
         .map_err(|e| build_error(op, e))?;
@@ -265,6 +268,72 @@ fn gave_up(op: &str, id: &OrgId, last: &[String]) -> StoreError {
     ))
 }
 
+const ACCOUNT_SK: &str = "ACCOUNT";
+
+/// `ACCOUNT#<provider>#<realm>`: the claim of an app account by the enabled organization that
+/// links it (one app account links to one organization).
+fn account_key(provider: &str, realm: &str) -> Item {
+    key(
+        format!("ACCOUNT#{}#{}", esc(provider), esc(realm)),
+        ACCOUNT_SK,
+    )
+}
+
+/// `(provider, realm)` of a stored organization item that is enabled.
+fn enabled_account(item: &Item) -> Option<(String, String)> {
+    matches!(item.get("sync_enabled"), Some(AttributeValue::Bool(true))).then_some((
+        get_s(item, "provider")?.to_owned(),
+        get_s(item, "realm")?.to_owned(),
+    ))
+}
+
+/// The account claims of a put, in its transaction: an enabled organization claims its account
+/// (refused while another enabled organization still holds it; a claim left by one that no
+/// longer does is taken over); an organization that is disabled or moved to another account
+/// frees its claim.
+async fn account_claims(
+    store: &DynamoStore,
+    op: &str,
+    org: &Organization,
+    stored: Option<&Item>,
+    writes: &mut Vec<TransactWriteItem>,
+) -> Result<(), StoreError> {
+    let (provider, realm) = (org.provider.as_str(), org.realm.as_str());
+    let claim = account_key(provider, realm);
+    if org.sync_enabled {
+        let holder = link_holder(store, op, claim.clone()).await?;
+        if let Some(holder) = &holder
+            && holder != org.id.as_str()
+        {
+            let held = store
+                .get_item(op, key(org_pk(&OrgId::new(holder)), ORG_SK))
+                .await?
+                .as_ref()
+                .and_then(enabled_account);
+            if held
+                .as_ref()
+                .is_some_and(|(p, r)| p == provider && r == realm)
+            {
+                return Err(StoreError::Conflict(format!(
+                    "organization {} not saved: {provider} account {realm} is already linked to \
+                     organization {holder} (one app account links to one organization)",
+                    org.id
+                )));
+            }
+        }
+        writes.push(link_put(store, op, claim, &org.id, holder.as_deref())?);
+    }
+    if let Some((old_provider, old_realm)) = stored.and_then(enabled_account)
+        && (!org.sync_enabled || old_provider != provider || old_realm != realm)
+    {
+        let old = account_key(&old_provider, &old_realm);
+        if link_holder(store, op, old.clone()).await?.as_deref() == Some(org.id.as_str()) {
+            writes.push(link_delete(store, op, old, &org.id)?);
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn put_organization(
     store: &DynamoStore,
     org: &Organization,
@@ -275,7 +344,7 @@ pub(crate) async fn put_organization(
     for attempt in 0..PUT_ATTEMPTS {
         let stored = store.get_item(OP, key(org_pk(&org.id), ORG_SK)).await?;
         let old = stored.as_ref().and_then(Link::of_item);
-        let holder = link_holder(store, OP, &link).await?;
+        let holder = link_holder(store, OP, link.key()).await?;
         if let Some(holder) = &holder
             && holder != org.id.as_str()
             && still_holds(store, OP, holder, &link).await?
@@ -296,15 +365,16 @@ pub(crate) async fn put_organization(
             .map_err(|e| build_error(OP, e))?;
         let mut writes = vec![
             TransactWriteItem::builder().put(put).build(),
-            link_put(store, OP, &link, &org.id, holder.as_deref())?,
+            link_put(store, OP, link.key(), &org.id, holder.as_deref())?,
         ];
         // Moved to another group or app: free the old place, if it is ours.
         if let Some(old) = &old
             && *old != link
-            && link_holder(store, OP, old).await?.as_deref() == Some(org.id.as_str())
+            && link_holder(store, OP, old.key()).await?.as_deref() == Some(org.id.as_str())
         {
-            writes.push(link_delete(store, OP, old, &org.id)?);
+            writes.push(link_delete(store, OP, old.key(), &org.id)?);
         }
+        account_claims(store, OP, org, stored.as_ref(), &mut writes).await?;
         match commit(store, OP, writes).await? {
             None => return Ok(()),
             Some(codes) => last = codes,
@@ -336,9 +406,15 @@ pub(crate) async fn delete_organization(
             .map_err(|e| build_error(OP, e))?;
         let mut writes = vec![TransactWriteItem::builder().delete(delete).build()];
         if let Some(old) = &old
-            && link_holder(store, OP, old).await?.as_deref() == Some(id.as_str())
+            && link_holder(store, OP, old.key()).await?.as_deref() == Some(id.as_str())
         {
-            writes.push(link_delete(store, OP, old, id)?);
+            writes.push(link_delete(store, OP, old.key(), id)?);
+        }
+        if let Some((provider, realm)) = enabled_account(&stored) {
+            let claim = account_key(&provider, &realm);
+            if link_holder(store, OP, claim.clone()).await?.as_deref() == Some(id.as_str()) {
+                writes.push(link_delete(store, OP, claim, id)?);
+            }
         }
         match commit(store, OP, writes).await? {
             None => return Ok(true),

@@ -1,7 +1,9 @@
 //! Organizations: one row each, keyed by the opaque organization id. A group links one account
 //! of each app: `(tenant, group_id, provider)` is a unique index (schema version 5), and
 //! [`put`] refuses a second organization for it with a conflict that names the group and the
-//! app.
+//! app. One app account links to one organization: [`put`] refuses to enable a second
+//! organization for an account an enabled one holds (checked in the same immediate
+//! transaction, found by the `(provider, realm)` index).
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sync_core::domain::{OrgId, Organization};
@@ -44,6 +46,26 @@ pub(crate) fn put(conn: &mut Connection, org: &Organization, flags: &str) -> Res
              for app {} (a group links one account of each app)",
             org.id, org.group_id, org.tenant, org.provider
         )));
+    }
+    // One app account links to one organization: an enabled organization holds its account.
+    if org.sync_enabled {
+        let holder: Option<String> = tx
+            .prepare_cached(
+                "SELECT id FROM organizations \
+                 WHERE provider = ?1 AND realm = ?2 AND sync_enabled = 1 AND id != ?3",
+            )?
+            .query_row(
+                params![org.provider.as_str(), org.realm.as_str(), org.id.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(holder) = holder {
+            return Err(conflict(format!(
+                "organization {} not saved: {} account {} is already linked to organization \
+                 {holder} (one app account links to one organization)",
+                org.id, org.provider, org.realm
+            )));
+        }
     }
     tx.prepare_cached(
         "INSERT INTO organizations (id, tenant, group_id, provider, realm, name, \

@@ -65,6 +65,7 @@ macro_rules! sync_store_conformance {
             linking_two_half_known_maps_merges_them,
             list_idmaps_is_ordered_filtered_and_paged,
             lookups_are_chunked_and_return_only_found_rows,
+            one_enabled_organization_per_app_account,
             one_organization_per_tenant_group_and_provider,
             organizations_round_trip,
             pending_put_replace_remove,

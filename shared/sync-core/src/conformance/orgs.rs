@@ -122,3 +122,78 @@ pub async fn one_organization_per_tenant_group_and_provider(store: &dyn SyncStor
         ]
     );
 }
+
+/// Conformance check (see the module docs): one app account (provider and realm) is linked to
+/// at most one enabled organization, whatever the tenant or group; racing writers leave one.
+pub async fn one_enabled_organization_per_app_account(store: &dyn SyncStore, _scale: &Scale) {
+    let at = |id: &str, group: &str| {
+        let mut org = organization(id);
+        org.group_id = GroupId::new(group);
+        org.realm = Realm::new("portal-77");
+        org
+    };
+    let mut first = at("cld-a", "cld-a");
+    store.put_organization(&first).await.unwrap();
+    store.put_organization(&first).await.unwrap();
+
+    // The same account for another group, or in another tenant: refused while `first` holds it.
+    let second = at("cld-b", "cld-b");
+    let mut foreign = at("cld-c", "cld-c");
+    foreign.tenant = Tenant::new("other-tenant");
+    for org in [&second, &foreign] {
+        match store.put_organization(org).await {
+            Err(StoreError::Conflict(message)) => {
+                assert!(message.contains("portal-77"), "{message}")
+            }
+            other => panic!("{} for a held account: {other:?}", org.id),
+        }
+        assert_eq!(store.get_organization(&org.id).await.unwrap(), None);
+    }
+    // Disabled (unlinked) organizations do not hold it.
+    let mut dormant = second.clone();
+    dormant.sync_enabled = false;
+    store.put_organization(&dormant).await.unwrap();
+    first.sync_enabled = false;
+    store.put_organization(&first).await.unwrap();
+    store.put_organization(&second).await.unwrap();
+    first.sync_enabled = true;
+    assert!(matches!(
+        store.put_organization(&first).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        !store
+            .get_organization(&first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sync_enabled
+    );
+
+    // Four writers racing for a free account: exactly one holds it.
+    let racers: Vec<Organization> = (0..4)
+        .map(|i| {
+            let mut org = at(&format!("cld-race-{i}"), &format!("cld-race-{i}"));
+            org.realm = Realm::new("portal-race");
+            org
+        })
+        .collect();
+    let results =
+        futures::future::join_all(racers.iter().map(|org| store.put_organization(org))).await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::Conflict(_)))),
+        "{results:?}"
+    );
+    let holders = store
+        .list_organizations()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.realm.as_str() == "portal-race" && o.sync_enabled)
+        .count();
+    assert_eq!(holders, 1);
+}

@@ -269,6 +269,20 @@ impl SyncStore for MemoryStore {
                     org.id, org.group_id, org.tenant, other.id, org.provider
                 )));
             }
+            if org.sync_enabled
+                && let Some(other) = data.organizations.values().find(|other| {
+                    other.id != org.id
+                        && other.sync_enabled
+                        && other.provider == org.provider
+                        && other.realm == org.realm
+                })
+            {
+                return Err(StoreError::Conflict(format!(
+                    "organization {} not saved: {} account {} is already linked to organization {} \
+                     (one app account links to one organization)",
+                    org.id, org.provider, org.realm, other.id
+                )));
+            }
             data.organizations.insert(org.id.clone(), org.clone());
             Ok(())
         })
