@@ -24,9 +24,11 @@ pub async fn organizations_round_trip(store: &dyn SyncStore, _scale: &Scale) {
 
     let mut org = organization("acme");
     store.put_organization(&org).await.unwrap();
-    // Another group: a group holds one organization per app.
+    // Another group, with its own account: a group holds one organization per app, and an
+    // app account links to one organization.
     let mut beta = organization("beta");
     beta.group_id = GroupId::new("cld-456");
+    beta.realm = Realm::new("portal-456");
     store.put_organization(&beta).await.unwrap();
     assert_eq!(
         store.get_organization(&org_id()).await.unwrap(),
