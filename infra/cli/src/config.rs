@@ -204,8 +204,7 @@ impl Config {
         if let Value::Object(top) = &mut raw {
             lift_one_app_form(top).map_err(&invalid)?;
         }
-        let mut config: Config =
-            serde_path_to_error::deserialize(raw).map_err(|e| invalid(describe_type_error(&e)))?;
+        let mut config: Config = connector_sdk::read_settings(raw).map_err(&invalid)?;
         config.connec.api_key = resolve(&shown, "connec.api_key", &config.connec.api_key)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.apps.is_empty() {
@@ -317,31 +316,6 @@ fn resolve(path: &str, field: &str, value: &str) -> Result<String, ConfigError> 
             field,
             variable,
         }),
-    }
-}
-
-/// A type error as the field's path and what it expects, never the value found: a secret
-/// pasted into the wrong field must not be printed. serde's messages put the value first
-/// (`invalid type: string "...", expected u64`, `unknown variant `...`, expected one of ...`);
-/// only the part after the last `, expected ` is kept. Missing, unknown and duplicate fields
-/// name keys only and are kept as they are.
-fn describe_type_error(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
-    let path = error.path().to_string();
-    let message = error.inner().to_string();
-    let detail = if ["missing field", "unknown field", "duplicate field"]
-        .iter()
-        .any(|prefix| message.starts_with(prefix))
-    {
-        message
-    } else if let Some((_, expected)) = message.rsplit_once(", expected ") {
-        format!("expected {expected}")
-    } else {
-        "invalid value".to_owned()
-    };
-    if path == "." {
-        detail
-    } else {
-        format!("`{path}`: {detail}")
     }
 }
 

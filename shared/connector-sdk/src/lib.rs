@@ -13,6 +13,7 @@
 
 mod provider;
 mod registry;
+mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -21,6 +22,7 @@ pub use provider::{
     ProviderError, ProviderFactory, UnlinkContext,
 };
 pub use registry::{Registry, RegistryError};
+pub use settings::read_settings;
 
 /// What a connector imports from the framework.
 pub mod prelude {

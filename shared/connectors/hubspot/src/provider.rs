@@ -107,7 +107,7 @@ impl ProviderFactory for HubSpotFactory {
         context: &BuildContext,
     ) -> Result<Arc<dyn AppProvider>, ProviderError> {
         let settings: HubSpotSettings =
-            serde_json::from_value(settings).map_err(|e| settings_error(e.to_string()))?;
+            connector_sdk::read_settings(settings).map_err(settings_error)?;
         let provider = HubSpotProvider::new(settings, context)?;
         let settings = &provider.settings;
         if settings.oauth.is_none()

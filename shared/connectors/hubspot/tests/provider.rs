@@ -102,6 +102,21 @@ fn settings_with_unknown_keys_or_a_misspelt_mapping_file_are_refused_clearly() {
 }
 
 #[test]
+fn a_secret_in_the_wrong_field_is_not_echoed_by_the_settings_error() {
+    // Security review finding 12: serde's own message would quote the value.
+    let error = HubSpotFactory
+        .build(
+            json!({ "base_url": "http://h", "oauth": { "client_id": "c", "client_secret": "s", "app_id": "TOPSECRETVALUE123" } }),
+            &context(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("oauth.app_id"), "{error}");
+    assert!(!error.contains("TOPSECRETVALUE123"), "{error}");
+}
+
+#[test]
 fn without_oauth_there_is_no_oauth_app_and_no_webhooks() {
     let provider = HubSpotFactory
         .build(
