@@ -29,6 +29,7 @@
 
 mod endpoint;
 pub mod error;
+mod link;
 pub mod memory;
 pub mod oauth;
 pub mod ports;
@@ -37,10 +38,8 @@ pub mod tokens;
 
 pub use endpoint::{OAuthHttpClient, OAuthHttpError};
 pub use error::{LinkError, TokenError};
-pub use oauth::{
-    AuthorizeRedirect, Authorized, ClientAuth, Linker, OAuthApp, STATE_TTL, UnlinkMode,
-    complete_link, link_with_api_key, new_org_id, unlink,
-};
+pub use link::{UnlinkMode, complete_link, link_with_api_key, new_org_id, unlink};
+pub use oauth::{AuthorizeRedirect, Authorized, ClientAuth, Linker, OAuthApp, STATE_TTL};
 pub use ports::{
     AccountKey, AuthorizationStateStore, CredentialStore, LinkStatus, PendingAuthorization,
     SaveOutcome, StoredCredentials, TokenSet,

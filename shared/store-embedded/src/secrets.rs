@@ -215,3 +215,7 @@ impl Db {
 #[cfg(test)]
 #[path = "secrets_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "secrets_tamper_tests.rs"]
+mod tamper_tests;
