@@ -9,6 +9,14 @@
 //! [`HeaderRateLimit`] naming a "remaining" header and a window header); the client only acts on
 //! the answer: when nothing remains in the window it waits before the next request, so that the
 //! API does not have to answer 429.
+//!
+//! Calls draw from a [`CallBudget`]: the concurrency cap, that pause, and the quota. When the
+//! policy says the quota is used up ([`RateLimitPolicy::exhausted`], Xero's daily limit), the
+//! call fails at once with [`HttpError::QuotaExhausted`], and so does every later call on the
+//! same budget until the time has passed: nothing spins against a closed door. Clients of one
+//! account share its budget through [`Budgets`].
+
+mod budget;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +24,8 @@ use std::time::{Duration, Instant};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
-use tokio::sync::{Mutex, Semaphore};
 
+pub use budget::{Budgets, CallBudget};
 pub use sync_core::error::HttpError;
 
 /// Tunables of an [`ApiClient`].
@@ -92,6 +100,12 @@ pub type ErrorDetail = fn(&[u8]) -> String;
 pub trait RateLimitPolicy: Send + Sync + std::fmt::Debug {
     /// The pause the response's headers ask for, if any.
     fn pause_after(&self, headers: &HeaderMap) -> Option<Duration>;
+
+    /// Whether a response says the account's quota is used up (not a short window: a daily
+    /// budget), and for how long. By default never.
+    fn exhausted(&self, _status: u16, _headers: &HeaderMap) -> Option<Duration> {
+        None
+    }
 }
 
 /// No rate-limit headers: the API signals limits only with 429 and `Retry-After`.
@@ -158,8 +172,7 @@ pub struct ApiClient {
     config: HttpConfig,
     error_detail: ErrorDetail,
     rate_limits: Arc<dyn RateLimitPolicy>,
-    permits: Arc<Semaphore>,
-    not_before: Arc<Mutex<Option<Instant>>>,
+    budget: Arc<CallBudget>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -185,13 +198,18 @@ impl ApiClient {
             })?;
         Ok(Self {
             api,
-            permits: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
+            budget: Arc::new(CallBudget::new(config.max_concurrency)),
             client,
             config,
             error_detail,
             rate_limits: Arc::new(NoRateLimitHeaders),
-            not_before: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// Draws from `budget` (shared with the account's other clients) instead of its own.
+    pub fn with_budget(mut self, budget: Arc<CallBudget>) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Reads the API's rate-limit headers with `policy`.
@@ -228,9 +246,11 @@ impl ApiClient {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
+            self.check_quota()?;
             self.wait_for_rate_limit().await;
             let outcome = {
                 let _permit = self
+                    .budget
                     .permits
                     .acquire()
                     .await
@@ -242,6 +262,22 @@ impl ApiClient {
                     let status = response.status();
                     let headers = response.headers().clone();
                     self.note_rate_limit_headers(&headers).await;
+                    if let Some(wait) = self.rate_limits.exhausted(status.as_u16(), &headers) {
+                        self.budget.exhaust(wait);
+                        tracing::warn!(
+                            api = self.api,
+                            method,
+                            path,
+                            wait_s = wait.as_secs(),
+                            "the account's call quota is used up"
+                        );
+                        if !status.is_success() {
+                            return Err(HttpError::QuotaExhausted {
+                                api: self.api,
+                                retry_after: wait,
+                            });
+                        }
+                    }
                     let body = match response.bytes().await {
                         Ok(body) => body.to_vec(),
                         Err(e) => {
@@ -367,8 +403,19 @@ impl ApiClient {
         );
     }
 
+    /// Fails at once while the budget's quota is used up.
+    fn check_quota(&self) -> Result<(), HttpError> {
+        match self.budget.exhausted_for() {
+            Some(retry_after) => Err(HttpError::QuotaExhausted {
+                api: self.api,
+                retry_after,
+            }),
+            None => Ok(()),
+        }
+    }
+
     async fn wait_for_rate_limit(&self) {
-        let until = *self.not_before.lock().await;
+        let until = *self.budget.not_before.lock().await;
         if let Some(until) = until {
             let now = Instant::now();
             if until > now {
@@ -381,7 +428,7 @@ impl ApiClient {
     /// headers.
     async fn note_rate_limit_headers(&self, headers: &HeaderMap) {
         let pause = self.rate_limits.pause_after(headers);
-        *self.not_before.lock().await =
+        *self.budget.not_before.lock().await =
             pause.map(|wait| Instant::now() + wait.min(self.config.max_retry_after));
     }
 }

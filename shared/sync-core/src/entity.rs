@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mapping::EntityMapping;
+use serde_json::Value;
 
 use crate::domain::{AppEntityName, ConflictPolicy, EntityName};
 
@@ -85,4 +86,48 @@ impl EntityPair {
         self.label_fields = fields.iter().map(|f| (*f).to_owned()).collect();
         self
     }
+}
+
+/// A complex entity: one app entity whose records hold the records of several pairs (a Xero
+/// contact is an organization with its contact persons, or a person). The engine reads the app
+/// entity once per page and [splits](crate::ports::AppConnector::split) each record into
+/// [`Part`]s, one per member pair; each part then runs its pair's ordinary pipeline (mapping,
+/// references, matching, conflicts, id-maps), members in order, so that a part referencing
+/// another (a person's organization) finds it linked. Towards the app each member pair runs on
+/// its own: the connector's writes of a part's entity join it back into its app record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntityGroup {
+    /// The app entity that is read and split (`contacts`); also the key of the group's app-side
+    /// watermark and checkpoint.
+    pub app: AppEntityName,
+    /// The member pairs, by hub collection, in the order their parts are applied (referenced
+    /// entities first). Each is one of the connector's [`EntityPair`]s, whose `app` is the
+    /// part's entity (`contacts` for the company part, `contact_persons` for the people).
+    pub members: Vec<EntityName>,
+}
+
+impl EntityGroup {
+    /// A group reading `app` for the given member pairs (by hub collection), in order.
+    pub fn new(app: &str, members: &[&str]) -> Self {
+        Self {
+            app: AppEntityName::new(app),
+            members: members.iter().map(|m| EntityName::new(*m)).collect(),
+        }
+    }
+
+    /// Whether the pair of hub collection `hub` is a member.
+    pub fn has_member(&self, hub: &EntityName) -> bool {
+        self.members.contains(hub)
+    }
+}
+
+/// One part of a split app record: the record of one member pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Part {
+    /// The member pair's app entity ([`EntityPair::app`]), which the connector's `describe`,
+    /// `fetch_by_ids`, `find_matches`, `write` and `archive` accept like any other.
+    pub entity: AppEntityName,
+    /// The part, in the shape the pair's mapping reads, with its own id (a contact person's is
+    /// derived from its contact's).
+    pub record: Value,
 }

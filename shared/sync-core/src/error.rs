@@ -65,6 +65,16 @@ pub enum HttpError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The account's call quota is used up (a daily budget, say): no call is made until
+    /// `retry_after` has passed. A run that meets it stops where it is, keeps its checkpoint and
+    /// ends as partial; the next run resumes there.
+    #[error("{api}: the call quota is used up; calls resume in {} s", retry_after.as_secs())]
+    QuotaExhausted {
+        /// API name.
+        api: &'static str,
+        /// How long until calls may be made again.
+        retry_after: std::time::Duration,
+    },
     /// A URL could not be built (bad base URL in the configuration).
     #[error("{api}: invalid URL: {detail}")]
     Url {
@@ -82,6 +92,11 @@ impl HttpError {
             HttpError::Status { status, .. } => Some(*status),
             _ => None,
         }
+    }
+
+    /// Whether this is [`HttpError::QuotaExhausted`].
+    pub fn is_quota_exhausted(&self) -> bool {
+        matches!(self, HttpError::QuotaExhausted { .. })
     }
 }
 
@@ -128,6 +143,13 @@ pub enum AppError {
         /// Entity asked for.
         entity: String,
     },
+}
+
+impl AppError {
+    /// Whether the account's call quota is used up (see [`HttpError::QuotaExhausted`]).
+    pub fn is_quota_exhausted(&self) -> bool {
+        matches!(self, AppError::Http(e) if e.is_quota_exhausted())
+    }
 }
 
 /// Errors of a store backend.

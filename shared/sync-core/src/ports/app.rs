@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Page;
 use crate::domain::{AppEntityName, AppId, HubId, PageCursor, Provider, Timestamp};
-use crate::entity::EntityPair;
+use crate::entity::{EntityGroup, EntityPair, Part};
 use crate::error::{AppError, RecordError};
 
 /// What the engine needs to know of an app record.
@@ -138,6 +138,21 @@ pub trait AppConnector: Send + Sync {
         entity: &AppEntityName,
         ids: &[AppId],
     ) -> Result<Vec<Result<(), AppWriteFailure>>, AppError>;
+    /// Its complex entities: app entities read once and split into the parts of several pairs.
+    /// The engine then reads the group's `app` entity (with [`AppConnector::fetch_page`] and,
+    /// for webhooks, [`AppConnector::fetch_by_ids`]) instead of each member's.
+    fn groups(&self) -> &[EntityGroup] {
+        &[]
+    }
+    /// Splits one record of a group's app entity into its parts, members in the group's order.
+    /// A record that cannot be split is an error of that record alone.
+    fn split(&self, group: &AppEntityName, record: Value) -> Result<Vec<Part>, RecordError> {
+        let _ = record;
+        Err(RecordError::new(
+            None,
+            format!("`{group}` is not a complex entity of this connector"),
+        ))
+    }
 }
 
 /// Shared handle to a connector.
