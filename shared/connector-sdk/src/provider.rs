@@ -164,9 +164,11 @@ pub trait AppProvider: Send + Sync {
     /// What its rate-limit headers mean (its API client reads them with this policy).
     fn rate_limits(&self) -> Arc<dyn RateLimitPolicy>;
 
-    /// Its API client for one account, whose tokens come from `token`.
+    /// Its API client for one account (`realm`: Xero sends it as `xero-tenant-id`, and calls of
+    /// one account share one call budget), whose tokens come from `token`.
     fn connector(
         &self,
+        realm: &Realm,
         token: Arc<dyn TokenSource>,
     ) -> Result<Arc<dyn AppConnector>, ProviderError>;
 

@@ -95,6 +95,7 @@ impl AppProvider for FakeProvider {
 
     fn connector(
         &self,
+        _realm: &Realm,
         _token: Arc<dyn TokenSource>,
     ) -> Result<Arc<dyn AppConnector>, ProviderError> {
         Ok(Arc::new(self.app.clone()))

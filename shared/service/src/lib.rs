@@ -204,6 +204,7 @@ impl ConnectorService {
             &self.settings.hub,
             &self.settings.tuning,
             app.as_ref(),
+            &org.realm,
             token,
         )?
         .engine)

@@ -8,7 +8,7 @@ use connec::{ConnecClient, ConnecConfig};
 use connector_sdk::{AppProvider, ProviderError};
 use http_client::HttpConfig;
 use linking::{AccountKey, SecretString, TokenError, TokenManager};
-use sync_core::domain::ConflictPolicy;
+use sync_core::domain::{ConflictPolicy, Realm};
 use sync_core::engine::{EngineConfig, SyncEngine};
 use sync_core::error::AppError;
 use sync_core::ports::{AppConnector, Clock, SyncStore, SystemClock, TokenSource};
@@ -99,30 +99,31 @@ pub fn build_static(
     tuning: &Tuning,
     provider: &dyn AppProvider,
 ) -> Result<Stack, WiringError> {
-    let token = provider
+    let (account, token) = provider
         .static_account()
-        .map(|(_, token)| token)
         .ok_or_else(|| ProviderError::Settings {
             provider: provider.id().to_string(),
             detail:
                 "no credential is configured with the app (a token or key); link an account instead"
                     .into(),
         })?;
-    build(store, hub, tuning, provider, token)
+    build(store, hub, tuning, provider, &account.realm, token)
 }
 
-/// Builds the engine over a store, Connec! and one app's connector with tokens from `token`.
+/// Builds the engine over a store, Connec! and one app's connector for the account `realm`
+/// with tokens from `token`.
 pub fn build(
     store: Arc<dyn SyncStore>,
     hub: &HubEndpoint,
     tuning: &Tuning,
     provider: &dyn AppProvider,
+    realm: &Realm,
     token: Arc<dyn TokenSource>,
 ) -> Result<Stack, WiringError> {
     let mut connec = ConnecConfig::new(&hub.url, &hub.api_id, &hub.api_key)?;
     connec.http = tuning.http.clone();
     let hub = Arc::new(ConnecClient::new(connec)?);
-    let connector = provider.connector(token)?;
+    let connector = provider.connector(realm, token)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = SyncEngine::new(
         store,

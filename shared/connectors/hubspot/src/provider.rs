@@ -397,6 +397,7 @@ impl AppProvider for HubSpotProvider {
 
     fn connector(
         &self,
+        _realm: &Realm,
         token: Arc<dyn TokenSource>,
     ) -> Result<Arc<dyn AppConnector>, ProviderError> {
         Ok(Arc::new(self.prototype.for_token(token)?))

@@ -84,6 +84,7 @@ impl AppProvider for XeroLike {
     }
     fn connector(
         &self,
+        _realm: &sync_core::domain::Realm,
         _token: Arc<dyn TokenSource>,
     ) -> Result<Arc<dyn AppConnector>, ProviderError> {
         Err(ProviderError::Answer {
