@@ -119,6 +119,12 @@ impl EntityGroup {
     pub fn has_member(&self, hub: &EntityName) -> bool {
         self.members.contains(hub)
     }
+
+    /// The name the group's app-side watermark and page checkpoint are kept under
+    /// (`group:contacts`): no hub collection has a colon in its name.
+    pub fn key(&self) -> EntityName {
+        EntityName::new(format!("group:{}", self.app))
+    }
 }
 
 /// One part of a split app record: the record of one member pair.

@@ -123,6 +123,7 @@ pub fn run(org: &str, n: i64) -> Run {
         }],
         errors: vec!["people: fetch failed".to_owned()],
         needs_continuation: n == 7,
+        quota_exhausted: n == 8,
         resume: Default::default(),
     }
 }

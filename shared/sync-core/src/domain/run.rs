@@ -180,6 +180,11 @@ pub struct Run {
     /// Stopped at a deadline after a checkpoint: a continuation run resumes it.
     #[serde(default)]
     pub needs_continuation: bool,
+    /// Stopped because the app account's call quota ran out (Xero's daily limit): the run is
+    /// partial, its page checkpoints stay, and the next scheduled run resumes from them. No
+    /// continuation is queued: it would only meet the same closed door.
+    #[serde(default)]
+    pub quota_exhausted: bool,
     /// Where a continuation of this run resumes.
     #[serde(default, skip_serializing_if = "Resume::is_empty")]
     pub resume: Resume,

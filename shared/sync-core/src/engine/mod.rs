@@ -28,6 +28,7 @@
 
 mod content;
 pub mod decide;
+mod group;
 mod page;
 mod phase;
 mod plan;
@@ -47,9 +48,10 @@ use crate::domain::{
     CountKey, Counts, Direction, EntityName, OrgId, Organization, Resume, Run, RunId, RunStatus,
     Side, Timestamp,
 };
-use crate::entity::EntityPair;
+use crate::entity::{EntityGroup, EntityPair};
 use crate::error::{StoreError, SyncError};
 use crate::ports::{AppConnector, Clock, Hub, SyncStore};
+use group::GroupPhases;
 use phase::{Phase, PhaseError};
 
 /// Engine tunables.
@@ -181,6 +183,7 @@ impl SyncEngine {
             conflicts: Vec::new(),
             errors: Vec::new(),
             needs_continuation: false,
+            quota_exhausted: false,
             resume: Resume::default(),
         };
         // A continuation of a run cut by its deadline skips what the chain already did.
@@ -199,74 +202,31 @@ impl SyncEngine {
 
         let mut all_first = true;
         let progressed = AtomicBool::new(false);
-        for pair in self.app.entities() {
-            let flags = org.flags(&pair.hub);
-            let first = self.is_first_sync(org, pair).await?;
-            all_first &= first;
-            // First sync: app -> hub first, so that Connec! smart-merges before its records flow back.
-            let phases = if first {
-                [Direction::ToHub, Direction::ToApp]
-            } else {
-                [Direction::ToApp, Direction::ToHub]
+        let ctx = RunContext {
+            org,
+            owner,
+            options,
+            progressed: &progressed,
+            resume: &resume,
+        };
+        let pairs = self.app.entities();
+        let mut groups_done: Vec<&EntityGroup> = Vec::new();
+        for pair in pairs {
+            let flow = match self.group_of(&pair.hub) {
+                Some(group) if groups_done.contains(&group) => continue,
+                Some(group) => {
+                    groups_done.push(group);
+                    let members: Vec<&EntityPair> = group
+                        .members
+                        .iter()
+                        .filter_map(|hub| pairs.iter().find(|p| &p.hub == hub))
+                        .collect();
+                    self.sync_group(&ctx, group, &members, &mut run, &mut all_first)
+                        .await?
+                }
+                None => self.sync_pair(&ctx, pair, &mut run, &mut all_first).await?,
             };
-            let mut phase = Phase {
-                engine: self,
-                org,
-                pair,
-                owner,
-                options,
-                progressed: &progressed,
-                parked_after: None,
-                parked_stopped: None,
-                counts: BTreeMap::new(),
-                conflicts: Vec::new(),
-            };
-            let mut lease_lost = false;
-            for direction in phases {
-                let key = CountKey {
-                    entity: pair.hub.clone(),
-                    direction,
-                };
-                if !flags.allows(direction)
-                    || !phase.capable(direction)
-                    || resume.done.contains(&key)
-                {
-                    continue;
-                }
-                phase.parked_after = resume
-                    .parked_after
-                    .as_ref()
-                    .filter(|(at, _)| at == &key)
-                    .map(|(_, id)| id.clone());
-                let outcome = phase.run(direction).await;
-                if let Err(PhaseError::Deadline) = outcome {
-                    tracing::info!(org = %org.id, run = %run.id, entity = %pair.hub, direction = direction.label(), "deadline near: checkpointed, a continuation resumes here");
-                    run.needs_continuation = true;
-                    run.resume.parked_after = phase.parked_stopped.take().map(|id| (key, id));
-                    break;
-                }
-                if let Err(e) = outcome {
-                    tracing::error!(org = %org.id, run = %run.id, entity = %pair.hub, direction = direction.label(), error = %e, "phase failed");
-                    run.errors
-                        .push(format!("{} ({}): {e}", pair.hub, direction.label()));
-                    if matches!(e, PhaseError::LeaseLost(_)) {
-                        lease_lost = true;
-                        break;
-                    }
-                }
-                run.resume.done.push(key);
-            }
-            for (direction, counts) in phase.counts {
-                run.counts.push((
-                    CountKey {
-                        entity: pair.hub.clone(),
-                        direction,
-                    },
-                    counts,
-                ));
-            }
-            run.conflicts.extend(phase.conflicts);
-            if run.needs_continuation || lease_lost {
+            if flow == Flow::Stop {
                 break;
             }
             // Progress so far, for whoever watches the run (the connector's page).
@@ -276,7 +236,11 @@ impl SyncEngine {
         let totals = run.totals();
         run.status = if !run.errors.is_empty() {
             RunStatus::Failed
-        } else if totals.failed > 0 || totals.deferred > 0 || run.needs_continuation {
+        } else if totals.failed > 0
+            || totals.deferred > 0
+            || run.needs_continuation
+            || run.quota_exhausted
+        {
             RunStatus::Partial
         } else {
             RunStatus::Success
@@ -296,6 +260,127 @@ impl SyncEngine {
             "sync finished"
         );
         Ok(run)
+    }
+
+    /// One pair's phases within a run.
+    async fn sync_pair(
+        &self,
+        ctx: &RunContext<'_>,
+        pair: &EntityPair,
+        run: &mut Run,
+        all_first: &mut bool,
+    ) -> Result<Flow, SyncError> {
+        let flags = ctx.org.flags(&pair.hub);
+        let first = self.is_first_sync(ctx.org, pair).await?;
+        *all_first &= first;
+        let mut phase = ctx.phase(self, pair);
+        let mut flow = Flow::Go;
+        for direction in phase_order(first) {
+            let key = CountKey {
+                entity: pair.hub.clone(),
+                direction,
+            };
+            if !flags.allows(direction)
+                || !phase.capable(direction)
+                || ctx.resume.done.contains(&key)
+            {
+                continue;
+            }
+            phase.parked_after = ctx.resume_parked_after(&key);
+            let outcome = phase.run(direction).await;
+            let stopped = phase.parked_stopped.take().map(|id| (key.clone(), id));
+            flow = settle(run, &pair.hub, direction, vec![key], outcome, stopped);
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        fold(run, phase);
+        Ok(flow)
+    }
+
+    /// A complex entity's phases within a run: towards the hub one shared fetch for every
+    /// member, towards the app each member on its own.
+    async fn sync_group(
+        &self,
+        ctx: &RunContext<'_>,
+        group: &EntityGroup,
+        members: &[&EntityPair],
+        run: &mut Run,
+        all_first: &mut bool,
+    ) -> Result<Flow, SyncError> {
+        let mut first = self
+            .store
+            .get_watermark(&ctx.org.id, &group.key(), Side::App)
+            .await?
+            .is_none();
+        for pair in members {
+            first &= self.is_first_sync(ctx.org, pair).await?;
+        }
+        *all_first &= first;
+        let mut phases = GroupPhases {
+            group,
+            phases: members.iter().map(|pair| ctx.phase(self, pair)).collect(),
+        };
+        let mut flow = Flow::Go;
+        'directions: for direction in phase_order(first) {
+            let mut active = Vec::new();
+            for (i, phase) in phases.phases.iter_mut().enumerate() {
+                let key = CountKey {
+                    entity: phase.pair.hub.clone(),
+                    direction,
+                };
+                if ctx.org.flags(&phase.pair.hub).allows(direction)
+                    && phase.capable(direction)
+                    && !ctx.resume.done.contains(&key)
+                {
+                    phase.parked_after = ctx.resume_parked_after(&key);
+                    active.push(i);
+                }
+            }
+            if active.is_empty() {
+                continue;
+            }
+            let key_of = |phase: &Phase<'_>| CountKey {
+                entity: phase.pair.hub.clone(),
+                direction,
+            };
+            match direction {
+                Direction::ToApp => {
+                    for i in active {
+                        let phase = &mut phases.phases[i];
+                        let outcome = phase.run(direction).await;
+                        let key = key_of(phase);
+                        let stopped = phase.parked_stopped.take().map(|id| (key.clone(), id));
+                        flow = settle(run, &phase.pair.hub, direction, vec![key], outcome, stopped);
+                        if flow == Flow::Stop {
+                            break 'directions;
+                        }
+                    }
+                }
+                Direction::ToHub => {
+                    let outcome = phases.run_to_hub(&active).await;
+                    let keys = active.iter().map(|&i| key_of(&phases.phases[i])).collect();
+                    let stopped = phases.phases.iter_mut().find_map(|phase| {
+                        let id = phase.parked_stopped.take()?;
+                        Some((key_of(phase), id))
+                    });
+                    let name = EntityName::new(group.app.as_str());
+                    flow = settle(run, &name, direction, keys, outcome, stopped);
+                    if flow == Flow::Stop {
+                        break 'directions;
+                    }
+                }
+            }
+        }
+        for phase in phases.phases {
+            fold(run, phase);
+        }
+        Ok(flow)
+    }
+
+    /// The complex entity the pair of hub collection `hub` belongs to, if any.
+    pub(crate) fn group_of(&self, hub: &EntityName) -> Option<&EntityGroup> {
+        self.app.groups().iter().find(|g| g.has_member(hub))
     }
 
     /// The organization, if it exists and its sync is on.
@@ -331,4 +416,108 @@ impl SyncEngine {
         }
         Ok(true)
     }
+}
+
+/// Whether a run goes on with the next entity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flow {
+    Go,
+    Stop,
+}
+
+/// What every phase of one run shares.
+struct RunContext<'a> {
+    org: &'a Organization,
+    owner: &'a str,
+    options: &'a RunOptions,
+    progressed: &'a AtomicBool,
+    resume: &'a Resume,
+}
+
+impl<'a> RunContext<'a> {
+    fn phase(&self, engine: &'a SyncEngine, pair: &'a EntityPair) -> Phase<'a> {
+        Phase {
+            engine,
+            org: self.org,
+            pair,
+            owner: self.owner,
+            options: self.options,
+            progressed: self.progressed,
+            parked_after: None,
+            parked_stopped: None,
+            counts: BTreeMap::new(),
+            conflicts: Vec::new(),
+        }
+    }
+
+    /// Where a continuation resumes this phase's parked pass.
+    fn resume_parked_after(&self, key: &CountKey) -> Option<String> {
+        self.resume
+            .parked_after
+            .as_ref()
+            .filter(|(at, _)| at == key)
+            .map(|(_, id)| id.clone())
+    }
+}
+
+/// First sync: app -> hub first, so that Connec! smart-merges before its records flow back.
+fn phase_order(first: bool) -> [Direction; 2] {
+    if first {
+        [Direction::ToHub, Direction::ToApp]
+    } else {
+        [Direction::ToApp, Direction::ToHub]
+    }
+}
+
+/// Records a phase's outcome on the run: done, failed (the run goes on with the next phase),
+/// cut by the deadline or the lost lease (the run stops).
+fn settle(
+    run: &mut Run,
+    entity: &EntityName,
+    direction: Direction,
+    keys: Vec<CountKey>,
+    outcome: Result<(), PhaseError>,
+    parked_stopped: Option<(CountKey, String)>,
+) -> Flow {
+    match outcome {
+        Err(PhaseError::Deadline) => {
+            tracing::info!(org = %run.org, run = %run.id, entity = %entity, direction = direction.label(), "deadline near: checkpointed, a continuation resumes here");
+            run.needs_continuation = true;
+            run.resume.parked_after = parked_stopped;
+            Flow::Stop
+        }
+        Err(PhaseError::App(e)) if e.is_quota_exhausted() => {
+            tracing::warn!(org = %run.org, run = %run.id, entity = %entity, direction = direction.label(), error = %e, "the app's call quota ran out: the run stops after its checkpoint; the next one resumes there");
+            run.quota_exhausted = true;
+            Flow::Stop
+        }
+        Err(e) => {
+            tracing::error!(org = %run.org, run = %run.id, entity = %entity, direction = direction.label(), error = %e, "phase failed");
+            run.errors
+                .push(format!("{entity} ({}): {e}", direction.label()));
+            if matches!(e, PhaseError::LeaseLost(_)) {
+                return Flow::Stop;
+            }
+            run.resume.done.extend(keys);
+            Flow::Go
+        }
+        Ok(()) => {
+            run.resume.done.extend(keys);
+            Flow::Go
+        }
+    }
+}
+
+/// Adds a phase's counts and conflicts to the run.
+fn fold(run: &mut Run, phase: Phase<'_>) {
+    for (direction, counts) in phase.counts {
+        run.counts.push((
+            CountKey {
+                entity: phase.pair.hub.clone(),
+                direction,
+            },
+            counts,
+        ));
+    }
+    run.conflicts.extend(phase.conflicts);
 }

@@ -111,7 +111,7 @@ impl Phase<'_> {
         }
     }
 
-    fn report(&self, direction: Direction, records: usize) {
+    pub(crate) fn report(&self, direction: Direction, records: usize) {
         if let Some(progress) = &self.options.progress {
             progress(&PageProgress {
                 entity: self.pair.hub.clone(),
@@ -124,23 +124,32 @@ impl Phase<'_> {
 
     /// Runs one direction: parked records first, then every changed record since the watermark.
     pub(crate) async fn run(&mut self, direction: Direction) -> Result<(), PhaseError> {
-        self.counts.entry(direction).or_default();
-        self.guard().await?;
-        let parked_error = match self.retry_parked(direction).await {
-            Ok(()) => None,
-            Err(e @ (PhaseError::Deadline | PhaseError::LeaseLost(_))) => return Err(e),
-            Err(e) => {
-                tracing::warn!(org = %self.org.id, entity = %self.pair.hub, direction = direction.label(), error = %e, "retrying parked records failed; the main fetch goes on");
-                Some(e)
-            }
-        };
+        let parked_error = self.run_parked(direction).await?;
         self.fetch_all(direction).await?;
         parked_error.map_or(Ok(()), Err)
     }
 
+    /// The parked pass of a direction, after renewing the lease. A deadline or a lost lease
+    /// ends the phase; any other error is handed back so that the main fetch still runs.
+    pub(crate) async fn run_parked(
+        &mut self,
+        direction: Direction,
+    ) -> Result<Option<PhaseError>, PhaseError> {
+        self.counts.entry(direction).or_default();
+        self.guard().await?;
+        match self.retry_parked(direction).await {
+            Ok(()) => Ok(None),
+            Err(e @ (PhaseError::Deadline | PhaseError::LeaseLost(_))) => Err(e),
+            Err(e) => {
+                tracing::warn!(org = %self.org.id, entity = %self.pair.hub, direction = direction.label(), error = %e, "retrying parked records failed; the main fetch goes on");
+                Ok(Some(e))
+            }
+        }
+    }
+
     async fn fetch_all(&mut self, direction: Direction) -> Result<(), PhaseError> {
         let side = direction.source();
-        let (mut cursor, started, since) = self.fetch_start(side).await?;
+        let (mut cursor, started, since) = self.fetch_start(&self.pair.hub, side).await?;
         let none = HashMap::new();
         loop {
             let page = self.fetch_page(side, since, cursor.as_ref()).await?;
@@ -171,25 +180,23 @@ impl Phase<'_> {
         Ok(())
     }
 
-    /// Where a fetch starts: a checkpoint of an interrupted run, or the first page now.
-    async fn fetch_start(
+    /// Where a fetch starts: a checkpoint of an interrupted run, or the first page now. `key`
+    /// names the watermark and checkpoint: the pair's hub collection, or a complex entity's key.
+    pub(crate) async fn fetch_start(
         &self,
+        key: &crate::domain::EntityName,
         side: Side,
     ) -> Result<(Option<PageCursor>, Timestamp, Option<Timestamp>), PhaseError> {
         let since = if self.options.full {
             None
         } else {
             self.store()
-                .get_watermark(&self.org.id, &self.pair.hub, side)
+                .get_watermark(&self.org.id, key, side)
                 .await?
                 .map(|w| w.0)
         };
         Ok(
-            match self
-                .store()
-                .get_checkpoint(&self.org.id, &self.pair.hub, side)
-                .await?
-            {
+            match self.store().get_checkpoint(&self.org.id, key, side).await? {
                 Some((cursor, started)) => (Some(cursor), started, since),
                 None => (None, self.now(), since),
             },
