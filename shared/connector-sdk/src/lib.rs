@@ -31,15 +31,15 @@ pub mod prelude {
         ProviderError, ProviderFactory, UnlinkContext,
     };
     pub use http_client::{
-        ApiClient, HeaderRateLimit, HttpConfig, HttpError, Idempotency, NoRateLimitHeaders,
-        RateLimitPolicy,
+        ApiClient, Budgets, CallBudget, HeaderRateLimit, HttpConfig, HttpError, Idempotency,
+        NoRateLimitHeaders, RateLimitPolicy,
     };
     pub use linking::{OAuthApp, SecretString};
     pub use mapping::{EntityMapping, FunctionRegistry};
     pub use sync_core::domain::{
         AppEntityName, AppId, ConflictPolicy, EntityName, Provider, Realm, Timestamp,
     };
-    pub use sync_core::entity::EntityPair;
+    pub use sync_core::entity::{EntityGroup, EntityPair, Part};
     pub use sync_core::error::AppError;
     pub use sync_core::ports::{AppConnector, StaticToken, TokenSource};
     pub use webhooks::{ParseError, RawRequest, Verifier};

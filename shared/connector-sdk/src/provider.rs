@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use http_client::{HttpConfig, HttpError, RateLimitPolicy};
 use linking::OAuthApp;
 use sync_core::domain::{AppEntityName, AppId, ConflictPolicy, Provider, Realm};
-use sync_core::entity::EntityPair;
+use sync_core::entity::{EntityGroup, EntityPair};
 use sync_core::ports::{AppConnector, TokenSource};
 use webhooks::{ParseError, Verifier};
 
@@ -137,6 +137,13 @@ pub trait AppProvider: Send + Sync {
 
     /// The entity pairs it syncs, built from its mapping files.
     fn entities(&self) -> &[EntityPair];
+
+    /// Its complex entities (as its connectors' [`AppConnector::groups`]): webhooks naming a
+    /// group's app entity are routed to its members, and resetting watermarks resets the
+    /// group's.
+    fn groups(&self) -> &[EntityGroup] {
+        &[]
+    }
 
     /// Its OAuth app; `None` for apps linked by API key or Basic auth.
     fn oauth(&self) -> Option<&OAuthApp>;

@@ -263,6 +263,13 @@ impl ConnectorService {
                         .await?;
                 }
             }
+            // A complex entity's app side is read under the group's own watermark.
+            for group in app.groups() {
+                self.ports
+                    .store
+                    .set_watermark(&org.id, &group.key(), Side::App, epoch)
+                    .await?;
+            }
             self.queue_sync(&org).await?;
         }
         tracing::warn!(org = %org.id, historical_data = on, "historical data switched; records that exist on both sides and cannot be matched may be duplicated");

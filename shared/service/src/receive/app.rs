@@ -1,7 +1,7 @@
 //! An app's webhooks: verified by the app's provider on the raw request, parsed into events,
 //! routed to the organization of each event's account, deduplicated on the event's key.
 
-use sync_core::domain::{AppId, Organization};
+use sync_core::domain::{AppId, EntityName, Organization};
 use sync_core::ports::WorkItem;
 use webhooks::RawRequest;
 
@@ -38,15 +38,22 @@ impl WebhookReceiver {
         let mut candidates: Vec<Candidate<AppId>> = Vec::new();
         let mut ignored = 0usize;
         for event in events {
-            let Some(entity) = app
-                .entities()
-                .iter()
-                .find(|pair| pair.app == event.entity)
-                .map(|pair| &pair.hub)
-            else {
+            // A pair's app entity, or a complex entity's (whose records hold several pairs'
+            // parts: the engine splits them, whichever member the work names).
+            let members: Vec<&EntityName> =
+                match app.entities().iter().find(|pair| pair.app == event.entity) {
+                    Some(pair) => vec![&pair.hub],
+                    None => app
+                        .groups()
+                        .iter()
+                        .find(|group| group.app == event.entity)
+                        .map(|group| group.members.iter().collect())
+                        .unwrap_or_default(),
+                };
+            if members.is_empty() {
                 ignored += 1;
                 continue;
-            };
+            }
             // The account's enabled organization: an unlinked one (sync off) with the same
             // account, which may sort first, must not swallow the event.
             let linked = |o: &&Organization| o.provider == *app.id() && o.realm == event.realm;
@@ -60,10 +67,10 @@ impl WebhookReceiver {
                 ignored += 1;
                 continue;
             };
-            if !org.flags(entity).to_hub {
+            let Some(entity) = members.into_iter().find(|m| org.flags(m).to_hub) else {
                 ignored += 1;
                 continue;
-            }
+            };
             // Claimed only now that it has work; released if that work is not queued.
             candidates.push(Candidate {
                 org: org.id.clone(),

@@ -17,6 +17,8 @@ pub enum Failure {
     Status(u16),
     /// 429 Too Many Requests (with a `Retry-After` in the detail).
     RateLimited,
+    /// The account's call quota is used up for an hour ([`HttpError::QuotaExhausted`]).
+    QuotaExhausted,
 }
 
 impl Failure {
@@ -44,6 +46,10 @@ impl Failure {
                 path,
                 status: 429,
                 detail: "Too Many Requests, Retry-After: 1 (injected fault)".into(),
+            },
+            Failure::QuotaExhausted => HttpError::QuotaExhausted {
+                api,
+                retry_after: std::time::Duration::from_secs(3600),
             },
         }
     }

@@ -6,6 +6,8 @@
 //! - The fake hub (`connec::testing::FakeHub`) lives with the Connec! crate, whose record
 //!   shape it follows; it is built from the pieces here ([`Plan`], [`json`]).
 //! - [`FakeApp`]: an [`AppConnector`](crate::ports::AppConnector) over HubSpot-shaped JSON.
+//! - [`GroupedApp`]: the same seen through one complex entity (`accounts`: a company with its
+//!   contacts), the twin of a connector like Xero's contacts.
 //!
 //! Every fake is a cheap [`Clone`] of one shared state (`Arc<Mutex<..>>`), with synchronous
 //! helpers to seed, edit and inspect records, counters ([`WriteCounts`], per-operation calls),
@@ -21,6 +23,7 @@
 mod app;
 mod clock;
 mod faults;
+mod grouped;
 pub mod json;
 mod sample;
 mod store;
@@ -28,6 +31,7 @@ mod store;
 pub use app::{AppOp, ArchivedInBatchRead, DEFAULT_MARKER, FakeApp};
 pub use clock::{DEFAULT_START, ManualClock};
 pub use faults::{Failure, Order, Plan, WriteCounts};
+pub use grouped::{ACCOUNTS, GroupedApp};
 pub use sample::{
     ORGANIZATIONS_YAML, PEOPLE_YAML, SAMPLE_GROUP, SAMPLE_PROVIDER, SAMPLE_REALM, sample_entities,
     sample_external_id, sample_organization,
