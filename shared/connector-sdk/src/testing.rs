@@ -9,9 +9,9 @@ use http_client::{NoRateLimitHeaders, RateLimitPolicy};
 use linking::OAuthApp;
 use serde::Deserialize;
 use sync_core::domain::{AppEntityName, AppId, Provider, Realm};
-use sync_core::entity::EntityPair;
+use sync_core::entity::{EntityGroup, EntityPair};
 use sync_core::ports::{AppConnector, TokenSource};
-use sync_core::testing::FakeApp;
+use sync_core::testing::{FakeApp, GroupedApp};
 use webhooks::{BodyHmacVerifier, ParseError, Verifier};
 
 use crate::{Account, AppEvent, AppProvider, AppWebhooks, ChangeKind, ProviderError};
@@ -32,10 +32,13 @@ struct FakeEvent {
     deleted: bool,
 }
 
-/// An app that is a [`FakeApp`] (its records in memory), linked by a configured account.
+/// An app that is a [`FakeApp`] (its records in memory), linked by a configured account;
+/// or, built with [`FakeProvider::grouped`], the same app seen through the complex entity of
+/// a [`GroupedApp`].
 pub struct FakeProvider {
     id: Provider,
     app: FakeApp,
+    grouped: Option<GroupedApp>,
     realm: Realm,
     webhooks: FakeWebhooks,
 }
@@ -47,10 +50,21 @@ impl FakeProvider {
         Self {
             id: Provider::new(id),
             app,
+            grouped: None,
             realm: Realm::new(realm),
             webhooks: FakeWebhooks {
                 verifier: BodyHmacVerifier::new(FAKE_SIGNATURE_HEADER, FAKE_WEBHOOK_SECRET),
             },
+        }
+    }
+
+    /// Like [`FakeProvider::new`], with its connector a [`GroupedApp`] over `app`: its
+    /// complex entity `accounts` is read and split, and its webhooks may name accounts.
+    pub fn grouped(id: &str, realm: &str, app: FakeApp) -> Self {
+        let grouped = GroupedApp::new(app.clone());
+        Self {
+            grouped: Some(grouped),
+            ..Self::new(id, realm, app)
         }
     }
 
@@ -72,6 +86,10 @@ impl AppProvider for FakeProvider {
 
     fn entities(&self) -> &[EntityPair] {
         AppConnector::entities(&self.app)
+    }
+
+    fn groups(&self) -> &[EntityGroup] {
+        self.grouped.as_ref().map_or(&[], |g| g.groups())
     }
 
     fn oauth(&self) -> Option<&OAuthApp> {
@@ -98,7 +116,10 @@ impl AppProvider for FakeProvider {
         _realm: &Realm,
         _token: Arc<dyn TokenSource>,
     ) -> Result<Arc<dyn AppConnector>, ProviderError> {
-        Ok(Arc::new(self.app.clone()))
+        Ok(match &self.grouped {
+            Some(grouped) => Arc::new(grouped.clone()),
+            None => Arc::new(self.app.clone()),
+        })
     }
 
     fn static_account(&self) -> Option<(Account, Arc<dyn TokenSource>)> {
