@@ -54,13 +54,16 @@ use crate::common::{
 };
 use crate::delivery::Pump;
 
+mod accounting;
 mod admin;
 mod batch;
 mod errors;
+mod lines;
 mod notify;
 mod query;
 mod routes;
 mod state;
+mod totals;
 mod upsert;
 
 pub use notify::{NotificationOrder, NotificationRecord, NotificationSubscriber};
