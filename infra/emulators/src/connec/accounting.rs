@@ -74,10 +74,12 @@ pub(super) fn merge_record(
             reset_price(s, p);
         }
     }
-    if coll == "payments" && !sent_lines.is_empty() && !gives_total(&patch) {
-        if let Some(Value::Object(a)) = base.get_mut("amount") {
-            a.remove("total_amount");
-        }
+    if coll == "payments"
+        && !sent_lines.is_empty()
+        && !gives_total(&patch)
+        && let Some(Value::Object(a)) = base.get_mut("amount")
+    {
+        a.remove("total_amount");
     }
     let mut v = Value::Object(base);
     deep_merge(&mut v, &Value::Object(patch));

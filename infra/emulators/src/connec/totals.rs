@@ -59,7 +59,7 @@ impl Dec {
             _ => return None,
         };
         let scaled = (f * SCALE as f64).round();
-        (scaled.is_finite() && scaled.abs() < 1e30).then(|| Dec(scaled as i128))
+        (scaled.is_finite() && scaled.abs() < 1e30).then_some(Dec(scaled as i128))
     }
 
     /// As a JSON number (shortest decimal form).
