@@ -24,6 +24,14 @@
 //!   order shifts when records change between pages, as on a document store.
 //!   [`ConnecEmulator::set_time`] pins timestamps to make such ties.
 //!
+//! # Accounting records
+//!
+//! Invoices (and quotes, sales orders) and payments carry lines, each with its own id array;
+//! lines are merged by line id, sparse unless `opts.sparse` is `false` (`connec::lines`).
+//! Totals are completed from net prices and tax rates, payment totals from their lines, and
+//! an invoice's `balance` follows the payments linked to it (`connec::accounting`, rules in
+//! `connec::totals`).
+//!
 //! # Notifications
 //!
 //! Connec! pushes changes to subscribed apps ("webhooks"). Register a
@@ -54,13 +62,16 @@ use crate::common::{
 };
 use crate::delivery::Pump;
 
+mod accounting;
 mod admin;
 mod batch;
 mod errors;
+mod lines;
 mod notify;
 mod query;
 mod routes;
 mod state;
+mod totals;
 mod upsert;
 
 pub use notify::{NotificationOrder, NotificationRecord, NotificationSubscriber};

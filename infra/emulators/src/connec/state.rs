@@ -20,6 +20,15 @@ pub(super) fn ref_fields(collection: &str) -> &'static [(&'static str, &'static 
             ("organization_id", "organizations"),
             ("person_id", "people"),
             ("lines[].item_id", "items"),
+            ("lines[].tax_code_id", "tax_codes"),
+            ("lines[].account_id", "accounts"),
+        ],
+        "payments" => &[
+            ("organization_id", "organizations"),
+            ("person_id", "people"),
+            ("deposit_account_id", "accounts"),
+            ("lines[].linked_transactions[].id", "invoices"),
+            ("payment_lines[].linked_transactions[].id", "invoices"),
         ],
         _ => &[],
     }
@@ -219,6 +228,9 @@ pub(super) fn render_record(g: &Group, group_id: &str, coll: &str, r: &Record, e
     m.insert("created_at".into(), iso(&r.created_at).into());
     m.insert("updated_at".into(), iso(&r.updated_at).into());
     let mut v = Value::Object(m);
+    if !ext {
+        super::lines::plain_line_ids(&mut v, coll);
+    }
     for (path, target) in ref_fields(coll) {
         for_each_ref(&mut v, path, &mut |x| *x = render_ref(g, target, x, ext));
     }

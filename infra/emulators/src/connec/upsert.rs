@@ -5,10 +5,10 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::Inner;
 use super::state::{
     Collection, Record, State, for_each_ref, parse_triples, ref_fields, stored_path,
 };
+use super::{Inner, accounting};
 use crate::common::{ApiError, ChangeEvent, ChangeKind, compare_scalars, iso, lookup_path};
 
 /// Fields the server owns; ignored when sent by clients.
@@ -28,7 +28,7 @@ pub(super) enum Target {
     Id(String),
 }
 
-fn deep_merge(target: &mut Value, patch: &Value) {
+pub(super) fn deep_merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
             for (k, v) in p {
@@ -97,8 +97,13 @@ impl State {
             )));
         };
         let mut fields = obj.clone();
-        let matching: Vec<String> = fields
-            .remove("opts")
+        let opts = fields.remove("opts");
+        // `opts.sparse: false`: the lines sent are the whole list (`connec::lines`).
+        let sparse = !opts
+            .as_ref()
+            .and_then(|o| o.get("sparse"))
+            .is_some_and(|s| s == &Value::Bool(false));
+        let matching: Vec<String> = opts
             .and_then(|o| o.get("matching_fields").cloned())
             .and_then(|m| m.as_array().cloned())
             .map(|a| {
@@ -180,20 +185,30 @@ impl State {
             }
         }
 
-        let candidate = match existing {
-            Some(i) => {
-                let mut v =
-                    Value::Object(c.map(|c| c.records[i].fields.clone()).unwrap_or_default());
-                deep_merge(&mut v, &incoming);
-                v
+        let stored = existing.and_then(|i| c.map(|c| &c.records[i]));
+        let mut candidate = accounting::merge_record(
+            coll,
+            stored.map(|r| &r.fields),
+            incoming,
+            sparse,
+            &g.channel,
+        )?;
+        if let Value::Object(m) = &mut candidate {
+            if stored.is_none() {
+                m.entry("status").or_insert_with(|| "ACTIVE".into());
             }
-            None => {
-                let mut v = incoming;
-                if let Value::Object(m) = &mut v {
-                    m.entry("status").or_insert_with(|| "ACTIVE".into());
+            if coll == "invoices" {
+                let mut ext: Vec<_> = stored.map(|r| r.ext.clone()).unwrap_or_default();
+                ext.extend(externals.iter().cloned());
+                if let Some(b) = accounting::balance(g, stored.map(|r| r.id.as_str()), &ext, m) {
+                    m.insert("balance".into(), b);
                 }
-                v
             }
+        }
+        // The invoices a payment linked before this write, whose balances it may change.
+        let linked_before = match stored {
+            Some(r) if coll == "payments" => accounting::linked_invoices(g, &r.fields),
+            _ => Vec::new(),
         };
         if strict
             && let Some(hit) = inner
@@ -274,14 +289,18 @@ impl State {
             }
         };
         let r = &coll_mut.records[idx];
+        let id = r.id.clone();
         events.push(ChangeEvent {
             kind,
             scope: group_id.to_string(),
             collection: coll.to_string(),
-            id: r.id.clone(),
+            id: id.clone(),
             at: iso(&r.updated_at),
         });
-        Ok((status, r.id.clone()))
+        if coll == "payments" {
+            self.settle_payment(group_id, &id, linked_before);
+        }
+        Ok((status, id))
     }
 }
 
