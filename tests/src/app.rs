@@ -27,6 +27,20 @@ pub trait AppUnderTest: Send + Sync {
     fn records(&self, entity: &str) -> Vec<Value>;
     /// Every record of an entity, archived ones included (for comparing both sides).
     fn all_records(&self, entity: &str) -> Vec<Value>;
+    /// Creates a record given as the pair's mapping writes it (`to_app` of a hub-shaped
+    /// record), as a person using the app would; returns its id. The shared scenarios seed
+    /// through this, so they are written once, in Connec!'s shape, for every app.
+    fn seed_mapped(&self, entity: &str, mapped: Value) -> String;
+    /// Changes a record with fields given as the pair's mapping writes them.
+    fn update_mapped(&self, entity: &str, id: &str, mapped: Value);
+}
+
+/// The `properties` of a HubSpot-shaped mapped record.
+fn properties(mapped: Value) -> Value {
+    mapped
+        .get("properties")
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Default::default()))
 }
 
 /// HubSpot on its emulator, as a private app of the demo portal.
@@ -78,6 +92,14 @@ impl AppUnderTest for HubSpotUnderTest {
 
     fn all_records(&self, entity: &str) -> Vec<Value> {
         self.emulator.all_objects_including_archived(entity)
+    }
+
+    fn seed_mapped(&self, entity: &str, mapped: Value) -> String {
+        self.seed(entity, properties(mapped))
+    }
+
+    fn update_mapped(&self, entity: &str, id: &str, mapped: Value) {
+        self.update(entity, id, properties(mapped));
     }
 }
 
@@ -163,5 +185,13 @@ impl AppUnderTest for FakeAppUnderTest {
 
     fn all_records(&self, entity: &str) -> Vec<Value> {
         self.provider.app().all(entity)
+    }
+
+    fn seed_mapped(&self, entity: &str, mapped: Value) -> String {
+        self.seed(entity, properties(mapped))
+    }
+
+    fn update_mapped(&self, entity: &str, id: &str, mapped: Value) {
+        self.update(entity, id, properties(mapped));
     }
 }

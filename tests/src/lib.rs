@@ -196,6 +196,49 @@ impl World {
             .find(|c| c.pointer("/properties/email").and_then(Value::as_str) == Some(email))
     }
 
+    /// The pair of a hub collection.
+    fn pair(&self, collection: &str) -> &sync_core::entity::EntityPair {
+        self.connector
+            .entities()
+            .iter()
+            .find(|p| p.hub.as_str() == collection)
+            .unwrap_or_else(|| panic!("the app syncs {collection}"))
+    }
+
+    /// Seeds an app record given in Connec!'s shape (its references hold app ids), through the
+    /// pair's mapping; returns its id. What the shared scenarios use, whatever the app.
+    pub fn app_seed_as(&self, collection: &str, hub_shaped: Value) -> String {
+        let pair = self.pair(collection);
+        let mapped = pair.mapping.to_app(&hub_shaped).expect("the record maps");
+        self.app.seed_mapped(pair.app.as_str(), mapped)
+    }
+
+    /// Changes an app record with fields given in Connec!'s shape.
+    pub fn app_update_as(&self, collection: &str, id: &str, hub_shaped: Value) {
+        let pair = self.pair(collection);
+        let mapped = pair.mapping.to_app(&hub_shaped).expect("the patch maps");
+        self.app.update_mapped(pair.app.as_str(), id, mapped);
+    }
+
+    /// The app's active records of a collection's pair, in Connec!'s shape (through the pair's
+    /// mapping), each with its app id under `app_id`.
+    pub fn app_as_hub(&self, collection: &str) -> Vec<Value> {
+        let pair = self.pair(collection);
+        self.app(pair.app.as_str())
+            .into_iter()
+            .map(|record| {
+                let mut hub = pair.mapping.to_hub(&record).expect("the record maps");
+                let id = self
+                    .connector
+                    .describe(&pair.app, &record)
+                    .expect("an app record describes")
+                    .id;
+                hub["app_id"] = Value::String(id.to_string());
+                hub
+            })
+            .collect()
+    }
+
     /// Every id-map of an entity.
     pub async fn idmaps(&self, entity: &str) -> Vec<IdMap> {
         self.store
