@@ -54,23 +54,6 @@ fn refers_to(reference: &Value, id: &HubId) -> bool {
     }
 }
 
-async fn hub_id_of(world: &World, entity: &str, app_id: &AppId) -> HubId {
-    world
-        .fakes
-        .store
-        .idmaps_by_app_ids(
-            &world.fakes.org.id,
-            &EntityName::new(entity),
-            std::slice::from_ref(app_id),
-        )
-        .await
-        .expect("store answers")
-        .into_iter()
-        .next()
-        .and_then(|m| m.hub_id)
-        .unwrap_or_else(|| panic!("{entity} {app_id} is linked"))
-}
-
 #[tokio::test]
 async fn a_company_with_two_contacts_becomes_one_organization_and_two_people_in_one_read() {
     let (world, grouped) = grouped_world();
@@ -84,11 +67,11 @@ async fn a_company_with_two_contacts_becomes_one_organization_and_two_people_in_
     let orgs = world.hub_all("organizations");
     assert_eq!(orgs.len(), 1, "{orgs:?}");
     assert_eq!(orgs[0]["name"], "Acme");
-    let org = hub_id_of(&world, "organizations", &company).await;
+    let org = world.hub_id_of("organizations", &company).await;
     let people = world.hub_all("people");
     assert_eq!(people.len(), 2, "{people:?}");
     for (contact, first) in [(&ann, "Ann"), (&bob, "Bob")] {
-        let person = world.hub_get("people", &hub_id_of(&world, "people", contact).await);
+        let person = world.hub_get("people", &world.hub_id_of("people", contact).await);
         assert_eq!(person["first_name"], first);
         assert!(
             refers_to(&person["organization_id"], &org),
@@ -116,14 +99,14 @@ async fn and_back_each_pair_travels_on_its_own_with_references_intact() {
     let (world, grouped) = grouped_world();
     let (company, ann, _) = seed_account(&world);
     world.sync().await;
-    let org = hub_id_of(&world, "organizations", &company).await;
+    let org = world.hub_id_of("organizations", &company).await;
 
     // A new person of the organization in Connec!, and an edit of Ann.
     let cy = world.hub_seed(
         "people",
         json!({ "first_name": "Cy", "last_name": "Moe", "email": { "address": "cy@acme.test" }, "organization_id": org.as_str() }),
     );
-    let ann_hub = hub_id_of(&world, "people", &ann).await;
+    let ann_hub = world.hub_id_of("people", &ann).await;
     world.hub_edit("people", &ann_hub, |p| p["job_title"] = json!("CFO"));
     let run = world.sync().await;
 
@@ -173,11 +156,11 @@ async fn a_webhook_of_a_group_record_splits_it_and_updates_each_part() {
         .expect("applied");
 
     assert_eq!(counts.updated, 2, "{counts:?}");
-    let person = world.hub_get("people", &hub_id_of(&world, "people", &bob).await);
+    let person = world.hub_get("people", &world.hub_id_of("people", &bob).await);
     assert_eq!(person["job_title"], "CTO");
     let org = world.hub_get(
         "organizations",
-        &hub_id_of(&world, "organizations", &company).await,
+        &world.hub_id_of("organizations", &company).await,
     );
     assert_eq!(org["industry"], "Glass");
 }
@@ -226,5 +209,5 @@ async fn a_record_that_cannot_be_split_fails_alone() {
         .map(|o| o["name"].clone())
         .collect();
     assert_eq!(names, vec![json!("Fine Ltd")]);
-    hub_id_of(&world, "organizations", &fine).await;
+    world.hub_id_of("organizations", &fine).await;
 }

@@ -143,6 +143,23 @@ impl World {
             .unwrap_or_else(|| panic!("{collection} {id} is linked"))
     }
 
+    /// The hub id linked to an app record.
+    pub async fn hub_id_of(&self, collection: &str, app_id: &AppId) -> HubId {
+        self.fakes
+            .store
+            .idmaps_by_app_ids(
+                &self.fakes.org.id,
+                &EntityName::new(collection),
+                std::slice::from_ref(app_id),
+            )
+            .await
+            .expect("store answers")
+            .into_iter()
+            .next()
+            .and_then(|m| m.hub_id)
+            .unwrap_or_else(|| panic!("{collection} {app_id} is linked"))
+    }
+
     /// Now, on the shared clock.
     pub fn now(&self) -> Timestamp {
         use sync_core::ports::Clock;
