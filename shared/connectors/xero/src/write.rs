@@ -1,0 +1,479 @@
+//! Writing: `POST /{Collection}?summarizeErrors=false` with `{"Collection": [...]}`, in batches.
+//!
+//! - **Creates and updates go in separate batches.** Creates carry no id and an
+//!   `Idempotency-Key` ([`idempotency_key`]): the SHA-256 of the tenant, the collection and the
+//!   batch's writes (each hub id with its record, canonical JSON). The same batch sent again (a
+//!   retry of the HTTP client after a timeout, or the next run after a lost answer) has the same
+//!   key, and Xero answers it without creating twice; so creates are retried like idempotent
+//!   calls. Updates carry the record's id and no key: they are idempotent by nature, and a key
+//!   would make Xero replay an old answer to a later update that happens to send the same
+//!   content again.
+//! - **Per-element results.** With `summarizeErrors=false` Xero answers 200 with the records in
+//!   the order sent, those it refused carrying `ValidationErrors`: each becomes
+//!   [`AppWriteFailure::Rejected`] (status 400, Xero's messages joined), the others succeed.
+//! - **A 404** names no element: the batch is sent again one record at a time, and an update
+//!   answered 404 alone is [`AppWriteFailure::NotFound`].
+//! - **A batch that fails as a whole** fails its own writes only. An error every call would meet
+//!   (credentials, permissions, the day's quota) is returned as an error when nothing was
+//!   answered yet, and stops the sending of the rest otherwise.
+//!
+//! Before sending, each record is prepared for Xero: keyed `Phones` / `Addresses` become arrays
+//! again, invoice lines name their item by `ItemCode` (resolved from the `Item.ItemID` the
+//! engine puts there, with one `GET /Items` per write call), payments get the bank account of the
+//! `payment_account_code` setting, and payments are never updated.
+
+use std::collections::HashMap;
+
+use http_client::Idempotency;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sync_core::domain::AppEntityName;
+use sync_core::error::{AppError, RecordError};
+use sync_core::ports::{AppWrite, AppWriteFailure, AppWriteKind, AppWriteOutcome};
+
+use crate::connector::{Kind, XeroConnector};
+use crate::contacts::{company_part, person_contact_part, unkeyed};
+use crate::http::{Call, is_fatal, records_of, status_of, text, validation_messages};
+
+/// One write's outcome.
+pub(crate) type WriteResult = Result<AppWriteOutcome, AppWriteFailure>;
+
+/// The idempotency key of a create batch: hex SHA-256 of the tenant, the collection and each
+/// write's hub id and record, in canonical JSON (key order and number forms do not matter).
+///
+/// ```
+/// use serde_json::json;
+/// let record = json!({ "Name": "Acme" });
+/// let a = xero::idempotency_key("tenant-1", "Contacts", &[(Some("hub-1"), &record)]);
+/// assert_eq!(a.len(), 64);
+/// assert_eq!(a, xero::idempotency_key("tenant-1", "Contacts", &[(Some("hub-1"), &record)]));
+/// assert_ne!(a, xero::idempotency_key("tenant-2", "Contacts", &[(Some("hub-1"), &record)]));
+/// ```
+pub fn idempotency_key(
+    tenant: &str,
+    collection: &str,
+    writes: &[(Option<&str>, &Value)],
+) -> String {
+    let writes: Vec<Value> = writes
+        .iter()
+        .map(|(hub_id, record)| json!({ "hub_id": hub_id, "record": record }))
+        .collect();
+    mapping::content_hash(&json!({
+        "tenant": tenant,
+        "collection": collection,
+        "writes": writes,
+    }))
+    .as_str()
+    .to_owned()
+}
+
+/// A record ready to send.
+pub(crate) struct Prepared {
+    /// The write's position.
+    pub index: usize,
+    /// The hub id of a create.
+    pub hub_id: Option<String>,
+    /// The Xero id of an update.
+    pub id: Option<String>,
+    /// The Xero record.
+    pub body: Value,
+}
+
+/// The state of one write (or archive) call.
+pub(crate) struct Run<T> {
+    pub outcomes: Vec<Option<Result<T, AppWriteFailure>>>,
+    /// A batch was answered: from now on nothing is returned as an error.
+    pub answered: bool,
+    /// An error every further call would meet: the remaining records are failed unsent.
+    pub stop: Option<RecordError>,
+}
+
+impl<T: Clone> Run<T> {
+    pub fn new(len: usize) -> Self {
+        Self {
+            outcomes: vec![None; len],
+            answered: false,
+            stop: None,
+        }
+    }
+
+    pub fn settle(&mut self, index: usize, result: Result<T, AppWriteFailure>) {
+        self.outcomes[index] = Some(result);
+    }
+
+    pub fn reject(&mut self, index: usize, error: RecordError) {
+        self.settle(index, Err(AppWriteFailure::Rejected(error)));
+    }
+
+    /// A call that failed as a whole; `Err` for a fatal error before any answer.
+    pub fn failed(&mut self, indexes: &[usize], error: AppError) -> Result<(), AppError> {
+        let fatal = is_fatal(&error);
+        if fatal && !self.answered {
+            return Err(error);
+        }
+        let rejection = RecordError::new(status_of(&error), format!("the call failed: {error}"));
+        if fatal {
+            self.stop = Some(rejection.clone());
+        }
+        for index in indexes {
+            self.reject(*index, rejection.clone());
+        }
+        Ok(())
+    }
+
+    /// Fails `indexes` unsent when a fatal error stopped the run; true when it did.
+    pub fn stopped(&mut self, indexes: &[usize]) -> bool {
+        let Some(stop) = self.stop.clone() else {
+            return false;
+        };
+        for index in indexes {
+            self.reject(*index, stop.clone());
+        }
+        true
+    }
+
+    pub fn finish(self, what: &str) -> Vec<Result<T, AppWriteFailure>> {
+        self.outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(AppWriteFailure::Rejected(RecordError::new(
+                        None,
+                        format!("{what} was not sent"),
+                    )))
+                })
+            })
+            .collect()
+    }
+}
+
+impl XeroConnector {
+    /// Applies the engine's writes; one result per write, in order.
+    pub(crate) async fn write_records(
+        &self,
+        entity: &AppEntityName,
+        writes: Vec<AppWrite>,
+    ) -> Result<Vec<WriteResult>, AppError> {
+        let kind = Kind::of(entity)?;
+        let mut run: Run<AppWriteOutcome> = Run::new(writes.len());
+        match kind {
+            Kind::Persons => self.write_persons(writes, &mut run).await?,
+            Kind::Contacts => {
+                for index in 0..writes.len() {
+                    run.reject(
+                        index,
+                        RecordError::new(
+                            None,
+                            "write the parts of a contact (companies, persons), not the contact",
+                        ),
+                    );
+                }
+            }
+            _ => {
+                let mut items = None;
+                let mut prepared = Vec::with_capacity(writes.len());
+                for (index, write) in writes.into_iter().enumerate() {
+                    match self.prepare(kind, index, write, &mut items).await? {
+                        Ok(ready) => prepared.push(ready),
+                        Err(error) => run.reject(index, error),
+                    }
+                }
+                self.send_prepared(kind, prepared, &mut run).await?;
+            }
+        }
+        Ok(run.finish("write"))
+    }
+
+    /// A write as Xero takes it, or why it cannot be sent.
+    async fn prepare(
+        &self,
+        kind: Kind,
+        index: usize,
+        write: AppWrite,
+        items: &mut Option<HashMap<String, String>>,
+    ) -> Result<Result<Prepared, RecordError>, AppError> {
+        let (hub_id, id, mut body) = match write {
+            AppWrite::Create { hub_id, record } => (Some(hub_id.to_string()), None, record),
+            AppWrite::Update { id, record } => (None, Some(id.to_string()), record),
+        };
+        if !body.is_object() {
+            return Ok(Err(RecordError::new(
+                None,
+                "the mapped record is not an object",
+            )));
+        }
+        match kind {
+            Kind::Companies => {
+                unkeyed(&mut body);
+                if let Some(map) = body.as_object_mut() {
+                    map.remove("ContactPersons");
+                }
+            }
+            Kind::Invoices => {
+                if matches!(text(&body, "Status"), Some("DELETED" | "VOIDED"))
+                    && let Some(map) = body.as_object_mut()
+                {
+                    // Deleting and voiding go through `archive`, which reads the status first.
+                    map.remove("Status");
+                }
+                if lines_name_items(&body) && items.is_none() {
+                    *items = Some(self.item_codes().await?);
+                }
+                if let Err(error) = resolve_item_codes(&mut body, items.as_ref()) {
+                    return Ok(Err(error));
+                }
+            }
+            Kind::Payments => {
+                if id.is_some() {
+                    return Ok(Err(RecordError::new(
+                        None,
+                        "Xero payments cannot be changed: delete the payment and create another",
+                    )));
+                }
+                if body.pointer("/Account/Code").is_none() {
+                    match &self.config.payment_account_code {
+                        Some(code) => body["Account"] = json!({ "Code": code }),
+                        None => {
+                            return Ok(Err(RecordError::new(
+                                None,
+                                "set the Xero connector's `payment_account_code` (the bank account payments are made to) to create payments",
+                            )));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        let map = body.as_object_mut().expect("checked above");
+        match &id {
+            Some(id) => {
+                map.insert(kind.wire_id().into(), Value::String(id.clone()));
+            }
+            None => {
+                map.remove(kind.wire_id());
+            }
+        }
+        Ok(Ok(Prepared {
+            index,
+            hub_id,
+            id,
+            body,
+        }))
+    }
+
+    /// Sends prepared records (creates first), settling each in `run`.
+    pub(crate) async fn send_prepared(
+        &self,
+        kind: Kind,
+        prepared: Vec<Prepared>,
+        run: &mut Run<AppWriteOutcome>,
+    ) -> Result<(), AppError> {
+        let (creates, updates): (Vec<Prepared>, Vec<Prepared>) =
+            prepared.into_iter().partition(|p| p.id.is_none());
+        for (group, verb) in [
+            (creates, AppWriteKind::Created),
+            (updates, AppWriteKind::Updated),
+        ] {
+            for chunk in group.chunks(self.config.batch()) {
+                let indexes: Vec<usize> = chunk.iter().map(|p| p.index).collect();
+                if run.stopped(&indexes) {
+                    continue;
+                }
+                let bodies: Vec<&Value> = chunk.iter().map(|p| &p.body).collect();
+                let creating = verb == AppWriteKind::Created;
+                let results = match self.send_batch(kind, creating, chunk, &bodies).await {
+                    Ok(results) => results,
+                    Err(error) => {
+                        run.failed(&indexes, error)?;
+                        continue;
+                    }
+                };
+                run.answered = true;
+                for (prepared, result) in chunk.iter().zip(results) {
+                    run.settle(
+                        prepared.index,
+                        result.map(|record| AppWriteOutcome {
+                            record: outcome_record(kind, &record),
+                            kind: verb,
+                        }),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One batch; on a 404 for several records, each alone.
+    pub(crate) async fn send_batch(
+        &self,
+        kind: Kind,
+        creating: bool,
+        chunk: &[Prepared],
+        bodies: &[&Value],
+    ) -> Result<Vec<Result<Value, AppWriteFailure>>, AppError> {
+        match self.post_batch(kind, creating, chunk, bodies).await {
+            Err(error) if status_of(&error) == Some(404) && chunk.len() > 1 => {
+                let mut results = Vec::with_capacity(chunk.len());
+                for (prepared, body) in chunk.iter().zip(bodies) {
+                    let alone = std::slice::from_ref(prepared);
+                    match self.post_batch(kind, creating, alone, &[*body]).await {
+                        Ok(mut one) => results.push(one.remove(0)),
+                        Err(error) if status_of(&error) == Some(404) => {
+                            results.push(Err(not_found(creating, &error)));
+                        }
+                        Err(error) if is_fatal(&error) => return Err(error),
+                        Err(error) => results.push(Err(AppWriteFailure::Rejected(
+                            RecordError::new(status_of(&error), error.to_string()),
+                        ))),
+                    }
+                }
+                Ok(results)
+            }
+            Err(error) if status_of(&error) == Some(404) => {
+                Ok(vec![Err(not_found(creating, &error))])
+            }
+            other => other,
+        }
+    }
+
+    /// `POST /{Collection}?summarizeErrors=false` (`PUT` for payments, which are only created):
+    /// one result per record sent, in order.
+    async fn post_batch(
+        &self,
+        kind: Kind,
+        creating: bool,
+        chunk: &[Prepared],
+        bodies: &[&Value],
+    ) -> Result<Vec<Result<Value, AppWriteFailure>>, AppError> {
+        let collection = kind.collection();
+        let body = json!({ collection: bodies });
+        let method = if kind == Kind::Payments {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        let mut call = Call::send(method, collection, &body).query("summarizeErrors", "false");
+        if creating {
+            let writes: Vec<(Option<&str>, &Value)> = chunk
+                .iter()
+                .zip(bodies)
+                .map(|(p, body)| (p.hub_id.as_deref(), *body))
+                .collect();
+            call.key = Some(idempotency_key(self.tenant.as_str(), collection, &writes));
+        }
+        call.idempotency = Idempotency::Idempotent;
+        let answer = self.json(&call).await?;
+        let records = records_of(&answer, collection, collection)?;
+        Ok(element_results(records, chunk.len()))
+    }
+
+    /// Every item's code, by ItemID.
+    async fn item_codes(&self) -> Result<HashMap<String, String>, AppError> {
+        Ok(self
+            .all_items()
+            .await?
+            .iter()
+            .filter_map(|item| {
+                Some((
+                    text(item, "ItemID")?.to_owned(),
+                    text(item, "Code")?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+}
+
+/// Per-element results of a write answer that should hold `expected` records in order.
+pub fn element_results(
+    records: Vec<Value>,
+    expected: usize,
+) -> Vec<Result<Value, AppWriteFailure>> {
+    if records.len() != expected {
+        let error = RecordError::new(
+            None,
+            format!(
+                "Xero answered {} records for {expected} sent",
+                records.len()
+            ),
+        );
+        return (0..expected)
+            .map(|_| Err(AppWriteFailure::Rejected(error.clone())))
+            .collect();
+    }
+    records
+        .into_iter()
+        .map(|record| match validation_messages(&record) {
+            Some(message) => Err(AppWriteFailure::Rejected(RecordError::new(
+                Some(400),
+                message,
+            ))),
+            None => Ok(record),
+        })
+        .collect()
+}
+
+fn not_found(creating: bool, error: &AppError) -> AppWriteFailure {
+    if creating {
+        AppWriteFailure::Rejected(RecordError::new(Some(404), error.to_string()))
+    } else {
+        AppWriteFailure::NotFound
+    }
+}
+
+/// The record handed back to the engine: a part for the contacts' part entities.
+fn outcome_record(kind: Kind, record: &Value) -> Value {
+    match kind {
+        Kind::Companies => company_part(record),
+        Kind::Persons => person_contact_part(record),
+        _ => record.clone(),
+    }
+}
+
+/// Whether any invoice line names an item by `Item.ItemID`.
+fn lines_name_items(invoice: &Value) -> bool {
+    invoice
+        .get("LineItems")
+        .and_then(Value::as_array)
+        .is_some_and(|lines| lines.iter().any(|l| l.pointer("/Item/ItemID").is_some()))
+}
+
+/// Turns each line's `Item.ItemID` into the `ItemCode` Xero takes on writes, and drops line ids
+/// that are not Xero's (a Connec! id array).
+///
+/// # Errors
+///
+/// A line naming an item Xero does not have.
+pub fn resolve_item_codes(
+    invoice: &mut Value,
+    codes: Option<&HashMap<String, String>>,
+) -> Result<(), RecordError> {
+    let Some(Value::Array(lines)) = invoice.get_mut("LineItems") else {
+        return Ok(());
+    };
+    for (n, line) in lines.iter_mut().enumerate() {
+        let Some(line) = line.as_object_mut() else {
+            continue;
+        };
+        if line.get("LineItemID").is_some_and(|id| !id.is_string()) {
+            line.remove("LineItemID");
+        }
+        let Some(item) = line.remove("Item") else {
+            continue;
+        };
+        let Some(item_id) = item.get("ItemID").and_then(Value::as_str) else {
+            continue;
+        };
+        match codes.and_then(|codes| codes.get(item_id)) {
+            Some(code) => {
+                line.insert("ItemCode".into(), Value::String(code.clone()));
+            }
+            None => {
+                return Err(RecordError::new(
+                    None,
+                    format!("line {} names an item Xero does not have", n + 1),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
