@@ -197,3 +197,28 @@ impl XeroConnector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invoices_are_deleted_or_voided_by_their_status() {
+        let cases: &[(&str, Result<Option<&str>, ()>)] = &[
+            ("DRAFT", Ok(Some("DELETED"))),
+            ("SUBMITTED", Ok(Some("DELETED"))),
+            ("AUTHORISED", Ok(Some("VOIDED"))),
+            ("DELETED", Ok(None)),
+            ("VOIDED", Ok(None)),
+            ("PAID", Err(())),
+            ("", Err(())),
+        ];
+        for (status, expected) in cases {
+            assert_eq!(
+                invoice_archive_status(status).map_err(|_| ()),
+                *expected,
+                "{status}"
+            );
+        }
+    }
+}

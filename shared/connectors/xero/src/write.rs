@@ -477,3 +477,90 @@ pub fn resolve_item_codes(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_follow_the_target_and_the_content() {
+        let a = json!({ "Name": "Acme", "EmailAddress": "a@acme.test" });
+        let same_reordered = json!({ "EmailAddress": "a@acme.test", "Name": "Acme" });
+        let other = json!({ "Name": "Acme Ltd", "EmailAddress": "a@acme.test" });
+        let key = |tenant: &str, collection: &str, writes: &[(Option<&str>, &Value)]| {
+            idempotency_key(tenant, collection, writes)
+        };
+        let base = key("t-1", "Contacts", &[(Some("h-1"), &a)]);
+        assert_eq!(base.len(), 64);
+        assert!(base.len() <= 128);
+        // Stable: the same batch (in any key order) has the same key.
+        assert_eq!(base, key("t-1", "Contacts", &[(Some("h-1"), &a)]));
+        assert_eq!(
+            base,
+            key("t-1", "Contacts", &[(Some("h-1"), &same_reordered)])
+        );
+        // Another tenant, collection, hub record, content or batch: another key.
+        for different in [
+            key("t-2", "Contacts", &[(Some("h-1"), &a)]),
+            key("t-1", "Items", &[(Some("h-1"), &a)]),
+            key("t-1", "Contacts", &[(Some("h-2"), &a)]),
+            key("t-1", "Contacts", &[(Some("h-1"), &other)]),
+            key(
+                "t-1",
+                "Contacts",
+                &[(Some("h-1"), &a), (Some("h-2"), &other)],
+            ),
+            key("t-1", "Contacts", &[]),
+        ] {
+            assert_ne!(base, different);
+        }
+    }
+
+    #[test]
+    fn element_results_follow_the_order_sent() {
+        let records = vec![
+            json!({ "ItemID": "1" }),
+            json!({ "ItemID": "2", "ValidationErrors": [{ "Message": "Code taken" }] }),
+            json!({ "ItemID": "3", "HasValidationErrors": false }),
+        ];
+        let results = element_results(records.clone(), 3);
+        assert_eq!(results[0].as_ref().unwrap()["ItemID"], "1");
+        match &results[1] {
+            Err(AppWriteFailure::Rejected(e)) => {
+                assert_eq!((e.status, e.message.as_str()), (Some(400), "Code taken"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(results[2].is_ok());
+        // An answer that does not hold one record per record sent settles none as done.
+        let short = element_results(records, 4);
+        assert_eq!(short.len(), 4);
+        assert!(short.iter().all(Result::is_err));
+    }
+
+    #[test]
+    fn item_ids_become_item_codes() {
+        let codes: HashMap<String, String> = [("item-1".to_owned(), "W1".to_owned())].into();
+        let mut invoice = json!({ "LineItems": [
+            { "Description": "a", "Item": { "ItemID": "item-1" }, "LineItemID": "li-1" },
+            { "Description": "no item" },
+            { "Description": "archived item", "Item": {} },
+            { "Description": "connec line id", "LineItemID": [{ "id": "x" }] },
+        ]});
+        resolve_item_codes(&mut invoice, Some(&codes)).unwrap();
+        assert_eq!(
+            invoice["LineItems"],
+            json!([
+                { "Description": "a", "ItemCode": "W1", "LineItemID": "li-1" },
+                { "Description": "no item" },
+                { "Description": "archived item" },
+                { "Description": "connec line id" },
+            ])
+        );
+        let mut unknown = json!({ "LineItems": [{}, { "Item": { "ItemID": "nope" } }] });
+        let error = resolve_item_codes(&mut unknown, Some(&codes)).unwrap_err();
+        assert_eq!(error.message, "line 2 names an item Xero does not have");
+        let mut none = json!({ "Type": "ACCREC" });
+        assert!(resolve_item_codes(&mut none, None).is_ok());
+    }
+}
