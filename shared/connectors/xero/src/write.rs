@@ -34,6 +34,8 @@ use sync_core::ports::{AppWrite, AppWriteFailure, AppWriteKind, AppWriteOutcome}
 use crate::connector::{Kind, XeroConnector};
 use crate::contacts::{company_part, person_contact_part, unkeyed};
 use crate::http::{Call, is_fatal, records_of, status_of, text, validation_messages};
+use crate::lines::{lines_name_items, resolve_item_codes};
+pub(crate) use crate::run::Run;
 
 /// One write's outcome.
 pub(crate) type WriteResult = Result<AppWriteOutcome, AppWriteFailure>;
@@ -77,74 +79,6 @@ pub(crate) struct Prepared {
     pub id: Option<String>,
     /// The Xero record.
     pub body: Value,
-}
-
-/// The state of one write (or archive) call.
-pub(crate) struct Run<T> {
-    pub outcomes: Vec<Option<Result<T, AppWriteFailure>>>,
-    /// A batch was answered: from now on nothing is returned as an error.
-    pub answered: bool,
-    /// An error every further call would meet: the remaining records are failed unsent.
-    pub stop: Option<RecordError>,
-}
-
-impl<T: Clone> Run<T> {
-    pub fn new(len: usize) -> Self {
-        Self {
-            outcomes: vec![None; len],
-            answered: false,
-            stop: None,
-        }
-    }
-
-    pub fn settle(&mut self, index: usize, result: Result<T, AppWriteFailure>) {
-        self.outcomes[index] = Some(result);
-    }
-
-    pub fn reject(&mut self, index: usize, error: RecordError) {
-        self.settle(index, Err(AppWriteFailure::Rejected(error)));
-    }
-
-    /// A call that failed as a whole; `Err` for a fatal error before any answer.
-    pub fn failed(&mut self, indexes: &[usize], error: AppError) -> Result<(), AppError> {
-        let fatal = is_fatal(&error);
-        if fatal && !self.answered {
-            return Err(error);
-        }
-        let rejection = RecordError::new(status_of(&error), format!("the call failed: {error}"));
-        if fatal {
-            self.stop = Some(rejection.clone());
-        }
-        for index in indexes {
-            self.reject(*index, rejection.clone());
-        }
-        Ok(())
-    }
-
-    /// Fails `indexes` unsent when a fatal error stopped the run; true when it did.
-    pub fn stopped(&mut self, indexes: &[usize]) -> bool {
-        let Some(stop) = self.stop.clone() else {
-            return false;
-        };
-        for index in indexes {
-            self.reject(*index, stop.clone());
-        }
-        true
-    }
-
-    pub fn finish(self, what: &str) -> Vec<Result<T, AppWriteFailure>> {
-        self.outcomes
-            .into_iter()
-            .map(|o| {
-                o.unwrap_or_else(|| {
-                    Err(AppWriteFailure::Rejected(RecordError::new(
-                        None,
-                        format!("{what} was not sent"),
-                    )))
-                })
-            })
-            .collect()
-    }
 }
 
 impl XeroConnector {
@@ -429,55 +363,6 @@ fn outcome_record(kind: Kind, record: &Value) -> Value {
     }
 }
 
-/// Whether any invoice line names an item by `Item.ItemID`.
-fn lines_name_items(invoice: &Value) -> bool {
-    invoice
-        .get("LineItems")
-        .and_then(Value::as_array)
-        .is_some_and(|lines| lines.iter().any(|l| l.pointer("/Item/ItemID").is_some()))
-}
-
-/// Turns each line's `Item.ItemID` into the `ItemCode` Xero takes on writes, and drops line ids
-/// that are not Xero's (a Connec! id array).
-///
-/// # Errors
-///
-/// A line naming an item Xero does not have.
-pub fn resolve_item_codes(
-    invoice: &mut Value,
-    codes: Option<&HashMap<String, String>>,
-) -> Result<(), RecordError> {
-    let Some(Value::Array(lines)) = invoice.get_mut("LineItems") else {
-        return Ok(());
-    };
-    for (n, line) in lines.iter_mut().enumerate() {
-        let Some(line) = line.as_object_mut() else {
-            continue;
-        };
-        if line.get("LineItemID").is_some_and(|id| !id.is_string()) {
-            line.remove("LineItemID");
-        }
-        let Some(item) = line.remove("Item") else {
-            continue;
-        };
-        let Some(item_id) = item.get("ItemID").and_then(Value::as_str) else {
-            continue;
-        };
-        match codes.and_then(|codes| codes.get(item_id)) {
-            Some(code) => {
-                line.insert("ItemCode".into(), Value::String(code.clone()));
-            }
-            None => {
-                return Err(RecordError::new(
-                    None,
-                    format!("line {} names an item Xero does not have", n + 1),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,31 +421,5 @@ mod tests {
         let short = element_results(records, 4);
         assert_eq!(short.len(), 4);
         assert!(short.iter().all(Result::is_err));
-    }
-
-    #[test]
-    fn item_ids_become_item_codes() {
-        let codes: HashMap<String, String> = [("item-1".to_owned(), "W1".to_owned())].into();
-        let mut invoice = json!({ "LineItems": [
-            { "Description": "a", "Item": { "ItemID": "item-1" }, "LineItemID": "li-1" },
-            { "Description": "no item" },
-            { "Description": "archived item", "Item": {} },
-            { "Description": "connec line id", "LineItemID": [{ "id": "x" }] },
-        ]});
-        resolve_item_codes(&mut invoice, Some(&codes)).unwrap();
-        assert_eq!(
-            invoice["LineItems"],
-            json!([
-                { "Description": "a", "ItemCode": "W1", "LineItemID": "li-1" },
-                { "Description": "no item" },
-                { "Description": "archived item" },
-                { "Description": "connec line id" },
-            ])
-        );
-        let mut unknown = json!({ "LineItems": [{}, { "Item": { "ItemID": "nope" } }] });
-        let error = resolve_item_codes(&mut unknown, Some(&codes)).unwrap_err();
-        assert_eq!(error.message, "line 2 names an item Xero does not have");
-        let mut none = json!({ "Type": "ACCREC" });
-        assert!(resolve_item_codes(&mut none, None).is_ok());
     }
 }

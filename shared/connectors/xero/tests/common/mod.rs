@@ -10,7 +10,13 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
-use serde_json::Value;
+use std::time::Duration;
+
+use http_client::HttpConfig;
+use serde_json::{Value, json};
+use sync_core::domain::{AppEntityName, Realm};
+use sync_core::ports::StaticToken;
+use xero::{XeroConfig, XeroConnector};
 
 /// One request the server received.
 #[derive(Clone, Debug)]
@@ -123,4 +129,46 @@ pub async fn serve(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) ->
         axum::serve(listener, app).await.unwrap();
     });
     Fixture { url, seen }
+}
+
+pub fn connector(url: &str, page_size: usize) -> XeroConnector {
+    let mut config = XeroConfig::new(&format!("{url}/api.xro/2.0")).unwrap();
+    config.http = HttpConfig::fast();
+    config.page_size = page_size;
+    config.overlap = Duration::from_secs(60);
+    config.payment_account_code = Some("090".into());
+    XeroConnector::new(
+        config,
+        Realm::new("tenant-1"),
+        Arc::new(StaticToken::new("tok-1")),
+    )
+    .unwrap()
+}
+
+pub fn entity(name: &str) -> AppEntityName {
+    AppEntityName::new(name)
+}
+
+pub fn contact(id: &str, name: &str) -> Value {
+    json!({ "ContactID": id, "Name": name, "ContactStatus": "ACTIVE",
+            "UpdatedDateUTC": "/Date(1503348544227+0000)/", "ContactPersons": [] })
+}
+
+/// The answer to a write: the records sent, each given an id.
+pub fn echo(seen: &Seen, collection: &str, id_field: &str) -> Value {
+    let records: Vec<Value> = seen.body[collection]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let mut r = r.clone();
+            if r.get(id_field).is_none() {
+                r[id_field] = json!(format!("new-{n}"));
+            }
+            r["UpdatedDateUTC"] = json!("/Date(1714521600000+0000)/");
+            r
+        })
+        .collect();
+    json!({ "Status": "OK", collection: records })
 }
