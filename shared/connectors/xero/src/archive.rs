@@ -1,6 +1,6 @@
 //! Archiving, as Xero allows it per entity:
 //! - contacts (companies, person contacts): `ContactStatus: ARCHIVED` (Xero never deletes them);
-//!   a contact person is removed from its company contact (see [`crate::persons`]);
+//!   a contact person is removed from its company contact (its persons are sent back without it);
 //! - items: `DELETE /Items/{id}` (for good);
 //! - invoices: the current status is read first: DRAFT and SUBMITTED become `DELETED`,
 //!   AUTHORISED becomes `VOIDED`; a PAID invoice is refused (its payments must go first);

@@ -133,3 +133,26 @@ async fn items_are_one_page_and_archived_records_are_described_so() {
     );
     assert!(xero.describe(&entity("quotes"), &json!({})).is_err());
 }
+
+#[tokio::test]
+async fn a_minute_429_is_retried_after_retry_after() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = AtomicUsize::new(0);
+    let server = serve(move |_| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            Answer::status(429, json!({ "Title": "Too Many Requests" }))
+                .with("x-rate-limit-problem", "minute")
+                .with("retry-after", "0")
+        } else {
+            Answer::ok(json!({ "Contacts": [contact("c-1", "A")] }))
+        }
+    })
+    .await;
+    let xero = connector(&server.url, 100);
+    let page = xero
+        .fetch_page(&entity("contacts"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(page.records.len(), 1);
+    assert_eq!(server.seen().len(), 2);
+}
