@@ -49,7 +49,7 @@ mod http;
 pub mod identity;
 pub mod limits;
 pub mod lines;
-mod matching;
+pub mod matching;
 mod persons;
 mod provider;
 pub mod read;

@@ -7,7 +7,10 @@
 //!   key, and Xero answers it without creating twice; so creates are retried like idempotent
 //!   calls. Updates carry the record's id and no key: they are idempotent by nature, and a key
 //!   would make Xero replay an old answer to a later update that happens to send the same
-//!   content again.
+//!   content again. A batch key only dedupes a batch sent again as it was; the next run's batch
+//!   may hold other records too, so match-before-create on natural keys (see
+//!   [`crate::matching`]) is the second guard. Payments have no natural key: each payment
+//!   create is a call of its own, so its key is its own whatever else the run sends.
 //! - **Per-element results.** With `summarizeErrors=false` Xero answers 200 with the records in
 //!   the order sent, those it refused carrying `ValidationErrors`: each becomes
 //!   [`AppWriteFailure::Rejected`] (status 400, Xero's messages joined), the others succeed.
@@ -208,7 +211,11 @@ impl XeroConnector {
             (creates, AppWriteKind::Created),
             (updates, AppWriteKind::Updated),
         ] {
-            for chunk in group.chunks(self.config.batch()) {
+            let size = match (kind, verb) {
+                (Kind::Payments, AppWriteKind::Created) => 1,
+                _ => self.config.batch(),
+            };
+            for chunk in group.chunks(size) {
                 let indexes: Vec<usize> = chunk.iter().map(|p| p.index).collect();
                 if run.stopped(&indexes) {
                     continue;

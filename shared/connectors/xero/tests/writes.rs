@@ -375,26 +375,42 @@ async fn payments_are_put_with_the_bank_account_and_never_updated() {
                     id: AppId::new("p-0"),
                     record: json!({ "Amount": 1 }),
                 },
+                AppWrite::Create {
+                    hub_id: HubId::new("pay-2"),
+                    record: json!({ "Amount": 25.5, "Invoice": { "InvoiceID": "inv-1" } }),
+                },
             ],
         )
         .await
         .unwrap();
-    assert!(results[0].is_ok());
+    assert!(results[0].is_ok() && results[2].is_ok());
     assert!(matches!(results[1], Err(AppWriteFailure::Rejected(_))));
-    let put = &server.seen()[0];
+    // One call per payment create: each key is the payment's own (no natural key to match on).
+    let puts: Vec<Seen> = server.seen();
+    assert_eq!(puts.len(), 2);
+    let put = &puts[0];
     assert_eq!(
         (put.method.as_str(), put.path.as_str()),
         ("PUT", "/api.xro/2.0/Payments")
     );
+    assert_eq!(put.body["Payments"].as_array().unwrap().len(), 1);
     assert_eq!(put.body["Payments"][0]["Account"], json!({ "Code": "090" }));
-    assert!(put.header("idempotency-key").is_some());
+    let keys: Vec<&str> = puts
+        .iter()
+        .filter_map(|p| p.header("idempotency-key"))
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(
+        keys[0], keys[1],
+        "same content, other hub record: another key"
+    );
 
     let archived = xero
         .archive(&entity("payments"), &[AppId::new("p-1")])
         .await
         .unwrap();
     assert!(archived[0].is_ok());
-    let post = &server.seen()[1];
+    let post = &server.seen()[2];
     assert_eq!(
         (post.method.as_str(), post.path.as_str()),
         ("POST", "/api.xro/2.0/Payments/p-1")
