@@ -127,7 +127,7 @@ impl XeroConnector {
         kind: Kind,
         index: usize,
         write: AppWrite,
-        items: &mut Option<HashMap<String, String>>,
+        items: &mut Option<Result<HashMap<String, String>, RecordError>>,
     ) -> Result<Result<Prepared, RecordError>, AppError> {
         let (hub_id, id, mut body) = match write {
             AppWrite::Create { hub_id, record } => (Some(hub_id.to_string()), None, record),
@@ -154,9 +154,23 @@ impl XeroConnector {
                     map.remove("Status");
                 }
                 if lines_name_items(&body) && items.is_none() {
-                    *items = Some(self.item_codes().await?);
+                    *items = Some(match self.item_codes().await {
+                        Ok(codes) => Ok(codes),
+                        Err(error) if is_fatal(&error) => return Err(error),
+                        // Every invoice of this call that names items fails alike, without
+                        // asking again.
+                        Err(error) => Err(RecordError::new(
+                            status_of(&error),
+                            format!("the item codes could not be read: {error}"),
+                        )),
+                    });
                 }
-                if let Err(error) = resolve_item_codes(&mut body, items.as_ref()) {
+                let codes = match items {
+                    Some(Ok(codes)) => Some(&*codes),
+                    Some(Err(error)) if lines_name_items(&body) => return Ok(Err(error.clone())),
+                    _ => None,
+                };
+                if let Err(error) = resolve_item_codes(&mut body, codes) {
                     return Ok(Err(error));
                 }
             }
