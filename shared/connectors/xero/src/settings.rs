@@ -1,6 +1,24 @@
 //! Xero's settings: the `apps.xero` section of `connector.yaml`, or `XERO_*` variables and the
 //! `xero` secret on AWS (read by the default `build_from_environment`: `XERO_CLIENT_ID` is
-//! `client_id`, the secret's `client_secret` and `webhook_key` are merged in).
+//! `client_id`, `XERO_PAGE_SIZE` is `page_size`, the secret's `client_secret` and
+//! `webhook_key` are merged in).
+//!
+//! ```yaml
+//! apps:
+//!   xero:
+//!     client_id: 0123456789ABCDEF          # the Xero app (OAuth 2, PKCE, offline_access)
+//!     client_secret: ...                   # from the secret store, never in the file
+//!     webhook_key: ...                     # webhooks are off without it
+//!     payment_account_code: "090"          # the bank account payments are made to
+//!     # Defaults: Xero's own URLs, the scopes below, pages of 100, writes of 50, 60 s overlap.
+//!     # base_url: https://api.xero.com/api.xro/2.0
+//!     # connections_url: https://api.xero.com/connections
+//!     # authorize_url, token_url, revocation_url, scopes, page_size, batch_size,
+//!     # overlap_seconds, mappings_dir
+//! ```
+//!
+//! Against an emulator or with a custom connection, `access_token` and `tenant_id` give a fixed
+//! account instead of OAuth.
 
 use std::path::PathBuf;
 
