@@ -211,6 +211,10 @@ impl AppProvider for XeroProvider {
         self.prototype.entity_pairs()
     }
 
+    fn groups(&self) -> &[EntityGroup] {
+        AppConnector::groups(&self.prototype)
+    }
+
     fn oauth(&self) -> Option<&OAuthApp> {
         self.oauth.as_ref()
     }
