@@ -57,7 +57,7 @@ async fn the_page_shows_the_groups_apps_with_their_link_state_and_switches() {
         "{csp}"
     );
     let html = page.page();
-    // HubSpot is linked; the Xero-like app is not.
+    // HubSpot is linked; Xero is not.
     assert!(
         html.contains("Linked to account <strong>62515</strong>"),
         "{html}"

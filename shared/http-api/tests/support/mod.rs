@@ -1,4 +1,4 @@
-//! What the router's tests share: the service over in-memory ports, a Xero-like app, a bus that
+//! What the router's tests share: the service over in-memory ports, the fixture apps (HubSpot and Xero), a bus that
 //! keeps what is queued, `oneshot` requests (axum's testing example), and an [`Agent`] that
 //! keeps cookies like a browser, launched into a group's page.
 
@@ -23,7 +23,8 @@ use tower::ServiceExt;
 use webhooks::{ParseError, Verifier, basic_auth_header, body_hmac_signature};
 
 pub const PUBLIC_URL: &str = "https://connector.example";
-pub const XERO_KEY: &str = "xero-webhook-key";
+/// The webhook key of Xero in `connectors::fixture_registry`.
+pub const XERO_KEY: &str = "demo-webhook-key";
 pub const LAUNCH_SECRET: &str = "router-tests-launch-secret-32-bytes!!";
 
 /// Keeps what is queued; refuses everything when `down`.
@@ -50,66 +51,13 @@ impl Bus {
     }
 }
 
-/// An app whose webhooks follow Xero's intent-to-receive rule (empty `401` and `200` bodies).
-pub struct XeroLike {
-    id: Provider,
-    verifier: xero::webhooks::XeroVerifier,
-}
-
-#[async_trait]
-impl AppProvider for XeroLike {
-    fn id(&self) -> &Provider {
-        &self.id
-    }
-    fn display_name(&self) -> &str {
-        "Xero-like"
-    }
-    fn entities(&self) -> &[EntityPair] {
-        &[]
-    }
-    fn oauth(&self) -> Option<&linking::OAuthApp> {
-        None
-    }
-    async fn discover_account(&self, _access_token: &str) -> Result<Account, ProviderError> {
-        Err(ProviderError::Answer {
-            provider: "xero".into(),
-            detail: "not in this test".into(),
-        })
-    }
-    fn webhooks(&self) -> Option<&dyn AppWebhooks> {
-        Some(self)
-    }
-    fn rate_limits(&self) -> Arc<dyn http_client::RateLimitPolicy> {
-        Arc::new(http_client::NoRateLimitHeaders)
-    }
-    fn connector(
-        &self,
-        _realm: &sync_core::domain::Realm,
-        _token: Arc<dyn TokenSource>,
-    ) -> Result<Arc<dyn AppConnector>, ProviderError> {
-        Err(ProviderError::Answer {
-            provider: "xero".into(),
-            detail: "not in this test".into(),
-        })
-    }
-}
-
-impl AppWebhooks for XeroLike {
-    fn verifier(&self) -> &dyn Verifier {
-        &self.verifier
-    }
-    fn parse(&self, _body: &[u8]) -> Result<Vec<AppEvent>, ParseError> {
-        Ok(Vec::new())
-    }
-}
-
 pub struct World {
     pub service: Arc<ConnectorService>,
     pub bus: Arc<Bus>,
 }
 
 /// The service over in-memory ports for tenant `default` (Basic `demo-id:demo-key`), HubSpot at
-/// `app_url` (client secret `demo-client-secret`) and the Xero-like app.
+/// `app_url` (client secret `demo-client-secret`) and Xero (webhook key [`XERO_KEY`]).
 pub fn world(app_url: &str) -> World {
     let bus = Arc::new(Bus::default());
     let ports = Ports {
@@ -133,12 +81,7 @@ pub fn world(app_url: &str) -> World {
         tenant: "default".into(),
         launch_secret: Some(service::LaunchSecret::new(LAUNCH_SECRET).unwrap()),
     };
-    let mut apps: Registry = connectors::fixture_registry(app_url, PUBLIC_URL);
-    apps.register(Arc::new(XeroLike {
-        id: Provider::new("xero"),
-        verifier: xero::webhooks::XeroVerifier::new(XERO_KEY),
-    }))
-    .unwrap();
+    let apps: Registry = connectors::fixture_registry(app_url, PUBLIC_URL);
     let service = Arc::new(ConnectorService::new(ports, settings, apps).unwrap());
     World { service, bus }
 }
