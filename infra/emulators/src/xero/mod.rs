@@ -1,0 +1,490 @@
+//! Emulator of Xero: the identity service (OAuth 2.0, connections) and the Accounting API
+//! (`/api.xro/2.0`: Contacts, Items, Invoices, Payments) of several organisations (tenants)
+//! on one loopback server, plus Xero's webhooks and their intent-to-receive check. Paths,
+//! envelopes, field names and examples follow Xero's OpenAPI files
+//! (`xero_accounting.yaml`, `xero-identity.yaml`, `xero-webhooks.yaml`).
+//!
+//! # Hosts
+//!
+//! | Xero | here |
+//! |---|---|
+//! | `https://login.xero.com/identity/connect/authorize` | `GET /identity/connect/authorize` |
+//! | `https://identity.xero.com/connect/token`, `/connect/revocation` | `POST /connect/token`, `POST /connect/revocation` |
+//! | `https://api.xero.com/connections` | `GET /connections`, `DELETE /connections/{id}` |
+//! | `https://api.xero.com/api.xro/2.0/...` | `/api.xro/2.0/...` |
+//!
+//! # Faithful
+//!
+//! - OAuth: authorization code with PKCE S256 checked, `offline_access` giving a refresh
+//!   token, access tokens of 1800 s on the emulator clock, refresh tokens that rotate and are
+//!   single-use (`400 {"error":"invalid_grant"}` on reuse; of two concurrent refreshes with
+//!   one token exactly one wins), client authentication by HTTP Basic or in the form,
+//!   connections per consent, revocation. See [`oauth_routes`].
+//! - Every Accounting call needs a live bearer token (`401`) and `xero-tenant-id` naming a
+//!   tenant of that token (`403`); see [`auth`]. Limits per tenant and per app with Xero's
+//!   headers and `429`s; see [`limits`].
+//! - Envelope `{Id, Status, ProviderName, DateTimeUTC, <Collection>, pagination}`, dates as
+//!   `/Date(ms+0000)/`, inverted verbs (`PUT` creates, `POST` creates or updates),
+//!   `summarizeErrors`, `Idempotency-Key`, `If-Modified-Since`, paging (not for Items), the
+//!   validation rules named in [`contacts`], [`items`], [`invoices`], [`payments`] with
+//!   Xero's messages where the OpenAPI file gives them.
+//! - Webhooks for contacts and invoices, ids only, signed; intent-to-receive. See [`webhooks`].
+//!
+//! # Simplified
+//!
+//! - One user: each consent is its own session whose connections are the consented tenants;
+//!   access tokens are JWT-shaped but not signed by anything a client could verify.
+//! - Only Contacts, Items, Invoices (ACCREC/ACCPAY) and Payments; `where` supports a subset
+//!   ([`query`]); `summaryOnly`, `unitdp`, `searchTerm` and attachments are ignored.
+//! - Without `page`, lists return every record (no `pagination`); with it, `pageSize`
+//!   defaults to 100 (at most [`XeroConfig::max_page_size`]).
+//! - Taxes: the rates of a New Zealand organisation (`OUTPUT2`/`INPUT2` 15 %, the zero
+//!   rates); a line without `TaxType` is `NONE`. Accounts are not checked on lines; payments
+//!   need one of the two bank accounts (`090`, `091`).
+//! - `IsCustomer`/`IsSupplier` are set by invoices without changing the contact's
+//!   `UpdatedDateUTC` or sending a webhook.
+//! - Error bodies other than validation errors are problem-style JSON
+//!   (`{Title, Status, Detail}`); messages Xero's files do not give are the emulator's own.
+//! - Webhooks are delivered whether or not an intent-to-receive check passed.
+//!
+//! Nothing is logged about tokens, codes, secrets, bodies or signatures.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::common::{
+    CallFault, CallStats, ChangeEvent, ChangeHook, ChangeKind, Faults, Instruments, RecordFault,
+    RunningServer, lock,
+};
+use crate::delivery::Pump;
+
+mod admin;
+mod auth;
+mod clock;
+mod config;
+mod contacts;
+mod errors;
+mod fields;
+mod invoices;
+mod items;
+mod limits;
+mod lines;
+mod oauth;
+mod oauth_routes;
+mod payments;
+mod query;
+mod routes;
+mod state;
+mod webhooks;
+mod write;
+
+pub use config::{DEMO_TENANT_ID, TenantConfig, WebhookTarget, XeroApp, XeroConfig, XeroLimits};
+pub use webhooks::{IntentProbe, IntentToReceive, XeroDeliveryRecord};
+
+use state::{Change, Kind, State, Tenant, Tx};
+use write::Verb;
+
+/// Content type of every JSON answer.
+const JSON: &str = "application/json; charset=utf-8";
+
+struct Inner {
+    me: Weak<Inner>,
+    config: XeroConfig,
+    clock: clock::XeroClock,
+    state: Mutex<State>,
+    instruments: Instruments,
+    oauth: Mutex<oauth::OAuthState>,
+    limiter: Mutex<limits::Limiter>,
+    webhooks: Mutex<webhooks::HookState>,
+    pump: Pump,
+    /// The base URL of the running server (for webhook `resourceUrl`s).
+    base_url: Mutex<Option<String>>,
+}
+
+impl Inner {
+    /// The first configured tenant (else the first one added).
+    fn default_tenant(&self) -> Option<String> {
+        self.config
+            .tenants
+            .first()
+            .map(|t| t.tenant_id.clone())
+            .or_else(|| lock(&self.state).tenants.keys().next().cloned())
+    }
+
+    fn tenant_names(&self) -> HashMap<String, String> {
+        lock(&self.state)
+            .tenants
+            .iter()
+            .map(|(id, t)| (id.clone(), t.config.name.clone()))
+            .collect()
+    }
+
+    /// Tells observers and webhooks about committed changes.
+    fn publish(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        let events: Vec<ChangeEvent> = changes
+            .iter()
+            .map(|c| ChangeEvent {
+                kind: if c.created {
+                    ChangeKind::Created
+                } else {
+                    ChangeKind::Updated
+                },
+                scope: c.tenant_id.clone(),
+                collection: c.kind.collection().into(),
+                id: c.id.clone(),
+                at: clock::iso_date(c.at_ms),
+            })
+            .collect();
+        self.instruments.notify(events.iter());
+        self.enqueue_webhooks(changes);
+    }
+}
+
+/// Why a seed was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeedError {
+    /// No tenant has this id.
+    #[error("unknown tenant '{0}'")]
+    UnknownTenant(String),
+    /// Not one of Contacts, Items, Invoices, Payments.
+    #[error("unknown collection '{0}' (use Contacts, Items, Invoices or Payments)")]
+    UnknownCollection(String),
+    /// A record failed Xero's validation.
+    #[error("invalid record: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+/// Tokens as the token endpoint issues them (see [`XeroEmulator::grant`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XeroTokens {
+    /// Bearer token for the API.
+    pub access_token: String,
+    /// Single-use refresh token.
+    pub refresh_token: String,
+    /// Seconds the access token lives.
+    pub expires_in: u64,
+}
+
+/// In-memory Xero emulator. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct XeroEmulator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for XeroEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XeroEmulator")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for XeroEmulator {
+    fn default() -> Self {
+        Self::new(XeroConfig::default())
+    }
+}
+
+impl XeroEmulator {
+    /// An emulator with the configured tenants, no records.
+    pub fn new(config: XeroConfig) -> Self {
+        let mut st = State::default();
+        for t in &config.tenants {
+            st.tenants
+                .insert(t.tenant_id.clone(), Tenant::new(t.clone()));
+        }
+        let hooks = webhooks::HookState {
+            target: config.webhook.clone(),
+            ..Default::default()
+        };
+        Self {
+            inner: Arc::new_cyclic(|me| Inner {
+                me: me.clone(),
+                clock: clock::XeroClock::default(),
+                state: Mutex::new(st),
+                instruments: Instruments::default(),
+                oauth: Mutex::new(oauth::OAuthState::default()),
+                limiter: Mutex::new(limits::Limiter::default()),
+                webhooks: Mutex::new(hooks),
+                pump: Pump::default(),
+                base_url: Mutex::new(None),
+                config,
+            }),
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &XeroConfig {
+        &self.inner.config
+    }
+
+    /// Serves on `127.0.0.1:0` in the background.
+    pub async fn start(&self) -> std::io::Result<RunningServer> {
+        self.start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Serves on `addr` in the background.
+    pub async fn start_on(&self, addr: SocketAddr) -> std::io::Result<RunningServer> {
+        let srv = crate::common::start_router(self.router(), addr).await?;
+        *lock(&self.inner.base_url) = Some(srv.base_url.clone());
+        Ok(srv)
+    }
+
+    /// Serves on `addr` until `shutdown` resolves (for the CLI).
+    pub async fn serve(
+        &self,
+        addr: SocketAddr,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        *lock(&self.inner.base_url) = Some(format!("http://{addr}"));
+        crate::common::serve_until(self.router(), addr, shutdown).await
+    }
+
+    /// The axum router (API, identity and `/_emulator` admin routes).
+    pub fn router(&self) -> Router {
+        crate::common::app(&self.inner, routes::routes(&self.inner))
+    }
+
+    // --- tenants, consent, tokens, clock -------------------------------------------------
+
+    /// The tenant ids, in order.
+    pub fn tenants(&self) -> Vec<String> {
+        lock(&self.inner.state).tenants.keys().cloned().collect()
+    }
+
+    /// Adds an organisation.
+    pub fn add_tenant(&self, tenant: TenantConfig) {
+        lock(&self.inner.state)
+            .tenants
+            .insert(tenant.tenant_id.clone(), Tenant::new(tenant));
+    }
+
+    /// Makes the following consents connect `tenant` (as if the user picked that
+    /// organisation on Xero's consent page). Default: the first configured tenant.
+    pub fn consent_as_tenant(&self, tenant: &str) {
+        self.consent_as_tenants(&[tenant]);
+    }
+
+    /// Makes the following consents connect all of `tenants`.
+    pub fn consent_as_tenants(&self, tenants: &[&str]) {
+        lock(&self.inner.oauth).consent = Some(tenants.iter().map(|t| (*t).to_owned()).collect());
+    }
+
+    /// Tokens as after a consent to `tenants` with `offline_access`, without the HTTP flow.
+    pub fn grant(&self, tenants: &[&str]) -> XeroTokens {
+        let now = self.inner.clock.peek_ms();
+        let cfg = &self.inner.config;
+        let scopes: Vec<String> = [
+            "openid",
+            "profile",
+            "email",
+            "accounting.transactions",
+            "accounting.contacts",
+            "accounting.settings",
+            "offline_access",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let ids: Vec<String> = tenants.iter().map(|t| (*t).to_owned()).collect();
+        let mut o = lock(&self.inner.oauth);
+        let session = o.open_session(&ids, now);
+        let v = o.issue(
+            &session,
+            &scopes,
+            &cfg.app.client_id,
+            now,
+            cfg.access_token_ttl,
+            cfg.refresh_token_ttl,
+        );
+        XeroTokens {
+            access_token: v["access_token"].as_str().unwrap_or_default().to_owned(),
+            refresh_token: v["refresh_token"].as_str().unwrap_or_default().to_owned(),
+            expires_in: v["expires_in"].as_u64().unwrap_or_default(),
+        }
+    }
+
+    /// Number of `POST /connect/token` requests received (any outcome).
+    pub fn token_requests(&self) -> u64 {
+        lock(&self.inner.oauth).token_requests
+    }
+
+    /// Makes `POST /connect/token` wait `delay` before handling a request, so tests can race
+    /// two refreshes. Zero disables.
+    pub fn set_token_delay(&self, delay: Duration) {
+        lock(&self.inner.oauth).delay = delay;
+    }
+
+    /// Moves the emulator clock forward: tokens expire, limit windows roll, and new records
+    /// are stamped later.
+    pub fn advance(&self, by: Duration) {
+        self.inner.clock.advance(by.as_millis() as i64);
+    }
+
+    /// Now on the emulator clock, in epoch milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.peek_ms()
+    }
+
+    // --- records ---------------------------------------------------------------------------
+
+    /// Writes a record in the first tenant as a third party would (Xero's validation, no
+    /// faults, webhooks sent) and returns it as the API renders it.
+    ///
+    /// # Panics
+    /// On an unknown collection or an invalid record.
+    pub fn seed(&self, collection: &str, record: Value) -> Value {
+        let tenant = self.inner.default_tenant().unwrap_or_default();
+        self.seed_in(&tenant, collection, record)
+    }
+
+    /// [`Self::seed`] in another tenant.
+    ///
+    /// # Panics
+    /// As [`Self::seed`].
+    pub fn seed_in(&self, tenant: &str, collection: &str, record: Value) -> Value {
+        self.try_seed_in(tenant, collection, vec![record])
+            .unwrap_or_else(|e| panic!("seed({collection}) failed: {e}"))
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Writes records (`POST` semantics: create, or update when the id is given); all or
+    /// nothing.
+    pub fn try_seed_in(
+        &self,
+        tenant: &str,
+        collection: &str,
+        records: Vec<Value>,
+    ) -> Result<Vec<Value>, SeedError> {
+        let kind = Kind::parse(collection)
+            .ok_or_else(|| SeedError::UnknownCollection(collection.into()))?;
+        let (out, changes) = {
+            let mut st = lock(&self.inner.state);
+            let t = st
+                .tenant_mut(tenant)
+                .ok_or_else(|| SeedError::UnknownTenant(tenant.into()))?;
+            let mut tx = Tx::new(t, &self.inner.clock);
+            let start = tx.savepoint();
+            let mut ids = Vec::new();
+            for r in &records {
+                let el = r.as_object().cloned().unwrap_or_default();
+                match write::apply(&mut tx, kind, Verb::Post, &el, None) {
+                    Ok(id) => ids.push(id),
+                    Err(errors) => {
+                        tx.rollback_to(start);
+                        return Err(SeedError::Invalid(errors));
+                    }
+                }
+            }
+            let out = ids
+                .iter()
+                .filter_map(|id| tx.get(kind, id).map(|r| tx.t.render(kind, r)))
+                .collect();
+            (out, std::mem::take(&mut tx.changes))
+        };
+        self.inner.publish(&changes);
+        Ok(out)
+    }
+
+    /// The records of a collection in a tenant, in creation order, as the API renders them
+    /// (archived and deleted ones included).
+    pub fn records_in(&self, tenant: &str, collection: &str) -> Vec<Value> {
+        let Some(kind) = Kind::parse(collection) else {
+            return Vec::new();
+        };
+        let st = lock(&self.inner.state);
+        st.tenant(tenant)
+            .map(|t| {
+                t.in_order(kind)
+                    .into_iter()
+                    .map(|r| t.render(kind, r))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// [`Self::records_in`] the first tenant.
+    pub fn records(&self, collection: &str) -> Vec<Value> {
+        let tenant = self.inner.default_tenant().unwrap_or_default();
+        self.records_in(&tenant, collection)
+    }
+
+    /// One record by id.
+    pub fn get_in(&self, tenant: &str, collection: &str, id: &str) -> Option<Value> {
+        let kind = Kind::parse(collection)?;
+        let st = lock(&self.inner.state);
+        let t = st.tenant(tenant)?;
+        t.get(kind, id).map(|r| t.render(kind, r))
+    }
+
+    // --- instruments -----------------------------------------------------------------------
+
+    /// The fault registry (shared with the admin routes).
+    pub fn faults(&self) -> &Faults {
+        &self.inner.instruments.faults
+    }
+
+    /// Refuses writes of elements whose `field` (a dotted path) equals `value`, with a
+    /// validation error.
+    pub fn fail_record(&self, rule: RecordFault) {
+        self.inner.instruments.faults.fail_record(rule);
+    }
+
+    /// Fails matching Accounting API calls.
+    pub fn fail_calls(&self, rule: CallFault) {
+        self.inner.instruments.faults.fail_calls(rule);
+    }
+
+    /// Removes all faults.
+    pub fn clear_faults(&self) {
+        self.inner.instruments.faults.clear();
+    }
+
+    /// Call counters (per `"METHOD /route"`).
+    pub fn stats(&self) -> CallStats {
+        self.inner.instruments.stats()
+    }
+
+    /// Zeroes the call counters.
+    pub fn reset_stats(&self) {
+        self.inner.instruments.reset_stats();
+    }
+
+    /// Registers a change observer (`scope` is the tenant id).
+    pub fn on_change(&self, hook: ChangeHook) {
+        self.inner.instruments.on_change(hook);
+    }
+
+    /// The whole state: `{"tenants": [{tenantId, tenantName, Contacts, Items, Invoices,
+    /// Payments}], "faults"}`.
+    pub fn dump(&self) -> Value {
+        let tenants: Vec<Value> = self
+            .tenants()
+            .iter()
+            .map(|id| {
+                let mut v = json!({ "tenantId": id });
+                let names = self.inner.tenant_names();
+                v["tenantName"] = names.get(id).cloned().unwrap_or_default().into();
+                for k in Kind::ALL {
+                    v[k.collection()] = Value::Array(self.records_in(id, k.collection()));
+                }
+                v
+            })
+            .collect();
+        json!({
+            "tenants": tenants,
+            "faults": self.inner.instruments.faults.to_json(),
+        })
+    }
+}
