@@ -71,6 +71,9 @@ pub(super) fn apply(
     }
 }
 
+/// An element that failed, as submitted, and why.
+type Failed = (Map<String, Value>, Invalid);
+
 /// Applies every element of a request (see the [module docs](self)).
 pub(super) fn write_all(
     tx: &mut Tx<'_>,
@@ -82,7 +85,7 @@ pub(super) fn write_all(
     faults: &Faults,
 ) -> Written {
     let start = tx.savepoint();
-    let mut outcome: Vec<Result<String, (Map<String, Value>, Invalid)>> = Vec::new();
+    let mut outcome: Vec<Result<String, Failed>> = Vec::new();
     for el in els {
         let sp = tx.savepoint();
         let injected = faults.record_hit(|field| lookup(el, field));
