@@ -165,6 +165,44 @@ async fn limits_are_per_tenant_and_the_app_limit_spans_tenants() {
     );
 }
 
+#[tokio::test]
+async fn a_sixth_call_in_progress_is_refused_as_concurrent() {
+    let emu = XeroEmulator::default();
+    let tenant = emu.tenants()[0].clone();
+    let token = emu.grant(&[&tenant]).access_token;
+    let srv = emu.start().await.unwrap();
+    let c = Client::new();
+    emu.hold_calls(true);
+    let held: Vec<_> = (0..5)
+        .map(|_| {
+            let (c, base, token, tenant) = (
+                c.clone(),
+                srv.base_url.clone(),
+                token.clone(),
+                tenant.clone(),
+            );
+            tokio::spawn(async move { call(&c, &base, &token, &tenant).await.status() })
+        })
+        .collect();
+    assert!(eventually(|| emu.calls_in_flight(&tenant) == 5).await);
+    let r = call(&c, &srv.base_url, &token, &tenant).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        header(&r, "x-rate-limit-problem").as_deref(),
+        Some("concurrent")
+    );
+    assert!(header(&r, "retry-after").is_some());
+    emu.hold_calls(false);
+    for h in held {
+        assert_eq!(h.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(emu.calls_in_flight(&tenant), 0);
+    assert_eq!(
+        call(&c, &srv.base_url, &token, &tenant).await.status(),
+        StatusCode::OK
+    );
+}
+
 fn authed(token: &str, tenant: &str, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     rb.bearer_auth(token).header("xero-tenant-id", tenant)
 }

@@ -16,7 +16,7 @@ use axum::response::Response;
 
 use super::auth::Caller;
 use super::errors::problem;
-use super::{Inner, XeroLimits};
+use super::{Inner, XeroEmulator, XeroLimits};
 use crate::common::{lock, set_header};
 
 const MINUTE_MS: i64 = 60_000;
@@ -115,6 +115,11 @@ impl Limiter {
         Ok(left(w, app_len + 1))
     }
 
+    /// Calls of `tenant` in progress.
+    pub(super) fn in_flight(&self, tenant: &str) -> u32 {
+        self.tenants.get(tenant).map_or(0, |w| w.in_flight)
+    }
+
     fn finish(&mut self, tenant: &str) {
         if let Some(w) = self.tenants.get_mut(tenant) {
             w.in_flight = w.in_flight.saturating_sub(1);
@@ -161,6 +166,9 @@ pub(super) async fn enforce(
                 inner: inner.clone(),
                 tenant,
             };
+            // Held calls wait here, counted as in progress (see `XeroEmulator::hold_calls`).
+            let mut held = inner.hold.subscribe();
+            let _ = held.wait_for(|h| !*h).await;
             let mut answer = next.run(request).await;
             drop(guard);
             headers(&mut answer, left);
@@ -177,6 +185,19 @@ pub(super) async fn enforce(
             headers(&mut r, left);
             r
         }
+    }
+}
+
+impl XeroEmulator {
+    /// `true`: Accounting API calls that passed the limits wait, in progress, until released
+    /// with `false` (so tests can fill the concurrency limit without timing).
+    pub fn hold_calls(&self, held: bool) {
+        self.inner.hold.send_replace(held);
+    }
+
+    /// Calls of `tenant` in progress now.
+    pub fn calls_in_flight(&self, tenant: &str) -> u32 {
+        lock(&self.inner.limiter).in_flight(tenant)
     }
 }
 

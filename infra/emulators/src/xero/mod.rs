@@ -106,6 +106,8 @@ struct Inner {
     pump: Pump,
     /// The base URL of the running server (for webhook `resourceUrl`s).
     base_url: Mutex<Option<String>>,
+    /// Whether Accounting calls are held (see [`XeroEmulator::hold_calls`]).
+    hold: tokio::sync::watch::Sender<bool>,
 }
 
 impl Inner {
@@ -218,6 +220,7 @@ impl XeroEmulator {
                 webhooks: Mutex::new(hooks),
                 pump: Pump::default(),
                 base_url: Mutex::new(None),
+                hold: tokio::sync::watch::Sender::new(false),
                 config,
             }),
         }
