@@ -53,6 +53,6 @@ pub use common::{
 pub use connec::{ConnecConfig, ConnecEmulator, NotificationRecord, NotificationSubscriber};
 pub use hubspot::{DeliveryRecord, HubSpotConfig, HubSpotEmulator, OAuthApp};
 pub use xero::{
-    IntentProbe, IntentToReceive, TenantConfig, WebhookTarget, XeroApp, XeroConfig,
+    IntentProbe, IntentToReceive, SeedError, TenantConfig, WebhookTarget, XeroApp, XeroConfig,
     XeroDeliveryRecord, XeroEmulator, XeroLimits, XeroTokens,
 };

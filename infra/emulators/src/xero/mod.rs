@@ -19,23 +19,26 @@
 //!   token, access tokens of 1800 s on the emulator clock, refresh tokens that rotate and are
 //!   single-use (`400 {"error":"invalid_grant"}` on reuse; of two concurrent refreshes with
 //!   one token exactly one wins), client authentication by HTTP Basic or in the form,
-//!   connections per consent, revocation. See [`oauth_routes`].
+//!   connections per consent, revocation. See `oauth_routes`.
 //! - Every Accounting call needs a live bearer token (`401`) and `xero-tenant-id` naming a
-//!   tenant of that token (`403`); see [`auth`]. Limits per tenant and per app with Xero's
-//!   headers and `429`s; see [`limits`].
+//!   tenant of that token (`403`); see `auth`. Limits per tenant and per app with Xero's
+//!   headers and `429`s; see `limits`.
 //! - Envelope `{Id, Status, ProviderName, DateTimeUTC, <Collection>, pagination}`, dates as
 //!   `/Date(ms+0000)/`, inverted verbs (`PUT` creates, `POST` creates or updates),
 //!   `summarizeErrors`, `Idempotency-Key`, `If-Modified-Since`, paging (not for Items), the
-//!   validation rules named in [`contacts`], [`items`], [`invoices`], [`payments`] with
+//!   validation rules named in `contacts`, `items`, `invoices`, `payments` with
 //!   Xero's messages where the OpenAPI file gives them.
-//! - Webhooks for contacts and invoices, ids only, signed; intent-to-receive. See [`webhooks`].
+//! - Webhooks for contacts and invoices, ids only, signed; intent-to-receive. See `webhooks`.
+//! - `Idempotency-Key`: per tenant, kept 24 hours; the same key and request replays the first
+//!   answer; the same key with another request is refused with `400` (Xero's files only say
+//!   the key makes retries safe; refusing a reuse is the emulator's choice). See `routes`.
 //!
 //! # Simplified
 //!
 //! - One user: each consent is its own session whose connections are the consented tenants;
 //!   access tokens are JWT-shaped but not signed by anything a client could verify.
 //! - Only Contacts, Items, Invoices (ACCREC/ACCPAY) and Payments; `where` supports a subset
-//!   ([`query`]); `summaryOnly`, `unitdp`, `searchTerm` and attachments are ignored.
+//!   (`query`); `summaryOnly`, `unitdp`, `searchTerm` and attachments are ignored.
 //! - Without `page`, lists return every record (no `pagination`); with it, `pageSize`
 //!   defaults to 100 (at most [`XeroConfig::max_page_size`]).
 //! - Taxes: the rates of a New Zealand organisation (`OUTPUT2`/`INPUT2` 15 %, the zero
@@ -59,10 +62,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::common::{
-    CallFault, CallStats, ChangeEvent, ChangeHook, ChangeKind, Faults, Instruments, RecordFault,
-    RunningServer, lock,
-};
+use crate::common::{ChangeEvent, ChangeKind, Instruments, RunningServer, lock};
 use crate::delivery::Pump;
 
 mod admin;
@@ -80,6 +80,7 @@ mod oauth;
 mod oauth_routes;
 mod payments;
 mod query;
+mod records;
 mod routes;
 mod state;
 mod webhooks;
@@ -88,8 +89,7 @@ mod write;
 pub use config::{DEMO_TENANT_ID, TenantConfig, WebhookTarget, XeroApp, XeroConfig, XeroLimits};
 pub use webhooks::{IntentProbe, IntentToReceive, XeroDeliveryRecord};
 
-use state::{Change, Kind, State, Tenant, Tx};
-use write::Verb;
+use state::{Change, Kind, State, Tenant};
 
 /// Content type of every JSON answer.
 const JSON: &str = "application/json; charset=utf-8";
@@ -337,136 +337,6 @@ impl XeroEmulator {
     /// Now on the emulator clock, in epoch milliseconds.
     pub fn now_ms(&self) -> i64 {
         self.inner.clock.peek_ms()
-    }
-
-    // --- records ---------------------------------------------------------------------------
-
-    /// Writes a record in the first tenant as a third party would (Xero's validation, no
-    /// faults, webhooks sent) and returns it as the API renders it.
-    ///
-    /// # Panics
-    /// On an unknown collection or an invalid record.
-    pub fn seed(&self, collection: &str, record: Value) -> Value {
-        let tenant = self.inner.default_tenant().unwrap_or_default();
-        self.seed_in(&tenant, collection, record)
-    }
-
-    /// [`Self::seed`] in another tenant.
-    ///
-    /// # Panics
-    /// As [`Self::seed`].
-    pub fn seed_in(&self, tenant: &str, collection: &str, record: Value) -> Value {
-        self.try_seed_in(tenant, collection, vec![record])
-            .unwrap_or_else(|e| panic!("seed({collection}) failed: {e}"))
-            .pop()
-            .unwrap_or_default()
-    }
-
-    /// Writes records (`POST` semantics: create, or update when the id is given); all or
-    /// nothing.
-    pub fn try_seed_in(
-        &self,
-        tenant: &str,
-        collection: &str,
-        records: Vec<Value>,
-    ) -> Result<Vec<Value>, SeedError> {
-        let kind = Kind::parse(collection)
-            .ok_or_else(|| SeedError::UnknownCollection(collection.into()))?;
-        let (out, changes) = {
-            let mut st = lock(&self.inner.state);
-            let t = st
-                .tenant_mut(tenant)
-                .ok_or_else(|| SeedError::UnknownTenant(tenant.into()))?;
-            let mut tx = Tx::new(t, &self.inner.clock);
-            let start = tx.savepoint();
-            let mut ids = Vec::new();
-            for r in &records {
-                let el = r.as_object().cloned().unwrap_or_default();
-                match write::apply(&mut tx, kind, Verb::Post, &el, None) {
-                    Ok(id) => ids.push(id),
-                    Err(errors) => {
-                        tx.rollback_to(start);
-                        return Err(SeedError::Invalid(errors));
-                    }
-                }
-            }
-            let out = ids
-                .iter()
-                .filter_map(|id| tx.get(kind, id).map(|r| tx.t.render(kind, r)))
-                .collect();
-            (out, std::mem::take(&mut tx.changes))
-        };
-        self.inner.publish(&changes);
-        Ok(out)
-    }
-
-    /// The records of a collection in a tenant, in creation order, as the API renders them
-    /// (archived and deleted ones included).
-    pub fn records_in(&self, tenant: &str, collection: &str) -> Vec<Value> {
-        let Some(kind) = Kind::parse(collection) else {
-            return Vec::new();
-        };
-        let st = lock(&self.inner.state);
-        st.tenant(tenant)
-            .map(|t| {
-                t.in_order(kind)
-                    .into_iter()
-                    .map(|r| t.render(kind, r))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// [`Self::records_in`] the first tenant.
-    pub fn records(&self, collection: &str) -> Vec<Value> {
-        let tenant = self.inner.default_tenant().unwrap_or_default();
-        self.records_in(&tenant, collection)
-    }
-
-    /// One record by id.
-    pub fn get_in(&self, tenant: &str, collection: &str, id: &str) -> Option<Value> {
-        let kind = Kind::parse(collection)?;
-        let st = lock(&self.inner.state);
-        let t = st.tenant(tenant)?;
-        t.get(kind, id).map(|r| t.render(kind, r))
-    }
-
-    // --- instruments -----------------------------------------------------------------------
-
-    /// The fault registry (shared with the admin routes).
-    pub fn faults(&self) -> &Faults {
-        &self.inner.instruments.faults
-    }
-
-    /// Refuses writes of elements whose `field` (a dotted path) equals `value`, with a
-    /// validation error.
-    pub fn fail_record(&self, rule: RecordFault) {
-        self.inner.instruments.faults.fail_record(rule);
-    }
-
-    /// Fails matching Accounting API calls.
-    pub fn fail_calls(&self, rule: CallFault) {
-        self.inner.instruments.faults.fail_calls(rule);
-    }
-
-    /// Removes all faults.
-    pub fn clear_faults(&self) {
-        self.inner.instruments.faults.clear();
-    }
-
-    /// Call counters (per `"METHOD /route"`).
-    pub fn stats(&self) -> CallStats {
-        self.inner.instruments.stats()
-    }
-
-    /// Zeroes the call counters.
-    pub fn reset_stats(&self) {
-        self.inner.instruments.reset_stats();
-    }
-
-    /// Registers a change observer (`scope` is the tenant id).
-    pub fn on_change(&self, hook: ChangeHook) {
-        self.inner.instruments.on_change(hook);
     }
 
     /// The whole state: `{"tenants": [{tenantId, tenantName, Contacts, Items, Invoices,
