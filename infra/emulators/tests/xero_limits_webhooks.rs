@@ -315,6 +315,47 @@ async fn contact_and_invoice_changes_are_delivered_signed() {
     assert_eq!(emu.deliveries()[0].status, Some(200));
 }
 
+#[tokio::test]
+async fn a_failed_delivery_is_retried_with_the_same_signed_body() {
+    let (rx, url) = Receiver::start(&[500]).await;
+    let emu = XeroEmulator::new(XeroConfig {
+        webhook: Some(WebhookTarget::new(url, KEY)),
+        webhook_backoff: Duration::from_millis(10),
+        ..XeroConfig::default()
+    });
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    emu.on_change(Arc::new(move |e: &emulators::ChangeEvent| {
+        s2.lock().unwrap().push((e.collection.clone(), e.kind));
+    }));
+    emu.pause_webhooks(true);
+    let c = emu.seed("Contacts", json!({ "Name": "Retried" }));
+    emu.seed("Items", json!({ "Code": "NOPE" }));
+    emu.pause_webhooks(false);
+    emu.flush_webhooks().await;
+    let got = rx.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].body, got[1].body);
+    assert_eq!(
+        got[1].headers["x-xero-signature"],
+        got[0].headers["x-xero-signature"]
+    );
+    let body: Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(body["events"].as_array().unwrap().len(), 1);
+    assert_eq!(body["events"][0]["resourceId"], c["ContactID"]);
+    let statuses: Vec<Option<u16>> = emu.deliveries().iter().map(|d| d.status).collect();
+    assert_eq!(statuses, [Some(500), Some(200)]);
+    // Observers hear about items too (webhooks do not).
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("Contacts".to_owned(), emulators::ChangeKind::Created),
+            ("Items".to_owned(), emulators::ChangeKind::Created),
+        ]
+    );
+}
+
 /// How a test receiver answers.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {

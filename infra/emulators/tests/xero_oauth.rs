@@ -397,3 +397,61 @@ async fn authorize_refuses_an_unknown_client() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers().get("location").is_none());
 }
+
+#[tokio::test]
+async fn admin_routes_drive_consent_tokens_and_the_clock() {
+    let (emu, srv, c) = setup().await;
+    let admin = |path: &str| format!("{}/_emulator/{path}", srv.base_url);
+    let r = c
+        .post(admin("consent"))
+        .json(&serde_json::json!({ "tenants": [T2] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = exchange(&c, &srv, "verifier-admin").await;
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(contacts(&c, &srv, access, Some(T2)).await, StatusCode::OK);
+    assert_eq!(
+        contacts(&c, &srv, access, Some(T1)).await,
+        StatusCode::FORBIDDEN
+    );
+
+    let tokens: Value = c
+        .post(admin("tokens"))
+        .json(&serde_json::json!({ "tenants": [T1] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let granted = tokens["access_token"].as_str().unwrap();
+    assert_eq!(tokens["expires_in"], 1800);
+    assert_eq!(contacts(&c, &srv, granted, Some(T1)).await, StatusCode::OK);
+
+    let before = emu.now_ms();
+    let r = c
+        .post(admin("clock/advance"))
+        .json(&serde_json::json!({ "seconds": 1800 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(emu.now_ms() >= before + 1_800_000);
+    assert_eq!(
+        contacts(&c, &srv, granted, Some(T1)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // The granted refresh token still works, once.
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (s, fresh) = token(
+        &c,
+        &srv,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let fresh = fresh["access_token"].as_str().unwrap();
+    assert_eq!(contacts(&c, &srv, fresh, Some(T1)).await, StatusCode::OK);
+}
