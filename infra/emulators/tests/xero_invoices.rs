@@ -357,6 +357,19 @@ async fn invoice_status_transitions_and_payments() {
         set_status(&api, &a, "AUTHORISED").await.0,
         StatusCode::BAD_REQUEST
     );
+    let (s, err) = api
+        .post(
+            &format!("Invoices/{a}"),
+            json!({ "Invoices": [{ "Reference": "late edit" }] }),
+        )
+        .await;
+    assert_eq!(
+        (s, first_message(&err).as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "Invoice not of valid status for modification"
+        )
+    );
     // Creating as PAID is refused.
     let mut paid = new_invoice();
     paid["Status"] = "PAID".into();

@@ -207,6 +207,8 @@ fn check_status(old: Option<&str>, new: &str, paid: f64, errors: &mut Vec<String
             errors.push("Invoice not of valid status for creation".into());
             return;
         }
+        // Deleted and voided invoices cannot be edited at all.
+        (Some("DELETED" | "VOIDED"), _) => false,
         (Some(o), n) if o == n => true,
         (Some("DRAFT" | "SUBMITTED"), "DRAFT" | "SUBMITTED" | "AUTHORISED" | "DELETED") => true,
         (Some("AUTHORISED" | "PAID"), "VOIDED") if paid > 0.0 => {
