@@ -373,8 +373,8 @@ async fn faults_and_stats() {
     let (s, _) = api.get("Invoices").await;
     assert_eq!(s, StatusCode::OK);
     let stats = api.emu.stats();
-    assert_eq!(stats.by_route["GET /api.xro/2.0/{collection}"], 2);
-    assert_eq!(stats.by_route["POST /api.xro/2.0/{collection}"], 1);
+    assert_eq!(stats.by_route["GET /api.xro/2.0/Invoices"], 2);
+    assert_eq!(stats.by_route["POST /api.xro/2.0/Contacts"], 1);
     assert_eq!(stats.rejected, 1);
     // Admin seed and state over HTTP.
     let tenant = api.tenant.clone();

@@ -37,10 +37,12 @@ const IDEMPOTENCY_TTL_MS: i64 = 86_400_000;
 /// Every route but the shared admin ones.
 pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
     let accounting = |m: MethodRouter<Arc<Inner>>| {
-        Gate::new(Family::Accounting, Reads::IfGet).all(
-            inner,
-            m.layer(from_fn_with_state(inner.clone(), limits::enforce)),
-        )
+        Gate::new(Family::Accounting, Reads::IfGet)
+            .spelling("collection")
+            .all(
+                inner,
+                m.layer(from_fn_with_state(inner.clone(), limits::enforce)),
+            )
     };
     let identity =
         |m: MethodRouter<Arc<Inner>>| Gate::new(Family::Identity, Reads::IfGet).all(inner, m);
