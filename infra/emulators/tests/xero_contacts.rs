@@ -249,6 +249,10 @@ async fn put_creates_only_post_creates_or_updates_and_names_are_unique() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(err["Type"], "ValidationException");
+    let message = err["Elements"][0]["ValidationErrors"][0]["Message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("PUT only creates"), "{message}");
     let (s, upd) = api
         .post(
             "Contacts",

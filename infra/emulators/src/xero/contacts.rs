@@ -22,11 +22,8 @@ pub(super) fn write(
     let given = path_id.or_else(|| text(el, "ContactID"));
     let existing = match given {
         Some(id) => match tx.get(Kind::Contacts, id) {
-            Some(rec) if verb == Verb::Put => {
-                let name = rec.str("Name").unwrap_or_default().to_owned();
-                return Err(vec![format!(
-                    "The contact name {name} is already assigned to another contact. The contact name must be unique across all active contacts."
-                )]);
+            Some(_) if verb == Verb::Put => {
+                return Err(vec![super::fields::put_existing("contact", id)]);
             }
             Some(rec) => Some((id.to_ascii_lowercase(), rec.body.clone())),
             None => {

@@ -86,3 +86,8 @@ pub(super) fn new_id() -> String {
 
 /// The all-zero GUID Xero puts in elements that failed before they got an id.
 pub(super) const ZERO_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// The message of a `PUT` (create only) naming an existing record.
+pub(super) fn put_existing(what: &str, id: &str) -> String {
+    format!("A {what} with the id {id} already exists: PUT only creates, use POST to update it.")
+}

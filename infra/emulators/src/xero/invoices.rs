@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::clock::{date_string, ms_date, parse_date};
+use super::clock::{date_string, day_of, ms_date, parse_date};
 use super::contacts::{by_name, by_number, mark_party};
 use super::fields::{Invalid, money, new_id, overlay, same, text};
 use super::lines::{AmountTypes, lines};
@@ -38,7 +38,9 @@ pub(super) fn write(
     let by_number = text(el, "InvoiceNumber").and_then(|n| find_number(tx, n, None));
     let existing = match given {
         Some(id) => match tx.get(Kind::Invoices, id) {
-            Some(_) if verb == Verb::Put => return Err(vec!["Invoice # must be unique.".into()]),
+            Some(_) if verb == Verb::Put => {
+                return Err(vec![super::fields::put_existing("invoice", id)]);
+            }
             Some(_) => Some(id.to_ascii_lowercase()),
             None => return Err(vec![NOT_FOUND.into()]),
         },
@@ -137,7 +139,7 @@ pub(super) fn write(
                 Some(ms) => set_date(&mut body, key, ms),
                 None => errors.push(format!("{key} '{s}' is not a valid date.")),
             },
-            _ if key == "Date" && old.is_none() => set_date(&mut body, key, tx.now_ms()),
+            _ if key == "Date" && old.is_none() => set_date(&mut body, key, day_of(tx.now_ms())),
             _ => {}
         }
     }

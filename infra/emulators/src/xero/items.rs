@@ -21,7 +21,9 @@ pub(super) fn write(
     let given = path_id.or_else(|| text(el, "ItemID"));
     let id = match (given, verb) {
         (Some(id), _) => match tx.get(Kind::Items, id) {
-            Some(_) if verb == Verb::Put => return Err(vec![taken(code.unwrap_or(id))]),
+            Some(_) if verb == Verb::Put => {
+                return Err(vec![super::fields::put_existing("item", id)]);
+            }
             Some(_) => Some(id.to_ascii_lowercase()),
             None => {
                 return Err(vec![

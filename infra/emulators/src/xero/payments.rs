@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::clock::{date_string, ms_date, parse_date};
+use super::clock::{date_string, day_of, ms_date, parse_date};
 use super::fields::{Invalid, money, new_id, number, text};
 use super::invoices::{recompute_payments, referenced};
 use super::state::{Kind, Tx};
@@ -81,7 +81,7 @@ pub(super) fn create(tx: &mut Tx<'_>, el: &Map<String, Value>) -> Result<String,
             errors.push(format!("Date '{s}' is not a valid date."));
             0
         }),
-        None => tx.now_ms(),
+        None => day_of(tx.now_ms()),
     };
     if !errors.is_empty() {
         return Err(errors);
