@@ -19,6 +19,7 @@ import sys
 import traceback
 
 from xero_python.accounting import (
+    Account,
     AccountingApi,
     Contact,
     ContactPerson,
@@ -29,6 +30,8 @@ from xero_python.accounting import (
     Items,
     LineAmountTypes,
     LineItem,
+    Payment,
+    PaymentDelete,
     Purchase,
 )
 from xero_python.api_client import ApiClient
@@ -188,6 +191,29 @@ def main(api_base, identity_base):
     got = acc.get_invoice(tenant, inv.invoice_id)
     expect(got.invoices[0].contact.is_customer is True, "IsCustomer")
     check("AccountingApi.get_invoice", "contact became a customer")
+
+    payment = acc.create_payment(
+        tenant,
+        Payment(invoice=Invoice(invoice_id=inv.invoice_id), account=Account(code="090"), amount=28.75, date=datetime.date(2026, 2, 1)),
+    ).payments[0]
+    paid = acc.get_invoice(tenant, inv.invoice_id).invoices[0]
+    expect(val(paid.status) == "PAID" and float(paid.amount_due) == 0.0, "after payment: {} {}".format(paid.status, paid.amount_due))
+    check("AccountingApi.create_payment", "invoice PAID, AmountDue {}".format(paid.amount_due))
+
+    listed_payments = acc.get_payments(tenant, page=1)
+    expect(len(listed_payments.payments) == 1 and listed_payments.pagination.item_count == 1, "payments list")
+    acc.delete_payment(tenant, payment.payment_id, PaymentDelete(status="DELETED"))
+    reverted = acc.get_invoice(tenant, inv.invoice_id).invoices[0]
+    expect(val(reverted.status) == "AUTHORISED" and float(reverted.amount_paid) == 0.0, "after deletion: {}".format(reverted.status))
+    check("AccountingApi.get_payments / delete_payment", "invoice back to AUTHORISED, AmountDue {}".format(reverted.amount_due))
+
+    voided = acc.update_invoice(tenant, inv.invoice_id, Invoices(invoices=[Invoice(status="VOIDED")])).invoices[0]
+    expect(val(voided.status) == "VOIDED", "void: {}".format(voided.status))
+    check("AccountingApi.update_invoice", "AUTHORISED -> VOIDED")
+
+    acc.delete_item(tenant, items.items[0].item_id)
+    expect(acc.get_items(tenant).items == [], "item not deleted")
+    check("AccountingApi.delete_item", "gone from get_items")
 
     try:
         acc.create_contacts(tenant, Contacts(contacts=[Contact(name="SDK Contact 1")]))
