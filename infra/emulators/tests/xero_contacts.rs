@@ -182,6 +182,8 @@ async fn envelope_paging_if_modified_since_and_order() {
     assert_eq!(names(&by_where, "Contacts"), ["Old 0"]);
     let (_, by_name) = api.get("Contacts?where=Name%3D%3D%22New%203%22").await;
     assert_eq!(names(&by_name, "Contacts"), ["New 3"]);
+    let (_, searched) = api.get("Contacts?searchTerm=OLD0%40example").await;
+    assert_eq!(names(&searched, "Contacts"), ["Old 0"]);
     let (s, one) = api.get(&format!("Contacts/{old0}")).await;
     assert_eq!(
         (s, names(&one, "Contacts")),

@@ -38,7 +38,7 @@
 //! - One user: each consent is its own session whose connections are the consented tenants;
 //!   access tokens are JWT-shaped but not signed by anything a client could verify.
 //! - Only Contacts, Items, Invoices (ACCREC/ACCPAY) and Payments; `where` supports a subset
-//!   (`query`); `summaryOnly`, `unitdp`, `searchTerm` and attachments are ignored.
+//!   (`query`); `summaryOnly`, `unitdp` and attachments are ignored.
 //! - Without `page`, lists return every record (no `pagination`); with it, `pageSize`
 //!   defaults to 100 (at most [`XeroConfig::max_page_size`]).
 //! - Taxes: the rates of a New Zealand organisation (`OUTPUT2`/`INPUT2` 15 %, the zero

@@ -1,5 +1,6 @@
 //! Reading lists: `If-Modified-Since`, `IDs`, `Statuses`, `InvoiceNumbers`, `ContactIDs`,
-//! `includeArchived`, a subset of `where` (`Field==value` and `!=`, `>`, `>=`, `<`, `<=`,
+//! `includeArchived`, `searchTerm` (Contacts: Name, FirstName, LastName, ContactNumber,
+//! EmailAddress; Invoices: InvoiceNumber, Reference), a subset of `where` (`Field==value` and `!=`, `>`, `>=`, `<`, `<=`,
 //! joined by `AND`/`&&`; values `"text"`, `Guid("...")`, `true`/`false`, numbers and
 //! `DateTime(y,m,d[,h,m,s])`), `order=Field [ASC|DESC]`, and paging (`page`, `pageSize`).
 
@@ -76,6 +77,28 @@ pub(super) fn list(
             )
         })
         .collect();
+    if let Some(term) = query_get(q, "searchTerm")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let term = term.to_lowercase();
+        let fields: &[&str] = match kind {
+            Kind::Contacts => &[
+                "Name",
+                "FirstName",
+                "LastName",
+                "ContactNumber",
+                "EmailAddress",
+            ],
+            Kind::Invoices => &["InvoiceNumber", "Reference"],
+            Kind::Items | Kind::Payments => &[],
+        };
+        selected.retain(|r| {
+            fields
+                .iter()
+                .any(|f| r.str(f).is_some_and(|v| v.to_lowercase().contains(&term)))
+        });
+    }
     let rendered: Vec<(Value, &Rec)> = selected
         .drain(..)
         .map(|r| (t.render(kind, r), r))
