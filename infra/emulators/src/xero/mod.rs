@@ -49,6 +49,19 @@
 //! - Error bodies other than validation errors are problem-style JSON
 //!   (`{Title, Status, Detail}`); messages Xero's files do not give are the emulator's own.
 //! - Webhooks are delivered whether or not an intent-to-receive check passed.
+//! - Answers are always JSON (Xero answers XML unless asked for JSON with `Accept`).
+//! - `If-Modified-Since` selects records with `UpdatedDateUTC` at or after the instant; it
+//!   takes RFC 3339 (with or without offset), HTTP dates and `/Date(ms)/`.
+//!
+//! # Test knobs
+//!
+//! The clock is real UTC time plus an offset that [`XeroEmulator::advance`] moves (tokens
+//! expire, limit windows roll, records are stamped later: tests advance instead of sleeping).
+//! [`XeroEmulator::grant`] issues tokens without the HTTP flow,
+//! [`XeroEmulator::consent_as_tenant`] picks the organisations of the next consents,
+//! [`XeroEmulator::hold_calls`] keeps calls in progress, [`XeroEmulator::intent_to_receive`]
+//! runs Xero's webhook check; seeding, faults and statistics are as for the other emulators,
+//! and the admin routes under `/_emulator` do the same over HTTP (see `admin`).
 //!
 //! Nothing is logged about tokens, codes, secrets, bodies or signatures.
 
