@@ -407,3 +407,24 @@ async fn faults_and_stats() {
     assert_eq!(state["tenants"][0]["Items"].as_array().unwrap().len(), 2);
     assert_eq!(state["tenants"][0]["Contacts"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_organisation_and_its_accounts() {
+    let api = Api::new().await;
+    let (s, org) = api.get("Organisation").await;
+    assert_eq!(s, StatusCode::OK);
+    let o = &org["Organisations"][0];
+    assert_eq!(o["OrganisationID"], api.tenant.as_str());
+    assert_eq!(o["Name"], "Demo Company (NZ)");
+    assert_eq!(o["BaseCurrency"], "NZD");
+    let (s, acc) = api.get("Accounts").await;
+    assert_eq!(s, StatusCode::OK);
+    let banks: Vec<&str> = acc["Accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["Type"] == "BANK")
+        .map(|a| a["Code"].as_str().unwrap())
+        .collect();
+    assert_eq!(banks, ["090", "091"]);
+}

@@ -456,6 +456,17 @@ async fn invoice_status_transitions_and_payments() {
     let (_, list) = api.get("Payments?page=1").await;
     assert_eq!(list["pagination"]["itemCount"], 2);
 
+    // A sales account takes no payments.
+    let (s, err) = api
+        .put(
+            "Payments",
+            json!({ "Payments": [{ "Invoice": { "InvoiceID": p }, "Account": { "Code": "200" }, "Amount": 1 }] }),
+        )
+        .await;
+    assert_eq!(
+        (s, first_message(&err).as_str()),
+        (StatusCode::BAD_REQUEST, "Account could not be found")
+    );
     // An unknown bank account.
     let (s, err) = api
         .put("Payments", json!({ "Payments": [{ "Invoice": { "InvoiceID": p }, "Account": { "Code": "999" }, "Amount": 1 }] }))

@@ -46,7 +46,7 @@ async fn the_official_python_sdk_works_against_the_emulator() {
     let python = python();
     let emu = XeroEmulator::new(XeroConfig {
         app: XeroApp::new("sdk-client-id", "sdk-client-secret"),
-        // The script makes 24 counted calls, then fills the minute window.
+        // The script makes 26 counted calls, then fills the minute window.
         limits: XeroLimits {
             per_minute: 40,
             ..XeroLimits::default()
@@ -98,6 +98,7 @@ async fn the_official_python_sdk_works_against_the_emulator() {
     for name in [
         "refresh_oauth2_token",
         "IdentityApi.get_connections",
+        "AccountingApi.get_organisations / get_accounts",
         "AccountingApi.create_contacts",
         "AccountingApi.update_contact",
         "AccountingApi.update_or_create_contacts",
@@ -124,7 +125,7 @@ async fn the_official_python_sdk_works_against_the_emulator() {
             "no PASS line for {name}:\n{stdout}\n{stderr}"
         );
     }
-    assert!(stdout.contains("checks passed: 20; failed: 0"), "{stdout}");
+    assert!(stdout.contains("checks passed: 21; failed: 0"), "{stdout}");
     // The SDK's calls reached the emulator, and its refresh rotated the token.
     assert_eq!(emu.token_requests(), 1);
     assert!(emu.stats().by_route["GET /api.xro/2.0/Contacts"] >= 4);

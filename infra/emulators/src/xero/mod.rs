@@ -37,7 +37,8 @@
 //!
 //! - One user: each consent is its own session whose connections are the consented tenants;
 //!   access tokens are JWT-shaped but not signed by anything a client could verify.
-//! - Only Contacts, Items, Invoices (ACCREC/ACCPAY) and Payments; `where` supports a subset
+//! - Only Contacts, Items, Invoices (ACCREC/ACCPAY) and Payments, plus the `Organisation`
+//!   and a fixed, read-only chart of `Accounts`; `where` supports a subset
 //!   (`query`); `summaryOnly`, `unitdp` and attachments are ignored.
 //! - Without `page`, lists return every record (no `pagination`); with it, `pageSize`
 //!   defaults to 100 (at most [`XeroConfig::max_page_size`]).
@@ -91,6 +92,7 @@ mod limits;
 mod lines;
 mod oauth;
 mod oauth_routes;
+mod organisation;
 mod payments;
 mod query;
 mod records;

@@ -25,7 +25,7 @@ use super::clock::{ms_date_bare, parse_instant};
 use super::errors::{error_response, not_found, validation_exception};
 use super::state::{Kind, Stored, Tx};
 use super::write::{Verb, Written, elements, write_all};
-use super::{Inner, JSON, XeroEmulator, admin, limits, oauth_routes, query};
+use super::{Inner, JSON, XeroEmulator, admin, limits, oauth_routes, organisation, query};
 use crate::common::{
     ApiError, Emulator, Gate, Instruments, PathParams, Reads, json_response, lock, not_supported,
     otherwise, query_get, query_pairs,
@@ -52,6 +52,14 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
         .route(
             "/api.xro/2.0/{collection}",
             accounting(otherwise(unlisted).get(list).put(put_many).post(post_many)),
+        )
+        .route(
+            "/api.xro/2.0/Organisation",
+            accounting(otherwise(unlisted).get(organisation::organisation)),
+        )
+        .route(
+            "/api.xro/2.0/Accounts",
+            accounting(otherwise(unlisted).get(organisation::accounts)),
         )
         .route(
             "/api.xro/2.0/{collection}/{id}",
@@ -137,17 +145,7 @@ impl FromRequestParts<Arc<Inner>> for Ctx {
 impl Ctx {
     /// Xero's envelope around `records`.
     fn envelope(&self, records: Vec<Value>, pagination: Option<Value>) -> Value {
-        let mut v = json!({
-            "Id": uuid::Uuid::new_v4().to_string(),
-            "Status": "OK",
-            "ProviderName": self.inner.config.app.name,
-            "DateTimeUTC": ms_date_bare(self.inner.clock.peek_ms()),
-        });
-        if let Some(p) = pagination {
-            v["pagination"] = p;
-        }
-        v[self.kind.collection()] = Value::Array(records);
-        v
+        envelope(&self.inner, self.kind.collection(), records, pagination)
     }
 
     fn since(&self) -> Result<Option<i64>, ApiError> {
@@ -162,6 +160,26 @@ impl Ctx {
             }),
         }
     }
+}
+
+/// Xero's envelope around `records` under `key`.
+pub(super) fn envelope(
+    inner: &Inner,
+    key: &str,
+    records: Vec<Value>,
+    pagination: Option<Value>,
+) -> Value {
+    let mut v = json!({
+        "Id": uuid::Uuid::new_v4().to_string(),
+        "Status": "OK",
+        "ProviderName": inner.config.app.name,
+        "DateTimeUTC": ms_date_bare(inner.clock.peek_ms()),
+    });
+    if let Some(p) = pagination {
+        v["pagination"] = p;
+    }
+    v[key] = Value::Array(records);
+    v
 }
 
 fn ok(v: &Value) -> Response {

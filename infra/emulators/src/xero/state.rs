@@ -112,14 +112,18 @@ pub(super) struct Tenant {
 
 impl Tenant {
     pub(super) fn new(config: TenantConfig) -> Self {
-        let bank = |code: &str, name: &str| {
+        let account = |code: &str, name: &str, kind: &str, class: &str| {
             json!({
                 "AccountID": uuid::Uuid::new_v4().to_string(),
                 "Code": code,
                 "Name": name,
-                "Type": "BANK",
+                "Type": kind,
+                "Class": class,
                 "Status": "ACTIVE",
-                "EnablePaymentsToAccount": true,
+                "TaxType": if kind == "BANK" { "NONE" } else if class == "REVENUE" { "OUTPUT2" } else { "INPUT2" },
+                "EnablePaymentsToAccount": kind == "BANK",
+                "ShowInExpenseClaims": false,
+                "HasAttachments": false,
             })
         };
         Self {
@@ -128,8 +132,11 @@ impl Tenant {
             next_seq: 0,
             next_invoice_number: 1,
             accounts: vec![
-                bank("090", "Business Bank Account"),
-                bank("091", "Business Savings Account"),
+                account("090", "Business Bank Account", "BANK", "ASSET"),
+                account("091", "Business Savings Account", "BANK", "ASSET"),
+                account("200", "Sales", "REVENUE", "REVENUE"),
+                account("310", "Cost of Goods Sold", "DIRECTCOSTS", "EXPENSE"),
+                account("400", "Advertising", "EXPENSE", "EXPENSE"),
             ],
             idempotency: HashMap::new(),
         }
@@ -182,17 +189,19 @@ impl Tenant {
         Value::Object(body)
     }
 
-    /// The account named by a payment's `Account` (`Code` or `AccountID`).
+    /// The account a payment may use named by its `Account` (`Code` or `AccountID`): a bank
+    /// account, or one with payments enabled.
     pub(super) fn account(&self, account: &Value) -> Option<&Value> {
         let code = account.get("Code").and_then(Value::as_str);
         let id = account.get("AccountID").and_then(Value::as_str);
         self.accounts.iter().find(|a| {
-            code.is_some_and(|c| a["Code"].as_str() == Some(c))
-                || id.is_some_and(|i| {
-                    a["AccountID"]
-                        .as_str()
-                        .is_some_and(|x| x.eq_ignore_ascii_case(i))
-                })
+            a["EnablePaymentsToAccount"] == true
+                && (code.is_some_and(|c| a["Code"].as_str() == Some(c))
+                    || id.is_some_and(|i| {
+                        a["AccountID"]
+                            .as_str()
+                            .is_some_and(|x| x.eq_ignore_ascii_case(i))
+                    }))
         })
     }
 }

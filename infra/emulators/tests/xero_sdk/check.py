@@ -104,6 +104,11 @@ def main(api_base, identity_base):
     check("IdentityApi.get_connections", "tenant {} ({})".format(connections[0].tenant_name, connections[0].tenant_type))
 
     acc = AccountingApi(api_client, base_url=api_base + "/api.xro/2.0")
+    orgs = acc.get_organisations(tenant).organisations
+    expect(len(orgs) == 1 and str(orgs[0].organisation_id) == tenant, "organisation")
+    banks = [a.code for a in acc.get_accounts(tenant).accounts if val(a.type) == "BANK"]
+    expect(banks == ["090", "091"], "bank accounts {!r}".format(banks))
+    check("AccountingApi.get_organisations / get_accounts", "{}, {}; bank accounts {}".format(orgs[0].name, val(orgs[0].base_currency), banks))
     before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
 
     created = acc.create_contacts(
