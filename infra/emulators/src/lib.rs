@@ -1,5 +1,6 @@
-//! Stateful, in-memory, deterministic emulators of the Connec! API v2 and the
-//! HubSpot CRM v3 API (contacts and companies).
+//! Stateful, in-memory, deterministic emulators of the Connec! API v2, the
+//! HubSpot CRM v3 API (contacts and companies) and the Xero Accounting API
+//! (contacts, items, invoices, payments; OAuth 2.0 and webhooks, see [`xero`]).
 //!
 //! They exist so that the sync framework can be tested, benchmarked and
 //! demonstrated without network access or vendor accounts: each emulator is a
@@ -43,6 +44,7 @@ mod common;
 pub mod connec;
 mod delivery;
 pub mod hubspot;
+pub mod xero;
 
 pub use common::{
     CallFault, CallStats, ChangeEvent, ChangeHook, ChangeKind, FaultKind, Faults, RateLimit,
@@ -50,3 +52,7 @@ pub use common::{
 };
 pub use connec::{ConnecConfig, ConnecEmulator, NotificationRecord, NotificationSubscriber};
 pub use hubspot::{DeliveryRecord, HubSpotConfig, HubSpotEmulator, OAuthApp};
+pub use xero::{
+    IntentProbe, IntentToReceive, SeedError, TenantConfig, WebhookTarget, XeroApp, XeroConfig,
+    XeroDeliveryRecord, XeroEmulator, XeroLimits, XeroTokens,
+};
