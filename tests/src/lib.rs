@@ -22,7 +22,9 @@ pub use cli::demo::GROUP as GROUP_ID;
 mod app;
 pub mod browser;
 pub mod served;
+mod xero_app;
 pub use app::{AppUnderTest, FakeAppUnderTest, HubSpotUnderTest};
+pub use xero_app::XeroUnderTest;
 
 /// Everything a test needs.
 pub struct World {
@@ -91,6 +93,18 @@ impl World {
             search_cap: options.hubspot.search_cap,
         });
         Self::assemble(emulators, app, &tuning).await
+    }
+
+    /// A world on Xero's emulator (started here), Connec! beside it.
+    pub async fn on_xero() -> Self {
+        let emulator = emulators::XeroEmulator::new(emulators::XeroConfig::default());
+        let server = emulator.start().await.expect("xero emulator starts");
+        let app = Arc::new(XeroUnderTest::new(
+            emulator,
+            server.base_url.clone(),
+            Some(server),
+        ));
+        Self::with_app(app, WorldOptions::default()).await
     }
 
     /// A world on another app under test (its emulator already running), Connec! beside it.

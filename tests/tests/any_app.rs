@@ -1,5 +1,5 @@
-//! The shared scenarios, run on every app under test: HubSpot on its emulator (over HTTP) and
-//! the in-memory fake app with HubSpot's mappings (a second connector implementation on the
+//! The shared scenarios, run on every app under test: HubSpot and Xero on their emulators (over
+//! HTTP) and the in-memory fake app with HubSpot's mappings (a second connector implementation on the
 //! same seam). A scenario here uses only the world's hub helpers and its app helpers in
 //! Connec!'s shape (`app_seed_as`, `app_update_as`, `app_as_hub`: through the pair's mapping),
 //! and only fields every app maps (names, e-mails), so a new connector runs it by adding its
@@ -17,6 +17,14 @@ macro_rules! on_every_app {
                 #[tokio::test]
                 async fn $scenario() {
                     super::$scenario(tests::World::start().await).await;
+                }
+            )*
+        }
+        mod xero {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(tests::World::on_xero().await).await;
                 }
             )*
         }
@@ -64,11 +72,12 @@ async fn first_sync_merges_records_present_on_both_sides(world: World) {
         "people",
         json!({ "first_name": "Hal", "last_name": "Hub", "email": { "address": "hal@hub.example" } }),
     );
-    world.app_seed_as("organizations", json!({ "name": "Acme" }));
+    let acme_app = world.app_seed_as("organizations", json!({ "name": "Acme" }));
     world.app_seed_as("organizations", json!({ "name": "App Only Inc" }));
+    // The same Ann on both sides, of the same Acme.
     world.app_seed_as(
         "people",
-        json!({ "first_name": "Ann", "last_name": "Lee", "email": { "address": "ann@acme.example" } }),
+        json!({ "first_name": "Ann", "last_name": "Lee", "email": { "address": "ann@acme.example" }, "organization_id": acme_app }),
     );
     world.app_seed_as(
         "people",

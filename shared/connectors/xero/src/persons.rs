@@ -23,6 +23,9 @@ use crate::contacts::{
 use crate::http::text;
 use crate::write::{Prepared, Run, element_results};
 
+/// Why an update giving a person contact an organization is refused.
+pub(crate) const PERSON_CONTACT_WITH_PARENT: &str = "this person is a Xero contact of its own, and Xero cannot make a contact the contact person of another: link the person to the company in Xero, or remove its organization in Connec!";
+
 /// One change to a company contact's persons, from write (or archive) `index`.
 pub(crate) struct Member {
     pub index: usize,
@@ -79,6 +82,11 @@ impl XeroConnector {
             };
             kinds[index] = AppWriteKind::Updated;
             match PersonRef::parse(id.as_str()) {
+                // Xero cannot make a contact a contact person of another: said once per run on
+                // the record, never written half (which would differ from Connec! for ever).
+                PersonRef::Contact(_) if text(&record, PARENT_ID).is_some() => {
+                    run.reject(index, RecordError::new(None, PERSON_CONTACT_WITH_PARENT));
+                }
                 PersonRef::Contact(contact) => match person_contact_of(&record) {
                     Ok(mut body) => {
                         body["ContactID"] = Value::String(contact.clone());
