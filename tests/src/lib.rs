@@ -95,16 +95,32 @@ impl World {
         Self::assemble(emulators, app, &tuning).await
     }
 
-    /// A world on Xero's emulator (started here), Connec! beside it.
+    /// A world on Xero's emulator (started here), Connec! beside it; the emulator's per-minute
+    /// limit is raised so that only the tests about limits meet it.
     pub async fn on_xero() -> Self {
-        let emulator = emulators::XeroEmulator::new(emulators::XeroConfig::default());
+        let config = emulators::XeroConfig {
+            limits: emulators::XeroLimits {
+                per_minute: 100_000,
+                ..emulators::XeroLimits::default()
+            },
+            ..emulators::XeroConfig::default()
+        };
+        Self::on_xero_with(config, WorldOptions::default()).await.0
+    }
+
+    /// A world on Xero's emulator configured so, and the emulator (to seed, change and fault).
+    pub async fn on_xero_with(
+        config: emulators::XeroConfig,
+        options: WorldOptions,
+    ) -> (Self, emulators::XeroEmulator) {
+        let emulator = emulators::XeroEmulator::new(config);
         let server = emulator.start().await.expect("xero emulator starts");
         let app = Arc::new(XeroUnderTest::new(
-            emulator,
+            emulator.clone(),
             server.base_url.clone(),
             Some(server),
         ));
-        Self::with_app(app, WorldOptions::default()).await
+        (Self::with_app(app, options).await, emulator)
     }
 
     /// A world on another app under test (its emulator already running), Connec! beside it.
