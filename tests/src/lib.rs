@@ -279,9 +279,14 @@ impl World {
 
     /// Asserts that both sides agree on every active record.
     pub async fn assert_agree(&self) {
-        let hub = ["organizations", "people"]
-            .into_iter()
-            .map(|c| (c.to_owned(), self.hub(c)))
+        let hub = self
+            .connector
+            .entities()
+            .iter()
+            .map(|pair| {
+                let collection = pair.hub.as_str();
+                (collection.to_owned(), self.hub(collection))
+            })
             .collect();
         let app = self
             .connector

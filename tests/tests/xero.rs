@@ -21,6 +21,27 @@ async fn xero() -> (World, XeroEmulator) {
     World::on_xero_with(config, WorldOptions::default()).await
 }
 
+/// A run's non-zero counts, errors and the id-maps' errors, for failure messages.
+async fn explain(world: &World, run: &sync_core::domain::Run) -> String {
+    let mut out = format!("status {:?}, errors {:?}\n", run.status, run.errors);
+    for (key, c) in &run.counts {
+        if *c != sync_core::domain::Counts::default() {
+            out.push_str(&format!("  {} {:?}: {c:?}\n", key.entity, key.direction));
+        }
+    }
+    for entity in ["organizations", "people", "items", "invoices", "payments"] {
+        for map in world.idmaps(entity).await {
+            if let Some(error) = map.last_error {
+                out.push_str(&format!(
+                    "  {entity} {:?}/{:?}: {error}\n",
+                    map.hub_id, map.app_id
+                ));
+            }
+        }
+    }
+    out
+}
+
 fn named<'a>(records: &'a [Value], key: &str, value: &str) -> &'a Value {
     records
         .iter()
@@ -98,12 +119,23 @@ async fn a_contact_with_two_contact_persons_becomes_one_organization_and_two_peo
     let run = world.sync().await;
 
     assert_eq!(run.status, RunStatus::Success, "{run:#?}");
-    assert_eq!(counts(&run, "people", Direction::ToApp).created, 1, "{run:#?}");
-    assert_eq!(counts(&run, "people", Direction::ToApp).updated, 1, "{run:#?}");
+    assert_eq!(
+        counts(&run, "people", Direction::ToApp).created,
+        1,
+        "{run:#?}"
+    );
+    assert_eq!(
+        counts(&run, "people", Direction::ToApp).updated,
+        1,
+        "{run:#?}"
+    );
     let contact = xero.get_in(TENANT, "Contacts", &acme_id).unwrap();
     let persons = contact["ContactPersons"].as_array().expect("persons");
     assert_eq!(persons.len(), 3, "{persons:#?}");
-    assert_eq!(named(persons, "EmailAddress", "ann@acme.example")["LastName"], "Lee-Smith");
+    assert_eq!(
+        named(persons, "EmailAddress", "ann@acme.example")["LastName"],
+        "Lee-Smith"
+    );
     named(persons, "EmailAddress", "bob@acme.example");
     named(persons, "EmailAddress", "cy@acme.example");
     // Nothing else: one contact in Xero.
@@ -130,7 +162,11 @@ async fn a_connec_organization_with_a_person_becomes_a_contact_with_its_contact_
 
     assert_eq!(run.status, RunStatus::Success, "{run:#?}");
     let contacts = xero.records_in(TENANT, "Contacts");
-    assert_eq!(contacts.len(), 2, "a company and a person contact: {contacts:#?}");
+    assert_eq!(
+        contacts.len(),
+        2,
+        "a company and a person contact: {contacts:#?}"
+    );
     let globex = named(&contacts, "Name", "Globex");
     let persons = globex["ContactPersons"].as_array().expect("persons");
     assert_eq!(persons.len(), 1);
@@ -160,10 +196,273 @@ async fn a_connec_organization_with_a_person_becomes_a_contact_with_its_contact_
         .find(|p| connec_id(p) == person.as_str())
         .unwrap();
     assert!(
-        hub_person["id"].as_array().unwrap().iter().any(|e| e["provider"] == "xero"),
+        hub_person["id"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["provider"] == "xero"),
         "a contact person carries its derived id too: {hub_person}"
     );
     let quiet = world.sync().await;
     assert_eq!(quiet.totals().written(), 0, "no echo: {:#?}", quiet.counts);
+    world.assert_agree().await;
+}
+
+/// A customer, an item and an AUTHORISED invoice of two chairs in Connec!.
+fn seed_sale(world: &World, number: &str) -> (String, String, String) {
+    let org = world.hub_seed(
+        "organizations",
+        json!({ "name": format!("Buyer of {number}") }),
+    );
+    let item = world.hub_seed(
+        "items",
+        json!({ "reference": format!("CH-{number}"), "name": "Chair", "sale_price": { "net_amount": 25 } }),
+    );
+    let invoice = world.hub_seed(
+        "invoices",
+        invoice(number, org.as_str(), item.as_str(), "OUTPUT2"),
+    );
+    (org.to_string(), item.to_string(), invoice.to_string())
+}
+
+fn invoice(number: &str, org: &str, item: &str, tax: &str) -> Value {
+    json!({
+        "type": "CUSTOMER",
+        "transaction_number": number,
+        "transaction_date": "2026-11-02T00:00:00Z",
+        "due_date": "2026-12-02T00:00:00Z",
+        "status": "AUTHORISED",
+        "amount": { "currency": "NZD" },
+        "organization_id": org,
+        "lines": [{
+            "description": "Chairs",
+            "quantity": 2,
+            "unit_price": { "net_amount": 25 },
+            "account_code": "200",
+            "tax_code": tax,
+            "item_id": item,
+        }],
+    })
+}
+
+fn xero_invoice(xero: &XeroEmulator, number: &str) -> Value {
+    xero.records_in(TENANT, "Invoices")
+        .into_iter()
+        .find(|i| i["InvoiceNumber"] == number)
+        .unwrap_or_else(|| panic!("invoice {number} in Xero"))
+}
+
+fn hub_record(world: &World, collection: &str, id: &str) -> Value {
+    world
+        .hub(collection)
+        .into_iter()
+        .find(|r| connec_id(r) == id)
+        .unwrap_or_else(|| panic!("{collection} {id} in Connec!"))
+}
+
+#[tokio::test]
+async fn an_invoice_whose_item_is_not_yet_mapped_waits_and_completes_next_run_with_its_item() {
+    let (world, xero) = xero().await;
+    let (_, item, invoice) = seed_sale(&world, "INV-77");
+    // Xero refuses the item once: the invoice cannot name it yet.
+    xero.fail_record(emulators::RecordFault {
+        field: "Code".into(),
+        value: json!("CH-INV-77"),
+        times: Some(1),
+    });
+
+    let first = world.sync().await;
+
+    assert_eq!(first.status, RunStatus::Partial, "{first:#?}");
+    assert_eq!(
+        counts(&first, "items", Direction::ToApp).failed,
+        1,
+        "{first:#?}"
+    );
+    assert_eq!(
+        counts(&first, "invoices", Direction::ToApp).deferred,
+        1,
+        "{first:#?}"
+    );
+    assert!(xero.records_in(TENANT, "Invoices").is_empty());
+
+    let second = world.sync().await;
+
+    assert_eq!(
+        second.status,
+        RunStatus::Success,
+        "{}",
+        explain(&world, &second).await
+    );
+    let sent = xero_invoice(&xero, "INV-77");
+    let chair = xero
+        .records_in(TENANT, "Items")
+        .into_iter()
+        .find(|i| i["Code"] == "CH-INV-77")
+        .expect("the chair in Xero");
+    let line = &sent["LineItems"][0];
+    assert_eq!(line["ItemCode"], "CH-INV-77", "{line}");
+    assert_eq!(sent["Type"], "ACCREC");
+    assert_eq!(sent["Total"], json!(57.5), "2 x 25 + 15% GST: {sent}");
+    let hub_item = hub_record(&world, "items", &item);
+    assert!(carries_xero_id(
+        &hub_item,
+        chair["ItemID"].as_str().unwrap()
+    ));
+    let hub_invoice = hub_record(&world, "invoices", &invoice);
+    assert!(carries_xero_id(
+        &hub_invoice,
+        sent["InvoiceID"].as_str().unwrap()
+    ));
+    // Xero made the buyer a customer when the invoice arrived: that travels, then nothing.
+    let third = world.sync().await;
+    assert_eq!(
+        counts(&third, "organizations", Direction::ToHub).updated,
+        1,
+        "{third:#?}"
+    );
+    assert_eq!(third.totals().written(), 1, "{:#?}", third.counts);
+    let buyer = &world.hub("organizations")[0];
+    assert_eq!(buyer["is_customer"], true, "{buyer}");
+    let quiet = world.sync().await;
+    assert_eq!(quiet.totals().written(), 0, "no echo: {:#?}", quiet.counts);
+    world.assert_agree().await;
+}
+
+#[tokio::test]
+async fn a_payment_links_to_its_invoice_on_both_sides_and_voiding_makes_an_invoice_inactive() {
+    let (world, xero) = xero().await;
+    let (_, _, paid) = seed_sale(&world, "INV-1");
+    let (_, _, voided) = seed_sale(&world, "INV-2");
+    world.sync().await;
+    let xero_paid = xero_invoice(&xero, "INV-1");
+    let paid_id = xero_paid["InvoiceID"].as_str().unwrap().to_owned();
+
+    // A payment in Connec! of INV-1 travels to Xero, linked to INV-1's Xero invoice.
+    world.hub_seed(
+        "payments",
+        json!({ "type": "CUSTOMER", "transaction_date": "2026-11-10T00:00:00Z",
+                "amount": { "total_amount": 20, "currency": "NZD" },
+                "lines": [{ "amount": 20, "linked_transactions": [{ "id": paid, "class": "Invoice" }] }] }),
+    );
+    // A payment in Xero of INV-1, and INV-2 voided there.
+    xero.seed_in(
+        TENANT,
+        "Payments",
+        json!({ "Invoice": { "InvoiceID": paid_id }, "Account": { "Code": "090" }, "Amount": 30, "Date": "2026-11-11" }),
+    );
+    let voided_id = xero_invoice(&xero, "INV-2")["InvoiceID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    xero.seed_in(
+        TENANT,
+        "Invoices",
+        json!({ "InvoiceID": voided_id, "Status": "VOIDED" }),
+    );
+
+    let run = world.sync().await;
+
+    assert_eq!(
+        run.status,
+        RunStatus::Success,
+        "{}",
+        explain(&world, &run).await
+    );
+    let payments = xero.records_in(TENANT, "Payments");
+    assert_eq!(payments.len(), 2, "{payments:#?}");
+    assert!(
+        payments
+            .iter()
+            .all(|p| p["Invoice"]["InvoiceID"] == paid_id.as_str())
+    );
+    let hub_payments = world.hub("payments");
+    assert_eq!(hub_payments.len(), 2, "{hub_payments:#?}");
+    for payment in &hub_payments {
+        let linked = &payment["lines"][0]["linked_transactions"][0]["id"];
+        assert!(refers_to(linked, &paid), "linked to INV-1: {payment}");
+    }
+    assert_eq!(xero_invoice(&xero, "INV-1")["AmountDue"], json!(7.5));
+    assert_eq!(
+        hub_record(&world, "invoices", &voided)["status"],
+        "INACTIVE"
+    );
+    let quiet = world.sync().await;
+    assert_eq!(quiet.totals().written(), 0, "no echo: {:#?}", quiet.counts);
+    world.assert_agree().await;
+}
+
+#[tokio::test]
+async fn one_invalid_invoice_in_a_batch_of_50_fails_alone_with_xeros_message_on_its_id_map() {
+    let (world, xero) = xero().await;
+    let org = world.hub_seed("organizations", json!({ "name": "Big Buyer" }));
+    let item = world.hub_seed(
+        "items",
+        json!({ "reference": "DESK", "name": "Desk", "sale_price": { "net_amount": 100 } }),
+    );
+    let mut bad = String::new();
+    for n in 0..50 {
+        let tax = if n == 17 { "BOGUS" } else { "OUTPUT2" };
+        let id = world.hub_seed(
+            "invoices",
+            invoice(&format!("B-{n:02}"), org.as_str(), item.as_str(), tax),
+        );
+        if n == 17 {
+            bad = id.to_string();
+        }
+    }
+    xero.reset_stats();
+
+    let run = world.sync().await;
+
+    assert_eq!(run.status, RunStatus::Partial, "{run:#?}");
+    let invoices = counts(&run, "invoices", Direction::ToApp);
+    assert_eq!((invoices.created, invoices.failed), (49, 1), "{run:#?}");
+    assert_eq!(xero.records_in(TENANT, "Invoices").len(), 49);
+    let writes = xero
+        .stats()
+        .by_route
+        .get("POST /api.xro/2.0/Invoices")
+        .copied();
+    assert_eq!(writes, Some(1), "one call for the 50: {:?}", xero.stats());
+    let map = world
+        .idmaps("invoices")
+        .await
+        .into_iter()
+        .find(|m| m.hub_id.as_ref().is_some_and(|h| h.as_str() == bad))
+        .expect("the bad invoice's id-map");
+    let error = map.last_error.expect("its error");
+    assert!(error.contains("TaxType code 'BOGUS'"), "{error}");
+}
+
+#[tokio::test]
+async fn the_same_create_retried_with_its_idempotency_key_creates_one_invoice() {
+    let (world, xero) = xero().await;
+    let (_, _, invoice) = seed_sale(&world, "INV-5");
+    // The invoice write is committed, then its answer is lost (a 503): the client retries it
+    // with the same Idempotency-Key and Xero answers as the first time.
+    xero.fail_calls(emulators::CallFault::new(
+        "/Invoices",
+        emulators::FaultKind::AfterCommit {
+            then: Box::new(emulators::FaultKind::Status {
+                status: 503,
+                retry_after_secs: None,
+            }),
+        },
+        1,
+    ));
+
+    let run = world.sync().await;
+
+    assert_eq!(run.status, RunStatus::Success, "{run:#?}");
+    let invoices = xero.records_in(TENANT, "Invoices");
+    assert_eq!(invoices.len(), 1, "one invoice: {invoices:#?}");
+    let hub = hub_record(&world, "invoices", &invoice);
+    assert!(carries_xero_id(
+        &hub,
+        invoices[0]["InvoiceID"].as_str().unwrap()
+    ));
+    // Xero made the buyer a customer when the invoice arrived: one more run carries that.
+    world.sync().await;
     world.assert_agree().await;
 }

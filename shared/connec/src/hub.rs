@@ -186,6 +186,11 @@ fn batch_op(
     if write.hub_id.is_none() && !write.matching_fields.is_empty() {
         record["opts"] = json!({ "matching_fields": write.matching_fields });
     }
+    // The lines an app record holds are all its lines: an update replaces them (Connec! merges
+    // lines by id otherwise, and an app's lines carry no Connec! line ids).
+    if write.hub_id.is_some() && carries_lines(&record) {
+        record["opts"]["sparse"] = json!(false);
+    }
     let mut segments = vec!["api", "v2", group.as_str(), collection.as_str()];
     let method = match &write.hub_id {
         Some(id) => {
@@ -196,6 +201,13 @@ fn batch_op(
     };
     let url = api_path(&segments).map_err(|detail| RecordError::new(None, detail))?;
     Ok(json!({ "method": method, "url": url, "params": { collection.as_str(): record } }))
+}
+
+/// Whether a record's fields hold sub-collections Connec! merges by line id.
+fn carries_lines(record: &Value) -> bool {
+    ["lines", "payment_lines"]
+        .iter()
+        .any(|key| record.get(*key).is_some_and(Value::is_array))
 }
 
 fn batch_outcome(collection: &EntityName, result: &Value) -> Result<HubWriteOutcome, RecordError> {

@@ -625,6 +625,7 @@ mod app {
         AppWrite::Create {
             hub_id: HubId::new(hub_id),
             record: json!({ "properties": properties }),
+            attempt: 0,
         }
     }
 

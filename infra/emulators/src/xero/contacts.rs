@@ -139,7 +139,7 @@ pub(super) fn by_number(tx: &Tx<'_>, number: &str) -> Option<String> {
 }
 
 /// Marks a contact a customer (`ACCREC`) or supplier (`ACCPAY`) once it has such an
-/// invoice; a derived field: no new `UpdatedDateUTC`, no webhook.
+/// invoice: the contact is modified (new `UpdatedDateUTC`, a change event).
 pub(super) fn mark_party(tx: &mut Tx<'_>, contact_id: &str, invoice_type: &str) {
     let flag = match invoice_type {
         "ACCREC" => "IsCustomer",
@@ -154,5 +154,5 @@ pub(super) fn mark_party(tx: &mut Tx<'_>, contact_id: &str, invoice_type: &str) 
     }
     let mut body = rec.body.clone();
     body.insert(flag.into(), true.into());
-    tx.put(Kind::Contacts, contact_id, body, true);
+    tx.put(Kind::Contacts, contact_id, body, false);
 }

@@ -45,8 +45,9 @@
 //! - Taxes: the rates of a New Zealand organisation (`OUTPUT2`/`INPUT2` 15 %, the zero
 //!   rates); a line without `TaxType` is `NONE`. Accounts are not checked on lines; payments
 //!   need one of the two bank accounts (`090`, `091`).
-//! - `IsCustomer`/`IsSupplier` are set by invoices without changing the contact's
-//!   `UpdatedDateUTC` or sending a webhook.
+//! - `IsCustomer`/`IsSupplier` are set by a contact's first sales invoice or bill; the
+//!   contact counts as modified then (new `UpdatedDateUTC`, a CONTACT UPDATE webhook), an
+//!   assumption (Xero's documents do not say), so that a poll sees the flag change.
 //! - Error bodies other than validation errors are problem-style JSON
 //!   (`{Title, Status, Detail}`); messages Xero's files do not give are the emulator's own.
 //! - Webhooks are delivered whether or not an intent-to-receive check passed.

@@ -119,7 +119,7 @@ impl HubSpotConnector {
                     id: id.as_str().to_owned(),
                     props: properties_of(&record),
                 }),
-                AppWrite::Create { hub_id, record } => {
+                AppWrite::Create { hub_id, record, .. } => {
                     let mut props = properties_of(&record);
                     let key = hub_id.as_str().to_lowercase();
                     if let Some(first) = first_create.get(&key) {

@@ -56,6 +56,7 @@ fn create(hub: &str, properties: Value) -> AppWrite {
     AppWrite::Create {
         hub_id: HubId::new(hub),
         record: json!({ "properties": properties }),
+        attempt: 0,
     }
 }
 

@@ -21,7 +21,7 @@ use crate::contacts::{
     person_contact_of, person_digest, person_key,
 };
 use crate::http::text;
-use crate::write::{Prepared, Run, element_results};
+use crate::write::{Prepared, Run, element_results, key_source};
 
 /// Why an update giving a person contact an organization is refused.
 pub(crate) const PERSON_CONTACT_WITH_PARENT: &str = "this person is a Xero contact of its own, and Xero cannot make a contact the contact person of another: link the person to the company in Xero, or remove its organization in Connec!";
@@ -55,7 +55,11 @@ impl XeroConnector {
         let mut kinds = vec![AppWriteKind::Created; writes.len()];
         for (index, write) in writes.into_iter().enumerate() {
             let (id, record) = match write {
-                AppWrite::Create { hub_id, record } => {
+                AppWrite::Create {
+                    hub_id,
+                    record,
+                    attempt,
+                } => {
                     match text(&record, PARENT_ID).map(str::to_owned) {
                         Some(contact) => members.push(Member {
                             index,
@@ -69,7 +73,7 @@ impl XeroConnector {
                         None => match person_contact_of(&record) {
                             Ok(body) => standalone.push(Prepared {
                                 index,
-                                hub_id: Some(hub_id.to_string()),
+                                hub_id: Some(key_source(hub_id.as_str(), attempt)),
                                 id: None,
                                 body,
                             }),

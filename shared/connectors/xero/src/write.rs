@@ -72,6 +72,17 @@ pub fn idempotency_key(
     .to_owned()
 }
 
+/// What a create's idempotency key is derived from besides its content: its hub id, and the
+/// number of earlier creates Xero refused, so that a create retried after a refusal is not
+/// answered with the refusal again (Xero replays the first answer to a key for a day) while a
+/// create whose answer was lost is retried with the same key.
+pub(crate) fn key_source(hub_id: &str, attempt: u32) -> String {
+    match attempt {
+        0 => hub_id.to_owned(),
+        n => format!("{hub_id}#after-refusal-{n}"),
+    }
+}
+
 /// A record ready to send.
 pub(crate) struct Prepared {
     /// The write's position.
@@ -130,7 +141,11 @@ impl XeroConnector {
         items: &mut Option<Result<HashMap<String, String>, RecordError>>,
     ) -> Result<Result<Prepared, RecordError>, AppError> {
         let (hub_id, id, mut body) = match write {
-            AppWrite::Create { hub_id, record } => (Some(hub_id.to_string()), None, record),
+            AppWrite::Create {
+                hub_id,
+                record,
+                attempt,
+            } => (Some(key_source(hub_id.as_str(), attempt)), None, record),
             AppWrite::Update { id, record } => (None, Some(id.to_string()), record),
         };
         if !body.is_object() {

@@ -83,6 +83,7 @@ async fn a_refused_join_fails_the_writes_of_that_company_only() {
     let person = |parent: &str, email: &str| AppWrite::Create {
         hub_id: HubId::new(email),
         record: json!({ "FirstName": "P", "EmailAddress": email, "ParentContactID": parent }),
+        attempt: 0,
     };
     let results = xero
         .write(

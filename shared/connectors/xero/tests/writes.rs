@@ -32,6 +32,7 @@ async fn one_bad_record_in_a_batch_of_fifty_fails_alone() {
             .map(|i| AppWrite::Create {
                 hub_id: HubId::new(format!("hub-{i}")),
                 record: json!({ "Code": format!("C{i}"), "Name": format!("Item {i}") }),
+                attempt: 0,
             })
             .collect()
     };
@@ -95,6 +96,7 @@ async fn creates_and_updates_go_apart_and_a_404_update_is_not_found() {
                 AppWrite::Create {
                     hub_id: HubId::new("hub-1"),
                     record: json!({ "Name": "New Ltd", "Phones": { "MOBILE": { "PhoneNumber": "555" } } }),
+                    attempt: 0,
                 },
                 AppWrite::Update {
                     id: AppId::new("c-2"),
@@ -166,10 +168,12 @@ async fn person_writes_join_back_into_their_company_contact() {
                     hub_id: HubId::new("hub-ed"),
                     record: json!({ "FirstName": "Ed", "LastName": "Wu", "EmailAddress": "ed@acme.test",
                                     "ParentContactID": "c-1" }),
+                    attempt: 0,
                 },
                 AppWrite::Create {
                     hub_id: HubId::new("hub-ann"),
                     record: json!({ "FirstName": "Ann", "LastName": "Lee", "EmailAddress": "ann@example.test" }),
+                    attempt: 0,
                 },
             ],
         )
@@ -295,10 +299,12 @@ async fn invoice_lines_name_their_items_by_code() {
                 AppWrite::Create {
                     hub_id: HubId::new("inv-1"),
                     record: invoice("item-1"),
+                    attempt: 0,
                 },
                 AppWrite::Create {
                     hub_id: HubId::new("inv-2"),
                     record: invoice("item-unknown"),
+                    attempt: 0,
                 },
             ],
         )
@@ -370,6 +376,7 @@ async fn payments_are_put_with_the_bank_account_and_never_updated() {
                 AppWrite::Create {
                     hub_id: HubId::new("pay-1"),
                     record: json!({ "Amount": 25.5, "Invoice": { "InvoiceID": "inv-1" } }),
+                    attempt: 0,
                 },
                 AppWrite::Update {
                     id: AppId::new("p-0"),
@@ -378,6 +385,7 @@ async fn payments_are_put_with_the_bank_account_and_never_updated() {
                 AppWrite::Create {
                     hub_id: HubId::new("pay-2"),
                     record: json!({ "Amount": 25.5, "Invoice": { "InvoiceID": "inv-1" } }),
+                    attempt: 0,
                 },
             ],
         )

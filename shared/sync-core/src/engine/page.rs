@@ -51,6 +51,11 @@ impl Phase<'_> {
             .filter(|(_, p)| p.reason == PendingReason::Deferred && p.error == LOST_CREATE)
             .map(|(key, _)| key.clone())
             .collect();
+        work.refusals = parked
+            .iter()
+            .filter(|(_, p)| p.reason == PendingReason::Failed)
+            .map(|(key, p)| (key.clone(), p.attempts))
+            .collect();
         let outcome = self
             .page_steps(direction, records, missing, &mut work)
             .await;

@@ -31,6 +31,9 @@ pub(crate) struct PageWork {
     pub conflicts: Vec<ConflictNote>,
     /// Records that already waited a run for a lost create to show up (see [`LOST_CREATE`]).
     pub waited: std::collections::HashSet<RetryKey>,
+    /// Parked records the other side refused, and how many runs tried them: their creates
+    /// say so ([`AppWrite::Create::attempt`](crate::ports::AppWrite::Create)).
+    pub refusals: HashMap<RetryKey, u32>,
 }
 
 /// Why a record whose create lost its answer waits one run before it is created again.

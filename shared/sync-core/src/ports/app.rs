@@ -55,6 +55,12 @@ pub enum AppWrite {
         hub_id: HubId,
         /// Mapped record.
         record: Value,
+        /// How many earlier creates of this record the app refused (0 the first time). A
+        /// connector deriving an idempotency key from the content includes it: a create whose
+        /// answer was lost is retried with the same key (the app answers as the first time,
+        /// creating nothing new), while a create retried after a refusal gets a new key (else
+        /// the app would answer with the refusal again).
+        attempt: u32,
     },
     /// An update of an existing record (linked, or matched and free).
     Update {

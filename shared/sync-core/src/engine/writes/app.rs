@@ -68,6 +68,7 @@ impl Phase<'_> {
                 None => AppWrite::Create {
                     hub_id: push.hub_id.clone(),
                     record: push.record.clone(),
+                    attempt: work.refusals.get(&push.retry).copied().unwrap_or(0),
                 },
             })
             .collect();

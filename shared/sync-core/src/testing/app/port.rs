@@ -211,7 +211,7 @@ impl AppConnector for FakeApp {
                 continue;
             }
             outcomes[i] = Some(match write {
-                AppWrite::Create { hub_id, record } => {
+                AppWrite::Create { hub_id, record, .. } => {
                     state.create(&self.clock, entity, hub_id, record)
                 }
                 AppWrite::Update { id, record } => state.update(&self.clock, entity, id, record),
