@@ -40,6 +40,8 @@ pub struct World {
     pub app: Arc<dyn AppUnderTest>,
     /// The organization.
     pub org: OrgId,
+    /// How the engine was wired.
+    pub tuning: Tuning,
     _dir: tempfile::TempDir,
 }
 
@@ -105,22 +107,23 @@ impl World {
             },
             ..emulators::XeroConfig::default()
         };
-        Self::on_xero_with(config, WorldOptions::default()).await.0
+        Self::on_xero_with(config, WorldOptions::default(), 100)
+            .await
+            .0
     }
 
-    /// A world on Xero's emulator configured so, and the emulator (to seed, change and fault).
+    /// A world on Xero's emulator configured so, read `page_size` records a page, and the
+    /// emulator (to seed, change and fault).
     pub async fn on_xero_with(
         config: emulators::XeroConfig,
         options: WorldOptions,
+        page_size: usize,
     ) -> (Self, emulators::XeroEmulator) {
         let emulator = emulators::XeroEmulator::new(config);
         let server = emulator.start().await.expect("xero emulator starts");
-        let app = Arc::new(XeroUnderTest::new(
-            emulator.clone(),
-            server.base_url.clone(),
-            Some(server),
-        ));
-        (Self::with_app(app, options).await, emulator)
+        let mut app = XeroUnderTest::new(emulator.clone(), server.base_url.clone(), Some(server));
+        app.page_size = page_size;
+        (Self::with_app(Arc::new(app), options).await, emulator)
     }
 
     /// A world on another app under test (its emulator already running), Connec! beside it.
@@ -158,8 +161,23 @@ impl World {
             connector,
             app,
             org: org.id,
+            tuning: tuning.clone(),
             _dir: dir,
         }
+    }
+
+    /// An engine as a new process would build it (the same store and endpoints, a new
+    /// provider: its own call budgets, caches and connections).
+    pub fn restarted(&self) -> SyncEngine {
+        let provider = self.app.provider(&self.tuning);
+        wiring::build_static(
+            self.store.clone(),
+            &self.emulators.hub(),
+            &self.tuning,
+            provider.as_ref(),
+        )
+        .expect("engine wires")
+        .engine
     }
 
     /// Runs one sync and returns its record; panics if the run could not start.

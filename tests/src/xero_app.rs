@@ -21,7 +21,8 @@ pub struct XeroUnderTest {
     pub base_url: String,
     /// The tenant linked.
     pub tenant: String,
-    token: String,
+    /// Records per page the provider reads (Xero's 100 by default).
+    pub page_size: usize,
     _server: Option<emulators::RunningServer>,
 }
 
@@ -34,12 +35,11 @@ impl XeroUnderTest {
         server: Option<emulators::RunningServer>,
     ) -> Self {
         let tenant = emulators::xero::DEMO_TENANT_ID.to_owned();
-        let token = emulator.grant(&[&tenant]).access_token;
         Self {
             emulator,
             base_url,
             tenant,
-            token,
+            page_size: 100,
             _server: server,
         }
     }
@@ -170,14 +170,17 @@ impl AppUnderTest for XeroUnderTest {
     }
 
     fn provider(&self, tuning: &Tuning) -> Arc<dyn AppProvider> {
+        // A token of its own for each provider built, as a process would hold a fresh one.
+        let token = self.emulator.grant(&[&self.tenant]).access_token;
         let mut settings = xero::XeroSettings::fixed_token(
             &format!("{}/api.xro/2.0", self.base_url),
-            &self.token,
+            &token,
             &self.tenant,
         );
         settings.connections_url = format!("{}/connections", self.base_url);
         settings.payment_account_code = Some("090".into());
         settings.overlap_seconds = 1;
+        settings.page_size = self.page_size;
         Arc::new(
             xero::XeroProvider::new(settings, &tuning.build_context("http://127.0.0.1"))
                 .expect("provider builds"),

@@ -18,7 +18,7 @@ async fn xero() -> (World, XeroEmulator) {
         },
         ..XeroConfig::default()
     };
-    World::on_xero_with(config, WorldOptions::default()).await
+    World::on_xero_with(config, WorldOptions::default(), 100).await
 }
 
 /// A run's non-zero counts, errors and the id-maps' errors, for failure messages.
@@ -466,4 +466,71 @@ async fn the_same_create_retried_with_its_idempotency_key_creates_one_invoice() 
     // Xero made the buyer a customer when the invoice arrived: one more run carries that.
     world.sync().await;
     world.assert_agree().await;
+}
+
+#[tokio::test]
+async fn a_429_is_honoured_and_a_used_up_day_ends_the_run_partial_until_the_next_day() {
+    let config = XeroConfig {
+        limits: emulators::XeroLimits {
+            per_minute: 100_000,
+            per_day: 3,
+            ..emulators::XeroLimits::default()
+        },
+        ..XeroConfig::default()
+    };
+    let (world, xero) = World::on_xero_with(config, WorldOptions::default(), 2).await;
+    for n in 0..7 {
+        xero.seed_in(TENANT, "Contacts", json!({ "Name": format!("Firm {n}") }));
+    }
+    // A minute's 429 first: waited out as Retry-After says, then the call goes through.
+    xero.fail_calls(emulators::CallFault::new(
+        "/Contacts",
+        emulators::FaultKind::Status {
+            status: 429,
+            retry_after_secs: Some(1),
+        },
+        1,
+    ));
+
+    let first = world.sync().await;
+
+    // Three calls a day: three pages of two contacts (the 429 is not counted), then the day
+    // is over: the fourth page waits.
+    assert_eq!(first.status, RunStatus::Partial, "{first:#?}");
+    assert!(
+        first.quota_exhausted && first.errors.is_empty(),
+        "{first:#?}"
+    );
+    assert_eq!(
+        world.hub("organizations").len(),
+        6,
+        "three pages of two travelled"
+    );
+    let calls = xero.stats().reads + xero.stats().writes;
+
+    // The same process does not spin: the next run stops at once, without calling Xero.
+    let again = world.sync().await;
+    assert!(again.quota_exhausted, "{again:#?}");
+    assert_eq!(
+        xero.stats().reads + xero.stats().writes,
+        calls,
+        "no call made"
+    );
+
+    // A day later (a new process), the run resumes from its checkpoint: the fourth page, not
+    // the first (and the new day's three calls run out further on).
+    xero.advance(std::time::Duration::from_secs(24 * 3600 + 60));
+    let next_day = world
+        .restarted()
+        .sync(&world.org, Default::default())
+        .await
+        .expect("runs");
+    assert!(
+        next_day.errors.is_empty(),
+        "{}",
+        explain(&world, &next_day).await
+    );
+    assert_eq!(world.hub("organizations").len(), 7);
+    let created = counts(&next_day, "organizations", Direction::ToHub).created;
+    assert_eq!(created, 1, "resumed at the fourth page: {next_day:#?}");
 }
