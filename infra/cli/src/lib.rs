@@ -4,6 +4,7 @@
 //! arguments and calls into these modules.
 
 pub mod bench;
+pub mod compare;
 pub mod config;
 pub mod demo;
 pub mod lease;
