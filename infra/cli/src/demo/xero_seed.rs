@@ -23,6 +23,9 @@ pub(super) const BAD_TAX: &str = "GST-BOGUS";
 /// The item code Xero refuses once (an injected fault: the deferred line's item).
 pub(super) const FLAKY_ITEM: &str = "GIZMO";
 
+/// One change between the syncs.
+type Change<'a, 's> = fn(&'s Sides<'a>) -> Result<(), String>;
+
 /// Both emulators and the tenant the demo writes to.
 pub(super) struct Sides<'a> {
     /// Connec!.
@@ -154,8 +157,35 @@ impl Sides<'_> {
     }
 
     /// Between the syncs: the invalid invoice fixed in Connec!, an invoice voided in Xero, a
-    /// payment on each side.
-    pub(super) fn change(&self) -> Result<(), String> {
+    /// payment on each side. One line per change: what was done, or why it could not be.
+    pub(super) fn change(&self) -> Vec<String> {
+        let changes: [(&str, Change<'_, '_>); 4] = [
+            (
+                "the tax code of INV-C-003 fixed in Connec! (OUTPUT2)",
+                Self::fix_invalid,
+            ),
+            ("INV-X-001 voided in Xero", Self::void_in_xero),
+            ("INV-C-001 paid 20.00 in Xero", Self::pay_in_xero),
+            ("INV-X-002 paid 100.00 in Connec!", Self::pay_in_connec),
+        ];
+        changes
+            .iter()
+            .map(|(what, change)| match change(self) {
+                Ok(()) => format!("  {what}"),
+                Err(why) => format!("  NOT done: {what}: {why}"),
+            })
+            .collect()
+    }
+
+    fn try_app(&self, collection: &str, record: Value) -> Result<Value, String> {
+        self.xero
+            .try_seed_in(self.tenant, collection, vec![record])
+            .map_err(|e| format!("Xero refused it: {e}"))?
+            .pop()
+            .ok_or_else(|| "Xero returned nothing".into())
+    }
+
+    fn fix_invalid(&self) -> Result<(), String> {
         let invalid = self
             .hub_find("invoices", "/transaction_number", INVALID)
             .ok_or_else(|| format!("{INVALID} is not in Connec!"))?;
@@ -163,35 +193,41 @@ impl Sides<'_> {
         if let Some(line) = lines.get_mut(0) {
             line["tax_code"] = json!("OUTPUT2");
         }
-        let id = record::hub_id(&invalid).ok_or("the invoice has an id")?;
+        let id = record::hub_id(&invalid).ok_or("the invoice has no id")?;
         self.connec
-            .update(GROUP, "invoices", id.as_str(), json!({ "lines": lines }));
+            .update(GROUP, "invoices", id.as_str(), json!({ "lines": lines }))
+            .map(|_| ())
+            .ok_or_else(|| "Connec! refused the update".into())
+    }
 
+    fn void_in_xero(&self) -> Result<(), String> {
         let voided = self
             .app_find("Invoices", "/InvoiceNumber", VOIDED)
             .ok_or_else(|| format!("{VOIDED} is not in Xero"))?;
-        self.app(
+        self.try_app(
             "Invoices",
             json!({ "InvoiceID": voided["InvoiceID"], "Status": "VOIDED" }),
-        );
+        )
+        .map(|_| ())
+    }
 
+    fn pay_in_xero(&self) -> Result<(), String> {
         let paid = self
             .app_find("Invoices", "/InvoiceNumber", PAID_IN_XERO)
-            .ok_or_else(|| {
-                format!(
-                    "{PAID_IN_XERO} did not reach Xero in the first sync: it cannot be paid there"
-                )
-            })?;
-        self.app(
+            .ok_or_else(|| format!("{PAID_IN_XERO} did not reach Xero in the first sync"))?;
+        self.try_app(
             "Payments",
             json!({ "Invoice": { "InvoiceID": paid["InvoiceID"] }, "Account": { "Code": "090" },
                     "Amount": 20.0, "Date": "2026-12-01", "Reference": "Card 4242" }),
-        );
+        )
+        .map(|_| ())
+    }
 
+    fn pay_in_connec(&self) -> Result<(), String> {
         let to_pay = self
             .hub_find("invoices", "/transaction_number", PAID_IN_CONNEC)
             .ok_or_else(|| format!("{PAID_IN_CONNEC} did not reach Connec! in the first sync"))?;
-        let to_pay = record::hub_id(&to_pay).ok_or("the invoice has an id")?;
+        let to_pay = record::hub_id(&to_pay).ok_or("the invoice has no id")?;
         self.hub(
             "payments",
             json!({ "transaction_date": "2026-12-02T00:00:00Z", "payment_reference": "Transfer 77",
