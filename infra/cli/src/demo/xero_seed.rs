@@ -108,8 +108,7 @@ impl Sides<'_> {
         // Connec!: an organization with a person, and its invoices.
         let acme = self.hub(
             "organizations",
-            json!({ "name": "Acme Corp", "email": { "address": "billing@acme.example" },
-                    "is_customer": true }),
+            json!({ "name": "Acme Corp", "email": { "address": "billing@acme.example" } }),
         );
         self.hub(
             "people",
