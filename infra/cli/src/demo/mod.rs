@@ -126,6 +126,9 @@ pub enum DemoError {
     /// Store.
     #[error(transparent)]
     Store(#[from] sync_core::error::StoreError),
+    /// The demo cannot be set up, or cannot read its records back.
+    #[error("{0}")]
+    Demo(String),
 }
 
 /// Runs the demo on `store`, printing as it goes through `say`.

@@ -99,12 +99,8 @@ pub async fn run(
         "payment_account_code": "090",
         "overlap_seconds": 1,
     });
-    let factory = connectors::factory(PROVIDER_ID).ok_or_else(|| {
-        WiringError::from(connector_sdk::ProviderError::Settings {
-            provider: PROVIDER_ID.into(),
-            detail: "this build has no Xero connector".into(),
-        })
-    })?;
+    let factory = connectors::factory(PROVIDER_ID)
+        .ok_or_else(|| DemoError::Demo("this build has no Xero connector".into()))?;
     let provider = factory
         .build(settings, &tuning.build_context("http://127.0.0.1"))
         .map_err(WiringError::from)?;
@@ -132,7 +128,8 @@ pub async fn run(
     );
 
     let first = sync(store.as_ref(), &engine, &org.id).await?;
-    let mut report = run_summary("First sync", &first);
+    let mut report = String::new();
+    let mut section = run_summary("First sync", &first);
     // Deferred: an invoice was deferred, and it is the one whose item Xero refused (not in
     // Xero yet). Failed alone: the other Connec! invoices reached Xero in the same run.
     let deferred = first.counts.iter().any(|(key, c)| {
@@ -149,8 +146,8 @@ pub async fn run(
         invalid_error: invalid_error.clone(),
         others_travelled,
     };
-    report.push_str(&failed_records(store.as_ref(), &org.id).await?);
-    report.push_str(&format!(
+    section.push_str(&failed_records(store.as_ref(), &org.id).await?);
+    section.push_str(&format!(
         "  {DEFERRED}: {}\n  {INVALID}: {}\n",
         if deferred {
             format!("deferred (its line's item {FLAKY_ITEM} is not in Xero yet)")
@@ -163,28 +160,25 @@ pub async fn run(
         ),
     ));
 
+    emit(&mut report, say, section);
+
     // Xero's and Connec!'s clocks must move past the first sync's watermarks.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    report.push_str("\nChanged between the syncs:\n");
+    let mut section = String::from("Changed between the syncs:\n");
     for line in sides.change() {
-        report.push_str(&line);
-        report.push('\n');
+        section.push_str(&line);
+        section.push('\n');
     }
-    report.push('\n');
+    emit(&mut report, say, section);
     tokio::time::sleep(Duration::from_millis(5)).await;
 
     let second = sync(store.as_ref(), &engine, &org.id).await?;
-    report.push_str(&run_summary("Incremental sync", &second));
-    report.push_str(&failed_records(store.as_ref(), &org.id).await?);
+    let mut section = run_summary("Incremental sync", &second);
+    section.push_str(&failed_records(store.as_ref(), &org.id).await?);
+    emit(&mut report, say, section);
 
-    let snapshot = Snapshot::take(&sides, connector.as_ref()).map_err(|detail| {
-        WiringError::from(connector_sdk::ProviderError::Settings {
-            provider: PROVIDER_ID.into(),
-            detail,
-        })
-    })?;
-    report.push('\n');
-    report.push_str(&final_state(&snapshot));
+    let snapshot = Snapshot::take(&sides, connector.as_ref()).map_err(DemoError::Demo)?;
+    let mut section = final_state(&snapshot);
     let disagreements = wiring::compare_sides(
         store.as_ref(),
         &org.id,
@@ -194,23 +188,23 @@ pub async fn run(
     )
     .await?;
     let checks = checks(&snapshot, &first_sync);
-    report.push_str("\nSteps\n");
+    section.push_str("\nSteps\n");
     for c in &checks {
-        report.push_str(&format!(
+        section.push_str(&format!(
             "  [{}] {}\n",
             if c.ok { "ok" } else { "FAILED" },
             c.step
         ));
     }
     if disagreements.is_empty() {
-        report.push_str("\nConnec! and Xero agree on every synced record.\n");
+        section.push_str("\nConnec! and Xero agree on every synced record.\n");
     } else {
-        report.push_str("\nConnec! and Xero DISAGREE:\n");
+        section.push_str("\nConnec! and Xero DISAGREE:\n");
         for d in &disagreements {
-            report.push_str(&format!("  {}: {}\n", d.entity, d.detail));
+            section.push_str(&format!("  {}: {}\n", d.entity, d.detail));
         }
     }
-    say(&report);
+    emit(&mut report, say, section);
     connec_server.shutdown().await;
     xero_server.shutdown().await;
     Ok(XeroOutcome {
@@ -220,6 +214,13 @@ pub async fn run(
         disagreements,
         report,
     })
+}
+
+/// Prints a section of the report as soon as it is known, and keeps it.
+fn emit(report: &mut String, say: &mut dyn FnMut(&str), section: String) {
+    say(&section);
+    report.push_str(&section);
+    report.push('\n');
 }
 
 /// The last error of the invalid invoice's id-map (the message Xero gave).
