@@ -122,11 +122,11 @@ pub(super) fn final_state(s: &Snapshot) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "    {:<10} {:<14} {:<10} total {:>7}  items: {}",
+            "    {:<10} {:<14} {:<10} net {:>7}  items: {}",
             text(i, "/transaction_number"),
             s.hub_name("organizations", hub_ref(i.get("organization_id")), "/name"),
             text(i, "/status"),
-            text(i, "/amount/total_amount"),
+            money(i.pointer("/amount/net_amount")),
             lines.join(", ")
         );
     }
@@ -135,10 +135,10 @@ pub(super) fn final_state(s: &Snapshot) -> String {
         let _ = writeln!(
             out,
             "  Connec! payment {:>7} of {}",
-            match p.get("amount") {
-                Some(Value::Object(_)) => text(p, "/amount/total_amount"),
-                _ => text(p, "/amount"),
-            },
+            money(
+                p.pointer("/amount/total_amount")
+                    .or_else(|| p.get("amount"))
+            ),
             s.hub_name("invoices", invoice, "/transaction_number")
         );
     }
@@ -168,11 +168,11 @@ pub(super) fn final_state(s: &Snapshot) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "    {:<10} {:<14} {:<10} total {:>7}  items: {}",
+            "    {:<10} {:<14} {:<10} net {:>7}  items: {}",
             text(i, "/InvoiceNumber"),
             text(i, "/Contact/Name"),
             text(i, "/Status"),
-            text(i, "/Total"),
+            money(i.get("SubTotal")),
             lines.join(", ")
         );
     }
@@ -180,11 +180,18 @@ pub(super) fn final_state(s: &Snapshot) -> String {
         let _ = writeln!(
             out,
             "  Xero payment {:>7} of {}",
-            text(p, "/Amount"),
+            money(p.get("Amount")),
             text(p, "/Invoice/InvoiceNumber")
         );
     }
     out
+}
+
+/// An amount with 2 decimals, or `-`.
+fn money(value: Option<&Value>) -> String {
+    value
+        .and_then(Value::as_f64)
+        .map_or_else(|| "-".into(), |v| format!("{v:.2}"))
 }
 
 fn lines_of<'a>(record: &'a Value, key: &str) -> &'a [Value] {
