@@ -19,6 +19,7 @@ use crate::report::run_summary;
 
 mod hubspot;
 pub mod xero;
+mod xero_checks;
 mod xero_seed;
 mod xero_view;
 

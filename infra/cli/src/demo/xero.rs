@@ -19,13 +19,14 @@ use serde_json::json;
 use sync_core::domain::{EntityName, OrgId, Run};
 use sync_core::ports::SyncStore;
 
+use super::xero_checks::{FirstSync, checks};
 use super::xero_seed::{BAD_TAX, DEFERRED, FLAKY_ITEM, INVALID, PAID_IN_XERO, Sides};
-use super::xero_view::{FirstSync, Snapshot, checks, final_state};
+use super::xero_view::{Snapshot, final_state};
 use super::{DemoError, GROUP, sync};
 use crate::report::run_summary;
 use crate::wiring::{self, Disagreement, HubEndpoint, Stack, Tuning, WiringError};
 
-pub use super::xero_view::Check;
+pub use super::xero_checks::Check;
 
 /// The Xero connector's id (the CLI reaches connectors through `connectors`, by id).
 const PROVIDER_ID: &str = "xero";

@@ -230,7 +230,6 @@ impl Sides<'_> {
         self.hub(
             "payments",
             json!({ "transaction_date": "2026-12-02T00:00:00Z", "payment_reference": "Transfer 77",
-                    "amount": 100.0,
                     "lines": [{ "amount": 100.0,
                                 "linked_transactions": [{ "id": to_pay.as_str(), "class": "Invoice" }] }] }),
         );
