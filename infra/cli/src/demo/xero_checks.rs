@@ -50,12 +50,12 @@ pub(super) fn checks(s: &Snapshot, first: &FirstSync) -> Vec<Check> {
     let acme = s.app_by("companies", "/Name", "Acme Corp");
     let ann = s
         .app_by("persons", "/EmailAddress", "ann@acme.example")
-        .is_some_and(|p| acme.is_some() && p["ParentContactID"] == acme.unwrap()["ContactID"]);
+        .is_some_and(|p| acme.is_some_and(|a| p["ParentContactID"] == a["ContactID"]));
     check(
         "complex contact Connec! -> Xero: 'Acme Corp' and Ann Lee are 1 Xero contact with Ann as its contact person".into(),
         ann,
     );
-    let count = |codes: Vec<String>, code: &str| codes.iter().filter(|c| *c == code).count();
+    let count = |codes: &[String], code: &str| codes.iter().filter(|c| *c == code).count();
     let hub_codes: Vec<String> = s
         .hub("items")
         .iter()
@@ -64,7 +64,7 @@ pub(super) fn checks(s: &Snapshot, first: &FirstSync) -> Vec<Check> {
     let app_codes: Vec<String> = s.app("items").iter().map(|i| text(i, "/Code")).collect();
     let all = ["WIDGET", "CONSULT", "GADGET", FLAKY_ITEM]
         .iter()
-        .all(|c| count(hub_codes.clone(), c) == 1 && count(app_codes.clone(), c) == 1);
+        .all(|c| count(&hub_codes, c) == 1 && count(&app_codes, c) == 1);
     check(
         "items both ways: WIDGET merged on its code, CONSULT to Connec!, GADGET and GIZMO to Xero, once each".into(),
         all,
