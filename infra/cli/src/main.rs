@@ -1,6 +1,5 @@
 //! `connector`: run the two-way sync locally on the embedded backend.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,6 +18,7 @@ use sync_core::ports::SyncStore;
 
 mod chaos;
 mod configured;
+mod emulate;
 
 #[derive(Parser)]
 #[command(
@@ -36,13 +36,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start both emulators in-process, seed them, sync twice and show the result.
+    /// Start the emulators of Connec! and an app in-process, seed them, sync twice and show the
+    /// result.
     Demo {
+        /// The app: hubspot (contacts and companies) or xero (contacts, items, invoices and
+        /// payments).
+        #[arg(default_value = "hubspot")]
+        app: String,
         /// Keep the embedded database here (default: a temporary file).
         #[arg(long)]
         database: Option<PathBuf>,
     },
-    /// Run the Connec! and HubSpot emulators on loopback until interrupted.
+    /// Run the Connec!, HubSpot and Xero emulators on loopback until interrupted.
     Emulate {
         /// Connec! emulator port.
         #[arg(long, default_value_t = 8081)]
@@ -50,6 +55,9 @@ enum Command {
         /// HubSpot emulator port.
         #[arg(long, default_value_t = 8082)]
         hubspot_port: u16,
+        /// Xero emulator port (the Accounting API under /api.xro/2.0).
+        #[arg(long, default_value_t = 8083)]
+        xero_port: u16,
         /// Send Connec! notifications here (e.g. http://127.0.0.1:8080/webhooks/connec/default),
         /// with HTTP Basic demo-id:demo-key.
         #[arg(long)]
@@ -205,26 +213,38 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::Demo { database } => {
+        Command::Demo { app, database } => {
+            if !demo::APPS.contains(&app.as_str()) {
+                return Err(format!(
+                    "unknown app `{app}`: the demo runs on {}",
+                    demo::APPS.join(", ")
+                ));
+            }
             let (_dir, path) = database_path(database)?;
             let store = open_store(&path)?;
-            let outcome = demo::run(store, &mut |line| println!("{line}"))
-                .await
-                .map_err(|e| e.to_string())?;
+            let say = &mut |line: &str| println!("{line}");
+            let succeeded = if app == "xero" {
+                demo::xero::run(store, say)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .succeeded()
+            } else {
+                let outcome = demo::run(store, say).await.map_err(|e| e.to_string())?;
+                outcome.disagreements.is_empty() && outcome.second.errors.is_empty()
+            };
             println!("(id-maps and runs are in {})", path.display());
-            Ok(
-                if outcome.disagreements.is_empty() && outcome.second.errors.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                },
-            )
+            Ok(if succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Emulate {
             connec_port,
             hubspot_port,
+            xero_port,
             notify,
-        } => emulate(connec_port, hubspot_port, notify).await,
+        } => emulate::command(connec_port, hubspot_port, xero_port, notify).await,
         Command::Sync { config, full } => configured::sync(&config, full).await,
         Command::Status { config } => configured::status(&config).await,
         Command::Idmaps {
@@ -388,50 +408,4 @@ fn open_store(path: &Path) -> Result<Arc<dyn SyncStore>, String> {
     EmbeddedStore::open(path)
         .map(|s| Arc::new(s) as Arc<dyn SyncStore>)
         .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
-}
-
-async fn emulate(
-    connec_port: u16,
-    hubspot_port: u16,
-    notify: Option<String>,
-) -> Result<ExitCode, String> {
-    let connec = emulators::ConnecEmulator::new(emulators::ConnecConfig::default());
-    // The HubSpot app `connector serve` links through: demo-client-id / demo-client-secret, app 424242.
-    let hubspot = emulators::HubSpotEmulator::new(emulators::HubSpotConfig {
-        oauth: Some(emulators::OAuthApp::default()),
-        ..emulators::HubSpotConfig::default()
-    });
-    if let Some(url) = notify {
-        connec.subscribe(emulators::NotificationSubscriber {
-            url,
-            api_id: "demo-id".into(),
-            api_key: "demo-key".into(),
-            groups: None,
-        });
-    }
-    let bind = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    let connec_server = connec.start_on(bind(connec_port)).await.map_err(|e| {
-        format!(
-            "cannot listen on port {connec_port} for Connec!: {e} (pick another with --connec-port)"
-        )
-    })?;
-    let hubspot_server = hubspot
-        .start_on(bind(hubspot_port))
-        .await
-        .map_err(|e| format!("cannot listen on port {hubspot_port} for HubSpot: {e} (pick another with --hubspot-port)"))?;
-    println!(
-        "Connec! emulator: {} (Basic demo-id:demo-key, group e.g. cld-demo)",
-        connec_server.base_url
-    );
-    println!(
-        "HubSpot emulator: {} (Bearer demo-token, portal 62515)",
-        hubspot_server.base_url
-    );
-    println!(
-        "Seed with POST /_emulator/seed/...; inspect with GET /_emulator/state. Ctrl-C stops."
-    );
-    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
-    connec_server.shutdown().await;
-    hubspot_server.shutdown().await;
-    Ok(ExitCode::SUCCESS)
 }
