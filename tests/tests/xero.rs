@@ -314,6 +314,10 @@ async fn an_invoice_whose_item_is_not_yet_mapped_waits_and_completes_next_run_wi
         &hub_invoice,
         sent["InvoiceID"].as_str().unwrap()
     ));
+    // Xero's answer, read back, names the same item: Connec!'s line keeps its item.
+    assert_eq!(line["Item"]["ItemID"], chair["ItemID"], "{line}");
+    let hub_line = &hub_invoice["lines"][0];
+    assert!(refers_to(&hub_line["item_id"], &item), "{hub_invoice}");
     // Xero made the buyer a customer when the invoice arrived: that travels, then nothing.
     let third = world.sync().await;
     assert_eq!(

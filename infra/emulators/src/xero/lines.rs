@@ -2,7 +2,7 @@
 //! amounts, the tax rates of a New Zealand organisation), item codes resolved against the
 //! organisation's items, and the invoice's `SubTotal`, `TotalTax` and `Total`.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::fields::{money, new_id, number, quantity, text};
 use super::items::find_code;
@@ -77,8 +77,15 @@ pub(super) fn lines(
             l.insert("LineItemID".into(), new_id().into());
         }
         if let Some(code) = text(line, "ItemCode") {
-            match find_code(tx, code, None).and_then(|id| tx.get(Kind::Items, &id)) {
-                Some(item) => fill_from_item(&mut l, &item.body, invoice_type),
+            match find_code(tx, code, None).and_then(|id| Some((tx.get(Kind::Items, &id)?, id))) {
+                Some((item, id)) => {
+                    fill_from_item(&mut l, &item.body, invoice_type);
+                    // As Xero answers: the line names its item by id too (`LineItemItem`).
+                    l.insert(
+                        "Item".into(),
+                        json!({ "ItemID": id, "Code": code, "Name": item.body.get("Name") }),
+                    );
+                }
                 None => errors.push(format!("Item code '{code}' is not valid.")),
             }
         }

@@ -83,6 +83,8 @@ fn organizations_round_trip() {
                 "billing": { "line1": "1 Main St", "city": "Palo Alto", "country": "US" },
                 "shipping": { "city": "Anchorage" },
             },
+            "is_customer": true,
+            "is_supplier": false,
             "status": "ACTIVE",
         }),
         json!({
@@ -96,10 +98,13 @@ fn organizations_round_trip() {
                 "POBOX": { "AddressLine1": "1 Main St", "City": "Palo Alto", "Country": "US" },
                 "STREET": { "City": "Anchorage" },
             },
+            "IsCustomer": true,
+            "IsSupplier": false,
             "ContactStatus": "ACTIVE",
         }),
     );
-    // Xero's own flags only travel to Connec!, and an archived contact is INACTIVE.
+    // Xero's own flags travel to Connec! (Xero ignores them on writes; absent in Connec! they
+    // are false, so both sides hash alike), and an archived contact is INACTIVE.
     let connector = connector();
     let mapping = &pair(&connector, "organizations").mapping;
     let hub = mapping
@@ -112,7 +117,10 @@ fn organizations_round_trip() {
     let app = mapping
         .to_app(&json!({ "name": "A", "is_customer": true, "status": "INACTIVE" }))
         .unwrap();
-    assert_eq!(app, json!({ "Name": "A", "ContactStatus": "ARCHIVED" }));
+    assert_eq!(
+        app,
+        json!({ "Name": "A", "IsCustomer": true, "IsSupplier": false, "ContactStatus": "ARCHIVED" })
+    );
 }
 
 #[test]
@@ -170,7 +178,6 @@ fn invoices_round_trip() {
             "status": "AUTHORISED",
             "organization_id": "c-1",
             "lines": [{
-                "id": "li-1",
                 "description": "Widgets",
                 "quantity": 3.0,
                 "unit_price": { "net_amount": 10.5 },
@@ -188,7 +195,6 @@ fn invoices_round_trip() {
             "Status": "AUTHORISED",
             "Contact": { "ContactID": "c-1" },
             "LineItems": [{
-                "LineItemID": "li-1",
                 "Description": "Widgets",
                 "Quantity": 3.0,
                 "UnitAmount": 10.5,
@@ -255,15 +261,17 @@ fn payments_round_trip() {
     round_trips(
         "payments",
         json!({
-            "amount": 25.5,
+            "amount": { "total_amount": 25.5 },
             "transaction_date": "2024-05-02T00:00:00Z",
             "payment_reference": "Cheque 12",
-            "lines": [{ "linked_transactions": [{ "id": "inv-1" }] }],
+            "status": "ACTIVE",
+            "lines": [{ "amount": 25.5, "linked_transactions": [{ "id": "inv-1" }] }],
         }),
         json!({
             "Amount": 25.5,
             "Date": "/Date(1714608000000+0000)/",
             "Reference": "Cheque 12",
+            "Status": "AUTHORISED",
             "Invoice": { "InvoiceID": "inv-1" },
         }),
     );
@@ -273,9 +281,9 @@ fn payments_round_trip() {
         mapping.to_hub(&json!({ "Status": "DELETED" })).unwrap(),
         json!({ "status": "INACTIVE" })
     );
-    // Status is Xero's: never written.
+    // A payment born in Connec! without a status is an authorised one.
     assert_eq!(
-        mapping.to_app(&json!({ "status": "INACTIVE" })).unwrap(),
-        json!({})
+        mapping.to_app(&json!({ "amount": { "total_amount": 5 } })).unwrap(),
+        json!({ "Amount": 5, "Status": "AUTHORISED" })
     );
 }
