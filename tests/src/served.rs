@@ -1,19 +1,26 @@
-//! `connector serve`'s runtime on loopback, with both emulators (HubSpot with an OAuth app),
-//! and a client that links a group the way a person's browser does: launch token, session
-//! cookie, confirmation, consent, callback with the browser-binding cookie.
+//! `connector serve`'s runtime on loopback, with the emulators (HubSpot and Xero, each with an
+//! OAuth app; [`serve`] serves HubSpot, [`serve_xero`] Xero), and a client that links a group
+//! the way a person's browser does: launch token, session cookie, confirmation, consent,
+//! callback with the browser-binding cookie.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cli::serve::{LocalRuntime, ServeSettings};
-use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber};
+use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber, XeroEmulator};
 use http_client::HttpConfig;
 use service::{HubEndpoint, ServiceSettings, Tuning};
 use store_embedded::secrets::SecretKey;
 
 /// The HubSpot OAuth app's client secret (it also signs HubSpot's webhooks).
 pub const CLIENT_SECRET: &str = "rt-client-secret";
+/// The Xero OAuth app's client id.
+pub const XERO_CLIENT_ID: &str = "xl-client";
+/// The Xero OAuth app's client secret.
+pub const XERO_CLIENT_SECRET: &str = "xl-client-secret";
+/// The Xero app's webhook key (signs Xero's webhooks).
+pub const XERO_WEBHOOK_KEY: &str = "xl-webhook-key";
 /// The tenant served.
 pub const TENANT: &str = "acme";
 /// The launch secret of the served connector.
@@ -25,6 +32,14 @@ pub struct Served {
     pub connec: ConnecEmulator,
     /// The HubSpot emulator.
     pub hubspot: HubSpotEmulator,
+    /// The Xero emulator (its app: [`XERO_CLIENT_ID`], [`XERO_CLIENT_SECRET`]).
+    pub xero: XeroEmulator,
+    /// Where the Xero emulator is served.
+    pub xero_url: String,
+    /// The app served.
+    pub app: ServedApp,
+    /// The key the credentials are encrypted with (to open the store as another process).
+    pub secret_key: SecretKey,
     _servers: Vec<emulators::RunningServer>,
     /// The runtime.
     pub runtime: Arc<LocalRuntime>,
@@ -35,15 +50,75 @@ pub struct Served {
     _dir: tempfile::TempDir,
 }
 
-/// Starts the emulators and the connector (no scheduled sync: the tests drive every run).
+/// Starts the emulators and the connector serving HubSpot (no scheduled sync: the tests drive
+/// every run).
 pub async fn serve() -> Served {
+    serve_app(ServedApp::HubSpot).await
+}
+
+/// Starts the emulators and the connector serving Xero as an OAuth app on its emulator, with
+/// webhooks verified with [`XERO_WEBHOOK_KEY`] (no scheduled sync).
+pub async fn serve_xero() -> Served {
+    serve_app(ServedApp::Xero).await
+}
+
+/// The app a [`Served`] connector serves (each as an OAuth app on its emulator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServedApp {
+    /// HubSpot (app id 4242, [`CLIENT_SECRET`]).
+    HubSpot,
+    /// Xero ([`XERO_CLIENT_ID`], [`XERO_CLIENT_SECRET`], [`XERO_WEBHOOK_KEY`]).
+    Xero,
+}
+
+impl ServedApp {
+    /// The provider id (in routes: `/oauth/{id}/start`, `/webhooks/{id}`).
+    pub fn id(self) -> &'static str {
+        match self {
+            ServedApp::HubSpot => "hubspot",
+            ServedApp::Xero => "xero",
+        }
+    }
+}
+
+/// The settings of the Xero app served, on the Xero emulator at `xero_url`.
+pub fn xero_settings(xero_url: &str) -> serde_json::Value {
+    serde_json::json!({
+        "base_url": format!("{xero_url}/api.xro/2.0"),
+        "authorize_url": format!("{xero_url}/identity/connect/authorize"),
+        "token_url": format!("{xero_url}/connect/token"),
+        "connections_url": format!("{xero_url}/connections"),
+        "client_id": XERO_CLIENT_ID,
+        "client_secret": XERO_CLIENT_SECRET,
+        "webhook_key": XERO_WEBHOOK_KEY,
+    })
+}
+
+/// The settings of `app` on its emulator.
+fn app_settings(app: ServedApp, hubspot_url: &str, xero_url: &str) -> serde_json::Value {
+    match app {
+        ServedApp::Xero => xero_settings(xero_url),
+        ServedApp::HubSpot => serde_json::json!({
+            "base_url": hubspot_url,
+            "oauth": { "client_id": "rt-client", "client_secret": CLIENT_SECRET, "app_id": 4242 },
+        }),
+    }
+}
+
+async fn serve_app(served_app: ServedApp) -> Served {
     let connec = ConnecEmulator::new(emulators::ConnecConfig::default());
     let hubspot = HubSpotEmulator::new(emulators::HubSpotConfig {
         oauth: Some(emulators::OAuthApp::new("rt-client", CLIENT_SECRET, 4242)),
         ..emulators::HubSpotConfig::default()
     });
+    let xero = XeroEmulator::new(emulators::XeroConfig {
+        app: emulators::XeroApp::new(XERO_CLIENT_ID, XERO_CLIENT_SECRET),
+        ..emulators::XeroConfig::default()
+    });
     let connec_server = connec.start().await.unwrap();
     let hubspot_server = hubspot.start().await.unwrap();
+    let xero_server = xero.start().await.unwrap();
+    let xero_url = xero_server.base_url.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public_url = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -53,13 +128,10 @@ pub async fn serve() -> Served {
         overlap: Duration::from_secs(1),
         ..Tuning::default()
     };
-    let app = connectors::factory("hubspot")
+    let app = connectors::factory(served_app.id())
         .unwrap()
         .build(
-            serde_json::json!({
-                "base_url": hubspot_server.base_url,
-                "oauth": { "client_id": "rt-client", "client_secret": CLIENT_SECRET, "app_id": 4242 },
-            }),
+            app_settings(served_app, &hubspot_server.base_url, &xero_url),
             &tuning.build_context(&public_url),
         )
         .unwrap();
@@ -81,7 +153,8 @@ pub async fn serve() -> Served {
         apps,
         sync_interval: Duration::from_secs(3600),
     };
-    let (runtime, work) = LocalRuntime::open(&database, SecretKey::generate(), settings).unwrap();
+    let secret_key = SecretKey::generate();
+    let (runtime, work) = LocalRuntime::open(&database, secret_key.clone(), settings).unwrap();
     runtime.start(work);
     let router = runtime.router();
     tokio::spawn(async move {
@@ -96,7 +169,11 @@ pub async fn serve() -> Served {
     Served {
         connec,
         hubspot,
-        _servers: vec![connec_server, hubspot_server],
+        xero,
+        xero_url,
+        app: served_app,
+        secret_key,
+        _servers: vec![connec_server, hubspot_server, xero_server],
         runtime,
         public_url,
         database,
@@ -150,9 +227,10 @@ impl Served {
         )
     }
 
-    /// Links `group` to the HubSpot emulator's account as a browser would; returns the
-    /// callback URL (to replay it).
+    /// Links `group` to the served app's account on its emulator (HubSpot's portal, Xero's
+    /// consented organisation) as a browser would; returns the callback URL (to replay it).
     pub async fn link_group(&self, group: &str) -> String {
+        let provider = self.app.id();
         let mut browser = Cookies::default();
         let http = client();
         let launched = browser.keep(
@@ -163,18 +241,18 @@ impl Served {
         );
         assert_eq!(launched.status(), 303, "the launch opens a session");
         let confirm = browser
-            .send(http.get(format!("{}/oauth/hubspot/start", self.public_url)))
+            .send(http.get(format!("{}/oauth/{provider}/start", self.public_url)))
             .await;
         assert_eq!(confirm.status(), 200, "a confirmation page");
         let csrf = csrf_of(&confirm.text().await.unwrap());
         let start = browser
             .send(
-                http.post(format!("{}/oauth/hubspot/start", self.public_url))
+                http.post(format!("{}/oauth/{provider}/start", self.public_url))
                     .header("content-type", "application/x-www-form-urlencoded")
                     .body(format!("csrf={csrf}")),
             )
             .await;
-        assert_eq!(start.status(), 303, "start redirects to HubSpot");
+        assert_eq!(start.status(), 303, "start redirects to the app");
         let authorize = start.headers()["location"].to_str().unwrap().to_owned();
         assert!(
             authorize.contains("code_challenge="),

@@ -1,0 +1,563 @@
+//! Xero's real-time and linking paths end to end, over real HTTP: `connector serve`'s runtime
+//! on loopback with Xero as an OAuth app on its emulator, a group linked as a browser links it,
+//! Xero's intent-to-receive check, signed id-only webhooks whose records are fetched, and
+//! rotation-safe token refreshes by two processes sharing one credential store.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use emulators::{TenantConfig, WebhookTarget};
+use linking::ports::LinkStatus;
+use linking::{
+    AccountKey, CredentialStore, DEFAULT_MARGIN, SecretString, TokenError, TokenManager,
+};
+use serde_json::{Value, json};
+use store_embedded::secrets::EncryptedCredentialStore;
+use sync_core::domain::{OrgId, Provider, Timestamp};
+use sync_core::ports::WorkItem;
+use tests::served::{
+    Served, XERO_CLIENT_ID, XERO_CLIENT_SECRET, XERO_WEBHOOK_KEY, client, serve_xero, xero_settings,
+};
+
+const GROUP: &str = "cld-xero-live";
+const SECOND_TENANT: &str = "33333333-3333-4333-8333-333333333333";
+
+/// Waits until `check` holds, delivering the emulators' pending webhooks and notifications.
+async fn eventually(served: &Served, what: &str, check: impl Fn() -> bool) {
+    for _ in 0..300 {
+        served.xero.flush_webhooks().await;
+        served.connec.flush_notifications().await;
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Waits until the group's first run (the one the link requests) has finished.
+async fn first_run_finished(served: &Served) {
+    let store = served.runtime.store().clone();
+    for _ in 0..300 {
+        let runs = store.recent_runs(&OrgId::new(GROUP), 5).await.unwrap();
+        if runs.iter().any(|r| r.finished_at.is_some()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the first sync never finished");
+}
+
+/// Links the group as a browser does; the account key of the organization it made.
+async fn link(served: &Served) -> AccountKey {
+    served.link_group(GROUP).await;
+    let org = served
+        .runtime
+        .store()
+        .get_organization(&OrgId::new(GROUP))
+        .await
+        .unwrap()
+        .expect("the link made an organization");
+    AccountKey::new(Provider::new("xero"), org.realm.to_string())
+}
+
+/// The default tenant's id (the one consented to unless a test says otherwise).
+fn tenant(_served: &Served) -> String {
+    emulators::xero::DEMO_TENANT_ID.to_owned()
+}
+
+fn hub_named(served: &Served, collection: &str, field: &str, value: &str) -> Option<Value> {
+    served
+        .connec
+        .records(GROUP, collection)
+        .into_iter()
+        .find(|r| r.pointer(field).and_then(Value::as_str) == Some(value))
+}
+
+fn webhook_target(served: &Served) -> WebhookTarget {
+    WebhookTarget::new(
+        format!("{}/webhooks/xero", served.public_url),
+        XERO_WEBHOOK_KEY,
+    )
+}
+
+/// `GET /api.xro/2.0/Contacts` of `tenant` with `token`: its status.
+async fn contacts_status(served: &Served, token: &SecretString, tenant: &str) -> u16 {
+    client()
+        .get(format!("{}/api.xro/2.0/Contacts", served.xero_url))
+        .bearer_auth(token.expose())
+        .header("xero-tenant-id", tenant)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_xero_like_a_browser_picks_the_consented_tenant_stores_tokens_and_syncs() {
+    let served = serve_xero().await;
+    // Two organisations; the person picks the second on Xero's consent page.
+    served
+        .xero
+        .add_tenant(TenantConfig::new(SECOND_TENANT, "Second Org"));
+    served.xero.consent_as_tenant(SECOND_TENANT);
+    served.xero.seed_in(
+        SECOND_TENANT,
+        "Contacts",
+        json!({ "Name": "Kiwi Traders", "EmailAddress": "hello@kiwi.example" }),
+    );
+    served.xero.seed_in(
+        &tenant(&served),
+        "Contacts",
+        json!({ "Name": "Not Consented Ltd" }),
+    );
+
+    let key = link(&served).await;
+    assert_eq!(
+        key.account, SECOND_TENANT,
+        "the realm is the consented tenant"
+    );
+    let stored = served
+        .runtime
+        .credentials()
+        .load(&key)
+        .await
+        .unwrap()
+        .expect("tokens stored");
+    assert_eq!(stored.status, LinkStatus::Active);
+    assert!(
+        stored.tokens.scopes.iter().any(|s| s == "offline_access"),
+        "offline_access was asked for and granted"
+    );
+    assert!(
+        stored.tokens.refresh_token.is_some(),
+        "a refresh token is kept"
+    );
+    assert_eq!(
+        contacts_status(&served, &stored.tokens.access_token, SECOND_TENANT).await,
+        200
+    );
+
+    // The first sync (requested by the link) brings the consented tenant's contact only.
+    first_run_finished(&served).await;
+    assert!(hub_named(&served, "organizations", "/name", "Kiwi Traders").is_some());
+    assert!(hub_named(&served, "organizations", "/name", "Not Consented Ltd").is_none());
+
+    // A sync through the runtime moves a new Xero contact into Connec!.
+    served.xero.seed_in(
+        SECOND_TENANT,
+        "Contacts",
+        json!({ "Name": "Later Ltd", "EmailAddress": "later@ltd.example" }),
+    );
+    served
+        .runtime
+        .process(WorkItem::Sync {
+            org: OrgId::new(GROUP),
+        })
+        .await;
+    let later = hub_named(&served, "organizations", "/name", "Later Ltd")
+        .expect("the sync brought the new contact");
+    assert_eq!(later["email"]["address"], json!("later@ltd.example"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intent_to_receive_passes_and_a_forged_delivery_gets_an_empty_401_and_queues_nothing() {
+    let served = serve_xero().await;
+    let tenant = tenant(&served);
+    let contact = served
+        .xero
+        .seed_in(&tenant, "Contacts", json!({ "Name": "Forgery Target" }));
+    let id = contact["ContactID"].as_str().unwrap().to_owned();
+    link(&served).await;
+    first_run_finished(&served).await;
+    assert!(hub_named(&served, "organizations", "/name", "Forgery Target").is_some());
+
+    served
+        .xero
+        .set_webhook_target(Some(webhook_target(&served)));
+    let intent = served.xero.intent_to_receive().await;
+    assert!(intent.passed, "{intent:?}");
+    let [good, bad] = intent.probes.as_slice() else {
+        panic!("two probes: {intent:?}");
+    };
+    assert_eq!((good.status, good.empty_body), (Some(200), true));
+    assert_eq!((bad.status, bad.empty_body), (Some(401), true));
+
+    // The contact changes while no webhook target is set (no event), then a delivery naming
+    // it comes with a forged signature, and with none.
+    served.xero.set_webhook_target(None);
+    served.xero.seed_in(
+        &tenant,
+        "Contacts",
+        json!({ "ContactID": id, "Name": "Forgery Renamed" }),
+    );
+    let body = json!({
+        "events": [{
+            "resourceUrl": format!("{}/api.xro/2.0/Contacts/{id}", served.xero_url),
+            "resourceId": id, "tenantId": tenant, "tenantType": "ORGANISATION",
+            "eventCategory": "CONTACT", "eventType": "UPDATE",
+            "eventDateUtc": "2026-01-01T10:00:00.123",
+        }],
+        "firstEventSequence": 1, "lastEventSequence": 1, "entropy": "FORGEDFORGEDFORGEDXX",
+    })
+    .to_string();
+    let url = format!("{}/webhooks/xero", served.public_url);
+    let post = |signature: Option<String>| {
+        let mut request = client()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(signature) = signature {
+            request = request.header("x-xero-signature", signature);
+        }
+        request.send()
+    };
+    for signature in [
+        Some(webhooks::body_hmac_signature(
+            "not-the-key",
+            body.as_bytes(),
+        )),
+        None,
+    ] {
+        let answer = post(signature).await.unwrap();
+        assert_eq!(answer.status(), 401);
+        assert!(answer.bytes().await.unwrap().is_empty(), "an empty 401");
+    }
+
+    // Had the forged delivery been accepted, its event would have been claimed and this
+    // correctly signed copy would be a duplicate, dropped: it is processed instead.
+    let signed = webhooks::body_hmac_signature(XERO_WEBHOOK_KEY, body.as_bytes());
+    let answer = post(Some(signed)).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.bytes().await.unwrap().is_empty(), "an empty 200");
+    eventually(&served, "the signed event's contact is fetched", || {
+        hub_named(&served, "organizations", "/name", "Forgery Renamed").is_some()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_sync() {
+    let served = serve_xero().await;
+    let tenant = tenant(&served);
+    let company = served.xero.seed_in(
+        &tenant,
+        "Contacts",
+        json!({
+            "Name": "Harbour Supplies", "EmailAddress": "office@harbour.example",
+            "ContactPersons": [
+                { "FirstName": "Ann", "LastName": "Lee", "EmailAddress": "ann@harbour.example" },
+                { "FirstName": "Ben", "LastName": "Ng", "EmailAddress": "ben@harbour.example" },
+            ],
+        }),
+    );
+    let contact_id = company["ContactID"].as_str().unwrap().to_owned();
+    let invoice = served.xero.seed_in(
+        &tenant,
+        "Invoices",
+        json!({
+            "Type": "ACCREC", "Status": "AUTHORISED", "InvoiceNumber": "INV-LIVE-1",
+            "Contact": { "ContactID": contact_id },
+        }),
+    );
+    let invoice_id = invoice["InvoiceID"].as_str().unwrap().to_owned();
+    let key = link(&served).await;
+    assert_eq!(key.account, tenant);
+    first_run_finished(&served).await;
+    let org_before = hub_named(&served, "organizations", "/name", "Harbour Supplies")
+        .expect("the company reached Connec!");
+    let ann = hub_named(&served, "people", "/email/address", "ann@harbour.example")
+        .expect("Ann reached Connec!");
+    let ben = hub_named(&served, "people", "/email/address", "ben@harbour.example")
+        .expect("Ben reached Connec!");
+    let inv = hub_named(&served, "invoices", "/transaction_number", "INV-LIVE-1")
+        .expect("the invoice reached Connec!");
+    assert_eq!(inv["status"], json!("AUTHORISED"));
+    let runs = served
+        .runtime
+        .store()
+        .recent_runs(&OrgId::new(GROUP), 5)
+        .await
+        .unwrap()
+        .len();
+    let delivered_before = served.xero.deliveries().len();
+
+    // A third party changes the contact in Xero: a signed CONTACT UPDATE with its id only.
+    served
+        .xero
+        .set_webhook_target(Some(webhook_target(&served)));
+    served.xero.seed_in(
+        &tenant,
+        "Contacts",
+        json!({
+            "ContactID": contact_id,
+            "Name": "Harbour Supplies Ltd", "EmailAddress": "accounts@harbour.example",
+            "ContactPersons": [
+                { "FirstName": "Ann", "LastName": "Leeson", "EmailAddress": "ann@harbour.example" },
+                { "FirstName": "Benjamin", "LastName": "Ng", "EmailAddress": "ben@harbour.example" },
+            ],
+        }),
+    );
+    let hub_id = |r: &Value| connec::record::hub_id(r).unwrap();
+    eventually(&served, "the company and both people are updated", || {
+        let org = hub_named(&served, "organizations", "/name", "Harbour Supplies Ltd");
+        let ann = hub_named(&served, "people", "/last_name", "Leeson");
+        let ben = hub_named(&served, "people", "/first_name", "Benjamin");
+        org.is_some() && ann.is_some() && ben.is_some()
+    })
+    .await;
+    let org = hub_named(&served, "organizations", "/name", "Harbour Supplies Ltd").unwrap();
+    assert_eq!(org["email"]["address"], json!("accounts@harbour.example"));
+    assert_eq!(hub_id(&org), hub_id(&org_before), "updated, not created");
+    let ann_after = hub_named(&served, "people", "/last_name", "Leeson").unwrap();
+    let ben_after = hub_named(&served, "people", "/first_name", "Benjamin").unwrap();
+    assert_eq!(hub_id(&ann_after), hub_id(&ann));
+    assert_eq!(hub_id(&ben_after), hub_id(&ben));
+    assert_eq!(ann_after["email"]["address"], json!("ann@harbour.example"));
+    assert_eq!(served.connec.records(GROUP, "people").len(), 2);
+    let deliveries = served.xero.deliveries();
+    let new = &deliveries[delivered_before..];
+    assert!(
+        new.iter().any(|d| d.status == Some(200) && d.events > 0),
+        "the events were delivered by webhook: {new:?}"
+    );
+
+    // The invoice is voided in Xero: an INVOICE UPDATE; Connec!'s invoice becomes INACTIVE.
+    served.xero.seed_in(
+        &tenant,
+        "Invoices",
+        json!({ "InvoiceID": invoice_id, "Status": "VOIDED" }),
+    );
+    eventually(&served, "the voided invoice is inactive in Connec!", || {
+        hub_named(&served, "invoices", "/transaction_number", "INV-LIVE-1")
+            .is_some_and(|i| i["status"] == json!("INACTIVE"))
+    })
+    .await;
+    let runs_after = served
+        .runtime
+        .store()
+        .recent_runs(&OrgId::new(GROUP), 5)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(runs_after, runs, "no scheduled sync ran");
+}
+
+/// One `POST /connect/token` seen by [`TokenProxy`].
+struct TokenCall {
+    /// Whether it presented the refresh token the test named as the old one.
+    used_old: bool,
+    status: u16,
+    error: Option<String>,
+    /// The refresh token a successful answer issued.
+    issued: Option<SecretString>,
+}
+
+/// A loopback proxy in front of the emulator's identity routes that records each token call's
+/// outcome (in memory, never printed).
+#[derive(Clone)]
+struct TokenProxy {
+    upstream: String,
+    old: Arc<Mutex<Option<SecretString>>>,
+    calls: Arc<Mutex<Vec<TokenCall>>>,
+}
+
+impl TokenProxy {
+    async fn start(upstream: &str) -> (Self, String) {
+        let proxy = Self {
+            upstream: upstream.to_owned(),
+            old: Arc::default(),
+            calls: Arc::default(),
+        };
+        let state = proxy.clone();
+        let router = axum::Router::new().route(
+            "/connect/token",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let state = state.clone();
+                async move { state.forward(headers, body).await }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (proxy, url)
+    }
+
+    async fn forward(
+        &self,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+        let presented = url::form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "refresh_token")
+            .map(|(_, v)| SecretString::new(v.into_owned()));
+        let used_old = presented.is_some() && *self.old.lock().unwrap() == presented;
+        let mut request = client()
+            .post(format!("{}/connect/token", self.upstream))
+            .body(body.to_vec());
+        for name in ["authorization", "content-type"] {
+            if let Some(value) = headers.get(name) {
+                request = request.header(name, value.as_bytes());
+            }
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status().as_u16();
+        let text = answer.text().await.unwrap();
+        let parsed: Value = serde_json::from_str(&text).unwrap_or_default();
+        self.calls.lock().unwrap().push(TokenCall {
+            used_old,
+            status,
+            error: parsed["error"].as_str().map(str::to_owned),
+            issued: parsed["refresh_token"].as_str().map(SecretString::new),
+        });
+        (
+            StatusCode::from_u16(status).unwrap(),
+            [("content-type", "application/json")],
+            text,
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_refresh_one_rotating_token_once_and_a_revoked_one_needs_reauthorisation() {
+    let served = serve_xero().await;
+    let tenant = tenant(&served);
+    let key = link(&served).await;
+    first_run_finished(&served).await;
+
+    // Two "processes": each its own connection to the served database and its own manager,
+    // with the served Xero app's OAuth settings (Basic client auth) and a token URL through
+    // the recording proxy.
+    let (proxy, proxy_url) = TokenProxy::start(&served.xero_url).await;
+    let mut settings = xero_settings(&served.xero_url);
+    settings["token_url"] = json!(format!("{proxy_url}/connect/token"));
+    let provider = connectors::factory("xero")
+        .unwrap()
+        .build(
+            settings,
+            &service::Tuning::default().build_context(&served.public_url),
+        )
+        .unwrap();
+    let app = provider.oauth().cloned().expect("Xero is an OAuth app");
+    let manager = || {
+        let store: Arc<dyn CredentialStore> = Arc::new(
+            EncryptedCredentialStore::open(&served.database, served.secret_key.clone()).unwrap(),
+        );
+        let manager = TokenManager::new(
+            Arc::clone(&store),
+            app.clone(),
+            reqwest::Client::new(),
+            DEFAULT_MARGIN,
+        );
+        (Arc::new(manager), store)
+    };
+    let (a, store_a) = manager();
+    let (b, _store_b) = manager();
+    let before = store_a.load(&key).await.unwrap().unwrap();
+    *proxy.old.lock().unwrap() = before.tokens.refresh_token.clone();
+
+    // The access token expires on the emulator's clock (and by the managers' clock); the
+    // token endpoint holds each request so that both refreshes are in flight at once.
+    let ttl = Duration::from_secs(1800 + 60);
+    served.xero.advance(ttl);
+    let now = Timestamp::from_datetime(chrono::Utc::now()).plus(ttl);
+    served.xero.set_token_delay(Duration::from_millis(300));
+    let requests_before = served.xero.token_requests();
+    let (ra, rb) = tokio::join!(
+        tokio::spawn({
+            let (a, key) = (Arc::clone(&a), key.clone());
+            async move { a.access_token(&key, now).await }
+        }),
+        tokio::spawn({
+            let (b, key) = (Arc::clone(&b), key.clone());
+            async move { b.access_token(&key, now).await }
+        }),
+    );
+    served.xero.set_token_delay(Duration::ZERO);
+    let (ta, tb) = (ra.unwrap().unwrap(), rb.unwrap().unwrap());
+    assert_eq!(contacts_status(&served, &ta, &tenant).await, 200);
+    assert_eq!(contacts_status(&served, &tb, &tenant).await, 200);
+    assert_eq!(served.xero.token_requests() - requests_before, 2);
+    let stored = store_a.load(&key).await.unwrap().unwrap();
+    {
+        let calls = proxy.calls.lock().unwrap();
+        assert_eq!(
+            calls.len(),
+            2,
+            "each process called the token endpoint once"
+        );
+        assert!(
+            calls.iter().all(|c| c.used_old),
+            "both presented the old token"
+        );
+        let won: Vec<&TokenCall> = calls.iter().filter(|c| c.status == 200).collect();
+        let lost: Vec<&TokenCall> = calls.iter().filter(|c| c.status != 200).collect();
+        assert_eq!((won.len(), lost.len()), (1, 1), "exactly one refresh won");
+        assert_eq!(
+            (lost[0].status, lost[0].error.as_deref()),
+            (400, Some("invalid_grant"))
+        );
+        assert!(
+            stored.tokens.refresh_token == won[0].issued,
+            "the store holds the refresh token the winning refresh issued"
+        );
+    }
+    assert_eq!(
+        stored.status,
+        LinkStatus::Active,
+        "no re-authorisation needed"
+    );
+    assert!(
+        stored.tokens.access_token == ta && ta == tb,
+        "both callers use the stored token"
+    );
+
+    // The refresh token is revoked at Xero (its session's access tokens with it): the next
+    // sync gets a 401, its forced refresh an invalid_grant, and the link is marked once.
+    let revoked = client()
+        .post(format!("{}/connect/revocation", served.xero_url))
+        .basic_auth(XERO_CLIENT_ID, Some(XERO_CLIENT_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair(
+                    "token",
+                    stored.tokens.refresh_token.as_ref().unwrap().expose(),
+                )
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let requests_before = served.xero.token_requests();
+    let sync = WorkItem::Sync {
+        org: OrgId::new(GROUP),
+    };
+    served.runtime.process(sync.clone()).await;
+    let marked = served
+        .runtime
+        .credentials()
+        .load(&key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(marked.status, LinkStatus::NeedsReauthorization { .. }),
+        "{:?}",
+        marked.status
+    );
+    assert_eq!(served.xero.token_requests() - requests_before, 1);
+    // Later work fails fast, in every process, without calling Xero again.
+    served.runtime.process(sync).await;
+    let error = b.access_token(&key, now).await.unwrap_err();
+    assert!(
+        matches!(error, TokenError::NeedsReauthorization { .. }),
+        "{error:?}"
+    );
+    assert_eq!(served.xero.token_requests() - requests_before, 1);
+}
