@@ -4,14 +4,22 @@
 //! callback with the browser-binding cookie.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+
 use cli::serve::{LocalRuntime, ServeSettings};
-use emulators::{ConnecEmulator, HubSpotEmulator, NotificationSubscriber, XeroEmulator};
+use emulators::{
+    ConnecEmulator, HubSpotEmulator, NotificationSubscriber, WebhookTarget, XeroEmulator,
+};
 use http_client::HttpConfig;
-use service::{HubEndpoint, ServiceSettings, Tuning};
+use linking::{AccountKey, SecretString};
+use service::{HubEndpoint, ServiceSettings, Tuning, WorkOutcome};
 use store_embedded::secrets::SecretKey;
+use sync_core::domain::{OrgId, Provider, Timestamp};
+use sync_core::ports::WorkItem;
 
 /// The HubSpot OAuth app's client secret (it also signs HubSpot's webhooks).
 pub const CLIENT_SECRET: &str = "rt-client-secret";
@@ -267,6 +275,162 @@ impl Served {
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Linked"), "{page}");
         callback
+    }
+}
+
+/// How many times the waiting helpers look before giving up (25 ms apart).
+const ATTEMPTS: usize = 300;
+
+impl Served {
+    /// Waits until `check` holds, delivering every emulator's pending webhooks and Connec!'s
+    /// notifications meanwhile.
+    pub async fn eventually(&self, what: &str, check: impl Fn() -> bool) {
+        for _ in 0..ATTEMPTS {
+            self.xero.flush_webhooks().await;
+            self.hubspot.flush_webhooks().await;
+            self.connec.flush_notifications().await;
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    /// Waits until a run of `group` started at or after `after` (any run: `None`) finished.
+    pub async fn run_finished_after(&self, group: &str, after: Option<Timestamp>) {
+        let store = self.runtime.store().clone();
+        for _ in 0..ATTEMPTS {
+            let runs = store.recent_runs(&OrgId::new(group), 5).await.unwrap();
+            if runs
+                .iter()
+                .any(|r| r.finished_at.is_some() && after.is_none_or(|at| r.started_at >= at))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the sync of {group} never finished");
+    }
+
+    /// Runs a sync of `group` through the runtime now, waiting while other work of the group
+    /// (a notification's, a webhook's) holds its lease.
+    pub async fn sync_now(&self, group: &str) -> WorkOutcome {
+        let sync = WorkItem::Sync {
+            org: OrgId::new(group),
+        };
+        for _ in 0..ATTEMPTS {
+            match self.runtime.process(sync.clone()).await {
+                WorkOutcome::Skipped(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+                outcome => return outcome,
+            }
+        }
+        panic!("the sync of {group} was skipped every time");
+    }
+
+    /// The account `group` is linked to (its organization's provider and realm).
+    pub async fn account_of(&self, group: &str) -> AccountKey {
+        let org = self
+            .runtime
+            .store()
+            .get_organization(&OrgId::new(group))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{group} has an organization"));
+        AccountKey::new(Provider::new(self.app.id()), org.realm.to_string())
+    }
+
+    /// The served connector's Xero webhook URL, with the Xero app's webhook key.
+    pub fn xero_webhook_target(&self) -> WebhookTarget {
+        WebhookTarget::new(
+            format!("{}/webhooks/xero", self.public_url),
+            XERO_WEBHOOK_KEY,
+        )
+    }
+}
+
+/// One `POST /connect/token` seen by a [`TokenRecorder`].
+pub struct TokenCall {
+    /// Whether it presented the refresh token named by [`TokenRecorder::watch`].
+    pub used_watched: bool,
+    /// The answer's status.
+    pub status: u16,
+    /// The answer's OAuth `error`, if any.
+    pub error: Option<String>,
+    /// The refresh token a successful answer issued.
+    pub issued: Option<SecretString>,
+}
+
+/// A loopback proxy in front of a token endpoint (`POST {upstream}/connect/token`) that
+/// records each call's outcome, in memory (tokens are kept as [`SecretString`]s, never shown).
+#[derive(Clone)]
+pub struct TokenRecorder {
+    upstream: String,
+    watched: Arc<Mutex<Option<SecretString>>>,
+    calls: Arc<Mutex<Vec<TokenCall>>>,
+}
+
+impl TokenRecorder {
+    /// Starts the proxy; it and its token URL.
+    pub async fn start(upstream: &str) -> (Self, String) {
+        let recorder = Self {
+            upstream: upstream.to_owned(),
+            watched: Arc::default(),
+            calls: Arc::default(),
+        };
+        let state = recorder.clone();
+        let router = axum::Router::new().route(
+            "/connect/token",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let state = state.clone();
+                async move { state.forward(headers, body).await }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/connect/token", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (recorder, url)
+    }
+
+    /// Calls presenting `refresh_token` are marked [`TokenCall::used_watched`].
+    pub fn watch(&self, refresh_token: Option<SecretString>) {
+        *self.watched.lock().unwrap() = refresh_token;
+    }
+
+    /// Runs `f` on the calls recorded so far.
+    pub fn calls<T>(&self, f: impl FnOnce(&[TokenCall]) -> T) -> T {
+        f(&self.calls.lock().unwrap())
+    }
+
+    async fn forward(
+        &self,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+        let presented = url::form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "refresh_token")
+            .map(|(_, v)| SecretString::new(v.into_owned()));
+        let used_watched = presented.is_some() && *self.watched.lock().unwrap() == presented;
+        let mut request = client()
+            .post(format!("{}/connect/token", self.upstream))
+            .body(body.to_vec());
+        for name in ["authorization", "content-type"] {
+            if let Some(value) = headers.get(name) {
+                request = request.header(name, value.as_bytes());
+            }
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status().as_u16();
+        let text = answer.text().await.unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        self.calls.lock().unwrap().push(TokenCall {
+            used_watched,
+            status,
+            error: parsed["error"].as_str().map(str::to_owned),
+            issued: parsed["refresh_token"].as_str().map(SecretString::new),
+        });
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        (status, [("content-type", "application/json")], text)
     }
 }
 
