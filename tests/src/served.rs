@@ -276,6 +276,32 @@ impl Served {
         assert!(page.contains("Linked"), "{page}");
         callback
     }
+
+    /// Unlinks `group` from the served app on the console, as a browser would (launch,
+    /// confirmation page, confirmed form); the notice the console shows after it.
+    pub async fn unlink_group(&self, group: &str) -> String {
+        let mut browser = Cookies::default();
+        let http = client();
+        let launch = http.get(self.launch_url(group, Duration::from_secs(300)));
+        browser.keep(launch.send().await.unwrap());
+        let url = format!(
+            "{}/connector/apps/{}/unlink",
+            self.public_url,
+            self.app.id()
+        );
+        let confirm = browser.send(http.get(&url)).await;
+        assert_eq!(confirm.status(), 200, "a confirmation page");
+        let csrf = csrf_of(&confirm.text().await.unwrap());
+        let form = format!("csrf={csrf}&confirm=yes");
+        let form_type = "application/x-www-form-urlencoded";
+        let done = browser
+            .send(http.post(&url).header("content-type", form_type).body(form))
+            .await;
+        assert_eq!(done.status(), 303, "back to the console");
+        let location = done.headers()["location"].to_str().unwrap();
+        let notice = location.split_once("notice=").map(|(_, n)| n.to_owned());
+        notice.unwrap_or_default()
+    }
 }
 
 /// How many times the waiting helpers look before giving up (25 ms apart).
