@@ -460,6 +460,39 @@ impl TokenRecorder {
     }
 }
 
+/// Log lines of this test binary (every test's, once one test captured them), to search for
+/// secrets.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    /// Captures every log line from now on (debug and up).
+    pub fn capture() -> Self {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_ansi(false);
+        let _ = subscriber.with_writer(move || writer.clone()).try_init();
+        logs
+    }
+
+    /// Whether `needle` was logged.
+    pub fn contain(&self, needle: &str) -> bool {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).contains(needle)
+    }
+}
+
 /// Cookies kept across requests (names and values only; every cookie goes to every request,
 /// which is enough for one loopback host).
 #[derive(Default)]

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use store_embedded::secrets::EncryptedCredentialStore;
 use sync_core::domain::{OrgId, RunStatus, Timestamp};
 use tests::served::{
-    Served, TokenCall, TokenRecorder, XERO_CLIENT_ID, XERO_CLIENT_SECRET, XERO_WEBHOOK_KEY, client,
-    serve_xero, xero_settings,
+    CapturedLogs, Served, TokenRecorder, XERO_CLIENT_ID, XERO_CLIENT_SECRET, XERO_WEBHOOK_KEY,
+    client, serve_xero, xero_settings,
 };
 
 const GROUP: &str = "cld-xero-live";
@@ -250,6 +250,7 @@ async fn intent_to_receive_passes_and_a_forged_delivery_gets_an_empty_401_and_qu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_sync() {
+    let logs = CapturedLogs::capture();
     let served = serve_xero().await;
     let company = served.xero.seed_in(
         TENANT,
@@ -365,6 +366,32 @@ async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_
         "the rotated refresh token was stored"
     );
     assert_eq!(run_count(&served).await, runs, "no scheduled sync ran");
+
+    assert!(
+        logs.contain("real-time changes applied"),
+        "logs were captured"
+    );
+    let tokens = [&linked.tokens, &refreshed.tokens];
+    let tokens = tokens
+        .iter()
+        .flat_map(|t| [Some(&t.access_token), t.refresh_token.as_ref()]);
+    let secrets: Vec<&str> = tokens.flatten().map(SecretString::expose).collect();
+    let personal = [
+        "ann@harbour.example",
+        "accounts@harbour.example",
+        "Leeson",
+        "Diaz",
+    ];
+    for needle in [XERO_CLIENT_SECRET, XERO_WEBHOOK_KEY]
+        .iter()
+        .chain(&secrets)
+        .chain(&personal)
+    {
+        assert!(
+            !logs.contain(needle),
+            "a secret or personal data reached the logs"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,16 +438,11 @@ async fn two_processes_refresh_one_rotating_token_once_and_a_revoked_one_needs_r
     let now = Timestamp::from_datetime(chrono::Utc::now()).plus(ttl);
     served.xero.set_token_delay(Duration::from_millis(300));
     let requests_before = served.xero.token_requests();
-    let (ra, rb) = tokio::join!(
-        tokio::spawn({
-            let (a, key) = (Arc::clone(&a), key.clone());
-            async move { a.access_token(&key, now).await }
-        }),
-        tokio::spawn({
-            let (b, key) = (Arc::clone(&b), key.clone());
-            async move { b.access_token(&key, now).await }
-        }),
-    );
+    let refresh = |manager: &Arc<TokenManager>| {
+        let (manager, key) = (Arc::clone(manager), key.clone());
+        tokio::spawn(async move { manager.access_token(&key, now).await })
+    };
+    let (ra, rb) = tokio::join!(refresh(&a), refresh(&b));
     served.xero.set_token_delay(Duration::ZERO);
     let (ta, tb) = (ra.unwrap().unwrap(), rb.unwrap().unwrap());
     assert_eq!(contacts_status(&served, &ta, TENANT).await, 200);
@@ -428,24 +450,17 @@ async fn two_processes_refresh_one_rotating_token_once_and_a_revoked_one_needs_r
     assert_eq!(served.xero.token_requests() - requests_before, 2);
     let stored = store_a.load(&key).await.unwrap().unwrap();
     proxy.calls(|calls| {
-        assert_eq!(
-            calls.len(),
-            2,
-            "each process called the token endpoint once"
-        );
+        let mut seen: Vec<_> = calls
+            .iter()
+            .map(|c| (c.used_watched, c.status, c.error.as_deref()))
+            .collect();
+        seen.sort();
+        // Each process called once with the old token; exactly one won.
+        let expected = [(true, 200, None), (true, 400, Some("invalid_grant"))];
+        assert_eq!(seen, expected);
+        let issued = calls.iter().find_map(|c| c.issued.as_ref());
         assert!(
-            calls.iter().all(|c| c.used_watched),
-            "both presented the old token"
-        );
-        let won: Vec<&TokenCall> = calls.iter().filter(|c| c.status == 200).collect();
-        let lost: Vec<&TokenCall> = calls.iter().filter(|c| c.status != 200).collect();
-        assert_eq!((won.len(), lost.len()), (1, 1), "exactly one refresh won");
-        assert_eq!(
-            (lost[0].status, lost[0].error.as_deref()),
-            (400, Some("invalid_grant"))
-        );
-        assert!(
-            stored.tokens.refresh_token == won[0].issued,
+            stored.tokens.refresh_token.as_ref() == issued,
             "the store holds the refresh token the winning refresh issued"
         );
     });
@@ -466,21 +481,11 @@ async fn two_processes_refresh_one_rotating_token_once_and_a_revoked_one_needs_r
     assert_eq!(revoked, 200);
     let requests_before = served.xero.token_requests();
     assert_eq!(served.sync_now(GROUP).await, service::WorkOutcome::Done);
-    let run = served
-        .runtime
-        .store()
-        .recent_runs(&OrgId::new(GROUP), 1)
-        .await
-        .unwrap();
+    let store = served.runtime.store();
+    let run = store.recent_runs(&OrgId::new(GROUP), 1).await.unwrap();
     assert_eq!(run[0].status, RunStatus::Failed);
-    assert!(
-        run[0]
-            .errors
-            .iter()
-            .all(|e| e.contains("needs re-authorisation")),
-        "the run says why: {:?}",
-        run[0].errors
-    );
+    let why = |e: &String| e.contains("needs re-authorisation");
+    assert!(run[0].errors.iter().all(why), "{:?}", run[0].errors);
     let marked = stored_for(&served, &key).await.unwrap();
     assert!(
         matches!(marked.status, LinkStatus::NeedsReauthorization { .. }),
