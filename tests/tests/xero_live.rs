@@ -329,17 +329,25 @@ async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_
         "the events were delivered by webhook: {new:?}"
     );
 
-    // A new contact (a person): a CREATE event; the person is fetched into Connec!.
-    served.xero.seed_in(
-        TENANT,
-        "Contacts",
-        json!({ "Name": "Cara Diaz", "FirstName": "Cara", "LastName": "Diaz",
-                "EmailAddress": "cara@diaz.example" }),
-    );
+    // A new contact (a person): a CREATE event; the person is fetched into Connec!. Then it
+    // is archived in Xero (an UPDATE): INACTIVE in Connec!.
+    let cara = json!({ "Name": "Cara Diaz", "FirstName": "Cara", "LastName": "Diaz",
+                       "EmailAddress": "cara@diaz.example" });
+    let cara = served.xero.seed_in(TENANT, "Contacts", cara);
+    let cara_status = || {
+        hub_named(&served, "people", "/email/address", "cara@diaz.example")
+            .map(|p| p["status"].clone())
+    };
     served
         .eventually("the created contact reaches Connec!", || {
-            hub_named(&served, "people", "/email/address", "cara@diaz.example").is_some()
+            cara_status().is_some()
         })
+        .await;
+    let archived = json!({ "ContactID": cara["ContactID"], "ContactStatus": "ARCHIVED" });
+    served.xero.seed_in(TENANT, "Contacts", archived);
+    let inactive = || cara_status() == Some(json!("INACTIVE"));
+    served
+        .eventually("the archived contact is inactive", inactive)
         .await;
 
     // The served runtime's access token expires at Xero (30 minutes on its clock): fetching
