@@ -59,6 +59,12 @@ async fn run_count(served: &Served) -> usize {
         .len()
 }
 
+/// Points Xero's webhooks at the served connector (`true`) or nowhere (no events are kept).
+fn hooks(served: &Served, on: bool) {
+    let target = on.then(|| served.xero_webhook_target());
+    served.xero.set_webhook_target(target);
+}
+
 /// `GET /api.xro/2.0/Contacts` of `tenant` with `token`: its status.
 async fn contacts_status(served: &Served, token: &SecretString, tenant: &str) -> u16 {
     client()
@@ -160,27 +166,23 @@ async fn linking_xero_like_a_browser_picks_the_consented_tenant_stores_tokens_an
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn intent_to_receive_passes_and_a_forged_delivery_gets_an_empty_401_and_queues_nothing() {
+async fn intent_to_receive_passes_forged_deliveries_queue_nothing_and_tenants_reach_their_groups() {
+    const OTHER: &str = "cld-xero-other";
     let served = serve_xero().await;
     // Xero checks the URL when the subscription is activated: before any link.
-    served
-        .xero
-        .set_webhook_target(Some(served.xero_webhook_target()));
+    hooks(&served, true);
     let intent = served.xero.intent_to_receive().await;
     assert!(intent.passed, "{intent:?}");
     let [good, bad] = intent.probes.as_slice() else {
         panic!("two probes: {intent:?}");
     };
+    let seen = |p: &emulators::IntentProbe| (p.status, p.empty_body, p.in_time);
     assert_eq!(
-        (good.status, good.empty_body, good.in_time),
-        (Some(200), true, true)
-    );
-    assert_eq!(
-        (bad.status, bad.empty_body, bad.in_time),
-        (Some(401), true, true)
+        (seen(good), seen(bad)),
+        ((Some(200), true, true), (Some(401), true, true))
     );
 
-    served.xero.set_webhook_target(None);
+    hooks(&served, false);
     let contact = served
         .xero
         .seed_in(TENANT, "Contacts", json!({ "Name": "Forgery Target" }));
@@ -189,14 +191,12 @@ async fn intent_to_receive_passes_and_a_forged_delivery_gets_an_empty_401_and_qu
     first_run_finished(&served).await;
     assert!(hub_named(&served, "organizations", "/name", "Forgery Target").is_some());
     // And again once linked.
-    served
-        .xero
-        .set_webhook_target(Some(served.xero_webhook_target()));
+    hooks(&served, true);
     assert!(served.xero.intent_to_receive().await.passed);
 
     // The contact changes while no webhook target is set (no event), then a delivery naming
     // it comes with a forged signature, and with none.
-    served.xero.set_webhook_target(None);
+    hooks(&served, false);
     served.xero.seed_in(
         TENANT,
         "Contacts",
@@ -246,6 +246,42 @@ async fn intent_to_receive_passes_and_a_forged_delivery_gets_an_empty_401_and_qu
             hub_named(&served, "organizations", "/name", "Forgery Renamed").is_some()
         })
         .await;
+
+    // Xero has one webhook URL per app: events of every tenant share a delivery, and each
+    // goes to the group linked to its tenant.
+    served
+        .xero
+        .add_tenant(TenantConfig::new(SECOND_TENANT, "Second Org"));
+    let two = served
+        .xero
+        .seed_in(SECOND_TENANT, "Contacts", json!({ "Name": "Two Co" }));
+    served.xero.consent_as_tenant(SECOND_TENANT);
+    served.link_group(OTHER).await;
+    served.run_finished_after(OTHER, None).await;
+    hooks(&served, true);
+    served.xero.pause_webhooks(true);
+    let delivered = served.xero.deliveries().len();
+    for (tenant, id, name) in [
+        (TENANT, &json!(id), "One"),
+        (SECOND_TENANT, &two["ContactID"], "Two"),
+    ] {
+        served
+            .xero
+            .seed_in(tenant, "Contacts", json!({ "ContactID": id, "Name": name }));
+    }
+    served.xero.pause_webhooks(false);
+    let names = |group: &str| -> Vec<Value> {
+        let orgs = served.connec.records(group, "organizations");
+        orgs.iter().map(|o| o["name"].clone()).collect()
+    };
+    served
+        .eventually("each group has its own tenant's change", || {
+            names(GROUP) == [json!("One")] && names(OTHER) == [json!("Two")]
+        })
+        .await;
+    let deliveries = &served.xero.deliveries()[delivered..];
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!((deliveries[0].status, deliveries[0].events), (Some(200), 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,26 +308,36 @@ async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_
             "Contact": { "ContactID": contact_id },
         }),
     );
-    let invoice_id = invoice["InvoiceID"].as_str().unwrap().to_owned();
+    let invoice_id = invoice["InvoiceID"].clone();
     let key = link(&served).await;
     assert_eq!(key.account, TENANT);
     first_run_finished(&served).await;
-    let org_before = hub_named(&served, "organizations", "/name", "Harbour Supplies")
-        .expect("the company reached Connec!");
-    let ann = hub_named(&served, "people", "/email/address", "ann@harbour.example")
-        .expect("Ann reached Connec!");
-    let ben = hub_named(&served, "people", "/email/address", "ben@harbour.example")
-        .expect("Ben reached Connec!");
-    let inv = hub_named(&served, "invoices", "/transaction_number", "INV-LIVE-1")
-        .expect("the invoice reached Connec!");
-    assert_eq!(inv["status"], json!("AUTHORISED"));
+    for (collection, field, value) in [
+        ("organizations", "/name", "Harbour Supplies"),
+        ("people", "/email/address", "ann@harbour.example"),
+        ("people", "/email/address", "ben@harbour.example"),
+        ("invoices", "/status", "AUTHORISED"),
+    ] {
+        assert!(
+            hub_named(&served, collection, field, value).is_some(),
+            "{value} in Connec!"
+        );
+    }
+    let ids = |collection: &str| -> Vec<String> {
+        let records = served.connec.records(GROUP, collection);
+        let mut ids: Vec<String> = records
+            .iter()
+            .map(|r| connec::record::hub_id(r).unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let ids_before = (ids("organizations"), ids("people"));
     let runs = run_count(&served).await;
     let delivered_before = served.xero.deliveries().len();
 
     // A third party changes the contact in Xero: a signed CONTACT UPDATE with its id only.
-    served
-        .xero
-        .set_webhook_target(Some(served.xero_webhook_target()));
+    hooks(&served, true);
     served.xero.seed_in(
         TENANT,
         "Contacts",
@@ -304,7 +350,6 @@ async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_
             ],
         }),
     );
-    let hub_id = |r: &Value| connec::record::hub_id(r).unwrap();
     served
         .eventually("the company and both people are updated", || {
             let org = hub_named(&served, "organizations", "/name", "Harbour Supplies Ltd");
@@ -315,13 +360,13 @@ async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_
         .await;
     let org = hub_named(&served, "organizations", "/name", "Harbour Supplies Ltd").unwrap();
     assert_eq!(org["email"]["address"], json!("accounts@harbour.example"));
-    assert_eq!(hub_id(&org), hub_id(&org_before), "updated, not created");
-    let ann_after = hub_named(&served, "people", "/last_name", "Leeson").unwrap();
-    let ben_after = hub_named(&served, "people", "/first_name", "Benjamin").unwrap();
-    assert_eq!(hub_id(&ann_after), hub_id(&ann));
-    assert_eq!(hub_id(&ben_after), hub_id(&ben));
-    assert_eq!(ann_after["email"]["address"], json!("ann@harbour.example"));
-    assert_eq!(served.connec.records(GROUP, "people").len(), 2);
+    let ann = hub_named(&served, "people", "/last_name", "Leeson").unwrap();
+    assert_eq!(ann["email"]["address"], json!("ann@harbour.example"));
+    assert_eq!(
+        (ids("organizations"), ids("people")),
+        ids_before,
+        "updated, not created"
+    );
     let deliveries = served.xero.deliveries();
     let new = &deliveries[delivered_before..];
     assert!(
@@ -356,11 +401,8 @@ async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_
     served.xero.advance(Duration::from_secs(1800 + 60));
 
     // The invoice is voided in Xero: an INVOICE UPDATE; Connec!'s invoice becomes INACTIVE.
-    served.xero.seed_in(
-        TENANT,
-        "Invoices",
-        json!({ "InvoiceID": invoice_id, "Status": "VOIDED" }),
-    );
+    let voided = json!({ "InvoiceID": invoice_id, "Status": "VOIDED" });
+    served.xero.seed_in(TENANT, "Invoices", voided);
     served
         .eventually("the voided invoice is inactive in Connec!", || {
             hub_named(&served, "invoices", "/transaction_number", "INV-LIVE-1")
@@ -379,22 +421,18 @@ async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_
         logs.contain("real-time changes applied"),
         "logs were captured"
     );
-    let tokens = [&linked.tokens, &refreshed.tokens];
-    let tokens = tokens
-        .iter()
-        .flat_map(|t| [Some(&t.access_token), t.refresh_token.as_ref()]);
-    let secrets: Vec<&str> = tokens.flatten().map(SecretString::expose).collect();
-    let personal = [
+    let mut needles = vec![
+        XERO_CLIENT_SECRET,
+        XERO_WEBHOOK_KEY,
         "ann@harbour.example",
-        "accounts@harbour.example",
         "Leeson",
-        "Diaz",
     ];
-    for needle in [XERO_CLIENT_SECRET, XERO_WEBHOOK_KEY]
-        .iter()
-        .chain(&secrets)
-        .chain(&personal)
-    {
+    needles.extend(["accounts@harbour.example", "cara@diaz.example", "Diaz"]);
+    for tokens in [&linked.tokens, &refreshed.tokens] {
+        needles.push(tokens.access_token.expose());
+        needles.extend(tokens.refresh_token.as_ref().map(SecretString::expose));
+    }
+    for needle in needles {
         assert!(
             !logs.contain(needle),
             "a secret or personal data reached the logs"
