@@ -36,6 +36,7 @@ async fn link(served: &Served) -> AccountKey {
     served.account_of(GROUP).await
 }
 
+/// The group's Connec! record of `collection` whose `field` (a JSON pointer) is `value`.
 fn hub_named(served: &Served, collection: &str, field: &str, value: &str) -> Option<Value> {
     served
         .connec
