@@ -308,6 +308,8 @@ async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_
         json!({
             "Type": "ACCREC", "Status": "AUTHORISED", "InvoiceNumber": "INV-LIVE-1",
             "Contact": { "ContactID": contact_id },
+            "LineItems": [{ "Description": "Consulting", "Quantity": 2, "UnitAmount": 150,
+                            "AccountCode": "200", "TaxType": "OUTPUT2" }],
         }),
     );
     let invoice_id = invoice["InvoiceID"].clone();
@@ -325,6 +327,11 @@ async fn webhooks_carry_ids_and_the_contacts_and_invoices_are_fetched_without_a_
             "{value} in Connec!"
         );
     }
+    let sold = hub_named(&served, "invoices", "/transaction_number", "INV-LIVE-1").unwrap();
+    assert_eq!(
+        sold["lines"][0]["quantity"], 2,
+        "its line travelled: {sold}"
+    );
     let ids = |collection: &str| -> Vec<String> {
         let records = served.connec.records(GROUP, collection);
         let mut ids: Vec<String> = records

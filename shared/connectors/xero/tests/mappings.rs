@@ -283,7 +283,9 @@ fn payments_round_trip() {
     );
     // A payment born in Connec! without a status is an authorised one.
     assert_eq!(
-        mapping.to_app(&json!({ "amount": { "total_amount": 5 } })).unwrap(),
+        mapping
+            .to_app(&json!({ "amount": { "total_amount": 5 } }))
+            .unwrap(),
         json!({ "Amount": 5, "Status": "AUTHORISED" })
     );
 }
