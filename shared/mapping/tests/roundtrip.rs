@@ -237,3 +237,48 @@ proptest! {
         prop_assert_eq!(canonical_json(&hub), canonical_json(&Value::Object(reversed)));
     }
 }
+
+/// Fields the app owns (`direction: to_hub`), at the top and inside lines: once the hub holds
+/// the app's values both sides hash alike, and a change of one on the hub is a change.
+#[test]
+fn app_owned_fields_hash_alike_once_the_hub_holds_them() {
+    let m = EntityMapping::from_yaml_str(
+        r#"
+fields:
+  - { hub: number, app: InvoiceNumber }
+  - { hub: amount.tax_amount, app: TotalTax, direction: to_hub }
+  - hub: lines
+    app: LineItems
+    lines:
+      fields:
+        - { hub: quantity, app: Quantity }
+        - { hub: total_price.tax_amount, app: TaxAmount, direction: to_hub }
+"#,
+        "invoices.yaml",
+        &FunctionRegistry::new(),
+    )
+    .unwrap();
+    let app = json!({ "InvoiceNumber": "I-1", "TotalTax": 6.0, "LineItems": [
+        { "Quantity": 1, "TaxAmount": 1.5 }, { "Quantity": 3, "TaxAmount": 4.5 },
+    ] });
+    let hub = m.to_hub(&app).unwrap();
+    assert_eq!(hub["lines"][1]["total_price"]["tax_amount"], 4.5);
+    let from_hub = m.canonical_from_hub(&hub).unwrap();
+    assert_eq!(
+        content_hash(&from_hub),
+        content_hash(&m.canonical_from_app(&app).unwrap())
+    );
+    // The hub's own value counts: changed there, the record hashes differently.
+    let mut changed = hub.clone();
+    changed["lines"][0]["total_price"]["tax_amount"] = json!(9);
+    assert_ne!(
+        content_hash(&m.canonical_from_hub(&changed).unwrap()),
+        content_hash(&from_hub)
+    );
+    // A hub record without them hashes as what travels.
+    let bare = json!({ "number": "I-1", "lines": [{ "quantity": 1 }] });
+    assert_eq!(
+        m.canonical_from_hub(&bare).unwrap(),
+        json!({ "number": "I-1", "lines": [{ "quantity": 1 }] })
+    );
+}

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::error::{MapError, MappingError, Side};
 use crate::load::Syntax;
+use crate::path::FieldPath;
 use crate::transform::FunctionRegistry;
 
 mod app_paths;
@@ -83,6 +84,8 @@ pub struct EntityMapping {
     inner: Inner,
     references: Vec<Reference>,
     app_paths: Vec<AppPath>,
+    /// Hub paths of the rules that run towards the hub only (full paths inside `lines`).
+    hub_only: Vec<FieldPath>,
 }
 
 impl EntityMapping {
@@ -97,6 +100,7 @@ impl EntityMapping {
             name,
             references: inner.flat_references(),
             app_paths: inner.app_paths(),
+            hub_only: inner.hub_only_paths(),
             inner,
         }
     }
@@ -282,7 +286,27 @@ impl EntityMapping {
     /// Canonical hub-shaped projection of a hub record, for hashing:
     /// `to_hub(to_app(hub))`. It keeps exactly what survives a trip through
     /// the app, so it equals [`canonical_from_app`](Self::canonical_from_app)
-    /// of the app record `to_app(hub)` produced.
+    /// of the app record `to_app(hub)` produced. Fields mapped towards the hub
+    /// only (`direction: to_hub`: the app owns them) are taken from the hub
+    /// record as it is: once the hub holds the app's value, both sides hash
+    /// alike, and a change of it on either side is a change.
+    ///
+    /// ```
+    /// use mapping::{content_hash, EntityMapping, FunctionRegistry};
+    /// use serde_json::json;
+    /// let m = EntityMapping::from_yaml_str(r#"
+    /// fields:
+    ///   - { hub: name, app: Name }
+    ///   - { hub: total_tax, app: TotalTax, direction: to_hub }
+    /// "#, "invoices.yaml", &FunctionRegistry::new()).unwrap();
+    /// let app = json!({"Name": "A", "TotalTax": 4.5});
+    /// let hub = m.to_hub(&app).unwrap();
+    /// assert_eq!(m.to_app(&hub).unwrap(), json!({"Name": "A"}));
+    /// assert_eq!(
+    ///     content_hash(&m.canonical_from_hub(&hub).unwrap()),
+    ///     content_hash(&m.canonical_from_app(&app).unwrap()),
+    /// );
+    /// ```
     ///
     /// ```
     /// use mapping::{content_hash, EntityMapping, FieldSpec, Transform};
@@ -300,7 +324,17 @@ impl EntityMapping {
     /// );
     /// ```
     pub fn canonical_from_hub(&self, hub: &Value) -> Result<Value, MapError> {
-        self.to_hub(&self.to_app(hub)?)
+        let mut canonical = self.to_hub(&self.to_app(hub)?)?;
+        for path in &self.hub_only {
+            for (indices, value) in path.leaves(hub) {
+                if let Some(value) = value.filter(|v| !v.is_null()) {
+                    // The trip through the app kept the lines' order and length, so an
+                    // element's index names the same element on both.
+                    let _ = path.write(&mut canonical, &indices, value.clone());
+                }
+            }
+        }
+        Ok(canonical)
     }
 
     /// Canonical hub-shaped projection of an app record: `to_hub(app)`.

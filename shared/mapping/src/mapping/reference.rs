@@ -1,6 +1,7 @@
 //! [`Reference`]: an id field pointing at another hub record, and the
 //! flattening of references declared inside `lines` into full paths.
 
+use super::Direction;
 use super::rule::Inner;
 use crate::path::FieldPath;
 
@@ -19,6 +20,28 @@ pub struct Reference {
 impl Inner {
     /// Every reference, top level first, then those inside `lines` with
     /// paths joined to the array (`lines[].item_id`).
+    /// Hub paths of the rules that run towards the hub only, with full paths inside `lines`
+    /// (a `to_hub` constant, which `to_hub` writes from nothing, is left out).
+    pub(super) fn hub_only_paths(&self) -> Vec<FieldPath> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            match (&rule.lines, &rule.hub) {
+                (Some(sub), Some(hub)) => out.extend(
+                    sub.hub_only_paths()
+                        .iter()
+                        .map(|inner| hub.join_elements(inner)),
+                ),
+                (None, Some(hub))
+                    if rule.direction == Direction::ToHub && rule.to_hub.constant.is_none() =>
+                {
+                    out.push(hub.clone())
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     pub(super) fn flat_references(&self) -> Vec<Reference> {
         let mut out: Vec<Reference> = self
             .references
