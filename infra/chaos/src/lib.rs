@@ -24,16 +24,25 @@
 //! `a` (by the emulators' modification times): most recent wins → the newer of the two (the
 //! hub on an exact tie, as the engine documents); hub wins → `h` if it is newer than `a`, else
 //! `h` or `a` (a conflict, or `a` made after `h` had travelled); app wins, symmetrically.
+//!
+//! The app side is a trait ([`app::AppSide`]): HubSpot ([`hubspot_side`]) and Xero
+//! ([`xero_side`], whose restrictions and timestamp rule are named there); [`run_app`] picks
+//! one. `CHAOS_DEBUG_KEY=<ledger key>` prints what both sides and the store hold for that key
+//! when the checks run.
 
 pub mod abort;
+pub mod app;
 pub mod check;
 pub mod deliver;
 pub mod edits;
 pub mod faults;
+pub mod hubspot_side;
 pub mod kill;
 pub mod ledger;
 pub mod run;
 pub mod world;
+pub mod xero_side;
 
+pub use app::{App, AppSide};
 pub use check::Figures;
-pub use run::{ChaosOptions, PolicyReport, Report, policy_name, run};
+pub use run::{ChaosOptions, PolicyReport, Report, policy_name, run, run_app};
