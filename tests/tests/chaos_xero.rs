@@ -7,7 +7,8 @@
 use chaos::{App, ChaosOptions, run_app};
 use sync_core::domain::ConflictPolicy;
 
-const ROUNDS: u32 = 8;
+/// About 30 s for both seeds on this machine in debug.
+const ROUNDS: u32 = 40;
 
 async fn converges(seed: u64) {
     let options = ChaosOptions {

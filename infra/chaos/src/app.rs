@@ -119,6 +119,15 @@ pub trait AppSide: Send + Sync {
     fn company_person_email_restriction(&self) -> Option<&'static str> {
         None
     }
+    /// How many people a company may hold in the app (`None`: no limit).
+    fn people_per_company(&self) -> Option<usize> {
+        None
+    }
+    /// Why a wrong-shaped answer (a 200 without the expected envelope) is not armed here: it
+    /// is armed as a 502 instead and counted as `wrong_shape_as_502`. `None`: armed.
+    fn wrong_shape_restriction(&self) -> Option<&'static str> {
+        None
+    }
     /// Whether an inactive id-map may name this app record after it was archived: the app
     /// removes such records instead of archiving them (Xero: a contact person is removed from
     /// its contact), so the id-map names nothing and that is not dangling.

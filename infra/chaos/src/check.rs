@@ -168,11 +168,23 @@ pub async fn check(
             }
         }
     }
-    if let Ok(key) = std::env::var("CHAOS_DEBUG_KEY") {
-        dump(sides, store, org, ledger, &key).await;
-    }
     for entry in &ledger.entries {
         check_entry(&mut f, sides, entry, ledger, &views, &links, policy);
+    }
+    if let Ok(wanted) = std::env::var("CHAOS_DEBUG_KEY") {
+        // `*`: every key a finding names.
+        let keys: Vec<String> = if wanted == "*" {
+            f.details
+                .iter()
+                .filter_map(|d| d.split_whitespace().nth(1))
+                .map(|k| k.trim_end_matches(':').to_owned())
+                .collect()
+        } else {
+            vec![wanted]
+        };
+        for key in keys {
+            dump(sides, store, org, ledger, &key).await;
+        }
     }
     f
 }
@@ -307,11 +319,24 @@ fn check_entry(
     }
 }
 
-/// A debugging aid (`CHAOS_DEBUG_KEY=R6`): the ledger entries of a key, every record holding
+/// A debugging aid (`CHAOS_DEBUG_KEY=R6`, or `*` for the keys of every finding): the ledger entries of a key, every record holding
 /// it on both sides and the id-maps, on stderr.
 async fn dump(sides: &Sides, store: &dyn SyncStore, org: &OrgId, ledger: &Ledger, key: &str) {
     for e in ledger.entries.iter().filter(|e| e.key == key) {
         eprintln!("DEBUG ledger {e:?}");
+        if let Some(c) = e.company.map(|c| &ledger.entries[c]) {
+            eprintln!(
+                "DEBUG company {} archived={} edits={:?}",
+                c.key, c.archived, c.edits
+            );
+            for side in [Side::Hub, Side::App] {
+                for r in sides.all(side, Kind::Company) {
+                    if sides.key_of(side, Kind::Company, &r).as_deref() == Some(c.key.as_str()) {
+                        eprintln!("DEBUG company {side:?} {r}");
+                    }
+                }
+            }
+        }
         for side in [Side::Hub, Side::App] {
             for r in sides.all(side, e.kind) {
                 if sides.key_of(side, e.kind, &r).as_deref() == Some(key) {

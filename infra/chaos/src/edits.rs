@@ -69,6 +69,19 @@ pub fn create(
         Kind::Person => format!("R{seq}"),
         Kind::Company => format!("Co{seq}"),
     };
+    // Where the app holds only so many people per company (Xero: 5 contact persons), a person
+    // drawn into a full company (every person ever created in it counts: an archive may not
+    // have travelled yet) is created without one.
+    let company = company.filter(|c| {
+        sides.app.people_per_company().is_none_or(|max| {
+            ledger
+                .entries
+                .iter()
+                .filter(|e| e.company == Some(*c))
+                .count()
+                < max
+        })
+    });
     // Where the app needs it (Xero: a contact person's only stable key), a person in a company
     // always has an e-mail; the draw is made all the same.
     let with_email =

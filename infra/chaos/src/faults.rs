@@ -127,7 +127,17 @@ pub fn inject(
             tally.add("rejected_record", u64::from(times));
             continue;
         }
-        let (name, kind) = kind_of(rng, settings);
+        let (mut name, mut kind) = kind_of(rng, settings);
+        if !hub && name == "wrong_shape" && sides.app.wrong_shape_restriction().is_some() {
+            // Made visible in the tally under its own name.
+            (name, kind) = (
+                "wrong_shape_as_502",
+                FaultKind::Status {
+                    status: 502,
+                    retry_after_secs: None,
+                },
+            );
+        }
         let lost = matches!(kind, FaultKind::AfterCommit { .. });
         let app = sides.app.fault_paths();
         let paths: &[&str] = match (hub, lost) {
