@@ -218,7 +218,9 @@ fn check_entry(
             ));
         }
     }
-    if entry.archived {
+    let maybe_active =
+        entry.archived && !entry.archive_certain && !(hub.is_empty() && app.is_empty());
+    if entry.archived && !maybe_active {
         if !hub.is_empty() || !app.is_empty() {
             f.mismatched += 1;
             f.details.push(format!(

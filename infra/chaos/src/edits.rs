@@ -132,6 +132,7 @@ pub fn create(
             fields,
         }],
         archived: false,
+        archive_certain: false,
     });
     Some(ledger.entries.len() - 1)
 }
@@ -221,6 +222,15 @@ pub fn archive(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) -> 
     if restricted {
         return archive(sides, ledger, index, Side::Hub);
     }
+    // The company's contact in the app, and the people it holds as its own there now: those go
+    // with it for certain; a person not yet there may still become a person of its own (its
+    // company resolves to none once archived), so its archive is not certain.
+    let cascade = kind == Kind::Company && sides.app.archive_takes_people();
+    let company_app = match side {
+        _ if !cascade => None,
+        Side::App => Some(id.clone()),
+        Side::Hub => locate(sides, &mut ledger.entries[index], Side::App),
+    };
     let done = match side {
         Side::Hub => sides
             .connec
@@ -233,12 +243,22 @@ pub fn archive(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) -> 
             .is_some(),
         Side::App => sides.app.archive(kind, &id),
     };
+    let entry = &mut ledger.entries[index];
     entry.archived |= done;
-    if done && kind == Kind::Company && sides.app.archive_takes_people() {
-        for person in &mut ledger.entries {
-            if person.company == Some(index) {
-                person.archived = true;
+    entry.archive_certain |= done;
+    if done && cascade {
+        for n in 0..ledger.entries.len() {
+            if ledger.entries[n].company != Some(index) || ledger.entries[n].archived {
+                continue;
             }
+            let held = company_app.is_some()
+                && locate(sides, &mut ledger.entries[n], Side::App)
+                    .and_then(|p| sides.get(Side::App, Kind::Person, &p))
+                    .and_then(|p| sides.app.company_of(&p))
+                    == company_app;
+            let person = &mut ledger.entries[n];
+            person.archived = true;
+            person.archive_certain = held;
         }
     }
     done

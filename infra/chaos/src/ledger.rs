@@ -124,12 +124,16 @@ pub struct Entry {
     pub company: Option<usize>,
     /// Its Connec! id, once the suite knows it.
     pub hub_id: Option<String>,
-    /// Its HubSpot id, once the suite knows it.
+    /// Its app id, once the suite knows it.
     pub app_id: Option<String>,
     /// Every edit, creation first.
     pub edits: Vec<Edit>,
-    /// Archived (on either side) by the suite; never edited afterwards.
+    /// Archived (on either side) by the suite, or with its company where the app archives a
+    /// company's people with it; never edited afterwards.
     pub archived: bool,
+    /// Whether the archive is certain to hold (a person archived with its company may instead
+    /// have become a person of its own in the app, active on both sides).
+    pub archive_certain: bool,
 }
 
 impl Entry {
@@ -232,6 +236,7 @@ mod tests {
             app_id: None,
             edits,
             archived: false,
+            archive_certain: false,
         }
     }
 
