@@ -70,6 +70,8 @@ pub struct FaultPaths {
 pub trait AppSide: Send + Sync {
     /// Which app.
     fn app(&self) -> App;
+    /// The implementation itself (tests reach the emulator through it).
+    fn as_any(&self) -> &dyn std::any::Any;
     /// The emulator's base URL (once started).
     fn url(&self) -> &str;
     /// The provider the engine is built with.

@@ -87,6 +87,10 @@ impl AppSide for HubSpotSide {
         App::HubSpot
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn url(&self) -> &str {
         &self.server.base_url
     }

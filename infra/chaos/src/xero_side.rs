@@ -11,7 +11,9 @@
 //! - a company's people are its contact persons (`ParentContactID`); a person without company
 //!   is a person contact named "First Last" (names are unique: the keys are);
 //! - archives: `ContactStatus: ARCHIVED`; archiving a company contact archives its contact
-//!   persons with it (their parts carry its status), so the ledger marks them archived.
+//!   persons with it (their parts carry its status), so the ledger marks them archived: for
+//!   certain those Xero holds as its contact persons then; a person not there yet may instead
+//!   become a person contact (its company resolves to none once archived) and stay active.
 //!
 //! Timestamps: a contact person has none of its own; its part carries its contact's
 //! `UpdatedDateUTC`, which every write of the contact moves (the company's fields, another
@@ -200,6 +202,10 @@ fn company_body(fields: &Fields) -> Value {
 impl AppSide for XeroSide {
     fn app(&self) -> App {
         App::Xero
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn url(&self) -> &str {

@@ -163,3 +163,41 @@ async fn a_contact_person_is_as_recent_as_its_contact() {
         "the rule without the contact's timestamp would call it a lost update"
     );
 }
+
+/// A contact person removed from its contact in Xero (Xero's only way to delete one) leaves
+/// nothing a poll or a webhook shows: the Connec! person stays ACTIVE.
+#[tokio::test]
+#[ignore = "the engine does not see a part that vanished from its record (no deleted parts)"]
+async fn a_contact_person_removed_in_xero_goes_inactive_in_connec() {
+    use chaos::edits::create;
+    use chaos::ledger::Ledger;
+    use chaos::xero_side::XeroSide;
+    let world = World::start(App::Xero, ConflictPolicy::MostRecent, true)
+        .await
+        .unwrap();
+    let mut ledger = Ledger::default();
+    let sides = &world.sides;
+    let company = create(sides, &mut ledger, Side::App, Kind::Company, None, false).unwrap();
+    let person = create(
+        sides,
+        &mut ledger,
+        Side::App,
+        Kind::Person,
+        Some(company),
+        true,
+    )
+    .unwrap();
+    sync(&world).await;
+    let hub_id = chaos::edits::locate(sides, &mut ledger.entries[person], Side::Hub).unwrap();
+    let contact_id = ledger.entries[company].app_id.clone().unwrap();
+    let xero = world.sides.app.as_any().downcast_ref::<XeroSide>().unwrap();
+    let emulator = &xero.emulator;
+    let mut contact = emulator
+        .get_in(emulators::xero::DEMO_TENANT_ID, "Contacts", &contact_id)
+        .unwrap();
+    contact["ContactPersons"] = json!([]);
+    emulator.seed_in(emulators::xero::DEMO_TENANT_ID, "Contacts", contact);
+    sync(&world).await;
+    let now = world.sides.get(Side::Hub, Kind::Person, &hub_id).unwrap();
+    assert_eq!(now["status"], "INACTIVE", "{now}");
+}
