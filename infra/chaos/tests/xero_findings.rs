@@ -201,3 +201,50 @@ async fn a_contact_person_removed_in_xero_goes_inactive_in_connec() {
     let now = world.sides.get(Side::Hub, Kind::Person, &hub_id).unwrap();
     assert_eq!(now["status"], "INACTIVE", "{now}");
 }
+
+/// A person without e-mail created from Connec! as a Xero person contact, every answer of the
+/// create lost (Xero committed it), then renamed in Connec! before the next sync: the retry
+/// cannot match the first contact (no e-mail, another name), its idempotency key is refused
+/// with another body, and a second contact is created; the first comes back as a second
+/// Connec! person.
+#[tokio::test]
+#[ignore = "a lost create of a person without e-mail is not recognised once the person changed"]
+async fn a_lost_create_of_a_person_without_email_makes_no_duplicate() {
+    let world = World::start(App::Xero, ConflictPolicy::MostRecent, true)
+        .await
+        .unwrap();
+    let person = world.sides.connec.seed(
+        GROUP,
+        "people",
+        json!({ "first_name": "R1", "last_name": "L1" }),
+    );
+    let id = connec::record::hub_id(&person).unwrap().to_string();
+    world.sides.app.fail_calls(CallFault {
+        method: Some("POST".into()),
+        path_contains: "/Contacts".into(),
+        times: 10,
+        kind: FaultKind::AfterCommit {
+            then: Box::new(FaultKind::Status {
+                status: 503,
+                retry_after_secs: None,
+            }),
+        },
+    });
+    sync(&world).await;
+    world.sides.clear_faults();
+    world
+        .sides
+        .connec
+        .update(GROUP, "people", &id, json!({ "last_name": "L2" }));
+    for _ in 0..3 {
+        sync(&world).await;
+    }
+    let xero: Vec<Value> = world
+        .sides
+        .all(Side::App, Kind::Person)
+        .into_iter()
+        .filter(|p| p["FirstName"] == "R1")
+        .collect();
+    let hub = hub_people_named(&world, "R1");
+    assert_eq!((xero.len(), hub.len()), (1, 1), "{xero:#?} {hub:#?}");
+}
