@@ -9,7 +9,7 @@ use sync_core::domain::{ConflictPolicy, EntityName, IdMap, OrgId, Side};
 use sync_core::ports::SyncStore;
 
 use crate::ledger::{Entry, Fields, Kind, Ledger};
-use crate::world::{Sides, id_of, is_archived, key_of};
+use crate::world::Sides;
 
 /// What the checks found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -56,22 +56,22 @@ fn view(sides: &Sides, side: Side, kind: Kind) -> SideView {
     let mut by_key: HashMap<String, Vec<Value>> = HashMap::new();
     let mut ids = HashSet::new();
     for record in sides.all(side, kind) {
-        if let Some(id) = id_of(side, &record) {
+        if let Some(id) = sides.id_of(side, kind, &record) {
             ids.insert(id);
         }
-        let key = key_of(side, kind, &record).unwrap_or_default();
+        let key = sides.key_of(side, kind, &record).unwrap_or_default();
         by_key.entry(key).or_default().push(record);
     }
     for records in by_key.values_mut() {
-        records.sort_by_key(|r| id_of(side, r));
+        records.sort_by_key(|r| sides.id_of(side, kind, r));
     }
     SideView { by_key, ids }
 }
 
-fn active<'a>(view: &'a SideView, side: Side, key: &str) -> Vec<&'a Value> {
+fn active<'a>(sides: &Sides, view: &'a SideView, side: Side, key: &str) -> Vec<&'a Value> {
     view.by_key
         .get(key)
-        .map(|rs| rs.iter().filter(|r| !is_archived(side, r)).collect())
+        .map(|rs| rs.iter().filter(|r| !sides.is_archived(side, r)).collect())
         .unwrap_or_default()
 }
 
@@ -82,28 +82,24 @@ async fn idmaps(store: &dyn SyncStore, org: &OrgId, entity: &str) -> Vec<IdMap> 
         .unwrap_or_default()
 }
 
-fn email(side: Side, record: &Value) -> Option<String> {
-    let value = match side {
-        Side::Hub => record.pointer("/email/address"),
-        Side::App => record.pointer("/properties/email"),
-    };
-    value
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_lowercase)
+fn email(sides: &Sides, side: Side, record: &Value) -> Option<String> {
+    match side {
+        Side::Hub => record
+            .pointer("/email/address")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_lowercase),
+        Side::App => sides.app.email_of(record),
+    }
 }
 
-fn company_ref(side: Side, record: &Value) -> Option<String> {
+fn company_ref(sides: &Sides, side: Side, record: &Value) -> Option<String> {
     match side {
         Side::Hub => record
             .get("organization_id")
             .and_then(connec::record::connec_ref)
             .map(|id| id.to_string()),
-        Side::App => record
-            .pointer("/properties/associatedcompanyid")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned),
+        Side::App => sides.app.company_of(record),
     }
 }
 
@@ -131,11 +127,21 @@ pub async fn check(
             ] {
                 if let Some(id) = id
                     && !views[&(side, kind)].ids.contains(&id)
+                    && !(side == Side::App
+                        && map.inactive
+                        && sides.app.removed_when_archived(kind, &id))
                 {
                     f.dangling += 1;
+                    let hub_key = map
+                        .hub_id
+                        .as_ref()
+                        .and_then(|h| sides.get(Side::Hub, kind, h.as_str()))
+                        .and_then(|r| sides.key_of(Side::Hub, kind, &r));
                     f.details.push(format!(
-                        "dangling: a {} id-map names {} record {id}, which does not exist",
+                        "dangling: a {} id-map ({}, hub {:?} key {hub_key:?}) names {} record {id}, which does not exist",
                         kind.collection(),
+                        if map.inactive { "inactive" } else { "active" },
+                        map.hub_id.as_ref().map(|h| h.to_string()),
                         side.as_str()
                     ));
                 }
@@ -148,7 +154,10 @@ pub async fn check(
     let known: HashSet<&str> = ledger.entries.iter().map(|e| e.key.as_str()).collect();
     for ((side, kind), view) in &views {
         for (key, records) in &view.by_key {
-            let live = records.iter().filter(|r| !is_archived(*side, r)).count();
+            let live = records
+                .iter()
+                .filter(|r| !sides.is_archived(*side, r))
+                .count();
             if !known.contains(key.as_str()) && live > 0 {
                 f.mismatched += live as u64;
                 f.details.push(format!(
@@ -160,26 +169,46 @@ pub async fn check(
         }
     }
     for entry in &ledger.entries {
-        check_entry(&mut f, entry, ledger, &views, &links, policy);
+        check_entry(&mut f, sides, entry, ledger, &views, &links, policy);
+    }
+    if let Ok(wanted) = std::env::var("CHAOS_DEBUG_KEY") {
+        // `*`: every key a finding names.
+        let keys: Vec<String> = if wanted == "*" {
+            f.details
+                .iter()
+                .filter_map(|d| d.split_whitespace().nth(1))
+                .map(|k| k.trim_end_matches(':').to_owned())
+                .collect()
+        } else {
+            vec![wanted]
+        };
+        for key in keys {
+            dump(sides, store, org, ledger, &key).await;
+        }
     }
     f
 }
 
 fn check_entry(
     f: &mut Figures,
+    sides: &Sides,
     entry: &Entry,
     ledger: &Ledger,
     views: &HashMap<(Side, Kind), SideView>,
     links: &HashSet<(String, String)>,
     policy: ConflictPolicy,
 ) {
-    let hub = active(&views[&(Side::Hub, entry.kind)], Side::Hub, &entry.key);
-    let app = active(&views[&(Side::App, entry.kind)], Side::App, &entry.key);
+    let kind = entry.kind;
+    let hub = active(sides, &views[&(Side::Hub, kind)], Side::Hub, &entry.key);
+    let app = active(sides, &views[&(Side::App, kind)], Side::App, &entry.key);
     let key = &entry.key;
     for (side, records) in [(Side::Hub, &hub), (Side::App, &app)] {
         if records.len() > 1 {
             f.duplicates += records.len() as u64 - 1;
-            let ids: Vec<String> = records.iter().filter_map(|r| id_of(side, r)).collect();
+            let ids: Vec<String> = records
+                .iter()
+                .filter_map(|r| sides.id_of(side, kind, r))
+                .collect();
             f.details.push(format!(
                 "duplicate: {key} ({}, created on the {} side) is held by {} active records on the {} side: {ids:?}",
                 if entry.email.is_some() || entry.kind == Kind::Company { "with its natural key" } else { "no e-mail" },
@@ -189,7 +218,9 @@ fn check_entry(
             ));
         }
     }
-    if entry.archived {
+    let maybe_active =
+        entry.archived && !entry.archive_certain && !(hub.is_empty() && app.is_empty());
+    if entry.archived && !maybe_active {
         if !hub.is_empty() || !app.is_empty() {
             f.mismatched += 1;
             f.details.push(format!(
@@ -202,9 +233,13 @@ fn check_entry(
     }
     // With duplicates, judge the linked pair (the others are counted above).
     let linked = hub.iter().find_map(|h| {
-        let hid = id_of(Side::Hub, h)?;
+        let hid = sides.id_of(Side::Hub, kind, h)?;
         app.iter()
-            .find(|a| id_of(Side::App, a).is_some_and(|aid| links.contains(&(hid.clone(), aid))))
+            .find(|a| {
+                sides
+                    .id_of(Side::App, kind, a)
+                    .is_some_and(|aid| links.contains(&(hid.clone(), aid)))
+            })
             .map(|a| (*h, *a))
     });
     let pair = linked.or_else(|| Some((*hub.first()?, *app.first()?)));
@@ -217,8 +252,8 @@ fn check_entry(
             f.mismatched += 1;
             let ids: Vec<String> = hub
                 .iter()
-                .filter_map(|r| id_of(Side::Hub, r))
-                .chain(app.iter().filter_map(|r| id_of(Side::App, r)))
+                .filter_map(|r| sides.id_of(Side::Hub, kind, r))
+                .chain(app.iter().filter_map(|r| sides.id_of(Side::App, kind, r)))
                 .collect();
             f.details.push(format!(
                 "presence: {key} (created on the {} side, {ids:?}) is active on the {} side only",
@@ -229,20 +264,20 @@ fn check_entry(
         return;
     };
     let (hf, af) = (
-        Fields::from_hub(entry.kind, h),
-        Fields::from_app(entry.kind, a),
+        sides.fields_of(Side::Hub, kind, h),
+        sides.fields_of(Side::App, kind, a),
     );
-    let allowed = entry.allowed(policy);
+    let allowed = entry.allowed(policy, |t| sides.app.touched_after(kind, a, t));
     let (hid, aid) = (
-        id_of(Side::Hub, h).unwrap_or_default(),
-        id_of(Side::App, a).unwrap_or_default(),
+        sides.id_of(Side::Hub, kind, h).unwrap_or_default(),
+        sides.id_of(Side::App, kind, a).unwrap_or_default(),
     );
     let mut problems = Vec::new();
     if hf != af {
         problems.push(format!("fields differ: hub {:?} app {:?}", hf.0, af.0));
     }
     if entry.kind == Kind::Person
-        && (email(Side::Hub, h) != entry.email || email(Side::App, a) != entry.email)
+        && (email(sides, Side::Hub, h) != entry.email || email(sides, Side::App, a) != entry.email)
     {
         problems.push("e-mail differs".to_owned());
     }
@@ -251,12 +286,12 @@ fn check_entry(
     {
         let company = &ledger.entries[c];
         let expect = |side: Side| {
-            active(&views[&(side, Kind::Company)], side, &company.key)
+            active(sides, &views[&(side, Kind::Company)], side, &company.key)
                 .first()
-                .and_then(|r| id_of(side, r))
+                .and_then(|r| sides.id_of(side, Kind::Company, r))
         };
-        if company_ref(Side::Hub, h) != expect(Side::Hub)
-            || company_ref(Side::App, a) != expect(Side::App)
+        if company_ref(sides, Side::Hub, h) != expect(Side::Hub)
+            || company_ref(sides, Side::App, a) != expect(Side::App)
         {
             problems.push(format!("company link is not {}", company.key));
         }
@@ -279,9 +314,40 @@ fn check_entry(
             .collect();
         f.details.push(format!(
             "lost update: {key} (hub {hid}, app {aid}) holds hub {:?} / app {:?}, expected one of {:?} (edits {history:?})",
-            hf.0[0],
-            af.0[0],
-            allowed.iter().map(|x| x.0[0].clone()).collect::<Vec<_>>()
+            hf.first(),
+            af.first(),
+            allowed.iter().map(|x| x.first()).collect::<Vec<_>>()
         ));
+    }
+}
+
+/// A debugging aid (`CHAOS_DEBUG_KEY=R6`, or `*` for the keys of every finding): the ledger entries of a key, every record holding
+/// it on both sides and the id-maps, on stderr.
+async fn dump(sides: &Sides, store: &dyn SyncStore, org: &OrgId, ledger: &Ledger, key: &str) {
+    for e in ledger.entries.iter().filter(|e| e.key == key) {
+        eprintln!("DEBUG ledger {e:?}");
+        if let Some(c) = e.company.map(|c| &ledger.entries[c]) {
+            eprintln!(
+                "DEBUG company {} archived={} edits={:?}",
+                c.key, c.archived, c.edits
+            );
+            for side in [Side::Hub, Side::App] {
+                for r in sides.all(side, Kind::Company) {
+                    if sides.key_of(side, Kind::Company, &r).as_deref() == Some(c.key.as_str()) {
+                        eprintln!("DEBUG company {side:?} {r}");
+                    }
+                }
+            }
+        }
+        for side in [Side::Hub, Side::App] {
+            for r in sides.all(side, e.kind) {
+                if sides.key_of(side, e.kind, &r).as_deref() == Some(key) {
+                    eprintln!("DEBUG {side:?} {r}");
+                }
+            }
+        }
+        for map in idmaps(store, org, e.kind.collection()).await {
+            eprintln!("DEBUG map {map:?}");
+        }
     }
 }

@@ -22,7 +22,7 @@ use crate::world::{GROUP, Sides};
 enum Event {
     /// A Connec! notification's record, as it was when collected.
     Hub { entity: String, record: Value },
-    /// A HubSpot webhook event: ids only.
+    /// An app webhook event: ids only.
     App { entity: String, id: String },
 }
 
@@ -48,14 +48,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn entity_of_object(object: &str) -> &'static str {
-    if object == "companies" {
-        "organizations"
-    } else {
-        "people"
-    }
-}
-
 impl Inbox {
     /// Listens to both emulators' changes.
     pub fn install(sides: &Sides) -> Self {
@@ -67,7 +59,7 @@ impl Inbox {
             }
         }));
         let changed = inbox.changed.clone();
-        sides.hubspot.on_change(Arc::new(move |e| {
+        sides.app.on_change(Arc::new(move |e| {
             lock(&changed).push((false, e.collection.clone(), e.id.clone()));
         }));
         inbox
@@ -85,9 +77,9 @@ impl Inbox {
                         record,
                     });
                 }
-            } else {
+            } else if let Some(entity) = sides.app.entity_of_change(&collection) {
                 pending.push(Event::App {
-                    entity: entity_of_object(&collection).to_owned(),
+                    entity: entity.to_owned(),
                     id,
                 });
             }

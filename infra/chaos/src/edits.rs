@@ -7,11 +7,12 @@
 
 use rand::Rng;
 use rand::rngs::StdRng;
-use serde_json::{Value, json};
-use sync_core::domain::{Side, Timestamp};
+use serde_json::json;
+use sync_core::domain::Side;
 
-use crate::ledger::{Edit, Entry, Fields, Kind, Ledger};
-use crate::world::{GROUP, Sides, id_of, is_archived, key_of};
+use crate::app::NewRecord;
+use crate::ledger::{Edit, Entry, Kind, Ledger};
+use crate::world::{GROUP, Sides};
 
 /// What the edits of a round did.
 #[derive(Clone, Copy, Debug, Default)]
@@ -30,16 +31,16 @@ pub fn locate(sides: &Sides, entry: &mut Entry, side: Side) -> Option<String> {
     if let Some(id) = entry.id(side)
         && sides
             .get(side, entry.kind, id)
-            .is_some_and(|r| !is_archived(side, &r))
+            .is_some_and(|r| !sides.is_archived(side, &r))
     {
         return Some(id.to_owned());
     }
     let mut found: Vec<String> = sides
         .all(side, entry.kind)
         .iter()
-        .filter(|r| !is_archived(side, r))
-        .filter(|r| key_of(side, entry.kind, r).as_deref() == Some(entry.key.as_str()))
-        .filter_map(|r| id_of(side, r))
+        .filter(|r| !sides.is_archived(side, r))
+        .filter(|r| sides.key_of(side, entry.kind, r).as_deref() == Some(entry.key.as_str()))
+        .filter_map(|r| sides.id_of(side, entry.kind, r))
         .collect();
     found.sort();
     let id = found.into_iter().next()?;
@@ -48,17 +49,6 @@ pub fn locate(sides: &Sides, entry: &mut Entry, side: Side) -> Option<String> {
         Side::App => entry.app_id = Some(id.clone()),
     }
     Some(id)
-}
-
-fn stamp(side: Side, record: &Value) -> Option<Timestamp> {
-    let field = match side {
-        Side::Hub => "updated_at",
-        Side::App => "updatedAt",
-    };
-    record
-        .get(field)
-        .and_then(Value::as_str)
-        .and_then(Timestamp::parse)
 }
 
 fn side_of(hub: bool) -> Side {
@@ -79,15 +69,32 @@ pub fn create(
         Kind::Person => format!("R{seq}"),
         Kind::Company => format!("Co{seq}"),
     };
+    // Where the app holds only so many people per company (Xero: 5 contact persons), a person
+    // drawn into a full company (every person ever created in it counts: an archive may not
+    // have travelled yet) is created without one.
+    let company = company.filter(|c| {
+        sides.app.people_per_company().is_none_or(|max| {
+            ledger
+                .entries
+                .iter()
+                .filter(|e| e.company == Some(*c))
+                .count()
+                < max
+        })
+    });
+    // Where the app needs it (Xero: a contact person's only stable key), a person in a company
+    // always has an e-mail; the draw is made all the same.
+    let with_email =
+        with_email || (company.is_some() && sides.app.company_person_email_restriction().is_some());
     let email = (kind == Kind::Person && with_email).then(|| format!("r{seq}@chaos.example"));
     let company_id = match company {
         Some(c) => Some(locate(sides, &mut ledger.entries[c], side)?),
         None => None,
     };
-    let fields = Fields::of_edit(kind, seq);
+    let fields = sides.app.fields_of_edit(kind, seq);
     let stored = match side {
         Side::Hub => {
-            let mut body = fields.hub_patch(kind);
+            let mut body = fields.hub_patch(sides.app.hub_paths(kind));
             body[kind.hub_key()] = json!(key);
             if let Some(email) = &email {
                 body["email"] = json!({ "address": email });
@@ -97,20 +104,18 @@ pub fn create(
             }
             sides.connec.seed(GROUP, kind.collection(), body)
         }
-        Side::App => {
-            let mut properties = fields.app_properties(kind);
-            properties[kind.app_key()] = json!(key);
-            if let Some(email) = &email {
-                properties["email"] = json!(email);
-            }
-            if let Some(id) = &company_id {
-                properties["associatedcompanyid"] = json!(id);
-            }
-            sides.hubspot.seed(kind.object(), properties)
-        }
+        Side::App => sides.app.create(
+            kind,
+            NewRecord {
+                key: &key,
+                email: email.as_deref(),
+                company: company_id.as_deref(),
+                fields: &fields,
+            },
+        )?,
     };
-    let id = id_of(side, &stored);
-    let at = stamp(side, &stored)?;
+    let id = sides.id_of(side, kind, &stored);
+    let at = sides.stamp(side, kind, &stored)?;
     ledger.entries.push(Entry {
         key,
         kind,
@@ -123,9 +128,11 @@ pub fn create(
             seq,
             side,
             at,
+            other_pending: false,
             fields,
         }],
         archived: false,
+        archive_certain: false,
     });
     Some(ledger.entries.len() - 1)
 }
@@ -135,30 +142,43 @@ pub fn create(
 pub fn update(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) -> bool {
     let seq = ledger.next_seq();
     let entry = &mut ledger.entries[index];
+    let kind = entry.kind;
     let Some(id) = locate(sides, entry, side) else {
         return false;
     };
-    let fields = Fields::of_edit(entry.kind, seq);
+    let Some(before) = sides.get(side, kind, &id) else {
+        return false;
+    };
+    // A conflict in the making: the other side's newest edit has not reached this side.
+    let other = if side == Side::Hub {
+        Side::App
+    } else {
+        Side::Hub
+    };
+    let other_pending = entry
+        .edits
+        .iter()
+        .filter(|e| e.side == other)
+        .max_by_key(|e| (e.at, e.seq))
+        .is_some_and(|newest| sides.fields_of(side, kind, &before) != newest.fields);
+    let fields = sides.app.fields_of_edit(kind, seq);
     let stored = match side {
         Side::Hub => sides.connec.update(
             GROUP,
-            entry.kind.collection(),
+            kind.collection(),
             &id,
-            fields.hub_patch(entry.kind),
+            fields.hub_patch(sides.app.hub_paths(kind)),
         ),
-        Side::App => {
-            sides
-                .hubspot
-                .update(entry.kind.object(), &id, fields.app_properties(entry.kind))
-        }
+        Side::App => sides.app.update(kind, &id, &fields),
     };
-    let Some(at) = stored.as_ref().and_then(|s| stamp(side, s)) else {
+    let Some(at) = stored.as_ref().and_then(|s| sides.stamp(side, kind, s)) else {
         return false;
     };
     entry.edits.push(Edit {
         seq,
         side,
         at,
+        other_pending,
         fields,
     });
     true
@@ -171,7 +191,6 @@ pub fn unmapped(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) ->
     let Some(id) = locate(sides, entry, side) else {
         return false;
     };
-    let note = format!("note {seq}");
     match side {
         Side::Hub => sides
             .connec
@@ -179,41 +198,69 @@ pub fn unmapped(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) ->
                 GROUP,
                 entry.kind.collection(),
                 &id,
-                json!({ "description": note }),
+                json!({ "description": format!("note {seq}") }),
             )
             .is_some(),
-        Side::App => {
-            let property = match entry.kind {
-                Kind::Person => "website",
-                Kind::Company => "description",
-            };
-            sides
-                .hubspot
-                .update(entry.kind.object(), &id, json!({ property: note }))
-                .is_some()
-        }
+        Side::App => sides.app.unmapped(entry.kind, &id, seq),
     }
 }
 
-/// Archives record `index` on `side` (Connec!: `status: INACTIVE`).
+/// Archives record `index` on `side` (Connec!: `status: INACTIVE`). Where the app side does
+/// not archive such a record (see [`crate::app::AppSide::archive_restriction`]), it is
+/// archived in Connec! instead. Where archiving a company archives its people (Xero), they
+/// are marked archived too.
 pub fn archive(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) -> bool {
     let entry = &mut ledger.entries[index];
+    let kind = entry.kind;
     let Some(id) = locate(sides, entry, side) else {
         return false;
+    };
+    let restricted = side == Side::App
+        && sides
+            .get(side, kind, &id)
+            .is_some_and(|r| sides.app.archive_restriction(kind, &r).is_some());
+    if restricted {
+        return archive(sides, ledger, index, Side::Hub);
+    }
+    // The company's contact in the app, and the people it holds as its own there now: those go
+    // with it for certain; a person not yet there may still become a person of its own (its
+    // company resolves to none once archived), so its archive is not certain.
+    let cascade = kind == Kind::Company && sides.app.archive_takes_people();
+    let company_app = match side {
+        _ if !cascade => None,
+        Side::App => Some(id.clone()),
+        Side::Hub => locate(sides, &mut ledger.entries[index], Side::App),
     };
     let done = match side {
         Side::Hub => sides
             .connec
             .update(
                 GROUP,
-                entry.kind.collection(),
+                kind.collection(),
                 &id,
                 json!({ "status": "INACTIVE" }),
             )
             .is_some(),
-        Side::App => sides.hubspot.archive(entry.kind.object(), &id),
+        Side::App => sides.app.archive(kind, &id),
     };
+    let entry = &mut ledger.entries[index];
     entry.archived |= done;
+    entry.archive_certain |= done;
+    if done && cascade {
+        for n in 0..ledger.entries.len() {
+            if ledger.entries[n].company != Some(index) || ledger.entries[n].archived {
+                continue;
+            }
+            let held = company_app.is_some()
+                && locate(sides, &mut ledger.entries[n], Side::App)
+                    .and_then(|p| sides.get(Side::App, Kind::Person, &p))
+                    .and_then(|p| sides.app.company_of(&p))
+                    == company_app;
+            let person = &mut ledger.entries[n];
+            person.archived = true;
+            person.archive_certain = held;
+        }
+    }
     done
 }
 

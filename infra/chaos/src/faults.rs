@@ -8,7 +8,7 @@ use emulators::{CallFault, FaultKind, RecordFault};
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use crate::ledger::{Kind, Ledger};
+use crate::ledger::Ledger;
 use crate::world::Sides;
 
 /// Faults injected, by kind.
@@ -42,28 +42,9 @@ impl FaultCounts {
 
 /// Paths a Connec! rule may match (substrings of the request path).
 const CONNEC_PATHS: [&str; 4] = ["/api/v2/", "/batch", "/people", "/organizations"];
-/// Paths a HubSpot rule may match.
-const HUBSPOT_PATHS: [&str; 7] = [
-    "/crm/v3/objects/",
-    "/contacts",
-    "/companies",
-    "/search",
-    "/batch/create",
-    "/batch/update",
-    "/batch/read",
-];
-
-/// Write paths a lost answer (after commit) targets, per side.
+/// Connec! write paths a lost answer (after commit) targets (the app's: its
+/// [`crate::app::FaultPaths`]).
 const CONNEC_WRITES: [&str; 3] = ["/batch", "/people", "/organizations"];
-/// HubSpot write paths.
-const HUBSPOT_WRITES: [&str; 5] = [
-    "/contacts/batch/create",
-    "/companies/batch/create",
-    "/batch/create",
-    "/batch/update",
-    "/batch/archive",
-];
-
 /// How injected timeouts behave.
 #[derive(Clone, Copy, Debug)]
 pub struct FaultSettings {
@@ -134,27 +115,38 @@ pub fn inject(
                 continue;
             }
             let entry = &ledger.entries[active[pick % active.len()]];
-            let rule = |field: &str| RecordFault {
-                field: field.to_owned(),
-                value: entry.key.clone().into(),
-                times: Some(times),
-            };
-            match (hub, entry.kind) {
-                (true, kind) => sides.connec.fail_record(rule(kind.hub_key())),
-                (false, Kind::Person) => sides.hubspot.fail_record(rule("firstname")),
-                (false, Kind::Company) => sides.hubspot.fail_record(rule("name")),
+            if hub {
+                sides.connec.fail_record(RecordFault {
+                    field: entry.kind.hub_key().to_owned(),
+                    value: entry.key.clone().into(),
+                    times: Some(times),
+                });
+            } else {
+                sides.app.fail_record(entry.kind, &entry.key, times);
             }
             tally.add("rejected_record", u64::from(times));
             continue;
         }
-        let (name, kind) = kind_of(rng, settings);
+        let (mut name, mut kind) = kind_of(rng, settings);
+        if !hub && name == "wrong_shape" && sides.app.wrong_shape_restriction().is_some() {
+            // Made visible in the tally under its own name.
+            (name, kind) = (
+                "wrong_shape_as_502",
+                FaultKind::Status {
+                    status: 502,
+                    retry_after_secs: None,
+                },
+            );
+        }
         let lost = matches!(kind, FaultKind::AfterCommit { .. });
-        let path = match (hub, lost) {
-            (true, false) => CONNEC_PATHS[pick % CONNEC_PATHS.len()],
-            (false, false) => HUBSPOT_PATHS[pick % HUBSPOT_PATHS.len()],
-            (true, true) => CONNEC_WRITES[pick % CONNEC_WRITES.len()],
-            (false, true) => HUBSPOT_WRITES[pick % HUBSPOT_WRITES.len()],
+        let app = sides.app.fault_paths();
+        let paths: &[&str] = match (hub, lost) {
+            (true, false) => &CONNEC_PATHS,
+            (false, false) => app.any,
+            (true, true) => &CONNEC_WRITES,
+            (false, true) => app.writes,
         };
+        let path = paths[pick % paths.len()];
         // A lost answer is about a write: any method but GET.
         let method = if lost { None } else { method };
         let rule = CallFault {
@@ -166,7 +158,7 @@ pub fn inject(
         if hub {
             sides.connec.fail_calls(rule);
         } else {
-            sides.hubspot.fail_calls(rule);
+            sides.app.fail_calls(rule);
         }
         tally.add(name, u64::from(times));
     }

@@ -35,7 +35,7 @@ fn write_config(world: &World) -> Result<PathBuf, String> {
         hub.url,
         hub.api_id,
         hub.api_key,
-        world.sides.hubspot_url(),
+        world.sides.app.url(),
         "demo-token",
         policy_name(world.policy),
     );
@@ -109,7 +109,7 @@ pub async fn cli_variant(
     binary: &Path,
     say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<PolicyReport, String> {
-    let world = World::start(policy, false).await?;
+    let world = World::start(crate::app::App::HubSpot, policy, false).await?;
     let config = write_config(&world)?;
     let mut rngs = Rngs::new(options.seed, index);
     let mut ledger = Ledger::default();

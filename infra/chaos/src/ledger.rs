@@ -8,9 +8,9 @@ use sync_core::domain::{ConflictPolicy, Side, Timestamp};
 /// Which entity pair a logical record belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
-    /// Connec! `people` <-> HubSpot `contacts`; key in `first_name` / `firstname`.
+    /// Connec! `people` <-> the app's people; key in `first_name`.
     Person,
-    /// Connec! `organizations` <-> HubSpot `companies`; key in `name`.
+    /// Connec! `organizations` <-> the app's companies; key in `name`.
     Company,
 }
 
@@ -23,14 +23,6 @@ impl Kind {
         }
     }
 
-    /// The HubSpot object type.
-    pub fn object(self) -> &'static str {
-        match self {
-            Self::Person => "contacts",
-            Self::Company => "companies",
-        }
-    }
-
     /// Where the key lives in a Connec! record.
     pub fn hub_key(self) -> &'static str {
         match self {
@@ -38,69 +30,18 @@ impl Kind {
             Self::Company => "name",
         }
     }
-
-    /// Where the key lives among a HubSpot object's properties.
-    pub fn app_key(self) -> &'static str {
-        match self {
-            Self::Person => "firstname",
-            Self::Company => "name",
-        }
-    }
-
-    /// Dotted Connec! paths of the edited fields, in [`Fields`] order.
-    fn hub_paths(self) -> [&'static str; 4] {
-        match self {
-            Self::Person => [
-                "last_name",
-                "job_title",
-                "phone_work.landline",
-                "address_work.billing.city",
-            ],
-            Self::Company => [
-                "number_of_employees",
-                "phone.landline",
-                "address.billing.city",
-                "address.billing.country",
-            ],
-        }
-    }
-
-    /// HubSpot properties of the edited fields, in [`Fields`] order.
-    fn app_properties(self) -> [&'static str; 4] {
-        match self {
-            Self::Person => ["lastname", "jobtitle", "phone", "city"],
-            Self::Company => ["numberofemployees", "phone", "city", "country"],
-        }
-    }
 }
 
-/// The edited mapped fields of one record, as strings (the whole state an edit writes).
+/// The edited mapped fields of one record, as strings (the whole state an edit writes), in
+/// the order of the app side's [`crate::app::AppSide::hub_paths`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fields(pub [String; 4]);
+pub struct Fields(pub Vec<String>);
 
 impl Fields {
-    /// The values edit number `seq` writes.
-    pub fn of_edit(kind: Kind, seq: u64) -> Self {
-        Self(match kind {
-            Kind::Person => [
-                format!("L{seq}"),
-                format!("J{seq}"),
-                format!("555{seq}"),
-                format!("C{seq}"),
-            ],
-            Kind::Company => [
-                (seq + 1).to_string(),
-                format!("777{seq}"),
-                format!("C{seq}"),
-                format!("K{seq}"),
-            ],
-        })
-    }
-
-    /// The fields as a Connec! patch (nested objects; employees as a number).
-    pub fn hub_patch(&self, kind: Kind) -> Value {
+    /// The fields as a Connec! patch at `paths` (nested objects; employees as a number).
+    pub fn hub_patch(&self, paths: &[&str]) -> Value {
         let mut patch = json!({});
-        for (path, value) in kind.hub_paths().iter().zip(&self.0) {
+        for (path, value) in paths.iter().zip(&self.0) {
             let value = match value.parse::<i64>() {
                 Ok(n) if *path == "number_of_employees" => json!(n),
                 _ => json!(value),
@@ -110,33 +51,27 @@ impl Fields {
         patch
     }
 
-    /// The fields as HubSpot properties.
-    pub fn app_properties(&self, kind: Kind) -> Value {
-        let mut properties = json!({});
-        for (name, value) in kind.app_properties().iter().zip(&self.0) {
-            properties[*name] = json!(value);
-        }
-        properties
-    }
-
-    /// The fields a Connec! record holds.
-    pub fn from_hub(kind: Kind, record: &Value) -> Self {
-        Self(kind.hub_paths().map(|path| {
-            let pointer = format!("/{}", path.replace('.', "/"));
-            text(record.pointer(&pointer))
-        }))
-    }
-
-    /// The fields a HubSpot object holds.
-    pub fn from_app(kind: Kind, object: &Value) -> Self {
+    /// The fields a Connec! record holds at `paths`.
+    pub fn from_hub(paths: &[&str], record: &Value) -> Self {
         Self(
-            kind.app_properties()
-                .map(|name| text(object.get("properties").and_then(|p| p.get(name)))),
+            paths
+                .iter()
+                .map(|path| {
+                    let pointer = format!("/{}", path.replace('.', "/"));
+                    text(record.pointer(&pointer))
+                })
+                .collect(),
         )
+    }
+
+    /// The first field (what the reports show).
+    pub fn first(&self) -> String {
+        self.0.first().cloned().unwrap_or_default()
     }
 }
 
-fn text(value: Option<&Value>) -> String {
+/// The text of a JSON scalar (empty for anything else).
+pub fn text(value: Option<&Value>) -> String {
     match value {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -165,8 +100,11 @@ pub struct Edit {
     pub seq: u64,
     /// Where it was made.
     pub side: Side,
-    /// The record's `updated_at` (Connec!) or `updatedAt` (HubSpot) right after it.
+    /// The record's modification time right after it, as the engine reads it.
     pub at: Timestamp,
+    /// Whether, when it was made, the other side's newest edit had not reached this side yet
+    /// (a conflict in the making).
+    pub other_pending: bool,
     /// What it wrote.
     pub fields: Fields,
 }
@@ -186,12 +124,16 @@ pub struct Entry {
     pub company: Option<usize>,
     /// Its Connec! id, once the suite knows it.
     pub hub_id: Option<String>,
-    /// Its HubSpot id, once the suite knows it.
+    /// Its app id, once the suite knows it.
     pub app_id: Option<String>,
     /// Every edit, creation first.
     pub edits: Vec<Edit>,
-    /// Archived (on either side) by the suite; never edited afterwards.
+    /// Archived (on either side) by the suite, or with its company where the app archives a
+    /// company's people with it; never edited afterwards.
     pub archived: bool,
+    /// Whether the archive is certain to hold (a person archived with its company may instead
+    /// have become a person of its own in the app, active on both sides).
+    pub archive_certain: bool,
 }
 
 impl Entry {
@@ -203,7 +145,15 @@ impl Entry {
     }
 
     /// The states the policy allows as the final one (see the crate documentation).
-    pub fn allowed(&self, policy: ConflictPolicy) -> Vec<&Fields> {
+    /// `app_touched_after(t)` says whether the app record's timestamp as the engine reads it
+    /// may have moved past `t` without an edit of its own (see
+    /// [`crate::app::AppSide::touched_after`]): then, under most recent, a hub edit made while
+    /// an older app edit was still pending may lose to it.
+    pub fn allowed(
+        &self,
+        policy: ConflictPolicy,
+        app_touched_after: impl Fn(Timestamp) -> bool,
+    ) -> Vec<&Fields> {
         let (hub, app) = (self.newest(Side::Hub), self.newest(Side::App));
         let (hub, app) = match (hub, app) {
             (Some(h), Some(a)) => (h, a),
@@ -213,6 +163,9 @@ impl Entry {
         match policy {
             // The engine's documented tie rule: the hub wins an exact tie.
             ConflictPolicy::MostRecent if app.at > hub.at => vec![&app.fields],
+            ConflictPolicy::MostRecent if hub.other_pending && app_touched_after(hub.at) => {
+                vec![&hub.fields, &app.fields]
+            }
             ConflictPolicy::MostRecent => vec![&hub.fields],
             ConflictPolicy::HubWins if hub.at > app.at => vec![&hub.fields],
             ConflictPolicy::AppWins if app.at > hub.at => vec![&app.fields],
@@ -262,12 +215,13 @@ impl Ledger {
 mod tests {
     use super::*;
 
-    fn edit(seq: u64, side: Side, at_ms: i64) -> Edit {
+    fn edit(seq: u64, side: Side, at_ms: i64, other_pending: bool) -> Edit {
         Edit {
             seq,
             side,
             at: Timestamp::parse(&at_ms.to_string()).unwrap(),
-            fields: Fields::of_edit(Kind::Person, seq),
+            other_pending,
+            fields: Fields(vec![format!("L{seq}")]),
         }
     }
 
@@ -282,36 +236,68 @@ mod tests {
             app_id: None,
             edits,
             archived: false,
+            archive_certain: false,
         }
+    }
+
+    fn seq(e: &Entry, p: ConflictPolicy, touched: bool) -> Vec<String> {
+        e.allowed(p, |_| touched)
+            .iter()
+            .map(|f| f.first())
+            .collect()
     }
 
     #[test]
     fn each_policy_allows_what_it_decides() {
         let hub_newest = entry(vec![
-            edit(1, Side::Hub, 10),
-            edit(2, Side::App, 20),
-            edit(3, Side::Hub, 30),
+            edit(1, Side::Hub, 10, false),
+            edit(2, Side::App, 20, true),
+            edit(3, Side::Hub, 30, false),
         ]);
-        let seq =
-            |e: &Entry, p| -> Vec<String> { e.allowed(p).iter().map(|f| f.0[0].clone()).collect() };
-        assert_eq!(seq(&hub_newest, ConflictPolicy::MostRecent), ["L3"]);
-        assert_eq!(seq(&hub_newest, ConflictPolicy::HubWins), ["L3"]);
-        assert_eq!(seq(&hub_newest, ConflictPolicy::AppWins), ["L3", "L2"]);
-        let tie = entry(vec![edit(1, Side::Hub, 10), edit(2, Side::App, 10)]);
-        assert_eq!(seq(&tie, ConflictPolicy::MostRecent), ["L1"]);
+        assert_eq!(seq(&hub_newest, ConflictPolicy::MostRecent, false), ["L3"]);
+        assert_eq!(seq(&hub_newest, ConflictPolicy::HubWins, false), ["L3"]);
         assert_eq!(
-            seq(&entry(vec![edit(4, Side::App, 5)]), ConflictPolicy::HubWins),
+            seq(&hub_newest, ConflictPolicy::AppWins, false),
+            ["L3", "L2"]
+        );
+        let tie = entry(vec![
+            edit(1, Side::Hub, 10, false),
+            edit(2, Side::App, 10, true),
+        ]);
+        assert_eq!(seq(&tie, ConflictPolicy::MostRecent, false), ["L1"]);
+        assert_eq!(
+            seq(
+                &entry(vec![edit(4, Side::App, 5, false)]),
+                ConflictPolicy::HubWins,
+                false
+            ),
             ["L4"]
         );
     }
 
     #[test]
-    fn fields_round_trip_through_both_shapes() {
-        for kind in [Kind::Person, Kind::Company] {
-            let fields = Fields::of_edit(kind, 7);
-            assert_eq!(Fields::from_hub(kind, &fields.hub_patch(kind)), fields);
-            let object = json!({ "properties": fields.app_properties(kind) });
-            assert_eq!(Fields::from_app(kind, &object), fields);
-        }
+    fn a_touched_app_record_may_win_a_conflict_under_most_recent() {
+        let pending = entry(vec![
+            edit(1, Side::App, 10, false),
+            edit(2, Side::Hub, 20, true),
+        ]);
+        assert_eq!(seq(&pending, ConflictPolicy::MostRecent, false), ["L2"]);
+        assert_eq!(
+            seq(&pending, ConflictPolicy::MostRecent, true),
+            ["L2", "L1"]
+        );
+        // The app edit had travelled: no conflict, whatever the timestamps.
+        let travelled = entry(vec![
+            edit(1, Side::App, 10, false),
+            edit(2, Side::Hub, 20, false),
+        ]);
+        assert_eq!(seq(&travelled, ConflictPolicy::MostRecent, true), ["L2"]);
+    }
+
+    #[test]
+    fn fields_round_trip_through_connec_shape() {
+        let paths = ["last_name", "address.billing.city", "number_of_employees"];
+        let fields = Fields(vec!["L7".into(), "C7".into(), "8".into()]);
+        assert_eq!(Fields::from_hub(&paths, &fields.hub_patch(&paths)), fields);
     }
 }

@@ -11,8 +11,8 @@
 //! faults ([`faults`]), then runs one or two steps: a sync, a sync aborted at a random await
 //! (its lease then broken as an operator would), a webhook/notification delivery racing a
 //! sync, third-party edits racing a sync, or a delivery of every change caught so far,
-//! duplicated and out of order ([`deliver`]). The CLI variant ([`kill`]) runs `connector sync`
-//! processes instead and `kill -9`s some of them.
+//! duplicated and out of order ([`deliver`]). The CLI variant ([`kill`], HubSpot only) runs
+//! `connector sync` processes instead and `kill -9`s some of them.
 //!
 //! After the rounds, faults off, two quiet syncs, then edits of unmapped fields and one more
 //! sync. [`check`] then compares both sides record by record against the [`ledger`]:
@@ -24,16 +24,29 @@
 //! `a` (by the emulators' modification times): most recent wins → the newer of the two (the
 //! hub on an exact tie, as the engine documents); hub wins → `h` if it is newer than `a`, else
 //! `h` or `a` (a conflict, or `a` made after `h` had travelled); app wins, symmetrically.
+//! Where the app's timestamp of a record can move without an edit of its own (Xero: a part
+//! carries its contact's `UpdatedDateUTC`), most recent also allows `a` when `h` was made while
+//! `a` was still pending and the app record was modified after `h`
+//! ([`app::AppSide::touched_after`]).
+//!
+//! The app side is a trait ([`app::AppSide`]): HubSpot ([`hubspot_side`]) and Xero
+//! ([`xero_side`], whose restrictions and timestamp rule are named there); [`run_app`] picks
+//! one. `CHAOS_DEBUG_KEY=<ledger key>` prints what both sides and the store hold for that key
+//! when the checks run.
 
 pub mod abort;
+pub mod app;
 pub mod check;
 pub mod deliver;
 pub mod edits;
 pub mod faults;
+pub mod hubspot_side;
 pub mod kill;
 pub mod ledger;
 pub mod run;
 pub mod world;
+pub mod xero_side;
 
+pub use app::{App, AppSide};
 pub use check::Figures;
-pub use run::{ChaosOptions, PolicyReport, Report, policy_name, run};
+pub use run::{ChaosOptions, PolicyReport, Report, policy_name, run, run_app};

@@ -10,6 +10,7 @@ use sync_core::error::SyncError;
 use sync_core::ports::SyncStore;
 
 use crate::abort::abort_after;
+use crate::app::App;
 use crate::check::{Figures, check};
 use crate::deliver::{DeliveryCounts, Inbox};
 use crate::edits::{locate, random_edits, unmapped};
@@ -144,11 +145,27 @@ fn count_sync(tally: &mut Tally, outcome: &Result<Run, SyncError>) {
     }
 }
 
-/// Runs every policy in turn; `say` gets progress lines and the summaries.
+/// Runs every policy in turn against HubSpot; `say` gets progress lines and the summaries.
 pub async fn run(
     options: &ChaosOptions,
     say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Report, String> {
+    run_app(App::HubSpot, options, say).await
+}
+
+/// Runs every policy in turn against `app`; `say` gets progress lines and the summaries.
+/// The CLI variant (`options.kill`) runs against HubSpot only.
+pub async fn run_app(
+    app: App,
+    options: &ChaosOptions,
+    say: &mut (dyn FnMut(&str) + Send),
+) -> Result<Report, String> {
+    if options.kill.is_some() && app != App::HubSpot {
+        return Err(format!(
+            "the kill -9 variant runs `connector sync` against HubSpot only, not {}",
+            app.name()
+        ));
+    }
     let mut report = Report {
         seed: options.seed,
         policies: Vec::new(),
@@ -162,7 +179,7 @@ pub async fn run(
             ConflictPolicy::AppWins => 2,
         };
         let outcome = match &options.kill {
-            None => in_process(options, index, *policy, &mut *say).await?,
+            None => in_process(app, options, index, *policy, &mut *say).await?,
             Some(binary) => {
                 crate::kill::cli_variant(options, index, *policy, binary, &mut *say).await?
             }
@@ -233,12 +250,13 @@ pub(crate) fn unmapped_edits(world: &World, ledger: &mut Ledger) {
 }
 
 async fn in_process(
+    app: App,
     options: &ChaosOptions,
     index: usize,
     policy: ConflictPolicy,
     say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<PolicyReport, String> {
-    let world = World::start(policy, true).await?;
+    let world = World::start(app, policy, true).await?;
     let engine = world.engine.as_ref().ok_or("no engine")?;
     let inbox = Inbox::install(&world.sides);
     let mut rngs = Rngs::new(options.seed, index);
@@ -368,14 +386,14 @@ pub(crate) async fn conclude(
 }
 
 pub(crate) fn echo(figures: &mut Figures, world: &World, when: &str) {
-    let (connec, hubspot) = (world.sides.connec.stats(), world.sides.hubspot.stats());
-    let writes = connec.writes + hubspot.writes;
+    let (connec, app) = (world.sides.connec.stats(), world.sides.app.stats());
+    let writes = connec.writes + app.writes;
     if writes > 0 {
         figures.echo_writes += writes;
         let routes: Vec<String> = connec
             .by_route
             .iter()
-            .chain(hubspot.by_route.iter())
+            .chain(app.by_route.iter())
             .filter(|(route, _)| {
                 !route.starts_with("GET")
                     && !route.contains("search")

@@ -1,4 +1,4 @@
-//! Both emulators on loopback, the embedded store on a temporary file and the engine wired as
+//! Connec! and the app's emulator on loopback, the embedded store on a temporary file and the engine wired as
 //! the CLI wires it, plus the lookups the suite needs on both sides.
 
 use std::path::PathBuf;
@@ -6,24 +6,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connec::record;
-use connector_sdk::AppProvider;
-use emulators::{ConnecEmulator, HubSpotEmulator, RunningServer};
+use emulators::{ConnecEmulator, RunningServer};
 use http_client::HttpConfig;
 use serde_json::Value;
 use service::{HubEndpoint, Stack, Tuning};
 use store_embedded::EmbeddedStore;
-use sync_core::domain::{
-    ConflictPolicy, GroupId, OrgId, Organization, Provider, Realm, Side, Tenant,
-};
+use sync_core::domain::{ConflictPolicy, GroupId, OrgId, Organization, Side, Tenant, Timestamp};
 use sync_core::engine::SyncEngine;
 use sync_core::ports::{Clock, SyncStore, SystemClock};
 
-use crate::ledger::Kind;
+use crate::app::{App, AppSide};
+use crate::ledger::{Fields, Kind};
 
 /// The Connec! group of the suite.
 pub const GROUP: &str = "cld-chaos";
-/// The HubSpot portal of the emulator's default account.
-pub const PORTAL: &str = "62515";
+pub use crate::hubspot_side::PORTAL;
 
 /// Short timeouts and retries, so injected timeouts cost little.
 pub fn chaos_http() -> HttpConfig {
@@ -37,72 +34,57 @@ pub fn chaos_http() -> HttpConfig {
     }
 }
 
-/// Both emulators, running.
+/// Connec! and the app, running.
 pub struct Sides {
     /// Connec!.
     pub connec: ConnecEmulator,
-    /// HubSpot.
-    pub hubspot: HubSpotEmulator,
-    servers: Vec<RunningServer>,
+    /// The app.
+    pub app: Box<dyn AppSide>,
+    server: RunningServer,
 }
 
 impl Sides {
-    /// Starts both on free loopback ports.
-    pub async fn start() -> std::io::Result<Self> {
+    /// Starts Connec! and `app` on free loopback ports.
+    pub async fn start(app: App) -> std::io::Result<Self> {
         let connec = ConnecEmulator::new(emulators::ConnecConfig::default());
-        let hubspot = HubSpotEmulator::new(emulators::HubSpotConfig::default());
-        let servers = vec![connec.start().await?, hubspot.start().await?];
+        let server = connec.start().await?;
+        let app: Box<dyn AppSide> = match app {
+            App::HubSpot => Box::new(crate::hubspot_side::HubSpotSide::start().await?),
+            App::Xero => Box::new(crate::xero_side::XeroSide::start().await?),
+        };
         Ok(Self {
             connec,
-            hubspot,
-            servers,
+            app,
+            server,
         })
     }
 
     /// Connec! with the emulator's default credentials.
     pub fn hub(&self) -> HubEndpoint {
         HubEndpoint {
-            url: self.servers[0].base_url.clone(),
+            url: self.server.base_url.clone(),
             api_id: "demo-id".into(),
             api_key: "demo-key".into(),
         }
     }
 
-    /// The HubSpot emulator's URL.
-    pub fn hubspot_url(&self) -> &str {
-        &self.servers[1].base_url
-    }
-
-    /// HubSpot as a private app on the emulator's default token.
-    pub fn app(&self, tuning: &Tuning) -> Result<hubspot::HubSpotProvider, hubspot::SetupError> {
-        hubspot::HubSpotProvider::new(
-            hubspot::HubSpotSettings::private_app(&self.servers[1].base_url, "demo-token", PORTAL),
-            &tuning.build_context("http://127.0.0.1"),
-        )
-    }
-
     /// Removes every fault of both emulators.
     pub fn clear_faults(&self) {
         self.connec.clear_faults();
-        self.hubspot.clear_faults();
+        self.app.clear_faults();
     }
 
     /// Zeroes both emulators' call counters.
     pub fn reset_stats(&self) {
         self.connec.reset_stats();
-        self.hubspot.reset_stats();
-    }
-
-    /// Write calls both emulators counted since the last reset.
-    pub fn writes(&self) -> u64 {
-        self.connec.stats().writes + self.hubspot.stats().writes
+        self.app.reset_stats();
     }
 
     /// Every record of a kind on a side, archived and inactive ones included.
     pub fn all(&self, side: Side, kind: Kind) -> Vec<Value> {
         match side {
             Side::Hub => self.connec.records(GROUP, kind.collection()),
-            Side::App => self.hubspot.all_objects_including_archived(kind.object()),
+            Side::App => self.app.all(kind),
         }
     }
 
@@ -110,45 +92,67 @@ impl Sides {
     pub fn get(&self, side: Side, kind: Kind, id: &str) -> Option<Value> {
         match side {
             Side::Hub => self.connec.get(GROUP, kind.collection(), id),
-            Side::App => self.hubspot.get(kind.object(), id),
+            Side::App => self.app.get(kind, id),
+        }
+    }
+
+    /// The id of a record of either side.
+    pub fn id_of(&self, side: Side, kind: Kind, record: &Value) -> Option<String> {
+        match side {
+            Side::Hub => record::hub_id(record).map(|id| id.to_string()),
+            Side::App => self.app.id_of(kind, record),
+        }
+    }
+
+    /// Whether a record is archived (app) or inactive (Connec!).
+    pub fn is_archived(&self, side: Side, record: &Value) -> bool {
+        match side {
+            Side::Hub => record::is_inactive(record),
+            Side::App => self.app.is_archived(record),
+        }
+    }
+
+    /// The suite's key of a record.
+    pub fn key_of(&self, side: Side, kind: Kind, record: &Value) -> Option<String> {
+        match side {
+            Side::Hub => record
+                .get(kind.hub_key())
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            Side::App => self.app.key_of(kind, record),
+        }
+    }
+
+    /// A record's modification time.
+    pub fn stamp(&self, side: Side, kind: Kind, record: &Value) -> Option<Timestamp> {
+        match side {
+            Side::Hub => record
+                .get("updated_at")
+                .and_then(Value::as_str)
+                .and_then(Timestamp::parse),
+            Side::App => self.app.stamp(kind, record),
+        }
+    }
+
+    /// The edited fields a record of either side holds.
+    pub fn fields_of(&self, side: Side, kind: Kind, record: &Value) -> Fields {
+        match side {
+            Side::Hub => Fields::from_hub(self.app.hub_paths(kind), record),
+            Side::App => self.app.fields_of(kind, record),
         }
     }
 }
 
-/// The id of a record of either side.
-pub fn id_of(side: Side, record: &Value) -> Option<String> {
-    match side {
-        Side::Hub => record::hub_id(record).map(|id| id.to_string()),
-        Side::App => record.get("id").and_then(Value::as_str).map(str::to_owned),
-    }
-}
-
-/// Whether a record is archived (HubSpot) or inactive (Connec!).
-pub fn is_archived(side: Side, record: &Value) -> bool {
-    match side {
-        Side::Hub => record::is_inactive(record),
-        Side::App => record.get("archived").and_then(Value::as_bool) == Some(true),
-    }
-}
-
-/// The suite's key of a record.
-pub fn key_of(side: Side, kind: Kind, record: &Value) -> Option<String> {
-    let value = match side {
-        Side::Hub => record.get(kind.hub_key()),
-        Side::App => record.pointer(&format!("/properties/{}", kind.app_key())),
-    };
-    value.and_then(Value::as_str).map(str::to_owned)
-}
-
 /// The organization of the suite, historical data on.
-pub fn organization() -> Organization {
+pub fn organization(app: &dyn AppSide) -> Organization {
     let now = SystemClock.now();
+    let (provider, realm) = app.link();
     Organization {
         id: OrgId::new(GROUP),
         tenant: Tenant::new("default"),
         group_id: GroupId::new(GROUP),
-        provider: Provider::new(hubspot::PROVIDER),
-        realm: Realm::new(PORTAL),
+        provider,
+        realm,
         name: "Chaos Co".into(),
         sync_enabled: true,
         entity_flags: Default::default(),
@@ -176,14 +180,18 @@ pub struct World {
 
 impl World {
     /// Starts a world; `with_engine` is false for the CLI variant.
-    pub async fn start(policy: ConflictPolicy, with_engine: bool) -> Result<Self, String> {
-        let sides = Sides::start()
+    pub async fn start(
+        app: App,
+        policy: ConflictPolicy,
+        with_engine: bool,
+    ) -> Result<Self, String> {
+        let sides = Sides::start(app)
             .await
             .map_err(|e| format!("cannot start the emulators on loopback: {e}"))?;
         let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temp folder: {e}"))?;
         let database = dir.path().join("chaos.db");
         let store = Arc::new(EmbeddedStore::open(&database).map_err(|e| e.to_string())?);
-        let org = organization();
+        let org = organization(sides.app.as_ref());
         store
             .put_organization(&org)
             .await
@@ -194,14 +202,10 @@ impl World {
                 overlap: Duration::from_secs(1),
                 conflict_policy: policy,
             };
-            let app = sides.app(&tuning).map_err(|e| e.to_string())?;
-            let Stack { engine, .. } = service::build_static(
-                store.clone(),
-                &sides.hub(),
-                &tuning,
-                &app as &dyn AppProvider,
-            )
-            .map_err(|e| e.to_string())?;
+            let app = sides.app.provider(&tuning)?;
+            let Stack { engine, .. } =
+                service::build_static(store.clone(), &sides.hub(), &tuning, app.as_ref())
+                    .map_err(|e| e.to_string())?;
             Some(engine)
         } else {
             None

@@ -1,17 +1,17 @@
 //! The checks find what they are meant to find: a suite whose checks always pass proves
 //! nothing.
 
+use chaos::App;
 use chaos::check::check;
 use chaos::edits::{archive, create};
-use chaos::ledger::{Kind, Ledger};
+use chaos::ledger::{Fields, Kind, Ledger};
 use chaos::world::{GROUP, World};
 use serde_json::json;
 use sync_core::domain::{ConflictPolicy, Side};
 use sync_core::engine::RunOptions;
 
-#[tokio::test]
-async fn duplicates_disagreements_lost_updates_and_stuck_archives_are_counted() {
-    let world = World::start(ConflictPolicy::MostRecent, true)
+async fn duplicates_disagreements_lost_updates_and_stuck_archives_are_counted(app: App) {
+    let world = World::start(app, ConflictPolicy::MostRecent, true)
         .await
         .unwrap();
     let engine = world.engine.as_ref().unwrap();
@@ -68,10 +68,14 @@ async fn duplicates_disagreements_lost_updates_and_stuck_archives_are_counted() 
 
     // A change the ledger does not know of, on one side only.
     let bob_app = ledger.entries[bob].app_id.clone().unwrap();
-    world
-        .sides
-        .hubspot
-        .update("contacts", &bob_app, json!({ "lastname": "Alien" }));
+    let alien = Fields(vec!["Alien".into(); 4]);
+    assert!(
+        world
+            .sides
+            .app
+            .update(Kind::Person, &bob_app, &alien)
+            .is_some()
+    );
     // A second active record with Ann's key.
     world.sides.connec.seed(
         GROUP,
@@ -97,4 +101,14 @@ async fn duplicates_disagreements_lost_updates_and_stuck_archives_are_counted() 
     );
     assert_eq!(found.dangling, 0);
     assert!(!found.clean());
+}
+
+#[tokio::test]
+async fn the_checks_find_on_hubspot() {
+    duplicates_disagreements_lost_updates_and_stuck_archives_are_counted(App::HubSpot).await;
+}
+
+#[tokio::test]
+async fn the_checks_find_on_xero() {
+    duplicates_disagreements_lost_updates_and_stuck_archives_are_counted(App::Xero).await;
 }
