@@ -90,7 +90,7 @@ impl XeroUnderTest {
                 persons.push(person);
                 contact["ContactPersons"] = Value::Array(persons);
                 self.write("Contacts", contact);
-                xero::contacts::member_id(parent, &xero::contacts::person_digest(&key))
+                xero::contacts::member_id(parent, &key)
             }
             None => {
                 let contact = xero::contacts::person_contact_of(part).expect("a named person");

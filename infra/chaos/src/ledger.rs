@@ -161,9 +161,20 @@ impl Entry {
             (None, None) => return Vec::new(),
         };
         match policy {
-            // The engine's documented tie rule: the hub wins an exact tie.
+            // The engine's documented tie rule: the hub wins an exact tie, in a conflict. An app
+            // edit stamped the same millisecond as a hub edit that had already travelled (two
+            // emulators' clocks) is no conflict: it is simply the newest.
             ConflictPolicy::MostRecent if app.at > hub.at => vec![&app.fields],
-            ConflictPolicy::MostRecent if hub.other_pending && app_touched_after(hub.at) => {
+            ConflictPolicy::MostRecent
+                if app.at == hub.at && app.seq > hub.seq && !app.other_pending =>
+            {
+                vec![&app.fields]
+            }
+            // A conflict either way (whichever edit was made while the other was pending) in
+            // which the app record's timestamp moved past the hub edit: the app may win.
+            ConflictPolicy::MostRecent
+                if (hub.other_pending || app.other_pending) && app_touched_after(hub.at) =>
+            {
                 vec![&hub.fields, &app.fields]
             }
             ConflictPolicy::MostRecent => vec![&hub.fields],
@@ -265,6 +276,12 @@ mod tests {
             edit(2, Side::App, 10, true),
         ]);
         assert_eq!(seq(&tie, ConflictPolicy::MostRecent, false), ["L1"]);
+        // The same millisecond, the hub edit travelled first: the app edit is the newest.
+        let after = entry(vec![
+            edit(1, Side::Hub, 10, false),
+            edit(2, Side::App, 10, false),
+        ]);
+        assert_eq!(seq(&after, ConflictPolicy::MostRecent, false), ["L2"]);
         assert_eq!(
             seq(
                 &entry(vec![edit(4, Side::App, 5, false)]),

@@ -26,7 +26,6 @@
 //! Restrictions (named, each with its reason; see the report of the branch):
 //! - [`CONTACT_PERSON_HAS_EMAIL`];
 //! - [`CONTACT_PERSON_NOT_REMOVED_IN_XERO`];
-//! - [`WRONG_SHAPE_AS_502`];
 //! - Xero's own rule, not a restriction: a company holds at most 5 contact persons, so the
 //!   suite puts no sixth person in a company (it creates it without one);
 //! - the kill -9 variant (`connector sync` processes) is HubSpot's only.
@@ -61,14 +60,6 @@ pub const CONTACT_PERSON_HAS_EMAIL: &str =
 /// carries to Xero by removing it).
 pub const CONTACT_PERSON_NOT_REMOVED_IN_XERO: &str =
     "a contact person is archived in Connec! only (removing it in Xero leaves no trace)";
-
-/// The Xero connector reads a 200 answer without its collection (`{"data": []}` instead of
-/// `{"Contacts": [...]}`) as no records (`http::records_of`), so one wrong-shaped answer to a
-/// read by id makes linked records look deleted: the engine archives them in Connec! and
-/// inactivates their id-maps for good (a finding of this suite; see the branch's report). Until
-/// the connector refuses such answers, the suite arms a 502 where it drew a wrong shape on Xero.
-pub const WRONG_SHAPE_AS_502: &str =
-    "a wrong-shaped Xero answer is armed as a 502 (the connector reads it as no records)";
 
 const ANY: &[&str] = &["/api.xro/2.0/", "/Contacts"];
 const WRITES: &[&str] = &["/Contacts"];
@@ -424,10 +415,6 @@ impl AppSide for XeroSide {
     fn people_per_company(&self) -> Option<usize> {
         // Xero: "A contact can have a maximum of 5 contact persons."
         Some(5)
-    }
-
-    fn wrong_shape_restriction(&self) -> Option<&'static str> {
-        Some(WRONG_SHAPE_AS_502)
     }
 
     fn archive_takes_people(&self) -> bool {

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use ::chaos::{ChaosOptions, run};
+use ::chaos::{App, ChaosOptions, run_app};
 use sync_core::domain::ConflictPolicy;
 
 /// The policies `--policy` names (`all` = each in turn).
@@ -26,10 +26,18 @@ pub fn policies(name: &str) -> Result<Vec<ConflictPolicy>, String> {
 }
 
 /// Runs the suite and prints its summary lines; fails when a figure is not zero.
-pub async fn command(rounds: u32, seed: u64, policy: &str, kill: bool) -> Result<ExitCode, String> {
+pub async fn command(
+    rounds: u32,
+    seed: u64,
+    policy: &str,
+    kill: bool,
+    app: &str,
+) -> Result<ExitCode, String> {
     if rounds == 0 {
         return Err("--rounds must be at least 1".into());
     }
+    let app = App::parse(app)
+        .ok_or_else(|| format!("unknown app `{app}`: the chaos suite runs on hubspot or xero"))?;
     let kill = if kill {
         Some(std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?)
     } else {
@@ -42,14 +50,15 @@ pub async fn command(rounds: u32, seed: u64, policy: &str, kill: bool) -> Result
         kill,
     };
     println!(
-        "chaos: seed {seed}, {rounds} round(s) per policy, policy {policy}{}",
+        "chaos: {}, seed {seed}, {rounds} round(s) per policy, policy {policy}{}",
+        app.name(),
         if options.kill.is_some() {
             ", kill -9 of `connector sync`"
         } else {
             ""
         }
     );
-    let report = run(&options, &mut |line| println!("{line}")).await?;
+    let report = run_app(app, &options, &mut |line| println!("{line}")).await?;
     Ok(if report.clean() {
         println!("chaos: converged (every figure is zero)");
         ExitCode::SUCCESS

@@ -171,6 +171,9 @@ enum Command {
         /// Run real `connector sync` processes and `kill -9` some of them at random moments.
         #[arg(long)]
         kill: bool,
+        /// The app on the other side: hubspot or xero (`--kill` runs on hubspot only).
+        #[arg(long, default_value = "hubspot")]
+        app: String,
     },
     /// Measure an initial sync of N people and N/10 organizations.
     Bench {
@@ -368,7 +371,8 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             seed,
             policy,
             kill,
-        } => chaos::command(rounds, seed, &policy, kill).await,
+            app,
+        } => chaos::command(rounds, seed, &policy, kill, &app).await,
         Command::Bench { records } => {
             if records == 0 {
                 return Err("--records must be at least 1".into());

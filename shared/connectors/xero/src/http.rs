@@ -141,7 +141,9 @@ pub(crate) fn records_of(
 ) -> Result<Vec<Value>, AppError> {
     match body.get(collection) {
         Some(Value::Array(records)) if records.iter().all(Value::is_object) => Ok(records.clone()),
-        None | Some(Value::Null) => Ok(Vec::new()),
+        // Xero answers an empty list as `[]`: an answer without its collection is not "none"
+        // (read as none, a read by id would take linked records for deleted).
+        None | Some(Value::Null) => Err(malformed(path, &format!("no `{collection}` array"))),
         Some(_) => Err(malformed(
             path,
             &format!("`{collection}` is not an array of objects"),
