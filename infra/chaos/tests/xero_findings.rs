@@ -60,7 +60,7 @@ async fn a_wrong_shaped_answer_does_not_archive_a_linked_company() {
 /// of the write lost after Xero committed it, it comes back as a new Connec! person and the
 /// first one goes INACTIVE.
 #[tokio::test]
-#[ignore = "xero contacts::join_persons finds no person under the old digest on the retry"]
+#[ignore = "open: the link is not moved to the person's new id (derived from its name) when the rename's answer was lost"]
 async fn a_renamed_contact_person_without_email_stays_one_person() {
     let world = World::start(App::Xero, ConflictPolicy::MostRecent, true)
         .await

@@ -328,15 +328,18 @@ pub fn join_persons(existing: &[Value], ops: &[JoinOp]) -> (Vec<Value>, Vec<Join
         .iter()
         .map(|op| match op {
             JoinOp::Upsert { replaces, person } => {
-                let target = match replaces {
-                    Some(digest) => Some(digest.clone()),
-                    None => digest_of(person),
-                };
-                let found = target.and_then(|digest| {
+                let at = |digest: Option<String>| {
+                    let digest = digest?;
                     persons
                         .iter()
                         .position(|p| digest_of(p).as_deref() == Some(digest.as_str()))
-                });
+                };
+                // An update whose person is no longer under its old key, but is under its new
+                // one, was applied already (a retry after a lost answer of a rename).
+                let found = match replaces {
+                    Some(digest) => at(Some(digest.clone())).or_else(|| at(digest_of(person))),
+                    None => at(digest_of(person)),
+                };
                 match (found, replaces) {
                     (Some(index), _) => {
                         merge_into(&mut persons[index], person);
