@@ -217,6 +217,21 @@ fn a_create_with_a_known_key_updates_and_missing_persons_are_reported() {
 }
 
 #[test]
+fn a_retried_rename_of_a_person_without_e_mail_finds_it_under_its_new_name() {
+    // Cy Ito was renamed Cy Ito-Ray by a write whose answer was lost; the retry still names
+    // the old key.
+    let mut renamed = existing();
+    renamed[1]["LastName"] = json!("Ito-Ray");
+    let ops = [JoinOp::Upsert {
+        replaces: Some(person_digest("cy ito")),
+        person: json!({ "FirstName": "Cy", "LastName": "Ito-Ray" }),
+    }];
+    let (persons, outcomes) = join_persons(&renamed, &ops);
+    assert_eq!(outcomes, [Joined::Applied]);
+    assert_eq!(persons, renamed, "applied already: nothing added");
+}
+
+#[test]
 fn a_person_without_parent_is_a_contact_named_first_last() {
     let record = json!({
         "FirstName": "Ann", "LastName": "Lee", "EmailAddress": "ann@example.test",
