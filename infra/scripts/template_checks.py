@@ -38,7 +38,7 @@ NOISY = [
 ]
 
 SECRET_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretsPrefix}/"
-CONFIG_SECRETS = {"secret:ConnecCredentialsSecret", "secret:HubSpotAppSecret"}
+CONFIG_SECRETS = {"secret:ConnecCredentialsSecret", "secret:HubSpotAppSecret", "secret:XeroAppSecret"}
 TABLE, INDEX, DEDUPE = "table", "table/index/GSI1", "table[LeadingKeys=DEDUPE#*]"
 TOKENS = "secrets:tokens/*"
 
@@ -165,6 +165,11 @@ def check_logging(template, failures):
 def resource_name(resource):
     if resource == {"Fn::GetAtt": ["Table", "Arn"]}:
         return TABLE
+    # An app's secret exists only when the app is deployed: `!If [Cond, !Ref S, !Ref AWS::NoValue]`.
+    if isinstance(resource, dict) and "Fn::If" in resource:
+        _, present, absent = resource["Fn::If"]
+        if absent == {"Ref": "AWS::NoValue"}:
+            return resource_name(present)
     if isinstance(resource, dict) and "Ref" in resource:
         return f"secret:{resource['Ref']}"
     if isinstance(resource, dict) and "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], str):
