@@ -18,6 +18,26 @@ use crate::schema::migrate;
 /// How long a statement waits for a lock held by another connection before failing.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Switches a connection to WAL mode. Another process creating or migrating the same file can
+/// have the switch refused at once as busy (SQLite does not call the busy handler for it), so it
+/// is retried until [`BUSY_TIMEOUT`].
+pub(crate) fn enable_wal(conn: &Connection) -> Result<(), Fail> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other.map_err(Fail::from),
+        }
+    }
+}
+
 /// Creates the database file readable and writable by its owner only (0600 on Unix) if it does
 /// not exist yet; an existing file keeps its mode. SQLite creates the `-wal` and `-shm` files
 /// with the mode of the database file, so they are private too. The file holds organization
@@ -117,8 +137,7 @@ impl EmbeddedStore {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| Fail::from(e).into_store("open: busy_timeout"))?;
         if wal {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| Fail::from(e).into_store("open: journal_mode"))?;
+            enable_wal(&conn).map_err(|e| e.into_store("open: journal_mode"))?;
         }
         migrate(&mut conn).map_err(|e| e.into_store("open: migrate"))?;
         Ok(Self {
@@ -152,6 +171,37 @@ impl EmbeddedStore {
             Err(join) => Err(StoreError::Backend(format!(
                 "{op}: store worker failed: {join}"
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod open_race {
+    use super::*;
+
+    /// Two processes opening one new file at once (`connector sync` and a second command, or
+    /// a test reading the lease a child holds): every open succeeds, none is refused because
+    /// the other was switching the file to WAL or migrating it.
+    #[test]
+    fn concurrent_opens_of_one_new_file_all_succeed() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("race-{round}.db"));
+            let barrier = Arc::new(std::sync::Barrier::new(8));
+            let opens: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        EmbeddedStore::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for open in opens {
+                if let Err(e) = open.join().unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
         }
     }
 }

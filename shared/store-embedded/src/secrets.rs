@@ -181,8 +181,7 @@ impl Db {
         })?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| Fail::from(e).into_store("open: busy_timeout"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| Fail::from(e).into_store("open: journal_mode"))?;
+        crate::connection::enable_wal(&conn).map_err(|e| e.into_store("open: journal_mode"))?;
         migrate(&mut conn).map_err(|e| e.into_store("open: migrate"))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
