@@ -338,6 +338,14 @@ async fn in_process(
     // Faults off, two quiet syncs; the second must write nothing.
     world.sides.clear_faults();
     inbox.discard();
+    // Nothing runs any more. A run dropped at an await inside a store call can still take the
+    // lease after its abort was handled (the call finishes on the blocking pool, as a killed
+    // process's would not): its lease is a dead holder's, freed as an operator would.
+    world
+        .store
+        .break_lease(&world.org)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut figures = Figures::default();
     let first = sync().await;
     note_quiet(&mut figures, "first quiet sync", &first);
