@@ -175,12 +175,9 @@ enum Command {
         #[arg(long, default_value = "hubspot")]
         app: String,
     },
-    /// Measure an initial sync of N people and N/10 organizations.
-    Bench {
-        /// Number of people.
-        #[arg(long, default_value_t = 10_000)]
-        records: usize,
-    },
+    /// Benchmarks: syncs end to end, a peer side by side, quota use.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn init_logs(json: bool, default: &str) {
@@ -373,24 +370,8 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             kill,
             app,
         } => chaos::command(rounds, seed, &policy, kill, &app).await,
-        Command::Bench { records } => {
-            if records == 0 {
-                return Err("--records must be at least 1".into());
-            }
-            let dir = tempfile::tempdir()
-                .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
-            let store =
-                EmbeddedStore::open(dir.path().join("bench.db")).map_err(|e| e.to_string())?;
-            let counter = store.clone();
-            let report = bench::run(
-                records,
-                Arc::new(store),
-                &move || counter.operations(),
-                &mut |l| eprintln!("{l}"),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            print!("{}", report.render());
+        Command::Bench(which) => {
+            bench::command(which).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -63,7 +63,7 @@ fn a_missing_configuration_file_says_what_to_do() {
 #[test]
 fn bad_cli_arguments_are_refused_with_usage() {
     let output = connector()
-        .args(["bench", "--records", "many"])
+        .args(["bench", "sync", "--records", "many"])
         .output()
         .expect("connector runs");
     assert!(!output.status.success());

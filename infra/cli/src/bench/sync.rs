@@ -1,9 +1,9 @@
-//! `connector bench`: an initial sync of N people and N/10 organizations, measured.
+//! `connector bench sync`: an initial sync of N people and N/10 organizations, measured.
 //!
 //! The emulators run in a child process (`connector emulate`) so that the peak memory measured
 //! is the engine's and the store's alone, not the emulators' growing data.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use sync_core::domain::OrgId;
 use sync_core::engine::RunOptions;
 use sync_core::ports::SyncStore;
 
+use super::{BenchError, ChildGuard, free_port, peak_rss_kib, wait_ready};
 use crate::demo::{GROUP, PORTAL};
 use crate::wiring::{self, HubEndpoint, Tuning};
 
@@ -72,58 +73,6 @@ impl BenchReport {
             self.peak_rss_kib.saturating_sub(self.baseline_rss_kib),
         )
     }
-}
-
-/// Errors of the benchmark.
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    /// The emulator process.
-    #[error("emulator process: {0}")]
-    Process(String),
-    /// Seeding or reading stats.
-    #[error("talking to the emulators: {0}")]
-    Http(#[from] reqwest::Error),
-    /// Wiring.
-    #[error(transparent)]
-    Wiring(#[from] wiring::WiringError),
-    /// Sync.
-    #[error(transparent)]
-    Sync(#[from] sync_core::error::SyncError),
-    /// Store.
-    #[error(transparent)]
-    Store(#[from] sync_core::error::StoreError),
-}
-
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16, BenchError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| BenchError::Process(e.to_string()))?;
-    Ok(listener
-        .local_addr()
-        .map_err(|e| BenchError::Process(e.to_string()))?
-        .port())
-}
-
-/// Peak resident set size of this process (VmHWM), KiB.
-pub fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Runs the benchmark: `store` receives the id-maps, `store_ops` reads its operation counter.
@@ -261,19 +210,31 @@ pub async fn run(
     })
 }
 
-async fn wait_ready(http: &reqwest::Client, base: &str) -> Result<(), BenchError> {
-    for _ in 0..200 {
-        if http
-            .get(format!("{base}/_emulator/stats"))
-            .send()
-            .await
-            .is_ok()
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// `connector bench sync`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Number of people.
+    #[arg(long, default_value_t = 10_000)]
+    pub records: usize,
+}
+
+/// Runs `connector bench sync` on a temporary embedded store and prints its report.
+pub async fn command(args: Args) -> Result<(), String> {
+    if args.records == 0 {
+        return Err("--records must be at least 1".into());
     }
-    Err(BenchError::Process(format!(
-        "the emulator at {base} did not start within 10 s"
-    )))
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+    let store = store_embedded::EmbeddedStore::open(dir.path().join("bench.db"))
+        .map_err(|e| e.to_string())?;
+    let counter = store.clone();
+    let report = run(
+        args.records,
+        Arc::new(store),
+        &move || counter.operations(),
+        &mut |l| eprintln!("{l}"),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    print!("{}", report.render());
+    Ok(())
 }
