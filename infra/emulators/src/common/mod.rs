@@ -25,6 +25,7 @@ mod instruments;
 mod rate;
 mod routing;
 mod server;
+mod sorted;
 mod stats;
 mod values;
 
@@ -43,6 +44,7 @@ pub(crate) use rate::RateLimiter;
 pub(crate) use routing::{PathParams, QueryPairs, RawPath, otherwise};
 pub use server::RunningServer;
 pub(crate) use server::{serve_until, start_router};
+pub(crate) use sorted::SortedList;
 pub use stats::CallStats;
 pub(crate) use values::{compare_scalars, lookup_path, scalar_string};
 

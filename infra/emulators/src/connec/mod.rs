@@ -73,6 +73,7 @@ mod routes;
 mod state;
 mod totals;
 mod upsert;
+mod views;
 
 pub use notify::{NotificationOrder, NotificationRecord, NotificationSubscriber};
 

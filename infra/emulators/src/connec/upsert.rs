@@ -258,10 +258,12 @@ impl State {
                 // `updated_at` and is notified (the write-back's echo reaches subscribers).
                 let at = now();
                 *seq += 1;
-                let r = &mut coll_mut.records[i];
-                r.fields = new_fields;
-                r.updated_at = at;
-                r.seq = *seq;
+                let seq = *seq;
+                coll_mut.modify(i, |r| {
+                    r.fields = new_fields;
+                    r.updated_at = at;
+                    r.seq = seq;
+                });
                 (StatusCode::OK, i, ChangeKind::Updated)
             }
             None => {
@@ -276,8 +278,7 @@ impl State {
                         ext.push(t);
                     }
                 }
-                coll_mut.by_id.insert(id.clone(), i);
-                coll_mut.records.push(Record {
+                let i = coll_mut.push(Record {
                     id,
                     created_at: at,
                     updated_at: at,
