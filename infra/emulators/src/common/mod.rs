@@ -31,7 +31,7 @@ mod values;
 
 pub(crate) use app::{Emulator, app, no_route, not_supported, reply, unmatched};
 pub use changes::{ChangeEvent, ChangeHook, ChangeKind};
-pub(crate) use clock::{Clock, iso, parse_date_like};
+pub(crate) use clock::{Clock, iso, parse_date_like, parse_instant};
 pub use faults::{CallFault, FaultKind, Faults, RecordFault};
 pub(crate) use guard::{Gate, Gatekeeper, Reads};
 pub(crate) use http::{

@@ -85,6 +85,8 @@ mod objects;
 mod properties;
 mod routes;
 mod scheduled;
+mod index;
+mod plan;
 mod search;
 mod state;
 mod webhook_routes;
@@ -390,13 +392,18 @@ impl HubSpotEmulator {
         };
         let mut st = self.inner.state_at(self.inner.default_portal());
         let portal = st.portal();
-        match st
-            .objects
+        let State {
+            objects, indexes, ..
+        } = &mut *st;
+        match objects
             .get_mut(&(portal, t))
             .and_then(|m| m.get_mut(&id))
         {
             Some(o) => {
+                let index = indexes.entry((portal, t)).or_default();
+                index.remove(o);
                 o.updated_at = at;
+                index.add(o);
                 true
             }
             None => false,
