@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::TenantConfig;
 use super::clock::{XeroClock, datetime_string, ms_date};
+use crate::common::SortedList;
 
 /// The collections of the Accounting API the emulator keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,6 +104,11 @@ pub(super) struct Stored {
 pub(super) struct Tenant {
     pub(super) config: TenantConfig,
     records: [BTreeMap<String, Rec>; 4],
+    /// Per kind, `(UpdatedDateUTC, creation rank)` of every record: lists in modification
+    /// order, ranked for paging.
+    modified: [SortedList<(i64, u64)>; 4],
+    /// Per kind, creation rank -> id: creation order without sorting.
+    by_seq: [BTreeMap<u64, String>; 4],
     next_seq: u64,
     pub(super) next_invoice_number: u64,
     /// The chart of accounts payments may use (bank accounts).
@@ -129,6 +135,8 @@ impl Tenant {
         Self {
             config,
             records: Default::default(),
+            modified: Default::default(),
+            by_seq: Default::default(),
             next_seq: 0,
             next_invoice_number: 1,
             accounts: vec![
@@ -159,9 +167,53 @@ impl Tenant {
 
     /// Records of `kind` in creation order.
     pub(super) fn in_order(&self, kind: Kind) -> Vec<&Rec> {
-        let mut v: Vec<&Rec> = self.all(kind).values().collect();
-        v.sort_by_key(|r| r.seq);
-        v
+        let map = self.all(kind);
+        self.by_seq[kind.index()]
+            .values()
+            .filter_map(|id| map.get(id))
+            .collect()
+    }
+
+    /// Records of `kind` modified at or after `since_ms`, by `UpdatedDateUTC` then creation
+    /// (the order a stable sort on `UpdatedDateUTC` gives), from the `skip`-th on, and how
+    /// many there are in all.
+    pub(super) fn modified_since(
+        &self,
+        kind: Kind,
+        since_ms: Option<i64>,
+        skip: usize,
+    ) -> (usize, impl Iterator<Item = &Rec> + '_) {
+        let k = kind.index();
+        let list = &self.modified[k];
+        let start = since_ms.map_or(0, |s| list.rank(&(s, 0)));
+        let total = list.len() - start;
+        let recs = list.iter_from(start.saturating_add(skip)).filter_map(move |(_, seq)| {
+            self.by_seq[k]
+                .get(seq)
+                .and_then(|id| self.records[k].get(id))
+        });
+        (total, recs)
+    }
+
+    /// Stores `rec` as record `id` of `kind`, keeping the indexes; returns the record replaced.
+    fn store(&mut self, kind: Kind, id: String, rec: Rec) -> Option<Rec> {
+        let k = kind.index();
+        self.modified[k].insert((rec.updated_ms, rec.seq));
+        self.by_seq[k].insert(rec.seq, id.clone());
+        let old = self.records[k].insert(id, rec);
+        if let Some(o) = &old {
+            self.modified[k].remove(&(o.updated_ms, o.seq));
+        }
+        old
+    }
+
+    /// Removes record `id` of `kind`, keeping the indexes.
+    fn unstore(&mut self, kind: Kind, id: &str) -> Option<Rec> {
+        let k = kind.index();
+        let old = self.records[k].remove(id)?;
+        self.modified[k].remove(&(old.updated_ms, old.seq));
+        self.by_seq[k].remove(&old.seq);
+        Some(old)
     }
 
     /// The record as the API renders it: stored fields plus `UpdatedDateUTC`.
@@ -255,7 +307,8 @@ impl<'a> Tx<'a> {
             }
         };
         self.undo.push((kind, id.to_owned(), old));
-        self.t.records[kind.index()].insert(
+        self.t.store(
+            kind,
             id.to_owned(),
             Rec {
                 body,
@@ -276,7 +329,7 @@ impl<'a> Tx<'a> {
 
     /// Removes a record (Items are deleted for good).
     pub(super) fn remove(&mut self, kind: Kind, id: &str) -> bool {
-        match self.t.records[kind.index()].remove(id) {
+        match self.t.unstore(kind, id) {
             Some(old) => {
                 self.undo.push((kind, id.to_owned(), Some(old)));
                 true
@@ -307,13 +360,12 @@ impl<'a> Tx<'a> {
             let Some((kind, id, old)) = self.undo.pop() else {
                 break;
             };
-            let map = &mut self.t.records[kind.index()];
             match old {
                 Some(rec) => {
-                    map.insert(id, rec);
+                    self.t.store(kind, id, rec);
                 }
                 None => {
-                    map.remove(&id);
+                    self.t.unstore(kind, &id);
                 }
             }
         }
