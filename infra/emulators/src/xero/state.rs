@@ -2,7 +2,7 @@
 //! ([`Tx`]): it stamps `UpdatedDateUTC` on the emulator clock, records the changes webhooks
 //! are made of, and can undo everything it did (a request refused as a whole saves nothing).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value, json};
 
@@ -109,6 +109,9 @@ pub(super) struct Tenant {
     modified: [SortedList<(i64, u64)>; 4],
     /// Per kind, creation rank -> id: creation order without sorting.
     by_seq: [BTreeMap<u64, String>; 4],
+    /// Per [`LOOKUPS`] field: trimmed, ASCII-lower-cased value -> ids (the lookups writes
+    /// make: contact names and numbers, invoice numbers, item codes, a payment's invoice).
+    lookups: HashMap<(Kind, &'static str), HashMap<String, BTreeSet<String>>>,
     next_seq: u64,
     pub(super) next_invoice_number: u64,
     /// The chart of accounts payments may use (bank accounts).
@@ -137,6 +140,7 @@ impl Tenant {
             records: Default::default(),
             modified: Default::default(),
             by_seq: Default::default(),
+            lookups: HashMap::new(),
             next_seq: 0,
             next_invoice_number: 1,
             accounts: vec![
@@ -195,16 +199,55 @@ impl Tenant {
         (total, recs)
     }
 
+    /// Records of `kind` whose `field` (one of [`LOOKUPS`]) may be `value` (trimmed, ASCII
+    /// case-insensitively: the caller compares as it needs), by id.
+    pub(super) fn lookup(
+        &self,
+        kind: Kind,
+        field: &'static str,
+        value: &str,
+    ) -> impl Iterator<Item = (&String, &Rec)> + '_ {
+        debug_assert!(LOOKUPS.contains(&(kind, field)), "{field} is not indexed");
+        let map = self.all(kind);
+        self.lookups
+            .get(&(kind, field))
+            .and_then(|m| m.get(&lookup_key(value)))
+            .into_iter()
+            .flatten()
+            .filter_map(move |id| map.get_key_value(id))
+    }
+
+    /// Adds or removes `rec` (record `id` of `kind`) in the lookups.
+    fn relink(&mut self, kind: Kind, id: &str, rec: &Rec, add: bool) {
+        for (k, field) in LOOKUPS.iter().filter(|(k, _)| *k == kind) {
+            let Some(v) = lookup_value(rec, field) else {
+                continue;
+            };
+            let ids = self
+                .lookups
+                .entry((*k, field))
+                .or_default()
+                .entry(lookup_key(v))
+                .or_default();
+            if add {
+                ids.insert(id.to_owned());
+            } else {
+                ids.remove(id);
+            }
+        }
+    }
+
     /// Stores `rec` as record `id` of `kind`, keeping the indexes; returns the record replaced.
     fn store(&mut self, kind: Kind, id: String, rec: Rec) -> Option<Rec> {
         let k = kind.index();
-        self.modified[k].insert((rec.updated_ms, rec.seq));
-        self.by_seq[k].insert(rec.seq, id.clone());
-        let old = self.records[k].insert(id, rec);
-        if let Some(o) = &old {
+        if let Some(o) = self.records[k].get(&id).cloned() {
+            self.relink(kind, &id, &o, false);
             self.modified[k].remove(&(o.updated_ms, o.seq));
         }
-        old
+        self.modified[k].insert((rec.updated_ms, rec.seq));
+        self.by_seq[k].insert(rec.seq, id.clone());
+        self.relink(kind, &id, &rec, true);
+        self.records[k].insert(id, rec)
     }
 
     /// Removes record `id` of `kind`, keeping the indexes.
@@ -213,6 +256,7 @@ impl Tenant {
         let old = self.records[k].remove(id)?;
         self.modified[k].remove(&(old.updated_ms, old.seq));
         self.by_seq[k].remove(&old.seq);
+        self.relink(kind, id, &old, false);
         Some(old)
     }
 
@@ -255,6 +299,31 @@ impl Tenant {
                             .is_some_and(|x| x.eq_ignore_ascii_case(i))
                     }))
         })
+    }
+}
+
+/// The fields writes look records up by (see [`Tenant::lookup`]); `Invoice` is a payment's
+/// `Invoice.InvoiceID`.
+const LOOKUPS: [(Kind, &str); 5] = [
+    (Kind::Contacts, "Name"),
+    (Kind::Contacts, "ContactNumber"),
+    (Kind::Invoices, "InvoiceNumber"),
+    (Kind::Items, "Code"),
+    (Kind::Payments, "Invoice"),
+];
+
+fn lookup_key(v: &str) -> String {
+    v.trim().to_ascii_lowercase()
+}
+
+fn lookup_value<'r>(rec: &'r Rec, field: &str) -> Option<&'r str> {
+    match field {
+        "Invoice" => rec
+            .body
+            .get("Invoice")
+            .and_then(|i| i.get("InvoiceID"))
+            .and_then(Value::as_str),
+        _ => rec.str(field),
     }
 }
 
