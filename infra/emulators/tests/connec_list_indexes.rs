@@ -264,3 +264,70 @@ async fn tie_orders_are_pinned() {
         assert_eq!(paged, want, "`{filter}` by `{order}`, one per page");
     }
 }
+
+/// `$filter ... eq` and smart merges served from equality indexes follow changes of the
+/// field: each `eq` listing equals its `ge and le` twin, and a `POST` with `matching_fields`
+/// merges into the first ACTIVE record (in creation order) holding the value now.
+#[tokio::test]
+async fn equality_lookups_follow_every_write() {
+    let api = Api::new().await;
+    let mail = |a: &str| json!({ "email": { "address": a } });
+    let ids: Vec<String> = ["a@x.io", "b@x.io", "a@x.io", "5", "2024-01-01T00:00:00Z"]
+        .iter()
+        .map(|a| {
+            let p = api.emu.seed(G, "people", mail(a));
+            p["id"][0]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let values = [
+        "'a@x.io'",
+        "'b@x.io'",
+        "'A@x.io'",
+        "5",
+        "'5.0'",
+        "'2024-01-01T00:00:00.000Z'",
+    ];
+    let check = async |step: &str| {
+        for v in values {
+            let eq = format!("email.address eq {v}");
+            let twin = format!("email.address ge {v} and email.address le {v}");
+            for order in ["created_at asc, id asc", "updated_at desc"] {
+                let got = api.page(&eq, order, 0, 100).await;
+                assert_eq!(got, api.page(&twin, order, 0, 100).await, "{step}: {eq}");
+            }
+        }
+    };
+    check("seeded").await;
+    api.emu.update(G, "people", &ids[0], mail("b@x.io"));
+    api.emu.update(G, "people", &ids[3], json!({ "email": { "address": 5 } }));
+    check("addresses changed").await;
+    api.emu
+        .update(G, "people", &ids[2], json!({ "status": "INACTIVE" }));
+    check("one INACTIVE").await;
+    // `a@x.io` is now only on the INACTIVE record: a new record. `b@x.io` merges into the
+    // first record holding it now (ids[0], created before ids[1]).
+    let post = async |address: &str| {
+        let body = json!({ "people": { "email": { "address": address }, "first_name": "M",
+                           "opts": { "matching_fields": ["email.address"] } } });
+        let r = api
+            .c
+            .post(format!("{}/api/v2/{G}/people", api.srv.base_url))
+            .basic_auth("demo-id", Some("demo-key"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        (status, v["people"]["id"].as_str().unwrap().to_owned())
+    };
+    let (status, id) = post("b@x.io").await;
+    assert_eq!((status, id.as_str()), (200, ids[0].as_str()));
+    let (status, id) = post("a@x.io").await;
+    assert_eq!(status, 201);
+    assert!(!ids.contains(&id));
+    let (status, id) = post("a@x.io").await;
+    assert_eq!(status, 200, "the new record is found");
+    assert!(!ids.contains(&id));
+    check("merged").await;
+}

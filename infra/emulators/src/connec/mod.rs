@@ -65,6 +65,7 @@ use crate::delivery::Pump;
 mod accounting;
 mod admin;
 mod batch;
+mod eq_index;
 mod errors;
 mod lines;
 mod notify;

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::ConnecConfig;
 use super::state::{Record, State, render_record, stored_path};
+use super::eq_index;
 use super::views::{Listing, Meta, PageRows};
 use crate::common::{ApiError, compare_scalars, iso, query_get, query_with};
 
@@ -66,10 +67,18 @@ impl State {
             top,
         };
         let found = c.views.page(&c.records, &meta, &listing);
+        // Without a view, an `eq` clause on a stored field narrows the scan to its matches.
+        let pool = match &found {
+            Some(_) => None,
+            None => clauses
+                .iter()
+                .find(|cl| cl.op == Op::Eq && eq_index::indexable(&cl.path) && !cl.value.is_null())
+                .map(|cl| c.eq.lookup(&c.records, &cl.path, &cl.value)),
+        };
         let g = &self.groups[group_id];
         let c = &g.collections[coll];
         let PageRows { total, rows } =
-            found.unwrap_or_else(|| scan(&c.records, &meta, &listing));
+            found.unwrap_or_else(|| scan(&c.records, pool, &meta, &listing));
         // Render only the page.
         let page: Vec<Value> = rows
             .into_iter()
@@ -80,13 +89,16 @@ impl State {
 }
 
 /// A listing computed over every record (what the views must agree with): filter, sort, page.
-fn scan(records: &[Record], meta: &Meta<'_>, q: &Listing<'_>) -> PageRows {
+/// `pool`: the positions that may match (in creation order), `None` for all.
+fn scan(records: &[Record], pool: Option<Vec<usize>>, meta: &Meta<'_>, q: &Listing<'_>) -> PageRows {
     let meta = [
         ("group_id", meta.group_id),
         ("channel_id", meta.channel_id),
         ("resource_type", meta.resource_type),
     ];
-    let mut rows: Vec<usize> = (0..records.len())
+    let mut rows: Vec<usize> = pool
+        .unwrap_or_else(|| (0..records.len()).collect())
+        .into_iter()
         .filter(|i| q.clauses.iter().all(|cl| cl.matches_record(&records[*i], &meta)))
         .collect();
     rows.sort_by(|a, b| {

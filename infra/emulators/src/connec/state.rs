@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ConnecConfig;
+use super::eq_index::EqIndex;
 use super::views::Views;
 use crate::common::{ChangeEvent, Clock, iso, lookup_path};
 
@@ -80,6 +81,8 @@ pub(super) struct Collection {
     pub(super) by_ext: HashMap<Triple, usize>,
     /// Listing indexes ([`Views`]).
     pub(super) views: Views,
+    /// Equality indexes of `$filter ... eq` and `opts.matching_fields` ([`EqIndex`]).
+    pub(super) eq: EqIndex,
 }
 
 impl Collection {
@@ -88,6 +91,7 @@ impl Collection {
         let i = self.records.len();
         self.by_id.insert(r.id.clone(), i);
         self.views.changed(&r, i, &[]);
+        self.eq.relink(&r, i, true);
         self.records.push(r);
         i
     }
@@ -95,8 +99,10 @@ impl Collection {
     /// Changes the record at `i` (not its `id`).
     pub(super) fn modify(&mut self, i: usize, f: impl FnOnce(&mut Record)) {
         let before = self.views.keys_of(&self.records[i], i);
+        self.eq.relink(&self.records[i], i, false);
         f(&mut self.records[i]);
         self.views.changed(&self.records[i], i, &before);
+        self.eq.relink(&self.records[i], i, true);
     }
 
     pub(super) fn get(&self, id: &str) -> Option<&Record> {
