@@ -52,12 +52,7 @@ async fn json_of(rb: reqwest::RequestBuilder) -> Value {
 
 /// Seeds `n` records through `url`, `CHUNK` per call; returns records per second and every
 /// hundredth record as answered.
-async fn seed(
-    c: &Client,
-    url: &str,
-    n: usize,
-    make: impl Fn(usize) -> Value,
-) -> (f64, Vec<Value>) {
+async fn seed(c: &Client, url: &str, n: usize, make: impl Fn(usize) -> Value) -> (f64, Vec<Value>) {
     let t = Instant::now();
     let mut sample = Vec::new();
     let mut i = 0;
@@ -101,13 +96,21 @@ async fn connec(c: &Client, n: usize) {
             }
         })
         .await;
-        report("connec", n, &format!("list page ($top=100, $skip {label})"), d);
+        report(
+            "connec",
+            n,
+            &format!("list page ($top=100, $skip {label})"),
+            d,
+        );
     }
     // 1% changed since a mark: the incremental listing.
     // The emulator's clock runs ahead of real time while writes come faster than one per
     // millisecond: take the mark from a write of its own.
     let marker = emu.seed(G_OTHER, "organizations", json!({ "name": "mark" }));
-    let mark = marker["updated_at"].as_str().expect("updated_at").to_owned();
+    let mark = marker["updated_at"]
+        .as_str()
+        .expect("updated_at")
+        .to_owned();
     let first = json_of(get(format!("{order}&%24skip=0"))).await;
     let ids: Vec<String> = first["people"]
         .as_array()
@@ -119,7 +122,10 @@ async fn connec(c: &Client, n: usize) {
         let id = p["id"][0]["id"].as_str().expect("id");
         emu.update("g", "people", id, json!({ "last_name": format!("L{i}") }));
     }
-    let filter = format!("{order}&%24filter=updated_at%20gt%20%27{}%27", urlencode(&mark));
+    let filter = format!(
+        "{order}&%24filter=updated_at%20gt%20%27{}%27",
+        urlencode(&mark)
+    );
     let t = Instant::now();
     let body = json_of(get(format!("{filter}&%24skip=0"))).await;
     report("connec", n, "changed since (1%): first page", t.elapsed());
@@ -155,9 +161,12 @@ async fn hubspot(c: &Client, n: usize) {
     let emu = HubSpotEmulator::default();
     let srv = emu.start().await.expect("start");
     let base = srv.base_url.clone();
-    let (rate, sample) = seed(c, &format!("{base}/_emulator/seed/contacts"), n, |i| {
-        json!({ "email": format!("p{i}@bench.example"), "firstname": format!("P{i}") })
-    })
+    let (rate, sample) = seed(
+        c,
+        &format!("{base}/_emulator/seed/contacts"),
+        n,
+        |i| json!({ "email": format!("p{i}@bench.example"), "firstname": format!("P{i}") }),
+    )
     .await;
     println!("hubspot  {n:>8} seeding {rate:>52.0} records/s");
     let token = "demo-token";
@@ -201,7 +210,9 @@ async fn hubspot(c: &Client, n: usize) {
     report("hubspot", n, "search email IN (10 values), by id", d);
     // The newest hundred contacts (from the last sampled one on), then all of them.
     let newest = chrono::DateTime::parse_from_rfc3339(
-        sample[sample.len() - 1]["updatedAt"].as_str().expect("date"),
+        sample[sample.len() - 1]["updatedAt"]
+            .as_str()
+            .expect("date"),
     )
     .expect("date")
     .timestamp_millis();
@@ -217,7 +228,12 @@ async fn hubspot(c: &Client, n: usize) {
             }
         })
         .await;
-        report("hubspot", n, &format!("search modified since ({label}), by date"), d);
+        report(
+            "hubspot",
+            n,
+            &format!("search modified since ({label}), by date"),
+            d,
+        );
     }
 }
 
@@ -260,7 +276,12 @@ async fn xero(c: &Client, n: usize) {
             }
         })
         .await;
-        report("xero", n, &format!("page since a date ({label} page of 100)"), d);
+        report(
+            "xero",
+            n,
+            &format!("page since a date ({label} page of 100)"),
+            d,
+        );
     }
 }
 

@@ -144,7 +144,10 @@ async fn follow_writes(listing: (&str, &str)) {
 
     // Each step changes the records between two readings of every listing.
     let steps: Vec<(&str, Box<dyn Fn(&Api, &[String])>)> = vec![
-        ("update a tied record", Box::new(|a, ids| a.touch(&ids[3], "x"))),
+        (
+            "update a tied record",
+            Box::new(|a, ids| a.touch(&ids[3], "x")),
+        ),
         (
             "update a record twice",
             Box::new(|a, ids| {
@@ -171,7 +174,8 @@ async fn follow_writes(listing: (&str, &str)) {
             "new records, one pinned into the old second",
             Box::new(|a, _| {
                 a.seed("new1");
-                a.emu.set_time(Some(Utc::now().trunc_subsecs(0) - Duration::hours(1)));
+                a.emu
+                    .set_time(Some(Utc::now().trunc_subsecs(0) - Duration::hours(1)));
                 a.seed("new2");
                 a.emu.set_time(None);
             }),
@@ -299,7 +303,8 @@ async fn equality_lookups_follow_every_write() {
     };
     check("seeded").await;
     api.emu.update(G, "people", &ids[0], mail("b@x.io"));
-    api.emu.update(G, "people", &ids[3], json!({ "email": { "address": 5 } }));
+    api.emu
+        .update(G, "people", &ids[3], json!({ "email": { "address": 5 } }));
     check("addresses changed").await;
     api.emu
         .update(G, "people", &ids[2], json!({ "status": "INACTIVE" }));

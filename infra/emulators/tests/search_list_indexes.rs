@@ -55,7 +55,9 @@ impl Hub {
     }
 
     fn seed(&self, email: &str) -> String {
-        let o = self.emu.seed("contacts", json!({ "email": email, "firstname": "F" }));
+        let o = self
+            .emu
+            .seed("contacts", json!({ "email": email, "firstname": "F" }));
         o["id"].as_str().unwrap().to_owned()
     }
 }
@@ -72,10 +74,10 @@ fn filter(name: &str, op: &str, value: Value) -> Value {
 fn twin(body: &Value) -> Value {
     let mut t = body.clone();
     for g in t["filterGroups"].as_array_mut().unwrap() {
-        g["filters"]
-            .as_array_mut()
-            .unwrap()
-            .insert(0, json!({ "propertyName": "hs_object_id", "operator": "HAS_PROPERTY" }));
+        g["filters"].as_array_mut().unwrap().insert(
+            0,
+            json!({ "propertyName": "hs_object_id", "operator": "HAS_PROPERTY" }),
+        );
     }
     t
 }
@@ -84,7 +86,14 @@ fn twin(body: &Value) -> Value {
 /// date, one millisecond by id, match-before-create on e-mails) and a few more.
 fn searches(from_ms: i64, ids: &[String]) -> Vec<Value> {
     let by = |p: &str, d: &str| json!([{ "propertyName": p, "direction": d }]);
-    let emails = json!(["c1@x.io", "C3@X.IO", "nobody@x.io", "c7@x.io", "c7b@x.io", "c1b@x.io"]);
+    let emails = json!([
+        "c1@x.io",
+        "C3@X.IO",
+        "nobody@x.io",
+        "c7@x.io",
+        "c7b@x.io",
+        "c1b@x.io"
+    ]);
     vec![
         json!({ "filterGroups": [{ "filters": [filter("lastmodifieddate", "GTE", json!(from_ms.to_string()))] }],
                 "sorts": by("lastmodifieddate", "ASCENDING"), "limit": 3 }),
@@ -128,24 +137,42 @@ async fn hubspot_searches_follow_every_write() {
     let from_ms = chrono::Utc::now().timestamp_millis() - 60_000;
     check(&hub, from_ms, &ids, "seeded").await;
     let steps: Vec<(&str, Box<dyn Fn(&Hub)>)> = vec![
-        ("an update moves a record last", Box::new(|h| {
-            h.emu.update("contacts", &ids[2], json!({ "firstname": "G" }));
-        })),
-        ("an e-mail changes", Box::new(|h| {
-            h.emu.update("contacts", &ids[3], json!({ "email": "c1b@x.io" }));
-            h.emu.update("contacts", &ids[4], json!({ "email": "C7B@x.io" }));
-        })),
-        ("archived", Box::new(|h| {
-            assert!(h.emu.archive("contacts", &ids[1]));
-        })),
-        ("a bulk import in one millisecond", Box::new(|h| {
-            for id in &ids[5..9] {
-                assert!(h.emu.set_last_modified("contacts", id, from_ms));
-            }
-        })),
-        ("created", Box::new(|h| {
-            h.seed("C3@x.io");
-        })),
+        (
+            "an update moves a record last",
+            Box::new(|h| {
+                h.emu
+                    .update("contacts", &ids[2], json!({ "firstname": "G" }));
+            }),
+        ),
+        (
+            "an e-mail changes",
+            Box::new(|h| {
+                h.emu
+                    .update("contacts", &ids[3], json!({ "email": "c1b@x.io" }));
+                h.emu
+                    .update("contacts", &ids[4], json!({ "email": "C7B@x.io" }));
+            }),
+        ),
+        (
+            "archived",
+            Box::new(|h| {
+                assert!(h.emu.archive("contacts", &ids[1]));
+            }),
+        ),
+        (
+            "a bulk import in one millisecond",
+            Box::new(|h| {
+                for id in &ids[5..9] {
+                    assert!(h.emu.set_last_modified("contacts", id, from_ms));
+                }
+            }),
+        ),
+        (
+            "created",
+            Box::new(|h| {
+                h.seed("C3@x.io");
+            }),
+        ),
     ];
     for (name, step) in &steps {
         step(&hub);
@@ -189,7 +216,9 @@ async fn xero_pages_since_a_date_follow_every_write() {
     let check = async |step: &str| {
         for size in [2, 4, 100] {
             for page in 1..=(10 / size + 1) {
-                let q = format!("order=UpdatedDateUTC%20ASC&includeArchived=true&page={page}&pageSize={size}");
+                let q = format!(
+                    "order=UpdatedDateUTC%20ASC&includeArchived=true&page={page}&pageSize={size}"
+                );
                 let got = xero_page(&x, &q, since).await;
                 let want = xero_page(&x, &format!("{q}&where=Name!%3Dnull"), since).await;
                 assert_eq!(got, want, "{step}: page {page} of {size}");
@@ -197,9 +226,15 @@ async fn xero_pages_since_a_date_follow_every_write() {
         }
     };
     check("seeded").await;
-    x.emu.seed("Contacts", json!({ "ContactID": ids[0], "Name": "C0 renamed" }));
+    x.emu.seed(
+        "Contacts",
+        json!({ "ContactID": ids[0], "Name": "C0 renamed" }),
+    );
     check("the first contact changed").await;
-    x.emu.seed("Contacts", json!({ "ContactID": ids[4], "ContactStatus": "ARCHIVED" }));
+    x.emu.seed(
+        "Contacts",
+        json!({ "ContactID": ids[4], "ContactStatus": "ARCHIVED" }),
+    );
     check("a contact archived").await;
     // Pinned: the changed ones come last, oldest change first.
     let q = "order=UpdatedDateUTC%20ASC&includeArchived=true&page=1&pageSize=100";

@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::ConnecConfig;
-use super::state::{Record, State, render_record, stored_path};
 use super::eq_index;
+use super::state::{Record, State, render_record, stored_path};
 use super::views::{Listing, Meta, PageRows};
 use crate::common::{ApiError, compare_scalars, iso, query_get, query_with};
 
@@ -90,7 +90,12 @@ impl State {
 
 /// A listing computed over every record (what the views must agree with): filter, sort, page.
 /// `pool`: the positions that may match (in creation order), `None` for all.
-fn scan(records: &[Record], pool: Option<Vec<usize>>, meta: &Meta<'_>, q: &Listing<'_>) -> PageRows {
+fn scan(
+    records: &[Record],
+    pool: Option<Vec<usize>>,
+    meta: &Meta<'_>,
+    q: &Listing<'_>,
+) -> PageRows {
     let meta = [
         ("group_id", meta.group_id),
         ("channel_id", meta.channel_id),
@@ -99,7 +104,11 @@ fn scan(records: &[Record], pool: Option<Vec<usize>>, meta: &Meta<'_>, q: &Listi
     let mut rows: Vec<usize> = pool
         .unwrap_or_else(|| (0..records.len()).collect())
         .into_iter()
-        .filter(|i| q.clauses.iter().all(|cl| cl.matches_record(&records[*i], &meta)))
+        .filter(|i| {
+            q.clauses
+                .iter()
+                .all(|cl| cl.matches_record(&records[*i], &meta))
+        })
         .collect();
     rows.sort_by(|a, b| {
         let (a, b) = (&records[*a], &records[*b]);

@@ -203,9 +203,7 @@ impl State {
                     .iter()
                     .find_map(|t| c.by_ext.get(t).copied())
                     .or_else(|| connec_id.as_ref().and_then(|id| c.by_id.get(id).copied()))
-                    .or_else(|| {
-                        smart_merge_target(c, &matching, &incoming, candidates.as_deref())
-                    })
+                    .or_else(|| smart_merge_target(c, &matching, &incoming, candidates.as_deref()))
             }),
         };
         // A body with only an id array is an id write-back: it needs a record to write to.

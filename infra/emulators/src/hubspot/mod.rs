@@ -79,14 +79,14 @@ mod auth;
 mod batch;
 mod config;
 mod errors;
+mod index;
 mod oauth;
 mod oauth_routes;
 mod objects;
+mod plan;
 mod properties;
 mod routes;
 mod scheduled;
-mod index;
-mod plan;
 mod search;
 mod state;
 mod webhook_routes;
@@ -395,10 +395,7 @@ impl HubSpotEmulator {
         let State {
             objects, indexes, ..
         } = &mut *st;
-        match objects
-            .get_mut(&(portal, t))
-            .and_then(|m| m.get_mut(&id))
-        {
+        match objects.get_mut(&(portal, t)).and_then(|m| m.get_mut(&id)) {
             Some(o) => {
                 let index = indexes.entry((portal, t)).or_default();
                 index.remove(o);

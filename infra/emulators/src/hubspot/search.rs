@@ -260,7 +260,10 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
             .filter_map(|id| st.obj(c.t, *id))
             .map(|o| o.render(c.t, Some(&names), false))
             .collect();
-        return Ok((StatusCode::OK, Some(answer(total, results, after, limit, cfg.search_cap))));
+        return Ok((
+            StatusCode::OK,
+            Some(answer(total, results, after, limit, cfg.search_cap)),
+        ));
     }
     let candidates = candidates(&mut st, c, &groups);
     let st = &*st;
@@ -330,7 +333,10 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
         .take(limit)
         .map(|(o, _)| o.render(c.t, Some(&names), false))
         .collect();
-    Ok((StatusCode::OK, Some(answer(total, results, after, limit, cfg.search_cap))))
+    Ok((
+        StatusCode::OK,
+        Some(answer(total, results, after, limit, cfg.search_cap)),
+    ))
 }
 
 /// A search's answer: `total`, `results`, and `paging.next` while more can be read.

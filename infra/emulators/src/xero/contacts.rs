@@ -112,11 +112,12 @@ fn plausible_email(s: &str) -> bool {
 
 /// Whether another active contact has `name`.
 pub(super) fn name_taken(tx: &Tx<'_>, id: &str, name: &str) -> bool {
-    tx.t.lookup(Kind::Contacts, "Name", name).any(|(other, rec)| {
-        other != id
-            && rec.str("ContactStatus").unwrap_or("ACTIVE") == "ACTIVE"
-            && rec.str("Name").is_some_and(|n| same(n, name))
-    })
+    tx.t.lookup(Kind::Contacts, "Name", name)
+        .any(|(other, rec)| {
+            other != id
+                && rec.str("ContactStatus").unwrap_or("ACTIVE") == "ACTIVE"
+                && rec.str("Name").is_some_and(|n| same(n, name))
+        })
 }
 
 /// The active contact named `name`, if any.

@@ -328,11 +328,10 @@ pub(super) fn recompute_payments(tx: &mut Tx<'_>, invoice_id: &str) {
     let mut listed = Vec::new();
     let mut last_date = None;
     // The invoice's payments, in creation order.
-    let mut payments: Vec<&Rec> = tx
-        .t
-        .lookup(Kind::Payments, "Invoice", invoice_id)
-        .map(|(_, p)| p)
-        .collect();
+    let mut payments: Vec<&Rec> =
+        tx.t.lookup(Kind::Payments, "Invoice", invoice_id)
+            .map(|(_, p)| p)
+            .collect();
     payments.sort_by_key(|p| p.seq);
     for p in payments {
         let of_invoice = p

@@ -191,11 +191,13 @@ impl Tenant {
         let list = &self.modified[k];
         let start = since_ms.map_or(0, |s| list.rank(&(s, 0)));
         let total = list.len() - start;
-        let recs = list.iter_from(start.saturating_add(skip)).filter_map(move |(_, seq)| {
-            self.by_seq[k]
-                .get(seq)
-                .and_then(|id| self.records[k].get(id))
-        });
+        let recs = list
+            .iter_from(start.saturating_add(skip))
+            .filter_map(move |(_, seq)| {
+                self.by_seq[k]
+                    .get(seq)
+                    .and_then(|id| self.records[k].get(id))
+            });
         (total, recs)
     }
 
