@@ -76,6 +76,9 @@ impl Api {
     }
 }
 
+/// A named change made between two checks, given the seeded ids.
+type Step<'a> = (&'a str, Box<dyn Fn(&Api, &[String]) + 'a>);
+
 /// A scanned twin of an indexed listing: same answer, no index.
 fn twin(filter: &str, order: &str) -> (String, String) {
     // Every record of the group passes `group_id eq`, and no record stores `group_id`: as a
@@ -143,7 +146,7 @@ async fn follow_writes(listing: (&str, &str)) {
     check(&api, listing, &mark, 5, "seeded").await;
 
     // Each step changes the records between two readings of every listing.
-    let steps: Vec<(&str, Box<dyn Fn(&Api, &[String])>)> = vec![
+    let steps: Vec<Step<'_>> = vec![
         (
             "update a tied record",
             Box::new(|a, ids| a.touch(&ids[3], "x")),

@@ -62,6 +62,9 @@ impl Hub {
     }
 }
 
+/// A named change made between two checks.
+type Step<'a, T> = (&'a str, Box<dyn Fn(&T) + 'a>);
+
 fn filter(name: &str, op: &str, value: Value) -> Value {
     match op {
         "IN" => json!({ "propertyName": name, "operator": op, "values": value }),
@@ -136,7 +139,7 @@ async fn hubspot_searches_follow_every_write() {
     let ids: Vec<String> = (0..10).map(|i| hub.seed(&format!("c{i}@x.io"))).collect();
     let from_ms = chrono::Utc::now().timestamp_millis() - 60_000;
     check(&hub, from_ms, &ids, "seeded").await;
-    let steps: Vec<(&str, Box<dyn Fn(&Hub)>)> = vec![
+    let steps: Vec<Step<'_, Hub>> = vec![
         (
             "an update moves a record last",
             Box::new(|h| {
