@@ -25,12 +25,13 @@ mod instruments;
 mod rate;
 mod routing;
 mod server;
+mod sorted;
 mod stats;
 mod values;
 
 pub(crate) use app::{Emulator, app, no_route, not_supported, reply, unmatched};
 pub use changes::{ChangeEvent, ChangeHook, ChangeKind};
-pub(crate) use clock::{Clock, iso, parse_date_like};
+pub(crate) use clock::{Clock, iso, parse_date_like, parse_instant};
 pub use faults::{CallFault, FaultKind, Faults, RecordFault};
 pub(crate) use guard::{Gate, Gatekeeper, Reads};
 pub(crate) use http::{
@@ -43,6 +44,7 @@ pub(crate) use rate::RateLimiter;
 pub(crate) use routing::{PathParams, QueryPairs, RawPath, otherwise};
 pub use server::RunningServer;
 pub(crate) use server::{serve_until, start_router};
+pub(crate) use sorted::SortedList;
 pub use stats::CallStats;
 pub(crate) use values::{compare_scalars, lookup_path, scalar_string};
 

@@ -305,10 +305,11 @@ impl State {
                 continue;
             };
             let Some(&i) = c.by_id.get(&id) else { continue };
-            let r = &mut c.records[i];
-            r.fields.insert("balance".into(), b);
-            r.updated_at = at;
-            r.seq = seq;
+            c.modify(i, |r| {
+                r.fields.insert("balance".into(), b);
+                r.updated_at = at;
+                r.seq = seq;
+            });
             self.events.push(ChangeEvent {
                 kind: ChangeKind::Updated,
                 scope: group_id.to_string(),

@@ -65,6 +65,7 @@ use crate::delivery::Pump;
 mod accounting;
 mod admin;
 mod batch;
+mod eq_index;
 mod errors;
 mod lines;
 mod notify;
@@ -73,6 +74,7 @@ mod routes;
 mod state;
 mod totals;
 mod upsert;
+mod views;
 
 pub use notify::{NotificationOrder, NotificationRecord, NotificationSubscriber};
 

@@ -4,13 +4,15 @@
 use serde_json::{Map, Value, json};
 
 use super::ConnecConfig;
+use super::eq_index;
 use super::state::{Record, State, render_record, stored_path};
+use super::views::{Listing, Meta, PageRows};
 use crate::common::{ApiError, compare_scalars, iso, query_get, query_with};
 
 impl State {
     /// `GET /api/v2/{group}/{collection}`.
     pub(super) fn list(
-        &self,
+        &mut self,
         cfg: &ConnecConfig,
         group_id: &str,
         coll: &str,
@@ -42,47 +44,90 @@ impl State {
         let order = parse_orderby(query_get(q, "$orderby").unwrap_or(""))
             .map_err(|e| ApiError::BadRequest(format!("Invalid $orderby: {e}")))?;
 
-        let Some((g, c)) = self
-            .groups
-            .get(group_id)
-            .and_then(|g| g.collections.get(coll).map(|c| (g, c)))
-        else {
+        let filter_raw = query_get(q, "$filter").unwrap_or("");
+        let order_raw = query_get(q, "$orderby").unwrap_or("");
+        let Some(g) = self.groups.get_mut(group_id) else {
             return Ok(list_body(coll, Vec::new(), skip, top, 0, q, self_url));
         };
-        // Filter and sort the stored records; render only the page.
-        let meta = [
-            ("group_id", group_id),
-            ("channel_id", g.channel.as_str()),
-            ("resource_type", coll),
-        ];
-        let mut rows: Vec<&Record> = c
-            .records
-            .iter()
-            .filter(|r| clauses.iter().all(|cl| cl.matches_record(r, &meta)))
-            .collect();
-        rows.sort_by(|a, b| {
-            for (path, desc) in &order {
-                let o = compare_key(a, b, path);
-                let o = if *desc { o.reverse() } else { o };
-                if o.is_ne() {
-                    return o;
-                }
-            }
-            // Ties on every requested key come back in "natural order" (last written last),
-            // as a document store returns them when the sort holds no unique field: a record
-            // written between two page requests moves, and offset paging over the tie shifts.
-            // A unique key in `$orderby` (`id`) makes the order total.
-            a.seq.cmp(&b.seq)
-        });
-        let total = rows.len();
+        let channel = g.channel.clone();
+        let Some(c) = g.collections.get_mut(coll) else {
+            return Ok(list_body(coll, Vec::new(), skip, top, 0, q, self_url));
+        };
+        let meta = Meta {
+            group_id,
+            channel_id: &channel,
+            resource_type: coll,
+        };
+        let listing = Listing {
+            filter: filter_raw,
+            order: order_raw,
+            clauses: &clauses,
+            order_keys: &order,
+            skip,
+            top,
+        };
+        let found = c.views.page(&c.records, &meta, &listing);
+        // Without a view, an `eq` clause on a stored field narrows the scan to its matches.
+        let pool = match &found {
+            Some(_) => None,
+            None => clauses
+                .iter()
+                .find(|cl| cl.op == Op::Eq && eq_index::indexable(&cl.path) && !cl.value.is_null())
+                .map(|cl| c.eq.lookup(&c.records, &cl.path, &cl.value)),
+        };
+        let g = &self.groups[group_id];
+        let c = &g.collections[coll];
+        let PageRows { total, rows } =
+            found.unwrap_or_else(|| scan(&c.records, pool, &meta, &listing));
+        // Render only the page.
         let page: Vec<Value> = rows
             .into_iter()
-            .skip(skip)
-            .take(top)
-            .map(|r| render_record(g, group_id, coll, r, ext))
+            .map(|i| render_record(g, group_id, coll, &c.records[i], ext))
             .collect();
         Ok(list_body(coll, page, skip, top, total, q, self_url))
     }
+}
+
+/// A listing computed over every record (what the views must agree with): filter, sort, page.
+/// `pool`: the positions that may match (in creation order), `None` for all.
+fn scan(
+    records: &[Record],
+    pool: Option<Vec<usize>>,
+    meta: &Meta<'_>,
+    q: &Listing<'_>,
+) -> PageRows {
+    let meta = [
+        ("group_id", meta.group_id),
+        ("channel_id", meta.channel_id),
+        ("resource_type", meta.resource_type),
+    ];
+    let mut rows: Vec<usize> = pool
+        .unwrap_or_else(|| (0..records.len()).collect())
+        .into_iter()
+        .filter(|i| {
+            q.clauses
+                .iter()
+                .all(|cl| cl.matches_record(&records[*i], &meta))
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let (a, b) = (&records[*a], &records[*b]);
+        for (path, desc) in q.order_keys {
+            let o = compare_key(a, b, path);
+            let o = if *desc { o.reverse() } else { o };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        // Ties on every requested key come back in "natural order" (last written last),
+        // as a document store returns them when the sort holds no unique field: a record
+        // written between two page requests moves, and offset paging over the tie shifts.
+        // A unique key in `$orderby` (`id`) makes the order total.
+        a.seq.cmp(&b.seq)
+    });
+    let total = rows.len();
+    rows = rows.into_iter().skip(q.skip).take(q.top).collect();
+    PageRows { total, rows }
 }
 
 /// A listing's body with its `pagination`.
@@ -139,7 +184,7 @@ pub(super) enum Op {
 }
 
 #[derive(Debug, Clone)]
-struct Clause {
+pub(super) struct Clause {
     pub(super) path: String,
     pub(super) op: Op,
     pub(super) value: Value,
@@ -148,7 +193,7 @@ struct Clause {
 impl Clause {
     /// Whether a stored record passes the clause (no rendering); `meta` holds the rendered
     /// fields that are not stored (`group_id`, `channel_id`, `resource_type`).
-    fn matches_record(&self, r: &Record, meta: &[(&str, &str)]) -> bool {
+    pub(super) fn matches_record(&self, r: &Record, meta: &[(&str, &str)]) -> bool {
         let owned;
         let actual = match self.path.as_str() {
             path if meta.iter().any(|(k, _)| *k == path) => {

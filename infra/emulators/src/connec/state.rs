@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ConnecConfig;
+use super::eq_index::EqIndex;
+use super::views::Views;
 use crate::common::{ChangeEvent, Clock, iso, lookup_path};
 
 /// Reference fields per collection: `(path, referenced collection)`.
@@ -70,14 +72,39 @@ pub(super) struct Record {
     pub(super) seq: u64,
 }
 
+/// Records in creation order (Connec! deletes none), with their indexes. Records change only
+/// through [`Collection::push`] and [`Collection::modify`], which keep the listing views in step.
 #[derive(Debug, Default)]
 pub(super) struct Collection {
     pub(super) records: Vec<Record>,
     pub(super) by_id: HashMap<String, usize>,
     pub(super) by_ext: HashMap<Triple, usize>,
+    /// Listing indexes ([`Views`]).
+    pub(super) views: Views,
+    /// Equality indexes of `$filter ... eq` and `opts.matching_fields` ([`EqIndex`]).
+    pub(super) eq: EqIndex,
 }
 
 impl Collection {
+    /// Appends a new record; returns its position.
+    pub(super) fn push(&mut self, r: Record) -> usize {
+        let i = self.records.len();
+        self.by_id.insert(r.id.clone(), i);
+        self.views.changed(&r, i, &[]);
+        self.eq.relink(&r, i, true);
+        self.records.push(r);
+        i
+    }
+
+    /// Changes the record at `i` (not its `id`).
+    pub(super) fn modify(&mut self, i: usize, f: impl FnOnce(&mut Record)) {
+        let before = self.views.keys_of(&self.records[i], i);
+        self.eq.relink(&self.records[i], i, false);
+        f(&mut self.records[i]);
+        self.views.changed(&self.records[i], i, &before);
+        self.eq.relink(&self.records[i], i, true);
+    }
+
     pub(super) fn get(&self, id: &str) -> Option<&Record> {
         self.by_id.get(id).map(|i| &self.records[*i])
     }

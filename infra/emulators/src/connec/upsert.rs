@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::state::{
     Collection, Record, State, for_each_ref, parse_triples, ref_fields, stored_path,
 };
-use super::{Inner, accounting};
+use super::{Inner, accounting, eq_index};
 use crate::common::{ApiError, ChangeEvent, ChangeKind, compare_scalars, iso, lookup_path};
 
 /// Fields the server owns; ignored when sent by clients.
@@ -62,12 +62,19 @@ fn match_eq(stored: Option<&Value>, incoming: Option<&Value>) -> bool {
 }
 
 /// The record a `POST` with `opts.matching_fields` merges into: the first ACTIVE record (in
-/// creation order) equal to `incoming` on every field ([`match_eq`]).
-fn smart_merge_target(c: &Collection, matching: &[String], incoming: &Value) -> Option<usize> {
+/// creation order) equal to `incoming` on every field ([`match_eq`]), among `candidates` (in
+/// creation order) when given.
+fn smart_merge_target(
+    c: &Collection,
+    matching: &[String],
+    incoming: &Value,
+    candidates: Option<&[usize]>,
+) -> Option<usize> {
     if matching.is_empty() {
         return None;
     }
-    c.records.iter().position(|r| {
+    let hit = |i: &usize| {
+        let r = &c.records[*i];
         r.fields
             .get("status")
             .and_then(Value::as_str)
@@ -76,7 +83,35 @@ fn smart_merge_target(c: &Collection, matching: &[String], incoming: &Value) -> 
             && matching
                 .iter()
                 .all(|p| match_eq(stored_path(r, p), lookup_path(incoming, p)))
-    })
+    };
+    match candidates {
+        Some(ids) => ids.iter().find(|i| hit(i)).copied(),
+        None => (0..c.records.len()).find(hit),
+    }
+}
+
+impl State {
+    /// The records a smart merge may merge into, from the equality index of the first
+    /// matching field with a usable value (`None`: every record).
+    fn merge_candidates(
+        &mut self,
+        group_id: &str,
+        coll: &str,
+        matching: &[String],
+        incoming: &Value,
+    ) -> Option<Vec<usize>> {
+        let c = self.groups.get_mut(group_id)?.collections.get_mut(coll)?;
+        let (path, value) = matching.iter().find_map(|p| {
+            let v = lookup_path(incoming, p)?;
+            let usable = match v {
+                Value::String(s) => !s.trim().is_empty(),
+                Value::Number(_) | Value::Bool(_) => true,
+                _ => false,
+            };
+            (usable && eq_index::indexable(p)).then_some((p, v))
+        })?;
+        Some(c.eq.lookup(&c.records, path, value))
+    }
 }
 
 impl State {
@@ -150,6 +185,13 @@ impl State {
             });
         }
 
+        let candidates = match target {
+            Target::Upsert if !matching.is_empty() => {
+                self.merge_candidates(group_id, coll, &matching, &incoming)
+            }
+            _ => None,
+        };
+        let g = &self.groups[group_id];
         let c = g.collections.get(coll);
         let existing: Option<usize> = match target {
             Target::Id(id) => Some(
@@ -161,7 +203,7 @@ impl State {
                     .iter()
                     .find_map(|t| c.by_ext.get(t).copied())
                     .or_else(|| connec_id.as_ref().and_then(|id| c.by_id.get(id).copied()))
-                    .or_else(|| smart_merge_target(c, &matching, &incoming))
+                    .or_else(|| smart_merge_target(c, &matching, &incoming, candidates.as_deref()))
             }),
         };
         // A body with only an id array is an id write-back: it needs a record to write to.
@@ -258,10 +300,12 @@ impl State {
                 // `updated_at` and is notified (the write-back's echo reaches subscribers).
                 let at = now();
                 *seq += 1;
-                let r = &mut coll_mut.records[i];
-                r.fields = new_fields;
-                r.updated_at = at;
-                r.seq = *seq;
+                let seq = *seq;
+                coll_mut.modify(i, |r| {
+                    r.fields = new_fields;
+                    r.updated_at = at;
+                    r.seq = seq;
+                });
                 (StatusCode::OK, i, ChangeKind::Updated)
             }
             None => {
@@ -276,8 +320,7 @@ impl State {
                         ext.push(t);
                     }
                 }
-                coll_mut.by_id.insert(id.clone(), i);
-                coll_mut.records.push(Record {
+                let i = coll_mut.push(Record {
                     id,
                     created_at: at,
                     updated_at: at,

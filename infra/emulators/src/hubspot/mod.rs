@@ -79,9 +79,11 @@ mod auth;
 mod batch;
 mod config;
 mod errors;
+mod index;
 mod oauth;
 mod oauth_routes;
 mod objects;
+mod plan;
 mod properties;
 mod routes;
 mod scheduled;
@@ -390,13 +392,15 @@ impl HubSpotEmulator {
         };
         let mut st = self.inner.state_at(self.inner.default_portal());
         let portal = st.portal();
-        match st
-            .objects
-            .get_mut(&(portal, t))
-            .and_then(|m| m.get_mut(&id))
-        {
+        let State {
+            objects, indexes, ..
+        } = &mut *st;
+        match objects.get_mut(&(portal, t)).and_then(|m| m.get_mut(&id)) {
             Some(o) => {
+                let index = indexes.entry((portal, t)).or_default();
+                index.remove(o);
                 o.updated_at = at;
+                index.add(o);
                 true
             }
             None => false,

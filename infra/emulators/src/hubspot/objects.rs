@@ -35,7 +35,7 @@ impl ObjType {
             Self::Companies => "COMPANY",
         }
     }
-    fn lastmod(self) -> &'static str {
+    pub(super) fn lastmod(self) -> &'static str {
         match self {
             Self::Contacts => "lastmodifieddate",
             Self::Companies => "hs_lastmodifieddate",

@@ -9,12 +9,13 @@ use serde_json::{Value, json};
 
 use super::errors::Outcome;
 use super::objects::{HsObject, selection};
+use super::plan::{candidates, modified_bounds, sorted_by_modified};
 use super::routes::{Ctx, body_list};
 use super::scheduled;
 use crate::common::{ApiError, compare_scalars, parse_date_like, scalar_string};
 
 /// Properties that are compared as instants in search.
-const DATE_PROPS: [&str; 5] = [
+pub(super) const DATE_PROPS: [&str; 5] = [
     "createdate",
     "lastmodifieddate",
     "hs_lastmodifieddate",
@@ -234,14 +235,46 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
         .filter(|s| !s.is_empty());
     let names = selection(c.t, &body_list(body, "properties"));
 
-    let st = c.inner.state_at(c.source.portal);
-    let mut hits: Vec<(&HsObject, BTreeMap<String, Value>)> = Vec::new();
-    for o in st
-        .objs(c.t)
-        .into_iter()
-        .flat_map(|m| m.values())
-        .filter(|o| !o.archived())
+    let mut st = c.inner.state_at(c.source.portal);
+    // Ties on every sort key: by id, or in a random order when shuffling.
+    let salt = c.inner.tie_key();
+    let lastmod = c.t.lastmod();
+    if salt.is_none()
+        && query.is_none()
+        && let [group] = groups.as_slice()
+        && sorted_by_modified(&sorts, lastmod)
+        && let Some((lo, hi)) = modified_bounds(group, lastmod)
     {
+        // Every object modified in a range, by modification then id: the index's own order.
+        let index = st.indexes.entry((c.source.portal, c.t)).or_default();
+        let (start, end) = index.modified_ranks(lo, hi);
+        let total = end - start;
+        let ids: Vec<u64> = index
+            .modified
+            .iter_from(start + after)
+            .take(limit.min(total.saturating_sub(after)))
+            .map(|(_, id)| *id)
+            .collect();
+        let results: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| st.obj(c.t, *id))
+            .map(|o| o.render(c.t, Some(&names), false))
+            .collect();
+        return Ok((
+            StatusCode::OK,
+            Some(answer(total, results, after, limit, cfg.search_cap)),
+        ));
+    }
+    let candidates = candidates(&mut st, c, &groups);
+    let st = &*st;
+    let objs = st.objs(c.t);
+    let pool: Box<dyn Iterator<Item = &HsObject>> = match (&candidates, objs) {
+        (_, None) => Box::new(std::iter::empty()),
+        (None, Some(m)) => Box::new(m.values()),
+        (Some(ids), Some(m)) => Box::new(ids.iter().filter_map(|id| m.get(id))),
+    };
+    let mut hits: Vec<(&HsObject, BTreeMap<String, Value>)> = Vec::new();
+    for o in pool.filter(|o| !o.archived()) {
         let props = o.all_props(c.t);
         let mut ok = groups.is_empty();
         for g in &groups {
@@ -269,8 +302,6 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
             hits.push((o, props));
         }
     }
-    // Ties on every sort key: by id, or in a random order when shuffling.
-    let salt = c.inner.tie_key();
     let tie = |o: &HsObject| {
         salt.map_or(o.id, |salt| {
             let mut r = scheduled::Rng::new(salt ^ o.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -302,12 +333,20 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
         .take(limit)
         .map(|(o, _)| o.render(c.t, Some(&names), false))
         .collect();
+    Ok((
+        StatusCode::OK,
+        Some(answer(total, results, after, limit, cfg.search_cap)),
+    ))
+}
+
+/// A search's answer: `total`, `results`, and `paging.next` while more can be read.
+fn answer(total: usize, results: Vec<Value>, after: usize, limit: usize, cap: usize) -> Value {
     let mut out = json!({ "total": total, "results": results });
     let end = after + limit;
-    if limit > 0 && end < total && end < cfg.search_cap {
+    if limit > 0 && end < total && end < cap {
         out["paging"] = json!({ "next": { "after": end.to_string() } });
     }
-    Ok((StatusCode::OK, Some(out)))
+    out
 }
 
 #[cfg(test)]

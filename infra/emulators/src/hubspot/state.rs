@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
+use super::index::Index;
 use super::objects::{HsObject, ObjType};
 use crate::common::{ApiError, ChangeEvent, ChangeKind, Clock, Faults, iso, scalar_string};
 
@@ -56,6 +57,8 @@ pub(super) struct State {
     pub(super) objects: HashMap<(u64, ObjType), BTreeMap<u64, HsObject>>,
     /// (portal, lower-cased email) -> contact id (non-archived contacts only).
     pub(super) emails: HashMap<(u64, String), u64>,
+    /// Search indexes by portal and type; every change of an object goes through them.
+    pub(super) indexes: HashMap<(u64, ObjType), Index>,
     pub(super) events: Vec<Change>,
     /// Source of the writes of the current `with_state` call; its portal is
     /// the one every read and write of the call works on.
@@ -205,12 +208,14 @@ impl State {
             next_id,
             objects,
             emails,
+            indexes,
             events,
             source,
             ..
         } = self;
         let portal = source.portal;
         let objs = objects.entry((portal, t)).or_default();
+        let index = indexes.entry((portal, t)).or_default();
         let mut diff = Vec::new();
         let (id, kind) = match existing.and_then(|id| objs.get_mut(&id)) {
             Some(o) => {
@@ -224,9 +229,11 @@ impl State {
                     emails.remove(&(portal, old.clone()));
                 }
                 let before = o.all_props(t);
+                index.remove(o);
                 o.props = p.props;
                 o.primary_company = p.primary;
                 o.updated_at = clock.now();
+                index.add(o);
                 diff = prop_diff(&before, &o.all_props(t));
                 (o.id, ChangeKind::Updated)
             }
@@ -245,6 +252,7 @@ impl State {
                     archived_at: None,
                     primary_company: p.primary,
                 };
+                index.add(&o);
                 objs.insert(id, o);
                 (id, ChangeKind::Created)
             }
@@ -277,6 +285,7 @@ impl State {
             clock,
             objects,
             emails,
+            indexes,
             events,
             source,
             ..
@@ -289,6 +298,7 @@ impl State {
             return false;
         };
         let now = clock.now();
+        indexes.entry((source.portal, t)).or_default().remove(o);
         o.archived_at = Some(now);
         if let Some(e) = o.props.get("email") {
             emails.remove(&(source.portal, e.clone()));

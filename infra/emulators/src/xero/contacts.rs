@@ -112,17 +112,17 @@ fn plausible_email(s: &str) -> bool {
 
 /// Whether another active contact has `name`.
 pub(super) fn name_taken(tx: &Tx<'_>, id: &str, name: &str) -> bool {
-    tx.t.all(Kind::Contacts).iter().any(|(other, rec)| {
-        other != id
-            && rec.str("ContactStatus").unwrap_or("ACTIVE") == "ACTIVE"
-            && rec.str("Name").is_some_and(|n| same(n, name))
-    })
+    tx.t.lookup(Kind::Contacts, "Name", name)
+        .any(|(other, rec)| {
+            other != id
+                && rec.str("ContactStatus").unwrap_or("ACTIVE") == "ACTIVE"
+                && rec.str("Name").is_some_and(|n| same(n, name))
+        })
 }
 
 /// The active contact named `name`, if any.
 pub(super) fn by_name(tx: &Tx<'_>, name: &str) -> Option<String> {
-    tx.t.all(Kind::Contacts)
-        .iter()
+    tx.t.lookup(Kind::Contacts, "Name", name)
         .find(|(_, rec)| {
             rec.str("ContactStatus").unwrap_or("ACTIVE") == "ACTIVE"
                 && rec.str("Name").is_some_and(|n| same(n, name))
@@ -132,8 +132,7 @@ pub(super) fn by_name(tx: &Tx<'_>, name: &str) -> Option<String> {
 
 /// The contact with this `ContactNumber`, if any.
 pub(super) fn by_number(tx: &Tx<'_>, number: &str) -> Option<String> {
-    tx.t.all(Kind::Contacts)
-        .iter()
+    tx.t.lookup(Kind::Contacts, "ContactNumber", number)
         .find(|(_, rec)| rec.str("ContactNumber").is_some_and(|n| n == number))
         .map(|(id, _)| id.clone())
 }

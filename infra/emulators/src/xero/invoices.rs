@@ -12,7 +12,7 @@ use super::clock::{date_string, day_of, ms_date, parse_date};
 use super::contacts::{by_name, by_number, mark_party};
 use super::fields::{Invalid, money, new_id, overlay, same, text};
 use super::lines::{AmountTypes, lines};
-use super::state::{Kind, Tx};
+use super::state::{Kind, Rec, Tx};
 use super::write::Verb;
 
 const NOT_FOUND: &str = "The document with the supplied id was not found for this endpoint.";
@@ -308,8 +308,7 @@ fn number_of(
 
 /// The sales invoice numbered `number`, other than `except`.
 fn find_number(tx: &Tx<'_>, number: &str, except: Option<&str>) -> Option<String> {
-    tx.t.all(Kind::Invoices)
-        .iter()
+    tx.t.lookup(Kind::Invoices, "InvoiceNumber", number)
         .find(|(id, rec)| {
             Some(id.as_str()) != except
                 && rec.str("Type") == Some("ACCREC")
@@ -328,7 +327,13 @@ pub(super) fn recompute_payments(tx: &mut Tx<'_>, invoice_id: &str) {
     let mut paid = 0.0;
     let mut listed = Vec::new();
     let mut last_date = None;
-    for p in tx.t.in_order(Kind::Payments) {
+    // The invoice's payments, in creation order.
+    let mut payments: Vec<&Rec> =
+        tx.t.lookup(Kind::Payments, "Invoice", invoice_id)
+            .map(|(_, p)| p)
+            .collect();
+    payments.sort_by_key(|p| p.seq);
+    for p in payments {
         let of_invoice = p
             .body
             .get("Invoice")
@@ -380,8 +385,7 @@ pub(super) fn referenced(tx: &Tx<'_>, invoice: &Map<String, Value>) -> Option<St
         return tx.get(Kind::Invoices, id).map(|_| id.to_ascii_lowercase());
     }
     let n = text(invoice, "InvoiceNumber")?;
-    tx.t.all(Kind::Invoices)
-        .iter()
+    tx.t.lookup(Kind::Invoices, "InvoiceNumber", n)
         .find(|(_, r)| r.str("InvoiceNumber").is_some_and(|x| same(x, n)))
         .map(|(id, _)| id.clone())
 }

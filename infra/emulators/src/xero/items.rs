@@ -84,8 +84,7 @@ fn defaults() -> Map<String, Value> {
 
 /// The item with `code`, other than `except`.
 pub(super) fn find_code(tx: &Tx<'_>, code: &str, except: Option<&str>) -> Option<String> {
-    tx.t.all(Kind::Items)
-        .iter()
+    tx.t.lookup(Kind::Items, "Code", code)
         .find(|(id, rec)| {
             Some(id.as_str()) != except && rec.str("Code").is_some_and(|c| same(c, code))
         })

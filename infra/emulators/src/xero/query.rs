@@ -57,6 +57,36 @@ pub(super) fn list(
     let numbers = csv(q, "InvoiceNumbers");
     let contact_ids = csv(q, "ContactIDs");
     let archived = query_get(q, "includeArchived").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let order = query_get(q, "order")
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
+    let by_modified = order.map(|o| {
+        let mut words = o.split_whitespace();
+        let field = words.next().unwrap_or_default();
+        let desc = words.next().is_some_and(|d| d.eq_ignore_ascii_case("DESC"));
+        (field.eq_ignore_ascii_case("UpdatedDateUTC"), desc)
+    });
+    let term = query_get(q, "searchTerm")
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if conditions.is_empty()
+        && [&ids, &statuses, &numbers, &contact_ids]
+            .iter()
+            .all(|l| l.is_empty())
+        && term.is_none()
+        && (kind != Kind::Contacts || archived)
+        && by_modified == Some((true, false))
+    {
+        // Everything modified since, oldest first: a range of the modification index.
+        let paging = paging(kind, q, max_page_size)?;
+        let (skip, take) = paging.map_or((0, usize::MAX), |(page, size)| ((page - 1) * size, size));
+        let (count, recs) = t.modified_since(kind, since_ms, skip);
+        let records = recs.take(take).map(|r| t.render(kind, r)).collect();
+        return Ok(Page {
+            records,
+            pagination: paging.map(|(page, size)| pagination(page, size, count)),
+        });
+    }
     let mut selected: Vec<&Rec> = t
         .in_order(kind)
         .into_iter()
@@ -77,10 +107,7 @@ pub(super) fn list(
             )
         })
         .collect();
-    if let Some(term) = query_get(q, "searchTerm")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(term) = term {
         let term = term.to_lowercase();
         let fields: &[&str] = match kind {
             Kind::Contacts => &[
@@ -97,6 +124,29 @@ pub(super) fn list(
             fields
                 .iter()
                 .any(|f| r.str(f).is_some_and(|v| v.to_lowercase().contains(&term)))
+        });
+    }
+    if conditions.is_empty() && by_modified.is_none_or(|(modified, _)| modified) {
+        // Nothing needs the rendered records but the answer: order and page the stored ones
+        // (a stable sort: ties stay in creation order), render the page.
+        if let Some((_, desc)) = by_modified {
+            selected.sort_by(|a, b| {
+                let o = a.updated_ms.cmp(&b.updated_ms);
+                if desc { o.reverse() } else { o }
+            });
+        }
+        let count = selected.len();
+        let paging = paging(kind, q, max_page_size)?;
+        let (skip, take) = paging.map_or((0, count), |(page, size)| ((page - 1) * size, size));
+        let records = selected
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|r| t.render(kind, r))
+            .collect();
+        return Ok(Page {
+            records,
+            pagination: paging.map(|(page, size)| pagination(page, size, count)),
         });
     }
     let rendered: Vec<(Value, &Rec)> = selected
@@ -122,20 +172,34 @@ pub(super) fn list(
         });
     }
     let all: Vec<Value> = rendered.into_iter().map(|(v, _)| v).collect();
-    let page = match (kind, query_get(q, "page")) {
-        (Kind::Items, _) | (_, None) => None,
-        (_, Some(p)) => Some(
-            p.trim()
-                .parse::<usize>()
-                .map_err(|_| ApiError::BadRequest(format!("page '{p}' is not a number")))?
-                .max(1),
-        ),
-    };
-    let Some(page) = page else {
+    let Some((page, size)) = paging(kind, q, max_page_size)? else {
         return Ok(Page {
             records: all,
             pagination: None,
         });
+    };
+    let count = all.len();
+    let records = all.into_iter().skip((page - 1) * size).take(size).collect();
+    Ok(Page {
+        records,
+        pagination: Some(pagination(page, size, count)),
+    })
+}
+
+/// The `page` and `pageSize` asked, `None` when unpaged (always for Items, which Xero does
+/// not page).
+fn paging(
+    kind: Kind,
+    q: &[(String, String)],
+    max_page_size: usize,
+) -> Result<Option<(usize, usize)>, ApiError> {
+    let page = match (kind, query_get(q, "page")) {
+        (Kind::Items, _) | (_, None) => return Ok(None),
+        (_, Some(p)) => p
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| ApiError::BadRequest(format!("page '{p}' is not a number")))?
+            .max(1),
     };
     let size = match query_get(q, "pageSize") {
         Some(s) => s
@@ -145,16 +209,16 @@ pub(super) fn list(
             .clamp(1, max_page_size.max(1)),
         None => 100,
     };
-    let count = all.len();
-    let records = all.into_iter().skip((page - 1) * size).take(size).collect();
-    Ok(Page {
-        records,
-        pagination: Some(json!({
-            "page": page,
-            "pageSize": size,
-            "pageCount": count.div_ceil(size),
-            "itemCount": count,
-        })),
+    Ok(Some((page, size)))
+}
+
+/// The `pagination` object of a paged answer selecting `count` records.
+fn pagination(page: usize, size: usize, count: usize) -> Value {
+    json!({
+        "page": page,
+        "pageSize": size,
+        "pageCount": count.div_ceil(size),
+        "itemCount": count,
     })
 }
 

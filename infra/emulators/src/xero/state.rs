@@ -2,12 +2,13 @@
 //! ([`Tx`]): it stamps `UpdatedDateUTC` on the emulator clock, records the changes webhooks
 //! are made of, and can undo everything it did (a request refused as a whole saves nothing).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value, json};
 
 use super::TenantConfig;
 use super::clock::{XeroClock, datetime_string, ms_date};
+use crate::common::SortedList;
 
 /// The collections of the Accounting API the emulator keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,6 +104,14 @@ pub(super) struct Stored {
 pub(super) struct Tenant {
     pub(super) config: TenantConfig,
     records: [BTreeMap<String, Rec>; 4],
+    /// Per kind, `(UpdatedDateUTC, creation rank)` of every record: lists in modification
+    /// order, ranked for paging.
+    modified: [SortedList<(i64, u64)>; 4],
+    /// Per kind, creation rank -> id: creation order without sorting.
+    by_seq: [BTreeMap<u64, String>; 4],
+    /// Per [`LOOKUPS`] field: trimmed, ASCII-lower-cased value -> ids (the lookups writes
+    /// make: contact names and numbers, invoice numbers, item codes, a payment's invoice).
+    lookups: HashMap<(Kind, &'static str), HashMap<String, BTreeSet<String>>>,
     next_seq: u64,
     pub(super) next_invoice_number: u64,
     /// The chart of accounts payments may use (bank accounts).
@@ -129,6 +138,9 @@ impl Tenant {
         Self {
             config,
             records: Default::default(),
+            modified: Default::default(),
+            by_seq: Default::default(),
+            lookups: HashMap::new(),
             next_seq: 0,
             next_invoice_number: 1,
             accounts: vec![
@@ -159,9 +171,95 @@ impl Tenant {
 
     /// Records of `kind` in creation order.
     pub(super) fn in_order(&self, kind: Kind) -> Vec<&Rec> {
-        let mut v: Vec<&Rec> = self.all(kind).values().collect();
-        v.sort_by_key(|r| r.seq);
-        v
+        let map = self.all(kind);
+        self.by_seq[kind.index()]
+            .values()
+            .filter_map(|id| map.get(id))
+            .collect()
+    }
+
+    /// Records of `kind` modified at or after `since_ms`, by `UpdatedDateUTC` then creation
+    /// (the order a stable sort on `UpdatedDateUTC` gives), from the `skip`-th on, and how
+    /// many there are in all.
+    pub(super) fn modified_since(
+        &self,
+        kind: Kind,
+        since_ms: Option<i64>,
+        skip: usize,
+    ) -> (usize, impl Iterator<Item = &Rec> + '_) {
+        let k = kind.index();
+        let list = &self.modified[k];
+        let start = since_ms.map_or(0, |s| list.rank(&(s, 0)));
+        let total = list.len() - start;
+        let recs = list
+            .iter_from(start.saturating_add(skip))
+            .filter_map(move |(_, seq)| {
+                self.by_seq[k]
+                    .get(seq)
+                    .and_then(|id| self.records[k].get(id))
+            });
+        (total, recs)
+    }
+
+    /// Records of `kind` whose `field` (one of [`LOOKUPS`]) may be `value` (trimmed, ASCII
+    /// case-insensitively: the caller compares as it needs), by id.
+    pub(super) fn lookup(
+        &self,
+        kind: Kind,
+        field: &'static str,
+        value: &str,
+    ) -> impl Iterator<Item = (&String, &Rec)> + '_ {
+        debug_assert!(LOOKUPS.contains(&(kind, field)), "{field} is not indexed");
+        let map = self.all(kind);
+        self.lookups
+            .get(&(kind, field))
+            .and_then(|m| m.get(&lookup_key(value)))
+            .into_iter()
+            .flatten()
+            .filter_map(move |id| map.get_key_value(id))
+    }
+
+    /// Adds or removes `rec` (record `id` of `kind`) in the lookups.
+    fn relink(&mut self, kind: Kind, id: &str, rec: &Rec, add: bool) {
+        for (k, field) in LOOKUPS.iter().filter(|(k, _)| *k == kind) {
+            let Some(v) = lookup_value(rec, field) else {
+                continue;
+            };
+            let ids = self
+                .lookups
+                .entry((*k, field))
+                .or_default()
+                .entry(lookup_key(v))
+                .or_default();
+            if add {
+                ids.insert(id.to_owned());
+            } else {
+                ids.remove(id);
+            }
+        }
+    }
+
+    /// Stores `rec` as record `id` of `kind`, keeping the indexes; returns the record replaced.
+    fn store(&mut self, kind: Kind, id: String, rec: Rec) -> Option<Rec> {
+        let k = kind.index();
+        if let Some(o) = self.records[k].get(&id).cloned() {
+            self.relink(kind, &id, &o, false);
+            self.modified[k].remove(&(o.updated_ms, o.seq));
+        }
+        self.modified[k].insert((rec.updated_ms, rec.seq));
+        self.by_seq[k].insert(rec.seq, id.clone());
+        self.relink(kind, &id, &rec, true);
+        self.records[k].insert(id, rec)
+    }
+
+    /// Removes record `id` of `kind`, keeping the indexes.
+    fn unstore(&mut self, kind: Kind, id: &str) -> Option<Rec> {
+        let k = kind.index();
+        let old = self.records[k].remove(id)?;
+        self.modified[k].remove(&(old.updated_ms, old.seq));
+        self.by_seq[k].remove(&old.seq);
+        self.relink(kind, id, &old, false);
+        Some(old)
     }
 
     /// The record as the API renders it: stored fields plus `UpdatedDateUTC`.
@@ -203,6 +301,31 @@ impl Tenant {
                             .is_some_and(|x| x.eq_ignore_ascii_case(i))
                     }))
         })
+    }
+}
+
+/// The fields writes look records up by (see [`Tenant::lookup`]); `Invoice` is a payment's
+/// `Invoice.InvoiceID`.
+const LOOKUPS: [(Kind, &str); 5] = [
+    (Kind::Contacts, "Name"),
+    (Kind::Contacts, "ContactNumber"),
+    (Kind::Invoices, "InvoiceNumber"),
+    (Kind::Items, "Code"),
+    (Kind::Payments, "Invoice"),
+];
+
+fn lookup_key(v: &str) -> String {
+    v.trim().to_ascii_lowercase()
+}
+
+fn lookup_value<'r>(rec: &'r Rec, field: &str) -> Option<&'r str> {
+    match field {
+        "Invoice" => rec
+            .body
+            .get("Invoice")
+            .and_then(|i| i.get("InvoiceID"))
+            .and_then(Value::as_str),
+        _ => rec.str(field),
     }
 }
 
@@ -255,7 +378,8 @@ impl<'a> Tx<'a> {
             }
         };
         self.undo.push((kind, id.to_owned(), old));
-        self.t.records[kind.index()].insert(
+        self.t.store(
+            kind,
             id.to_owned(),
             Rec {
                 body,
@@ -276,7 +400,7 @@ impl<'a> Tx<'a> {
 
     /// Removes a record (Items are deleted for good).
     pub(super) fn remove(&mut self, kind: Kind, id: &str) -> bool {
-        match self.t.records[kind.index()].remove(id) {
+        match self.t.unstore(kind, id) {
             Some(old) => {
                 self.undo.push((kind, id.to_owned(), Some(old)));
                 true
@@ -307,13 +431,12 @@ impl<'a> Tx<'a> {
             let Some((kind, id, old)) = self.undo.pop() else {
                 break;
             };
-            let map = &mut self.t.records[kind.index()];
             match old {
                 Some(rec) => {
-                    map.insert(id, rec);
+                    self.t.store(kind, id, rec);
                 }
                 None => {
-                    map.remove(&id);
+                    self.t.unstore(kind, &id);
                 }
             }
         }
