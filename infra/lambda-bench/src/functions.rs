@@ -86,7 +86,10 @@ impl FunctionKind {
                 let body = event["body"].as_str().unwrap_or_default();
                 let mut notification: Value = serde_json::from_str(body)
                     .map_err(|e| BenchError::Setup(format!("webhook-connec.json body: {e}")))?;
-                let updated = instant.to_utc().format("%Y-%m-%dT%H:%M:%S.000Z").to_string();
+                let updated = instant
+                    .to_utc()
+                    .format("%Y-%m-%dT%H:%M:%S.000Z")
+                    .to_string();
                 for collection in ["people", "organizations"] {
                     if let Some(records) = notification[collection].as_array_mut() {
                         for record in records {

@@ -59,7 +59,10 @@ mod tests {
     fn median_of_odd_even_and_empty() {
         let d = Duration::from_millis;
         assert_eq!(median(&[d(5), d(1), d(3)]), Some(d(3)));
-        assert_eq!(median(&[d(4), d(1), d(3), d(2)]), Some(Duration::from_micros(2500)));
+        assert_eq!(
+            median(&[d(4), d(1), d(3), d(2)]),
+            Some(Duration::from_micros(2500))
+        );
         assert_eq!(median(&[]), None);
     }
 

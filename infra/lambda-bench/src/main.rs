@@ -29,7 +29,11 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     warmup: usize,
     /// Which functions, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "oauth-callback,webhook,sync")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "oauth-callback,webhook,sync"
+    )]
     functions: Vec<String>,
     /// Where the zips go (default: `<bin-dir>/zips`).
     #[arg(long)]
@@ -71,7 +75,10 @@ async fn run(args: Args) -> Result<(), BenchError> {
                 .ok_or_else(|| BenchError::Setup(format!("unknown function `{name}`")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let zip_dir = args.zip_dir.clone().unwrap_or_else(|| args.bin_dir.join("zips"));
+    let zip_dir = args
+        .zip_dir
+        .clone()
+        .unwrap_or_else(|| args.bin_dir.join("zips"));
     std::fs::create_dir_all(&zip_dir)
         .map_err(|e| BenchError::Zip(format!("{}: {e}", zip_dir.display())))?;
     eprintln!("lambda-bench: starting moto and the emulators");

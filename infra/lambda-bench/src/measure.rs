@@ -142,7 +142,10 @@ pub async fn cold_start(
     })
 }
 
-async fn collect<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, into: Arc<Mutex<Vec<String>>>) {
+async fn collect<R: tokio::io::AsyncRead + Unpin>(
+    reader: BufReader<R>,
+    into: Arc<Mutex<Vec<String>>>,
+) {
     let mut lines = reader.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         into.lock().unwrap_or_else(|e| e.into_inner()).push(line);

@@ -242,7 +242,11 @@ impl RuntimeApi {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.next_report(left).await.map_err(|e| relabel(e, "ask for an event", timeout))? {
+            match self
+                .next_report(left)
+                .await
+                .map_err(|e| relabel(e, "ask for an event", timeout))?
+            {
                 Report::Next { at } => return Ok(at),
                 Report::InitError {
                     error_type, body, ..
@@ -358,7 +362,11 @@ fn trace_id() -> String {
     let epoch = chrono::Utc::now().timestamp();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let parent = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{epoch:08x}-{};Parent={};Sampled=0", &id[..24], &parent[..16])
+    format!(
+        "Root=1-{epoch:08x}-{};Parent={};Sampled=0",
+        &id[..24],
+        &parent[..16]
+    )
 }
 
 /// Closes `id` if it was handed out and not answered yet.

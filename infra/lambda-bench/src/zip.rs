@@ -12,7 +12,11 @@ use crate::BenchError;
 /// # Errors
 ///
 /// [`BenchError::Zip`] when the binary cannot be copied or `zip` fails.
-pub fn zip_bootstrap(binary: &Path, out_dir: &Path, name: &str) -> Result<(PathBuf, u64), BenchError> {
+pub fn zip_bootstrap(
+    binary: &Path,
+    out_dir: &Path,
+    name: &str,
+) -> Result<(PathBuf, u64), BenchError> {
     let staging = out_dir.join(format!("{name}.staging"));
     let fail = |what: &str, e: std::io::Error| BenchError::Zip(format!("{what}: {e}"));
     std::fs::create_dir_all(&staging).map_err(|e| fail("staging directory", e))?;
@@ -33,6 +37,8 @@ pub fn zip_bootstrap(binary: &Path, out_dir: &Path, name: &str) -> Result<(PathB
     if !status.success() {
         return Err(BenchError::Zip(format!("zip exited with {status}")));
     }
-    let size = std::fs::metadata(&zip).map_err(|e| fail("the zip", e))?.len();
+    let size = std::fs::metadata(&zip)
+        .map_err(|e| fail("the zip", e))?
+        .len();
     Ok((zip, size))
 }

@@ -42,7 +42,9 @@ fn json_of(outcome: &Outcome) -> Value {
 async fn events_are_delivered_with_their_headers_and_answers_and_errors_come_back() {
     let api = RuntimeApi::start("fake").await.unwrap();
     let mut child = spawn(&api, &[]);
-    api.wait_ready(WAIT).await.expect("the function asks for an event");
+    api.wait_ready(WAIT)
+        .await
+        .expect("the function asks for an event");
 
     let before = chrono::Utc::now().timestamp_millis();
     let first = api
@@ -85,7 +87,10 @@ async fn events_are_delivered_with_their_headers_and_answers_and_errors_come_bac
     assert_ne!(failed.request_id, first.request_id);
 
     // The function goes on after a failed invocation.
-    let third = api.invoke(b"[1,2,3]", Duration::from_secs(10)).await.unwrap();
+    let third = api
+        .invoke(b"[1,2,3]", Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!(json_of(&third.outcome)["echo"], json!([1, 2, 3]));
 
     // An answer for an id that was never handed out (or already answered) is refused.
