@@ -14,6 +14,7 @@
 //! `{"launch_secret": "..."}` (at least 32 characters; the hub signs launch tokens with it).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 mod ports;
 pub use ports::{Function, NotWired};
@@ -133,10 +134,38 @@ pub async fn service_with(
     factories: &[Box<dyn ProviderFactory>],
     function: Function,
 ) -> Result<ConnectorService, SetupError> {
+    service_with_clients(AwsClients::new(sdk), lookup, factories, function).await
+}
+
+/// The three SDK clients every function is wired with.
+struct AwsClients {
+    dynamo: aws_sdk_dynamodb::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    events: aws_sdk_eventbridge::Client,
+}
+
+impl AwsClients {
+    fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            dynamo: aws_sdk_dynamodb::Client::new(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            events: aws_sdk_eventbridge::Client::new(sdk),
+        }
+    }
+}
+
+async fn service_with_clients(
+    clients: AwsClients,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    factories: &[Box<dyn ProviderFactory>],
+    function: Function,
+) -> Result<ConnectorService, SetupError> {
+    let AwsClients {
+        dynamo,
+        secrets,
+        events,
+    } = clients;
     let aws = AwsConfig::from_lookup(lookup)?;
-    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let events = aws_sdk_eventbridge::Client::new(sdk);
     let tenant = env(lookup, "TENANT")?;
     let prefix = aws.secrets_prefix.clone();
     let connec: ConnecSecret = read_secret(&secrets, &format!("{prefix}/connec/{tenant}")).await?;
@@ -218,15 +247,44 @@ pub async fn service_with(
 }
 
 /// Builds the service of `function` from the process environment (the Lambda cold start).
+///
+/// Logs one `cold start wired` line (target `runtime_aws::init`, INFO) with the time spent in
+/// the SDK's own construction (`sdk_config_us`: `aws_config::load`; `sdk_clients_us`: the three
+/// clients) and in the rest of the wiring (`wiring_us`: configuration secrets, apps, ports), so
+/// that a cold start's cost beyond the SDK can be read from the logs
+/// (`infra/lambda-bench` does).
 pub async fn service_from_env(function: Function) -> Result<ConnectorService, SetupError> {
+    let started = Instant::now();
     let sdk = store_aws::load_sdk_config().await;
-    service_with(
-        &sdk,
+    let config_done = Instant::now();
+    let clients = AwsClients::new(&sdk);
+    let clients_done = Instant::now();
+    let service = service_with_clients(
+        clients,
         &|name| std::env::var(name).ok(),
         &connectors::factories(),
         function,
     )
-    .await
+    .await?;
+    tracing::info!(
+        target: INIT_LOG_TARGET,
+        function = function.name(),
+        sdk_config_us = micros(config_done - started),
+        sdk_clients_us = micros(clients_done - config_done),
+        wiring_us = micros(clients_done.elapsed()),
+        "{INIT_LOG_MESSAGE}"
+    );
+    Ok(service)
+}
+
+/// The target of the cold start's timing line (see [`service_from_env`]).
+pub const INIT_LOG_TARGET: &str = "runtime_aws::init";
+
+/// The message of the cold start's timing line (see [`service_from_env`]).
+pub const INIT_LOG_MESSAGE: &str = "cold start wired";
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// JSON logs in Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON`), level from `RUST_LOG`.
