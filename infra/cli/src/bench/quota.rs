@@ -3,7 +3,8 @@
 //! The Connec! emulator and the app's emulator run in this process, the app limited to `--limit`
 //! calls per rolling window (HubSpot: `--interval-seconds`, 10 by default; Xero: its minute, with
 //! its 5 calls at once and 5,000 a day). Connec! is seeded with N people and N/10 organizations,
-//! the people each in one organization; one initial sync carries them to the app. The app's call
+//! the people each in one organization (for Xero 4 per organization, as a contact keeps at most
+//! 5 contact persons, and the others on their own); one initial sync carries them to the app. The app's call
 //! counts are sampled at each window's end, and the report says how many calls it received, how
 //! many it refused with 429, and the share of the allowance used (see [`QuotaReport`] for how
 //! the partial last window is counted).
@@ -89,7 +90,12 @@ fn counts(stats: &CallStats) -> (u64, u64, u64) {
     (calls, stats.rejected, calls.saturating_sub(stats.rejected))
 }
 
-fn seed(connec: &ConnecEmulator, people: usize, organizations: usize) {
+/// Xero keeps at most 5 contact persons on a contact.
+const XERO_PERSONS_PER_CONTACT: usize = 4;
+
+/// Seeds Connec!: each person in an organization (round robin), or for Xero only the first
+/// `XERO_PERSONS_PER_CONTACT` per organization, the others on their own (person contacts).
+fn seed(connec: &ConnecEmulator, app: App, people: usize, organizations: usize) {
     let org_ids: Vec<String> = (0..organizations)
         .map(|i| {
             let created = connec.seed(
@@ -107,17 +113,20 @@ fn seed(connec: &ConnecEmulator, people: usize, organizations: usize) {
                 .to_owned()
         })
         .collect();
+    let in_organizations = match app {
+        App::Hubspot => people,
+        App::Xero => XERO_PERSONS_PER_CONTACT * organizations,
+    };
     for i in 0..people {
-        connec.seed(
-            GROUP,
-            "people",
-            json!({
-                "first_name": format!("First{i}"), "last_name": format!("Last{i}"),
-                "email": { "address": format!("person{i}@bench.example") },
-                "job_title": "Engineer",
-                "organization_id": org_ids[i % org_ids.len()],
-            }),
-        );
+        let mut person = json!({
+            "first_name": format!("First{i}"), "last_name": format!("Last{i}"),
+            "email": { "address": format!("person{i}@bench.example") },
+            "job_title": "Engineer",
+        });
+        if i < in_organizations {
+            person["organization_id"] = json!(org_ids[i % org_ids.len()]);
+        }
+        connec.seed(GROUP, "people", person);
     }
 }
 
@@ -185,7 +194,7 @@ pub async fn run(
     say(&format!(
         "seeding {organizations} organizations and {people} people into the Connec! emulator..."
     ));
-    seed(&connec, people, organizations);
+    seed(&connec, args.app, people, organizations);
 
     let hub = HubEndpoint {
         url: connec_server.base_url.clone(),
@@ -228,6 +237,9 @@ pub async fn run(
         .await;
     let elapsed = started.elapsed();
     let end = counts(&app.stats());
+    if std::env::var_os("BENCH_QUOTA_ROUTES").is_some() {
+        eprintln!("{:#?}", app.stats().by_route);
+    }
     sampler.abort();
     let run = outcome?;
     if run.status != RunStatus::Success || !run.errors.is_empty() {
