@@ -237,9 +237,6 @@ pub async fn run(
         .await;
     let elapsed = started.elapsed();
     let end = counts(&app.stats());
-    if std::env::var_os("BENCH_QUOTA_ROUTES").is_some() {
-        eprintln!("{:#?}", app.stats().by_route);
-    }
     sampler.abort();
     let run = outcome?;
     if run.status != RunStatus::Success || !run.errors.is_empty() {
@@ -249,7 +246,7 @@ pub async fn run(
         )));
     }
     let at_boundaries = boundaries.lock().expect("samples").clone();
-    let report = QuotaReport::from_samples(
+    let mut report = QuotaReport::from_samples(
         app.name(),
         people,
         organizations,
@@ -259,6 +256,7 @@ pub async fn run(
         &at_boundaries,
         end,
     );
+    report.by_route = app.stats().by_route.into_iter().collect();
     drop(stack);
     if let Ok(app) = Arc::try_unwrap(app) {
         app.shutdown().await;

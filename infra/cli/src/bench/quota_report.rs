@@ -32,6 +32,8 @@ pub struct QuotaReport {
     pub per_window: Vec<u64>,
     /// Calls it accepted in the last, partial window.
     pub in_partial: u64,
+    /// Calls the app received by route (`"METHOD /route"`), refused ones included.
+    pub by_route: Vec<(String, u64)>,
 }
 
 impl QuotaReport {
@@ -67,6 +69,7 @@ impl QuotaReport {
             refused,
             per_window,
             in_partial: accepted.saturating_sub(before),
+            by_route: Vec::new(),
         }
     }
 
@@ -90,6 +93,14 @@ impl QuotaReport {
 
     /// Printable summary (one `name  value` line each; the CLI test reads them).
     pub fn render(&self) -> String {
+        let mut text = self.summary();
+        for (route, n) in &self.by_route {
+            text.push_str(&format!("  {n:>6}  {route}\n"));
+        }
+        text
+    }
+
+    fn summary(&self) -> String {
         let secs = self.window.as_secs_f64();
         let partial = self.elapsed.as_secs_f64() - secs * self.per_window.len() as f64;
         let utilisation = match self.utilisation() {
@@ -107,7 +118,8 @@ impl QuotaReport {
              allowance           {} calls ({} per window, whole windows only)\n\
              used in them        {} calls\n\
              utilisation         {}\n\
-             calls per window    {} | then {} in the last {:.2} s\n",
+             calls per window    {} | then {} in the last {:.2} s\n\
+             calls by route\n",
             self.people,
             self.organizations,
             self.app,
