@@ -178,11 +178,23 @@ impl State {
         });
     }
 
-    /// Marks call `id` answered now; its sending time.
-    fn finish(&mut self, id: u64, now: Instant) -> Option<Instant> {
-        let entry = self.log.iter_mut().find(|e| e.id == id)?;
-        entry.answered = Some(now);
-        Some(entry.sent)
+    /// Where call `id` is in the log (kept in id order: entries are appended, never moved).
+    fn position(&self, id: u64) -> Option<usize> {
+        self.log.binary_search_by_key(&id, |e| e.id).ok()
+    }
+
+    /// Gives back the place of call `id`.
+    fn remove(&mut self, id: u64) {
+        if let Some(at) = self.position(id) {
+            self.log.remove(at);
+        }
+    }
+
+    /// Marks call `id` answered now.
+    fn finish(&mut self, id: u64, now: Instant) {
+        if let Some(at) = self.position(id) {
+            self.log[at].answered = Some(now);
+        }
     }
 }
 
@@ -281,7 +293,7 @@ impl Ticket<'_> {
         let now = Instant::now();
         {
             let mut state = self.pacer.lock();
-            state.log.retain(|e| e.id != self.id);
+            state.remove(self.id);
             if let Some(reading) = reading {
                 state.read(self.id, self.sent, false, reading, now);
             }
@@ -304,7 +316,7 @@ impl Ticket<'_> {
     /// day): its place is given back.
     pub fn uncounted(mut self) {
         self.open = false;
-        self.pacer.lock().log.retain(|e| e.id != self.id);
+        self.pacer.lock().remove(self.id);
         self.pacer.answered.notify_waiters();
     }
 }
