@@ -1,8 +1,8 @@
 //! One account's call budget, shared by every client that calls the API for that account: the
 //! scheduled sync, the webhook intake and the write-backs of one process all draw from it.
 //!
-//! It holds the concurrency cap, the pause the rate-limit headers asked for, and the instant
-//! until which the quota is used up. The API's own headers are the source of truth across
+//! It holds the concurrency cap, the [`Pacer`] that keeps calls within the rate-limit window,
+//! and the instant until which the quota is used up. The API's own headers are the source of truth across
 //! processes (each answer says what remains for the account), so a budget per process that
 //! reads them keeps every process within the account's limits.
 
@@ -10,13 +10,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
+
+use crate::pacer::Pacer;
 
 /// One account's budget: see the module documentation.
 #[derive(Debug)]
 pub struct CallBudget {
     pub(crate) permits: Semaphore,
-    pub(crate) not_before: Mutex<Option<Instant>>,
+    pacer: Pacer,
     exhausted_until: StdMutex<Option<Instant>>,
 }
 
@@ -25,9 +27,14 @@ impl CallBudget {
     pub fn new(max_concurrency: usize) -> Self {
         Self {
             permits: Semaphore::new(max_concurrency.max(1)),
-            not_before: Mutex::new(None),
+            pacer: Pacer::default(),
             exhausted_until: StdMutex::new(None),
         }
+    }
+
+    /// The pacer of the account's calls.
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
     }
 
     /// How long the quota stays used up, when it is.

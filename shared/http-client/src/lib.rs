@@ -7,25 +7,28 @@
 //!
 //! Each API says what its rate-limit headers mean through a [`RateLimitPolicy`] (for example
 //! [`HeaderRateLimit`] naming a "remaining" header and a window header); the client only acts on
-//! the answer: when nothing remains in the window it waits before the next request, so that the
-//! API does not have to answer 429.
+//! the [`WindowReading`] it gives: the account's [`Pacer`] holds each call until the rolling
+//! window has room for it, so that the whole allowance is used and the API does not have to
+//! answer 429. A 429 holds every call of the account until its `Retry-After`.
 //!
-//! Calls draw from a [`CallBudget`]: the concurrency cap, that pause, and the quota. When the
+//! Calls draw from a [`CallBudget`]: the concurrency cap, the pacer, and the quota. When the
 //! policy says the quota is used up ([`RateLimitPolicy::exhausted`], Xero's daily limit), the
 //! call fails at once with [`HttpError::QuotaExhausted`], and so does every later call on the
 //! same budget until the time has passed: nothing spins against a closed door. Clients of one
 //! account share its budget through [`Budgets`].
 
 mod budget;
+mod pacer;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 
 pub use budget::{Budgets, CallBudget};
+pub use pacer::{Pacer, Ticket, WindowReading};
 pub use sync_core::error::HttpError;
 
 /// Tunables of an [`ApiClient`].
@@ -95,11 +98,23 @@ pub struct HttpResponse {
 /// Extracts a readable message from an API's error body.
 pub type ErrorDetail = fn(&[u8]) -> String;
 
-/// What an API's rate-limit headers say: after a response, how long to wait before the next
-/// request (`None`: go on). Each connector supplies its own; the client never names an API.
+/// What an API's rate-limit headers say. Each connector supplies its own; the client never
+/// names an API.
 pub trait RateLimitPolicy: Send + Sync + std::fmt::Debug {
-    /// The pause the response's headers ask for, if any.
+    /// The pause the response's headers ask for, if any: the window's length when nothing
+    /// remains in it.
     fn pause_after(&self, headers: &HeaderMap) -> Option<Duration>;
+
+    /// What the headers say about the rate-limit window the call was counted in. By default
+    /// only what [`RateLimitPolicy::pause_after`] says: nothing remains in a window of that
+    /// length (the pacer learns the limit from the calls it counted then).
+    fn window(&self, headers: &HeaderMap) -> Option<WindowReading> {
+        self.pause_after(headers).map(|window| WindowReading {
+            remaining: 0,
+            limit: None,
+            window,
+        })
+    }
 
     /// Whether a response says the account's quota is used up (not a short window: a daily
     /// budget), and for how long. By default never.
@@ -118,12 +133,13 @@ impl RateLimitPolicy for NoRateLimitHeaders {
     }
 }
 
-/// A limit announced by a "calls remaining" header and, optionally, a header giving the window
-/// length in milliseconds: when the first present "remaining" header says 0, wait one window.
+/// A limit announced by a "calls remaining" header and, optionally, headers giving the window
+/// length in milliseconds and the limit: the first present "remaining" header is read.
 #[derive(Clone, Debug)]
 pub struct HeaderRateLimit {
     remaining: Vec<&'static str>,
     window_ms: Option<&'static str>,
+    limit: Option<&'static str>,
     default_window: Duration,
 }
 
@@ -135,8 +151,15 @@ impl HeaderRateLimit {
         Self {
             remaining: remaining.to_vec(),
             window_ms: None,
+            limit: None,
             default_window: Duration::from_secs(1),
         }
+    }
+
+    /// The header giving the calls a window allows in all (without it the pacer learns it).
+    pub fn limit_header(mut self, header: &'static str) -> Self {
+        self.limit = Some(header);
+        self
     }
 
     /// The header giving the window length in milliseconds.
@@ -154,12 +177,20 @@ impl HeaderRateLimit {
 
 impl RateLimitPolicy for HeaderRateLimit {
     fn pause_after(&self, headers: &HeaderMap) -> Option<Duration> {
+        self.window(headers)
+            .and_then(|r| (r.remaining == 0).then_some(r.window))
+    }
+
+    fn window(&self, headers: &HeaderMap) -> Option<WindowReading> {
         let remaining = self.remaining.iter().find_map(|h| header_u64(headers, h))?;
-        (remaining == 0).then(|| {
-            self.window_ms
+        Some(WindowReading {
+            remaining,
+            limit: self.limit.and_then(|h| header_u64(headers, h)),
+            window: self
+                .window_ms
                 .and_then(|h| header_u64(headers, h))
                 .map(Duration::from_millis)
-                .unwrap_or(self.default_window)
+                .unwrap_or(self.default_window),
         })
     }
 }
@@ -247,22 +278,40 @@ impl ApiClient {
         loop {
             attempts += 1;
             self.check_quota()?;
-            self.wait_for_rate_limit().await;
-            let outcome = {
+            let (outcome, ticket) = {
                 let _permit = self
                     .budget
                     .permits
                     .acquire()
                     .await
                     .expect("semaphore never closed");
-                build().send().await
+                // After the permit: the place is taken when the call really goes.
+                let ticket = self.budget.pacer().acquire().await;
+                // The quota may have been used up while this call waited.
+                if let Err(e) = self.check_quota() {
+                    ticket.uncounted();
+                    return Err(e);
+                }
+                (build().send().await, ticket)
             };
             let (retryable, retry_after, failure) = match outcome {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
-                    self.note_rate_limit_headers(&headers).await;
-                    if let Some(wait) = self.rate_limits.exhausted(status.as_u16(), &headers) {
+                    let reading = self.rate_limits.window(&headers);
+                    let exhausted = self.rate_limits.exhausted(status.as_u16(), &headers);
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        if exhausted.is_some() {
+                            ticket.uncounted();
+                        } else {
+                            let asked = parse_retry_after(&headers)
+                                .map(|wait| wait.min(self.config.max_retry_after));
+                            ticket.refused(reading, asked);
+                        }
+                    } else {
+                        ticket.answered(reading);
+                    }
+                    if let Some(wait) = exhausted {
                         self.budget.exhaust(wait);
                         tracing::warn!(
                             api = self.api,
@@ -412,24 +461,6 @@ impl ApiClient {
             }),
             None => Ok(()),
         }
-    }
-
-    async fn wait_for_rate_limit(&self) {
-        let until = *self.budget.not_before.lock().await;
-        if let Some(until) = until {
-            let now = Instant::now();
-            if until > now {
-                tokio::time::sleep(until - now).await;
-            }
-        }
-    }
-
-    /// Slows down before the API has to say 429, as the API's [`RateLimitPolicy`] reads its
-    /// headers.
-    async fn note_rate_limit_headers(&self, headers: &HeaderMap) {
-        let pause = self.rate_limits.pause_after(headers);
-        *self.budget.not_before.lock().await =
-            pause.map(|wait| Instant::now() + wait.min(self.config.max_retry_after));
     }
 }
 

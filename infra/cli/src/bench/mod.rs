@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod peer;
 pub mod quota;
+mod quota_report;
 pub mod sync;
 
 /// The benchmarks.

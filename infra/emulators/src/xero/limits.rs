@@ -5,6 +5,10 @@
 //! `429` with `Retry-After` (seconds) and `X-Rate-Limit-Problem: minute|day|concurrent|
 //! appminute`, and does not count. The check runs inside the gate, after the token and tenant
 //! checks, as a layer of the Accounting routes ([`enforce`]).
+//!
+//! The windows run on real time plus the emulator clock's moves ([`WindowClock`]), not on the
+//! record stamps, which run ahead of real time while records are written in bursts: a call
+//! counted then would otherwise leave its window later than a client timing it could know.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -62,6 +66,32 @@ struct TenantWindows {
 pub(super) struct Limiter {
     tenants: HashMap<String, TenantWindows>,
     app_minute: VecDeque<i64>,
+    clock: WindowClock,
+}
+
+/// A move of the emulator clock at least this long is a move (`XeroEmulator::advance`); a
+/// shorter lead over real time is the stamps of a burst of writes.
+const MOVE_MS: i64 = 1_000;
+
+/// The windows' time: real time plus the emulator clock's offset. The clock reads real time
+/// plus its moves, or a little more after a burst of writes (it never repeats a stamp); its
+/// lead over real time is the offset when smallest, and grows at once by a move.
+#[derive(Debug, Default)]
+pub(super) struct WindowClock {
+    offset: Option<i64>,
+}
+
+impl WindowClock {
+    /// The windows' now, given the emulator clock's and real time, both in epoch ms.
+    pub(super) fn now(&mut self, clock_ms: i64, real_ms: i64) -> i64 {
+        let lead = clock_ms - real_ms;
+        let offset = match self.offset {
+            Some(offset) if lead >= offset && lead - offset < MOVE_MS => offset,
+            _ => lead,
+        };
+        self.offset = Some(offset);
+        real_ms + offset
+    }
 }
 
 fn prune(q: &mut VecDeque<i64>, now: i64, window: i64) {
@@ -158,8 +188,12 @@ pub(super) async fn enforce(
     else {
         return next.run(request).await;
     };
-    let now = inner.clock.peek_ms();
-    let started = lock(&inner.limiter).start(&tenant, now, &inner.config.limits);
+    let started = {
+        let mut limiter = lock(&inner.limiter);
+        let real_ms = chrono::Utc::now().timestamp_millis();
+        let now = limiter.clock.now(inner.clock.peek_ms(), real_ms);
+        limiter.start(&tenant, now, &inner.config.limits)
+    };
     match started {
         Ok(left) => {
             let guard = InFlight {
@@ -224,6 +258,21 @@ mod tests {
         assert!(lim.start("t", 61_000, &l).is_ok());
         let (p, _, _) = lim.start("t", 200_000, &l).unwrap_err();
         assert_eq!(p, Problem::Day);
+    }
+
+    #[test]
+    fn the_windows_follow_moves_of_the_clock_not_the_lead_of_a_burst() {
+        let mut clock = WindowClock::default();
+        assert_eq!(clock.now(1_000, 1_000), 1_000);
+        // A burst of writes: the clock leads real time by 40 ms, the windows do not.
+        assert_eq!(clock.now(1_050, 1_010), 1_010);
+        // Moved by a minute: followed at once.
+        assert_eq!(clock.now(61_020, 1_020), 61_020);
+        assert_eq!(clock.now(61_030, 1_030), 61_030);
+        // A first reading taken in a burst is corrected by the next smaller lead.
+        let mut late = WindowClock::default();
+        assert_eq!(late.now(1_100, 1_000), 1_100);
+        assert_eq!(late.now(1_200, 1_200), 1_200);
     }
 
     #[test]
