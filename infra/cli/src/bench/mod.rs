@@ -10,6 +10,8 @@ use std::process::Child;
 use std::time::Duration;
 
 pub mod peer;
+pub mod peer_airbyte;
+pub mod peer_sink;
 pub mod quota;
 pub mod sync;
 

@@ -1,15 +1,487 @@
-//! `connector bench peer`: one Connec! collection read by an Airbyte declarative source and by
-//! our read path, side by side (being built).
+//! `connector bench peer`: one Connec! collection read by a peer, an Airbyte declarative
+//! (low-code) source, and by our read path, against the same emulator in one run.
+//!
+//! One `connector emulate` child holds N people and N/10 organizations. Then, in this order
+//! (the peer first, so that it reads the records before our run writes ids back into them):
+//!
+//! - **Airbyte**: the CDK's `source-declarative-manifest` with our manifest
+//!   (`infra/peer/airbyte/connec_manifest.yaml`), `spec` and `check` runs to measure its
+//!   start-up, then `read` of the `people` stream; RECORD messages counted on its stdout, wall
+//!   time from spawn to exit.
+//! - **Ours**: the engine's real first sync of the organization, Connec! -> HubSpot's mappings ->
+//!   a HubSpot that keeps records in memory ([`peer_sink`](super::peer_sink)), on an embedded
+//!   store. Per record: the Connec! client's paging, the decision (id-map lookup in the store,
+//!   content hash), the mapping to HubSpot's contact shape with the organization reference
+//!   translated through the id-maps, match-before-create, the write, the id-map saved, and the
+//!   app id written back to Connec! (`/batch`). Organizations sync first (people reference
+//!   them), timed apart.
+//!
+//! Both sides page with the same `$top` (`--page-size`, 100 by default) and the same
+//! `$orderby`. Both counts must be N, or the benchmark fails.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use connec::{ConnecClient, ConnecConfig};
+use http_client::HttpConfig;
+use serde_json::{Value, json};
+use sync_core::domain::{Direction, OrgId};
+use sync_core::engine::{EngineConfig, PageProgress, RunOptions, SyncEngine};
+use sync_core::ports::{Clock, SyncStore, SystemClock};
+
+use super::peer_airbyte::{self, Runner, Source, Timed};
+use super::peer_sink::SinkApp;
+use super::{BenchError, ChildGuard, free_port, wait_ready};
+use crate::demo::{GROUP, PORTAL};
+use crate::wiring::{self, Tuning};
 
 /// `connector bench peer`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Number of people in the collection.
+    /// Number of people in the collection (plus a tenth as many organizations).
     #[arg(long, default_value_t = 10_000)]
     pub records: usize,
+    /// Records per page on both sides (Connec!'s `$top`, at most 100).
+    #[arg(long, default_value_t = 100)]
+    pub page_size: usize,
+    /// The virtual environment holding airbyte-cdk (default: <repo>/.venv/airbyte).
+    #[arg(long, env = "AIRBYTE_VENV")]
+    pub airbyte_venv: Option<PathBuf>,
 }
 
-/// Runs the side-by-side read.
-pub async fn command(_args: Args) -> Result<(), String> {
-    Err("`connector bench peer` is not built yet".into())
+/// The peer's figures.
+#[derive(Debug, Clone)]
+pub struct AirbyteSide {
+    /// The installed airbyte-cdk.
+    pub version: String,
+    /// `spec`: interpreter and imports.
+    pub spec: Timed,
+    /// `check`: start-up, manifest, one page.
+    pub check: Timed,
+    /// `read` of `people`.
+    pub read: Timed,
+    /// Connec! calls during the read.
+    pub hub_reads: u64,
+}
+
+/// Our figures.
+#[derive(Debug, Clone)]
+pub struct OurSide {
+    /// Wall time of the whole engine run (organizations and people).
+    pub run_seconds: f64,
+    /// From the organizations' last page to the people's last page.
+    pub people_seconds: f64,
+    /// People read from Connec! towards the app.
+    pub people_read: u64,
+    /// People created in the app.
+    pub people_created: u64,
+    /// Organizations created in the app.
+    pub organizations_created: u64,
+    /// Connec! calls of the run.
+    pub hub_reads: u64,
+    /// Connec! writes of the run (the id write-backs).
+    pub hub_writes: u64,
+    /// Store operations of the run.
+    pub store_ops: u64,
+}
+
+/// What the benchmark measured.
+#[derive(Debug, Clone)]
+pub struct PeerReport {
+    /// People in the collection.
+    pub people: usize,
+    /// Organizations in the collection.
+    pub organizations: usize,
+    /// `$top` of both sides.
+    pub page_size: usize,
+    /// The peer.
+    pub airbyte: AirbyteSide,
+    /// Us.
+    pub ours: OurSide,
+}
+
+fn rate(records: f64, seconds: f64) -> f64 {
+    records / seconds.max(1e-9)
+}
+
+impl PeerReport {
+    /// Airbyte's people/s over its whole `read`.
+    pub fn airbyte_wall_rate(&self) -> f64 {
+        rate(self.people as f64, self.airbyte.read.seconds)
+    }
+
+    /// Airbyte's people/s with its `check` time (start-up, manifest, one page) taken off.
+    pub fn airbyte_net_rate(&self) -> f64 {
+        rate(
+            self.people as f64,
+            self.airbyte.read.seconds - self.airbyte.check.seconds,
+        )
+    }
+
+    /// Our people/s over the whole run (organizations included in the time).
+    pub fn ours_run_rate(&self) -> f64 {
+        rate(self.people as f64, self.ours.run_seconds)
+    }
+
+    /// Our people/s over the people's phase.
+    pub fn ours_people_rate(&self) -> f64 {
+        rate(self.people as f64, self.ours.people_seconds)
+    }
+
+    /// Printable summary.
+    pub fn render(&self) -> String {
+        let a = &self.airbyte;
+        let o = &self.ours;
+        format!(
+            "peer side by side: {people} people (+{orgs} organizations) in one Connec! emulator, \
+             pages of {page} ($top) on both sides\n\
+             airbyte-cdk {version}: source-declarative-manifest read, people stream\n\
+             \x20 records              {a_records}\n\
+             \x20 read (wall)          {read:.2} s, spawn to exit   -> {a_wall:.0} records/s\n\
+             \x20 start-up             spec {spec:.2} s; check {check:.2} s (start-up + manifest + one page)\n\
+             \x20 read minus check     {net:.2} s                   -> {a_net:.0} records/s\n\
+             \x20 Connec! reads        {a_reads}\n\
+             ours: engine run Connec! -> HubSpot mappings -> in-memory HubSpot, embedded store\n\
+             \x20 people read          {o_read} (created in the app: {o_created}; organizations: {o_orgs})\n\
+             \x20 whole run (wall)     {run:.2} s (organizations first) -> {o_run:.0} people/s\n\
+             \x20 people phase         {phase:.2} s                   -> {o_phase:.0} records/s\n\
+             \x20 Connec! calls        {o_reads} reads, {o_writes} writes (id write-backs)\n\
+             \x20 store ops            {ops} ({ops_per:.2}/record)\n\
+             ratio ours/airbyte (records/s)\n\
+             \x20 people phase / read minus check   {r_net:.1}x\n\
+             \x20 whole run / read (wall)           {r_wall:.1}x\n",
+            people = self.people,
+            orgs = self.organizations,
+            page = self.page_size,
+            version = a.version,
+            a_records = a.read.records,
+            read = a.read.seconds,
+            a_wall = self.airbyte_wall_rate(),
+            spec = a.spec.seconds,
+            check = a.check.seconds,
+            net = a.read.seconds - a.check.seconds,
+            a_net = self.airbyte_net_rate(),
+            a_reads = a.hub_reads,
+            o_read = o.people_read,
+            o_created = o.people_created,
+            o_orgs = o.organizations_created,
+            run = o.run_seconds,
+            o_run = self.ours_run_rate(),
+            phase = o.people_seconds,
+            o_phase = self.ours_people_rate(),
+            o_reads = o.hub_reads,
+            o_writes = o.hub_writes,
+            ops = o.store_ops,
+            ops_per = o.store_ops as f64 / (self.people + self.organizations) as f64,
+            r_net = self.ours_people_rate() / self.airbyte_net_rate(),
+            r_wall = self.ours_run_rate() / self.airbyte_wall_rate(),
+        )
+    }
+}
+
+/// Emulator stats: (reads, writes), then reset.
+async fn take_stats(http: &reqwest::Client, base: &str) -> Result<(u64, u64), BenchError> {
+    let stats: Value = http
+        .get(format!("{base}/_emulator/stats"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    http.post(format!("{base}/_emulator/stats/reset"))
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok((
+        stats["reads"].as_u64().unwrap_or(0),
+        stats["writes"].as_u64().unwrap_or(0),
+    ))
+}
+
+/// Seeds `organizations` organizations and `people` people, each person in an organization.
+async fn seed(
+    http: &reqwest::Client,
+    connec: &str,
+    people: usize,
+    organizations: usize,
+) -> Result<(), BenchError> {
+    let mut org_ids = Vec::with_capacity(organizations);
+    for start in (0..organizations).step_by(1000) {
+        let batch: Vec<Value> = (start..(start + 1000).min(organizations))
+            .map(|i| json!({ "name": format!("Company {i}"), "website": { "url": format!("company{i}.example") }, "number_of_employees": i % 500 }))
+            .collect();
+        let created: Vec<Value> = http
+            .post(format!("{connec}/_emulator/seed/{GROUP}/organizations"))
+            .json(&batch)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        org_ids.extend(created.iter().filter_map(connec::record::hub_id));
+    }
+    if org_ids.len() != organizations {
+        return Err(BenchError::Process(format!(
+            "seeded {organizations} organizations, the emulator answered {} ids",
+            org_ids.len()
+        )));
+    }
+    for start in (0..people).step_by(1000) {
+        let batch: Vec<Value> = (start..(start + 1000).min(people))
+            .map(|i| {
+                json!({
+                    "first_name": format!("First{i}"), "last_name": format!("Last{i}"),
+                    "email": { "address": format!("person{i}@bench.example") },
+                    "job_title": "Engineer",
+                    "organization_id": org_ids[i % org_ids.len()].as_str(),
+                })
+            })
+            .collect();
+        http.post(format!("{connec}/_emulator/seed/{GROUP}/people"))
+            .json(&batch)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(())
+}
+
+/// The Airbyte side: `spec`, `check`, then `read`, each a fresh process.
+async fn run_airbyte(
+    http: &reqwest::Client,
+    connec: &str,
+    runner: Runner,
+) -> Result<AirbyteSide, BenchError> {
+    let runner = Arc::new(runner);
+    let blocking = |f: fn(&Runner) -> Result<Timed, BenchError>| {
+        let runner = runner.clone();
+        async move {
+            tokio::task::spawn_blocking(move || f(&runner))
+                .await
+                .map_err(|e| BenchError::Process(e.to_string()))?
+        }
+    };
+    let version = {
+        let runner = runner.clone();
+        tokio::task::spawn_blocking(move || runner.installed_version())
+            .await
+            .map_err(|e| BenchError::Process(e.to_string()))?
+            .unwrap_or_else(|| "(unknown version)".into())
+    };
+    let spec = blocking(Runner::spec).await?;
+    let check = blocking(Runner::check).await?;
+    take_stats(http, connec).await?;
+    let read = blocking(Runner::read).await?;
+    let (hub_reads, _) = take_stats(http, connec).await?;
+    Ok(AirbyteSide {
+        version,
+        spec,
+        check,
+        read,
+        hub_reads,
+    })
+}
+
+/// Our side: the engine's first sync into the in-memory HubSpot.
+async fn run_ours(
+    http: &reqwest::Client,
+    connec: &str,
+    hubspot: &str,
+    page_size: usize,
+) -> Result<OurSide, BenchError> {
+    let dir = tempfile::tempdir().map_err(|e| BenchError::Process(e.to_string()))?;
+    let store = store_embedded::EmbeddedStore::open(dir.path().join("bench.db"))?;
+    let counter = store.clone();
+    let store: Arc<dyn SyncStore> = Arc::new(store);
+    let tuning = Tuning {
+        http: HttpConfig {
+            timeout: Duration::from_secs(60),
+            ..HttpConfig::fast()
+        },
+        ..Tuning::default()
+    };
+    // HubSpot's real connector, for its mappings and record descriptions; never called.
+    let provider = wiring::emulated_hubspot(hubspot, PORTAL, &tuning)?;
+    let (account, token) = provider
+        .static_account()
+        .ok_or_else(|| BenchError::Process("the HubSpot provider has no static token".into()))?;
+    let real = provider
+        .connector(&account.realm, token)
+        .map_err(|e| BenchError::Process(e.to_string()))?;
+    let sink = Arc::new(SinkApp::new(real, hubspot::DEFAULT_MARKER_PROPERTY));
+    let hub_error = |e: sync_core::error::HubError| BenchError::Process(e.to_string());
+    let mut config = ConnecConfig::new(connec, "demo-id", "demo-key").map_err(hub_error)?;
+    config.page_size = page_size;
+    config.http = tuning.http.clone();
+    let hub = Arc::new(ConnecClient::new(config).map_err(hub_error)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let engine = SyncEngine::new(
+        store.clone(),
+        hub,
+        sink.clone(),
+        clock,
+        EngineConfig::default(),
+    );
+    store
+        .put_organization(&wiring::organization(GROUP, PORTAL, "Bench", true))
+        .await?;
+
+    // Page times, to tell the people's phase from the organizations'.
+    let pages: Arc<Mutex<Vec<(Instant, String, Direction, usize)>>> = Arc::default();
+    let progress = {
+        let pages = pages.clone();
+        Arc::new(move |p: &PageProgress| {
+            pages.lock().unwrap_or_else(PoisonError::into_inner).push((
+                Instant::now(),
+                p.entity.as_str().to_owned(),
+                p.direction,
+                p.records,
+            ));
+        })
+    };
+    take_stats(http, connec).await?;
+    let ops_before = counter.operations();
+    let started = Instant::now();
+    let run = engine
+        .sync(
+            &OrgId::new(GROUP),
+            RunOptions {
+                progress: Some(progress),
+                ..RunOptions::default()
+            },
+        )
+        .await?;
+    let run_seconds = started.elapsed().as_secs_f64();
+    let store_ops = counter.operations() - ops_before;
+    let (hub_reads, hub_writes) = take_stats(http, connec).await?;
+    if !run.errors.is_empty() {
+        return Err(BenchError::Process(format!(
+            "our sync failed: {:?}",
+            run.errors
+        )));
+    }
+    let pages = pages.lock().unwrap_or_else(PoisonError::into_inner);
+    let people_pages = || {
+        pages
+            .iter()
+            .filter(|(_, e, d, _)| e == "people" && *d == Direction::ToApp)
+    };
+    let people_read = people_pages().map(|(_, _, _, n)| *n as u64).sum();
+    let people_start = pages
+        .iter()
+        .rev()
+        .find(|(_, e, _, _)| e == "organizations")
+        .map_or(started, |(t, ..)| *t);
+    let people_end = people_pages().last().map_or(started, |(t, ..)| *t);
+    Ok(OurSide {
+        run_seconds,
+        people_seconds: people_end
+            .saturating_duration_since(people_start)
+            .as_secs_f64(),
+        people_read,
+        people_created: sink.created("contacts"),
+        organizations_created: sink.created("companies"),
+        hub_reads,
+        hub_writes,
+        store_ops,
+    })
+}
+
+/// Runs the benchmark.
+pub async fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<PeerReport, BenchError> {
+    let people = args.records;
+    let organizations = (people / 10).max(1);
+    let venv = args
+        .airbyte_venv
+        .clone()
+        .unwrap_or_else(peer_airbyte::default_venv);
+    let (connec_port, hubspot_port, xero_port) = (free_port()?, free_port()?, free_port()?);
+    let connec = format!("http://127.0.0.1:{connec_port}");
+    let hubspot = format!("http://127.0.0.1:{hubspot_port}");
+    // Before the emulator starts: a missing airbyte-cdk fails at once.
+    let runner = Runner::new(
+        &venv,
+        &Source {
+            base_url: &connec,
+            group_id: GROUP,
+            api_id: "demo-id",
+            api_key: "demo-key",
+            page_size: args.page_size,
+        },
+    )?;
+    let exe = std::env::current_exe().map_err(|e| BenchError::Process(e.to_string()))?;
+    let child = Command::new(exe)
+        .args(["emulate", "--connec-port", &connec_port.to_string()])
+        .args(["--hubspot-port", &hubspot_port.to_string()])
+        .args(["--xero-port", &xero_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| BenchError::Process(format!("cannot start `connector emulate`: {e}")))?;
+    let _guard = ChildGuard(child);
+    let http = reqwest::Client::new();
+    wait_ready(&http, &connec).await?;
+    wait_ready(&http, &hubspot).await?;
+    say(&format!(
+        "seeding {organizations} organizations and {people} people into the Connec! emulator..."
+    ));
+    seed(&http, &connec, people, organizations).await?;
+
+    say("airbyte: spec, check, read of people...");
+    let airbyte = run_airbyte(&http, &connec, runner).await?;
+    say("ours: engine run Connec! -> in-memory HubSpot...");
+    let ours = run_ours(&http, &connec, &hubspot, args.page_size).await?;
+    let (app_reads, app_writes) = take_stats(&http, &hubspot).await?;
+
+    let mut wrong = Vec::new();
+    if airbyte.read.records != people as u64 {
+        wrong.push(format!(
+            "airbyte read {} people records",
+            airbyte.read.records
+        ));
+    }
+    if ours.people_read != people as u64 {
+        wrong.push(format!("ours read {} people", ours.people_read));
+    }
+    if ours.people_created != people as u64 {
+        wrong.push(format!(
+            "ours created {} contacts in the app",
+            ours.people_created
+        ));
+    }
+    if app_reads + app_writes != 0 {
+        wrong.push(format!(
+            "the HubSpot emulator was called ({app_reads} reads, {app_writes} writes)"
+        ));
+    }
+    if !wrong.is_empty() {
+        return Err(BenchError::Process(format!(
+            "expected {people} people on both sides: {}",
+            wrong.join("; ")
+        )));
+    }
+    Ok(PeerReport {
+        people,
+        organizations,
+        page_size: args.page_size,
+        airbyte,
+        ours,
+    })
+}
+
+/// Runs `connector bench peer` and prints its report.
+pub async fn command(args: Args) -> Result<(), String> {
+    if args.records == 0 {
+        return Err("--records must be at least 1".into());
+    }
+    if !(1..=100).contains(&args.page_size) {
+        return Err("--page-size must be between 1 and 100 (Connec!'s largest $top)".into());
+    }
+    let report = run(&args, &mut |l| eprintln!("{l}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    print!("{}", report.render());
+    Ok(())
 }
