@@ -284,6 +284,14 @@ async fn run_airbyte(
     })
 }
 
+/// One processed page of our run.
+struct PageMark {
+    at: Instant,
+    people: bool,
+    to_app: bool,
+    records: u64,
+}
+
 /// Our side: the engine's first sync into the in-memory HubSpot.
 async fn run_ours(
     http: &reqwest::Client,
@@ -329,16 +337,19 @@ async fn run_ours(
         .await?;
 
     // Page times, to tell the people's phase from the organizations'.
-    let pages: Arc<Mutex<Vec<(Instant, String, Direction, usize)>>> = Arc::default();
+    let pages: Arc<Mutex<Vec<PageMark>>> = Arc::default();
     let progress = {
         let pages = pages.clone();
         Arc::new(move |p: &PageProgress| {
-            pages.lock().unwrap_or_else(PoisonError::into_inner).push((
-                Instant::now(),
-                p.entity.as_str().to_owned(),
-                p.direction,
-                p.records,
-            ));
+            pages
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(PageMark {
+                    at: Instant::now(),
+                    people: p.entity.as_str() == "people",
+                    to_app: p.direction == Direction::ToApp,
+                    records: p.records as u64,
+                });
         })
     };
     take_stats(http, connec).await?;
@@ -363,18 +374,15 @@ async fn run_ours(
         )));
     }
     let pages = pages.lock().unwrap_or_else(PoisonError::into_inner);
-    let people_pages = || {
-        pages
-            .iter()
-            .filter(|(_, e, d, _)| e == "people" && *d == Direction::ToApp)
-    };
-    let people_read = people_pages().map(|(_, _, _, n)| *n as u64).sum();
+    let people_pages = || pages.iter().filter(|p| p.people && p.to_app);
+    let people_read = people_pages().map(|p| p.records).sum();
+    // People sync after organizations: their phase starts at the organizations' last page.
     let people_start = pages
         .iter()
         .rev()
-        .find(|(_, e, _, _)| e == "organizations")
-        .map_or(started, |(t, ..)| *t);
-    let people_end = people_pages().last().map_or(started, |(t, ..)| *t);
+        .find(|p| !p.people)
+        .map_or(started, |p| p.at);
+    let people_end = people_pages().next_back().map_or(started, |p| p.at);
     Ok(OurSide {
         run_seconds,
         people_seconds: people_end
