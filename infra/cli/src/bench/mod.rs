@@ -11,7 +11,9 @@ use std::time::Duration;
 
 pub mod peer;
 pub mod peer_airbyte;
+pub mod peer_emulator;
 pub mod peer_sink;
+pub mod peer_timing;
 pub mod quota;
 pub mod sync;
 

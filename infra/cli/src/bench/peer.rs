@@ -5,16 +5,18 @@
 //! (the peer first, so that it reads the records before our run writes ids back into them):
 //!
 //! - **Airbyte**: the CDK's `source-declarative-manifest` with our manifest
-//!   (`infra/peer/airbyte/connec_manifest.yaml`), `spec` and `check` runs to measure its
-//!   start-up, then `read` of the `people` stream; RECORD messages counted on its stdout, wall
-//!   time from spawn to exit.
+//!   (`infra/peer/airbyte/connec_manifest.yaml`): `spec` and `check` runs show its start-up, then
+//!   `read` of the `people` stream, its RECORD messages counted on stdout. Two figures: the wall
+//!   time from spawn to exit, and the steady state from its first RECORD message to its last
+//!   (no interpreter start-up, no manifest parsing, no first request).
+//! - **Floor**: plain GETs of every page, parsed and dropped: the emulator's share of both.
 //! - **Ours**: the engine's real first sync of the organization, Connec! -> HubSpot's mappings ->
 //!   a HubSpot that keeps records in memory ([`peer_sink`](super::peer_sink)), on an embedded
 //!   store. Per record: the Connec! client's paging, the decision (id-map lookup in the store,
 //!   content hash), the mapping to HubSpot's contact shape with the organization reference
 //!   translated through the id-maps, match-before-create, the write, the id-map saved, and the
 //!   app id written back to Connec! (`/batch`). Organizations sync first (people reference
-//!   them), timed apart.
+//!   them); the people's phase is timed from the organizations' last page to the people's last.
 //!
 //! Both sides page with the same `$top` (`--page-size`, 100 by default) and the same
 //! `$orderby`. Both counts must be N, or the benchmark fails.
@@ -26,13 +28,14 @@ use std::time::{Duration, Instant};
 
 use connec::{ConnecClient, ConnecConfig};
 use http_client::HttpConfig;
-use serde_json::{Value, json};
 use sync_core::domain::{Direction, OrgId};
 use sync_core::engine::{EngineConfig, PageProgress, RunOptions, SyncEngine};
 use sync_core::ports::{Clock, SyncStore, SystemClock};
 
 use super::peer_airbyte::{self, Runner, Source, Timed};
+use super::peer_emulator::{floor, seed, take_stats};
 use super::peer_sink::SinkApp;
+use super::peer_timing::{HubTime, TimedHub, cpu_seconds};
 use super::{BenchError, ChildGuard, free_port, wait_ready};
 use crate::demo::{GROUP, PORTAL};
 use crate::wiring::{self, Tuning};
@@ -85,6 +88,10 @@ pub struct OurSide {
     pub hub_writes: u64,
     /// Store operations of the run.
     pub store_ops: u64,
+    /// Time of the run spent waiting on Connec!.
+    pub hub_time: HubTime,
+    /// CPU seconds of this process during the run.
+    pub cpu: f64,
 }
 
 /// What the benchmark measured.
@@ -96,6 +103,8 @@ pub struct PeerReport {
     pub organizations: usize,
     /// `$top` of both sides.
     pub page_size: usize,
+    /// Plain GETs of every page: (seconds, records).
+    pub floor: (f64, u64),
     /// The peer.
     pub airbyte: AirbyteSide,
     /// Us.
@@ -112,12 +121,9 @@ impl PeerReport {
         rate(self.people as f64, self.airbyte.read.seconds)
     }
 
-    /// Airbyte's people/s with its `check` time (start-up, manifest, one page) taken off.
-    pub fn airbyte_net_rate(&self) -> f64 {
-        rate(
-            self.people as f64,
-            self.airbyte.read.seconds - self.airbyte.check.seconds,
-        )
+    /// Airbyte's records/s from its first RECORD message to its last (no start-up).
+    pub fn airbyte_steady_rate(&self) -> f64 {
+        self.airbyte.read.steady_rate().unwrap_or(0.0)
     }
 
     /// Our people/s over the whole run (organizations included in the time).
@@ -140,18 +146,27 @@ impl PeerReport {
              airbyte-cdk {version}: source-declarative-manifest read, people stream\n\
              \x20 records              {a_records}\n\
              \x20 read (wall)          {read:.2} s, spawn to exit   -> {a_wall:.0} records/s\n\
-             \x20 start-up             spec {spec:.2} s; check {check:.2} s (start-up + manifest + one page)\n\
-             \x20 read minus check     {net:.2} s                   -> {a_net:.0} records/s\n\
+             \x20 start-up             spec {spec:.2} s; check {check:.2} s (start-up + manifest + one page); \
+             first record after {first:.2} s\n\
+             \x20 steady state         first to last record {steady:.2} s -> {a_net:.0} records/s\n\
+             \x20 CPU                  {a_cpu:.2} s (user + system)  -> {a_cpu_rate:.0} records per CPU-second\n\
              \x20 Connec! reads        {a_reads}\n\
              ours: engine run Connec! -> HubSpot mappings -> in-memory HubSpot, embedded store\n\
              \x20 people read          {o_read} (created in the app: {o_created}; organizations: {o_orgs})\n\
              \x20 whole run (wall)     {run:.2} s (organizations first) -> {o_run:.0} people/s\n\
              \x20 people phase         {phase:.2} s                   -> {o_phase:.0} records/s\n\
              \x20 Connec! calls        {o_reads} reads, {o_writes} writes (id write-backs)\n\
+             \x20 whole run's time     Connec! reads {t_reads:.2} s, write-backs {t_writes:.2} s; \
+             the rest (engine, store, app) {t_rest:.2} s\n\
              \x20 store ops            {ops} ({ops_per:.2}/record)\n\
+             \x20 CPU                  {o_cpu:.2} s (user + system, organizations included) -> \
+             {o_cpu_rate:.0} people per CPU-second\n\
+             emulator floor: plain GETs of every people page, records dropped\n\
+             \x20 records              {f_records} in {f_secs:.2} s        -> {f_rate:.0} records/s\n\
              ratio ours/airbyte (records/s)\n\
-             \x20 people phase / read minus check   {r_net:.1}x\n\
-             \x20 whole run / read (wall)           {r_wall:.1}x\n",
+             \x20 people phase / steady state   {r_net:.1}x\n\
+             \x20 whole run / read (wall)       {r_wall:.1}x\n\
+             \x20 per CPU-second               {r_cpu:.1}x\n",
             people = self.people,
             orgs = self.organizations,
             page = self.page_size,
@@ -161,8 +176,11 @@ impl PeerReport {
             a_wall = self.airbyte_wall_rate(),
             spec = a.spec.seconds,
             check = a.check.seconds,
-            net = a.read.seconds - a.check.seconds,
-            a_net = self.airbyte_net_rate(),
+            first = a.read.record_span.map_or(0.0, |(first, _)| first),
+            steady = a.read.record_span.map_or(0.0, |(first, last)| last - first),
+            a_net = self.airbyte_steady_rate(),
+            a_cpu = a.read.cpu,
+            a_cpu_rate = rate(self.people as f64, a.read.cpu),
             a_reads = a.hub_reads,
             o_read = o.people_read,
             o_created = o.people_created,
@@ -173,79 +191,22 @@ impl PeerReport {
             o_phase = self.ours_people_rate(),
             o_reads = o.hub_reads,
             o_writes = o.hub_writes,
+            t_reads = o.hub_time.reads.as_secs_f64(),
+            t_writes = o.hub_time.writes.as_secs_f64(),
+            t_rest =
+                o.run_seconds - o.hub_time.reads.as_secs_f64() - o.hub_time.writes.as_secs_f64(),
             ops = o.store_ops,
+            o_cpu = o.cpu,
+            o_cpu_rate = rate(self.people as f64, o.cpu),
             ops_per = o.store_ops as f64 / (self.people + self.organizations) as f64,
-            r_net = self.ours_people_rate() / self.airbyte_net_rate(),
+            f_records = self.floor.1,
+            f_secs = self.floor.0,
+            f_rate = rate(self.floor.1 as f64, self.floor.0),
+            r_net = self.ours_people_rate() / self.airbyte_steady_rate().max(1e-9),
             r_wall = self.ours_run_rate() / self.airbyte_wall_rate(),
+            r_cpu = rate(self.people as f64, o.cpu) / rate(self.people as f64, a.read.cpu),
         )
     }
-}
-
-/// Emulator stats: (reads, writes), then reset.
-async fn take_stats(http: &reqwest::Client, base: &str) -> Result<(u64, u64), BenchError> {
-    let stats: Value = http
-        .get(format!("{base}/_emulator/stats"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    http.post(format!("{base}/_emulator/stats/reset"))
-        .send()
-        .await?
-        .error_for_status()?;
-    Ok((
-        stats["reads"].as_u64().unwrap_or(0),
-        stats["writes"].as_u64().unwrap_or(0),
-    ))
-}
-
-/// Seeds `organizations` organizations and `people` people, each person in an organization.
-async fn seed(
-    http: &reqwest::Client,
-    connec: &str,
-    people: usize,
-    organizations: usize,
-) -> Result<(), BenchError> {
-    let mut org_ids = Vec::with_capacity(organizations);
-    for start in (0..organizations).step_by(1000) {
-        let batch: Vec<Value> = (start..(start + 1000).min(organizations))
-            .map(|i| json!({ "name": format!("Company {i}"), "website": { "url": format!("company{i}.example") }, "number_of_employees": i % 500 }))
-            .collect();
-        let created: Vec<Value> = http
-            .post(format!("{connec}/_emulator/seed/{GROUP}/organizations"))
-            .json(&batch)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        org_ids.extend(created.iter().filter_map(connec::record::hub_id));
-    }
-    if org_ids.len() != organizations {
-        return Err(BenchError::Process(format!(
-            "seeded {organizations} organizations, the emulator answered {} ids",
-            org_ids.len()
-        )));
-    }
-    for start in (0..people).step_by(1000) {
-        let batch: Vec<Value> = (start..(start + 1000).min(people))
-            .map(|i| {
-                json!({
-                    "first_name": format!("First{i}"), "last_name": format!("Last{i}"),
-                    "email": { "address": format!("person{i}@bench.example") },
-                    "job_title": "Engineer",
-                    "organization_id": org_ids[i % org_ids.len()].as_str(),
-                })
-            })
-            .collect();
-        http.post(format!("{connec}/_emulator/seed/{GROUP}/people"))
-            .json(&batch)
-            .send()
-            .await?
-            .error_for_status()?;
-    }
-    Ok(())
 }
 
 /// The Airbyte side: `spec`, `check`, then `read`, each a fresh process.
@@ -323,11 +284,11 @@ async fn run_ours(
     let mut config = ConnecConfig::new(connec, "demo-id", "demo-key").map_err(hub_error)?;
     config.page_size = page_size;
     config.http = tuning.http.clone();
-    let hub = Arc::new(ConnecClient::new(config).map_err(hub_error)?);
+    let hub = Arc::new(TimedHub::new(ConnecClient::new(config).map_err(hub_error)?));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = SyncEngine::new(
         store.clone(),
-        hub,
+        hub.clone(),
         sink.clone(),
         clock,
         EngineConfig::default(),
@@ -354,6 +315,7 @@ async fn run_ours(
     };
     take_stats(http, connec).await?;
     let ops_before = counter.operations();
+    let (cpu_before, _) = cpu_seconds();
     let started = Instant::now();
     let run = engine
         .sync(
@@ -365,6 +327,7 @@ async fn run_ours(
         )
         .await?;
     let run_seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().0 - cpu_before;
     let store_ops = counter.operations() - ops_before;
     let (hub_reads, hub_writes) = take_stats(http, connec).await?;
     if !run.errors.is_empty() {
@@ -394,6 +357,8 @@ async fn run_ours(
         hub_reads,
         hub_writes,
         store_ops,
+        hub_time: hub.time(),
+        cpu,
     })
 }
 
@@ -439,6 +404,8 @@ pub async fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<PeerReport, B
 
     say("airbyte: spec, check, read of people...");
     let airbyte = run_airbyte(&http, &connec, runner).await?;
+    say("floor: plain GETs of every page...");
+    let floor = floor(&http, &connec, args.page_size).await?;
     say("ours: engine run Connec! -> in-memory HubSpot...");
     let ours = run_ours(&http, &connec, &hubspot, args.page_size).await?;
     let (app_reads, app_writes) = take_stats(&http, &hubspot).await?;
@@ -449,6 +416,9 @@ pub async fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<PeerReport, B
             "airbyte read {} people records",
             airbyte.read.records
         ));
+    }
+    if floor.1 != people as u64 {
+        wrong.push(format!("the plain GETs read {} people", floor.1));
     }
     if ours.people_read != people as u64 {
         wrong.push(format!("ours read {} people", ours.people_read));
@@ -474,6 +444,7 @@ pub async fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<PeerReport, B
         people,
         organizations,
         page_size: args.page_size,
+        floor,
         airbyte,
         ours,
     })

@@ -47,6 +47,19 @@ pub struct Timed {
     pub seconds: f64,
     /// RECORD messages on standard output.
     pub records: u64,
+    /// Seconds from spawn to the first and to the last RECORD message.
+    pub record_span: Option<(f64, f64)>,
+    /// CPU seconds (user + system) of the runner's process.
+    pub cpu: f64,
+}
+
+impl Timed {
+    /// Records/s between the first and the last RECORD message: the read without the start-up
+    /// and the first page's request (the records of every page are processed after it comes).
+    pub fn steady_rate(&self) -> Option<f64> {
+        let (first, last) = self.record_span?;
+        (self.records > 1 && last > first).then(|| (self.records - 1) as f64 / (last - first))
+    }
 }
 
 /// The runner and the files it is given.
@@ -154,6 +167,7 @@ impl Runner {
     /// check or a non-zero exit is an error carrying the runner's own words.
     fn run(&self, args: &[&str], expect_success: bool) -> Result<Timed, BenchError> {
         let started = Instant::now();
+        let (_, children_before) = super::peer_timing::cpu_seconds();
         let mut child = Command::new(&self.bin)
             .args(args)
             .current_dir(self.dir.path())
@@ -173,13 +187,18 @@ impl Runner {
         });
         let stdout = BufReader::with_capacity(1 << 16, child.stdout.take().expect("piped"));
         let (mut records, mut errors, mut succeeded) = (0u64, Vec::new(), false);
+        let mut span: Option<(f64, f64)> = None;
         for line in stdout.lines() {
             let line = line.map_err(|e| BenchError::Process(e.to_string()))?;
             let Ok(message) = serde_json::from_str::<Message<'_>>(&line) else {
                 continue;
             };
             match message.kind {
-                "RECORD" => records += 1,
+                "RECORD" => {
+                    records += 1;
+                    let now = started.elapsed().as_secs_f64();
+                    span = Some((span.map_or(now, |(first, _)| first), now));
+                }
                 "TRACE" => {
                     if let Some(trace) = message.trace.filter(|t| t["type"] == "ERROR") {
                         errors.push(trace["error"]["message"].as_str().unwrap_or("").to_owned());
@@ -193,6 +212,8 @@ impl Runner {
             .wait()
             .map_err(|e| BenchError::Process(e.to_string()))?;
         let seconds = started.elapsed().as_secs_f64();
+        // Only this child is waited for in the meantime (the emulator runs on).
+        let cpu = super::peer_timing::cpu_seconds().1 - children_before;
         let stderr = stderr.join().unwrap_or_default();
         let failed = !status.success() || !errors.is_empty() || (expect_success && !succeeded);
         if failed {
@@ -205,6 +226,11 @@ impl Runner {
                 tail.join("\n")
             )));
         }
-        Ok(Timed { seconds, records })
+        Ok(Timed {
+            seconds,
+            records,
+            record_span: span,
+            cpu,
+        })
     }
 }
