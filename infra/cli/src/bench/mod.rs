@@ -10,6 +10,10 @@ use std::process::Child;
 use std::time::Duration;
 
 pub mod peer;
+pub mod peer_airbyte;
+pub mod peer_emulator;
+pub mod peer_sink;
+pub mod peer_timing;
 pub mod quota;
 mod quota_report;
 pub mod sync;
