@@ -168,20 +168,54 @@ async fn service_with_clients(
     let aws = AwsConfig::from_lookup(lookup)?;
     let tenant = env(lookup, "TENANT")?;
     let prefix = aws.secrets_prefix.clone();
-    let connec: ConnecSecret = read_secret(&secrets, &format!("{prefix}/connec/{tenant}")).await?;
-    // Only the function serving the connector's page and linking checks launch tokens.
-    let launch_secret = if function.uses_launch_secret() {
-        let name = format!("{prefix}/launch/{tenant}");
-        let secret: LaunchSecretJson = read_secret(&secrets, &name).await?;
-        Some(
+    let apps_named: Vec<&dyn ProviderFactory> = env(lookup, "APPS")?
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            factories
+                .iter()
+                .find(|f| f.id() == id)
+                .map(|f| f.as_ref())
+                .ok_or_else(|| {
+                    let known: Vec<&str> = factories.iter().map(|f| f.id()).collect();
+                    SetupError::Env(format!(
+                        "APPS names `{id}`, which is not one of {}",
+                        known.join(", ")
+                    ))
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    // The secrets are read at once, not one after another: at a cold start each read is a round
+    // trip to Secrets Manager, and they do not depend on each other.
+    let launch_name = format!("{prefix}/launch/{tenant}");
+    let connec_name = format!("{prefix}/connec/{tenant}");
+    let (connec, launch, app_secrets) = futures::try_join!(
+        read_secret::<ConnecSecret>(&secrets, &connec_name),
+        async {
+            // Only the function serving the connector's page and linking checks launch tokens.
+            if function.uses_launch_secret() {
+                read_secret::<LaunchSecretJson>(&secrets, &launch_name)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+        futures::future::try_join_all(apps_named.iter().map(|factory| {
+            let name = format!("{prefix}/{}/client", factory.id());
+            let secrets = &secrets;
+            async move { read_secret::<serde_json::Value>(secrets, &name).await }
+        })),
+    )?;
+    let launch_secret = launch
+        .map(|secret| {
             service::LaunchSecret::new(&secret.launch_secret).map_err(|e| SetupError::Secret {
-                name,
+                name: launch_name.clone(),
                 detail: e.to_string(),
-            })?,
-        )
-    } else {
-        None
-    };
+            })
+        })
+        .transpose()?;
     let settings = ServiceSettings {
         hub: HubEndpoint {
             url: env(lookup, "CONNEC_BASE_URL")?,
@@ -200,20 +234,7 @@ async fn service_with_clients(
     };
     let names: Vec<String> = std::env::vars().map(|(name, _)| name).collect();
     let mut apps = Registry::new();
-    for id in env(lookup, "APPS")?
-        .split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-    {
-        let factory = factories.iter().find(|f| f.id() == id).ok_or_else(|| {
-            let known: Vec<&str> = factories.iter().map(|f| f.id()).collect();
-            SetupError::Env(format!(
-                "APPS names `{id}`, which is not one of {}",
-                known.join(", ")
-            ))
-        })?;
-        let secret: serde_json::Value =
-            read_secret(&secrets, &format!("{prefix}/{id}/client")).await?;
+    for (factory, secret) in apps_named.into_iter().zip(app_secrets) {
         let provider = factory.build_from_environment(lookup, &names, secret, &context)?;
         apps.register(provider)
             .map_err(service::WiringError::from)?;
