@@ -70,6 +70,10 @@ if [[ $BUILD -eq 1 ]]; then
     echo "== rustup target add aarch64-unknown-linux-gnu"
     rustup target add aarch64-unknown-linux-gnu
     echo "== sam build (3 functions, arm64, release; several minutes)"
+    # sam build runs `cargo lambda build --release` (template Metadata can only name the binary):
+    # the size-optimised `lambda-release` profile's settings reach it through Cargo's overrides.
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=fat \
+        CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_STRIP=symbols
     start=$(date +%s)
     sam build --template "$TEMPLATE" --parallel
     echo "   ok in $(($(date +%s) - start)) s; artifacts:"

@@ -14,6 +14,8 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 echo "== local AWS emulator (moto) into .venv"
 infra/scripts/moto.sh --install-only
 infra/scripts/venv.sh xero-python >/dev/null # Xero's Python SDK, for tests/xero_python_sdk.rs
+# The Airbyte peer of infra/cli/tests/bench_peer.rs, in its own venv (it would downgrade moto's xmltodict).
+VENV=.venv/airbyte infra/scripts/venv.sh airbyte-cdk==7.39.1 >/dev/null
 infra/scripts/browser.sh --install-only
 echo "== provider check: no shared crate outside shared/connectors names an app"
 infra/scripts/provider-check.sh
