@@ -211,6 +211,20 @@ impl FakeApp {
         app
     }
 
+    /// The app of [`super::sample_accounting_entities`]: provider [`super::SAMPLE_PROVIDER`],
+    /// natural keys `companies.name`, `products.sku` and `bills.number`.
+    pub fn sample_accounting(clock: ManualClock) -> Self {
+        let app = Self::new(
+            super::SAMPLE_PROVIDER,
+            super::sample_accounting_entities(),
+            clock,
+        );
+        app.set_natural_key("companies", "name");
+        app.set_natural_key("products", "sku");
+        app.set_natural_key("bills", "number");
+        app
+    }
+
     fn lock(&self) -> MutexGuard<'_, AppState> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
