@@ -3,20 +3,63 @@
 use super::*;
 
 impl HubState {
+    pub(super) fn indexed(&self, group: &GroupId, collection: &EntityName) -> Option<&Collection> {
+        self.records.get(&(group.clone(), collection.clone()))
+    }
+
     pub(super) fn collection(&self, group: &GroupId, collection: &EntityName) -> &[Stored] {
-        self.records
-            .get(&(group.clone(), collection.clone()))
-            .map_or(&[], Vec::as_slice)
+        self.indexed(group, collection)
+            .map_or(&[], |c| c.records.as_slice())
     }
 
     pub(super) fn collection_mut(
         &mut self,
         group: &GroupId,
         collection: &EntityName,
-    ) -> &mut Vec<Stored> {
+    ) -> &mut Collection {
         self.records
             .entry((group.clone(), collection.clone()))
             .or_default()
+    }
+
+    /// Adds a record (its id is new) with its external ids.
+    pub(super) fn push(&mut self, group: &GroupId, collection: &EntityName, stored: Stored) {
+        let c = self.collection_mut(group, collection);
+        let at = c.records.len();
+        c.by_id.insert(stored.id.clone(), at);
+        for ext in &stored.external_ids {
+            c.by_external.entry(ext.clone()).or_default().insert(at);
+        }
+        c.records.push(stored);
+        c.order = None;
+    }
+
+    /// Attaches an external id to a record that does not hold it yet.
+    pub(super) fn attach(
+        &mut self,
+        group: &GroupId,
+        collection: &EntityName,
+        id: &HubId,
+        ext: ExternalId,
+    ) {
+        let c = self.collection_mut(group, collection);
+        let Some(&at) = c.by_id.get(id) else { return };
+        c.by_external.entry(ext.clone()).or_default().insert(at);
+        c.records[at].external_ids.push(ext);
+    }
+
+    /// Computes the order of a collection by (`created_at`, id) if it is not known.
+    pub(super) fn order(&mut self, group: &GroupId, collection: &EntityName) {
+        let c = self.collection_mut(group, collection);
+        if c.order.is_none() {
+            let mut order: Vec<usize> = (0..c.records.len()).collect();
+            let records = &c.records;
+            order.sort_by(|&a, &b| {
+                let (a, b) = (&records[a], &records[b]);
+                (a.created_at, &a.id).cmp(&(b.created_at, &b.id))
+            });
+            c.order = Some(order);
+        }
     }
 
     pub(super) fn find(
@@ -25,9 +68,8 @@ impl HubState {
         collection: &EntityName,
         id: &HubId,
     ) -> Option<&Stored> {
-        self.collection(group, collection)
-            .iter()
-            .find(|r| &r.id == id)
+        let c = self.indexed(group, collection)?;
+        c.by_id.get(id).map(|&at| &c.records[at])
     }
 
     pub(super) fn find_mut(
@@ -36,10 +78,9 @@ impl HubState {
         collection: &EntityName,
         id: &HubId,
     ) -> Option<&mut Stored> {
-        self.records
-            .get_mut(&(group.clone(), collection.clone()))?
-            .iter_mut()
-            .find(|r| &r.id == id)
+        let c = self.records.get_mut(&(group.clone(), collection.clone()))?;
+        let at = *c.by_id.get(id)?;
+        Some(&mut c.records[at])
     }
 
     pub(super) fn by_external(
@@ -48,9 +89,9 @@ impl HubState {
         collection: &EntityName,
         ext: &ExternalId,
     ) -> Option<&Stored> {
-        self.collection(group, collection)
-            .iter()
-            .find(|r| r.external_ids.contains(ext))
+        let c = self.indexed(group, collection)?;
+        let first = c.by_external.get(ext)?.first()?;
+        Some(&c.records[*first])
     }
 
     pub(super) fn new_id(&mut self, collection: &EntityName) -> HubId {
@@ -291,8 +332,10 @@ impl HubState {
                     self.counts.unchanged += 1;
                 } else {
                     stored.fields = merged;
-                    stored.external_ids.extend(attach);
                     stored.updated_at = clock.stamp();
+                    if let Some(ext) = attach {
+                        self.attach(group, collection, &id, ext);
+                    }
                 }
                 self.outcome(group, collection, &id, false)
             }
@@ -313,13 +356,17 @@ impl HubState {
                 let source = attachable(self, None);
                 let id = self.new_id(collection);
                 let now = clock.stamp();
-                self.collection_mut(group, collection).push(Stored {
-                    id: id.clone(),
-                    created_at: now,
-                    updated_at: now,
-                    external_ids: source.into_iter().collect(),
-                    fields,
-                });
+                self.push(
+                    group,
+                    collection,
+                    Stored {
+                        id: id.clone(),
+                        created_at: now,
+                        updated_at: now,
+                        external_ids: source.into_iter().collect(),
+                        fields,
+                    },
+                );
                 self.counts.created += 1;
                 self.outcome(group, collection, &id, true)
             }
