@@ -232,8 +232,17 @@ impl HubState {
         let stored = self
             .find(group, collection, id)
             .ok_or_else(|| RecordError::new(Some(500), "written record vanished"))?;
-        let meta = record::describe(&self.render(group, collection, stored))
-            .ok_or_else(|| RecordError::new(Some(500), "written record has no id"))?;
+        // What `record::describe` reads of the rendered record, without rendering it: its
+        // times go through their RFC 3339 text as the rendered ones would.
+        let through_text = |at: Timestamp| Timestamp::parse(&at.to_rfc3339());
+        let meta = HubRecordMeta {
+            id: stored.id.clone(),
+            updated_at: through_text(stored.updated_at)
+                .ok_or_else(|| RecordError::new(Some(500), "written record has no id"))?,
+            created_at: through_text(stored.created_at),
+            inactive: !stored.active(),
+            external_ids: stored.external_ids.clone(),
+        };
         Ok(HubWriteOutcome { meta, created })
     }
 
@@ -322,16 +331,23 @@ impl HubState {
                 let stored = self
                     .find_mut(group, collection, &id)
                     .expect("found just above");
-                let mut merged = Value::Object(stored.fields.clone());
-                deep_merge(&mut merged, &incoming);
-                let Value::Object(merged) = merged else {
-                    unreachable!("records are objects")
-                };
+                // Copied and merged only when the write changes a field (an id write-back
+                // changes none).
+                let merged = changes(&stored.fields, &incoming).then(|| {
+                    let mut merged = Value::Object(stored.fields.clone());
+                    deep_merge(&mut merged, &incoming);
+                    let Value::Object(merged) = merged else {
+                        unreachable!("records are objects")
+                    };
+                    merged
+                });
                 let attach = source.filter(|s| !stored.external_ids.contains(s));
-                if merged == stored.fields && attach.is_none() {
+                if merged.is_none() && attach.is_none() {
                     self.counts.unchanged += 1;
                 } else {
-                    stored.fields = merged;
+                    if let Some(merged) = merged {
+                        stored.fields = merged;
+                    }
                     stored.updated_at = clock.stamp();
                     if let Some(ext) = attach {
                         self.attach(group, collection, &id, ext);
@@ -372,4 +388,16 @@ impl HubState {
             }
         }
     }
+}
+
+/// Whether [`deep_merge`] of `patch` into `fields` would change them.
+fn changes(fields: &Map<String, Value>, patch: &Value) -> bool {
+    let Value::Object(patch) = patch else {
+        return true;
+    };
+    patch.iter().any(|(key, value)| match fields.get(key) {
+        Some(Value::Object(existing)) if value.is_object() => changes(existing, value),
+        Some(existing) => existing != value,
+        None => true,
+    })
 }

@@ -6,8 +6,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use crate::domain::{AppId, EntityName, HubId, IdMap, OrgId};
 use crate::error::StoreError;
 
-/// An index of one side: (organization, entity) -> id -> row.
-pub(super) type Index = HashMap<(OrgId, EntityName), HashMap<String, u64>>;
+/// An index of one side: organization -> entity -> id -> row (nested, so that a lookup
+/// borrows its keys instead of building them).
+pub(super) type Index = HashMap<OrgId, HashMap<EntityName, HashMap<String, u64>>>;
+
+fn ids_of<'a>(
+    index: &'a Index,
+    org: &OrgId,
+    entity: &EntityName,
+) -> Option<&'a HashMap<String, u64>> {
+    index.get(org)?.get(entity)
+}
 
 /// Id-map rows by insertion number, with unique indexes on hub id and app id.
 #[derive(Clone, Default)]
@@ -37,16 +46,15 @@ fn app_id(map: &IdMap) -> Option<&str> {
 }
 
 fn lookup(index: &Index, map: &IdMap, id: Option<&str>) -> Option<u64> {
-    index
-        .get(&(map.org.clone(), map.entity.clone()))?
-        .get(id?)
-        .copied()
+    ids_of(index, &map.org, &map.entity)?.get(id?).copied()
 }
 
 fn insert(index: &mut Index, map: &IdMap, id: Option<&str>, row: u64) {
     if let Some(id) = id {
         index
-            .entry((map.org.clone(), map.entity.clone()))
+            .entry(map.org.clone())
+            .or_default()
+            .entry(map.entity.clone())
             .or_default()
             .insert(id.to_owned(), row);
     }
@@ -54,7 +62,12 @@ fn insert(index: &mut Index, map: &IdMap, id: Option<&str>, row: u64) {
 
 /// Removes `id` from the index, only where it names `row` when `row` is given.
 fn remove(index: &mut Index, map: &IdMap, id: Option<&str>, row: Option<u64>) {
-    let (Some(id), Some(ids)) = (id, index.get_mut(&(map.org.clone(), map.entity.clone()))) else {
+    let (Some(id), Some(ids)) = (
+        id,
+        index
+            .get_mut(&map.org)
+            .and_then(|entities| entities.get_mut(&map.entity)),
+    ) else {
         return;
     };
     if row.is_none_or(|row| ids.get(id) == Some(&row)) {
@@ -197,7 +210,7 @@ impl IdMaps {
         entity: &EntityName,
         ids: impl Iterator<Item = &'a str>,
     ) -> Vec<IdMap> {
-        let Some(index) = index.get(&(org.clone(), entity.clone())) else {
+        let Some(index) = ids_of(index, org, entity) else {
             return Vec::new();
         };
         let rows: BTreeSet<u64> = ids.filter_map(|id| index.get(id).copied()).collect();
