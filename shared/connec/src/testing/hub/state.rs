@@ -99,12 +99,15 @@ impl HubState {
         HubId::new(format!("{collection}-{}", self.next_id))
     }
 
-    pub(super) fn reference_paths(&self, collection: &EntityName) -> Vec<(String, EntityName)> {
+    /// The reference fields of a collection: (path, referenced collection).
+    pub(super) fn reference_paths<'a>(
+        &'a self,
+        collection: &'a EntityName,
+    ) -> impl Iterator<Item = (&'a str, &'a EntityName)> + 'a {
         self.references
             .iter()
-            .filter(|(c, _, _)| c == collection)
-            .map(|(_, path, target)| (path.clone(), target.clone()))
-            .collect()
+            .filter(move |(c, _, _)| c == collection)
+            .map(|(_, path, target)| (path.as_str(), target))
     }
 
     /// A reference value as stored: the hub id when known, else the value as written.
@@ -132,8 +135,8 @@ impl HubState {
     /// Rewrites the reference fields of `fields` to their stored form.
     pub(super) fn normalize(&self, group: &GroupId, collection: &EntityName, fields: &mut Value) {
         for (path, target) in self.reference_paths(collection) {
-            walk_mut(fields, &path, &mut |v| {
-                *v = self.resolve_reference(group, &target, v);
+            walk_mut(fields, path, &mut |v| {
+                *v = self.resolve_reference(group, target, v);
             });
         }
     }
@@ -184,8 +187,8 @@ impl HubState {
         fields.insert("updated_at".into(), stored.updated_at.to_rfc3339().into());
         let mut value = Value::Object(fields);
         for (path, target) in self.reference_paths(collection) {
-            walk_mut(&mut value, &path, &mut |v| {
-                *v = self.render_reference(group, &target, v);
+            walk_mut(&mut value, path, &mut |v| {
+                *v = self.render_reference(group, target, v);
             });
         }
         value

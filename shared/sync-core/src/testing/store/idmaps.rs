@@ -131,6 +131,17 @@ impl IdMaps {
     }
 
     pub(super) fn put(&mut self, row: u64, map: IdMap) {
+        // Same ids (a later save of a known row): the indexes stay as they are.
+        if let Some(stored) = self.rows.get(&row)
+            && stored.org == map.org
+            && stored.entity == map.entity
+            && stored.hub_id == map.hub_id
+            && stored.app_id == map.app_id
+        {
+            self.remember(row);
+            self.rows.insert(row, map);
+            return;
+        }
         self.unindex(row);
         insert(&mut self.by_hub, &map, hub_id(&map), row);
         insert(&mut self.by_app, &map, app_id(&map), row);
