@@ -28,44 +28,68 @@ use crate::transform::canonical_number;
 /// ```
 pub fn canonical_json(v: &Value) -> String {
     let mut out = String::new();
-    write_canonical(v, &mut out);
+    // Writing into a String cannot fail.
+    let _ = write_canonical(v, &mut out);
     out
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+/// Writes [`canonical_json`] of `v` into `out` (a String, or a hasher fed directly).
+fn write_canonical<W: fmt::Write>(v: &Value, out: &mut W) -> fmt::Result {
     match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&canonical_number(n)),
+        Value::Null => out.write_str("null"),
+        Value::Bool(b) => out.write_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => write_number(n, out),
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
-            out.push('[');
+            out.write_char('[')?;
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.write_char(',')?;
                 }
-                write_canonical(item, out);
+                write_canonical(item, out)?;
             }
-            out.push(']');
+            out.write_char(']')
         }
         Value::Object(map) => {
-            // Sort explicitly: serde_json's `preserve_order` feature may be on
-            // elsewhere in the dependency graph.
-            let mut members: Vec<(&String, &Value)> =
-                map.iter().filter(|(_, v)| !is_blank(v)).collect();
-            members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (k, v)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            out.write_char('{')?;
+            let mut first = true;
+            let mut member = |k: &str, v: &Value, out: &mut W| -> fmt::Result {
+                if !first {
+                    out.write_char(',')?;
                 }
-                write_string(k, out);
-                out.push(':');
-                write_canonical(v, out);
+                first = false;
+                write_string(k, out)?;
+                out.write_char(':')?;
+                write_canonical(v, out)
+            };
+            // serde_json's map is sorted unless its `preserve_order` feature is on somewhere in
+            // the dependency graph: sort only then.
+            if map.keys().is_sorted() {
+                for (k, v) in map.iter().filter(|(_, v)| !is_blank(v)) {
+                    member(k, v, out)?;
+                }
+            } else {
+                let mut members: Vec<(&String, &Value)> =
+                    map.iter().filter(|(_, v)| !is_blank(v)).collect();
+                members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (k, v) in members {
+                    member(k, v, out)?;
+                }
             }
-            out.push('}');
+            out.write_char('}')
         }
     }
+}
+
+/// A number in the one form [`canonical_number`] gives, without an intermediate String.
+fn write_number<W: fmt::Write>(n: &serde_json::Number, out: &mut W) -> fmt::Result {
+    if let Some(i) = n.as_i64() {
+        return write!(out, "{i}");
+    }
+    if let Some(u) = n.as_u64() {
+        return write!(out, "{u}");
+    }
+    out.write_str(&canonical_number(n))
 }
 
 /// Null, the empty string, or an object with only blank members.
@@ -78,10 +102,43 @@ fn is_blank(v: &Value) -> bool {
     }
 }
 
-fn write_string(s: &str, out: &mut String) {
-    // serde_json's string escaping is deterministic; serialising a &str
-    // cannot fail.
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+/// A JSON string exactly as serde_json escapes it: `"` and `\`, and control characters
+/// (`\b \t \n \f \r`, others as `\u00xx`); nothing else.
+fn write_string<W: fmt::Write>(s: &str, out: &mut W) -> fmt::Result {
+    out.write_char('"')?;
+    let mut start = 0;
+    for (i, byte) in s.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x09 => "\\t",
+            0x0a => "\\n",
+            0x0c => "\\f",
+            0x0d => "\\r",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.write_str(&s[start..i])?;
+        if escape.is_empty() {
+            write!(out, "\\u{byte:04x}")?;
+        } else {
+            out.write_str(escape)?;
+        }
+        start = i + 1;
+    }
+    out.write_str(&s[start..])?;
+    out.write_char('"')
+}
+
+/// Feeds what is written straight into SHA-256.
+struct Hashing(Sha256);
+
+impl fmt::Write for Hashing {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
 }
 
 /// Hex-encoded SHA-256 of a record's [`canonical_json`].
@@ -120,7 +177,10 @@ impl fmt::Display for ContentHash {
 /// assert_eq!(a.as_str().len(), 64);
 /// ```
 pub fn content_hash(v: &Value) -> ContentHash {
-    let digest = Sha256::digest(canonical_json(v).as_bytes());
+    let mut hashing = Hashing(Sha256::new());
+    // Hashing cannot fail.
+    let _ = write_canonical(v, &mut hashing);
+    let digest = hashing.0.finalize();
     let mut hex = String::with_capacity(64);
     for byte in digest.iter() {
         hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
@@ -188,6 +248,25 @@ mod tests {
     fn arrays_keep_order_and_nulls() {
         assert_ne!(content_hash(&json!([1, 2])), content_hash(&json!([2, 1])));
         assert_eq!(canonical_json(&json!([null, {"a": null}])), "[null,{}]");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_does() {
+        let every: String = (0u8..0x80).map(char::from).chain("é€😀".chars()).collect();
+        for s in [every.as_str(), "", "plain", "a\"b\\c", "\u{7f}\u{1f}x"] {
+            let mut ours = String::new();
+            write_string(s, &mut ours).unwrap();
+            assert_eq!(ours, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn hashing_streams_the_canonical_text() {
+        let v = json!({"b": [1, 2.5, "x\n"], "a": {"z": null, "y": true}, "c": u64::MAX});
+        let text = canonical_json(&v);
+        let digest = Sha256::digest(text.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(content_hash(&v).as_str(), hex);
     }
 
     #[test]

@@ -176,7 +176,7 @@ impl FieldPath {
         indices: &[usize],
         value: Value,
     ) -> Result<(), WriteConflict> {
-        write_rec(target, &self.segments, indices, value, &mut String::new())
+        write_rec(target, &self.segments, 0, indices, 0, value)
     }
 
     /// Joins `self` (which must name an array) with a path relative to its
@@ -385,58 +385,104 @@ fn type_name(v: &Value) -> &'static str {
     crate::transform::type_name(v)
 }
 
+/// Writes `value` at `segs[depth..]` under `target`; `used` is how many of `indices` the
+/// segments before `depth` consumed. The trail of a conflict (`a.b[2].c`) is spelled out only
+/// when there is one, so a write allocates nothing for it.
 fn write_rec(
     target: &mut Value,
     segs: &[Segment],
+    depth: usize,
     indices: &[usize],
+    used: usize,
     value: Value,
-    trail: &mut String,
 ) -> Result<(), WriteConflict> {
-    let Some((seg, rest)) = segs.split_first() else {
+    let Some(seg) = segs.get(depth) else {
         *target = value;
         return Ok(());
     };
     if target.is_null() {
         *target = Value::Object(Map::new());
     }
-    let conflict = |trail: &str, found| WriteConflict {
-        at: if trail.is_empty() {
-            "<record>".to_string()
-        } else {
-            trail.to_string()
-        },
-        found,
-    };
     let found = type_name(target);
     let Some(obj) = target.as_object_mut() else {
-        return Err(conflict(trail, found));
+        return Err(conflict(segs, depth, indices, false, found));
     };
-    if !trail.is_empty() {
-        trail.push('.');
+    // The key is allocated only when it is new.
+    if !obj.contains_key(seg.key()) {
+        obj.insert(seg.key().to_string(), Value::Null);
     }
-    trail.push_str(seg.key());
-    let slot = obj.entry(seg.key().to_string()).or_insert(Value::Null);
-    let (index, indices) = match seg {
-        Segment::Key(_) => return write_rec(slot, rest, indices, value, trail),
-        Segment::Each(_) => match indices.split_first() {
-            Some((i, more)) => (*i, more),
+    let Some(slot) = obj.get_mut(seg.key()) else {
+        unreachable!("inserted just above")
+    };
+    let (index, used) = match seg {
+        Segment::Key(_) => return write_rec(slot, segs, depth + 1, indices, used, value),
+        Segment::Each(_) => match indices.get(used) {
+            Some(i) => (*i, used + 1),
             // Validation guarantees one index per `[]`; be defensive anyway.
-            None => return Err(conflict(trail, "a `[]` without an element index")),
+            None => {
+                return Err(conflict(
+                    segs,
+                    depth,
+                    indices,
+                    true,
+                    "a `[]` without an element index",
+                ));
+            }
         },
-        Segment::Index(_, n) => (*n, indices),
+        Segment::Index(_, n) => (*n, used),
     };
     if slot.is_null() {
         *slot = Value::Array(Vec::new());
     }
     let found = type_name(slot);
     let Some(items) = slot.as_array_mut() else {
-        return Err(conflict(trail, found));
+        return Err(conflict(segs, depth, indices, true, found));
     };
     if items.len() <= index {
         items.resize(index + 1, Value::Null);
     }
-    trail.push_str(&format!("[{index}]"));
-    write_rec(&mut items[index], rest, indices, value, trail)
+    write_rec(&mut items[index], segs, depth + 1, indices, used, value)
+}
+
+/// A write conflict at segment `depth`: its trail names the segments before it with their
+/// element indices, and the segment itself (key only) when `with_key`.
+fn conflict(
+    segs: &[Segment],
+    depth: usize,
+    indices: &[usize],
+    with_key: bool,
+    found: &'static str,
+) -> WriteConflict {
+    let mut trail = String::new();
+    let mut next = indices.iter();
+    for seg in &segs[..depth] {
+        if !trail.is_empty() {
+            trail.push('.');
+        }
+        trail.push_str(seg.key());
+        let index = match seg {
+            Segment::Key(_) => None,
+            Segment::Each(_) => next.next().copied(),
+            Segment::Index(_, n) => Some(*n),
+        };
+        if let Some(index) = index {
+            trail.push_str(&format!("[{index}]"));
+        }
+    }
+    if with_key {
+        if !trail.is_empty() {
+            trail.push('.');
+        }
+        trail.push_str(segs[depth].key());
+    }
+    WriteConflict {
+        at: if trail.is_empty() {
+            "<record>".to_string()
+        } else {
+            trail
+        },
+        found,
+    }
 }
 
 #[cfg(test)]

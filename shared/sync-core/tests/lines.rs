@@ -209,3 +209,52 @@ async fn a_payment_links_to_its_invoice_on_both_sides() {
     let linked = &from_app["lines"][0]["linked_transactions"][0]["id"];
     assert!(refers_to(linked, invoice.as_str()), "{from_app}");
 }
+
+/// The accounting sample (the engine benchmark's invoices): an invoice reaches the app with its
+/// organization and each line's item as app ids, after its references.
+#[tokio::test]
+async fn the_accounting_sample_pushes_invoices_with_their_organization_and_line_items() {
+    let world = World::over(Fakes::sample_accounting());
+    let org = world.hub_seed("organizations", json!({ "name": "Acme" }));
+    let chair = world.hub_seed(
+        "items",
+        json!({ "name": "Chair", "code": "CH-1", "sale_price": { "net_amount": 40 } }),
+    );
+    let invoice = world.hub_seed(
+        "invoices",
+        json!({
+            "transaction_number": "INV-1",
+            "transaction_date": "2026-11-30T00:00:00Z",
+            "amount": { "currency": "EUR" },
+            "organization_id": org.as_str(),
+            "lines": [
+                { "description": "a chair", "quantity": 1, "unit_price": { "net_amount": 40 }, "item_id": chair.as_str() },
+                { "description": "another", "quantity": 2, "unit_price": { "net_amount": 38 }, "item_id": chair.as_str() },
+            ],
+        }),
+    );
+
+    let run = world.sync().await;
+
+    assert_eq!(run.status, RunStatus::Success, "{run:?}");
+    let bill = world.app_get("bills", &world.app_id_of("invoices", &invoice).await);
+    let chair_app = world.app_id_of("items", &chair).await;
+    assert_eq!(
+        *prop(&bill, "company_id"),
+        json!(world.app_id_of("organizations", &org).await.as_str())
+    );
+    assert_eq!(*prop(&bill, "number"), "INV-1");
+    assert_eq!(*prop(&bill, "currency"), "EUR");
+    assert_eq!(line_item(&bill, 0), &json!(chair_app.as_str()));
+    assert_eq!(line_item(&bill, 1), &json!(chair_app.as_str()));
+    assert_eq!(bill["properties"]["lines"][1]["price"], 38);
+    let product = world.app_get("products", &chair_app);
+    assert_eq!(*prop(&product, "sku"), "CH-1");
+    assert_eq!(*prop(&product, "price"), 40);
+
+    // Nothing changed: the next run writes nothing.
+    world.fakes.app.reset_counts();
+    let again = world.sync().await;
+    assert_eq!(again.status, RunStatus::Success, "{again:?}");
+    assert_eq!(world.fakes.app.counts().calls, 0, "{again:?}");
+}

@@ -11,7 +11,10 @@ pub use hub::{FakeHub, HubOp, MatchRule};
 
 use sync_core::domain::Organization;
 use sync_core::ports::Clock;
-use sync_core::testing::{FakeApp, ManualClock, MemoryStore, sample_entities, sample_organization};
+use sync_core::testing::{
+    FakeApp, ManualClock, MemoryStore, sample_accounting_entities, sample_entities,
+    sample_organization,
+};
 
 /// The fakes wired together for an engine test: one clock, a store holding the sample
 /// organization, a hub that knows the sample references, and the sample app.
@@ -50,6 +53,23 @@ impl Fakes {
         Self {
             hub: FakeHub::new(clock.clone()).with_references(&sample_entities()),
             app: FakeApp::sample(clock.clone()),
+            clock,
+            store,
+            org,
+        }
+    }
+
+    /// Like [`sample`](Self::sample), over the accounting pairs
+    /// ([`sample_accounting_entities`]: organizations, items, invoices with lines) and
+    /// [`FakeApp::sample_accounting`].
+    pub fn sample_accounting() -> Self {
+        let clock = ManualClock::default();
+        let org = sample_organization("org-1", clock.now());
+        let store = MemoryStore::new();
+        store.insert_organization(&org);
+        Self {
+            hub: FakeHub::new(clock.clone()).with_references(&sample_accounting_entities()),
+            app: FakeApp::sample_accounting(clock.clone()),
             clock,
             store,
             org,

@@ -16,20 +16,70 @@ fn path_label(ctx: &str, p: Option<&FieldPath>) -> String {
     }
 }
 
+/// Where a (sub-)mapping runs, for error labels: the record, or element `index` of a `lines`
+/// rule inside its parent. Labels are only spelled out when an error needs them, so mapping a
+/// record allocates nothing for them.
+#[derive(Clone, Copy)]
+pub(super) enum Ctx<'a> {
+    /// The record itself.
+    Top,
+    /// One element of a `lines` rule.
+    Line {
+        parent: &'a Ctx<'a>,
+        rule: &'a Rule,
+        index: usize,
+    },
+}
+
+impl Ctx<'_> {
+    /// The prefix of hub labels (`""`, `lines[2].`).
+    fn hub(&self) -> String {
+        match self {
+            Ctx::Top => String::new(),
+            Ctx::Line { .. } => format!("{}.", self.element(Side::Hub)),
+        }
+    }
+
+    /// The prefix of app labels.
+    fn app(&self) -> String {
+        match self {
+            Ctx::Top => String::new(),
+            Ctx::Line { .. } => format!("{}.", self.element(Side::App)),
+        }
+    }
+
+    /// The element's own label on one side (`lines[2]`); empty at the top.
+    fn element(&self, side: Side) -> String {
+        match self {
+            Ctx::Top => String::new(),
+            Ctx::Line {
+                parent,
+                rule,
+                index,
+            } => {
+                let label = match side {
+                    Side::Hub => path_label(&parent.hub(), rule.hub.as_ref()),
+                    Side::App => path_label(&parent.app(), rule.app.as_ref()),
+                };
+                format!("{label}[{index}]")
+            }
+        }
+    }
+}
+
 impl Inner {
-    /// Maps one object. `hub_ctx`/`app_ctx` prefix error labels inside lines.
+    /// Maps one object; `ctx` says where, for error labels inside lines.
     pub(super) fn apply(
         &self,
         src: &Value,
         flow: Direction,
-        hub_ctx: &str,
-        app_ctx: &str,
+        ctx: &Ctx<'_>,
     ) -> Result<Value, MapError> {
         let mut out = Value::Object(Map::new());
         for rule in self.rules.iter().filter(|r| r.direction.runs(flow)) {
             let fail = |problem| MapError::Field {
-                hub: path_label(hub_ctx, rule.hub.as_ref()),
-                app: path_label(app_ctx, rule.app.as_ref()),
+                hub: path_label(&ctx.hub(), rule.hub.as_ref()),
+                app: path_label(&ctx.app(), rule.app.as_ref()),
                 direction: flow,
                 problem,
             };
@@ -55,7 +105,7 @@ impl Inner {
                     None => spec.default.clone(),
                     Some(Value::Null) => rule.null_value(),
                     Some(v) => match &rule.lines {
-                        Some(sub) => Some(self.apply_lines(rule, sub, v, flow, hub_ctx, app_ctx)?),
+                        Some(sub) => Some(self.apply_lines(rule, sub, v, flow, ctx)?),
                         None => {
                             let mut cur = v.clone();
                             for t in &spec.transforms {
@@ -86,8 +136,8 @@ impl Inner {
                 if let Some(v) = found.filter(|v| !v.is_null()) {
                     to.write(&mut out, &idx, v.clone())
                         .map_err(|c| MapError::Field {
-                            hub: path_label(hub_ctx, Some(&r.reference.hub)),
-                            app: path_label(app_ctx, Some(&r.reference.app)),
+                            hub: path_label(&ctx.hub(), Some(&r.reference.hub)),
+                            app: path_label(&ctx.app(), Some(&r.reference.app)),
                             direction: flow,
                             problem: TransformError::WriteConflict {
                                 at: c.at,
@@ -106,15 +156,12 @@ impl Inner {
         sub: &Inner,
         v: &Value,
         flow: Direction,
-        hub_ctx: &str,
-        app_ctx: &str,
+        ctx: &Ctx<'_>,
     ) -> Result<Value, MapError> {
-        let hub = path_label(hub_ctx, rule.hub.as_ref());
-        let app = path_label(app_ctx, rule.app.as_ref());
         let Value::Array(items) = v else {
             return Err(MapError::Field {
-                hub,
-                app,
+                hub: path_label(&ctx.hub(), rule.hub.as_ref()),
+                app: path_label(&ctx.app(), rule.app.as_ref()),
                 direction: flow,
                 problem: TransformError::NotAnArray {
                     found: crate::transform::type_name(v),
@@ -126,21 +173,22 @@ impl Inner {
             _ => Side::Hub,
         };
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let (h, a) = (format!("{hub}[{i}]"), format!("{app}[{i}]"));
+        for (index, item) in items.iter().enumerate() {
+            let element = Ctx::Line {
+                parent: ctx,
+                rule,
+                index,
+            };
             if !item.is_object() {
                 return Err(MapError::NotAnObject {
-                    context: format!(
-                        "field `{}` element",
-                        if side == Side::Hub { &h } else { &a }
-                    ),
+                    context: format!("field `{}` element", element.element(side)),
                     side,
                     found: crate::transform::type_name(item),
                 });
             }
             // One output element per input element keeps indices aligned,
             // which element-wise reference copying relies on.
-            out.push(sub.apply(item, flow, &format!("{h}."), &format!("{a}."))?);
+            out.push(sub.apply(item, flow, &element)?);
         }
         Ok(Value::Array(out))
     }

@@ -204,7 +204,7 @@ impl EntityMapping {
                 found: crate::transform::type_name(record),
             });
         }
-        self.inner.apply(record, flow, "", "")
+        self.inner.apply(record, flow, &apply::Ctx::Top)
     }
 
     /// Every reference, including those declared inside `lines` (with full
@@ -324,7 +324,42 @@ impl EntityMapping {
     /// );
     /// ```
     pub fn canonical_from_hub(&self, hub: &Value) -> Result<Value, MapError> {
-        let mut canonical = self.to_hub(&self.to_app(hub)?)?;
+        let app = self.to_app(hub)?;
+        self.canonical_of_trip(hub, &app)
+    }
+
+    /// [`to_app`](Self::to_app) of a hub record and, from the same trip,
+    /// [`canonical_from_hub`](Self::canonical_from_hub): one mapping to the app serves
+    /// both. The outer error is `to_app`'s (both would fail with it), the inner one the
+    /// canonical projection's.
+    ///
+    /// ```
+    /// use mapping::{EntityMapping, FunctionRegistry};
+    /// use serde_json::json;
+    /// let m = EntityMapping::from_yaml_str(
+    ///     "fields:\n  - { hub: name, app: properties.name }\n",
+    ///     "orgs.yaml",
+    ///     &FunctionRegistry::new(),
+    /// )
+    /// .unwrap();
+    /// let hub = json!({"name": "Acme", "unmapped": 1});
+    /// let (app, canonical) = m.to_app_and_canonical(&hub).unwrap();
+    /// assert_eq!(app, m.to_app(&hub).unwrap());
+    /// assert_eq!(canonical.unwrap(), m.canonical_from_hub(&hub).unwrap());
+    /// ```
+    #[allow(clippy::type_complexity)] // two outcomes of one trip, named in the docs
+    pub fn to_app_and_canonical(
+        &self,
+        hub: &Value,
+    ) -> Result<(Value, Result<Value, MapError>), MapError> {
+        let app = self.to_app(hub)?;
+        let canonical = self.canonical_of_trip(hub, &app);
+        Ok((app, canonical))
+    }
+
+    /// The canonical projection of `hub`, given `app = to_app(hub)`.
+    fn canonical_of_trip(&self, hub: &Value, app: &Value) -> Result<Value, MapError> {
+        let mut canonical = self.to_hub(app)?;
         for path in &self.hub_only {
             for (indices, value) in path.leaves(hub) {
                 if let Some(value) = value.filter(|v| !v.is_null()) {

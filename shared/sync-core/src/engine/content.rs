@@ -9,6 +9,7 @@
 //! the app refuses; the canonical form keeps it (app references translate through inactive
 //! links too), so an archive elsewhere never moves the hash of a record that did not change.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mapping::{EntityMapping, Reference, content_hash};
@@ -141,6 +142,29 @@ impl Phase<'_> {
     /// A hub record mapped for the app.
     pub(crate) fn map_hub_record(&self, record: &Value, refs: &RefIndex) -> Mapped {
         let mapping: &EntityMapping = &self.pair.mapping;
+        if mapping.references().is_empty() {
+            // Nothing to translate: the record maps as it is, and one trip through the app
+            // gives both the payload and the hash.
+            let failed = |e: mapping::MapError| {
+                Content::Unmappable(format!("mapping to the app failed: {e}"))
+            };
+            return match mapping.to_app_and_canonical(record) {
+                Ok((app, canonical)) => Mapped {
+                    hash: match canonical {
+                        Ok(canonical) => Content::Hash(content_hash(&canonical)),
+                        Err(e) => failed(e),
+                    },
+                    payload: Ok(app),
+                },
+                Err(e) => {
+                    let why = failed(e);
+                    Mapped {
+                        hash: why.clone(),
+                        payload: Err(why),
+                    }
+                }
+            };
+        }
         let (plain, for_app) = self.translate_hub_refs(record, refs);
         let hash = match mapping.canonical_from_hub(&plain) {
             Ok(canonical) => Content::Hash(content_hash(&canonical)),
@@ -157,36 +181,49 @@ impl Phase<'_> {
     /// An app record mapped for the hub (references in the hub's shape).
     pub(crate) fn map_app_record(&self, record: &Value, refs: &RefIndex) -> Mapped {
         let mapping: &EntityMapping = &self.pair.mapping;
-        let translated = match self.translate_app_refs(record, refs) {
-            Ok(translated) => translated,
-            Err(waiting) => {
-                return Mapped {
-                    hash: Content::Waiting(waiting.clone()),
-                    payload: Err(Content::Waiting(waiting)),
-                };
+        let translated = if mapping.references().is_empty() {
+            Cow::Borrowed(record)
+        } else {
+            match self.translate_app_refs(record, refs) {
+                Ok(translated) => Cow::Owned(translated),
+                Err(waiting) => {
+                    return Mapped {
+                        hash: Content::Waiting(waiting.clone()),
+                        payload: Err(Content::Waiting(waiting)),
+                    };
+                }
             }
         };
         let failed =
             |e: mapping::MapError| Content::Unmappable(format!("mapping to Connec! failed: {e}"));
-        let hash = match mapping.canonical_from_app(&translated) {
-            Ok(canonical) => Content::Hash(content_hash(&canonical)),
-            Err(e) => failed(e),
-        };
-        let payload = mapping.to_hub(&translated).map_err(failed).map(|mut body| {
-            let hub = self.engine.hub.as_ref();
-            for reference in mapping.references() {
-                let _ = reference.hub.rewrite(&mut body, |value| -> Result<_, ()> {
-                    Ok(Some(match value {
-                        Value::String(id) if !id.is_empty() => {
-                            hub.reference_value(&self.org.group_id, &HubId::new(id.clone()))
-                        }
-                        other => other.clone(),
-                    }))
-                });
+        // The canonical projection of an app record is its mapping to the hub: one mapping
+        // serves the hash and the payload.
+        let mut body = match mapping.to_hub(&translated) {
+            Ok(body) => body,
+            Err(e) => {
+                let why = failed(e);
+                return Mapped {
+                    hash: why.clone(),
+                    payload: Err(why),
+                };
             }
-            body
-        });
-        Mapped { hash, payload }
+        };
+        let hash = Content::Hash(content_hash(&body));
+        let hub = self.engine.hub.as_ref();
+        for reference in mapping.references() {
+            let _ = reference.hub.rewrite(&mut body, |value| -> Result<_, ()> {
+                Ok(Some(match value {
+                    Value::String(id) if !id.is_empty() => {
+                        hub.reference_value(&self.org.group_id, &HubId::new(id.clone()))
+                    }
+                    other => other.clone(),
+                }))
+            });
+        }
+        Mapped {
+            hash,
+            payload: Ok(body),
+        }
     }
 
     /// A hub record twice: references as plain hub ids (the canonical shape) and as app ids (to

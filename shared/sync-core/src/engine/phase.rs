@@ -317,14 +317,14 @@ impl Phase<'_> {
     /// Saves a page's outcomes: id-maps in one transaction, then parked-record bookkeeping.
     pub(crate) async fn persist(
         &mut self,
-        work: PageWork,
+        mut work: PageWork,
         parked: &HashMap<RetryKey, PendingRecord>,
     ) -> Result<(), PhaseError> {
         for (direction, counts) in &work.counts {
             self.counts.entry(*direction).or_default().add(counts);
         }
         self.conflicts.extend(work.conflicts.iter().cloned());
-        let maps = work.dirty_maps();
+        let maps = work.take_dirty_maps();
         if !maps.is_empty() {
             self.save_maps(maps).await?;
         }

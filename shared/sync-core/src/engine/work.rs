@@ -93,13 +93,14 @@ impl PageWork {
         }
     }
 
-    /// The id-maps to save: changed ones that name at least one side.
-    pub fn dirty_maps(&self) -> Vec<IdMap> {
-        self.maps
-            .iter()
-            .zip(&self.dirty)
-            .filter(|(map, dirty)| **dirty && (map.hub_id.is_some() || map.app_id.is_some()))
-            .map(|(map, _)| map.clone())
+    /// The id-maps to save, taken out of the page (its last step): changed ones that name at
+    /// least one side.
+    pub fn take_dirty_maps(&mut self) -> Vec<IdMap> {
+        std::mem::take(&mut self.maps)
+            .into_iter()
+            .zip(std::mem::take(&mut self.dirty))
+            .filter(|(map, dirty)| *dirty && (map.hub_id.is_some() || map.app_id.is_some()))
+            .map(|(map, _)| map)
             .collect()
     }
 

@@ -33,7 +33,8 @@ pub use clock::{DEFAULT_START, ManualClock};
 pub use faults::{Failure, Order, Plan, WriteCounts};
 pub use grouped::{ACCOUNTS, GroupedApp};
 pub use sample::{
-    ORGANIZATIONS_YAML, PEOPLE_YAML, SAMPLE_GROUP, SAMPLE_PROVIDER, SAMPLE_REALM, sample_entities,
-    sample_external_id, sample_organization,
+    INVOICES_YAML, ITEMS_YAML, ORGANIZATIONS_YAML, PEOPLE_YAML, SAMPLE_GROUP, SAMPLE_PROVIDER,
+    SAMPLE_REALM, sample_accounting_entities, sample_entities, sample_external_id,
+    sample_organization,
 };
 pub use store::{Lease, MemoryStore, StoreFailure, StoreOp};

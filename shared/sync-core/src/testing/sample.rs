@@ -77,6 +77,71 @@ pub fn sample_entities() -> Vec<EntityPair> {
     ]
 }
 
+/// Connec! items <-> app products (for [`sample_accounting_entities`]).
+pub const ITEMS_YAML: &str = "\
+name: items
+fields:
+  - hub: name
+    app: properties.name
+  - hub: code
+    app: properties.sku
+  - hub: sale_price.net_amount
+    app: properties.price
+";
+
+/// Connec! invoices <-> app bills, with lines naming items and the invoiced organization as
+/// references (for [`sample_accounting_entities`]).
+pub const INVOICES_YAML: &str = "\
+name: invoices
+fields:
+  - hub: transaction_number
+    app: properties.number
+  - hub: transaction_date
+    app: properties.date
+  - hub: amount.currency
+    app: properties.currency
+  - hub: lines
+    app: properties.lines
+    lines:
+      fields:
+        - { hub: description, app: text }
+        - { hub: quantity, app: qty }
+        - { hub: unit_price.net_amount, app: price }
+      references:
+        - { hub: item_id, app: product, entity: items }
+references:
+  - hub: organization_id
+    app: properties.company_id
+    entity: organizations
+";
+
+/// Three pairs of an accounting app, in sync order:
+/// - `organizations` <-> `companies`, as in [`sample_entities`];
+/// - `items` <-> `products`: name, code (`sku`), sale price; Connec! smart-merges on `code`;
+///   labelled by `name`;
+/// - `invoices` <-> `bills`: number, date, currency and lines (description, quantity, unit
+///   price, and the reference `lines[].item_id` <-> `properties.lines[].product`), and the
+///   invoiced organization (`organization_id` <-> `properties.company_id`); labelled by
+///   `transaction_number`.
+///
+/// # Panics
+/// Never: the YAML is fixed (a test guards it).
+pub fn sample_accounting_entities() -> Vec<EntityPair> {
+    let functions = FunctionRegistry::default();
+    let load = |yaml: &str, origin: &str| {
+        EntityMapping::from_yaml_str(yaml, origin, &functions).expect("sample mapping is valid")
+    };
+    let organizations = sample_entities().swap_remove(0);
+    vec![
+        organizations,
+        EntityPair::new("items", "products", load(ITEMS_YAML, "items.yaml"))
+            .matching(&["code"])
+            .labelled_by(&["name"]),
+        EntityPair::new("invoices", "bills", load(INVOICES_YAML, "invoices.yaml"))
+            .labelled_by(&["transaction_number"]),
+    ]
+}
+
 /// An organization `id` linking [`SAMPLE_GROUP`] to the sample app's [`SAMPLE_REALM`], sync
 /// on, historical data on (`history_from: None`), linked at `linked_at`.
 pub fn sample_organization(id: &str, linked_at: Timestamp) -> Organization {

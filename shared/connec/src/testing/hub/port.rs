@@ -63,17 +63,36 @@ impl Hub for FakeHub {
             hook(self);
         }
         let mut state = self.lock();
-        let mut selected: Vec<&Stored> = state
-            .collection(group, collection)
-            .iter()
-            .filter(|r| since.is_none_or(|since| r.updated_at > since))
-            .collect();
-        selected.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        // The order is cached; only the `since` filter runs over every record.
+        state.order(group, collection);
+        let page_size = state.page_size;
+        let (all, order) = match state.indexed(group, collection) {
+            Some(c) => (c.records.as_slice(), c.order.as_deref().unwrap_or_default()),
+            None => (&[][..], &[][..]),
+        };
+        let filtered: Vec<usize>;
+        let selected: &[usize] = match since {
+            None => order,
+            Some(since) => {
+                filtered = order
+                    .iter()
+                    .copied()
+                    .filter(|&at| all[at].updated_at > since)
+                    .collect();
+                &filtered
+            }
+        };
         let total = selected.len();
-        let end = offset.saturating_add(state.page_size).min(total);
+        let end = offset.saturating_add(page_size).min(total);
+        let page: Vec<&Stored> = selected
+            .get(offset..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|&at| &all[at])
+            .collect();
         let mut records = Vec::new();
         let mut repeated = Vec::new();
-        for stored in selected.get(offset..end).unwrap_or_default() {
+        for stored in page {
             let rendered = state.render(group, collection, stored);
             if state.repeat_in_page.contains(&stored.id) {
                 records.push(rendered.clone());

@@ -3,20 +3,63 @@
 use super::*;
 
 impl HubState {
+    pub(super) fn indexed(&self, group: &GroupId, collection: &EntityName) -> Option<&Collection> {
+        self.records.get(&(group.clone(), collection.clone()))
+    }
+
     pub(super) fn collection(&self, group: &GroupId, collection: &EntityName) -> &[Stored] {
-        self.records
-            .get(&(group.clone(), collection.clone()))
-            .map_or(&[], Vec::as_slice)
+        self.indexed(group, collection)
+            .map_or(&[], |c| c.records.as_slice())
     }
 
     pub(super) fn collection_mut(
         &mut self,
         group: &GroupId,
         collection: &EntityName,
-    ) -> &mut Vec<Stored> {
+    ) -> &mut Collection {
         self.records
             .entry((group.clone(), collection.clone()))
             .or_default()
+    }
+
+    /// Adds a record (its id is new) with its external ids.
+    pub(super) fn push(&mut self, group: &GroupId, collection: &EntityName, stored: Stored) {
+        let c = self.collection_mut(group, collection);
+        let at = c.records.len();
+        c.by_id.insert(stored.id.clone(), at);
+        for ext in &stored.external_ids {
+            c.by_external.entry(ext.clone()).or_default().insert(at);
+        }
+        c.records.push(stored);
+        c.order = None;
+    }
+
+    /// Attaches an external id to a record that does not hold it yet.
+    pub(super) fn attach(
+        &mut self,
+        group: &GroupId,
+        collection: &EntityName,
+        id: &HubId,
+        ext: ExternalId,
+    ) {
+        let c = self.collection_mut(group, collection);
+        let Some(&at) = c.by_id.get(id) else { return };
+        c.by_external.entry(ext.clone()).or_default().insert(at);
+        c.records[at].external_ids.push(ext);
+    }
+
+    /// Computes the order of a collection by (`created_at`, id) if it is not known.
+    pub(super) fn order(&mut self, group: &GroupId, collection: &EntityName) {
+        let c = self.collection_mut(group, collection);
+        if c.order.is_none() {
+            let mut order: Vec<usize> = (0..c.records.len()).collect();
+            let records = &c.records;
+            order.sort_by(|&a, &b| {
+                let (a, b) = (&records[a], &records[b]);
+                (a.created_at, &a.id).cmp(&(b.created_at, &b.id))
+            });
+            c.order = Some(order);
+        }
     }
 
     pub(super) fn find(
@@ -25,9 +68,8 @@ impl HubState {
         collection: &EntityName,
         id: &HubId,
     ) -> Option<&Stored> {
-        self.collection(group, collection)
-            .iter()
-            .find(|r| &r.id == id)
+        let c = self.indexed(group, collection)?;
+        c.by_id.get(id).map(|&at| &c.records[at])
     }
 
     pub(super) fn find_mut(
@@ -36,10 +78,9 @@ impl HubState {
         collection: &EntityName,
         id: &HubId,
     ) -> Option<&mut Stored> {
-        self.records
-            .get_mut(&(group.clone(), collection.clone()))?
-            .iter_mut()
-            .find(|r| &r.id == id)
+        let c = self.records.get_mut(&(group.clone(), collection.clone()))?;
+        let at = *c.by_id.get(id)?;
+        Some(&mut c.records[at])
     }
 
     pub(super) fn by_external(
@@ -48,9 +89,9 @@ impl HubState {
         collection: &EntityName,
         ext: &ExternalId,
     ) -> Option<&Stored> {
-        self.collection(group, collection)
-            .iter()
-            .find(|r| r.external_ids.contains(ext))
+        let c = self.indexed(group, collection)?;
+        let first = c.by_external.get(ext)?.first()?;
+        Some(&c.records[*first])
     }
 
     pub(super) fn new_id(&mut self, collection: &EntityName) -> HubId {
@@ -58,12 +99,15 @@ impl HubState {
         HubId::new(format!("{collection}-{}", self.next_id))
     }
 
-    pub(super) fn reference_paths(&self, collection: &EntityName) -> Vec<(String, EntityName)> {
+    /// The reference fields of a collection: (path, referenced collection).
+    pub(super) fn reference_paths<'a>(
+        &'a self,
+        collection: &'a EntityName,
+    ) -> impl Iterator<Item = (&'a str, &'a EntityName)> + 'a {
         self.references
             .iter()
-            .filter(|(c, _, _)| c == collection)
-            .map(|(_, path, target)| (path.clone(), target.clone()))
-            .collect()
+            .filter(move |(c, _, _)| c == collection)
+            .map(|(_, path, target)| (path.as_str(), target))
     }
 
     /// A reference value as stored: the hub id when known, else the value as written.
@@ -91,8 +135,8 @@ impl HubState {
     /// Rewrites the reference fields of `fields` to their stored form.
     pub(super) fn normalize(&self, group: &GroupId, collection: &EntityName, fields: &mut Value) {
         for (path, target) in self.reference_paths(collection) {
-            walk_mut(fields, &path, &mut |v| {
-                *v = self.resolve_reference(group, &target, v);
+            walk_mut(fields, path, &mut |v| {
+                *v = self.resolve_reference(group, target, v);
             });
         }
     }
@@ -143,8 +187,8 @@ impl HubState {
         fields.insert("updated_at".into(), stored.updated_at.to_rfc3339().into());
         let mut value = Value::Object(fields);
         for (path, target) in self.reference_paths(collection) {
-            walk_mut(&mut value, &path, &mut |v| {
-                *v = self.render_reference(group, &target, v);
+            walk_mut(&mut value, path, &mut |v| {
+                *v = self.render_reference(group, target, v);
             });
         }
         value
@@ -191,8 +235,17 @@ impl HubState {
         let stored = self
             .find(group, collection, id)
             .ok_or_else(|| RecordError::new(Some(500), "written record vanished"))?;
-        let meta = record::describe(&self.render(group, collection, stored))
-            .ok_or_else(|| RecordError::new(Some(500), "written record has no id"))?;
+        // What `record::describe` reads of the rendered record, without rendering it: its
+        // times go through their RFC 3339 text as the rendered ones would.
+        let through_text = |at: Timestamp| Timestamp::parse(&at.to_rfc3339());
+        let meta = HubRecordMeta {
+            id: stored.id.clone(),
+            updated_at: through_text(stored.updated_at)
+                .ok_or_else(|| RecordError::new(Some(500), "written record has no id"))?,
+            created_at: through_text(stored.created_at),
+            inactive: !stored.active(),
+            external_ids: stored.external_ids.clone(),
+        };
         Ok(HubWriteOutcome { meta, created })
     }
 
@@ -281,18 +334,27 @@ impl HubState {
                 let stored = self
                     .find_mut(group, collection, &id)
                     .expect("found just above");
-                let mut merged = Value::Object(stored.fields.clone());
-                deep_merge(&mut merged, &incoming);
-                let Value::Object(merged) = merged else {
-                    unreachable!("records are objects")
-                };
+                // Copied and merged only when the write changes a field (an id write-back
+                // changes none).
+                let merged = changes(&stored.fields, &incoming).then(|| {
+                    let mut merged = Value::Object(stored.fields.clone());
+                    deep_merge(&mut merged, &incoming);
+                    let Value::Object(merged) = merged else {
+                        unreachable!("records are objects")
+                    };
+                    merged
+                });
                 let attach = source.filter(|s| !stored.external_ids.contains(s));
-                if merged == stored.fields && attach.is_none() {
+                if merged.is_none() && attach.is_none() {
                     self.counts.unchanged += 1;
                 } else {
-                    stored.fields = merged;
-                    stored.external_ids.extend(attach);
+                    if let Some(merged) = merged {
+                        stored.fields = merged;
+                    }
                     stored.updated_at = clock.stamp();
+                    if let Some(ext) = attach {
+                        self.attach(group, collection, &id, ext);
+                    }
                 }
                 self.outcome(group, collection, &id, false)
             }
@@ -313,16 +375,32 @@ impl HubState {
                 let source = attachable(self, None);
                 let id = self.new_id(collection);
                 let now = clock.stamp();
-                self.collection_mut(group, collection).push(Stored {
-                    id: id.clone(),
-                    created_at: now,
-                    updated_at: now,
-                    external_ids: source.into_iter().collect(),
-                    fields,
-                });
+                self.push(
+                    group,
+                    collection,
+                    Stored {
+                        id: id.clone(),
+                        created_at: now,
+                        updated_at: now,
+                        external_ids: source.into_iter().collect(),
+                        fields,
+                    },
+                );
                 self.counts.created += 1;
                 self.outcome(group, collection, &id, true)
             }
         }
     }
+}
+
+/// Whether [`deep_merge`] of `patch` into `fields` would change them.
+fn changes(fields: &Map<String, Value>, patch: &Value) -> bool {
+    let Value::Object(patch) = patch else {
+        return true;
+    };
+    patch.iter().any(|(key, value)| match fields.get(key) {
+        Some(Value::Object(existing)) if value.is_object() => changes(existing, value),
+        Some(existing) => existing != value,
+        None => true,
+    })
 }

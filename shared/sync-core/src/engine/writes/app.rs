@@ -30,14 +30,15 @@ impl Phase<'_> {
         // A create whose answer was lost (a write-ahead left behind, no link) and which no
         // live record's marker claims may have been archived since: it waits one run, whose
         // read of the app links it through its marker, and is created only after that.
-        let (uncertain, pushes): (Vec<AppPush>, Vec<AppPush>) = pushes.into_iter().partition(|p| {
-            p.target.is_none()
-                && !work.waited.contains(&p.retry)
-                && work
-                    .peek(p.slot)
-                    .pending_to(crate::domain::Side::App)
-                    .is_some()
-        });
+        let (uncertain, mut pushes): (Vec<AppPush>, Vec<AppPush>) =
+            pushes.into_iter().partition(|p| {
+                p.target.is_none()
+                    && !work.waited.contains(&p.retry)
+                    && work
+                        .peek(p.slot)
+                        .pending_to(crate::domain::Side::App)
+                        .is_some()
+            });
         for push in uncertain {
             work.count(Direction::ToApp).deferred += 1;
             work.park(
@@ -58,18 +59,22 @@ impl Phase<'_> {
             work.fail_all(Direction::ToApp, records, &e.to_string());
             return Err(e);
         }
+        // The records move into the writes: nothing reads them after this.
         let writes: Vec<AppWrite> = pushes
-            .iter()
-            .map(|push| match &push.target {
-                Some(id) => AppWrite::Update {
-                    id: id.clone(),
-                    record: push.record.clone(),
-                },
-                None => AppWrite::Create {
-                    hub_id: push.hub_id.clone(),
-                    record: push.record.clone(),
-                    attempt: work.refusals.get(&push.retry).copied().unwrap_or(0),
-                },
+            .iter_mut()
+            .map(|push| {
+                let record = std::mem::take(&mut push.record);
+                match &push.target {
+                    Some(id) => AppWrite::Update {
+                        id: id.clone(),
+                        record,
+                    },
+                    None => AppWrite::Create {
+                        hub_id: push.hub_id.clone(),
+                        record,
+                        attempt: work.refusals.get(&push.retry).copied().unwrap_or(0),
+                    },
+                }
             })
             .collect();
         let count = writes.len();
@@ -231,18 +236,19 @@ impl Phase<'_> {
         if creates.is_empty() {
             return Ok(());
         }
+        // The records lend themselves to the queries and come back after.
         let queries: Vec<MatchQuery> = creates
             .iter()
             .map(|&i| MatchQuery {
                 hub_id: pushes[i].hub_id.clone(),
-                record: pushes[i].record.clone(),
+                record: std::mem::take(&mut pushes[i].record),
             })
             .collect();
-        let matches = self
-            .engine
-            .app
-            .find_matches(&self.pair.app, &queries)
-            .await?;
+        let answer = self.engine.app.find_matches(&self.pair.app, &queries).await;
+        for (&i, query) in creates.iter().zip(queries) {
+            pushes[i].record = query.record;
+        }
+        let matches = answer?;
         let mut candidates: Vec<AppId> = matches
             .iter()
             .flat_map(|m| m.marked.iter().chain(&m.natural).cloned())

@@ -2,6 +2,7 @@
 
 mod port;
 mod state;
+mod table;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -20,6 +21,7 @@ use crate::ports::{
     AppConnector, AppMatches, AppRecordMeta, AppWrite, AppWriteFailure, AppWriteKind,
     AppWriteOutcome, MatchQuery, Page,
 };
+use table::{Keys, Table};
 
 const API: &str = "fake-app";
 
@@ -78,15 +80,11 @@ impl AppRecord {
             "properties": Value::Object(self.properties.clone()),
         })
     }
-
-    fn key(&self) -> (Timestamp, &str) {
-        (self.updated_at, self.id.as_str())
-    }
 }
 
 struct AppState {
-    /// Entity -> records in insertion order (deleted ones removed).
-    records: BTreeMap<AppEntityName, Vec<AppRecord>>,
+    /// Entity -> records in insertion order (deleted ones removed), indexed.
+    records: BTreeMap<AppEntityName, Table>,
     next_id: u64,
     natural_keys: HashMap<AppEntityName, String>,
     marker: String,
@@ -211,6 +209,20 @@ impl FakeApp {
         app
     }
 
+    /// The app of [`super::sample_accounting_entities`]: provider [`super::SAMPLE_PROVIDER`],
+    /// natural keys `companies.name`, `products.sku` and `bills.number`.
+    pub fn sample_accounting(clock: ManualClock) -> Self {
+        let app = Self::new(
+            super::SAMPLE_PROVIDER,
+            super::sample_accounting_entities(),
+            clock,
+        );
+        app.set_natural_key("companies", "name");
+        app.set_natural_key("products", "sku");
+        app.set_natural_key("bills", "number");
+        app
+    }
+
     fn lock(&self) -> MutexGuard<'_, AppState> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -222,14 +234,18 @@ impl FakeApp {
 
     /// `find_matches` matches `entity` naturally on this property (e-mail, name).
     pub fn set_natural_key(&self, entity: &str, property: &str) {
-        self.lock()
+        let mut state = self.lock();
+        state
             .natural_keys
             .insert(AppEntityName::new(entity), property.to_owned());
+        state.reindex();
     }
 
     /// The property stamped with the hub id on `Create`.
     pub fn set_marker(&self, property: &str) {
-        property.clone_into(&mut self.lock().marker);
+        let mut state = self.lock();
+        property.clone_into(&mut state.marker);
+        state.reindex();
     }
 
     /// The marker property.
@@ -308,13 +324,17 @@ impl FakeApp {
             _ => Map::new(),
         };
         properties.extend(fields);
-        state.records.entry(entity).or_default().push(AppRecord {
-            id: id.clone(),
-            created_at,
-            updated_at,
-            archived,
-            properties,
-        });
+        let (table, keys) = state.table_mut(&entity);
+        table.push(
+            AppRecord {
+                id: id.clone(),
+                created_at,
+                updated_at,
+                archived,
+                properties,
+            },
+            keys,
+        );
         id
     }
 
@@ -329,23 +349,25 @@ impl FakeApp {
     pub fn edit(&self, entity: &str, id: &str, change: impl FnOnce(&mut Value)) -> Value {
         let (entity, id) = (AppEntityName::new(entity), AppId::new(id));
         let mut state = self.lock();
-        let stored = state
-            .find_mut(&entity, &id)
-            .unwrap_or_else(|| panic!("FakeApp::edit: no {entity} {id}"));
-        let mut value = stored.render();
-        let before = value["updatedAt"].clone();
-        change(&mut value);
-        stored.properties = properties_of(&value);
-        stored.archived = value["archived"].as_bool().unwrap_or(false);
-        stored.updated_at = if value["updatedAt"] == before {
-            self.clock.stamp()
-        } else {
-            value["updatedAt"]
-                .as_str()
-                .and_then(Timestamp::parse)
-                .expect("FakeApp::edit: bad `updatedAt`")
-        };
-        stored.render()
+        let (table, keys) = state.table_mut(&entity);
+        table
+            .change(&id, keys, |stored| {
+                let mut value = stored.render();
+                let before = value["updatedAt"].clone();
+                change(&mut value);
+                stored.properties = properties_of(&value);
+                stored.archived = value["archived"].as_bool().unwrap_or(false);
+                stored.updated_at = if value["updatedAt"] == before {
+                    self.clock.stamp()
+                } else {
+                    value["updatedAt"]
+                        .as_str()
+                        .and_then(Timestamp::parse)
+                        .expect("FakeApp::edit: bad `updatedAt`")
+                };
+                stored.render()
+            })
+            .unwrap_or_else(|| panic!("FakeApp::edit: no {entity} {id}"))
     }
 
     /// Archives a record as a user would (stamped).
@@ -363,10 +385,8 @@ impl FakeApp {
     pub fn delete(&self, entity: &str, id: &str) {
         let (entity, id) = (AppEntityName::new(entity), AppId::new(id));
         let mut state = self.lock();
-        let records = state.records.entry(entity.clone()).or_default();
-        let before = records.len();
-        records.retain(|r| r.id != id);
-        assert!(records.len() < before, "FakeApp::delete: no {entity} {id}");
+        let (table, keys) = state.table_mut(&entity);
+        assert!(table.remove(&id, keys), "FakeApp::delete: no {entity} {id}");
     }
 
     /// A record, archived or not (`None` once deleted).

@@ -111,17 +111,24 @@ impl AppConnector for FakeApp {
             hook(self);
         }
         let state = self.lock();
+        // Keyset order is the table's; start at the later of `since` and the cursor's
+        // millisecond, and filter exactly as before from there.
+        let from_cursor = after.as_ref().and_then(|(_, millis, _)| {
+            chrono::DateTime::from_timestamp_millis(*millis).map(Timestamp::from_datetime)
+        });
+        let from = since.max(from_cursor);
         let mut selected: Vec<&AppRecord> = state
-            .records(entity)
-            .iter()
+            .table(entity)
+            .into_iter()
+            .flat_map(|table| table.updated_from(from))
             .filter(|r| since.is_none_or(|since| r.updated_at > since))
             .filter(|r| {
                 after.as_ref().is_none_or(|(_, millis, id)| {
                     (r.updated_at.epoch_millis(), r.id.as_str()) > (*millis, id.as_str())
                 })
             })
+            .take(state.page_size + 1)
             .collect();
-        selected.sort_by(|a, b| a.key().cmp(&b.key()));
         let more = selected.len() > state.page_size;
         selected.truncate(state.page_size);
         let next = match selected.last() {
@@ -247,15 +254,17 @@ impl AppConnector for FakeApp {
                 outcomes.push(Err(rejected("archive refused (injected fault)")));
                 continue;
             }
-            let outcome = match state.find_mut(entity, id) {
-                None => Err(AppWriteFailure::NotFound),
-                Some(stored) if stored.archived => Ok(true),
-                Some(stored) => {
-                    stored.archived = true;
-                    stored.updated_at = self.clock.stamp();
-                    Ok(false)
-                }
-            };
+            let (table, keys) = state.table_mut(entity);
+            let outcome = table
+                .change(id, keys, |stored| {
+                    let was_archived = stored.archived;
+                    if !was_archived {
+                        stored.archived = true;
+                        stored.updated_at = self.clock.stamp();
+                    }
+                    was_archived
+                })
+                .ok_or(AppWriteFailure::NotFound);
             outcomes.push(match outcome {
                 Ok(was_archived) => {
                     state.counts.archived += 1;

@@ -4,22 +4,37 @@ use super::*;
 
 impl AppState {
     pub(super) fn records(&self, entity: &AppEntityName) -> &[AppRecord] {
-        self.records.get(entity).map_or(&[], Vec::as_slice)
+        self.records
+            .get(entity)
+            .map_or(&[], |t| t.records.as_slice())
+    }
+
+    pub(super) fn table(&self, entity: &AppEntityName) -> Option<&Table> {
+        self.records.get(entity)
+    }
+
+    /// An entity's table, to change, with what it indexes.
+    pub(super) fn table_mut(&mut self, entity: &AppEntityName) -> (&mut Table, Keys<'_>) {
+        let keys = Keys {
+            marker: &self.marker,
+            natural: self.natural_keys.get(entity).map(String::as_str),
+        };
+        (self.records.entry(entity.clone()).or_default(), keys)
+    }
+
+    /// Indexes every table again (the marker or a natural key changed).
+    pub(super) fn reindex(&mut self) {
+        for (entity, table) in &mut self.records {
+            let keys = Keys {
+                marker: &self.marker,
+                natural: self.natural_keys.get(entity).map(String::as_str),
+            };
+            table.rebuild(keys);
+        }
     }
 
     pub(super) fn find(&self, entity: &AppEntityName, id: &AppId) -> Option<&AppRecord> {
-        self.records(entity).iter().find(|r| &r.id == id)
-    }
-
-    pub(super) fn find_mut(
-        &mut self,
-        entity: &AppEntityName,
-        id: &AppId,
-    ) -> Option<&mut AppRecord> {
-        self.records
-            .get_mut(entity)?
-            .iter_mut()
-            .find(|r| &r.id == id)
+        self.table(entity)?.find(id)
     }
 
     pub(super) fn new_id(&mut self) -> AppId {
@@ -28,12 +43,12 @@ impl AppState {
     }
 
     pub(super) fn matches(&self, entity: &AppEntityName, query: &MatchQuery) -> AppMatches {
-        let live = || self.records(entity).iter().filter(|r| !r.archived);
-        let marked = live()
-            .find(|r| {
-                r.properties.get(&self.marker).and_then(text).as_deref()
-                    == Some(query.hub_id.as_str())
-            })
+        let Some(table) = self.table(entity) else {
+            return AppMatches::default();
+        };
+        let marked = table
+            .marked(query.hub_id.as_str())
+            .find(|r| !r.archived)
             .map(|r| r.id.clone());
         let wanted = self.natural_keys.get(entity).and_then(|key| {
             let value = query.record.get("properties")?.get(key)?;
@@ -43,13 +58,17 @@ impl AppState {
         let natural = match wanted {
             None => Vec::new(),
             Some((key, value)) => {
-                let mut found: Vec<&AppRecord> = live()
-                    .filter(|r| {
-                        r.properties
+                let same = |r: &&AppRecord| {
+                    !r.archived
+                        && r.properties
                             .get(&key)
                             .is_some_and(|v| values_match(v, &value, true))
-                    })
-                    .collect();
+                };
+                // Strings through the index; anything else compares exactly, by a scan.
+                let mut found: Vec<&AppRecord> = match table::folded(&value) {
+                    Some(folded) => table.natural(&folded).filter(same).collect(),
+                    None => table.records.iter().filter(same).collect(),
+                };
                 found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
                 found.into_iter().map(|r| r.id.clone()).collect()
             }
@@ -83,10 +102,8 @@ impl AppState {
             properties,
         };
         let rendered = created.render();
-        self.records
-            .entry(entity.clone())
-            .or_default()
-            .push(created);
+        let (table, keys) = self.table_mut(entity);
+        table.push(created, keys);
         self.counts.created += 1;
         Ok(AppWriteOutcome {
             record: rendered,
@@ -105,21 +122,26 @@ impl AppState {
             self.counts.rejected += 1;
             return Err(rejected("Property values were not valid (injected fault)"));
         }
-        let Some(stored) = self.find_mut(entity, id).filter(|r| !r.archived) else {
+        if self.find(entity, id).is_none_or(|r| r.archived) {
             self.counts.rejected += 1;
             return Err(AppWriteFailure::NotFound);
-        };
-        let mut merged = Value::Object(stored.properties.clone());
-        deep_merge(&mut merged, &Value::Object(properties_of(record)));
-        let Value::Object(merged) = merged else {
-            unreachable!("properties are an object")
-        };
-        let unchanged = merged == stored.properties;
-        if !unchanged {
-            stored.properties = merged;
-            stored.updated_at = clock.stamp();
         }
-        let rendered = stored.render();
+        let (table, keys) = self.table_mut(entity);
+        let (rendered, unchanged) = table
+            .change(id, keys, |stored| {
+                let mut merged = Value::Object(stored.properties.clone());
+                deep_merge(&mut merged, &Value::Object(properties_of(record)));
+                let Value::Object(merged) = merged else {
+                    unreachable!("properties are an object")
+                };
+                let unchanged = merged == stored.properties;
+                if !unchanged {
+                    stored.properties = merged;
+                    stored.updated_at = clock.stamp();
+                }
+                (stored.render(), unchanged)
+            })
+            .expect("found just above");
         self.counts.updated += 1;
         if unchanged {
             self.counts.unchanged += 1;

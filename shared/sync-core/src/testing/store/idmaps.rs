@@ -1,32 +1,78 @@
 //! The in-memory id-map table: rows with unique indexes on hub id and app id, and the save
 //! rules of the embedded store (fill a missing side, merge two half-known rows, refuse re-links).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::domain::{AppId, EntityName, HubId, IdMap, OrgId};
 use crate::error::StoreError;
 
-pub(super) type IdKey = (OrgId, EntityName, String);
+/// An index of one side: organization -> entity -> id -> row (nested, so that a lookup
+/// borrows its keys instead of building them).
+pub(super) type Index = HashMap<OrgId, HashMap<EntityName, HashMap<String, u64>>>;
+
+fn ids_of<'a>(
+    index: &'a Index,
+    org: &OrgId,
+    entity: &EntityName,
+) -> Option<&'a HashMap<String, u64>> {
+    index.get(org)?.get(entity)
+}
 
 /// Id-map rows by insertion number, with unique indexes on hub id and app id.
 #[derive(Clone, Default)]
 pub(super) struct IdMaps {
     pub(super) rows: BTreeMap<u64, IdMap>,
-    pub(super) by_hub: HashMap<IdKey, u64>,
-    pub(super) by_app: HashMap<IdKey, u64>,
+    pub(super) by_hub: Index,
+    pub(super) by_app: Index,
     pub(super) next_row: u64,
+    /// While a batch is saved: each row it touched as it was before, to undo the batch (a
+    /// batch is all or nothing without copying the whole table).
+    journal: Option<Journal>,
 }
 
-fn hub_key(map: &IdMap) -> Option<IdKey> {
-    map.hub_id
-        .as_ref()
-        .map(|id| (map.org.clone(), map.entity.clone(), id.as_str().to_owned()))
+#[derive(Clone, Default)]
+struct Journal {
+    before: Vec<(u64, Option<IdMap>)>,
+    touched: HashSet<u64>,
+    next_row: u64,
 }
 
-fn app_key(map: &IdMap) -> Option<IdKey> {
-    map.app_id
-        .as_ref()
-        .map(|id| (map.org.clone(), map.entity.clone(), id.as_str().to_owned()))
+fn hub_id(map: &IdMap) -> Option<&str> {
+    map.hub_id.as_ref().map(HubId::as_str)
+}
+
+fn app_id(map: &IdMap) -> Option<&str> {
+    map.app_id.as_ref().map(AppId::as_str)
+}
+
+fn lookup(index: &Index, map: &IdMap, id: Option<&str>) -> Option<u64> {
+    ids_of(index, &map.org, &map.entity)?.get(id?).copied()
+}
+
+fn insert(index: &mut Index, map: &IdMap, id: Option<&str>, row: u64) {
+    if let Some(id) = id {
+        index
+            .entry(map.org.clone())
+            .or_default()
+            .entry(map.entity.clone())
+            .or_default()
+            .insert(id.to_owned(), row);
+    }
+}
+
+/// Removes `id` from the index, only where it names `row` when `row` is given.
+fn remove(index: &mut Index, map: &IdMap, id: Option<&str>, row: Option<u64>) {
+    let (Some(id), Some(ids)) = (
+        id,
+        index
+            .get_mut(&map.org)
+            .and_then(|entities| entities.get_mut(&map.entity)),
+    ) else {
+        return;
+    };
+    if row.is_none_or(|row| ids.get(id) == Some(&row)) {
+        ids.remove(id);
+    }
 }
 
 fn conflict(message: String) -> StoreError {
@@ -34,25 +80,71 @@ fn conflict(message: String) -> StoreError {
 }
 
 impl IdMaps {
+    /// Starts a batch: what it changes can be undone until [`commit`](Self::commit).
+    pub(super) fn begin(&mut self) {
+        self.journal = Some(Journal {
+            next_row: self.next_row,
+            ..Journal::default()
+        });
+    }
+
+    /// Keeps the batch.
+    pub(super) fn commit(&mut self) {
+        self.journal = None;
+    }
+
+    /// Undoes the batch: every row it touched as it was, and the indexes with them.
+    pub(super) fn rollback(&mut self) {
+        let Some(journal) = self.journal.take() else {
+            return;
+        };
+        for (row, _) in &journal.before {
+            if let Some(current) = self.rows.remove(row) {
+                remove(&mut self.by_hub, &current, hub_id(&current), Some(*row));
+                remove(&mut self.by_app, &current, app_id(&current), Some(*row));
+            }
+        }
+        for (row, before) in journal.before {
+            if let Some(map) = before {
+                insert(&mut self.by_hub, &map, hub_id(&map), row);
+                insert(&mut self.by_app, &map, app_id(&map), row);
+                self.rows.insert(row, map);
+            }
+        }
+        self.next_row = journal.next_row;
+    }
+
+    fn remember(&mut self, row: u64) {
+        if let Some(journal) = &mut self.journal
+            && journal.touched.insert(row)
+        {
+            journal.before.push((row, self.rows.get(&row).cloned()));
+        }
+    }
+
     pub(super) fn unindex(&mut self, row: u64) -> Option<IdMap> {
+        self.remember(row);
         let map = self.rows.remove(&row)?;
-        if let Some(key) = hub_key(&map) {
-            self.by_hub.remove(&key);
-        }
-        if let Some(key) = app_key(&map) {
-            self.by_app.remove(&key);
-        }
+        remove(&mut self.by_hub, &map, hub_id(&map), None);
+        remove(&mut self.by_app, &map, app_id(&map), None);
         Some(map)
     }
 
     pub(super) fn put(&mut self, row: u64, map: IdMap) {
+        // Same ids (a later save of a known row): the indexes stay as they are.
+        if let Some(stored) = self.rows.get(&row)
+            && stored.org == map.org
+            && stored.entity == map.entity
+            && stored.hub_id == map.hub_id
+            && stored.app_id == map.app_id
+        {
+            self.remember(row);
+            self.rows.insert(row, map);
+            return;
+        }
         self.unindex(row);
-        if let Some(key) = hub_key(&map) {
-            self.by_hub.insert(key, row);
-        }
-        if let Some(key) = app_key(&map) {
-            self.by_app.insert(key, row);
-        }
+        insert(&mut self.by_hub, &map, hub_id(&map), row);
+        insert(&mut self.by_app, &map, app_id(&map), row);
         self.rows.insert(row, map);
     }
 
@@ -67,8 +159,8 @@ impl IdMaps {
                  app id, so nothing identifies it"
             )));
         }
-        let by_hub = hub_key(map).and_then(|k| self.by_hub.get(&k).copied());
-        let mut by_app = app_key(map).and_then(|k| self.by_app.get(&k).copied());
+        let by_hub = lookup(&self.by_hub, map, hub);
+        let mut by_app = lookup(&self.by_app, map, app);
         // Two half-known rows that this map links: the same record seen from both sides.
         if let (Some(h), Some(a)) = (by_hub, by_app)
             && h != a
@@ -124,18 +216,15 @@ impl IdMaps {
 
     pub(super) fn find<'a>(
         &self,
-        index: &HashMap<IdKey, u64>,
+        index: &Index,
         org: &OrgId,
         entity: &EntityName,
         ids: impl Iterator<Item = &'a str>,
     ) -> Vec<IdMap> {
-        let rows: BTreeSet<u64> = ids
-            .filter_map(|id| {
-                index
-                    .get(&(org.clone(), entity.clone(), id.to_owned()))
-                    .copied()
-            })
-            .collect();
+        let Some(index) = ids_of(index, org, entity) else {
+            return Vec::new();
+        };
+        let rows: BTreeSet<u64> = ids.filter_map(|id| index.get(id).copied()).collect();
         rows.iter().map(|row| self.rows[row].clone()).collect()
     }
 }

@@ -210,12 +210,15 @@ impl SyncStore for MemoryStore {
             if maps.is_empty() {
                 return Ok(());
             }
-            // All or nothing: work on a copy, keep it only if every map saved.
-            let mut copy = data.idmaps.clone();
+            // All or nothing: the rows a failed batch touched are put back.
+            data.idmaps.begin();
             for map in maps {
-                copy.save(map)?;
+                if let Err(e) = data.idmaps.save(map) {
+                    data.idmaps.rollback();
+                    return Err(e);
+                }
             }
-            data.idmaps = copy;
+            data.idmaps.commit();
             Ok(())
         })
     }
