@@ -12,6 +12,9 @@ use std::time::Duration;
 pub mod peer;
 pub mod quota;
 pub mod sync;
+pub mod sync_emulators;
+pub mod sync_report;
+pub mod sync_stores;
 
 /// The benchmarks.
 #[derive(Debug, clap::Subcommand)]
@@ -51,6 +54,9 @@ pub enum BenchError {
     /// Store.
     #[error(transparent)]
     Store(#[from] sync_core::error::StoreError),
+    /// A check of what a phase did failed: its figures would mean nothing.
+    #[error("check failed: {0}")]
+    Check(String),
 }
 
 pub(crate) struct ChildGuard(pub(crate) Child);
