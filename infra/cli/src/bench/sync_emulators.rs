@@ -30,7 +30,7 @@ pub struct Calls {
 
 /// The two emulators, running in a child process until this is dropped.
 pub struct Emulators {
-    _child: ChildGuard,
+    child: ChildGuard,
     http: reqwest::Client,
     /// Connec!'s base URL.
     pub connec: String,
@@ -58,7 +58,7 @@ impl Emulators {
             .spawn()
             .map_err(|e| BenchError::Process(format!("cannot start `connector emulate`: {e}")))?;
         let emulators = Self {
-            _child: ChildGuard(child),
+            child: ChildGuard(child),
             http: reqwest::Client::new(),
             connec: format!("http://127.0.0.1:{connec_port}"),
             hubspot: format!("http://127.0.0.1:{hubspot_port}"),
@@ -158,6 +158,11 @@ impl Emulators {
             .error_for_status()?
             .json()
             .await?)
+    }
+
+    /// CPU time (user + system) the emulators' process has used so far, seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.child.0.id()))
     }
 
     /// Zeroes both emulators' call counters.
@@ -308,4 +313,20 @@ impl Emulators {
             .post(format!("{}{path}", self.hubspot))
             .bearer_auth("demo-token")
     }
+}
+
+/// User + system CPU time of the process whose `/proc/.../stat` is at `path`, seconds (0 if it
+/// cannot be read).
+pub fn cpu_seconds(path: &str) -> f64 {
+    // Fields 14 and 15 (utime, stime) in clock ticks of 1/100 s (USER_HZ), counted after the
+    // command name, which may hold spaces but ends at the last `)`.
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+            Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
 }

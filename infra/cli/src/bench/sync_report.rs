@@ -38,6 +38,10 @@ pub struct PhaseReport {
     pub rss_start_kib: u64,
     /// This process's peak resident memory during the phase (VmHWM, reset at the start), KiB.
     pub rss_peak_kib: u64,
+    /// CPU time (user + system) this process (engine, store, clients) spent in the phase, s.
+    pub engine_cpu_s: f64,
+    /// CPU time the emulators' process spent in the phase, s.
+    pub emulator_cpu_s: f64,
 }
 
 impl PhaseReport {
@@ -57,8 +61,8 @@ impl PhaseReport {
     #[must_use]
     pub fn header() -> String {
         "| phase | store | N people (+ N/10 orgs) | records/s | wall time | HTTP reads (min, x) | \
-         HTTP writes (min, x) | store ops/record | peak RSS (growth) |\n\
-         |---|---|---|---|---|---|---|---|---|"
+         HTTP writes (min, x) | store ops/record | peak RSS (growth) | CPU s engine / emulators |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
             .to_owned()
     }
 
@@ -66,7 +70,7 @@ impl PhaseReport {
     #[must_use]
     pub fn row(&self) -> String {
         format!(
-            "| {} | {} | {} | {} | {:.2} s | {} ({}, {}) | {} ({}, {}) | {:.3} | {:.1} MiB ({:+.1} MiB) |",
+            "| {} | {} | {} | {} | {:.2} s | {} ({}, {}) | {} ({}, {}) | {:.3} | {:.1} MiB ({:+.1} MiB) | {:.2} / {:.2} |",
             self.phase,
             self.store,
             thousands(self.people as u64),
@@ -81,6 +85,8 @@ impl PhaseReport {
             self.store_ops as f64 / self.records.max(1) as f64,
             self.rss_peak_kib as f64 / 1024.0,
             self.rss_growth_kib() as f64 / 1024.0,
+            self.engine_cpu_s,
+            self.emulator_cpu_s,
         )
     }
 
@@ -154,6 +160,8 @@ mod tests {
             store_ops: 550,
             rss_start_kib: 10_240,
             rss_peak_kib: 12_288,
+            engine_cpu_s: 0.4,
+            emulator_cpu_s: 0.25,
         }
     }
 
@@ -163,7 +171,7 @@ mod tests {
         assert_eq!(
             row,
             "| initial | embedded | 10,000 | 22,000 | 0.50 s | 112 (112, 1.000x) | \
-             110 (100, 1.100x) | 0.050 | 12.0 MiB (+2.0 MiB) |"
+             110 (100, 1.100x) | 0.050 | 12.0 MiB (+2.0 MiB) | 0.40 / 0.25 |"
         );
         let columns = |s: &str| s.matches('|').count();
         let header = PhaseReport::header();
