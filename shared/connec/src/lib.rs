@@ -245,12 +245,14 @@ impl ConnecClient {
                 self.request(reqwest::Method::GET, url.clone())
             })
             .await?;
-        let body: Value = parse_json(API, "GET", &path, &response.body)?;
-        let records = match body.get(collection.as_str()) {
-            Some(Value::Array(records)) => records.clone(),
+        let mut body: Value = parse_json(API, "GET", &path, &response.body)?;
+        let paginated = body.get("pagination").is_some();
+        // The page is moved out of the answer, not copied.
+        let records = match body.get_mut(collection.as_str()) {
+            Some(Value::Array(records)) => std::mem::take(records),
             // A singleton collection answers with one object.
-            Some(record @ Value::Object(_)) => vec![record.clone()],
-            Some(Value::Null) | None if body.get("pagination").is_some() => Vec::new(),
+            Some(record @ Value::Object(_)) => vec![record.take()],
+            Some(Value::Null) | None if paginated => Vec::new(),
             _ => {
                 return Err(malformed(
                     "GET",
@@ -308,11 +310,17 @@ impl ConnecClient {
                 self.request(reqwest::Method::POST, url.clone()).json(&body)
             })
             .await?;
-        let parsed: Value = parse_json(API, "POST", "/batch", &response.body)?;
-        let results = parsed
-            .get("results")
-            .and_then(Value::as_array)
-            .ok_or_else(|| malformed("POST", "/batch", "response has no `results` array".into()))?;
+        let mut parsed: Value = parse_json(API, "POST", "/batch", &response.body)?;
+        let results = match parsed.get_mut("results") {
+            Some(Value::Array(results)) => std::mem::take(results),
+            _ => {
+                return Err(malformed(
+                    "POST",
+                    "/batch",
+                    "response has no `results` array".into(),
+                ));
+            }
+        };
         if results.len() != count {
             return Err(malformed(
                 "POST",
@@ -320,7 +328,7 @@ impl ConnecClient {
                 format!("{count} ops sent but {} results returned", results.len()),
             ));
         }
-        Ok(results.clone())
+        Ok(results)
     }
 }
 

@@ -35,7 +35,7 @@ pub fn moto() -> &'static MotoServer {
                 endpoint: endpoint.trim().trim_end_matches('/').to_owned(),
             };
         }
-        let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+        let bin = moto_server_path();
         assert!(
             bin.exists(),
             "moto_server not found at {}: run `infra/scripts/moto.sh --install-only` from the \
@@ -80,6 +80,21 @@ pub fn moto() -> &'static MotoServer {
     })
 }
 
+/// Where [`moto`] looks for `moto_server`: `.venv/bin/moto_server` at the repository root (what
+/// `infra/scripts/moto.sh --install-only` creates). Lets a caller report a missing install
+/// before [`moto`] would panic on it.
+#[must_use]
+pub fn moto_server_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server")
+}
+
+/// Whether [`moto`] has a server to use: `MOTO_ENDPOINT` is set, or [`moto_server_path`] exists.
+#[must_use]
+pub fn moto_available() -> bool {
+    std::env::var("MOTO_ENDPOINT").is_ok_and(|e| !e.trim().is_empty())
+        || moto_server_path().exists()
+}
+
 /// SDK configuration for moto: test credentials, `us-east-1`, the moto endpoint.
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
@@ -93,4 +108,19 @@ pub async fn sdk_config() -> SdkConfig {
 /// A unique resource name.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A [`DynamoStore`](crate::DynamoStore) on a new table (named `prefix-<uuid>`) of the moto
+/// server of [`moto`].
+///
+/// # Errors
+///
+/// [`StoreError::Backend`](sync_core::error::StoreError::Backend) when the table cannot be
+/// created.
+pub async fn fresh_store(prefix: &str) -> Result<crate::DynamoStore, sync_core::error::StoreError> {
+    let sdk = sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = unique(prefix);
+    crate::create_table(&client, &table).await?;
+    Ok(crate::DynamoStore::new(client, table))
 }

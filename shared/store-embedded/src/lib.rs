@@ -10,7 +10,7 @@
 //!
 //! - **One file**: easy to back up, move or delete; the whole state of a connector in one place.
 //! - **ACID**: a batch of id-maps is saved in one transaction, so a crash or an error never
-//!   leaves half a batch behind, and a committed write survives a crash.
+//!   leaves half a batch behind, and a committed write survives the process crashing.
 //! - **Uniqueness enforced by the database**: `(org, entity, hub id)` and `(org, entity, app id)`
 //!   are unique indexes, so two concurrent writers (tasks, or even processes sharing the file)
 //!   can never link one record twice. SQLite lets a unique index hold many `NULL`s, which is
@@ -20,7 +20,11 @@
 //!   group and the app.
 //!
 //! The file is opened in WAL mode with a busy timeout so that readers do not block the writer
-//! and several processes may share it. The schema is versioned with `PRAGMA user_version` and
+//! and several processes may share it, and with `synchronous=NORMAL`: the log is synced at
+//! checkpoints, not at every commit (one fsync per transaction made the store the bottleneck of a
+//! large sync). A commit survives the process crashing; an OS crash or power loss may roll back
+//! the last commits (never corrupt the file), which the next sync repairs as after a lost answer:
+//! its match-before-create finds the records it created. The schema is versioned with `PRAGMA user_version` and
 //! migrated forward on [`EmbeddedStore::open`].
 //!
 //! Linked accounts' credentials (encrypted) and pending OAuth authorizations live in the same

@@ -252,3 +252,32 @@ async fn two_connections_on_one_file_respect_uniqueness() {
     );
     assert_eq!(all_maps(&first).await.len(), 1);
 }
+
+/// A file store commits without an fsync per transaction (WAL with `synchronous=NORMAL`) and
+/// a commit is still there for the next connection, as after the process crashed.
+#[tokio::test]
+async fn a_file_store_is_wal_with_normal_sync_and_its_commits_are_seen_by_a_new_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sync.db");
+    let store = EmbeddedStore::open(&path).unwrap();
+    let (mode, sync): (String, i64) = {
+        let conn = store.inner.conn.lock().unwrap();
+        (
+            conn.pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap(),
+            conn.pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap(),
+        )
+    };
+    assert_eq!(mode, "wal");
+    assert_eq!(sync, 1, "NORMAL");
+    store.put_organization(&organization("acme")).await.unwrap();
+    store.save_idmaps(&[full_map()]).await.unwrap();
+    // Another connection (as a new process would open the file) sees the commit.
+    let other = Connection::open(&path).unwrap();
+    let maps: i64 = other
+        .query_row("SELECT COUNT(*) FROM idmaps", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(maps, 1);
+    std::mem::forget(store);
+}

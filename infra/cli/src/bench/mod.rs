@@ -17,6 +17,9 @@ pub mod peer_timing;
 pub mod quota;
 mod quota_report;
 pub mod sync;
+pub mod sync_emulators;
+pub mod sync_report;
+pub mod sync_stores;
 
 /// The benchmarks.
 #[derive(Debug, clap::Subcommand)]
@@ -56,6 +59,9 @@ pub enum BenchError {
     /// Store.
     #[error(transparent)]
     Store(#[from] sync_core::error::StoreError),
+    /// A check of what a phase did failed: its figures would mean nothing.
+    #[error("check failed: {0}")]
+    Check(String),
 }
 
 pub(crate) struct ChildGuard(pub(crate) Child);

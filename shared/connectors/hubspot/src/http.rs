@@ -92,10 +92,17 @@ impl HubSpotConnector {
     }
 }
 
-/// The `results` array of an answer, every entry an object.
-pub(crate) fn results_of(body: &Value, method: &str, path: &str) -> Result<Vec<Value>, AppError> {
-    match body.get("results") {
-        Some(Value::Array(results)) if results.iter().all(Value::is_object) => Ok(results.clone()),
+/// The `results` array of an answer, every entry an object; taken out of `body` (a page is
+/// moved, not copied).
+pub(crate) fn results_of(
+    body: &mut Value,
+    method: &str,
+    path: &str,
+) -> Result<Vec<Value>, AppError> {
+    match body.get_mut("results") {
+        Some(Value::Array(results)) if results.iter().all(Value::is_object) => {
+            Ok(std::mem::take(results))
+        }
         Some(Value::Array(_)) => Err(malformed(
             method,
             path,

@@ -280,8 +280,8 @@ impl HubSpotConnector {
         body: &Value,
     ) -> Result<Vec<Value>, AppError> {
         let path = format!("crm/v3/objects/{}/search", object.name);
-        let (_, answer) = self.post(&path, body, Idempotency::Idempotent).await?;
-        results_of(&answer, "POST", &path)
+        let (_, mut answer) = self.post(&path, body, Idempotency::Idempotent).await?;
+        results_of(&mut answer, "POST", &path)
     }
 
     /// `GET /crm/v3/objects/{type}`: one page of the full listing.
@@ -300,8 +300,8 @@ impl HubSpotConnector {
         if let Some(after) = after {
             query.push(("after", after.to_owned()));
         }
-        let body = self.get(&path, &query).await?;
-        let results = results_of(&body, "GET", &path)?;
+        let mut body = self.get(&path, &query).await?;
+        let results = results_of(&mut body, "GET", &path)?;
         Ok((results, next_after(&body)))
     }
 
@@ -321,8 +321,8 @@ impl HubSpotConnector {
                 "inputs": chunk.iter().map(|id| json!({ "id": id.as_str() })).collect::<Vec<_>>(),
                 "properties": object.properties,
             });
-            let (_, answer) = self.post(&path, &body, Idempotency::Idempotent).await?;
-            found.extend(results_of(&answer, "POST", &path)?);
+            let (_, mut answer) = self.post(&path, &body, Idempotency::Idempotent).await?;
+            found.extend(results_of(&mut answer, "POST", &path)?);
         }
         Ok(found)
     }

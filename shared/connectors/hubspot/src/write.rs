@@ -291,10 +291,10 @@ impl HubSpotConnector {
         key_of: impl Fn(&Value) -> Option<String>,
     ) -> Result<Answer, AppError> {
         let path = format!("crm/v3/objects/{}/batch/{operation}", object.name);
-        let (_, body) = self
+        let (_, mut body) = self
             .post(&path, &json!({ "inputs": inputs }), idempotency)
             .await?;
-        let results = results_of(&body, "POST", &path)?;
+        let results = results_of(&mut body, "POST", &path)?;
         let mut answer = Answer {
             results: HashMap::new(),
             by_trace: HashMap::new(),
