@@ -361,13 +361,14 @@ impl EntityMapping {
     fn canonical_of_trip(&self, hub: &Value, app: &Value) -> Result<Value, MapError> {
         let mut canonical = self.to_hub(app)?;
         for path in &self.hub_only {
-            for (indices, value) in path.leaves(hub) {
+            let _ = path.try_for_each_leaf(hub, |indices, value| -> Result<(), ()> {
                 if let Some(value) = value.filter(|v| !v.is_null()) {
                     // The trip through the app kept the lines' order and length, so an
                     // element's index names the same element on both.
-                    let _ = path.write(&mut canonical, &indices, value.clone());
+                    let _ = path.write(&mut canonical, indices, value.clone());
                 }
-            }
+                Ok(())
+            });
         }
         Ok(canonical)
     }
