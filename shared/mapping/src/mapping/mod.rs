@@ -86,6 +86,8 @@ pub struct EntityMapping {
     app_paths: Vec<AppPath>,
     /// Hub paths of the rules that run towards the hub only (full paths inside `lines`).
     hub_only: Vec<FieldPath>,
+    /// The top-level hub keys any rule or reference names.
+    hub_keys: Vec<String>,
 }
 
 impl EntityMapping {
@@ -101,6 +103,7 @@ impl EntityMapping {
             references: inner.flat_references(),
             app_paths: inner.app_paths(),
             hub_only: inner.hub_only_paths(),
+            hub_keys: inner.hub_keys(),
             inner,
         }
     }
@@ -211,6 +214,26 @@ impl EntityMapping {
     /// paths such as `lines[].item_id` / `LineItems[].ItemCode`).
     pub fn references(&self) -> &[Reference] {
         &self.references
+    }
+
+    /// The top-level keys of hub records that any rule or reference names, in declaration
+    /// order, each once. Mapping a hub record (either way, and its canonical projection)
+    /// reads nothing else, so a record cut down to these keys maps the same.
+    ///
+    /// ```
+    /// use mapping::{EntityMapping, FunctionRegistry};
+    /// let m = EntityMapping::from_yaml_str(r#"
+    /// fields:
+    ///   - { hub: email.address, app: properties.email }
+    ///   - { hub: email.kind, app: properties.kind }
+    ///   - { app: properties.origin, direction: to_app, constant: connec }
+    /// references:
+    ///   - { hub: organization_id, app: properties.associatedcompanyid, entity: organizations }
+    /// "#, "people.yaml", &FunctionRegistry::new()).unwrap();
+    /// assert_eq!(m.hub_keys(), ["email", "organization_id"]);
+    /// ```
+    pub fn hub_keys(&self) -> &[String] {
+        &self.hub_keys
     }
 
     /// Every app-side path the mapping touches, in declaration order

@@ -37,6 +37,18 @@ pub(crate) struct RefIndex {
     gone_app: HashMap<String, HashSet<AppId>>,
 }
 
+/// Adds `id` to `entity`'s set, naming the entity anew only for its first id.
+fn want<K: std::hash::Hash + Eq>(wanted: &mut BTreeMap<String, HashSet<K>>, entity: &str, id: K) {
+    match wanted.get_mut(entity) {
+        Some(set) => {
+            set.insert(id);
+        }
+        None => {
+            wanted.insert(entity.to_owned(), HashSet::from([id]));
+        }
+    }
+}
+
 /// Whether `entity`'s set holds `id`.
 fn holds<K: std::hash::Hash + Eq>(
     sets: &HashMap<String, HashSet<K>>,
@@ -77,10 +89,7 @@ impl Phase<'_> {
             for reference in self.pair.mapping.references() {
                 for value in reference.hub.get_all(record) {
                     if let Some(id) = hub.reference_target(value) {
-                        wanted
-                            .entry(reference.entity.clone())
-                            .or_default()
-                            .insert(id);
+                        want(&mut wanted, &reference.entity, id);
                     }
                 }
             }
@@ -128,10 +137,7 @@ impl Phase<'_> {
             for reference in self.pair.mapping.references() {
                 for value in reference.app.get_all(record) {
                     if let Some(id) = scalar_id(value) {
-                        wanted
-                            .entry(reference.entity.clone())
-                            .or_default()
-                            .insert(AppId::new(id));
+                        want(&mut wanted, &reference.entity, AppId::new(id));
                     }
                 }
             }
@@ -265,8 +271,21 @@ impl Phase<'_> {
     ) -> (Value, Result<Value, Content>) {
         let hub = self.engine.hub.as_ref();
         let provider = self.engine.app.provider();
-        let mut plain = record.clone();
-        let mut for_app = Ok(record.clone());
+        // Only the keys the mapping reads are copied: the rest (the id triples, the hub's
+        // metadata) would be dropped by the mapping anyway.
+        let mut plain = match record {
+            Value::Object(fields) => Value::Object(
+                self.pair
+                    .mapping
+                    .hub_keys()
+                    .iter()
+                    .filter_map(|key| Some((key.clone(), fields.get(key)?.clone())))
+                    .collect(),
+            ),
+            // Not an object: the mapping says so.
+            other => other.clone(),
+        };
+        let mut for_app = Ok(plain.clone());
         for reference in self.pair.mapping.references() {
             let entity = &reference.entity;
             // The canonical form keeps the reference whatever the referenced record's state, so
