@@ -137,8 +137,21 @@ impl FieldPath {
     /// defaults can be applied element by element).
     pub(crate) fn leaves<'a>(&self, v: &'a Value) -> Vec<Leaf<'a>> {
         let mut out = Vec::new();
-        walk(v, &self.segments, &mut Vec::new(), &mut out);
+        let _ = self.try_for_each_leaf(v, |idx, found| -> Result<(), ()> {
+            out.push((idx.to_vec(), found));
+            Ok(())
+        });
         out
+    }
+
+    /// Visits what [`leaves`](Self::leaves) lists, in the same order, without collecting
+    /// them: mapping a record walks every rule's path, and this allocates nothing per leaf.
+    pub(crate) fn try_for_each_leaf<'a, E>(
+        &self,
+        v: &'a Value,
+        mut f: impl FnMut(&[usize], Option<&'a Value>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        walk_each(v, &self.segments, &mut Vec::new(), &mut f)
     }
 
     /// Rewrites every existing value at the path in place. `f` returning
@@ -287,30 +300,37 @@ fn parse_segment(path: &str, position: usize, raw: &str) -> Result<Segment, Path
     }
 }
 
-fn walk<'a>(v: &'a Value, segs: &[Segment], idx: &mut Vec<usize>, out: &mut Vec<Leaf<'a>>) {
+/// Walks `segs` under `v`, handing each leaf (with the `[]` indices taken) to `f`; a missing
+/// key, a non-array under `[]`/`[N]` or an index out of range is a `None` leaf, except under
+/// `[]` (no array means no elements: nothing to default element-wise).
+fn walk_each<'a, E>(
+    v: &'a Value,
+    segs: &[Segment],
+    idx: &mut Vec<usize>,
+    f: &mut impl FnMut(&[usize], Option<&'a Value>) -> Result<(), E>,
+) -> Result<(), E> {
     let Some((seg, rest)) = segs.split_first() else {
-        out.push((idx.clone(), Some(v)));
-        return;
+        return f(idx, Some(v));
     };
     let child = v.as_object().and_then(|o| o.get(seg.key()));
     match seg {
         Segment::Key(_) => match child {
-            Some(c) => walk(c, rest, idx, out),
-            None => out.push((idx.clone(), None)),
+            Some(c) => walk_each(c, rest, idx, f),
+            None => f(idx, None),
         },
         Segment::Each(_) => {
-            // No array means no elements: nothing to default element-wise.
             if let Some(Value::Array(items)) = child {
                 for (i, item) in items.iter().enumerate() {
                     idx.push(i);
-                    walk(item, rest, idx, out);
+                    walk_each(item, rest, idx, f)?;
                     idx.pop();
                 }
             }
+            Ok(())
         }
         Segment::Index(_, n) => match child.and_then(|c| c.as_array()).and_then(|a| a.get(*n)) {
-            Some(c) => walk(c, rest, idx, out),
-            None => out.push((idx.clone(), None)),
+            Some(c) => walk_each(c, rest, idx, f),
+            None => f(idx, None),
         },
     }
 }

@@ -100,7 +100,7 @@ impl Inner {
                 continue;
             }
             let Some(src_path) = src_path else { continue };
-            for (idx, found) in src_path.leaves(src) {
+            src_path.try_for_each_leaf(src, |idx, found| {
                 let produced = match found {
                     None => spec.default.clone(),
                     Some(Value::Null) => rule.null_value(),
@@ -122,19 +122,20 @@ impl Inner {
                     },
                 };
                 if let Some(v) = produced {
-                    write(&mut out, &idx, v)?;
+                    write(&mut out, idx, v)?;
                 }
-            }
+                Ok(())
+            })?;
         }
         for r in &self.references {
             let (from, to) = match flow {
                 Direction::ToHub => (&r.reference.app, &r.reference.hub),
                 _ => (&r.reference.hub, &r.reference.app),
             };
-            for (idx, found) in from.leaves(src) {
+            from.try_for_each_leaf(src, |idx, found| {
                 // Null ids are ignored like any null source.
                 if let Some(v) = found.filter(|v| !v.is_null()) {
-                    to.write(&mut out, &idx, v.clone())
+                    to.write(&mut out, idx, v.clone())
                         .map_err(|c| MapError::Field {
                             hub: path_label(&ctx.hub(), Some(&r.reference.hub)),
                             app: path_label(&ctx.app(), Some(&r.reference.app)),
@@ -145,7 +146,8 @@ impl Inner {
                             },
                         })?;
                 }
-            }
+                Ok(())
+            })?;
         }
         Ok(out)
     }

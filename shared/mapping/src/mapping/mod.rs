@@ -86,6 +86,8 @@ pub struct EntityMapping {
     app_paths: Vec<AppPath>,
     /// Hub paths of the rules that run towards the hub only (full paths inside `lines`).
     hub_only: Vec<FieldPath>,
+    /// The top-level hub keys any rule or reference names.
+    hub_keys: Vec<String>,
 }
 
 impl EntityMapping {
@@ -101,6 +103,7 @@ impl EntityMapping {
             references: inner.flat_references(),
             app_paths: inner.app_paths(),
             hub_only: inner.hub_only_paths(),
+            hub_keys: inner.hub_keys(),
             inner,
         }
     }
@@ -211,6 +214,26 @@ impl EntityMapping {
     /// paths such as `lines[].item_id` / `LineItems[].ItemCode`).
     pub fn references(&self) -> &[Reference] {
         &self.references
+    }
+
+    /// The top-level keys of hub records that any rule or reference names, in declaration
+    /// order, each once. Mapping a hub record (either way, and its canonical projection)
+    /// reads nothing else, so a record cut down to these keys maps the same.
+    ///
+    /// ```
+    /// use mapping::{EntityMapping, FunctionRegistry};
+    /// let m = EntityMapping::from_yaml_str(r#"
+    /// fields:
+    ///   - { hub: email.address, app: properties.email }
+    ///   - { hub: email.kind, app: properties.kind }
+    ///   - { app: properties.origin, direction: to_app, constant: connec }
+    /// references:
+    ///   - { hub: organization_id, app: properties.associatedcompanyid, entity: organizations }
+    /// "#, "people.yaml", &FunctionRegistry::new()).unwrap();
+    /// assert_eq!(m.hub_keys(), ["email", "organization_id"]);
+    /// ```
+    pub fn hub_keys(&self) -> &[String] {
+        &self.hub_keys
     }
 
     /// Every app-side path the mapping touches, in declaration order
@@ -361,13 +384,14 @@ impl EntityMapping {
     fn canonical_of_trip(&self, hub: &Value, app: &Value) -> Result<Value, MapError> {
         let mut canonical = self.to_hub(app)?;
         for path in &self.hub_only {
-            for (indices, value) in path.leaves(hub) {
+            let _ = path.try_for_each_leaf(hub, |indices, value| -> Result<(), ()> {
                 if let Some(value) = value.filter(|v| !v.is_null()) {
                     // The trip through the app kept the lines' order and length, so an
                     // element's index names the same element on both.
-                    let _ = path.write(&mut canonical, &indices, value.clone());
+                    let _ = path.write(&mut canonical, indices, value.clone());
                 }
-            }
+                Ok(())
+            });
         }
         Ok(canonical)
     }

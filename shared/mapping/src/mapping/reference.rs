@@ -42,6 +42,23 @@ impl Inner {
         out
     }
 
+    /// The first key of every hub path of the top level's rules and references (a `lines`
+    /// rule's array key covers its elements' paths), each once.
+    pub(super) fn hub_keys(&self) -> Vec<String> {
+        let rules = self.rules.iter().filter_map(|rule| rule.hub.as_ref());
+        let references = self.references.iter().map(|r| &r.reference.hub);
+        let mut out: Vec<String> = Vec::new();
+        for path in rules.chain(references) {
+            let Some(first) = path.segments().first() else {
+                continue;
+            };
+            if !out.iter().any(|k| k == first.key()) {
+                out.push(first.key().to_owned());
+            }
+        }
+        out
+    }
+
     pub(super) fn flat_references(&self) -> Vec<Reference> {
         let mut out: Vec<Reference> = self
             .references

@@ -20,20 +20,42 @@ use super::phase::Phase;
 use crate::domain::{AppId, EntityName, HubId};
 use crate::error::StoreError;
 
-/// Reference values resolved through the id-maps for one page.
+/// Reference values resolved through the id-maps for one page, by referenced entity (so a
+/// lookup borrows the entity's name instead of building a key per record).
 #[derive(Default)]
 pub(crate) struct RefIndex {
-    /// (referenced entity, hub id) -> app id, for active links.
-    hub_to_app: HashMap<(String, HubId), AppId>,
-    /// (referenced entity, app id) -> hub id, for active links.
-    app_to_hub: HashMap<(String, AppId), HubId>,
+    /// Hub id -> app id, for active links.
+    hub_to_app: HashMap<String, HashMap<HubId, AppId>>,
+    /// App id -> hub id, for active links.
+    app_to_hub: HashMap<String, HashMap<AppId, HubId>>,
     /// Referenced hub records whose link is inactive: left out of what the app receives.
-    archived_hub: HashSet<(String, HubId)>,
+    archived_hub: HashMap<String, HashSet<HubId>>,
     /// Referenced hub records deleted before they ever travelled: the app can never hold the
     /// reference, so it is "none" on both sides.
-    gone_hub: HashSet<(String, HubId)>,
+    gone_hub: HashMap<String, HashSet<HubId>>,
     /// Referenced app records deleted before they ever travelled: references resolve to none.
-    gone_app: HashSet<(String, AppId)>,
+    gone_app: HashMap<String, HashSet<AppId>>,
+}
+
+/// Adds `id` to `entity`'s set, naming the entity anew only for its first id.
+fn want<K: std::hash::Hash + Eq>(wanted: &mut BTreeMap<String, HashSet<K>>, entity: &str, id: K) {
+    match wanted.get_mut(entity) {
+        Some(set) => {
+            set.insert(id);
+        }
+        None => {
+            wanted.insert(entity.to_owned(), HashSet::from([id]));
+        }
+    }
+}
+
+/// Whether `entity`'s set holds `id`.
+fn holds<K: std::hash::Hash + Eq>(
+    sets: &HashMap<String, HashSet<K>>,
+    entity: &str,
+    id: &K,
+) -> bool {
+    sets.get(entity).is_some_and(|set| set.contains(id))
 }
 
 /// A record mapped for the other side.
@@ -67,10 +89,7 @@ impl Phase<'_> {
             for reference in self.pair.mapping.references() {
                 for value in reference.hub.get_all(record) {
                     if let Some(id) = hub.reference_target(value) {
-                        wanted
-                            .entry(reference.entity.clone())
-                            .or_default()
-                            .insert(id);
+                        want(&mut wanted, &reference.entity, id);
                     }
                 }
             }
@@ -85,11 +104,23 @@ impl Phase<'_> {
             {
                 let Some(hub_id) = map.hub_id else { continue };
                 if map.inactive && map.app_id.is_none() {
-                    index.gone_hub.insert((entity.clone(), hub_id));
+                    index
+                        .gone_hub
+                        .entry(entity.clone())
+                        .or_default()
+                        .insert(hub_id);
                 } else if map.inactive {
-                    index.archived_hub.insert((entity.clone(), hub_id));
+                    index
+                        .archived_hub
+                        .entry(entity.clone())
+                        .or_default()
+                        .insert(hub_id);
                 } else if let Some(app_id) = map.app_id {
-                    index.hub_to_app.insert((entity.clone(), hub_id), app_id);
+                    index
+                        .hub_to_app
+                        .entry(entity.clone())
+                        .or_default()
+                        .insert(hub_id, app_id);
                 }
             }
         }
@@ -106,10 +137,7 @@ impl Phase<'_> {
             for reference in self.pair.mapping.references() {
                 for value in reference.app.get_all(record) {
                     if let Some(id) = scalar_id(value) {
-                        wanted
-                            .entry(reference.entity.clone())
-                            .or_default()
-                            .insert(AppId::new(id));
+                        want(&mut wanted, &reference.entity, AppId::new(id));
                     }
                 }
             }
@@ -127,10 +155,18 @@ impl Phase<'_> {
                 // deleted before it ever travelled has no hub id: its reference is "none".
                 match (map.app_id, map.hub_id) {
                     (Some(app_id), Some(hub_id)) => {
-                        index.app_to_hub.insert((entity.clone(), app_id), hub_id);
+                        index
+                            .app_to_hub
+                            .entry(entity.clone())
+                            .or_default()
+                            .insert(app_id, hub_id);
                     }
                     (Some(app_id), None) if map.inactive => {
-                        index.gone_app.insert((entity.clone(), app_id));
+                        index
+                            .gone_app
+                            .entry(entity.clone())
+                            .or_default()
+                            .insert(app_id);
                     }
                     _ => {}
                 }
@@ -235,17 +271,28 @@ impl Phase<'_> {
     ) -> (Value, Result<Value, Content>) {
         let hub = self.engine.hub.as_ref();
         let provider = self.engine.app.provider();
-        let mut plain = record.clone();
-        let mut for_app = Ok(record.clone());
+        // Only the keys the mapping reads are copied: the rest (the id triples, the hub's
+        // metadata) would be dropped by the mapping anyway.
+        let mut plain = match record {
+            Value::Object(fields) => Value::Object(
+                self.pair
+                    .mapping
+                    .hub_keys()
+                    .iter()
+                    .filter_map(|key| Some((key.clone(), fields.get(key)?.clone())))
+                    .collect(),
+            ),
+            // Not an object: the mapping says so.
+            other => other.clone(),
+        };
+        let mut for_app = Ok(plain.clone());
         for reference in self.pair.mapping.references() {
             let entity = &reference.entity;
             // The canonical form keeps the reference whatever the referenced record's state, so
             // an archive elsewhere never looks like a change of this record.
             let _ = reference.hub.rewrite(&mut plain, |value| -> Result<_, ()> {
                 Ok(Some(match hub.reference_target(value) {
-                    Some(id) if refs.gone_hub.contains(&(entity.clone(), id.clone())) => {
-                        Value::Null
-                    }
+                    Some(id) if holds(&refs.gone_hub, entity, &id) => Value::Null,
                     Some(id) => Value::String(id.to_string()),
                     None => value.clone(),
                 }))
@@ -261,11 +308,11 @@ impl Phase<'_> {
                             reference.hub
                         ));
                     };
-                    let key = (entity.clone(), id.clone());
-                    if refs.archived_hub.contains(&key) || refs.gone_hub.contains(&key) {
+                    if holds(&refs.archived_hub, entity, &id) || holds(&refs.gone_hub, entity, &id)
+                    {
                         return Ok(Some(Value::Null));
                     }
-                    if let Some(app_id) = refs.hub_to_app.get(&key) {
+                    if let Some(app_id) = refs.hub_to_app.get(entity).and_then(|m| m.get(&id)) {
                         return Ok(Some(Value::String(app_id.to_string())));
                     }
                     match hub.reference_external(value, provider, &self.org.realm) {
@@ -291,13 +338,14 @@ impl Phase<'_> {
                     let Some(app_id) = scalar_id(value) else {
                         return Ok(Some(Value::Null));
                     };
-                    let key = (reference.entity.clone(), AppId::new(app_id.clone()));
-                    if refs.gone_app.contains(&key) {
+                    let entity = reference.entity.as_str();
+                    let app_id = AppId::new(app_id);
+                    if holds(&refs.gone_app, entity, &app_id) {
                         return Ok(Some(Value::Null));
                     }
-                    match refs.app_to_hub.get(&key) {
+                    match refs.app_to_hub.get(entity).and_then(|m| m.get(&app_id)) {
                         Some(hub_id) => Ok(Some(Value::String(hub_id.to_string()))),
-                        None => Err(missing_reference(reference, &app_id)),
+                        None => Err(missing_reference(reference, app_id.as_str())),
                     }
                 })?;
         }
