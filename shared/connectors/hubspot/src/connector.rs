@@ -128,12 +128,8 @@ impl HubSpotConnector {
             },
         );
         Ok(Self {
-            api: ApiClient::new(API, config.http.clone(), hubspot_error_detail)?.with_rate_limits(
-                std::sync::Arc::new(
-                    HeaderRateLimit::new(&["x-hubspot-ratelimit-remaining"])
-                        .window_ms("x-hubspot-ratelimit-interval-milliseconds"),
-                ),
-            ),
+            api: ApiClient::new(API, config.http.clone(), hubspot_error_detail)?
+                .with_rate_limits(rate_limits()),
             config,
             provider: Provider::new(PROVIDER),
             entities,
@@ -191,10 +187,12 @@ impl HubSpotConnector {
     }
 }
 
-/// What HubSpot's rate-limit headers mean: calls remaining in a window of the given length.
+/// What HubSpot's rate-limit headers mean: calls remaining of the announced limit, in a window
+/// of the given length (the pacer then keeps to the announced limit instead of learning it).
 pub(crate) fn rate_limits() -> Arc<dyn RateLimitPolicy> {
     Arc::new(
         HeaderRateLimit::new(&["x-hubspot-ratelimit-remaining"])
+            .limit_header("x-hubspot-ratelimit-max")
             .window_ms("x-hubspot-ratelimit-interval-milliseconds"),
     )
 }
