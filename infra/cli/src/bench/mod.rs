@@ -96,6 +96,20 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// An emulator's call counters (`/_emulator/stats`: reads, writes, calls by route).
+pub(crate) async fn emulator_stats(
+    http: &reqwest::Client,
+    base: &str,
+) -> Result<serde_json::Value, BenchError> {
+    Ok(http
+        .get(format!("{base}/_emulator/stats"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
 pub(crate) async fn wait_ready(http: &reqwest::Client, base: &str) -> Result<(), BenchError> {
     for _ in 0..200 {
         if http

@@ -49,13 +49,7 @@ pub async fn floor(
 
 /// Emulator stats: (reads, writes), then reset.
 pub async fn take_stats(http: &reqwest::Client, base: &str) -> Result<(u64, u64), BenchError> {
-    let stats: Value = http
-        .get(format!("{base}/_emulator/stats"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let stats = super::emulator_stats(http, base).await?;
     http.post(format!("{base}/_emulator/stats/reset"))
         .send()
         .await?

@@ -181,14 +181,7 @@ impl Emulators {
     pub async fn calls(&self) -> Result<Calls, BenchError> {
         let mut calls = Calls::default();
         for (name, base) in [("connec", &self.connec), ("hubspot", &self.hubspot)] {
-            let stats: Value = self
-                .http
-                .get(format!("{base}/_emulator/stats"))
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
+            let stats = super::emulator_stats(&self.http, base).await?;
             calls.reads += stats["reads"].as_u64().unwrap_or(0);
             calls.writes += stats["writes"].as_u64().unwrap_or(0);
             if let Some(routes) = stats["by_route"].as_object() {
