@@ -144,6 +144,12 @@ impl AppConnector for HubSpotConnector {
         self.match_records(entity, queries).await
     }
 
+    /// The full listing (`GET /crm/v3/objects/{type}`) and the match searches both see the
+    /// live records, and only them.
+    fn listing_shows_every_match(&self, _entity: &AppEntityName) -> bool {
+        true
+    }
+
     async fn write(
         &self,
         entity: &AppEntityName,

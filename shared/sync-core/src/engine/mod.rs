@@ -36,7 +36,6 @@ mod realtime;
 mod work;
 mod writes;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -436,18 +435,14 @@ struct RunContext<'a> {
 
 impl<'a> RunContext<'a> {
     fn phase(&self, engine: &'a SyncEngine, pair: &'a EntityPair) -> Phase<'a> {
-        Phase {
+        Phase::new(
             engine,
-            org: self.org,
+            self.org,
             pair,
-            owner: self.owner,
-            options: self.options,
-            progressed: self.progressed,
-            parked_after: None,
-            parked_stopped: None,
-            counts: BTreeMap::new(),
-            conflicts: Vec::new(),
-        }
+            self.owner,
+            self.options,
+            self.progressed,
+        )
     }
 
     /// Where a continuation resumes this phase's parked pass.

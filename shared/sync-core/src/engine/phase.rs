@@ -55,9 +55,37 @@ pub(crate) struct Phase<'a> {
     pub parked_stopped: Option<String>,
     pub counts: BTreeMap<Direction, Counts>,
     pub conflicts: Vec<ConflictNote>,
+    /// Set when this run listed the app's entity in full (no `since`, from the first page, to
+    /// the last) and it held nothing: with a connector whose listing shows every record a match
+    /// could find, the run's creates need no match queries.
+    pub app_listed_empty: bool,
 }
 
-impl Phase<'_> {
+impl<'a> Phase<'a> {
+    /// A phase that has done nothing yet.
+    pub(crate) fn new(
+        engine: &'a SyncEngine,
+        org: &'a Organization,
+        pair: &'a EntityPair,
+        owner: &'a str,
+        options: &'a RunOptions,
+        progressed: &'a AtomicBool,
+    ) -> Self {
+        Phase {
+            engine,
+            org,
+            pair,
+            owner,
+            options,
+            progressed,
+            parked_after: None,
+            parked_stopped: None,
+            counts: BTreeMap::new(),
+            conflicts: Vec::new(),
+            app_listed_empty: false,
+        }
+    }
+
     pub(crate) fn store(&self) -> &dyn SyncStore {
         self.engine.store.as_ref()
     }
@@ -150,10 +178,14 @@ impl Phase<'_> {
     async fn fetch_all(&mut self, direction: Direction) -> Result<(), PhaseError> {
         let side = direction.source();
         let (mut cursor, started, since) = self.fetch_start(&self.pair.hub, side).await?;
+        // A listing resumed from a checkpoint, or since a watermark, shows only part of the app.
+        let full_listing = side == Side::App && since.is_none() && cursor.is_none();
+        let mut listed = 0usize;
         let none = HashMap::new();
         loop {
             let page = self.fetch_page(side, since, cursor.as_ref()).await?;
             let size = page.records.len();
+            listed += size;
             self.page(direction, page.records, Vec::new(), &none)
                 .await?;
             self.progressed.store(true, Ordering::Relaxed);
@@ -177,6 +209,9 @@ impl Phase<'_> {
         self.store()
             .set_checkpoint(&self.org.id, &self.pair.hub, side, None)
             .await?;
+        if full_listing && listed == 0 {
+            self.app_listed_empty = true;
+        }
         Ok(())
     }
 

@@ -1,7 +1,6 @@
 //! Real time: Connec! notifications and app webhooks, applied under the organization's lease
 //! through the same page code (and so the same [`decide`](super::decide())) as a sync.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
 use serde_json::Value;
@@ -147,18 +146,7 @@ impl SyncEngine {
         let owner = self.acquire_realtime_lease(org_id).await?;
         let options = RunOptions::default();
         let progressed = AtomicBool::new(true);
-        let mut phase = Phase {
-            engine: self,
-            org: &org,
-            pair,
-            owner: &owner,
-            options: &options,
-            progressed: &progressed,
-            parked_after: None,
-            parked_stopped: None,
-            counts: BTreeMap::new(),
-            conflicts: Vec::new(),
-        };
+        let mut phase = Phase::new(self, &org, pair, &owner, &options, &progressed);
         let outcome = match phase.guard().await {
             Ok(()) => work(&mut phase).await,
             Err(e) => Err(e),
@@ -194,18 +182,7 @@ impl SyncEngine {
             .members
             .iter()
             .filter_map(|hub| pairs.iter().find(|p| &p.hub == hub))
-            .map(|pair| Phase {
-                engine: self,
-                org: &org,
-                pair,
-                owner: &owner,
-                options: &options,
-                progressed: &progressed,
-                parked_after: None,
-                parked_stopped: None,
-                counts: BTreeMap::new(),
-                conflicts: Vec::new(),
-            })
+            .map(|pair| Phase::new(self, &org, pair, &owner, &options, &progressed))
             .collect();
         let mut phases = GroupPhases { group, phases };
         let active: Vec<usize> = (0..phases.phases.len())

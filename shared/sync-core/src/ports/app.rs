@@ -107,6 +107,16 @@ pub trait AppConnector: Send + Sync {
     fn provider(&self) -> &Provider;
     /// Entity pairs in sync order (referenced entities first).
     fn entities(&self) -> &[EntityPair];
+    /// Whether a full listing of the entity ([`AppConnector::fetch_page`] from no `since`, every
+    /// page) shows every record [`AppConnector::find_matches`] could find. When it does, a run
+    /// that listed the entity in full and found it empty creates into it without match
+    /// queries: there was nothing to match, and what the app holds since is the run's own
+    /// writes. Say `true` only when the listing and the matching see the same records (for
+    /// example both leave archived ones out).
+    fn listing_shows_every_match(&self, entity: &AppEntityName) -> bool {
+        let _ = entity;
+        false
+    }
     /// Id, timestamps and archived flag of an app record.
     fn describe(&self, entity: &AppEntityName, record: &Value) -> Result<AppRecordMeta, AppError>;
     /// One page of records changed after `since` (everything when `None`), including archived

@@ -236,6 +236,12 @@ impl Phase<'_> {
         if creates.is_empty() {
             return Ok(());
         }
+        // This run listed the app's entity in full and found nothing, and the connector's
+        // listing shows everything a match could find: there is nothing to match. (A write of
+        // this phase that failed ends the phase, so a lost create is never retried here.)
+        if self.app_listed_empty && self.engine.app.listing_shows_every_match(&self.pair.app) {
+            return Ok(());
+        }
         // The records lend themselves to the queries and come back after.
         let queries: Vec<MatchQuery> = creates
             .iter()

@@ -95,6 +95,7 @@ struct AppState {
     result_order: Order,
     refuse_duplicate_ids: bool,
     archive_lies: bool,
+    listing_shows_every_match: bool,
     plan: Plan<AppOp>,
     commit_then_timeout: HashMap<AppOp, usize>,
     rejected: HashSet<String>,
@@ -186,6 +187,7 @@ impl FakeApp {
             result_order: Order::AsAsked,
             refuse_duplicate_ids: true,
             archive_lies: false,
+            listing_shows_every_match: false,
             plan: Plan::default(),
             commit_then_timeout: HashMap::new(),
             rejected: HashSet::new(),
@@ -256,6 +258,13 @@ impl FakeApp {
     /// Records per page of `fetch_page` (at least 1).
     pub fn set_page_size(&self, size: usize) {
         self.lock().page_size = size.max(1);
+    }
+
+    /// Whether the fake vouches that a full listing shows every record a match query could
+    /// find ([`AppConnector::listing_shows_every_match`]; off by default, as for a connector
+    /// that does not say).
+    pub fn set_listing_shows_every_match(&self, shows: bool) {
+        self.lock().listing_shows_every_match = shows;
     }
 
     /// Updates per batch (for the duplicate-id rule; at least 1).

@@ -48,6 +48,10 @@ impl AppConnector for FakeApp {
         &self.entities
     }
 
+    fn listing_shows_every_match(&self, _entity: &AppEntityName) -> bool {
+        self.lock().listing_shows_every_match
+    }
+
     fn describe(&self, entity: &AppEntityName, record: &Value) -> Result<AppRecordMeta, AppError> {
         let invalid = |detail: String| AppError::Invalid {
             app: API,
