@@ -25,6 +25,48 @@ use crate::ports::{Page, SyncStore};
 /// How many parked records are retried per chunk.
 const PARKED_CHUNK: usize = 100;
 
+/// Reads a pair's pages on either side; it holds no borrow of its phase, so that the next page
+/// can be read while the phase works on the current one.
+#[derive(Clone, Copy)]
+struct PageReader<'a> {
+    engine: &'a SyncEngine,
+    org: &'a Organization,
+    pair: &'a EntityPair,
+}
+
+impl<'a> PageReader<'a> {
+    fn of(phase: &Phase<'a>) -> Self {
+        Self {
+            engine: phase.engine,
+            org: phase.org,
+            pair: phase.pair,
+        }
+    }
+
+    async fn fetch(
+        self,
+        side: Side,
+        since: Option<Timestamp>,
+        cursor: Option<PageCursor>,
+    ) -> Result<Page, PhaseError> {
+        let cursor = cursor.as_ref();
+        Ok(match side {
+            Side::Hub => {
+                self.engine
+                    .hub
+                    .fetch_page(&self.org.group_id, &self.pair.hub, since, cursor)
+                    .await?
+            }
+            Side::App => {
+                self.engine
+                    .app
+                    .fetch_page(&self.pair.app, since, cursor)
+                    .await?
+            }
+        })
+    }
+}
+
 /// Errors that end one phase of one entity (the run goes on with the next entity).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PhaseError {
@@ -182,15 +224,32 @@ impl<'a> Phase<'a> {
         let full_listing = side == Side::App && since.is_none() && cursor.is_none();
         let mut listed = 0usize;
         let none = HashMap::new();
+        let reader = PageReader::of(self);
+        let mut page = reader.fetch(side, since, cursor.clone()).await?;
         loop {
-            let page = self.fetch_page(side, since, cursor.as_ref()).await?;
             let size = page.records.len();
             listed += size;
-            self.page(direction, page.records, Vec::new(), &none)
-                .await?;
+            cursor = page.next.take();
+            // The next page is read while this one is worked on: the API's answer time hides
+            // behind the engine's and the writes'. Its checkpoint is still saved only after
+            // this page's outcomes, and a failure here drops the page read ahead unused.
+            let (worked, ahead) = futures::join!(
+                self.page(
+                    direction,
+                    std::mem::take(&mut page.records),
+                    Vec::new(),
+                    &none
+                ),
+                async {
+                    match &cursor {
+                        Some(next) => Some(reader.fetch(side, since, Some(next.clone())).await),
+                        None => None,
+                    }
+                }
+            );
+            worked?;
             self.progressed.store(true, Ordering::Relaxed);
             self.report(direction, size);
-            cursor = page.next;
             let Some(next) = &cursor else { break };
             self.store()
                 .set_checkpoint(
@@ -201,6 +260,7 @@ impl<'a> Phase<'a> {
                 )
                 .await?;
             self.guard().await?;
+            page = ahead.expect("a next cursor reads ahead")?;
         }
         let mark = Watermark(started.minus(self.engine.config.overlap));
         self.store()
@@ -236,28 +296,6 @@ impl<'a> Phase<'a> {
                 None => (None, self.now(), since),
             },
         )
-    }
-
-    async fn fetch_page(
-        &self,
-        side: Side,
-        since: Option<Timestamp>,
-        cursor: Option<&PageCursor>,
-    ) -> Result<Page, PhaseError> {
-        Ok(match side {
-            Side::Hub => {
-                self.engine
-                    .hub
-                    .fetch_page(&self.org.group_id, &self.pair.hub, since, cursor)
-                    .await?
-            }
-            Side::App => {
-                self.engine
-                    .app
-                    .fetch_page(&self.pair.app, since, cursor)
-                    .await?
-            }
-        })
     }
 
     /// Records of one side by id, in any order; absent ones are gone or archived.
