@@ -116,24 +116,40 @@ impl Hub for ConnecClient {
             Sent(usize),
             Refused(RecordError),
         }
+        // Each chunk's ops and where each write's outcome comes from.
+        let (ops, slots): (Vec<Vec<Value>>, Vec<Vec<Slot>>) = writes
+            .chunks(self.config.batch_size.max(1))
+            .map(|chunk| {
+                let mut ops = Vec::with_capacity(chunk.len());
+                let slots = chunk
+                    .iter()
+                    .map(|write| match batch_op(group, collection, write) {
+                        Ok(op) => {
+                            ops.push(op);
+                            Slot::Sent(ops.len() - 1)
+                        }
+                        Err(refused) => Slot::Refused(refused),
+                    })
+                    .collect();
+                (ops, slots)
+            })
+            .unzip();
+        // The chunks travel at once (`http.max_concurrency` in flight), their answers read back
+        // in order. One failing as a whole fails the call, as it did one after another; the
+        // engine's write-ahead recognises the writes that did land when it meets them again.
+        let answers: Vec<Vec<Value>> = stream::iter(ops)
+            .map(|ops| async move {
+                if ops.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    self.send_batch(ops).await
+                }
+            })
+            .buffered(self.fan_out())
+            .try_collect()
+            .await?;
         let mut outcomes = Vec::with_capacity(writes.len());
-        for chunk in writes.chunks(self.config.batch_size.max(1)) {
-            let mut ops = Vec::with_capacity(chunk.len());
-            let slots: Vec<Slot> = chunk
-                .iter()
-                .map(|write| match batch_op(group, collection, write) {
-                    Ok(op) => {
-                        ops.push(op);
-                        Slot::Sent(ops.len() - 1)
-                    }
-                    Err(refused) => Slot::Refused(refused),
-                })
-                .collect();
-            let results = if ops.is_empty() {
-                Vec::new()
-            } else {
-                self.send_batch(ops).await?
-            };
+        for (slots, results) in slots.into_iter().zip(answers) {
             for slot in slots {
                 outcomes.push(match slot {
                     Slot::Sent(i) => batch_outcome(collection, &results[i]),
