@@ -67,6 +67,14 @@ fn both_sides_read_every_person() {
         stdout.contains("(created in the app: 200; organizations: 20)"),
         "{stdout}"
     );
+    // The full resync reads every person again and writes nothing.
+    let resync = &stdout[stdout.find("ours, full resync").expect("a resync section")..];
+    assert_eq!(figure(resync, "people read"), 200, "{stdout}");
+    assert!(resync.contains(" reads, 0 writes"), "{stdout}");
+    assert!(
+        stdout.contains("read path: resync / steady state"),
+        "{stdout}"
+    );
     assert!(stdout.contains("ratio ours/airbyte"), "{stdout}");
 }
 

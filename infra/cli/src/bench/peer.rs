@@ -17,6 +17,10 @@
 //!   translated through the id-maps, match-before-create, the write, the id-map saved, and the
 //!   app id written back to Connec! (`/batch`). Organizations sync first (people reference
 //!   them); the people's phase is timed from the organizations' last page to the people's last.
+//! - **Ours, read path**: a full resync of the same organization right after: every person
+//!   read from Connec! again, mapped, hashed and looked up in the id-maps, and found unchanged
+//!   (nothing is written). This is the like-for-like figure: both sides read the whole
+//!   collection, ours does more with each record.
 //!
 //! Both sides page with the same `$top` (`--page-size`, 100 by default) and the same
 //! `$orderby`. Both counts must be N, or the benchmark fails.
@@ -107,8 +111,11 @@ pub struct PeerReport {
     pub floor: (f64, u64),
     /// The peer.
     pub airbyte: AirbyteSide,
-    /// Us.
+    /// Us: the first sync.
     pub ours: OurSide,
+    /// Us: a full resync of the same collection (every record read, mapped, hashed and looked
+    /// up in the id-maps; nothing to write): our read path.
+    pub resync: OurSide,
 }
 
 fn rate(records: f64, seconds: f64) -> f64 {
@@ -136,6 +143,11 @@ impl PeerReport {
         rate(self.people as f64, self.ours.people_seconds)
     }
 
+    /// Our read path: people/s over the people's phase of the full resync.
+    pub fn resync_people_rate(&self) -> f64 {
+        rate(self.people as f64, self.resync.people_seconds)
+    }
+
     /// Printable summary.
     pub fn render(&self) -> String {
         let a = &self.airbyte;
@@ -156,14 +168,21 @@ impl PeerReport {
              \x20 whole run (wall)     {run:.2} s (organizations first) -> {o_run:.0} people/s\n\
              \x20 people phase         {phase:.2} s                   -> {o_phase:.0} records/s\n\
              \x20 Connec! calls        {o_reads} reads, {o_writes} writes (id write-backs)\n\
-             \x20 whole run's time     Connec! reads {t_reads:.2} s, write-backs {t_writes:.2} s; \
-             the rest (engine, store, app) {t_rest:.2} s\n\
+             \x20 Connec! call time    reads {t_reads:.2} s (read ahead: they overlap the work), \
+             write-backs {t_writes:.2} s\n\
              \x20 store ops            {ops} ({ops_per:.2}/record)\n\
              \x20 CPU                  {o_cpu:.2} s (user + system, organizations included) -> \
              {o_cpu_rate:.0} people per CPU-second\n\
              emulator floor: plain GETs of every people page, records dropped\n\
              \x20 records              {f_records} in {f_secs:.2} s        -> {f_rate:.0} records/s\n\
+             ours, full resync: every person read, mapped, hashed, looked up in the id-maps; nothing to write\n\
+             \x20 people read          {s_read}\n\
+             \x20 people phase         {s_phase:.2} s                   -> {s_rate:.0} records/s\n\
+             \x20 Connec! calls        {s_reads} reads, {s_writes} writes\n\
+             \x20 CPU                  {s_cpu:.2} s (user + system, organizations included) -> \
+             {s_cpu_rate:.0} people per CPU-second\n\
              ratio ours/airbyte (records/s)\n\
+             \x20 read path: resync / steady state {r_read:.1}x\n\
              \x20 people phase / steady state   {r_net:.1}x\n\
              \x20 whole run / read (wall)       {r_wall:.1}x\n\
              \x20 per CPU-second               {r_cpu:.1}x\n",
@@ -193,8 +212,6 @@ impl PeerReport {
             o_writes = o.hub_writes,
             t_reads = o.hub_time.reads.as_secs_f64(),
             t_writes = o.hub_time.writes.as_secs_f64(),
-            t_rest =
-                o.run_seconds - o.hub_time.reads.as_secs_f64() - o.hub_time.writes.as_secs_f64(),
             ops = o.store_ops,
             o_cpu = o.cpu,
             o_cpu_rate = rate(self.people as f64, o.cpu),
@@ -203,6 +220,14 @@ impl PeerReport {
             f_secs = self.floor.0,
             f_rate = rate(self.floor.1 as f64, self.floor.0),
             r_net = self.ours_people_rate() / self.airbyte_steady_rate().max(1e-9),
+            r_read = self.resync_people_rate() / self.airbyte_steady_rate().max(1e-9),
+            s_read = self.resync.people_read,
+            s_phase = self.resync.people_seconds,
+            s_rate = self.resync_people_rate(),
+            s_reads = self.resync.hub_reads,
+            s_writes = self.resync.hub_writes,
+            s_cpu = self.resync.cpu,
+            s_cpu_rate = rate(self.people as f64, self.resync.cpu),
             r_wall = self.ours_run_rate() / self.airbyte_wall_rate(),
             r_cpu = rate(self.people as f64, o.cpu) / rate(self.people as f64, a.read.cpu),
         )
@@ -253,113 +278,139 @@ struct PageMark {
     records: u64,
 }
 
-/// Our side: the engine's first sync into the in-memory HubSpot.
-async fn run_ours(
-    http: &reqwest::Client,
-    connec: &str,
-    hubspot: &str,
-    page_size: usize,
-) -> Result<OurSide, BenchError> {
-    let dir = tempfile::tempdir().map_err(|e| BenchError::Process(e.to_string()))?;
-    let store = store_embedded::EmbeddedStore::open(dir.path().join("bench.db"))?;
-    let counter = store.clone();
-    let store: Arc<dyn SyncStore> = Arc::new(store);
-    let tuning = Tuning {
-        http: HttpConfig {
-            timeout: Duration::from_secs(60),
-            ..HttpConfig::fast()
-        },
-        ..Tuning::default()
-    };
-    // HubSpot's real connector, for its mappings and record descriptions; never called.
-    let provider = wiring::emulated_hubspot(hubspot, PORTAL, &tuning)?;
-    let (account, token) = provider
-        .static_account()
-        .ok_or_else(|| BenchError::Process("the HubSpot provider has no static token".into()))?;
-    let real = provider
-        .connector(&account.realm, token)
-        .map_err(|e| BenchError::Process(e.to_string()))?;
-    let sink = Arc::new(SinkApp::new(real, hubspot::DEFAULT_MARKER_PROPERTY));
-    let hub_error = |e: sync_core::error::HubError| BenchError::Process(e.to_string());
-    let mut config = ConnecConfig::new(connec, "demo-id", "demo-key").map_err(hub_error)?;
-    config.page_size = page_size;
-    config.http = tuning.http.clone();
-    let hub = Arc::new(TimedHub::new(ConnecClient::new(config).map_err(hub_error)?));
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let engine = SyncEngine::new(
-        store.clone(),
-        hub.clone(),
-        sink.clone(),
-        clock,
-        EngineConfig::default(),
-    );
-    store
-        .put_organization(&wiring::organization(GROUP, PORTAL, "Bench", true))
-        .await?;
+/// Our engine over the emulated Connec! and the in-memory HubSpot, on an embedded store.
+struct Ours {
+    engine: SyncEngine,
+    hub: Arc<TimedHub<ConnecClient>>,
+    sink: Arc<SinkApp>,
+    counter: store_embedded::EmbeddedStore,
+    _dir: tempfile::TempDir,
+}
 
-    // Page times, to tell the people's phase from the organizations'.
-    let pages: Arc<Mutex<Vec<PageMark>>> = Arc::default();
-    let progress = {
-        let pages = pages.clone();
-        Arc::new(move |p: &PageProgress| {
-            pages
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(PageMark {
-                    at: Instant::now(),
-                    people: p.entity.as_str() == "people",
-                    to_app: p.direction == Direction::ToApp,
-                    records: p.records as u64,
-                });
-        })
-    };
-    take_stats(http, connec).await?;
-    let ops_before = counter.operations();
-    let (cpu_before, _) = cpu_seconds();
-    let started = Instant::now();
-    let run = engine
-        .sync(
-            &OrgId::new(GROUP),
-            RunOptions {
-                progress: Some(progress),
-                ..RunOptions::default()
+impl Ours {
+    async fn new(connec: &str, hubspot: &str, page_size: usize) -> Result<Self, BenchError> {
+        let dir = tempfile::tempdir().map_err(|e| BenchError::Process(e.to_string()))?;
+        let store = store_embedded::EmbeddedStore::open(dir.path().join("bench.db"))?;
+        let counter = store.clone();
+        let store: Arc<dyn SyncStore> = Arc::new(store);
+        let tuning = Tuning {
+            http: HttpConfig {
+                timeout: Duration::from_secs(60),
+                ..HttpConfig::fast()
             },
-        )
-        .await?;
-    let run_seconds = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds().0 - cpu_before;
-    let store_ops = counter.operations() - ops_before;
-    let (hub_reads, hub_writes) = take_stats(http, connec).await?;
-    if !run.errors.is_empty() {
-        return Err(BenchError::Process(format!(
-            "our sync failed: {:?}",
-            run.errors
-        )));
+            ..Tuning::default()
+        };
+        // HubSpot's real connector, for its mappings and record descriptions; never called.
+        let provider = wiring::emulated_hubspot(hubspot, PORTAL, &tuning)?;
+        let (account, token) = provider.static_account().ok_or_else(|| {
+            BenchError::Process("the HubSpot provider has no static token".into())
+        })?;
+        let real = provider
+            .connector(&account.realm, token)
+            .map_err(|e| BenchError::Process(e.to_string()))?;
+        let sink = Arc::new(SinkApp::new(real, hubspot::DEFAULT_MARKER_PROPERTY));
+        let hub_error = |e: sync_core::error::HubError| BenchError::Process(e.to_string());
+        let mut config = ConnecConfig::new(connec, "demo-id", "demo-key").map_err(hub_error)?;
+        config.page_size = page_size;
+        config.http = tuning.http.clone();
+        let hub = Arc::new(TimedHub::new(ConnecClient::new(config).map_err(hub_error)?));
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let engine = SyncEngine::new(
+            store.clone(),
+            hub.clone(),
+            sink.clone(),
+            clock,
+            EngineConfig::default(),
+        );
+        store
+            .put_organization(&wiring::organization(GROUP, PORTAL, "Bench", true))
+            .await?;
+        Ok(Self {
+            engine,
+            hub,
+            sink,
+            counter,
+            _dir: dir,
+        })
     }
-    let pages = pages.lock().unwrap_or_else(PoisonError::into_inner);
-    let people_pages = || pages.iter().filter(|p| p.people && p.to_app);
-    let people_read = people_pages().map(|p| p.records).sum();
-    // People sync after organizations: their phase starts at the organizations' last page.
-    let people_start = pages
-        .iter()
-        .rev()
-        .find(|p| !p.people)
-        .map_or(started, |p| p.at);
-    let people_end = people_pages().next_back().map_or(started, |p| p.at);
-    Ok(OurSide {
-        run_seconds,
-        people_seconds: people_end
-            .saturating_duration_since(people_start)
-            .as_secs_f64(),
-        people_read,
-        people_created: sink.created("contacts"),
-        organizations_created: sink.created("companies"),
-        hub_reads,
-        hub_writes,
-        store_ops,
-        hub_time: hub.time(),
-        cpu,
-    })
+
+    /// One timed run: the first sync, or (`full`) a full resync of what it synced.
+    async fn measure(
+        &self,
+        http: &reqwest::Client,
+        connec: &str,
+        full: bool,
+    ) -> Result<OurSide, BenchError> {
+        // Page times, to tell the people's phase from the organizations'.
+        let pages: Arc<Mutex<Vec<PageMark>>> = Arc::default();
+        let progress = {
+            let pages = pages.clone();
+            Arc::new(move |p: &PageProgress| {
+                pages
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(PageMark {
+                        at: Instant::now(),
+                        people: p.entity.as_str() == "people",
+                        to_app: p.direction == Direction::ToApp,
+                        records: p.records as u64,
+                    });
+            })
+        };
+        take_stats(http, connec).await?;
+        let hub_time_before = self.hub.time();
+        let created_before = (
+            self.sink.created("contacts"),
+            self.sink.created("companies"),
+        );
+        let ops_before = self.counter.operations();
+        let (cpu_before, _) = cpu_seconds();
+        let started = Instant::now();
+        let run = self
+            .engine
+            .sync(
+                &OrgId::new(GROUP),
+                RunOptions {
+                    progress: Some(progress),
+                    full,
+                    ..RunOptions::default()
+                },
+            )
+            .await?;
+        let run_seconds = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds().0 - cpu_before;
+        let store_ops = self.counter.operations() - ops_before;
+        let (hub_reads, hub_writes) = take_stats(http, connec).await?;
+        if !run.errors.is_empty() {
+            return Err(BenchError::Process(format!(
+                "our sync failed: {:?}",
+                run.errors
+            )));
+        }
+        let pages = pages.lock().unwrap_or_else(PoisonError::into_inner);
+        let people_pages = || pages.iter().filter(|p| p.people && p.to_app);
+        let people_read = people_pages().map(|p| p.records).sum();
+        // People travel after organizations: their phase starts at the last page before theirs.
+        let first_people = pages.iter().position(|p| p.people && p.to_app);
+        let people_start = first_people
+            .and_then(|i| i.checked_sub(1))
+            .map_or(started, |i| pages[i].at);
+        let people_end = people_pages().next_back().map_or(started, |p| p.at);
+        Ok(OurSide {
+            run_seconds,
+            people_seconds: people_end
+                .saturating_duration_since(people_start)
+                .as_secs_f64(),
+            people_read,
+            people_created: self.sink.created("contacts") - created_before.0,
+            organizations_created: self.sink.created("companies") - created_before.1,
+            hub_reads,
+            hub_writes,
+            store_ops,
+            hub_time: self.hub.time().since(&hub_time_before),
+            cpu,
+        })
+    }
 }
 
 /// Runs the benchmark.
@@ -406,8 +457,10 @@ pub async fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<PeerReport, B
     let airbyte = run_airbyte(&http, &connec, runner).await?;
     say("floor: plain GETs of every page...");
     let floor = floor(&http, &connec, args.page_size).await?;
-    say("ours: engine run Connec! -> in-memory HubSpot...");
-    let ours = run_ours(&http, &connec, &hubspot, args.page_size).await?;
+    say("ours: engine run Connec! -> in-memory HubSpot, then a full resync...");
+    let engine = Ours::new(&connec, &hubspot, args.page_size).await?;
+    let ours = engine.measure(&http, &connec, false).await?;
+    let resync = engine.measure(&http, &connec, true).await?;
     let (app_reads, app_writes) = take_stats(&http, &hubspot).await?;
 
     let mut wrong = Vec::new();
@@ -422,6 +475,18 @@ pub async fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<PeerReport, B
     }
     if ours.people_read != people as u64 {
         wrong.push(format!("ours read {} people", ours.people_read));
+    }
+    if resync.people_read != people as u64 {
+        wrong.push(format!(
+            "our full resync read {} people",
+            resync.people_read
+        ));
+    }
+    if resync.hub_writes != 0 || resync.people_created != 0 {
+        wrong.push(format!(
+            "our full resync wrote ({} Connec! writes, {} contacts created)",
+            resync.hub_writes, resync.people_created
+        ));
     }
     if ours.people_created != people as u64 {
         wrong.push(format!(
@@ -447,6 +512,7 @@ pub async fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<PeerReport, B
         floor,
         airbyte,
         ours,
+        resync,
     })
 }
 

@@ -23,6 +23,16 @@ pub struct HubTime {
     pub writes: Duration,
 }
 
+impl HubTime {
+    /// The time spent since an earlier reading.
+    pub fn since(&self, earlier: &HubTime) -> HubTime {
+        HubTime {
+            reads: self.reads.saturating_sub(earlier.reads),
+            writes: self.writes.saturating_sub(earlier.writes),
+        }
+    }
+}
+
 /// The wrapped hub and its clock.
 pub struct TimedHub<H> {
     inner: H,
@@ -39,6 +49,7 @@ impl<H: Hub> TimedHub<H> {
     }
 
     /// Time spent so far.
+    /// The time spent so far.
     pub fn time(&self) -> HubTime {
         *self.time.lock().unwrap_or_else(PoisonError::into_inner)
     }
