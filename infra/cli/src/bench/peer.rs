@@ -183,6 +183,7 @@ impl PeerReport {
              {s_cpu_rate:.0} people per CPU-second\n\
              ratio ours/airbyte (records/s)\n\
              \x20 read path: resync / steady state {r_read:.1}x\n\
+             \x20 read path per CPU-second     {r_read_cpu:.1}x\n\
              \x20 people phase / steady state   {r_net:.1}x\n\
              \x20 whole run / read (wall)       {r_wall:.1}x\n\
              \x20 per CPU-second               {r_cpu:.1}x\n",
@@ -221,6 +222,8 @@ impl PeerReport {
             f_rate = rate(self.floor.1 as f64, self.floor.0),
             r_net = self.ours_people_rate() / self.airbyte_steady_rate().max(1e-9),
             r_read = self.resync_people_rate() / self.airbyte_steady_rate().max(1e-9),
+            r_read_cpu =
+                rate(self.people as f64, self.resync.cpu) / rate(self.people as f64, a.read.cpu),
             s_read = self.resync.people_read,
             s_phase = self.resync.people_seconds,
             s_rate = self.resync_people_rate(),
