@@ -28,7 +28,11 @@ fn instant(v: &Value) -> DateTime<Utc> {
 /// `/Date(ms+0000)/` -> ms.
 fn xero_ms(v: &Value) -> i64 {
     let s = v.as_str().unwrap();
-    let inner = s.strip_prefix("/Date(").unwrap().strip_suffix(")/").unwrap();
+    let inner = s
+        .strip_prefix("/Date(")
+        .unwrap()
+        .strip_suffix(")/")
+        .unwrap();
     inner.split('+').next().unwrap().parse().unwrap()
 }
 
@@ -94,7 +98,11 @@ async fn xero_burst_stamps_no_record_in_the_future() {
     let recs = api.emu.records("Contacts");
     assert_eq!(recs.len(), BURST);
     for r in &recs {
-        assert!(xero_ms(&r["UpdatedDateUTC"]) <= after, "{}", r["UpdatedDateUTC"]);
+        assert!(
+            xero_ms(&r["UpdatedDateUTC"]) <= after,
+            "{}",
+            r["UpdatedDateUTC"]
+        );
     }
     // The emulator's own now is real time too (no advance here).
     assert!(api.emu.now_ms() <= Utc::now().timestamp_millis());
@@ -243,7 +251,10 @@ async fn xero_pages_through_a_burst_return_each_once() {
             if recs.is_empty() {
                 break;
             }
-            ids.extend(recs.iter().map(|r| r["ContactID"].as_str().unwrap().to_owned()));
+            ids.extend(
+                recs.iter()
+                    .map(|r| r["ContactID"].as_str().unwrap().to_owned()),
+            );
         }
         exactly_once(&ids, 2_050);
     }
