@@ -1,7 +1,7 @@
 //! Time: the millisecond clock Connec! and HubSpot stamp records with, and the ISO-8601
 //! formatting and parsing they share.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 
 /// Real time in milliseconds that never goes backwards (a system clock stepped back repeats
 /// the last stamp). Stamps tie, as real APIs' do: a burst of writes shares milliseconds, and
@@ -34,9 +34,48 @@ impl Clock {
     }
 }
 
-/// ISO-8601 UTC with milliseconds and `Z`.
+/// ISO-8601 UTC with milliseconds and `Z` (`2024-01-31T17:59:28.123Z`). Written digit by
+/// digit: every rendered record carries two or three of these, and chrono's `format` parses
+/// its pattern on each call. Years outside 0..=9999 take chrono's path.
 pub(crate) fn iso(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    // Leap seconds show as a nanosecond count past one second: chrono prints 60.
+    let nanos = t.nanosecond();
+    let (sec, ms) = if nanos >= 1_000_000_000 {
+        (60, (nanos - 1_000_000_000) / 1_000_000)
+    } else {
+        (t.second(), nanos / 1_000_000)
+    };
+    let mut b = [0u8; 24];
+    let mut put = |at: usize, v: u32, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year as u32, 4);
+    put(5, t.month(), 2);
+    put(8, t.day(), 2);
+    put(11, t.hour(), 2);
+    put(14, t.minute(), 2);
+    put(17, sec, 2);
+    put(20, ms, 3);
+    for (at, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
+        b[at] = c;
+    }
+    b.iter().map(|c| *c as char).collect()
 }
 
 /// Parses an RFC 3339 / ISO-8601 instant (also tolerates a missing offset,
@@ -67,6 +106,35 @@ pub(crate) fn parse_date_like(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_is_chronos_format() {
+        let chrono_iso = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let mut ms: i64 = -62_135_596_800_000; // 0001-01-01
+        while ms < 253_402_300_799_999 {
+            let t = Utc.timestamp_millis_opt(ms).single().unwrap();
+            assert_eq!(iso(&t), chrono_iso(&t));
+            ms += 7_777_777_777_777 / 1_000 + 123; // about 90 days and an odd millisecond
+        }
+        for t in [
+            "1970-01-01T00:00:00.000Z",
+            "2024-02-29T23:59:59.999Z",
+            "9999-12-31T23:59:59.999Z",
+        ] {
+            let d = parse_instant(t).unwrap();
+            assert_eq!(iso(&d), t);
+        }
+        let sub_ms = Utc
+            .timestamp_opt(1_700_000_000, 123_456_789)
+            .single()
+            .unwrap();
+        assert_eq!(iso(&sub_ms), chrono_iso(&sub_ms));
+        let far = Utc
+            .with_ymd_and_hms(12_345, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap();
+        assert_eq!(iso(&far), chrono_iso(&far));
+    }
 
     #[test]
     fn clock_is_real_time_and_never_goes_back() {
