@@ -408,6 +408,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn equality_shortcut_agrees_with_the_comparison() {
+        let values = [
+            "a@x.io",
+            "A@X.IO",
+            "10",
+            "10.0",
+            " 10",
+            "1e1",
+            "abc",
+            "ABC",
+            "Straße",
+            "STRASSE",
+            "ΣΑΣ",
+            "σας",
+            "2024-01-01",
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00.000Z",
+            "",
+            "true",
+            "TRUE",
+        ]
+        .map(String::from);
+        let lower: Vec<String> = values.iter().map(|v| v.to_lowercase()).collect();
+        for a in &values {
+            for (i, v) in values.iter().enumerate() {
+                let want = hs_cmp("email", a, v).is_eq();
+                let one = std::slice::from_ref(v);
+                let got = equals_any("email", a, one, Some(std::slice::from_ref(&lower[i])));
+                assert_eq!(got, want, "{a:?} vs {v:?}");
+            }
+            let want = values.iter().any(|v| hs_cmp("email", a, v).is_eq());
+            assert_eq!(equals_any("email", a, &values, Some(&lower)), want, "{a:?}");
+        }
+    }
+
+    #[test]
     fn date_comparison_accepts_epoch_millis() {
         assert!(hs_cmp("createdate", "2024-01-01T00:00:00.000Z", "1704067200001").is_lt());
         assert!(hs_cmp("amount", "9", "10").is_lt());
