@@ -11,8 +11,8 @@ use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 /// every watermark a client takes.
 ///
 /// One rule on top ([`Clock::after`]): a change of a record stamps it later than its previous
-/// stamp, so that a change is always seen as one; only a record written twice within one
-/// millisecond gets a stamp (one millisecond) ahead of real time.
+/// stamp, so that a change is always seen as one; only a record written several times within
+/// one millisecond runs ahead of real time (a millisecond per extra write).
 #[derive(Debug, Default)]
 pub(crate) struct Clock {
     last_ms: i64,
