@@ -37,8 +37,14 @@
 //! unpause and `flush_*().await`. Nothing is logged about URLs, bodies,
 //! tokens, codes, secrets or signatures.
 //!
-//! Timestamps are real UTC time with millisecond precision, strictly
-//! increasing per emulator, so ordering by timestamp is total.
+//! Timestamps are real UTC time with millisecond precision, never going backwards per
+//! emulator; writes in one millisecond share it, as with the real APIs (a clock that made
+//! every stamp later than the last would run ahead of real time after a burst, and put
+//! records after every watermark a client takes). A change of a record still stamps it later
+//! than its previous stamp, so a change is always seen as one (only a record written several
+//! times within one millisecond runs ahead of real time: a millisecond per extra write). Every order the emulators page on is
+//! still total and deterministic: ties on a timestamp are broken by a write or creation
+//! sequence number, or by the id (`tests/real_time_stamps.rs`).
 //!
 //! # Scale
 //!

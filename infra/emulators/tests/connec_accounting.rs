@@ -4,6 +4,8 @@
 use emulators::{ConnecEmulator, RunningServer};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
+#[path = "support/clock.rs"]
+mod clock;
 
 const G: &str = "acct";
 
@@ -289,7 +291,8 @@ async fn filter_on_updated_at_returns_the_changed_invoice_and_inactive_round_tri
         .unwrap()
         .to_string();
 
-    // A line change of the first invoice moves its `updated_at`.
+    // A line change of the first invoice moves its `updated_at` (past the second's).
+    clock::next_ms();
     let first_id = connec_id(&first["id"]);
     let (_, changed) = api
         .put(

@@ -3,6 +3,8 @@
 use emulators::{CallFault, ConnecConfig, ConnecEmulator, FaultKind, RecordFault, RunningServer};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+#[path = "support/clock.rs"]
+mod clock;
 
 const G: &str = "grp1";
 
@@ -68,8 +70,12 @@ async fn paging_follows_next_links() {
 #[tokio::test]
 async fn filter_gt_on_updated_at_and_malformed_filter() {
     let (emu, srv, c) = setup().await;
+    // One millisecond each, for the `gt` below.
     let recs: Vec<Value> = (0..3)
-        .map(|i| emu.seed(G, "people", json!({ "first_name": format!("P{i}") })))
+        .map(|i| {
+            clock::next_ms();
+            emu.seed(G, "people", json!({ "first_name": format!("P{i}") }))
+        })
         .collect();
     let ts = recs[1]["updated_at"].as_str().unwrap();
     let r = get(&c, &format!("{}/api/v2/{G}/people", srv.base_url))

@@ -6,6 +6,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use emulators::{ConnecConfig, ConnecEmulator, RunningServer};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+#[path = "support/clock.rs"]
+mod clock;
 
 const G: &str = "grp1";
 
@@ -73,6 +75,8 @@ async fn matching_fields_and_filter_eq_compare_values_exactly() {
         "people",
         json!({ "first_name": "Ann", "email": { "address": "Ann@Example.com" } }),
     );
+    // Every later record is created after Ann's millisecond (the `created_at` filters below).
+    clock::next_ms();
     emu.seed(
         G,
         "people",

@@ -3,6 +3,8 @@
 use emulators::{CallFault, HubSpotConfig, HubSpotEmulator, RateLimit, RecordFault, RunningServer};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+#[path = "support/clock.rs"]
+mod clock;
 
 async fn setup(config: HubSpotConfig) -> (HubSpotEmulator, RunningServer, Client) {
     let emu = HubSpotEmulator::new(config);
@@ -107,6 +109,8 @@ async fn search_gt_lastmodified_sorted_and_capped() {
     let (emu, srv, c) = setup(cfg).await;
     let seeded: Vec<Value> = (0..40)
         .map(|i| {
+            // One millisecond each, for the `GT` below.
+            clock::next_ms();
             emu.seed(
                 "contacts",
                 json!({ "email": format!("p{i}@x.io"), "age": i }),

@@ -41,9 +41,11 @@ async fn envelope_paging_if_modified_since_and_order() {
     // The first token expired meanwhile.
     api.token = api.emu.grant(&[&api.tenant]).access_token;
     let since_ms = api.emu.now_ms();
+    // One millisecond apart (stamps within one tie), for the strict date order below.
     for i in 0..7 {
         api.emu
             .seed("Contacts", json!({ "Name": format!("New {i}") }));
+        api.emu.advance(Duration::from_millis(1));
     }
     // Touch an old one after the cut-off: it is listed, last by UpdatedDateUTC.
     let old0 = api.emu.records("Contacts")[0]["ContactID"]

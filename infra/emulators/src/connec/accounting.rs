@@ -294,9 +294,6 @@ impl State {
             })
             .collect();
         for (id, b) in changes {
-            let at = self.pinned_time.unwrap_or_else(|| self.clock.now());
-            self.seq += 1;
-            let seq = self.seq;
             let Some(c) = self
                 .groups
                 .get_mut(group_id)
@@ -305,6 +302,10 @@ impl State {
                 continue;
             };
             let Some(&i) = c.by_id.get(&id) else { continue };
+            let prev = c.records[i].updated_at;
+            let at = self.pinned_time.unwrap_or_else(|| self.clock.after(prev));
+            self.seq += 1;
+            let seq = self.seq;
             c.modify(i, |r| {
                 r.fields.insert("balance".into(), b);
                 r.updated_at = at;

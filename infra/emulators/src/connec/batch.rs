@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Inner;
 use super::errors::{Outcome, cannot_delete, error_body, parse_json};
@@ -35,11 +35,19 @@ pub(super) fn batch(inner: &Inner, bytes: &Bytes, ext: bool, base: &str) -> Outc
                     Ok(x) => x,
                     Err(e) => (e.status(), error_body(e.status(), &e.to_string())),
                 };
-                json!({ "status": status.as_u16(), "body": body })
+                // Not `json!`: it would serialize `body` into a copy.
+                Value::Object(serde_json::Map::from_iter([
+                    ("status".to_owned(), Value::from(status.as_u16())),
+                    ("body".to_owned(), body),
+                ]))
             })
             .collect()
     });
-    Ok((StatusCode::OK, json!({ "results": results })))
+    let results = Value::Object(serde_json::Map::from_iter([(
+        "results".to_owned(),
+        Value::Array(results),
+    )]));
+    Ok((StatusCode::OK, results))
 }
 
 fn batch_op(inner: &Inner, st: &mut State, op: &Value, ext: bool, base: &str) -> Outcome {

@@ -260,7 +260,8 @@ impl ConnecEmulator {
     /// writes) gets exactly `at` as its `created_at`/`updated_at`, as when a bulk import lands
     /// in one second of Connec!'s second-precision timestamps. Records whose sort keys tie are
     /// listed in natural order (last written last) unless `$orderby` holds a unique key (`id`).
-    /// Unpinned, timestamps are real time again, strictly increasing.
+    /// Unpinned, timestamps are real time again (never going backwards; writes in one
+    /// millisecond tie).
     pub fn set_time(&self, at: Option<DateTime<Utc>>) {
         lock(&self.inner.state).pinned_time = at;
     }

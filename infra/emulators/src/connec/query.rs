@@ -7,7 +7,16 @@ use super::ConnecConfig;
 use super::eq_index;
 use super::state::{Record, State, render_record, stored_path};
 use super::views::{Listing, Meta, PageRows};
-use crate::common::{ApiError, compare_scalars, iso, query_get, query_with};
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::common::{ApiError, compare_scalars, iso, parse_instant, query_get, query_with};
+
+/// `t` at millisecond precision, as rendered (and so as a filter on it compares).
+fn at_ms(t: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(t.timestamp_millis())
+        .single()
+        .unwrap_or(t)
+}
 
 impl State {
     /// `GET /api/v2/{group}/{collection}`.
@@ -188,6 +197,10 @@ pub(super) struct Clause {
     pub(super) path: String,
     pub(super) op: Op,
     pub(super) value: Value,
+    /// The value as an instant when it is a string that parses as one: a clause on
+    /// `created_at`/`updated_at` then compares instants without rendering and parsing each
+    /// record's timestamp (the listing views evaluate it on every write).
+    instant: Option<DateTime<Utc>>,
 }
 
 impl Clause {
@@ -200,6 +213,14 @@ impl Clause {
                 let value = meta.iter().find(|(k, _)| *k == path).map(|(_, v)| *v);
                 owned = Value::String(value.unwrap_or_default().to_owned());
                 Some(&owned)
+            }
+            "created_at" | "updated_at" if self.instant.is_some() => {
+                let at = if self.path == "created_at" {
+                    r.created_at
+                } else {
+                    r.updated_at
+                };
+                return self.holds(self.instant.map(|v| at_ms(at).cmp(&v)));
             }
             "created_at" => {
                 owned = Value::String(iso(&r.created_at));
@@ -231,6 +252,12 @@ impl Clause {
             Some(a) if self.value.is_null() => return self.op == Op::Ne && !a.is_null(),
             Some(a) => compare_scalars(a, &self.value, false),
         };
+        self.holds(ord)
+    }
+
+    /// Whether the comparison `ord` of the actual value with the clause's passes (`None`: not
+    /// comparable, which only `ne` passes).
+    fn holds(&self, ord: Option<std::cmp::Ordering>) -> bool {
         let Some(ord) = ord else {
             return self.op == Op::Ne;
         };
@@ -320,10 +347,15 @@ fn parse_filter(s: &str) -> Result<Vec<Clause>, String> {
                 },
             }
         };
+        let instant = match &value {
+            Value::String(s) => parse_instant(s),
+            _ => None,
+        };
         out.push(Clause {
             path: field,
             op,
             value,
+            instant,
         });
         skip_ws(&mut i);
         if i >= chars.len() {

@@ -56,6 +56,21 @@ impl Triple {
     pub(super) fn is_connec(&self) -> bool {
         self.provider.eq_ignore_ascii_case("connec")
     }
+
+    /// `{id, provider, realm}` as JSON: what `serde_json::to_value` gives, built directly (a
+    /// rendered record holds several, and the serializer goes through a generic path).
+    pub(super) fn to_json(&self) -> Value {
+        triple_json(&self.id, &self.provider, &self.realm)
+    }
+}
+
+/// `{id, provider, realm}` as JSON (see [`Triple::to_json`]).
+fn triple_json(id: &str, provider: &str, realm: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), id.into());
+    m.insert("provider".into(), provider.into());
+    m.insert("realm".into(), realm.into());
+    Value::Object(m)
 }
 
 #[derive(Clone, Debug)]
@@ -203,10 +218,9 @@ pub(super) fn stored_path<'a>(r: &'a Record, path: &str) -> Option<&'a Value> {
 fn render_ref(g: &Group, target: &str, v: &Value, ext: bool) -> Value {
     match v {
         Value::String(id) if ext => {
-            let mut arr =
-                vec![serde_json::to_value(Triple::connec(id, &g.channel)).unwrap_or_default()];
+            let mut arr = vec![triple_json(id, "connec", &g.channel)];
             if let Some(r) = g.record(target, id) {
-                arr.extend(r.ext.iter().filter_map(|t| serde_json::to_value(t).ok()));
+                arr.extend(r.ext.iter().map(Triple::to_json));
             }
             Value::Array(arr)
         }
@@ -242,9 +256,10 @@ impl State {
 pub(super) fn render_record(g: &Group, group_id: &str, coll: &str, r: &Record, ext: bool) -> Value {
     let mut m = r.fields.clone();
     let id = if ext {
-        let mut ids = vec![Triple::connec(&r.id, &g.channel)];
-        ids.extend(r.ext.iter().cloned());
-        serde_json::to_value(ids).unwrap_or_default()
+        let mut ids = Vec::with_capacity(1 + r.ext.len());
+        ids.push(triple_json(&r.id, "connec", &g.channel));
+        ids.extend(r.ext.iter().map(Triple::to_json));
+        Value::Array(ids)
     } else {
         Value::String(r.id.clone())
     };

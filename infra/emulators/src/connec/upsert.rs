@@ -280,7 +280,6 @@ impl State {
         let Some(coll_mut) = coll_mut else {
             unreachable!("group created above")
         };
-        let mut now = || pinned_time.unwrap_or_else(|| clock.now());
         let (status, idx, kind) = match existing {
             Some(i) => {
                 let changed_fields = coll_mut.records[i].fields != new_fields;
@@ -298,7 +297,8 @@ impl State {
                 }
                 // A new id in the id array is a change of the record like any other: it moves
                 // `updated_at` and is notified (the write-back's echo reaches subscribers).
-                let at = now();
+                let prev = coll_mut.records[i].updated_at;
+                let at = pinned_time.unwrap_or_else(|| clock.after(prev));
                 *seq += 1;
                 let seq = *seq;
                 coll_mut.modify(i, |r| {
@@ -309,7 +309,7 @@ impl State {
                 (StatusCode::OK, i, ChangeKind::Updated)
             }
             None => {
-                let at = now();
+                let at = pinned_time.unwrap_or_else(|| clock.now());
                 *seq += 1;
                 let id = uuid::Uuid::new_v4().to_string();
                 let i = coll_mut.records.len();

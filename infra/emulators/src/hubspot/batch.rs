@@ -43,12 +43,13 @@ fn batch_envelope(
     started: &str,
     ok: StatusCode,
 ) -> (StatusCode, Value) {
-    let mut body = json!({
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": started,
-        "completedAt": iso(&Utc::now()),
-    });
+    // Not `json!`: it would serialize `results` into a copy.
+    let mut m = serde_json::Map::new();
+    m.insert("status".into(), "COMPLETE".into());
+    m.insert("results".into(), Value::Array(results));
+    m.insert("startedAt".into(), started.into());
+    m.insert("completedAt".into(), iso(&Utc::now()).into());
+    let mut body = Value::Object(m);
     if errors.is_empty() {
         (ok, body)
     } else {
@@ -58,7 +59,7 @@ fn batch_envelope(
     }
 }
 
-fn inputs(body: &Value, max: usize) -> Result<Vec<Value>, ApiError> {
+fn inputs(body: &Value, max: usize) -> Result<&[Value], ApiError> {
     let items = body
         .get("inputs")
         .and_then(Value::as_array)
@@ -71,7 +72,7 @@ fn inputs(body: &Value, max: usize) -> Result<Vec<Value>, ApiError> {
             items.len()
         )));
     }
-    Ok(items.clone())
+    Ok(items)
 }
 
 /// HubSpot's answer to a batch naming one id twice: `400` for the whole batch.
@@ -112,13 +113,13 @@ pub(super) fn read(c: &Ctx, body: &Value) -> Outcome {
             c.t.name()
         )));
     }
-    if let Some(dups) = duplicate_ids(&items, input_id) {
+    if let Some(dups) = duplicate_ids(items, input_id) {
         return Ok((StatusCode::BAD_REQUEST, Some(dups)));
     }
     let names = selection(c.t, &body_list(body, "properties"));
     let st = c.inner.state_at(c.source.portal);
     let (mut results, mut missing) = (Vec::new(), Vec::new());
-    for input in &items {
+    for input in items {
         let id = input.get("id").and_then(scalar_string).unwrap_or_default();
         let found = if archived {
             id.parse()
@@ -182,7 +183,7 @@ pub(super) fn create(c: &Ctx, body: &Value) -> Outcome {
 pub(super) fn update(c: &Ctx, body: &Value) -> Outcome {
     let started = iso(&Utc::now());
     let items = inputs(body, c.inner.config.max_batch)?;
-    if let Some(dups) = duplicate_ids(&items, input_id) {
+    if let Some(dups) = duplicate_ids(items, input_id) {
         return Ok((StatusCode::BAD_REQUEST, Some(dups)));
     }
     let (results, errors) = c.inner.with_state(c.source.clone(), |st| {
@@ -228,7 +229,7 @@ pub(super) fn update(c: &Ctx, body: &Value) -> Outcome {
 pub(super) fn upsert(c: &Ctx, body: &Value) -> Outcome {
     let started = iso(&Utc::now());
     let items = inputs(body, c.inner.config.max_batch)?;
-    for input in &items {
+    for input in items {
         let p = input
             .get("idProperty")
             .and_then(Value::as_str)
@@ -248,7 +249,7 @@ pub(super) fn upsert(c: &Ctx, body: &Value) -> Outcome {
             _ => id,
         })
     };
-    if let Some(dups) = duplicate_ids(&items, upsert_key) {
+    if let Some(dups) = duplicate_ids(items, upsert_key) {
         return Ok((StatusCode::BAD_REQUEST, Some(dups)));
     }
     let (results, errors) = c.inner.with_state(c.source.clone(), |st| {
@@ -311,11 +312,11 @@ pub(super) fn upsert(c: &Ctx, body: &Value) -> Outcome {
 /// `POST /crm/v3/objects/{objectType}/batch/archive`.
 pub(super) fn archive(c: &Ctx, body: &Value) -> Outcome {
     let items = inputs(body, c.inner.config.max_batch)?;
-    if let Some(dups) = duplicate_ids(&items, input_id) {
+    if let Some(dups) = duplicate_ids(items, input_id) {
         return Ok((StatusCode::BAD_REQUEST, Some(dups)));
     }
     c.inner.with_state(c.source.clone(), |st| {
-        for input in &items {
+        for input in items {
             if let Some(id) = input
                 .get("id")
                 .and_then(scalar_string)

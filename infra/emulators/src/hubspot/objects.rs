@@ -2,6 +2,7 @@
 //! default, unique and read-only properties, stored objects and how they are rendered, and
 //! the property selection of a response.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -88,6 +89,21 @@ impl HsObject {
         self.archived_at.is_some()
     }
 
+    /// One property, stored or system, as [`HsObject::all_props`] has it (without building
+    /// them all: a search evaluates a few properties of each candidate, a response renders
+    /// the selected ones).
+    pub(super) fn prop(&self, t: ObjType, name: &str) -> Option<Cow<'_, str>> {
+        match name {
+            "hs_object_id" => Some(Cow::Owned(self.id.to_string())),
+            "createdate" => Some(Cow::Owned(iso(&self.created_at))),
+            n if n == t.lastmod() => Some(Cow::Owned(iso(&self.updated_at))),
+            "associatedcompanyid" if t == ObjType::Contacts && self.primary_company.is_some() => {
+                self.primary_company.map(|c| Cow::Owned(c.to_string()))
+            }
+            n => self.props.get(n).map(|v| Cow::Borrowed(v.as_str())),
+        }
+    }
+
     /// Stored plus system properties, as JSON strings.
     pub(super) fn all_props(&self, t: ObjType) -> BTreeMap<String, Value> {
         let mut m: BTreeMap<String, Value> = self
@@ -107,21 +123,26 @@ impl HsObject {
     }
 
     pub(super) fn render(&self, t: ObjType, names: Option<&[String]>, assoc: bool) -> Value {
-        let all = self.all_props(t);
         let props: Map<String, Value> = match names {
-            None => all.into_iter().collect(),
+            None => self.all_props(t).into_iter().collect(),
             Some(ns) => ns
                 .iter()
-                .map(|n| (n.clone(), all.get(n).cloned().unwrap_or(Value::Null)))
+                .map(|n| {
+                    let v = self
+                        .prop(t, n)
+                        .map_or(Value::Null, |v| v.into_owned().into());
+                    (n.clone(), v)
+                })
                 .collect(),
         };
-        let mut o = json!({
-            "id": self.id.to_string(),
-            "properties": props,
-            "createdAt": iso(&self.created_at),
-            "updatedAt": iso(&self.updated_at),
-            "archived": self.archived(),
-        });
+        // Built as a map, not with `json!`: that would serialize `props` into a copy.
+        let mut m = Map::new();
+        m.insert("id".into(), self.id.to_string().into());
+        m.insert("properties".into(), Value::Object(props));
+        m.insert("createdAt".into(), iso(&self.created_at).into());
+        m.insert("updatedAt".into(), iso(&self.updated_at).into());
+        m.insert("archived".into(), self.archived().into());
+        let mut o = Value::Object(m);
         if let Some(a) = self.archived_at {
             o["archivedAt"] = iso(&a).into();
         }

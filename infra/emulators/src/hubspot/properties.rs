@@ -172,6 +172,16 @@ impl State {
             .cloned()
     }
 
+    /// Whether `name` is a property of `t` (what [`State::property`] finds, without building
+    /// its definition: a write checks every property it names).
+    pub(super) fn property_exists(&self, t: ObjType, name: &str) -> bool {
+        defaults(t).iter().any(|(n, _)| *n == name)
+            || self
+                .custom_properties
+                .get(&(self.portal(), t))
+                .is_some_and(|m| m.contains_key(name))
+    }
+
     /// Refuses a write naming properties that do not exist, with HubSpot's message.
     pub(super) fn check_defined<'a>(
         &self,
@@ -179,7 +189,7 @@ impl State {
         names: impl Iterator<Item = &'a String>,
     ) -> Result<(), ApiError> {
         let missing: Vec<Value> = names
-            .filter(|n| self.property(t, n).is_none())
+            .filter(|n| !self.property_exists(t, n))
             .map(|name| {
                 let message = format!("Property \"{name}\" does not exist");
                 json!({

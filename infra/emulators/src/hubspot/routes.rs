@@ -353,7 +353,15 @@ fn page(c: &Ctx) -> Outcome {
         .collect();
     let next = (page.len() > limit).then(|| page[limit].id);
     page.truncate(limit);
-    let mut body = json!({ "results": page.iter().map(|o| o.render(c.t, Some(&names), assoc)).collect::<Vec<_>>() });
+    let results: Vec<Value> = page
+        .iter()
+        .map(|o| o.render(c.t, Some(&names), assoc))
+        .collect();
+    // Not `json!`: it would serialize `results` into a copy.
+    let mut body = Value::Object(serde_json::Map::from_iter([(
+        "results".to_owned(),
+        Value::Array(results),
+    )]));
     if let Some(n) = next {
         let after = n.to_string();
         body["paging"] = json!({ "next": {

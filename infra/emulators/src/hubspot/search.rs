@@ -2,7 +2,7 @@
 //! paging, evaluated as HubSpot evaluates them (dates as instants, numbers as numbers,
 //! strings case-insensitively).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use super::objects::{HsObject, selection};
 use super::plan::{candidates, modified_bounds, sorted_by_modified};
 use super::routes::{Ctx, body_list};
 use super::scheduled;
-use crate::common::{ApiError, compare_scalars, parse_date_like, scalar_string};
+use crate::common::{ApiError, compare_scalars, parse_date_like, parse_instant, scalar_string};
 
 /// Properties that are compared as instants in search.
 pub(super) const DATE_PROPS: [&str; 5] = [
@@ -39,56 +39,104 @@ fn hs_cmp(prop: &str, a: &str, b: &str) -> std::cmp::Ordering {
     .unwrap_or(std::cmp::Ordering::Equal)
 }
 
-fn eval_filter(f: &Value, props: &BTreeMap<String, Value>) -> Result<bool, ApiError> {
-    let name = f
-        .get("propertyName")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            ApiError::BadRequest("Invalid input JSON: filter is missing propertyName".into())
-        })?;
-    let op = f
-        .get("operator")
-        .and_then(Value::as_str)
-        .unwrap_or("EQ")
-        .to_ascii_uppercase();
-    let actual = props
-        .get(name)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
+/// A filter read once per search (not once per object it is evaluated on); what it lacks is
+/// refused when it is evaluated, as before.
+struct Filter<'a> {
+    name: Option<&'a str>,
+    op: String,
+    value: Option<String>,
+    high: Option<String>,
+    values: Option<Vec<String>>,
+    /// `EQ`/`NEQ`/`IN`/`NOT_IN` on a property not compared as a date: the lower-cased values.
+    lower: Option<Vec<String>>,
+}
+
+impl<'a> Filter<'a> {
+    fn new(f: &'a Value) -> Self {
+        let name = f.get("propertyName").and_then(Value::as_str);
+        let op = f
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or("EQ")
+            .to_ascii_uppercase();
+        let value = f.get("value").and_then(scalar_string);
+        let values: Option<Vec<String>> = f
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(scalar_string).collect());
+        let equality = match op.as_str() {
+            "EQ" | "NEQ" => value.as_ref().map(std::slice::from_ref),
+            "IN" | "NOT_IN" => values.as_deref(),
+            _ => None,
+        };
+        let lower = equality
+            .filter(|_| name.is_some_and(|n| !DATE_PROPS.contains(&n)))
+            .map(|vs| vs.iter().map(|v| v.to_lowercase()).collect());
+        Self {
+            name,
+            op,
+            value,
+            high: f.get("highValue").and_then(scalar_string),
+            values,
+            lower,
+        }
+    }
+}
+
+/// Whether `a` (a stored value) equals one of `vs` as [`hs_cmp`] compares, given `lower`, the
+/// lower-cased `vs`: when `a` is neither a number nor an instant, `hs_cmp` compares the
+/// lower-cased strings, and equal lower-cased strings are equal in every branch of it.
+fn equals_any(prop: &str, a: &str, vs: &[String], lower: Option<&[String]>) -> bool {
+    if let Some(lower) = lower {
+        let a_lower = a.to_lowercase();
+        if a.trim().parse::<f64>().is_err() && parse_instant(&a_lower).is_none() {
+            return lower.contains(&a_lower);
+        }
+    }
+    vs.iter().any(|v| hs_cmp(prop, a, v).is_eq())
+}
+
+fn eval_filter<'o>(
+    f: &Filter<'_>,
+    get: &dyn Fn(&str) -> Option<Cow<'o, str>>,
+) -> Result<bool, ApiError> {
+    let name = f.name.ok_or_else(|| {
+        ApiError::BadRequest("Invalid input JSON: filter is missing propertyName".into())
+    })?;
+    let op = f.op.as_str();
+    let actual = get(name);
+    let actual = actual.as_deref().filter(|s| !s.is_empty());
     let value = || {
-        f.get("value").and_then(scalar_string).ok_or_else(|| {
+        f.value.clone().ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "Filter on '{name}' with operator {op} requires a value"
             ))
         })
     };
-    let values = || -> Result<Vec<String>, ApiError> {
-        f.get("values")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(scalar_string).collect())
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "Filter on '{name}' with operator {op} requires values"
-                ))
-            })
+    let values = || -> Result<&[String], ApiError> {
+        f.values.as_deref().ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Filter on '{name}' with operator {op} requires values"
+            ))
+        })
     };
-    let eq = |a: &str, b: &str| hs_cmp(name, a, b).is_eq();
-    Ok(match op.as_str() {
+    let lower = f.lower.as_deref();
+    Ok(match op {
         "HAS_PROPERTY" => actual.is_some(),
         "NOT_HAS_PROPERTY" => actual.is_none(),
         "EQ" => {
             let v = value()?;
-            actual.is_some_and(|a| eq(a, &v))
+            actual.is_some_and(|a| equals_any(name, a, std::slice::from_ref(&v), lower))
         }
         "NEQ" => {
             let v = value()?;
-            !actual.is_some_and(|a| eq(a, &v))
+            !actual.is_some_and(|a| equals_any(name, a, std::slice::from_ref(&v), lower))
         }
         "LT" | "LTE" | "GT" | "GTE" => {
             let v = value()?;
             actual.is_some_and(|a| {
                 let o = hs_cmp(name, a, &v);
-                match op.as_str() {
+                match op {
                     "LT" => o.is_lt(),
                     "LTE" => o.is_le(),
                     "GT" => o.is_gt(),
@@ -98,7 +146,7 @@ fn eval_filter(f: &Value, props: &BTreeMap<String, Value>) -> Result<bool, ApiEr
         }
         "BETWEEN" => {
             let lo = value()?;
-            let hi = f.get("highValue").and_then(scalar_string).ok_or_else(|| {
+            let hi = f.high.clone().ok_or_else(|| {
                 ApiError::BadRequest(format!(
                     "Filter on '{name}' with operator BETWEEN requires highValue"
                 ))
@@ -107,11 +155,11 @@ fn eval_filter(f: &Value, props: &BTreeMap<String, Value>) -> Result<bool, ApiEr
         }
         "IN" => {
             let vs = values()?;
-            actual.is_some_and(|a| vs.iter().any(|v| eq(a, v)))
+            actual.is_some_and(|a| equals_any(name, a, vs, lower))
         }
         "NOT_IN" => {
             let vs = values()?;
-            !actual.is_some_and(|a| vs.iter().any(|v| eq(a, v)))
+            !actual.is_some_and(|a| equals_any(name, a, vs, lower))
         }
         "CONTAINS_TOKEN" | "NOT_CONTAINS_TOKEN" => {
             let token = value()?.replace('*', "").to_lowercase();
@@ -273,14 +321,20 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
         (None, Some(m)) => Box::new(m.values()),
         (Some(ids), Some(m)) => Box::new(ids.iter().filter_map(|id| m.get(id))),
     };
-    let mut hits: Vec<(&HsObject, BTreeMap<String, Value>)> = Vec::new();
+    let groups: Vec<Vec<Filter<'_>>> = groups
+        .iter()
+        .map(|g| g.iter().map(Filter::new).collect())
+        .collect();
+    // Each hit with its sort keys.
+    type SortKeys<'o> = Vec<Option<Cow<'o, str>>>;
+    let mut hits: Vec<(&HsObject, SortKeys<'_>)> = Vec::new();
     for o in pool.filter(|o| !o.archived()) {
-        let props = o.all_props(c.t);
+        let get = |name: &str| o.prop(c.t, name);
         let mut ok = groups.is_empty();
         for g in &groups {
             let mut all = true;
             for f in g {
-                if !eval_filter(f, &props)? {
+                if !eval_filter(f, &get)? {
                     all = false;
                     break;
                 }
@@ -291,15 +345,14 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
             }
         }
         if ok && let Some(q) = &query {
-            ok = c.t.defaults().iter().any(|p| {
-                props
-                    .get(*p)
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| v.to_lowercase().contains(q.as_str()))
-            });
+            ok =
+                c.t.defaults()
+                    .iter()
+                    .any(|p| get(p).is_some_and(|v| v.to_lowercase().contains(q.as_str())));
         }
         if ok {
-            hits.push((o, props));
+            let keys = sorts.iter().map(|(p, _)| get(p)).collect();
+            hits.push((o, keys));
         }
     }
     let tie = |o: &HsObject| {
@@ -308,12 +361,9 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
             r.next()
         })
     };
-    hits.sort_by(|(a, pa), (b, pb)| {
-        for (p, desc) in &sorts {
-            let o = match (
-                pa.get(p).and_then(Value::as_str),
-                pb.get(p).and_then(Value::as_str),
-            ) {
+    hits.sort_by(|(a, ka), (b, kb)| {
+        for ((p, desc), (x, y)) in sorts.iter().zip(ka.iter().zip(kb)) {
+            let o = match (x, y) {
                 (Some(x), Some(y)) => hs_cmp(p, x, y),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
@@ -341,7 +391,11 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
 
 /// A search's answer: `total`, `results`, and `paging.next` while more can be read.
 fn answer(total: usize, results: Vec<Value>, after: usize, limit: usize, cap: usize) -> Value {
-    let mut out = json!({ "total": total, "results": results });
+    // Not `json!`: it would serialize `results` into a copy.
+    let mut out = Value::Object(serde_json::Map::from_iter([
+        ("total".to_owned(), Value::from(total)),
+        ("results".to_owned(), Value::Array(results)),
+    ]));
     let end = after + limit;
     if limit > 0 && end < total && end < cap {
         out["paging"] = json!({ "next": { "after": end.to_string() } });
@@ -352,6 +406,42 @@ fn answer(total: usize, results: Vec<Value>, after: usize, limit: usize, cap: us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equality_shortcut_agrees_with_the_comparison() {
+        let values = [
+            "a@x.io",
+            "A@X.IO",
+            "10",
+            "10.0",
+            " 10",
+            "1e1",
+            "abc",
+            "ABC",
+            "Straße",
+            "STRASSE",
+            "ΣΑΣ",
+            "σας",
+            "2024-01-01",
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00.000Z",
+            "",
+            "true",
+            "TRUE",
+        ]
+        .map(String::from);
+        let lower: Vec<String> = values.iter().map(|v| v.to_lowercase()).collect();
+        for a in &values {
+            for (i, v) in values.iter().enumerate() {
+                let want = hs_cmp("email", a, v).is_eq();
+                let one = std::slice::from_ref(v);
+                let got = equals_any("email", a, one, Some(std::slice::from_ref(&lower[i])));
+                assert_eq!(got, want, "{a:?} vs {v:?}");
+            }
+            let want = values.iter().any(|v| hs_cmp("email", a, v).is_eq());
+            assert_eq!(equals_any("email", a, &values, Some(&lower)), want, "{a:?}");
+        }
+    }
 
     #[test]
     fn date_comparison_accepts_epoch_millis() {

@@ -232,7 +232,7 @@ impl State {
                 index.remove(o);
                 o.props = p.props;
                 o.primary_company = p.primary;
-                o.updated_at = clock.now();
+                o.updated_at = clock.after(o.updated_at);
                 index.add(o);
                 diff = prop_diff(&before, &o.all_props(t));
                 (o.id, ChangeKind::Updated)

@@ -1,12 +1,14 @@
 //! The emulator's clock: real UTC time plus an offset tests move forward
-//! ([`super::XeroEmulator::advance`]), strictly increasing per emulator, and Xero's date
-//! formats (`/Date(ms+0000)/`, `2024-01-31T00:00:00`) both ways.
+//! ([`super::XeroEmulator::advance`]), never going backwards (stamps tie, as Xero's do:
+//! lists break ties by creation order), and Xero's date formats (`/Date(ms+0000)/`,
+//! `2024-01-31T00:00:00`) both ways.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
-/// Real time shifted by an offset; never repeats nor goes backwards.
+/// Real time shifted by an offset; never goes backwards. Not strictly increasing: a burst of
+/// writes one millisecond apart each would run ahead of real time.
 #[derive(Debug, Default)]
 pub(super) struct XeroClock {
     offset_ms: AtomicI64,
@@ -14,23 +16,21 @@ pub(super) struct XeroClock {
 }
 
 impl XeroClock {
-    /// Now, in epoch milliseconds, strictly greater than any earlier answer.
+    /// Now, in epoch milliseconds, at least any earlier answer.
     pub(super) fn now_ms(&self) -> i64 {
         let real = Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::SeqCst);
-        let mut prev = self.last_ms.load(Ordering::SeqCst);
-        loop {
-            let next = real.max(prev + 1);
-            match self
-                .last_ms
-                .compare_exchange(prev, next, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return next,
-                Err(seen) => prev = seen,
-            }
-        }
+        let prev = self.last_ms.fetch_max(real, Ordering::SeqCst);
+        real.max(prev)
     }
 
-    /// Now, without consuming a tick (for expiry checks and windows).
+    /// The stamp of a change of a record last stamped `prev_ms`: now, or one millisecond
+    /// after `prev_ms` when now is not later (the clock itself is not moved ahead), so that a
+    /// change is always seen as one.
+    pub(super) fn after_ms(&self, prev_ms: i64) -> i64 {
+        self.now_ms().max(prev_ms + 1)
+    }
+
+    /// Now, without stamping anything (for expiry checks and windows).
     pub(super) fn peek_ms(&self) -> i64 {
         let real = Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::SeqCst);
         real.max(self.last_ms.load(Ordering::SeqCst))
@@ -129,13 +129,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clock_moves_forward_and_strictly() {
+    fn clock_moves_forward_and_never_back() {
         let c = XeroClock::default();
         let a = c.now_ms();
-        let b = c.now_ms();
-        assert!(b > a);
+        let mut b = a;
+        for _ in 0..10_000 {
+            let t = c.now_ms();
+            assert!(t >= b);
+            b = t;
+        }
+        assert!(b <= Utc::now().timestamp_millis());
         c.advance(60_000);
         assert!(c.now_ms() > b + 59_000);
+        let n = c.now_ms();
+        assert!(c.peek_ms() >= n);
     }
 
     #[test]

@@ -371,7 +371,8 @@ impl<'a> Tx<'a> {
         let created = old.is_none();
         let (updated_ms, seq) = match (&old, quiet) {
             (Some(o), true) => (o.updated_ms, o.seq),
-            (Some(o), false) => (self.clock.now_ms(), o.seq),
+            // A change is later than the record's previous stamp (see `XeroClock::after_ms`).
+            (Some(o), false) => (self.clock.after_ms(o.updated_ms), o.seq),
             (None, _) => {
                 self.t.next_seq += 1;
                 (self.clock.now_ms(), self.t.next_seq)
