@@ -353,6 +353,51 @@ mod tests {
         assert_eq!(seq(&travelled, ConflictPolicy::MostRecent, true), ["L2"]);
     }
 
+    fn touch(seq: u64, side: Side, at_ms: i64) -> Touch {
+        Touch {
+            seq,
+            side,
+            at: Timestamp::parse(&at_ms.to_string()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_unmapped_edit_after_a_conflict_may_hand_it_to_the_touched_side() {
+        // A tie goes to the hub, unless the app record was touched past it afterwards.
+        let mut tie = entry(vec![
+            edit(1, Side::Hub, 10, false),
+            edit(2, Side::Hub, 20, false),
+            edit(3, Side::App, 20, true),
+        ]);
+        assert_eq!(seq(&tie, ConflictPolicy::MostRecent, false), ["L2"]);
+        // A touch before the app edit, or one that left the time at the tie, changes nothing.
+        tie.touches = vec![touch(1, Side::App, 15), touch(4, Side::App, 20)];
+        assert_eq!(seq(&tie, ConflictPolicy::MostRecent, false), ["L2"]);
+        tie.touches.push(touch(5, Side::App, 21));
+        assert_eq!(seq(&tie, ConflictPolicy::MostRecent, false), ["L2", "L3"]);
+        // The app newer, the hub touched to its time or later: the hub may win.
+        let mut app_newer = entry(vec![
+            edit(1, Side::Hub, 10, false),
+            edit(2, Side::App, 15, true),
+        ]);
+        assert_eq!(seq(&app_newer, ConflictPolicy::MostRecent, false), ["L2"]);
+        app_newer.touches = vec![touch(3, Side::Hub, 15)];
+        assert_eq!(
+            seq(&app_newer, ConflictPolicy::MostRecent, false),
+            ["L1", "L2"]
+        );
+        // No conflict (the app edit was made after the hub's had travelled): touches do not
+        // matter, the newest edit holds.
+        let mut travelled = entry(vec![
+            edit(1, Side::Hub, 10, false),
+            edit(2, Side::App, 15, false),
+        ]);
+        travelled.touches = vec![touch(3, Side::Hub, 30)];
+        assert_eq!(seq(&travelled, ConflictPolicy::MostRecent, false), ["L2"]);
+        // The side-wins policies do not compare times.
+        assert_eq!(seq(&tie, ConflictPolicy::HubWins, false), ["L2", "L3"]);
+    }
+
     #[test]
     fn fields_round_trip_through_connec_shape() {
         let paths = ["last_name", "address.billing.city", "number_of_employees"];

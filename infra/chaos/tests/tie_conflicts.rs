@@ -56,6 +56,11 @@ fn hubspot(world: &World) -> &HubSpotSide {
 /// HubSpot, both edits stamped the same millisecond (the ledger records the stamp HubSpot
 /// reports after it is pinned).
 async fn tied_conflict() -> (World, Ledger, usize) {
+    conflict(0).await
+}
+
+/// As [`tied_conflict`], the HubSpot edit stamped `app_later_ms` after the hub's.
+async fn conflict(app_later_ms: i64) -> (World, Ledger, usize) {
     let world = World::start(App::HubSpot, ConflictPolicy::MostRecent, true)
         .await
         .unwrap();
@@ -76,14 +81,18 @@ async fn tied_conflict() -> (World, Ledger, usize) {
     let entry = &mut ledger.entries[person];
     let hub_at = entry.edits[entry.edits.len() - 2].at;
     let app_id = entry.app_id.clone().unwrap();
-    assert!(
-        hubspot(&world)
-            .emulator
-            .set_last_modified("contacts", &app_id, hub_at.epoch_millis())
-    );
+    assert!(hubspot(&world).emulator.set_last_modified(
+        "contacts",
+        &app_id,
+        hub_at.epoch_millis() + app_later_ms
+    ));
     let record = world.sides.get(Side::App, Kind::Person, &app_id).unwrap();
     let app_at = world.sides.stamp(Side::App, Kind::Person, &record).unwrap();
-    assert_eq!(app_at, hub_at, "the tie is in place");
+    assert_eq!(
+        app_at.epoch_millis(),
+        hub_at.epoch_millis() + app_later_ms,
+        "the stamps are in place"
+    );
     let app_edit = entry.edits.last_mut().unwrap();
     assert!(app_edit.other_pending, "the app edit is a conflict");
     app_edit.at = app_at;
@@ -157,4 +166,34 @@ async fn an_unmapped_app_edit_after_a_tie_may_hand_the_conflict_to_the_app() {
     assert_eq!(held(&world, &ledger, person), (app.clone(), app));
     let found = checked(&world, &ledger).await;
     assert!(found.clean(), "{found:#?}");
+}
+
+/// The mirror: the app edit is newer, then an unmapped Connec! edit leaves the hub record at
+/// the app edit's millisecond; the tie goes to the hub, and the oracle allows it.
+#[tokio::test]
+async fn an_unmapped_hub_edit_to_the_app_edits_time_may_hand_the_conflict_to_the_hub() {
+    let (world, mut ledger, person) = conflict(5).await;
+    let app_at = ledger.entries[person].edits.last().unwrap().at;
+    let pinned = chrono::DateTime::from_timestamp_millis(app_at.epoch_millis()).unwrap();
+    world.sides.connec.set_time(Some(pinned));
+    assert!(unmapped(&world.sides, &mut ledger, person, Side::Hub));
+    world.sides.connec.set_time(None);
+    assert_eq!(ledger.entries[person].touches.last().unwrap().at, app_at);
+    sync(&world).await;
+    sync(&world).await;
+    let hub = hub_edit(&ledger, person);
+    assert_eq!(held(&world, &ledger, person), (hub.clone(), hub));
+    let found = checked(&world, &ledger).await;
+    assert!(found.clean(), "{found:#?}");
+}
+
+/// Without the touch, the newer app edit wins (and only it is allowed).
+#[tokio::test]
+async fn a_newer_app_edit_wins_without_a_touch() {
+    let (world, ledger, person) = conflict(5).await;
+    sync(&world).await;
+    sync(&world).await;
+    let app = ledger.entries[person].edits.last().unwrap().fields.first();
+    assert_eq!(held(&world, &ledger, person), (app.clone(), app));
+    assert!(checked(&world, &ledger).await.clean());
 }
