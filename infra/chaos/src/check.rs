@@ -307,11 +307,23 @@ fn check_entry(
     let held = |fields: &Fields| allowed.contains(&fields);
     if !held(&hf) || !held(&af) {
         f.lost += 1;
-        let history: Vec<String> = entry
+        // Edits as `side#seq@ms`, unmapped edits (touches) as `side~seq@ms`, in seq order.
+        let mut history: Vec<(u64, String)> = entry
             .edits
             .iter()
-            .map(|e| format!("{}#{}@{}", e.side.as_str(), e.seq, e.at.epoch_millis()))
+            .map(|e| {
+                (
+                    e.seq,
+                    format!("{}#{}@{}", e.side.as_str(), e.seq, e.at.epoch_millis()),
+                )
+            })
+            .chain(entry.touches.iter().map(|t| {
+                let at = t.at.epoch_millis();
+                (t.seq, format!("{}~{}@{at}", t.side.as_str(), t.seq))
+            }))
             .collect();
+        history.sort();
+        let history: Vec<String> = history.into_iter().map(|(_, h)| h).collect();
         f.details.push(format!(
             "lost update: {key} (hub {hid}, app {aid}) holds hub {:?} / app {:?}, expected one of {:?} (edits {history:?})",
             hf.first(),

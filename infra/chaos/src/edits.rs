@@ -7,11 +7,11 @@
 
 use rand::Rng;
 use rand::rngs::StdRng;
-use serde_json::json;
+use serde_json::{Value, json};
 use sync_core::domain::Side;
 
 use crate::app::NewRecord;
-use crate::ledger::{Edit, Entry, Kind, Ledger};
+use crate::ledger::{Edit, Entry, Kind, Ledger, Touch};
 use crate::world::{GROUP, Sides};
 
 /// What the edits of a round did.
@@ -131,6 +131,7 @@ pub fn create(
             other_pending: false,
             fields,
         }],
+        touches: Vec::new(),
         archived: false,
         archive_certain: false,
     });
@@ -184,25 +185,38 @@ pub fn update(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) -> b
     true
 }
 
-/// Edits a field no mapping names; `false` if that side does not hold the record.
+/// Edits a field no mapping names; `false` if that side does not hold the record. During the
+/// rounds it is recorded as a [`Touch`] when it moved the record's modification time.
 pub fn unmapped(sides: &Sides, ledger: &mut Ledger, index: usize, side: Side) -> bool {
     let seq = ledger.next_seq();
+    let quiet = ledger.quiet;
     let entry = &mut ledger.entries[index];
+    let kind = entry.kind;
     let Some(id) = locate(sides, entry, side) else {
         return false;
     };
-    match side {
+    let stamp = |record: Option<Value>| record.and_then(|r| sides.stamp(side, kind, &r));
+    let before = stamp(sides.get(side, kind, &id));
+    let done = match side {
         Side::Hub => sides
             .connec
             .update(
                 GROUP,
-                entry.kind.collection(),
+                kind.collection(),
                 &id,
                 json!({ "description": format!("note {seq}") }),
             )
             .is_some(),
-        Side::App => sides.app.unmapped(entry.kind, &id, seq),
+        Side::App => sides.app.unmapped(kind, &id, seq),
+    };
+    if done
+        && !quiet
+        && let Some(at) = stamp(sides.get(side, kind, &id))
+        && before != Some(at)
+    {
+        entry.touches.push(Touch { seq, side, at });
     }
+    done
 }
 
 /// Archives record `index` on `side` (Connec!: `status: INACTIVE`). Where the app side does

@@ -109,6 +109,18 @@ pub struct Edit {
     pub fields: Fields,
 }
 
+/// An edit of fields no mapping names: it writes nothing that travels, yet it moves the record's
+/// modification time on its side, and most recent compares those times.
+#[derive(Clone, Copy, Debug)]
+pub struct Touch {
+    /// Global edit number (the same sequence as [`Edit::seq`]).
+    pub seq: u64,
+    /// Where it was made.
+    pub side: Side,
+    /// The record's modification time right after it.
+    pub at: Timestamp,
+}
+
 /// One logical record.
 #[derive(Clone, Debug)]
 pub struct Entry {
@@ -128,6 +140,8 @@ pub struct Entry {
     pub app_id: Option<String>,
     /// Every edit, creation first.
     pub edits: Vec<Edit>,
+    /// Unmapped-field edits made during the rounds (see [`Touch`]).
+    pub touches: Vec<Touch>,
     /// Archived (on either side) by the suite, or with its company where the app archives a
     /// company's people with it; never edited afterwards.
     pub archived: bool,
@@ -144,11 +158,25 @@ impl Entry {
             .max_by_key(|e| (e.at, e.seq))
     }
 
+    /// Whether an unmapped edit of `side` made after `newest` (that side's newest edit) left
+    /// the record's time later than `past`, or equal to it when `or_equal`.
+    fn touched(&self, side: Side, newest: &Edit, past: Timestamp, or_equal: bool) -> bool {
+        self.touches
+            .iter()
+            .filter(|t| t.side == side && t.seq > newest.seq)
+            .any(|t| t.at > past || (or_equal && t.at == past))
+    }
+
     /// The states the policy allows as the final one (see the crate documentation).
     /// `app_touched_after(t)` says whether the app record's timestamp as the engine reads it
     /// may have moved past `t` without an edit of its own (see
     /// [`crate::app::AppSide::touched_after`]): then, under most recent, a hub edit made while
     /// an older app edit was still pending may lose to it.
+    ///
+    /// Under most recent the engine compares the records' times *as it reads them when it
+    /// decides a conflict*, and an unmapped edit ([`Touch`]) made after a side's newest edit and
+    /// before that moves them: in a conflict, a side touched past the other's edit may win it
+    /// (the hub at an exact tie too).
     pub fn allowed(
         &self,
         policy: ConflictPolicy,
@@ -160,20 +188,30 @@ impl Entry {
             (Some(only), None) | (None, Some(only)) => return vec![&only.fields],
             (None, None) => return Vec::new(),
         };
+        // A conflict either way: whichever edit was made while the other was pending.
+        let conflict = hub.other_pending || app.other_pending;
         match policy {
+            ConflictPolicy::MostRecent if app.at > hub.at => {
+                if conflict && self.touched(Side::Hub, hub, app.at, true) {
+                    vec![&hub.fields, &app.fields]
+                } else {
+                    vec![&app.fields]
+                }
+            }
             // The engine's documented tie rule: the hub wins an exact tie, in a conflict. An app
             // edit stamped the same millisecond as a hub edit that had already travelled (two
             // emulators' clocks) is no conflict: it is simply the newest.
-            ConflictPolicy::MostRecent if app.at > hub.at => vec![&app.fields],
             ConflictPolicy::MostRecent
                 if app.at == hub.at && app.seq > hub.seq && !app.other_pending =>
             {
                 vec![&app.fields]
             }
-            // A conflict either way (whichever edit was made while the other was pending) in
-            // which the app record's timestamp moved past the hub edit: the app may win.
+            // A conflict in which the app record's timestamp moved past the hub edit: the app
+            // may win.
             ConflictPolicy::MostRecent
-                if (hub.other_pending || app.other_pending) && app_touched_after(hub.at) =>
+                if conflict
+                    && (app_touched_after(hub.at)
+                        || self.touched(Side::App, app, hub.at, false)) =>
             {
                 vec![&hub.fields, &app.fields]
             }
@@ -198,6 +236,9 @@ impl Entry {
 pub struct Ledger {
     /// The records, by creation.
     pub entries: Vec<Entry>,
+    /// Set once the rounds are over and the quiet syncs have run: every conflict is decided by
+    /// then, so later unmapped edits are not recorded as [`Touch`]es.
+    pub quiet: bool,
     next_seq: u64,
 }
 
@@ -246,6 +287,7 @@ mod tests {
             hub_id: None,
             app_id: None,
             edits,
+            touches: Vec::new(),
             archived: false,
             archive_certain: false,
         }
@@ -309,6 +351,51 @@ mod tests {
             edit(2, Side::Hub, 20, false),
         ]);
         assert_eq!(seq(&travelled, ConflictPolicy::MostRecent, true), ["L2"]);
+    }
+
+    fn touch(seq: u64, side: Side, at_ms: i64) -> Touch {
+        Touch {
+            seq,
+            side,
+            at: Timestamp::parse(&at_ms.to_string()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_unmapped_edit_after_a_conflict_may_hand_it_to_the_touched_side() {
+        // A tie goes to the hub, unless the app record was touched past it afterwards.
+        let mut tie = entry(vec![
+            edit(1, Side::Hub, 10, false),
+            edit(2, Side::Hub, 20, false),
+            edit(3, Side::App, 20, true),
+        ]);
+        assert_eq!(seq(&tie, ConflictPolicy::MostRecent, false), ["L2"]);
+        // A touch before the app edit, or one that left the time at the tie, changes nothing.
+        tie.touches = vec![touch(1, Side::App, 15), touch(4, Side::App, 20)];
+        assert_eq!(seq(&tie, ConflictPolicy::MostRecent, false), ["L2"]);
+        tie.touches.push(touch(5, Side::App, 21));
+        assert_eq!(seq(&tie, ConflictPolicy::MostRecent, false), ["L2", "L3"]);
+        // The app newer, the hub touched to its time or later: the hub may win.
+        let mut app_newer = entry(vec![
+            edit(1, Side::Hub, 10, false),
+            edit(2, Side::App, 15, true),
+        ]);
+        assert_eq!(seq(&app_newer, ConflictPolicy::MostRecent, false), ["L2"]);
+        app_newer.touches = vec![touch(3, Side::Hub, 15)];
+        assert_eq!(
+            seq(&app_newer, ConflictPolicy::MostRecent, false),
+            ["L1", "L2"]
+        );
+        // No conflict (the app edit was made after the hub's had travelled): touches do not
+        // matter, the newest edit holds.
+        let mut travelled = entry(vec![
+            edit(1, Side::Hub, 10, false),
+            edit(2, Side::App, 15, false),
+        ]);
+        travelled.touches = vec![touch(3, Side::Hub, 30)];
+        assert_eq!(seq(&travelled, ConflictPolicy::MostRecent, false), ["L2"]);
+        // The side-wins policies do not compare times.
+        assert_eq!(seq(&tie, ConflictPolicy::HubWins, false), ["L2", "L3"]);
     }
 
     #[test]

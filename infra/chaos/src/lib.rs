@@ -27,7 +27,10 @@
 //! Where the app's timestamp of a record can move without an edit of its own (Xero: a part
 //! carries its contact's `UpdatedDateUTC`), most recent also allows `a` when `h` was made while
 //! `a` was still pending and the app record was modified after `h`
-//! ([`app::AppSide::touched_after`]).
+//! ([`app::AppSide::touched_after`]). Most recent compares the records' times as the engine
+//! reads them when it decides, and an unmapped-field edit moves them without a mapped change:
+//! the ledger keeps those made during the rounds ([`ledger::Touch`]), and in a conflict a side
+//! touched past the other side's edit (the hub also at an exact tie) may win it.
 //!
 //! The app side is a trait ([`app::AppSide`]): HubSpot ([`hubspot_side`]) and Xero
 //! ([`xero_side`], whose restrictions and timestamp rule are named there); [`run_app`] picks

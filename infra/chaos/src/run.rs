@@ -238,8 +238,10 @@ pub(crate) fn edit_and_arm(
     }
 }
 
-/// Unmapped edits on both sides of up to three linked records.
+/// Unmapped edits on both sides of up to three linked records, after the quiet syncs (so they
+/// are no [`crate::ledger::Touch`]es: every conflict is decided by then).
 pub(crate) fn unmapped_edits(world: &World, ledger: &mut Ledger) {
+    ledger.quiet = true;
     for index in ledger.active(None).into_iter().take(3) {
         for side in [Side::Hub, Side::App] {
             if locate(&world.sides, &mut ledger.entries[index], side).is_some() {
