@@ -201,16 +201,26 @@ impl Phase<'_> {
                 }
             };
         }
-        let (plain, for_app) = self.translate_hub_refs(record, refs);
-        let hash = match mapping.canonical_from_hub(&plain) {
-            Ok(canonical) => Content::Hash(content_hash(&canonical)),
-            Err(e) => Content::Unmappable(format!("mapping to the app failed: {e}")),
-        };
-        let payload = for_app.and_then(|for_app| {
-            mapping
-                .to_app(&for_app)
-                .map_err(|e| Content::Unmappable(format!("mapping to the app failed: {e}")))
+        let failed =
+            |e: mapping::MapError| Content::Unmappable(format!("mapping to the app failed: {e}"));
+        let payload = self
+            .hub_refs_for_app(record, refs)
+            .and_then(|for_app| mapping.to_app(&for_app).map_err(failed));
+        // One trip through the app: the canonical projection comes from the payload when the
+        // references travel alone (the same hash as the plain record's own trip).
+        let beside = payload.as_ref().ok().and_then(|payload| {
+            mapping.canonical_beside(record, payload, |reference, value| {
+                self.plain_hub_ref(&reference.entity, value, refs)
+            })
         });
+        let canonical = match beside {
+            Some(canonical) => Ok(canonical),
+            None => mapping.canonical_from_hub(&self.hub_refs_plain(record, refs)),
+        };
+        let hash = match canonical {
+            Ok(canonical) => Content::Hash(content_hash(&canonical)),
+            Err(e) => failed(e),
+        };
         Mapped { hash, payload }
     }
 
@@ -262,18 +272,10 @@ impl Phase<'_> {
         }
     }
 
-    /// A hub record twice: references as plain hub ids (the canonical shape) and as app ids (to
-    /// push), the latter failing with the first unresolved reference.
-    fn translate_hub_refs(
-        &self,
-        record: &Value,
-        refs: &RefIndex,
-    ) -> (Value, Result<Value, Content>) {
-        let hub = self.engine.hub.as_ref();
-        let provider = self.engine.app.provider();
-        // Only the keys the mapping reads are copied: the rest (the id triples, the hub's
-        // metadata) would be dropped by the mapping anyway.
-        let mut plain = match record {
+    /// Only the keys the mapping reads of a hub record: the rest (the id triples, the hub's
+    /// metadata) would be dropped by the mapping anyway.
+    fn hub_keys_of(&self, record: &Value) -> Value {
+        match record {
             Value::Object(fields) => Value::Object(
                 self.pair
                     .mapping
@@ -284,21 +286,42 @@ impl Phase<'_> {
             ),
             // Not an object: the mapping says so.
             other => other.clone(),
-        };
-        let mut for_app = Ok(plain.clone());
+        }
+    }
+
+    /// A reference value of a hub record in the canonical shape: a plain hub id, whatever
+    /// the referenced record's state, so an archive elsewhere never looks like a change of
+    /// this record; "none" for a record deleted before it ever travelled.
+    fn plain_hub_ref(&self, entity: &str, value: &Value, refs: &RefIndex) -> Value {
+        match self.engine.hub.reference_target(value) {
+            Some(id) if holds(&refs.gone_hub, entity, &id) => Value::Null,
+            Some(id) => Value::String(id.to_string()),
+            None => value.clone(),
+        }
+    }
+
+    /// A hub record with references as plain hub ids (the canonical shape).
+    fn hub_refs_plain(&self, record: &Value, refs: &RefIndex) -> Value {
+        let mut plain = self.hub_keys_of(record);
+        for reference in self.pair.mapping.references() {
+            let _ = reference.hub.rewrite(&mut plain, |value| -> Result<_, ()> {
+                Ok(Some(self.plain_hub_ref(&reference.entity, value, refs)))
+            });
+        }
+        plain
+    }
+
+    /// A hub record with references as app ids (to push), failing with the first unresolved
+    /// reference.
+    fn hub_refs_for_app(&self, record: &Value, refs: &RefIndex) -> Result<Value, Content> {
+        let hub = self.engine.hub.as_ref();
+        let provider = self.engine.app.provider();
+        let mut target = self.hub_keys_of(record);
         for reference in self.pair.mapping.references() {
             let entity = &reference.entity;
-            // The canonical form keeps the reference whatever the referenced record's state, so
-            // an archive elsewhere never looks like a change of this record.
-            let _ = reference.hub.rewrite(&mut plain, |value| -> Result<_, ()> {
-                Ok(Some(match hub.reference_target(value) {
-                    Some(id) if holds(&refs.gone_hub, entity, &id) => Value::Null,
-                    Some(id) => Value::String(id.to_string()),
-                    None => value.clone(),
-                }))
-            });
-            if let Ok(target) = &mut for_app {
-                let outcome = reference.hub.rewrite(target, |value| -> Result<_, String> {
+            reference
+                .hub
+                .rewrite(&mut target, |value| -> Result<_, String> {
                     if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
                         return Ok(Some(Value::Null));
                     }
@@ -319,13 +342,10 @@ impl Phase<'_> {
                         Some(app_id) => Ok(Some(Value::String(app_id.to_string()))),
                         None => Err(missing_reference(reference, id.as_str())),
                     }
-                });
-                if let Err(waiting) = outcome {
-                    for_app = Err(Content::Waiting(waiting));
-                }
-            }
+                })
+                .map_err(Content::Waiting)?;
         }
-        (plain, for_app)
+        Ok(target)
     }
 
     /// An app record with references rewritten to hub ids.
