@@ -107,8 +107,9 @@ struct Collection {
 
 #[derive(Default)]
 struct HubState {
-    /// (group, collection) -> records.
-    records: BTreeMap<(GroupId, EntityName), Collection>,
+    /// Group -> collection -> records (nested, so that a lookup borrows its keys instead of
+    /// building them).
+    records: BTreeMap<GroupId, BTreeMap<EntityName, Collection>>,
     next_id: u64,
     /// (collection, path, referenced collection).
     references: Vec<(EntityName, String, EntityName)>,
@@ -159,7 +160,10 @@ impl fmt::Debug for FakeHub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
         f.debug_struct("FakeHub")
-            .field("collections", &state.records.len())
+            .field(
+                "collections",
+                &state.records.values().map(BTreeMap::len).sum::<usize>(),
+            )
             .field("counts", &state.counts)
             .finish_non_exhaustive()
     }

@@ -121,23 +121,25 @@ impl IdMaps {
         self.next_row = journal.next_row;
     }
 
-    /// Keeps a row as it was before the batch (once; rows the batch created need nothing).
-    fn remember(&mut self, row: u64) {
+    /// Keeps a row the batch replaced or removed as it was before the batch (only its first
+    /// version; rows the batch created need nothing).
+    fn remember(&mut self, row: u64, before: IdMap) {
         if let Some(journal) = &mut self.journal
             && row <= journal.next_row
-            && let Some(map) = self.rows.get(&row)
             && journal.touched.insert(row)
         {
-            journal.before.push((row, map.clone()));
+            journal.before.push((row, before));
         }
     }
 
-    pub(super) fn unindex(&mut self, row: u64) -> Option<IdMap> {
-        self.remember(row);
-        let map = self.rows.remove(&row)?;
+    /// Removes a row and its index entries.
+    pub(super) fn unindex(&mut self, row: u64) {
+        let Some(map) = self.rows.remove(&row) else {
+            return;
+        };
         remove(&mut self.by_hub, &map, hub_id(&map), None);
         remove(&mut self.by_app, &map, app_id(&map), None);
-        Some(map)
+        self.remember(row, map);
     }
 
     pub(super) fn put(&mut self, row: u64, map: IdMap) {
@@ -148,13 +150,12 @@ impl IdMaps {
             && stored.hub_id == map.hub_id
             && stored.app_id == map.app_id
         {
-            self.remember(row);
-            self.rows.insert(row, map);
+            if let Some(before) = self.rows.insert(row, map) {
+                self.remember(row, before);
+            }
             return;
         }
-        if self.rows.contains_key(&row) {
-            self.unindex(row);
-        }
+        self.unindex(row);
         insert(&mut self.by_hub, &map, hub_id(&map), row);
         insert(&mut self.by_app, &map, app_id(&map), row);
         self.rows.insert(row, map);
