@@ -10,7 +10,9 @@
 //! links too), so an archive elsewhere never moves the hash of a record that did not change.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 
 use mapping::{EntityMapping, Reference, content_hash};
 use serde_json::Value;
@@ -44,7 +46,9 @@ fn want<K: std::hash::Hash + Eq>(wanted: &mut BTreeMap<String, HashSet<K>>, enti
             set.insert(id);
         }
         None => {
-            wanted.insert(entity.to_owned(), HashSet::from([id]));
+            let mut set = HashSet::default();
+            set.insert(id);
+            wanted.insert(entity.to_owned(), set);
         }
     }
 }

@@ -3,7 +3,7 @@
 mod port;
 mod state;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -21,7 +21,7 @@ use sync_core::ports::{
 };
 use sync_core::testing::ManualClock;
 use sync_core::testing::json::{deep_merge, lookup, values_match, walk_mut};
-use sync_core::testing::{Failure, Order, Plan, WriteCounts};
+use sync_core::testing::{Failure, IndexMap, Order, Plan, WriteCounts};
 
 const API: &str = "fake-connec";
 
@@ -97,9 +97,9 @@ impl Stored {
 struct Collection {
     records: Vec<Stored>,
     /// Hub id -> position (ids never change, records are never removed).
-    by_id: HashMap<HubId, usize>,
+    by_id: IndexMap<HubId, usize>,
     /// External id -> positions of the records holding it (the first one wins a lookup).
-    by_external: HashMap<ExternalId, BTreeSet<usize>>,
+    by_external: IndexMap<ExternalId, BTreeSet<usize>>,
     /// Positions ordered by (`created_at`, id), computed when a page needs it; `None` after a
     /// record is added or its `created_at` changes.
     order: Option<Vec<usize>>,

@@ -1,7 +1,9 @@
 //! The in-memory id-map table: rows with unique indexes on hub id and app id, and the save
 //! rules of the embedded store (fill a missing side, merge two half-known rows, refuse re-links).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashSet};
 
 use crate::domain::{AppId, EntityName, HubId, IdMap, OrgId};
 use crate::error::StoreError;
@@ -55,11 +57,11 @@ fn insert(index: &mut Index, map: &IdMap, id: Option<&str>, row: u64) {
     let Some(id) = id else { return };
     // The organization and entity are named anew only for their first row.
     if !index.contains_key(&map.org) {
-        index.insert(map.org.clone(), HashMap::new());
+        index.insert(map.org.clone(), HashMap::default());
     }
     let entities = index.get_mut(&map.org).expect("inserted above");
     if !entities.contains_key(&map.entity) {
-        entities.insert(map.entity.clone(), HashMap::new());
+        entities.insert(map.entity.clone(), HashMap::default());
     }
     let ids = entities.get_mut(&map.entity).expect("inserted above");
     ids.insert(id.to_owned(), row);
