@@ -205,23 +205,62 @@ impl Phase<'_> {
                 }
             };
         }
+        let once = self.map_hub_record_once(record, refs);
+        if let Some(once) = &once {
+            // Every debug run checks the one trip against the two it replaces.
+            debug_assert!(
+                {
+                    let twice = self.map_hub_record_twice(record, refs);
+                    once.hash == twice.hash && once.payload == twice.payload
+                },
+                "one trip and two differ for {record}"
+            );
+        }
+        once.unwrap_or_else(|| self.map_hub_record_twice(record, refs))
+    }
+
+    /// A hub record with references through the mapping to the app once, when its
+    /// references travel alone ([`EntityMapping::references_separate`]) and every one names
+    /// a linked record: the references of the mapped record are translated in place, and the
+    /// hash comes from that payload ([`EntityMapping::canonical_beside`]). `None` otherwise
+    /// (a reference left out, waiting, or a mapping error): the record takes two trips.
+    fn map_hub_record_once(&self, record: &Value, refs: &RefIndex) -> Option<Mapped> {
+        let mapping: &EntityMapping = &self.pair.mapping;
+        if !mapping.references_separate() {
+            return None;
+        }
+        // Mapped as it is, the references are copied as the hub gives them.
+        let mut payload = mapping.to_app(record).ok()?;
+        for reference in mapping.references() {
+            reference
+                .app
+                .rewrite(&mut payload, |value| {
+                    match self.hub_ref_for_app(reference, value, refs) {
+                        Ok(Value::Null) | Err(_) => Err(()),
+                        Ok(app_id) => Ok(Some(app_id)),
+                    }
+                })
+                .ok()?;
+        }
+        let canonical = mapping.canonical_beside(record, &payload, |reference, value| {
+            self.plain_hub_ref(&reference.entity, value, refs)
+        })?;
+        Some(Mapped {
+            hash: Content::Hash(content_hash(&canonical)),
+            payload: Ok(payload),
+        })
+    }
+
+    /// A hub record with references through the mapping to the app twice: with references
+    /// as app ids for the payload, and as plain hub ids for the hash.
+    fn map_hub_record_twice(&self, record: &Value, refs: &RefIndex) -> Mapped {
+        let mapping: &EntityMapping = &self.pair.mapping;
         let failed =
             |e: mapping::MapError| Content::Unmappable(format!("mapping to the app failed: {e}"));
         let payload = self
             .hub_refs_for_app(record, refs)
             .and_then(|for_app| mapping.to_app(&for_app).map_err(failed));
-        // One trip through the app: the canonical projection comes from the payload when the
-        // references travel alone (the same hash as the plain record's own trip).
-        let beside = payload.as_ref().ok().and_then(|payload| {
-            mapping.canonical_beside(record, payload, |reference, value| {
-                self.plain_hub_ref(&reference.entity, value, refs)
-            })
-        });
-        let canonical = match beside {
-            Some(canonical) => Ok(canonical),
-            None => mapping.canonical_from_hub(&self.hub_refs_plain(record, refs)),
-        };
-        let hash = match canonical {
+        let hash = match mapping.canonical_from_hub(&self.hub_refs_plain(record, refs)) {
             Ok(canonical) => Content::Hash(content_hash(&canonical)),
             Err(e) => failed(e),
         };
@@ -318,38 +357,49 @@ impl Phase<'_> {
     /// A hub record with references as app ids (to push), failing with the first unresolved
     /// reference.
     fn hub_refs_for_app(&self, record: &Value, refs: &RefIndex) -> Result<Value, Content> {
-        let hub = self.engine.hub.as_ref();
-        let provider = self.engine.app.provider();
         let mut target = self.hub_keys_of(record);
         for reference in self.pair.mapping.references() {
-            let entity = &reference.entity;
             reference
                 .hub
-                .rewrite(&mut target, |value| -> Result<_, String> {
-                    if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
-                        return Ok(Some(Value::Null));
-                    }
-                    let Some(id) = hub.reference_target(value) else {
-                        return Err(format!(
-                            "waiting for `{}`: reference without a Connec! id",
-                            reference.hub
-                        ));
-                    };
-                    if holds(&refs.archived_hub, entity, &id) || holds(&refs.gone_hub, entity, &id)
-                    {
-                        return Ok(Some(Value::Null));
-                    }
-                    if let Some(app_id) = refs.hub_to_app.get(entity).and_then(|m| m.get(&id)) {
-                        return Ok(Some(Value::String(app_id.to_string())));
-                    }
-                    match hub.reference_external(value, provider, &self.org.realm) {
-                        Some(app_id) => Ok(Some(Value::String(app_id.to_string()))),
-                        None => Err(missing_reference(reference, id.as_str())),
-                    }
+                .rewrite(&mut target, |value| {
+                    self.hub_ref_for_app(reference, value, refs).map(Some)
                 })
                 .map_err(Content::Waiting)?;
         }
         Ok(target)
+    }
+
+    /// A reference value of a hub record as the app receives it: its app id, or null where
+    /// it names nothing the app holds; why it waits when the referenced record has not
+    /// travelled yet.
+    fn hub_ref_for_app(
+        &self,
+        reference: &Reference,
+        value: &Value,
+        refs: &RefIndex,
+    ) -> Result<Value, String> {
+        let hub = self.engine.hub.as_ref();
+        let entity = &reference.entity;
+        if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
+            return Ok(Value::Null);
+        }
+        let Some(id) = hub.reference_target(value) else {
+            return Err(format!(
+                "waiting for `{}`: reference without a Connec! id",
+                reference.hub
+            ));
+        };
+        if holds(&refs.archived_hub, entity, &id) || holds(&refs.gone_hub, entity, &id) {
+            return Ok(Value::Null);
+        }
+        if let Some(app_id) = refs.hub_to_app.get(entity).and_then(|m| m.get(&id)) {
+            return Ok(Value::String(app_id.to_string()));
+        }
+        let provider = self.engine.app.provider();
+        match hub.reference_external(value, provider, &self.org.realm) {
+            Some(app_id) => Ok(Value::String(app_id.to_string())),
+            None => Err(missing_reference(reference, id.as_str())),
+        }
     }
 
     /// An app record with references rewritten to hub ids.
