@@ -24,6 +24,7 @@ mod compile;
 mod reference;
 mod rule;
 mod spec;
+mod translated;
 
 pub use app_paths::AppPath;
 pub use reference::Reference;
@@ -88,6 +89,8 @@ pub struct EntityMapping {
     hub_only: Vec<FieldPath>,
     /// The top-level hub keys any rule or reference names.
     hub_keys: Vec<String>,
+    /// See [`EntityMapping::references_separate`].
+    references_separate: bool,
 }
 
 impl EntityMapping {
@@ -104,6 +107,7 @@ impl EntityMapping {
             app_paths: inner.app_paths(),
             hub_only: inner.hub_only_paths(),
             hub_keys: inner.hub_keys(),
+            references_separate: inner.separate_references().is_some(),
             inner,
         }
     }

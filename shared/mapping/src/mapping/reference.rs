@@ -77,3 +77,55 @@ impl Inner {
         out
     }
 }
+
+/// Whether two paths can name the same value or one a part of the other: their keys agree
+/// as far as the shorter goes (array selectors are not compared, which errs on "yes").
+fn overlaps(a: &FieldPath, b: &FieldPath) -> bool {
+    a.segments()
+        .iter()
+        .zip(b.segments())
+        .all(|(x, y)| x.key() == y.key())
+}
+
+impl Inner {
+    /// The references seen from this level, with paths relative to it (`lines[].item_id`),
+    /// when no rule reads or writes a path overlapping one, no two overlap, and every `lines`
+    /// rule holding one runs both ways; `None` otherwise. Then a reference's value travels
+    /// alone: changing it changes nothing else a mapping either way produces (see
+    /// [`EntityMapping::canonical_beside`](super::EntityMapping::canonical_beside)).
+    pub(super) fn separate_references(&self) -> Option<Vec<(FieldPath, FieldPath)>> {
+        // (hub, app, the `lines` rule holding it)
+        let mut seen: Vec<(FieldPath, FieldPath, Option<usize>)> = self
+            .references
+            .iter()
+            .map(|r| (r.reference.hub.clone(), r.reference.app.clone(), None))
+            .collect();
+        for (at, rule) in self.rules.iter().enumerate() {
+            if let (Some(sub), Some(hub), Some(app)) = (&rule.lines, &rule.hub, &rule.app) {
+                let inner = sub.separate_references()?;
+                if !inner.is_empty() && rule.direction != Direction::Both {
+                    return None;
+                }
+                seen.extend(
+                    inner
+                        .into_iter()
+                        .map(|(h, a)| (hub.join_elements(&h), app.join_elements(&a), Some(at))),
+                );
+            }
+        }
+        for (k, (hub, app, holder)) in seen.iter().enumerate() {
+            let clash = self.rules.iter().enumerate().any(|(at, rule)| {
+                Some(at) != *holder
+                    && (rule.hub.as_ref().is_some_and(|p| overlaps(p, hub))
+                        || rule.app.as_ref().is_some_and(|p| overlaps(p, app)))
+            });
+            let twice = seen[k + 1..]
+                .iter()
+                .any(|(h, a, _)| overlaps(h, hub) || overlaps(a, app));
+            if clash || twice {
+                return None;
+            }
+        }
+        Some(seen.into_iter().map(|(h, a, _)| (h, a)).collect())
+    }
+}

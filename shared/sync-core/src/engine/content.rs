@@ -10,7 +10,9 @@
 //! links too), so an archive elsewhere never moves the hash of a record that did not change.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 
 use mapping::{EntityMapping, Reference, content_hash};
 use serde_json::Value;
@@ -44,7 +46,9 @@ fn want<K: std::hash::Hash + Eq>(wanted: &mut BTreeMap<String, HashSet<K>>, enti
             set.insert(id);
         }
         None => {
-            wanted.insert(entity.to_owned(), HashSet::from([id]));
+            let mut set = HashSet::default();
+            set.insert(id);
+            wanted.insert(entity.to_owned(), set);
         }
     }
 }
@@ -201,16 +205,65 @@ impl Phase<'_> {
                 }
             };
         }
-        let (plain, for_app) = self.translate_hub_refs(record, refs);
-        let hash = match mapping.canonical_from_hub(&plain) {
+        let once = self.map_hub_record_once(record, refs);
+        if let Some(once) = &once {
+            // Every debug run checks the one trip against the two it replaces.
+            debug_assert!(
+                {
+                    let twice = self.map_hub_record_twice(record, refs);
+                    once.hash == twice.hash && once.payload == twice.payload
+                },
+                "one trip and two differ for {record}"
+            );
+        }
+        once.unwrap_or_else(|| self.map_hub_record_twice(record, refs))
+    }
+
+    /// A hub record with references through the mapping to the app once, when its
+    /// references travel alone ([`EntityMapping::references_separate`]) and every one names
+    /// a linked record: the references of the mapped record are translated in place, and the
+    /// hash comes from that payload ([`EntityMapping::canonical_beside`]). `None` otherwise
+    /// (a reference left out, waiting, or a mapping error): the record takes two trips.
+    fn map_hub_record_once(&self, record: &Value, refs: &RefIndex) -> Option<Mapped> {
+        let mapping: &EntityMapping = &self.pair.mapping;
+        if !mapping.references_separate() {
+            return None;
+        }
+        // Mapped as it is, the references are copied as the hub gives them.
+        let mut payload = mapping.to_app(record).ok()?;
+        for reference in mapping.references() {
+            reference
+                .app
+                .rewrite(&mut payload, |value| {
+                    match self.hub_ref_for_app(reference, value, refs) {
+                        Ok(Value::Null) | Err(_) => Err(()),
+                        Ok(app_id) => Ok(Some(app_id)),
+                    }
+                })
+                .ok()?;
+        }
+        let canonical = mapping.canonical_beside(record, &payload, |reference, value| {
+            self.plain_hub_ref(&reference.entity, value, refs)
+        })?;
+        Some(Mapped {
+            hash: Content::Hash(content_hash(&canonical)),
+            payload: Ok(payload),
+        })
+    }
+
+    /// A hub record with references through the mapping to the app twice: with references
+    /// as app ids for the payload, and as plain hub ids for the hash.
+    fn map_hub_record_twice(&self, record: &Value, refs: &RefIndex) -> Mapped {
+        let mapping: &EntityMapping = &self.pair.mapping;
+        let failed =
+            |e: mapping::MapError| Content::Unmappable(format!("mapping to the app failed: {e}"));
+        let payload = self
+            .hub_refs_for_app(record, refs)
+            .and_then(|for_app| mapping.to_app(&for_app).map_err(failed));
+        let hash = match mapping.canonical_from_hub(&self.hub_refs_plain(record, refs)) {
             Ok(canonical) => Content::Hash(content_hash(&canonical)),
-            Err(e) => Content::Unmappable(format!("mapping to the app failed: {e}")),
+            Err(e) => failed(e),
         };
-        let payload = for_app.and_then(|for_app| {
-            mapping
-                .to_app(&for_app)
-                .map_err(|e| Content::Unmappable(format!("mapping to the app failed: {e}")))
-        });
         Mapped { hash, payload }
     }
 
@@ -262,18 +315,10 @@ impl Phase<'_> {
         }
     }
 
-    /// A hub record twice: references as plain hub ids (the canonical shape) and as app ids (to
-    /// push), the latter failing with the first unresolved reference.
-    fn translate_hub_refs(
-        &self,
-        record: &Value,
-        refs: &RefIndex,
-    ) -> (Value, Result<Value, Content>) {
-        let hub = self.engine.hub.as_ref();
-        let provider = self.engine.app.provider();
-        // Only the keys the mapping reads are copied: the rest (the id triples, the hub's
-        // metadata) would be dropped by the mapping anyway.
-        let mut plain = match record {
+    /// Only the keys the mapping reads of a hub record: the rest (the id triples, the hub's
+    /// metadata) would be dropped by the mapping anyway.
+    fn hub_keys_of(&self, record: &Value) -> Value {
+        match record {
             Value::Object(fields) => Value::Object(
                 self.pair
                     .mapping
@@ -284,48 +329,77 @@ impl Phase<'_> {
             ),
             // Not an object: the mapping says so.
             other => other.clone(),
-        };
-        let mut for_app = Ok(plain.clone());
-        for reference in self.pair.mapping.references() {
-            let entity = &reference.entity;
-            // The canonical form keeps the reference whatever the referenced record's state, so
-            // an archive elsewhere never looks like a change of this record.
-            let _ = reference.hub.rewrite(&mut plain, |value| -> Result<_, ()> {
-                Ok(Some(match hub.reference_target(value) {
-                    Some(id) if holds(&refs.gone_hub, entity, &id) => Value::Null,
-                    Some(id) => Value::String(id.to_string()),
-                    None => value.clone(),
-                }))
-            });
-            if let Ok(target) = &mut for_app {
-                let outcome = reference.hub.rewrite(target, |value| -> Result<_, String> {
-                    if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
-                        return Ok(Some(Value::Null));
-                    }
-                    let Some(id) = hub.reference_target(value) else {
-                        return Err(format!(
-                            "waiting for `{}`: reference without a Connec! id",
-                            reference.hub
-                        ));
-                    };
-                    if holds(&refs.archived_hub, entity, &id) || holds(&refs.gone_hub, entity, &id)
-                    {
-                        return Ok(Some(Value::Null));
-                    }
-                    if let Some(app_id) = refs.hub_to_app.get(entity).and_then(|m| m.get(&id)) {
-                        return Ok(Some(Value::String(app_id.to_string())));
-                    }
-                    match hub.reference_external(value, provider, &self.org.realm) {
-                        Some(app_id) => Ok(Some(Value::String(app_id.to_string()))),
-                        None => Err(missing_reference(reference, id.as_str())),
-                    }
-                });
-                if let Err(waiting) = outcome {
-                    for_app = Err(Content::Waiting(waiting));
-                }
-            }
         }
-        (plain, for_app)
+    }
+
+    /// A reference value of a hub record in the canonical shape: a plain hub id, whatever
+    /// the referenced record's state, so an archive elsewhere never looks like a change of
+    /// this record; "none" for a record deleted before it ever travelled.
+    fn plain_hub_ref(&self, entity: &str, value: &Value, refs: &RefIndex) -> Value {
+        match self.engine.hub.reference_target(value) {
+            Some(id) if holds(&refs.gone_hub, entity, &id) => Value::Null,
+            Some(id) => Value::String(id.to_string()),
+            None => value.clone(),
+        }
+    }
+
+    /// A hub record with references as plain hub ids (the canonical shape).
+    fn hub_refs_plain(&self, record: &Value, refs: &RefIndex) -> Value {
+        let mut plain = self.hub_keys_of(record);
+        for reference in self.pair.mapping.references() {
+            let _ = reference.hub.rewrite(&mut plain, |value| -> Result<_, ()> {
+                Ok(Some(self.plain_hub_ref(&reference.entity, value, refs)))
+            });
+        }
+        plain
+    }
+
+    /// A hub record with references as app ids (to push), failing with the first unresolved
+    /// reference.
+    fn hub_refs_for_app(&self, record: &Value, refs: &RefIndex) -> Result<Value, Content> {
+        let mut target = self.hub_keys_of(record);
+        for reference in self.pair.mapping.references() {
+            reference
+                .hub
+                .rewrite(&mut target, |value| {
+                    self.hub_ref_for_app(reference, value, refs).map(Some)
+                })
+                .map_err(Content::Waiting)?;
+        }
+        Ok(target)
+    }
+
+    /// A reference value of a hub record as the app receives it: its app id, or null where
+    /// it names nothing the app holds; why it waits when the referenced record has not
+    /// travelled yet.
+    fn hub_ref_for_app(
+        &self,
+        reference: &Reference,
+        value: &Value,
+        refs: &RefIndex,
+    ) -> Result<Value, String> {
+        let hub = self.engine.hub.as_ref();
+        let entity = &reference.entity;
+        if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
+            return Ok(Value::Null);
+        }
+        let Some(id) = hub.reference_target(value) else {
+            return Err(format!(
+                "waiting for `{}`: reference without a Connec! id",
+                reference.hub
+            ));
+        };
+        if holds(&refs.archived_hub, entity, &id) || holds(&refs.gone_hub, entity, &id) {
+            return Ok(Value::Null);
+        }
+        if let Some(app_id) = refs.hub_to_app.get(entity).and_then(|m| m.get(&id)) {
+            return Ok(Value::String(app_id.to_string()));
+        }
+        let provider = self.engine.app.provider();
+        match hub.reference_external(value, provider, &self.org.realm) {
+            Some(app_id) => Ok(Value::String(app_id.to_string())),
+            None => Err(missing_reference(reference, id.as_str())),
+        }
     }
 
     /// An app record with references rewritten to hub ids.

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::HashMap as FastMap;
+
 use serde_json::Value;
 
 use super::content::{Mapped, RefIndex};
@@ -160,7 +162,7 @@ impl Phase<'_> {
                 }),
             }
         }
-        let mut newest: HashMap<String, usize> = HashMap::new();
+        let mut newest: FastMap<String, usize> = FastMap::default();
         let mut kept: Vec<Option<Rec>> = Vec::with_capacity(recs.len());
         for rec in recs {
             match newest.get(&rec.id) {
@@ -221,7 +223,7 @@ impl Phase<'_> {
     ) -> Result<Vec<Item>, PhaseError> {
         let org = &self.org.id;
         let entity = &self.pair.hub;
-        let mut maps: HashMap<String, IdMap> = match source {
+        let mut maps: FastMap<String, IdMap> = match source {
             Side::Hub => {
                 let ids: Vec<HubId> = recs.iter().map(|r| HubId::new(r.id.clone())).collect();
                 self.store()
@@ -256,10 +258,10 @@ impl Phase<'_> {
             .filter(|r| maps.get(&r.id).is_none_or(|m| other_of(m).is_none()))
             .filter_map(known)
             .collect();
-        let mut owners: HashMap<String, Option<String>> = HashMap::new();
+        let mut owners: FastMap<String, Option<String>> = FastMap::default();
         // A free half row of an adopted id (a write-ahead of a create whose answer was lost)
         // carries what is known of the pair: the link continues it.
-        let mut halves: HashMap<String, IdMap> = HashMap::new();
+        let mut halves: FastMap<String, IdMap> = FastMap::default();
         if !adoptable.is_empty() {
             let found = match source {
                 Side::Hub => {
@@ -352,7 +354,7 @@ impl Phase<'_> {
         direction: Direction,
         to_read: &[(Item, Incoming)],
         work: &PageWork,
-    ) -> Result<HashMap<String, (Rec, Mapped)>, PhaseError> {
+    ) -> Result<FastMap<String, (Rec, Mapped)>, PhaseError> {
         let target = match direction.source() {
             Side::Hub => Side::App,
             Side::App => Side::Hub,

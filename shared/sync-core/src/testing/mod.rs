@@ -38,3 +38,7 @@ pub use sample::{
     sample_organization,
 };
 pub use store::{Lease, MemoryStore, StoreFailure, StoreOp};
+
+/// The hash map the fakes index their records with (by id, external id, marker): foldhash's,
+/// as std's SipHash made most of the cost of their inserts and lookups.
+pub type IndexMap<K, V> = foldhash::HashMap<K, V>;

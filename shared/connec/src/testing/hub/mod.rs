@@ -3,7 +3,7 @@
 mod port;
 mod state;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -21,7 +21,7 @@ use sync_core::ports::{
 };
 use sync_core::testing::ManualClock;
 use sync_core::testing::json::{deep_merge, lookup, values_match, walk_mut};
-use sync_core::testing::{Failure, Order, Plan, WriteCounts};
+use sync_core::testing::{Failure, IndexMap, Order, Plan, WriteCounts};
 
 const API: &str = "fake-connec";
 
@@ -97,9 +97,9 @@ impl Stored {
 struct Collection {
     records: Vec<Stored>,
     /// Hub id -> position (ids never change, records are never removed).
-    by_id: HashMap<HubId, usize>,
+    by_id: IndexMap<HubId, usize>,
     /// External id -> positions of the records holding it (the first one wins a lookup).
-    by_external: HashMap<ExternalId, BTreeSet<usize>>,
+    by_external: IndexMap<ExternalId, BTreeSet<usize>>,
     /// Positions ordered by (`created_at`, id), computed when a page needs it; `None` after a
     /// record is added or its `created_at` changes.
     order: Option<Vec<usize>>,
@@ -107,8 +107,9 @@ struct Collection {
 
 #[derive(Default)]
 struct HubState {
-    /// (group, collection) -> records.
-    records: BTreeMap<(GroupId, EntityName), Collection>,
+    /// Group -> collection -> records (nested, so that a lookup borrows its keys instead of
+    /// building them).
+    records: BTreeMap<GroupId, BTreeMap<EntityName, Collection>>,
     next_id: u64,
     /// (collection, path, referenced collection).
     references: Vec<(EntityName, String, EntityName)>,
@@ -159,7 +160,10 @@ impl fmt::Debug for FakeHub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
         f.debug_struct("FakeHub")
-            .field("collections", &state.records.len())
+            .field(
+                "collections",
+                &state.records.values().map(BTreeMap::len).sum::<usize>(),
+            )
             .field("counts", &state.counts)
             .finish_non_exhaustive()
     }

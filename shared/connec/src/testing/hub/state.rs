@@ -4,7 +4,7 @@ use super::*;
 
 impl HubState {
     pub(super) fn indexed(&self, group: &GroupId, collection: &EntityName) -> Option<&Collection> {
-        self.records.get(&(group.clone(), collection.clone()))
+        self.records.get(group)?.get(collection)
     }
 
     pub(super) fn collection(&self, group: &GroupId, collection: &EntityName) -> &[Stored] {
@@ -17,9 +17,15 @@ impl HubState {
         group: &GroupId,
         collection: &EntityName,
     ) -> &mut Collection {
-        self.records
-            .entry((group.clone(), collection.clone()))
-            .or_default()
+        // The group and collection are named anew only for their first record.
+        if !self.records.contains_key(group) {
+            self.records.insert(group.clone(), BTreeMap::new());
+        }
+        let collections = self.records.get_mut(group).expect("inserted above");
+        if !collections.contains_key(collection) {
+            collections.insert(collection.clone(), Collection::default());
+        }
+        collections.get_mut(collection).expect("inserted above")
     }
 
     /// Adds a record (its id is new) with its external ids.
@@ -78,7 +84,7 @@ impl HubState {
         collection: &EntityName,
         id: &HubId,
     ) -> Option<&mut Stored> {
-        let c = self.records.get_mut(&(group.clone(), collection.clone()))?;
+        let c = self.records.get_mut(group)?.get_mut(collection)?;
         let at = *c.by_id.get(id)?;
         Some(&mut c.records[at])
     }

@@ -72,13 +72,14 @@ struct AppRecord {
 
 impl AppRecord {
     fn render(&self) -> Value {
-        json!({
-            "id": self.id.as_str(),
-            "createdAt": self.created_at.to_rfc3339(),
-            "updatedAt": self.updated_at.to_rfc3339(),
-            "archived": self.archived,
-            "properties": Value::Object(self.properties.clone()),
-        })
+        // Built as it is (`json!` would serialize a copy of the properties once more).
+        let mut out = Map::new();
+        out.insert("id".into(), self.id.as_str().into());
+        out.insert("createdAt".into(), self.created_at.to_rfc3339().into());
+        out.insert("updatedAt".into(), self.updated_at.to_rfc3339().into());
+        out.insert("archived".into(), self.archived.into());
+        out.insert("properties".into(), Value::Object(self.properties.clone()));
+        Value::Object(out)
     }
 }
 

@@ -3,7 +3,9 @@
 //! benchmark runs on this fake). Every change of a record goes through [`Table::change`],
 //! which re-indexes it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 use std::ops::Bound;
 
 use serde_json::Value;

@@ -1,7 +1,9 @@
 //! The in-memory id-map table: rows with unique indexes on hub id and app id, and the save
 //! rules of the embedded store (fill a missing side, merge two half-known rows, refuse re-links).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashSet};
 
 use crate::domain::{AppId, EntityName, HubId, IdMap, OrgId};
 use crate::error::StoreError;
@@ -32,7 +34,9 @@ pub(super) struct IdMaps {
 
 #[derive(Clone, Default)]
 struct Journal {
-    before: Vec<(u64, Option<IdMap>)>,
+    /// Rows that existed before the batch, as they were (rows the batch created are those
+    /// numbered after `next_row`: undone without a copy).
+    before: Vec<(u64, IdMap)>,
     touched: HashSet<u64>,
     next_row: u64,
 }
@@ -50,14 +54,17 @@ fn lookup(index: &Index, map: &IdMap, id: Option<&str>) -> Option<u64> {
 }
 
 fn insert(index: &mut Index, map: &IdMap, id: Option<&str>, row: u64) {
-    if let Some(id) = id {
-        index
-            .entry(map.org.clone())
-            .or_default()
-            .entry(map.entity.clone())
-            .or_default()
-            .insert(id.to_owned(), row);
+    let Some(id) = id else { return };
+    // The organization and entity are named anew only for their first row.
+    if !index.contains_key(&map.org) {
+        index.insert(map.org.clone(), HashMap::default());
     }
+    let entities = index.get_mut(&map.org).expect("inserted above");
+    if !entities.contains_key(&map.entity) {
+        entities.insert(map.entity.clone(), HashMap::default());
+    }
+    let ids = entities.get_mut(&map.entity).expect("inserted above");
+    ids.insert(id.to_owned(), row);
 }
 
 /// Removes `id` from the index, only where it names `row` when `row` is given.
@@ -98,36 +105,43 @@ impl IdMaps {
         let Some(journal) = self.journal.take() else {
             return;
         };
+        for (row, created) in self.rows.split_off(&(journal.next_row + 1)) {
+            remove(&mut self.by_hub, &created, hub_id(&created), Some(row));
+            remove(&mut self.by_app, &created, app_id(&created), Some(row));
+        }
         for (row, _) in &journal.before {
             if let Some(current) = self.rows.remove(row) {
                 remove(&mut self.by_hub, &current, hub_id(&current), Some(*row));
                 remove(&mut self.by_app, &current, app_id(&current), Some(*row));
             }
         }
-        for (row, before) in journal.before {
-            if let Some(map) = before {
-                insert(&mut self.by_hub, &map, hub_id(&map), row);
-                insert(&mut self.by_app, &map, app_id(&map), row);
-                self.rows.insert(row, map);
-            }
+        for (row, map) in journal.before {
+            insert(&mut self.by_hub, &map, hub_id(&map), row);
+            insert(&mut self.by_app, &map, app_id(&map), row);
+            self.rows.insert(row, map);
         }
         self.next_row = journal.next_row;
     }
 
-    fn remember(&mut self, row: u64) {
+    /// Keeps a row the batch replaced or removed as it was before the batch (only its first
+    /// version; rows the batch created need nothing).
+    fn remember(&mut self, row: u64, before: IdMap) {
         if let Some(journal) = &mut self.journal
+            && row <= journal.next_row
             && journal.touched.insert(row)
         {
-            journal.before.push((row, self.rows.get(&row).cloned()));
+            journal.before.push((row, before));
         }
     }
 
-    pub(super) fn unindex(&mut self, row: u64) -> Option<IdMap> {
-        self.remember(row);
-        let map = self.rows.remove(&row)?;
+    /// Removes a row and its index entries.
+    pub(super) fn unindex(&mut self, row: u64) {
+        let Some(map) = self.rows.remove(&row) else {
+            return;
+        };
         remove(&mut self.by_hub, &map, hub_id(&map), None);
         remove(&mut self.by_app, &map, app_id(&map), None);
-        Some(map)
+        self.remember(row, map);
     }
 
     pub(super) fn put(&mut self, row: u64, map: IdMap) {
@@ -138,8 +152,9 @@ impl IdMaps {
             && stored.hub_id == map.hub_id
             && stored.app_id == map.app_id
         {
-            self.remember(row);
-            self.rows.insert(row, map);
+            if let Some(before) = self.rows.insert(row, map) {
+                self.remember(row, before);
+            }
             return;
         }
         self.unindex(row);
@@ -238,4 +253,69 @@ pub(super) fn list(maps: &IdMaps, org: &OrgId, entity: Option<&EntityName>) -> V
     // Stable: insertion order within an entity.
     found.sort_by(|a, b| a.entity.cmp(&b.entity));
     found.into_iter().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(hub: Option<&str>, app: Option<&str>) -> IdMap {
+        let mut map = IdMap::new(OrgId::new("org"), EntityName::new("people"));
+        map.hub_id = hub.map(HubId::new);
+        map.app_id = app.map(AppId::new);
+        map
+    }
+
+    fn by_hub(maps: &IdMaps, id: &str) -> Vec<IdMap> {
+        maps.find(
+            &maps.by_hub,
+            &OrgId::new("org"),
+            &EntityName::new("people"),
+            [id].into_iter(),
+        )
+    }
+
+    fn by_app(maps: &IdMaps, id: &str) -> Vec<IdMap> {
+        maps.find(
+            &maps.by_app,
+            &OrgId::new("org"),
+            &EntityName::new("people"),
+            [id].into_iter(),
+        )
+    }
+
+    #[test]
+    fn a_rollback_undoes_created_merged_and_changed_rows_with_their_indexes() {
+        let mut maps = IdMaps::default();
+        maps.save(&map(Some("h-1"), None)).unwrap();
+        maps.save(&map(None, Some("a-1"))).unwrap();
+        maps.save(&map(Some("h-2"), Some("a-2"))).unwrap();
+        let before: Vec<(u64, IdMap)> = maps.rows.clone().into_iter().collect();
+
+        maps.begin();
+        // Created, created then changed, two half rows merged, a known row changed.
+        maps.save(&map(Some("h-new"), None)).unwrap();
+        maps.save(&map(Some("h-3"), None)).unwrap();
+        maps.save(&map(Some("h-3"), Some("a-3"))).unwrap();
+        maps.save(&map(Some("h-1"), Some("a-1"))).unwrap();
+        let mut renamed = map(Some("h-2"), Some("a-2"));
+        renamed.name = Some("Renamed".into());
+        maps.save(&renamed).unwrap();
+        maps.rollback();
+
+        let after: Vec<(u64, IdMap)> = maps.rows.clone().into_iter().collect();
+        assert_eq!(after, before);
+        assert_eq!(maps.next_row, 3);
+        for gone in ["h-new", "h-3"] {
+            assert!(by_hub(&maps, gone).is_empty(), "{gone}");
+        }
+        assert!(by_app(&maps, "a-3").is_empty());
+        assert_eq!(by_hub(&maps, "h-1"), vec![map(Some("h-1"), None)]);
+        assert_eq!(by_app(&maps, "a-1"), vec![map(None, Some("a-1"))]);
+        assert_eq!(by_app(&maps, "a-2"), vec![map(Some("h-2"), Some("a-2"))]);
+
+        // The table goes on numbering from where it was.
+        maps.save(&map(Some("h-4"), None)).unwrap();
+        assert_eq!(maps.rows.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4]);
+    }
 }

@@ -1,0 +1,70 @@
+//! A hub record's canonical projection from the payload the app receives, for a record
+//! whose references are translated: one trip through the app instead of two.
+
+use serde_json::Value;
+
+use super::{EntityMapping, Reference};
+
+impl EntityMapping {
+    /// Whether a reference's value travels alone: no rule reads or writes a path overlapping
+    /// a reference's (on either side), no two references overlap, and every `lines` rule
+    /// holding a reference runs both ways. Then [`canonical_beside`](Self::canonical_beside)
+    /// can answer.
+    pub fn references_separate(&self) -> bool {
+        self.references_separate
+    }
+
+    /// [`canonical_from_hub`](Self::canonical_from_hub) of `hub` with each reference value
+    /// `v` (not null) replaced by `plain(reference, v)` (the hub's shape, say a plain id),
+    /// computed from `payload` instead of mapping that record to the app: `payload` must be
+    /// [`to_app`](Self::to_app) of `hub` with its reference values replaced by any others
+    /// (the app's ids, or null where the app receives none). `None` when this cannot be
+    /// done exactly (the references are not [separate](Self::references_separate), or
+    /// mapping `payload` back fails): map the plain record then.
+    ///
+    /// ```
+    /// use mapping::{EntityMapping, FunctionRegistry, content_hash};
+    /// use serde_json::{json, Value};
+    /// let m = EntityMapping::from_yaml_str(r#"
+    /// fields:
+    ///   - { hub: name, app: properties.name }
+    /// references:
+    ///   - { hub: organization_id, app: properties.company, entity: organizations }
+    /// "#, "people.yaml", &FunctionRegistry::new()).unwrap();
+    /// let hub = json!({"name": "Jo", "organization_id": [{"id": "o-1"}]});
+    /// let payload = m.to_app(&json!({"name": "Jo", "organization_id": "901"})).unwrap();
+    /// let plain = |_: &mapping::Reference, v: &Value| v[0]["id"].clone();
+    /// let canonical = m.canonical_beside(&hub, &payload, plain).unwrap();
+    /// let expected = m.canonical_from_hub(&json!({"name": "Jo", "organization_id": "o-1"}));
+    /// assert_eq!(content_hash(&canonical), content_hash(&expected.unwrap()));
+    /// ```
+    pub fn canonical_beside(
+        &self,
+        hub: &Value,
+        payload: &Value,
+        mut plain: impl FnMut(&Reference, &Value) -> Value,
+    ) -> Option<Value> {
+        if !self.references_separate || !hub.is_object() {
+            return None;
+        }
+        // The payload differs from the plain record's trip only at the references' app
+        // paths, which nothing else reads: mapped back, only the references differ, and
+        // they are written as the plain record has them, where it has them.
+        let mut canonical = self.canonical_of_trip(hub, payload).ok()?;
+        for reference in &self.references {
+            reference
+                .hub
+                .try_for_each_leaf(hub, |indices, found| {
+                    let Some(value) = found.filter(|v| !v.is_null()) else {
+                        return Ok(());
+                    };
+                    match plain(reference, value) {
+                        Value::Null => Ok(()),
+                        value => reference.hub.write(&mut canonical, indices, value),
+                    }
+                })
+                .ok()?;
+        }
+        Some(canonical)
+    }
+}
