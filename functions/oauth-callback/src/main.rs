@@ -11,7 +11,9 @@ use lambda_http::{Error, run};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime_aws::init_tracing();
-    let service =
-        Arc::new(runtime_aws::service_from_env(runtime_aws::Function::OAuthCallback).await?);
-    run(http_api::oauth_routes(service)).await
+    let function = runtime_aws::Function::OAuthCallback;
+    let service = Arc::new(runtime_aws::service_from_env(function).await?);
+    let routes = http_api::oauth_routes(service);
+    runtime_aws::log_ready(function);
+    run(routes).await
 }

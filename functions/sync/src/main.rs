@@ -7,6 +7,8 @@ use lambda_runtime::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     runtime_aws::init_tracing();
-    let service = runtime_aws::service_from_env(runtime_aws::Function::Sync).await?;
+    let function = runtime_aws::Function::Sync;
+    let service = runtime_aws::service_from_env(function).await?;
+    runtime_aws::log_ready(function);
     run(service_fn(|event| sync::handler::handle(&service, event))).await
 }
