@@ -12,6 +12,9 @@
 //! `<prefix>/<app>/client` (a JSON object: the app's client secret and the like), and, for the
 //! function that serves the connector's page and linking, `<prefix>/launch/<tenant>` =
 //! `{"launch_secret": "..."}` (at least 32 characters; the hub signs launch tokens with it).
+//! A cold start reads them all in one `BatchGetSecretValue` call (the functions' policies grant
+//! it, with `GetSecretValue` on each secret), and logs where its time went (`cold start wired`,
+//! then `ready for the first event`: see [`service_from_env`] and [`log_ready`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
