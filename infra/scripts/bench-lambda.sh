@@ -12,7 +12,9 @@
 # Table columns: init = process start -> first GET .../invocation/next; SDK construction =
 # aws_config::load + the three clients, as the function logs it (runtime_aws `cold start
 # wired`); init beyond SDK = init - SDK construction; first invocation = event handed out ->
-# response received; zip bytes = the binary zipped as `bootstrap` (deflate). Figures are
+# response received; zip bytes = the binary zipped as `bootstrap` (deflate). A second table
+# gives the init phases each function logs (runtime_aws `cold start wired` and `ready for the
+# first event`: tracing setup, SDK, env, secrets, apps, service, since main). Figures are
 # printed, never judged. Needs: the Rust toolchain, python3 with venv (moto from PyPI into
 # .venv), Debian's `zip`. Environment: CARGO_TARGET_DIR (default <repo>/target).
 set -euo pipefail
@@ -28,7 +30,7 @@ while [[ $# -gt 0 ]]; do
         --runs) RUNS="${2:?--runs needs a number}"; shift 2 ;;
         --skip-build) BUILD=0; shift ;;
         --no-arm64) ARM64=0; shift ;;
-        -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done

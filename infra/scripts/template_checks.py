@@ -11,7 +11,10 @@
 2. IAM: each function's allowed (action, resource) pairs are exactly the ones below, read off
    the code (functions/*, shared/runtime-aws `Function` and the ports each builds, and the
    store-aws calls behind them). No SAM CRUD policy templates, no wildcard actions, no
-   secrets outside the two configuration secrets and `<prefix>/tokens/*`.
+   secrets outside the configuration secrets and `<prefix>/tokens/*`. The one `*` resource is
+   secretsmanager:BatchGetSecretValue's (the cold start's one read of its configuration
+   secrets): IAM scopes that action to no resource, and each secret it returns still needs
+   GetSecretValue on it.
 
 Needs PyYAML (cfn-lint brings it into the project's .venv). Exits 1 listing every failure.
 """
@@ -41,6 +44,8 @@ SECRET_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::Account
 CONFIG_SECRETS = {"secret:ConnecCredentialsSecret", "secret:HubSpotAppSecret", "secret:XeroAppSecret"}
 TABLE, INDEX, DEDUPE = "table", "table/index/GSI1", "table[LeadingKeys=DEDUPE#*]"
 TOKENS = "secrets:tokens/*"
+# The cold start's one read of its configuration secrets (shared/runtime-aws `secrets`).
+BATCH_READ = {("secretsmanager:BatchGetSecretValue", "*")}
 
 
 def pairs(actions, resources):
@@ -58,6 +63,7 @@ EXPECTED = {
     | pairs(["dynamodb:Query"], [INDEX])
     | pairs(["events:PutEvents"], ["bus"])
     | pairs(["secretsmanager:GetSecretValue"], CONFIG_SECRETS | {"secret:LaunchSecret"})
+    | BATCH_READ
     | pairs(
         ["secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",
          "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
@@ -67,7 +73,8 @@ EXPECTED = {
     "WebhookFunction": pairs(["dynamodb:PutItem", "dynamodb:DeleteItem"], [DEDUPE])
     | pairs(["dynamodb:Query"], [INDEX])
     | pairs(["events:PutEvents"], ["bus"])
-    | pairs(["secretsmanager:GetSecretValue"], CONFIG_SECRETS),
+    | pairs(["secretsmanager:GetSecretValue"], CONFIG_SECRETS)
+    | BATCH_READ,
     "SyncFunction": pairs(
         ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
          "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"],
@@ -76,6 +83,7 @@ EXPECTED = {
     | pairs(["dynamodb:Query"], [INDEX])
     | pairs(["events:PutEvents"], ["bus"])
     | pairs(["secretsmanager:GetSecretValue"], CONFIG_SECRETS)
+    | BATCH_READ
     | pairs(
         ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
          "secretsmanager:UpdateSecretVersionStage"],
@@ -163,6 +171,8 @@ def check_logging(template, failures):
 
 
 def resource_name(resource):
+    if resource == "*":
+        return "*"
     if resource == {"Fn::GetAtt": ["Table", "Arn"]}:
         return TABLE
     # An app's secret exists only when the app is deployed: `!If [Cond, !Ref S, !Ref AWS::NoValue]`.

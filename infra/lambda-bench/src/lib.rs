@@ -88,4 +88,30 @@ mod tests {
         );
         assert_eq!(measure::init_timings("{}"), None);
     }
+
+    #[test]
+    fn init_phases_are_read_from_both_timing_lines_in_order() {
+        let line = |fields: serde_json::Value| {
+            serde_json::json!({ "fields": fields, "target": runtime_aws::INIT_LOG_TARGET })
+                .to_string()
+        };
+        let logs = [
+            line(serde_json::json!({
+                "message": runtime_aws::INIT_LOG_MESSAGE,
+                "function": "webhook",
+                "secrets_us": 4000,
+                "sdk_config_us": 1500
+            })),
+            line(serde_json::json!({ "message": "something else", "other_us": 9 })),
+            line(serde_json::json!({
+                "message": runtime_aws::READY_LOG_MESSAGE,
+                "since_main_us": 12000
+            })),
+        ]
+        .join("\n");
+        let phases = measure::init_phases(&logs);
+        let names: Vec<&str> = phases.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["sdk_config", "secrets", "since_main"]);
+        assert_eq!(phases[1].1, Duration::from_millis(4));
+    }
 }

@@ -50,6 +50,8 @@ struct Row {
     sdk: Option<Duration>,
     beyond_sdk: Option<Duration>,
     first_invocation: Duration,
+    /// Median of each phase the function logged, in log order.
+    phases: Vec<(String, Duration)>,
     binary_bytes: u64,
     zip_bytes: u64,
 }
@@ -101,6 +103,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
             measure::cold_start(&binary, function, &cloud, &args.events_dir, warm).await?;
         }
         let (mut init, mut sdk, mut beyond, mut first) = (vec![], vec![], vec![], vec![]);
+        let mut phases: Vec<(String, Vec<Duration>)> = Vec::new();
         for run in 0..args.runs {
             let numbered = args.warmup + run;
             let cold =
@@ -114,6 +117,12 @@ async fn run(args: Args) -> Result<(), BenchError> {
                 ms(cold.first_invocation),
                 cold.answer.get("statusCode").unwrap_or(&cold.answer)
             );
+            for (name, took) in cold.phases {
+                match phases.iter_mut().find(|(phase, _)| *phase == name) {
+                    Some((_, all)) => all.push(took),
+                    None => phases.push((name, vec![took])),
+                }
+            }
             init.push(cold.init);
             first.push(cold.first_invocation);
             if let Some(s) = cold.sdk {
@@ -127,6 +136,10 @@ async fn run(args: Args) -> Result<(), BenchError> {
             sdk: median(&sdk),
             beyond_sdk: median(&beyond),
             first_invocation: median(&first).unwrap_or_default(),
+            phases: phases
+                .into_iter()
+                .map(|(name, all)| (name, median(&all).unwrap_or_default()))
+                .collect(),
             binary_bytes,
             zip_bytes,
         });
@@ -155,6 +168,23 @@ fn print_table(rows: &[Row], runs: usize) {
             ms(row.first_invocation),
             row.binary_bytes,
             row.zip_bytes
+        );
+    }
+    println!();
+    println!(
+        "Init phases as each function logs them (medians, ms; wiring = env + secrets + apps + \
+         service; since_main = main's start to just before the runtime's loop)"
+    );
+    for row in rows {
+        let phases: Vec<String> = row
+            .phases
+            .iter()
+            .map(|(name, took)| format!("{name} {}", ms(*took)))
+            .collect();
+        println!(
+            "| {} | {} |",
+            row.function.binary_name(),
+            phases.join(" | ")
         );
     }
 }

@@ -30,6 +30,8 @@ pub struct ColdStart {
     pub sdk: Option<Duration>,
     /// The rest of `service_from_env` (secrets, apps, ports), as the function measured it.
     pub wiring: Option<Duration>,
+    /// Every phase the function logged (see [`init_phases`]).
+    pub phases: Vec<(String, Duration)>,
     /// First event handed out -> its response received.
     pub first_invocation: Duration,
     /// The response document.
@@ -137,6 +139,7 @@ pub async fn cold_start(
         init,
         sdk: timings.map(|t| t.0),
         wiring: timings.map(|t| t.1),
+        phases: init_phases(&logs),
         first_invocation: invocation.duration(),
         answer,
     })
@@ -150,6 +153,51 @@ async fn collect<R: tokio::io::AsyncRead + Unpin>(
     while let Ok(Some(line)) = lines.next_line().await {
         into.lock().unwrap_or_else(|e| e.into_inner()).push(line);
     }
+}
+
+/// Every `*_us` field of the `cold start wired` and `ready for the first event` JSON log lines
+/// (runtime_aws's init timing: `tracing`, `sdk_config`, `sdk_clients`, `wiring`, its phases
+/// `env`, `secrets`, `apps`, `service`, and `since_main`), named without `_us`, in that order
+/// (any other after them).
+pub fn init_phases(logs: &str) -> Vec<(String, Duration)> {
+    const ORDER: [&str; 9] = [
+        "tracing",
+        "sdk_config",
+        "sdk_clients",
+        "wiring",
+        "env",
+        "secrets",
+        "apps",
+        "service",
+        "since_main",
+    ];
+    let mut phases = Vec::new();
+    for line in logs.lines() {
+        let Ok(line) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let Some(fields) = line.get("fields").and_then(Value::as_object) else {
+            continue;
+        };
+        let message = fields.get("message").and_then(Value::as_str);
+        if message != Some(runtime_aws::INIT_LOG_MESSAGE)
+            && message != Some(runtime_aws::READY_LOG_MESSAGE)
+        {
+            continue;
+        }
+        for (name, value) in fields {
+            if let (Some(phase), Some(us)) = (name.strip_suffix("_us"), value.as_u64()) {
+                phases.push((phase.to_owned(), Duration::from_micros(us)));
+            }
+        }
+    }
+    phases.sort_by_key(|(name, _)| {
+        ORDER
+            .iter()
+            .position(|known| known == name)
+            .unwrap_or(ORDER.len())
+    });
+    phases
 }
 
 /// (SDK construction, rest of the wiring) from the `cold start wired` JSON log line.

@@ -12,12 +12,19 @@
 //! `<prefix>/<app>/client` (a JSON object: the app's client secret and the like), and, for the
 //! function that serves the connector's page and linking, `<prefix>/launch/<tenant>` =
 //! `{"launch_secret": "..."}` (at least 32 characters; the hub signs launch tokens with it).
+//! A cold start reads them all in one `BatchGetSecretValue` call (the functions' policies grant
+//! it, with `GetSecretValue` on each secret), and logs where its time went (`cold start wired`,
+//! then `ready for the first event`: see [`service_from_env`] and [`log_ready`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod ports;
+mod secrets;
+mod timing;
 pub use ports::{Function, NotWired};
+use timing::Phases;
+pub use timing::{INIT_LOG_MESSAGE, INIT_LOG_TARGET, READY_LOG_MESSAGE, init_tracing, log_ready};
 
 use connector_sdk::{BuildContext, ProviderError, ProviderFactory, Registry};
 use serde::Deserialize;
@@ -41,6 +48,14 @@ pub enum SetupError {
     Secret {
         /// Secret name.
         name: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The one call reading the configuration secrets failed as a whole.
+    #[error("secrets `{names}`: {detail}")]
+    Secrets {
+        /// The secrets asked for, separated by `` `, ` ``.
+        names: String,
         /// What is wrong.
         detail: String,
     },
@@ -84,48 +99,6 @@ struct ConnecSecret {
     api_key: String,
 }
 
-async fn read_secret<T: serde::de::DeserializeOwned>(
-    client: &aws_sdk_secretsmanager::Client,
-    name: &str,
-) -> Result<T, SetupError> {
-    let answer = client
-        .get_secret_value()
-        .secret_id(name)
-        .send()
-        .await
-        .map_err(|e| SetupError::Secret {
-            name: name.to_owned(),
-            detail: format!(
-                "cannot read it ({})",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-            ),
-        })?;
-    let text = answer.secret_string().ok_or_else(|| SetupError::Secret {
-        name: name.to_owned(),
-        detail: "has no string value".into(),
-    })?;
-    serde_json::from_str(text).map_err(|e| SetupError::Secret {
-        name: name.to_owned(),
-        detail: format!("is not the expected JSON ({})", e.classify_name()),
-    })
-}
-
-/// serde_json error categories without the input text.
-trait Classify {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "I/O",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "missing or wrongly typed fields",
-            serde_json::error::Category::Eof => "truncated",
-        }
-    }
-}
-
 /// Builds the service from an SDK configuration and a variable lookup (the environment in
 /// Lambda; a map in tests).
 pub async fn service_with(
@@ -134,7 +107,14 @@ pub async fn service_with(
     factories: &[Box<dyn ProviderFactory>],
     function: Function,
 ) -> Result<ConnectorService, SetupError> {
-    service_with_clients(AwsClients::new(sdk), lookup, factories, function).await
+    service_with_clients(
+        AwsClients::new(sdk),
+        lookup,
+        factories,
+        function,
+        &mut Phases::start(),
+    )
+    .await
 }
 
 /// The three SDK clients every function is wired with.
@@ -159,6 +139,7 @@ async fn service_with_clients(
     lookup: &dyn Fn(&str) -> Option<String>,
     factories: &[Box<dyn ProviderFactory>],
     function: Function,
+    phases: &mut Phases,
 ) -> Result<ConnectorService, SetupError> {
     let AwsClients {
         dynamo,
@@ -186,44 +167,52 @@ async fn service_with_clients(
                 })
         })
         .collect::<Result<_, _>>()?;
-    // The secrets are read at once, not one after another: at a cold start each read is a round
-    // trip to Secrets Manager, and they do not depend on each other.
-    let launch_name = format!("{prefix}/launch/{tenant}");
+    let hub_url = env(lookup, "CONNEC_BASE_URL")?;
+    let public_url = env(lookup, "PUBLIC_URL")?.trim_end_matches('/').to_owned();
+    phases.mark("env");
+
+    // Every secret of the cold start in one call (see `secrets`): Connec!'s credentials, the
+    // launch secret (only the function serving the connector's page and linking checks launch
+    // tokens), each app's client secret.
     let connec_name = format!("{prefix}/connec/{tenant}");
-    let (connec, launch, app_secrets) = futures::try_join!(
-        read_secret::<ConnecSecret>(&secrets, &connec_name),
-        async {
-            // Only the function serving the connector's page and linking checks launch tokens.
-            if function.uses_launch_secret() {
-                read_secret::<LaunchSecretJson>(&secrets, &launch_name)
-                    .await
-                    .map(Some)
-            } else {
-                Ok(None)
-            }
-        },
-        futures::future::try_join_all(apps_named.iter().map(|factory| {
-            let name = format!("{prefix}/{}/client", factory.id());
-            let secrets = &secrets;
-            async move { read_secret::<serde_json::Value>(secrets, &name).await }
-        })),
-    )?;
-    let launch_secret = launch
-        .map(|secret| {
+    let launch_name = function
+        .uses_launch_secret()
+        .then(|| format!("{prefix}/launch/{tenant}"));
+    let app_names: Vec<String> = apps_named
+        .iter()
+        .map(|factory| format!("{prefix}/{}/client", factory.id()))
+        .collect();
+    let names: Vec<String> = std::iter::once(connec_name.clone())
+        .chain(launch_name.clone())
+        .chain(app_names.iter().cloned())
+        .collect();
+    let values = secrets::read_all(&secrets, &names).await?;
+    let text = |name: &str| values.get(name).map(String::as_str).unwrap_or_default();
+    let connec: ConnecSecret = secrets::parse(&connec_name, text(&connec_name))?;
+    let launch_secret = launch_name
+        .as_deref()
+        .map(|name| {
+            let secret: LaunchSecretJson = secrets::parse(name, text(name))?;
             service::LaunchSecret::new(&secret.launch_secret).map_err(|e| SetupError::Secret {
-                name: launch_name.clone(),
+                name: name.to_owned(),
                 detail: e.to_string(),
             })
         })
         .transpose()?;
+    let app_secrets = app_names
+        .iter()
+        .map(|name| secrets::parse::<serde_json::Value>(name, text(name)))
+        .collect::<Result<Vec<_>, _>>()?;
+    phases.mark("secrets");
+
     let settings = ServiceSettings {
         hub: HubEndpoint {
-            url: env(lookup, "CONNEC_BASE_URL")?,
+            url: hub_url,
             api_id: connec.api_id,
             api_key: connec.api_key,
         },
         tuning: Tuning::default(),
-        public_url: env(lookup, "PUBLIC_URL")?.trim_end_matches('/').to_owned(),
+        public_url,
         tenant,
         launch_secret,
     };
@@ -239,6 +228,7 @@ async fn service_with_clients(
         apps.register(provider)
             .map_err(service::WiringError::from)?;
     }
+    phases.mark("apps");
     // Each function builds only the ports it uses; the others are `NotWired`.
     let not_wired = |port| NotWired { function, port };
     let ports = Ports {
@@ -264,64 +254,55 @@ async fn service_with_clients(
         },
         bus: Arc::new(EventBridgeBus::new(events, aws.event_bus_name.clone())),
     };
-    Ok(ConnectorService::new(ports, settings, apps)?)
+    let service = ConnectorService::new(ports, settings, apps)?;
+    phases.mark("service");
+    Ok(service)
 }
 
 /// Builds the service of `function` from the process environment (the Lambda cold start).
 ///
 /// Logs one `cold start wired` line (target `runtime_aws::init`, INFO) with the time spent in
 /// the SDK's own construction (`sdk_config_us`: `aws_config::load`; `sdk_clients_us`: the three
-/// clients) and in the rest of the wiring (`wiring_us`: configuration secrets, apps, ports), so
-/// that a cold start's cost beyond the SDK can be read from the logs
-/// (`infra/lambda-bench` does).
+/// clients) and in the rest of the wiring (`wiring_us`), split into its phases (`env_us`: the
+/// variables; `secrets_us`: reading and parsing the configuration secrets; `apps_us`: the
+/// apps' providers; `service_us`: the ports and the service), and `tracing_us`, the subscriber's
+/// setup by [`init_tracing`], so that a cold start's cost beyond the SDK can be read from the
+/// logs (`infra/lambda-bench` does).
 pub async fn service_from_env(function: Function) -> Result<ConnectorService, SetupError> {
-    let started = Instant::now();
+    let mut phases = Phases::start();
     let sdk = store_aws::load_sdk_config().await;
-    let config_done = Instant::now();
+    phases.mark("sdk_config");
     let clients = AwsClients::new(&sdk);
-    let clients_done = Instant::now();
+    phases.mark("sdk_clients");
+    let wiring = Instant::now();
     let service = service_with_clients(
         clients,
         &|name| std::env::var(name).ok(),
         &connectors::factories(),
         function,
+        &mut phases,
     )
     .await?;
+    let wiring_us = micros(wiring.elapsed());
+    let us = |name| phases.micros(name);
     tracing::info!(
         target: INIT_LOG_TARGET,
         function = function.name(),
-        sdk_config_us = micros(config_done - started),
-        sdk_clients_us = micros(clients_done - config_done),
-        wiring_us = micros(clients_done.elapsed()),
+        tracing_us = timing::tracing_micros(),
+        sdk_config_us = us("sdk_config"),
+        sdk_clients_us = us("sdk_clients"),
+        wiring_us,
+        env_us = us("env"),
+        secrets_us = us("secrets"),
+        apps_us = us("apps"),
+        service_us = us("service"),
         "{INIT_LOG_MESSAGE}"
     );
     Ok(service)
 }
 
-/// The target of the cold start's timing line (see [`service_from_env`]).
-pub const INIT_LOG_TARGET: &str = "runtime_aws::init";
-
-/// The message of the cold start's timing line (see [`service_from_env`]).
-pub const INIT_LOG_MESSAGE: &str = "cold start wired";
-
 fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// JSON logs in Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON`), level from `RUST_LOG`.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .without_time();
-    let _ = if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
-    {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 /// Test support for the HTTP functions: the service on in-memory ports, a bus that records what
