@@ -3,8 +3,8 @@
 //! *merges* the hub's version into it, without the conflict check a linked record gets, so the
 //! app's newer edit is dropped. Found by the chaos suite (stress run, seed 302: `lost update:
 //! R113 ... holds hub "L127" / app "L127", expected one of ["L128"]`, the app edit 1 ms newer).
-//! Ignored until the engine is fixed; `cargo test -p chaos --test lost_create_baseline --
-//! --ignored` runs it.
+//! The engine now links such a record to its lost create without writing, and decides it
+//! on the next pass like any linked record changed on both sides.
 
 use chaos::App;
 use chaos::check::check;
@@ -21,7 +21,6 @@ async fn sync(world: &World) {
 }
 
 #[tokio::test]
-#[ignore = "engine fix pending: a create matched to our own lost create (by its marker) must be decided against the matched record's current version, not merged blindly"]
 async fn a_conflict_on_a_lost_create_found_by_its_marker_is_decided_by_the_policy() {
     let world = World::start(App::HubSpot, ConflictPolicy::MostRecent, true)
         .await

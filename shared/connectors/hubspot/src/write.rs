@@ -9,7 +9,8 @@
 //! - **Created records are linked to their inputs by the marker value they carry**, never by
 //!   their position in the answer; updated ones by id; per-input errors by trace id.
 //! - **A chunk that fails as a whole** (after the retries the HTTP client allows) fails only its
-//!   own inputs, as per-record rejections; the outcomes already settled are kept. Only an error
+//!   own inputs: refused (a 4xx) or unsettled (a 5xx, a timeout: it may have been applied, and
+//!   the engine keeps its write-ahead); the outcomes already settled are kept. Only an error
 //!   that every call would meet (credentials, permissions) before anything was sent is returned
 //!   as an error, and after one such error the remaining inputs are not sent.
 //!
@@ -87,7 +88,8 @@ impl Run {
             self.stop = Some(rejection.clone());
         }
         for index in indexes {
-            self.settle(*index, Err(AppWriteFailure::Rejected(rejection.clone())));
+            let failure = AppWriteFailure::of_failed_call(&error, rejection.clone());
+            self.settle(*index, Err(failure));
         }
         Ok(())
     }
@@ -344,7 +346,7 @@ impl Answer {
                     e.message.contains("PROPERTY_DOESNT_EXIST")
                         && (e.message.contains(&quoted) || e.message.contains(&named))
                 }
-                AppWriteFailure::NotFound => false,
+                AppWriteFailure::NotFound | AppWriteFailure::Unsettled(_) => false,
             })
     }
 

@@ -43,7 +43,8 @@ impl<T: Clone> Run<T> {
             self.stop = Some(rejection.clone());
         }
         for index in indexes {
-            self.reject(*index, rejection.clone());
+            let failure = AppWriteFailure::of_failed_call(&error, rejection.clone());
+            self.settle(*index, Err(failure));
         }
         Ok(())
     }

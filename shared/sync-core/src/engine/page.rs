@@ -12,7 +12,7 @@ use super::content::{Mapped, RefIndex};
 use super::decide::{Content, Decision, Incoming, Target, decide};
 use super::phase::{Phase, PhaseError};
 use super::plan::Plan;
-use super::work::{LOST_CREATE, PageWork, RetryKey, Slot};
+use super::work::{LOST_CREATE, PageWork, RECLAIMED_CREATE, RetryKey, Slot};
 use crate::domain::{
     AppId, Direction, HubId, IdMap, PendingReason, PendingRecord, Side, Timestamp,
 };
@@ -51,6 +51,11 @@ impl Phase<'_> {
         work.waited = parked
             .iter()
             .filter(|(_, p)| p.reason == PendingReason::Deferred && p.error == LOST_CREATE)
+            .map(|(key, _)| key.clone())
+            .collect();
+        work.reclaimed = parked
+            .iter()
+            .filter(|(_, p)| p.reason == PendingReason::Deferred && p.error == RECLAIMED_CREATE)
             .map(|(key, _)| key.clone())
             .collect();
         work.refusals = parked

@@ -161,6 +161,7 @@ impl Phase<'_> {
                 record: payload,
                 target: map.app_id.clone(),
                 matched: false,
+                ours: false,
                 retry,
             }),
             Direction::ToHub => plan.to_hub.push(HubPush {

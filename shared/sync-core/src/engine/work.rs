@@ -31,10 +31,16 @@ pub(crate) struct PageWork {
     pub conflicts: Vec<ConflictNote>,
     /// Records that already waited a run for a lost create to show up (see [`LOST_CREATE`]).
     pub waited: std::collections::HashSet<RetryKey>,
+    /// Records linked to their own lost create without a write (see [`RECLAIMED_CREATE`]):
+    /// their first write after that is the one that writes the app id back to Connec!.
+    pub reclaimed: std::collections::HashSet<RetryKey>,
     /// Parked records the other side refused, and how many runs tried them: their creates
     /// say so ([`AppWrite::Create::attempt`](crate::ports::AppWrite::Create)).
     pub refusals: HashMap<RetryKey, u32>,
 }
+
+/// Why a record linked to our own create whose answer was lost waits for the next pass.
+pub(crate) const RECLAIMED_CREATE: &str = "linked to our own create whose answer was lost; decided against the app's current version next";
 
 /// Why a record whose create lost its answer waits one run before it is created again.
 pub(crate) const LOST_CREATE: &str =

@@ -96,8 +96,27 @@ pub enum AppWriteKind {
 pub enum AppWriteFailure {
     /// The target record no longer exists: the id-map becomes inactive.
     NotFound,
-    /// Any other per-record rejection.
+    /// Any other per-record rejection: nothing was written.
     Rejected(RecordError),
+    /// The call carrying the write failed as a whole in a way that leaves its fate unknown (a
+    /// 5xx, a timeout, a reset connection): it may have been applied. The engine keeps its
+    /// write-ahead, so that a create that did land is found again by its marker and recognised.
+    Unsettled(RecordError),
+}
+
+impl AppWriteFailure {
+    /// The fate a whole-call failure leaves its writes in: refused (a 4xx: nothing was
+    /// applied) or unknown (anything else).
+    pub fn of_failed_call(error: &crate::error::AppError, record: RecordError) -> Self {
+        match error {
+            crate::error::AppError::Http(crate::error::HttpError::Status { status, .. })
+                if (400..500).contains(status) =>
+            {
+                AppWriteFailure::Rejected(record)
+            }
+            _ => AppWriteFailure::Unsettled(record),
+        }
+    }
 }
 
 /// An external application's connector.

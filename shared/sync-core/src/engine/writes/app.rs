@@ -30,15 +30,14 @@ impl Phase<'_> {
         // A create whose answer was lost (a write-ahead left behind, no link) and which no
         // live record's marker claims may have been archived since: it waits one run, whose
         // read of the app links it through its marker, and is created only after that.
-        let (uncertain, mut pushes): (Vec<AppPush>, Vec<AppPush>) =
-            pushes.into_iter().partition(|p| {
-                p.target.is_none()
-                    && !work.waited.contains(&p.retry)
-                    && work
-                        .peek(p.slot)
-                        .pending_to(crate::domain::Side::App)
-                        .is_some()
-            });
+        let (uncertain, pushes): (Vec<AppPush>, Vec<AppPush>) = pushes.into_iter().partition(|p| {
+            p.target.is_none()
+                && !work.waited.contains(&p.retry)
+                && work
+                    .peek(p.slot)
+                    .pending_to(crate::domain::Side::App)
+                    .is_some()
+        });
         for push in uncertain {
             work.count(Direction::ToApp).deferred += 1;
             work.park(
@@ -47,6 +46,15 @@ impl Phase<'_> {
                 crate::engine::work::LOST_CREATE,
             );
         }
+        let (reclaimed, mut pushes): (Vec<AppPush>, Vec<AppPush>) =
+            pushes.into_iter().partition(|p| {
+                p.ours
+                    && work
+                        .peek(p.slot)
+                        .pending_to(crate::domain::Side::App)
+                        .is_some()
+            });
+        self.reclaim_lost_creates(reclaimed, work);
         if pushes.is_empty() {
             return Ok(Vec::new());
         }
@@ -110,8 +118,10 @@ impl Phase<'_> {
                         }
                         _ => counts.created += 1,
                     }
+                    let reclaimed = work.reclaimed.contains(&push.retry);
                     let map = work.map(push.slot);
-                    let new_link = !was_linked || map.app_id.as_ref() != Some(&meta.id);
+                    let new_link =
+                        !was_linked || map.app_id.as_ref() != Some(&meta.id) || reclaimed;
                     map.app_id = Some(meta.id.clone());
                     map.hash = Some(push.hash);
                     map.clear_pending(crate::domain::Side::App);
@@ -158,9 +168,42 @@ impl Phase<'_> {
                     tracing::warn!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, status = e.status, "the app rejected the record; parked for the next run");
                     work.fail(Direction::ToApp, push.slot, push.retry, e.message);
                 }
+                Paired::Failed(AppWriteFailure::Unsettled(e)) => {
+                    // It may have been written: the write-ahead stays, so that a create that
+                    // landed is recognised (and found by its marker) next time.
+                    tracing::warn!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, status = e.status, "the app's answer to the record's write was lost; parked for the next run");
+                    work.fail(Direction::ToApp, push.slot, push.retry, e.message);
+                }
             }
         }
         Ok(follow)
+    }
+
+    /// Our own creates whose answers were lost, found again by their markers: linked, not
+    /// written. The link takes the content the create wrote (its write-ahead) as the last
+    /// synced state, and the record waits for the next pass, which decides it like any linked
+    /// record: changed in the app since that create too, it is a conflict for the policy to
+    /// settle, never an app edit overwritten unseen. The app id is written back to Connec! by
+    /// that pass's write, not now: the write-back moves the Connec! record's `updated_at`,
+    /// which would make it the most recent side of that conflict.
+    fn reclaim_lost_creates(&self, reclaimed: Vec<AppPush>, work: &mut PageWork) {
+        for push in reclaimed {
+            let Some(app_id) = push.target.clone() else {
+                continue;
+            };
+            let map = work.map(push.slot);
+            let written = map.pending_to(crate::domain::Side::App).cloned();
+            map.app_id = Some(app_id.clone());
+            map.hash = written;
+            map.clear_pending(crate::domain::Side::App);
+            tracing::info!(org = %self.org.id, entity = %self.pair.hub, hub_id = %push.hub_id, app_id = %app_id, "linked to our own create whose answer was lost; decided on the next pass");
+            work.count(Direction::ToApp).deferred += 1;
+            work.park(
+                push.retry.clone(),
+                crate::domain::PendingReason::Deferred,
+                crate::engine::work::RECLAIMED_CREATE,
+            );
+        }
     }
 
     /// Pairs each write with its outcome by what the outcome says (the id for an update, the
@@ -282,7 +325,12 @@ impl Phase<'_> {
         for (&i, found) in creates.iter().zip(matches) {
             let me = pushes[i].hub_id.clone();
             match resolve_match(me, found.marked, &found.natural, &mut owner) {
-                MatchOutcome::Ours(id) | MatchOutcome::Merge(id) => {
+                MatchOutcome::Ours(id) => {
+                    pushes[i].target = Some(id);
+                    pushes[i].matched = true;
+                    pushes[i].ours = true;
+                }
+                MatchOutcome::Merge(id) => {
                     pushes[i].target = Some(id);
                     pushes[i].matched = true;
                 }
@@ -322,7 +370,7 @@ impl Phase<'_> {
                     work.count(Direction::ToApp).archived += 1;
                     work.resolve(archive.retry);
                 }
-                Err(AppWriteFailure::Rejected(e)) => {
+                Err(AppWriteFailure::Rejected(e) | AppWriteFailure::Unsettled(e)) => {
                     work.fail(Direction::ToApp, archive.slot, archive.retry, e.message);
                 }
             }

@@ -29,6 +29,9 @@ pub(crate) struct AppPush {
     pub target: Option<AppId>,
     /// Set by match-and-merge: the target is a match, not a link.
     pub matched: bool,
+    /// Set by match-and-merge when the match carries our create marker for this record: the
+    /// target is our own earlier create, whose answer (and link) was lost.
+    pub ours: bool,
     /// Where the record waits if the write fails.
     pub retry: RetryKey,
 }
