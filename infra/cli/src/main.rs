@@ -20,10 +20,18 @@ mod chaos;
 mod configured;
 mod emulate;
 
-// Every record is a tree of small allocations (serde_json maps and strings, built and dropped
-// per page): glibc's malloc took about a third of the process's CPU in `bench sync`.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// Every record is a tree of small allocations (serde_json maps and strings, built and dropped
+/// per page): glibc's malloc took about a third of the process's CPU in `bench sync`, most of
+/// it consolidating fastbins (`malloc_consolidate`, `unlink_chunk`). Without fastbins that
+/// work is gone, and glibc keeps its flat resident size (mimalloc, tried, held 40 MiB more at
+/// 100k records).
+fn tune_malloc() {
+    // SAFETY: `mallopt` only sets an allocator parameter; called first thing in `main`,
+    // before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MXFAST, 0);
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -198,8 +206,22 @@ fn init_logs(json: bool, default: &str) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    tune_malloc();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async_main())
+}
+
+async fn async_main() -> ExitCode {
     let cli = Cli::parse();
     // The chaos suite provokes errors and warnings by the thousand: none, unless RUST_LOG says.
     let default = match cli.command {

@@ -64,6 +64,14 @@ fn env(prefix: &str) -> HashMap<&'static str, String> {
     ])
 }
 
+/// The error a wiring that must fail fails with, as text.
+async fn wiring_error(sdk: &aws_config::SdkConfig, prefix: &str, function: Function) -> String {
+    match wire(sdk, prefix, function).await {
+        Ok(_) => panic!("wiring {function:?} with prefix {prefix} should have failed"),
+        Err(e) => e.to_string(),
+    }
+}
+
 async fn wire(
     sdk: &aws_config::SdkConfig,
     prefix: &str,
@@ -125,11 +133,7 @@ async fn a_missing_secret_is_named_with_secrets_managers_reason() {
     // The launch secret is read only by the OAuth function: the others do not miss it.
     let prefix = prefix_with(&[("launch/default", None)]).await;
     assert!(wire(&sdk, &prefix, Function::Sync).await.is_ok());
-    let error = wire(&sdk, &prefix, Function::OAuthCallback)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let error = wiring_error(&sdk, &prefix, Function::OAuthCallback).await;
     assert!(
         error.contains(&format!("secret `{prefix}/launch/default`")),
         "{error}"
@@ -141,11 +145,7 @@ async fn a_malformed_secret_is_named_and_its_value_never_shown() {
     let sdk = sdk_config().await;
     let wrong_type = json!({ "api_id": 7, "api_key": API_KEY }).to_string();
     let prefix = prefix_with(&[("connec/default", Some(&wrong_type))]).await;
-    let error = wire(&sdk, &prefix, Function::Sync)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let error = wiring_error(&sdk, &prefix, Function::Sync).await;
     assert_eq!(
         error,
         format!(
@@ -156,11 +156,7 @@ async fn a_malformed_secret_is_named_and_its_value_never_shown() {
 
     let not_json = format!("api_key={API_KEY}");
     let prefix = prefix_with(&[("hubspot/client", Some(&not_json))]).await;
-    let error = wire(&sdk, &prefix, Function::Webhook)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let error = wiring_error(&sdk, &prefix, Function::Webhook).await;
     assert_eq!(
         error,
         format!("secret `{prefix}/hubspot/client`: is not the expected JSON (syntax error)")
@@ -168,11 +164,7 @@ async fn a_malformed_secret_is_named_and_its_value_never_shown() {
 
     let short = json!({ "launch_secret": "short" }).to_string();
     let prefix = prefix_with(&[("launch/default", Some(&short))]).await;
-    let error = wire(&sdk, &prefix, Function::OAuthCallback)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let error = wiring_error(&sdk, &prefix, Function::OAuthCallback).await;
     assert!(
         error.starts_with(&format!("secret `{prefix}/launch/default`: ")),
         "{error}"
@@ -191,11 +183,7 @@ async fn a_binary_secret_is_named_as_having_no_string_value() {
         .send()
         .await
         .unwrap();
-    let error = wire(&sdk, &prefix, Function::Webhook)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let error = wiring_error(&sdk, &prefix, Function::Webhook).await;
     assert_eq!(
         error,
         format!("secret `{prefix}/connec/default`: has no string value")
