@@ -22,7 +22,7 @@ pub struct Figures {
     /// Records the two sides disagree on: fields, e-mail, company, archive status, presence,
     /// or a missing link.
     pub mismatched: u64,
-    /// Writes during the second quiet sync and after unmapped-only edits.
+    /// Writes during the third quiet sync and after unmapped-only edits.
     pub echo_writes: u64,
     /// Id-maps naming a record that does not exist.
     pub dangling: u64,

@@ -14,10 +14,11 @@
 //! duplicated and out of order ([`deliver`]). The CLI variant ([`kill`], HubSpot only) runs
 //! `connector sync` processes instead and `kill -9`s some of them.
 //!
-//! After the rounds, faults off, two quiet syncs, then edits of unmapped fields and one more
+//! After the rounds, faults off, three quiet syncs (a create whose answer was lost waits one
+//! run by design, so only the third must write nothing), then edits of unmapped fields and one more
 //! sync. [`check`] then compares both sides record by record against the [`ledger`]:
 //! duplicates, lost updates (the newest write as the policy decides), disagreements, archives
-//! that did not travel, dangling id-maps, and writes in the second quiet sync or after
+//! that did not travel, dangling id-maps, and writes in the third quiet sync or after
 //! unmapped-only edits (echo writes).
 //!
 //! The ledger's rule per policy, from each record's newest hub edit `h` and newest app edit
