@@ -280,8 +280,9 @@ impl Phase<'_> {
             return Ok(());
         }
         // This run listed the app's entity in full and found nothing, and the connector's
-        // listing shows everything a match could find: there is nothing to match. (A write of
-        // this phase that failed ends the phase, so a lost create is never retried here.)
+        // listing shows everything a match could find: there is nothing to match. (A record
+        // whose write failed is retried only by a later run, which is no longer a first sync
+        // and asks.)
         if self.app_listed_empty && self.engine.app.listing_shows_every_match(&self.pair.app) {
             return Ok(());
         }
