@@ -91,6 +91,22 @@ fn kind_of(rng: &mut StdRng, settings: FaultSettings) -> (&'static str, FaultKin
     }
 }
 
+/// The first `times` calls of `method` to a path containing `path` are carried out and their
+/// answers lost (a 503 in their place): the app committed what the caller never learns of.
+pub fn lost_answer(method: &str, path: &str, times: u32) -> CallFault {
+    CallFault {
+        method: Some(method.into()),
+        path_contains: path.into(),
+        times,
+        kind: FaultKind::AfterCommit {
+            then: Box::new(FaultKind::Status {
+                status: 503,
+                retry_after_secs: None,
+            }),
+        },
+    }
+}
+
 /// Injects `count` random faults on either side; a tenth of them reject one record's writes.
 pub fn inject(
     rng: &mut StdRng,

@@ -11,12 +11,17 @@ use http_client::HttpConfig;
 use serde_json::Value;
 use service::{HubEndpoint, Stack, Tuning};
 use store_embedded::EmbeddedStore;
+use sync_core::domain::Run;
 use sync_core::domain::{ConflictPolicy, GroupId, OrgId, Organization, Side, Tenant, Timestamp};
-use sync_core::engine::SyncEngine;
+use sync_core::engine::{RunOptions, SyncEngine};
+use sync_core::error::SyncError;
 use sync_core::ports::{Clock, SyncStore, SystemClock};
 
 use crate::app::{App, AppSide};
-use crate::ledger::{Fields, Kind};
+use crate::check::{Figures, check};
+use crate::hubspot_side::HubSpotSide;
+use crate::ledger::{Fields, Kind, Ledger};
+use crate::xero_side::XeroSide;
 
 /// The Connec! group of the suite.
 pub const GROUP: &str = "cld-chaos";
@@ -224,5 +229,44 @@ impl World {
     /// The folder of the store's file (the CLI variant writes its configuration there).
     pub fn folder(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// One scheduled sync of the organization (the world must have its engine).
+    pub async fn sync(&self) -> Result<Run, SyncError> {
+        let engine = self
+            .engine
+            .as_ref()
+            .expect("a world started with its engine");
+        engine.sync(&self.org, RunOptions::default()).await
+    }
+
+    /// The suite's checks of both sides and the id-maps against `ledger`.
+    pub async fn check(&self, ledger: &Ledger) -> Figures {
+        check(
+            &self.sides,
+            self.store.as_ref(),
+            &self.org,
+            ledger,
+            self.policy,
+        )
+        .await
+    }
+
+    /// The HubSpot side of a world started on HubSpot.
+    pub fn hubspot(&self) -> &HubSpotSide {
+        self.sides
+            .app
+            .as_any()
+            .downcast_ref::<HubSpotSide>()
+            .expect("a world started on HubSpot")
+    }
+
+    /// The Xero side of a world started on Xero.
+    pub fn xero(&self) -> &XeroSide {
+        self.sides
+            .app
+            .as_any()
+            .downcast_ref::<XeroSide>()
+            .expect("a world started on Xero")
     }
 }

@@ -2,19 +2,16 @@
 //! nothing.
 
 use chaos::App;
-use chaos::check::check;
 use chaos::edits::{archive, create};
 use chaos::ledger::{Fields, Kind, Ledger};
 use chaos::world::{GROUP, World};
 use serde_json::json;
 use sync_core::domain::{ConflictPolicy, Side};
-use sync_core::engine::RunOptions;
 
 async fn duplicates_disagreements_lost_updates_and_stuck_archives_are_counted(app: App) {
     let world = World::start(app, ConflictPolicy::MostRecent, true)
         .await
         .unwrap();
-    let engine = world.engine.as_ref().unwrap();
     let mut ledger = Ledger::default();
     let company = create(
         &world.sides,
@@ -52,18 +49,8 @@ async fn duplicates_disagreements_lost_updates_and_stuck_archives_are_counted(ap
         true,
     )
     .unwrap();
-    engine
-        .sync(&world.org, RunOptions::default())
-        .await
-        .unwrap();
-    let clean = check(
-        &world.sides,
-        world.store.as_ref(),
-        &world.org,
-        &ledger,
-        world.policy,
-    )
-    .await;
+    world.sync().await.unwrap();
+    let clean = world.check(&ledger).await;
     assert!(clean.clean(), "{clean:#?}");
 
     // A change the ledger does not know of, on one side only.
@@ -85,14 +72,7 @@ async fn duplicates_disagreements_lost_updates_and_stuck_archives_are_counted(ap
     // An archive that has not travelled.
     assert!(archive(&world.sides, &mut ledger, cy, Side::App));
 
-    let found = check(
-        &world.sides,
-        world.store.as_ref(),
-        &world.org,
-        &ledger,
-        world.policy,
-    )
-    .await;
+    let found = world.check(&ledger).await;
     assert_eq!(found.duplicates, 1, "{found:#?}");
     assert_eq!(found.lost, 1, "{found:#?}");
     assert_eq!(

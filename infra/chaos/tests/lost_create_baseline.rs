@@ -7,17 +7,15 @@
 //! on the next pass like any linked record changed on both sides.
 
 use chaos::App;
-use chaos::check::check;
 use chaos::edits::{create, update};
+use chaos::faults::lost_answer;
 use chaos::ledger::{Kind, Ledger};
 use chaos::world::World;
-use emulators::{CallFault, FaultKind};
 use sync_core::domain::{ConflictPolicy, Side};
-use sync_core::engine::RunOptions;
 
 async fn sync(world: &World) {
-    let engine = world.engine.as_ref().unwrap();
-    let _ = engine.sync(&world.org, RunOptions::default()).await;
+    // Faults may fail a run: the next one must repair it.
+    let _ = world.sync().await;
 }
 
 #[tokio::test]
@@ -36,17 +34,10 @@ async fn a_conflict_on_a_lost_create_found_by_its_marker_is_decided_by_the_polic
     )
     .unwrap();
     // HubSpot commits the create, the answer is lost.
-    world.sides.app.fail_calls(CallFault {
-        method: Some("POST".into()),
-        path_contains: "/batch/create".into(),
-        times: 1,
-        kind: FaultKind::AfterCommit {
-            then: Box::new(FaultKind::Status {
-                status: 503,
-                retry_after_secs: None,
-            }),
-        },
-    });
+    world
+        .sides
+        .app
+        .fail_calls(lost_answer("POST", "/batch/create", 1));
     sync(&world).await;
     world.sides.clear_faults();
     // A conflict, the app edit newer (HubSpot's clock is pushed ahead).
@@ -55,17 +46,11 @@ async fn a_conflict_on_a_lost_create_found_by_its_marker_is_decided_by_the_polic
     let entry = &mut ledger.entries[person];
     let hub_at = entry.edits[entry.edits.len() - 2].at;
     let app_id = entry.app_id.clone().unwrap();
-    let hubspot = world
-        .sides
-        .app
-        .as_any()
-        .downcast_ref::<chaos::hubspot_side::HubSpotSide>()
-        .unwrap();
-    assert!(
-        hubspot
-            .emulator
-            .set_last_modified("contacts", &app_id, hub_at.epoch_millis() + 5)
-    );
+    assert!(world.hubspot().emulator.set_last_modified(
+        "contacts",
+        &app_id,
+        hub_at.epoch_millis() + 5
+    ));
     let record = world.sides.get(Side::App, Kind::Person, &app_id).unwrap();
     let app_edit = entry.edits.last_mut().unwrap();
     assert!(app_edit.other_pending);
@@ -74,13 +59,6 @@ async fn a_conflict_on_a_lost_create_found_by_its_marker_is_decided_by_the_polic
     // conflict.
     sync(&world).await;
     sync(&world).await;
-    let found = check(
-        &world.sides,
-        world.store.as_ref(),
-        &world.org,
-        &ledger,
-        world.policy,
-    )
-    .await;
+    let found = world.check(&ledger).await;
     assert!(found.clean(), "{found:#?}");
 }

@@ -4,32 +4,14 @@
 //! a record's modification time moves after the conflicting edit without a mapped change.
 
 use chaos::App;
-use chaos::check::{Figures, check};
 use chaos::edits::{create, unmapped, update};
-use chaos::hubspot_side::HubSpotSide;
 use chaos::ledger::{Kind, Ledger};
 use chaos::world::World;
 use sync_core::domain::{AppId, ConflictPolicy, EntityName, Side};
-use sync_core::engine::RunOptions;
 
 async fn sync(world: &World) {
-    let engine = world.engine.as_ref().unwrap();
-    let run = engine
-        .sync(&world.org, RunOptions::default())
-        .await
-        .unwrap();
+    let run = world.sync().await.unwrap();
     assert!(run.errors.is_empty(), "{:?}", run.errors);
-}
-
-async fn checked(world: &World, ledger: &Ledger) -> Figures {
-    check(
-        &world.sides,
-        world.store.as_ref(),
-        &world.org,
-        ledger,
-        world.policy,
-    )
-    .await
 }
 
 /// What both sides hold of record `index` (first field of each).
@@ -41,15 +23,6 @@ fn held(world: &World, ledger: &Ledger, index: usize) -> (String, String) {
         world.sides.fields_of(side, entry.kind, &record).first()
     };
     (read(Side::Hub), read(Side::App))
-}
-
-fn hubspot(world: &World) -> &HubSpotSide {
-    world
-        .sides
-        .app
-        .as_any()
-        .downcast_ref::<HubSpotSide>()
-        .expect("the HubSpot side")
 }
 
 /// A person created in Connec! and synced, then edited on the hub and, in a conflict, in
@@ -75,13 +48,13 @@ async fn conflict(app_later_ms: i64) -> (World, Ledger, usize) {
     )
     .unwrap();
     sync(&world).await;
-    assert!(checked(&world, &ledger).await.clean());
+    assert!(world.check(&ledger).await.clean());
     assert!(update(&world.sides, &mut ledger, person, Side::Hub));
     assert!(update(&world.sides, &mut ledger, person, Side::App));
     let entry = &mut ledger.entries[person];
     let hub_at = entry.edits[entry.edits.len() - 2].at;
     let app_id = entry.app_id.clone().unwrap();
-    assert!(hubspot(&world).emulator.set_last_modified(
+    assert!(world.hubspot().emulator.set_last_modified(
         "contacts",
         &app_id,
         hub_at.epoch_millis() + app_later_ms
@@ -111,7 +84,7 @@ async fn a_tie_goes_to_the_hub_in_a_scheduled_sync() {
     sync(&world).await;
     let hub = hub_edit(&ledger, person);
     assert_eq!(held(&world, &ledger, person), (hub.clone(), hub));
-    let found = checked(&world, &ledger).await;
+    let found = world.check(&ledger).await;
     assert!(found.clean(), "{found:#?}");
 }
 
@@ -131,7 +104,7 @@ async fn a_tie_goes_to_the_hub_when_the_app_webhook_comes_first() {
     sync(&world).await;
     let hub = hub_edit(&ledger, person);
     assert_eq!(held(&world, &ledger, person), (hub.clone(), hub));
-    assert!(checked(&world, &ledger).await.clean());
+    assert!(world.check(&ledger).await.clean());
 }
 
 #[tokio::test]
@@ -150,7 +123,7 @@ async fn a_tie_goes_to_the_hub_when_the_connec_notification_comes_first() {
     sync(&world).await;
     let hub = hub_edit(&ledger, person);
     assert_eq!(held(&world, &ledger, person), (hub.clone(), hub));
-    assert!(checked(&world, &ledger).await.clean());
+    assert!(world.check(&ledger).await.clean());
 }
 
 /// An unmapped edit in HubSpot after the tie moves the contact's `updatedAt` past the hub
@@ -164,7 +137,7 @@ async fn an_unmapped_app_edit_after_a_tie_may_hand_the_conflict_to_the_app() {
     sync(&world).await;
     let app = ledger.entries[person].edits.last().unwrap().fields.first();
     assert_eq!(held(&world, &ledger, person), (app.clone(), app));
-    let found = checked(&world, &ledger).await;
+    let found = world.check(&ledger).await;
     assert!(found.clean(), "{found:#?}");
 }
 
@@ -183,7 +156,7 @@ async fn an_unmapped_hub_edit_to_the_app_edits_time_may_hand_the_conflict_to_the
     sync(&world).await;
     let hub = hub_edit(&ledger, person);
     assert_eq!(held(&world, &ledger, person), (hub.clone(), hub));
-    let found = checked(&world, &ledger).await;
+    let found = world.check(&ledger).await;
     assert!(found.clean(), "{found:#?}");
 }
 
@@ -195,5 +168,5 @@ async fn a_newer_app_edit_wins_without_a_touch() {
     sync(&world).await;
     let app = ledger.entries[person].edits.last().unwrap().fields.first();
     assert_eq!(held(&world, &ledger, person), (app.clone(), app));
-    assert!(checked(&world, &ledger).await.clean());
+    assert!(world.check(&ledger).await.clean());
 }

@@ -3,16 +3,16 @@
 //! --test xero_findings -- --ignored` runs them.
 
 use chaos::App;
+use chaos::faults::lost_answer;
 use chaos::ledger::Kind;
 use chaos::world::{GROUP, World};
 use emulators::{CallFault, FaultKind};
 use serde_json::{Value, json};
 use sync_core::domain::{ConflictPolicy, Side};
-use sync_core::engine::RunOptions;
 
 async fn sync(world: &World) {
-    let engine = world.engine.as_ref().unwrap();
-    let _ = engine.sync(&world.org, RunOptions::default()).await;
+    // Faults may fail a run: the next one must repair it.
+    let _ = world.sync().await;
 }
 
 fn hub_people_named(world: &World, first: &str) -> Vec<Value> {
@@ -82,17 +82,10 @@ async fn a_renamed_contact_person_without_email_stays_one_person() {
         .sides
         .connec
         .update(GROUP, "people", &id, json!({ "last_name": "L3" }));
-    world.sides.app.fail_calls(CallFault {
-        method: Some("POST".into()),
-        path_contains: "/Contacts".into(),
-        times: 1,
-        kind: FaultKind::AfterCommit {
-            then: Box::new(FaultKind::Status {
-                status: 503,
-                retry_after_secs: None,
-            }),
-        },
-    });
+    world
+        .sides
+        .app
+        .fail_calls(lost_answer("POST", "/Contacts", 1));
     sync(&world).await;
     world.sides.clear_faults();
     for _ in 0..3 {
@@ -170,7 +163,6 @@ async fn a_contact_person_is_as_recent_as_its_contact() {
 async fn a_contact_person_removed_in_xero_goes_inactive_in_connec() {
     use chaos::edits::create;
     use chaos::ledger::Ledger;
-    use chaos::xero_side::XeroSide;
     let world = World::start(App::Xero, ConflictPolicy::MostRecent, true)
         .await
         .unwrap();
@@ -189,8 +181,7 @@ async fn a_contact_person_removed_in_xero_goes_inactive_in_connec() {
     sync(&world).await;
     let hub_id = chaos::edits::locate(sides, &mut ledger.entries[person], Side::Hub).unwrap();
     let contact_id = ledger.entries[company].app_id.clone().unwrap();
-    let xero = world.sides.app.as_any().downcast_ref::<XeroSide>().unwrap();
-    let emulator = &xero.emulator;
+    let emulator = &world.xero().emulator;
     let mut contact = emulator
         .get_in(emulators::xero::DEMO_TENANT_ID, "Contacts", &contact_id)
         .unwrap();
@@ -218,17 +209,10 @@ async fn a_lost_create_of_a_person_without_email_makes_no_duplicate() {
         json!({ "first_name": "R1", "last_name": "L1" }),
     );
     let id = connec::record::hub_id(&person).unwrap().to_string();
-    world.sides.app.fail_calls(CallFault {
-        method: Some("POST".into()),
-        path_contains: "/Contacts".into(),
-        times: 10,
-        kind: FaultKind::AfterCommit {
-            then: Box::new(FaultKind::Status {
-                status: 503,
-                retry_after_secs: None,
-            }),
-        },
-    });
+    world
+        .sides
+        .app
+        .fail_calls(lost_answer("POST", "/Contacts", 10));
     sync(&world).await;
     world.sides.clear_faults();
     world
