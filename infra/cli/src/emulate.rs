@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod allocator;
+
 /// How long the token `connector emulate` prints for Xero lives (on the emulator only).
 const XERO_EMULATE_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
 
