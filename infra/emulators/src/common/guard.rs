@@ -76,7 +76,7 @@ pub(crate) enum Reads {
     Never,
     /// `GET` calls read; another call reads when this says its body only reads (a Connec!
     /// `/batch` of `get` ops). The gate then buffers the body before counting.
-    IfBodyReads(fn(&[u8]) -> bool),
+    ByBody(fn(&[u8]) -> bool),
 }
 
 impl Reads {
@@ -86,8 +86,8 @@ impl Reads {
             Self::IfGet => (method == Method::GET, body),
             Self::Always => (true, body),
             Self::Never => (false, body),
-            Self::IfBodyReads(_) if method == Method::GET => (true, body),
-            Self::IfBodyReads(only_reads) => match to_bytes(body, usize::MAX).await {
+            Self::ByBody(_) if method == Method::GET => (true, body),
+            Self::ByBody(only_reads) => match to_bytes(body, usize::MAX).await {
                 Ok(bytes) => (only_reads(&bytes), Body::from(bytes)),
                 // The body broke off: a write, as before it could be looked at; the handler
                 // sees an empty body and refuses it.

@@ -52,7 +52,7 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
         .route(
             "/batch",
             // A batch of `get` ops only is one read.
-            Gate::new((), Reads::IfBodyReads(batch::only_reads))
+            Gate::new((), Reads::ByBody(batch::only_reads))
                 .listed(inner, any(unmatched::<Inner>).post(batch_call)),
         )
         .merge(admin::routes())
