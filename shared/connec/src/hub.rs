@@ -83,27 +83,18 @@ impl Hub for ConnecClient {
         self.list_page(url, collection).await
     }
 
-    /// One GET per distinct id, `http.max_concurrency` in flight (never one future per id at
-    /// once); a 404 means absent; the first other error stops the fetch and no further GET
-    /// is started.
+    /// The distinct ids in `/batch` calls of `get` ops, `batch_size` per call and
+    /// `http.max_concurrency` calls in flight (see the `batch_reads` module); an op
+    /// answered 404 means absent (gone, or archived where Connec! hides it); an op answered
+    /// otherwise is read by a single GET. The first error (a `/batch` failing as a whole, or a
+    /// fallback GET failing) stops the fetch and no further call is started.
     async fn fetch_by_ids(
         &self,
         group: &GroupId,
         collection: &EntityName,
         ids: &[HubId],
     ) -> Result<Vec<Value>, HubError> {
-        let mut seen = HashSet::new();
-        let unique: Vec<HubId> = ids
-            .iter()
-            .filter(|id| seen.insert(id.as_str()))
-            .cloned()
-            .collect();
-        let found: Vec<Option<Value>> = stream::iter(unique)
-            .map(|id: HubId| async move { self.get(group, collection, &id).await })
-            .buffer_unordered(self.fan_out())
-            .try_collect()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        self.read_by_ids(group, collection, ids).await
     }
 
     async fn write(

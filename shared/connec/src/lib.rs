@@ -30,6 +30,11 @@
 //!
 //! A write's `source` goes into `id` on each of them, so every write also links.
 //!
+//! # Reads by id
+//!
+//! [`Hub::fetch_by_ids`] sends one `get` op per distinct id through `POST /batch`, with a single
+//! `GET` for an op Connec! does not answer with the record or 404 (the `batch_reads` module).
+//!
 //! # Match-before-create
 //!
 //! [`Hub::find_matches`] reads the records Connec!'s smart merge would merge a new record into,
@@ -49,6 +54,7 @@ use sync_core::domain::{
 use sync_core::error::{HttpError, HubError, RecordError};
 use sync_core::ports::{Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page};
 
+mod batch_reads;
 mod hub;
 pub mod matching;
 pub mod notify;
@@ -74,15 +80,15 @@ pub struct ConnecConfig {
     pub api_key: String,
     /// `$top` of list calls.
     pub page_size: usize,
-    /// Ops per `/batch` call.
+    /// Ops per `/batch` call (writes, and the `get` ops of [`Hub::fetch_by_ids`]).
     pub batch_size: usize,
     /// `$orderby` of list calls: a stable order with a unique last key
     /// ([`DEFAULT_LIST_ORDER`]). The sources show single-key orders (`name ASC`,
     /// `updated_at asc`) and no limit on keys; if a Connec! deployment refuses the `id`
     /// tiebreaker, set another unique key here rather than dropping it.
     pub list_order: String,
-    /// HTTP tunables; `http.max_concurrency` also bounds the GETs of [`Hub::fetch_by_ids`] and
-    /// [`Hub::find_matches`] in flight.
+    /// HTTP tunables; `http.max_concurrency` also bounds the calls of [`Hub::fetch_by_ids`]
+    /// (its `/batch`es of `get` ops) and the GETs of [`Hub::find_matches`] in flight.
     pub http: HttpConfig,
 }
 

@@ -1,11 +1,14 @@
 //! The Connec! client against the Connec! emulator, over real HTTP.
 
 use chrono::{SubsecRound, Utc};
-use emulators::{CallFault, ConnecEmulator, RunningServer};
+use emulators::{ConnecEmulator, RunningServer};
 use serde_json::{Value, json};
 
 use super::*;
 use sync_core::ports::ExternalId;
+
+mod batch_reads;
+mod fake_connec;
 
 const GROUP: &str = "cld-test";
 
@@ -443,51 +446,4 @@ async fn records_created_in_one_second_page_without_skips_or_repeats() {
     let mut sorted = got.clone();
     sorted.sort();
     assert_eq!(sorted, seeded, "every record exactly once");
-}
-
-#[tokio::test]
-async fn fetch_by_ids_treats_404_as_absent_and_asks_once_per_id() {
-    let s = setup().await;
-    let a = hub_id(&s.emu.seed(GROUP, "people", json!({ "first_name": "A" })));
-    let b = hub_id(&s.emu.seed(GROUP, "people", json!({ "first_name": "B" })));
-    s.emu.reset_stats();
-    let mut found = s
-        .client
-        .fetch_by_ids(
-            &s.group,
-            &s.people,
-            &[a.clone(), HubId::new("missing"), b.clone(), a.clone()],
-        )
-        .await
-        .unwrap();
-    found.sort_by_key(|r| r["first_name"].as_str().map(str::to_owned));
-    assert_eq!(found.iter().map(hub_id).collect::<Vec<_>>(), [a, b]);
-    assert_eq!(s.emu.stats().reads, 3);
-}
-
-#[tokio::test]
-async fn fetch_by_ids_starts_no_further_get_after_an_error() {
-    let s = setup_with(|c| c.http.max_concurrency = 1).await;
-    let ids: Vec<HubId> = (0..20)
-        .map(|i| {
-            hub_id(
-                &s.emu
-                    .seed(GROUP, "people", json!({ "first_name": format!("P{i}") })),
-            )
-        })
-        .collect();
-    s.emu.reset_stats();
-    s.emu
-        .fail_calls(CallFault::status(format!("/people/{}", ids[0]), 400, 1));
-    let failed = s
-        .client
-        .fetch_by_ids(&s.group, &s.people, &ids)
-        .await
-        .unwrap_err();
-    assert_eq!(failed.status(), Some(400));
-    assert_eq!(
-        s.emu.stats().reads,
-        1,
-        "one request in flight at a time, and none after the failure"
-    );
 }

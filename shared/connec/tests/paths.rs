@@ -133,8 +133,9 @@ async fn hostile_group_and_record_ids_stay_one_path_segment_in_gets() {
     for hostile in HOSTILE {
         let group = GroupId::new(hostile);
         let _ = client.fetch_page(&group, &people, None, None).await;
+        // The single GET `fetch_by_ids` falls back to (its `/batch` ops: the next test).
         let _ = client
-            .fetch_by_ids(&GroupId::new("cld-1"), &people, &[HubId::new(hostile)])
+            .get(&GroupId::new("cld-1"), &people, &HubId::new(hostile))
             .await;
     }
     let seen = seen.lock().unwrap().clone();
@@ -207,6 +208,9 @@ async fn batch_op_urls_encode_every_segment_and_refuse_dot_segments() {
         let _ = client
             .write(&GroupId::new("cld-1"), &people, vec![write(Some(hostile))])
             .await;
+        let _ = client
+            .fetch_by_ids(&GroupId::new("cld-1"), &people, &[HubId::new(hostile)])
+            .await;
     }
     // A record id `..` is refused as that record's error; nothing is sent for it.
     let outcomes = client
@@ -216,21 +220,30 @@ async fn batch_op_urls_encode_every_segment_and_refuse_dot_segments() {
     assert!(outcomes[0].is_err());
 
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 2 * HOSTILE.len(), "{seen:?}");
-    let op_url = |seen: &Seen| -> String {
+    // The read's `/batch` answered 404 as a whole: an error, and no single GET after it.
+    assert_eq!(seen.len(), 3 * HOSTILE.len(), "{seen:?}");
+    let op_url = |seen: &Seen, method: &str| -> String {
         assert_eq!(seen.target, "/batch");
         let body: Value = serde_json::from_slice(&seen.body).unwrap();
+        assert_eq!(body["ops"][0]["method"], json!(method));
         body["ops"][0]["url"].as_str().unwrap().to_owned()
     };
     for (i, hostile) in HOSTILE.iter().enumerate() {
-        let url = op_url(&seen[2 * i]);
+        let read = op_url(&seen[3 * i + 2], "get");
+        assert!(!read.contains(['?', '#']), "{read}");
+        assert_eq!(
+            decoded_segments(&read),
+            ["api", "v2", "cld-1", "people", hostile],
+            "{read}"
+        );
+        let url = op_url(&seen[3 * i], "post");
         assert!(!url.contains(['?', '#']), "{url}");
         assert_eq!(
             decoded_segments(&url),
             ["api", "v2", hostile, "people"],
             "{url}"
         );
-        let url = op_url(&seen[2 * i + 1]);
+        let url = op_url(&seen[3 * i + 1], "put");
         assert!(!url.contains(['?', '#']), "{url}");
         assert_eq!(
             decoded_segments(&url),

@@ -3,7 +3,7 @@
 //!
 //! In order, for a call to a gated route:
 //! 1. count it in [`CallStats`](super::CallStats) under `"METHOD /route/{param}"` (refused
-//!    calls included), as a read or a write ([`Reads`]);
+//!    calls included), as a read or a write ([`Reads`]; by its body for a Connec! `/batch`);
 //! 2. check the credentials ([`Gatekeeper::admit`]): a refusal is the answer;
 //! 3. count it against the caller's rate limit: over it, `429` ([`Gatekeeper::too_many_requests`]);
 //! 4. a call fault for this call ([`Gatekeeper::fault_before`]) is the answer, and the call is
@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 
+use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::http::request::Parts;
@@ -73,14 +74,25 @@ pub(crate) enum Reads {
     Always,
     /// Every call writes.
     Never,
+    /// `GET` calls read; another call reads when this says its body only reads (a Connec!
+    /// `/batch` of `get` ops). The gate then buffers the body before counting.
+    ByBody(fn(&[u8]) -> bool),
 }
 
 impl Reads {
-    fn of(self, method: &Method) -> bool {
+    /// Whether the call reads, and its body (read into memory when it had to be looked at).
+    async fn of(self, method: &Method, body: Body) -> (bool, Body) {
         match self {
-            Self::IfGet => method == Method::GET,
-            Self::Always => true,
-            Self::Never => false,
+            Self::IfGet => (method == Method::GET, body),
+            Self::Always => (true, body),
+            Self::Never => (false, body),
+            Self::ByBody(_) if method == Method::GET => (true, body),
+            Self::ByBody(only_reads) => match to_bytes(body, usize::MAX).await {
+                Ok(bytes) => (only_reads(&bytes), Body::from(bytes)),
+                // The body broke off: a write, as before it could be looked at; the handler
+                // sees an empty body and refuses it.
+                Err(_) => (false, Body::empty()),
+            },
         }
     }
 }
@@ -143,7 +155,8 @@ async fn guard<E: Gatekeeper>(
     let Ok(RawPath(path)) = RawPath::from_request_parts(&mut parts, &()).await;
     let stats = &emu.instruments().stats;
     let route = route_key(&mut parts, gate).await;
-    lock(stats).count(&route, gate.reads.of(&method));
+    let (reads, body) = gate.reads.of(&method, body).await;
+    lock(stats).count(&route, reads);
 
     let bucket = match emu.admit(gate.family, &mut parts) {
         Ok(bucket) => bucket,

@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 /// `by_route`, including refused ones, which are also counted in `rejected`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallStats {
-    /// Read calls (GET, HubSpot search and batch/read).
+    /// Read calls (GET, HubSpot search and batch/read, a Connec! `/batch` whose ops are all
+    /// `get`s).
     pub reads: u64,
-    /// Write calls (everything else; a Connec! `/batch` counts once).
+    /// Write calls (everything else; a Connec! `/batch` counts once, as a write when any of
+    /// its ops is not a `get`).
     pub writes: u64,
     /// Per `"METHOD /route/pattern"` counts (plus `batch-ops` for Connec!).
     pub by_route: BTreeMap<String, u64>,

@@ -3,6 +3,7 @@
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::Inner;
@@ -48,6 +49,30 @@ pub(super) fn batch(inner: &Inner, bytes: &Bytes, ext: bool, base: &str) -> Outc
         Value::Array(results),
     )]));
     Ok((StatusCode::OK, results))
+}
+
+/// Whether a `/batch` body only reads: it holds ops and each is a `get` (an op without a
+/// method string is one, as [`batch_op`] runs it). Anything else, unparsable bodies included,
+/// is a write. Only the methods are decoded: the params of a write batch are skipped over.
+pub(super) fn only_reads(bytes: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Ops {
+        ops: Vec<Op>,
+    }
+    #[derive(Deserialize)]
+    struct Op {
+        #[serde(default)]
+        method: Option<Value>,
+    }
+    serde_json::from_slice::<Ops>(bytes).is_ok_and(|body| {
+        !body.ops.is_empty()
+            && body.ops.iter().all(|op| {
+                op.method
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .is_none_or(|method| method.eq_ignore_ascii_case("get"))
+            })
+    })
 }
 
 fn batch_op(inner: &Inner, st: &mut State, op: &Value, ext: bool, base: &str) -> Outcome {

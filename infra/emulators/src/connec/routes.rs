@@ -51,7 +51,9 @@ pub(super) fn routes(inner: &Arc<Inner>) -> Router<Arc<Inner>> {
         )
         .route(
             "/batch",
-            api.listed(inner, any(unmatched::<Inner>).post(batch_call)),
+            // A batch of `get` ops only is one read.
+            Gate::new((), Reads::ByBody(batch::only_reads))
+                .listed(inner, any(unmatched::<Inner>).post(batch_call)),
         )
         .merge(admin::routes())
 }
