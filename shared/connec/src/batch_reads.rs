@@ -4,7 +4,10 @@
 //! Our research finds Connec!'s `/batch` documented for `post` and `put` ops only, so an op
 //! answering anything but `200` with the record or `404` is not taken for an answer: that id is
 //! read again by a single `GET` (a deployment refusing `get` ops still works, at one more call
-//! per id). A `/batch` failing as a whole fails the read, as a failing `GET` did.
+//! per id). A deployment may instead refuse the whole `/batch` (400, 405, 415, 422 or 501 to a
+//! call of `get` ops only; a 501 after its retries, like any 5xx): its ids are then read by single `GET`s, and so are all later reads
+//! of this client (logged once). Any other failure of a `/batch` fails the read, as a failing
+//! `GET` did.
 
 use super::*;
 
@@ -44,6 +47,11 @@ impl ConnecClient {
                 Ok((chunk.to_vec(), ops))
             })
             .collect::<Result<_, HubError>>()?;
+        if !self.batch_reads.load(Ordering::Relaxed) {
+            return self
+                .read_one_by_one(group, collection, unique, self.fan_out())
+                .await;
+        }
         // Owned chunks: the futures borrow nothing of the stream (as `async_trait` needs).
         let found: Vec<Vec<Value>> = stream::iter(chunks)
             .map(|(ids, ops): (Vec<HubId>, Vec<Value>)| async move {
@@ -64,7 +72,22 @@ impl ConnecClient {
         ids: &[HubId],
         ops: Vec<Value>,
     ) -> Result<Vec<Value>, HubError> {
-        let results = self.send_batch(ops).await?;
+        let results = match self.send_batch(ops).await {
+            Ok(results) => results,
+            Err(e) if e.status().is_some_and(refuses_batch_reads) => {
+                if self.batch_reads.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        status = e.status(),
+                        "Connec! refused a `/batch` of get ops: reads by id go one GET per id from now on"
+                    );
+                }
+                // One at a time: the other chunks' calls are in flight beside it.
+                return self
+                    .read_one_by_one(group, collection, ids.to_vec(), 1)
+                    .await;
+            }
+            Err(e) => return Err(e),
+        };
         let mut found = Vec::with_capacity(ids.len());
         for (id, result) in ids.iter().zip(results) {
             match op_read(collection, result) {
@@ -81,6 +104,31 @@ impl ConnecClient {
         }
         Ok(found)
     }
+}
+
+impl ConnecClient {
+    /// One `GET` per id, `in_flight` at a time; a 404 means absent; the first other error
+    /// stops the read and no further `GET` is started.
+    async fn read_one_by_one(
+        &self,
+        group: &GroupId,
+        collection: &EntityName,
+        ids: Vec<HubId>,
+        in_flight: usize,
+    ) -> Result<Vec<Value>, HubError> {
+        let found: Vec<Option<Value>> = stream::iter(ids)
+            .map(|id: HubId| async move { self.get(group, collection, &id).await })
+            .buffer_unordered(in_flight.max(1))
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+}
+
+/// Statuses by which a server refuses a `/batch` of `get` ops as such (bad request, method not
+/// allowed, unsupported, unprocessable, not implemented), rather than failing to serve it.
+fn refuses_batch_reads(status: u16) -> bool {
+    matches!(status, 400 | 405 | 415 | 422 | 501)
 }
 
 /// The `get` op of one record, its URL built as [`ConnecClient::get`]'s (each id one segment).

@@ -41,6 +41,8 @@
 //! so that the engine can check them against its id-maps *before* writing (see [`matching`]).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -129,6 +131,9 @@ impl ConnecConfig {
 pub struct ConnecClient {
     api: ApiClient,
     config: ConnecConfig,
+    /// Cleared for good once Connec! refuses a `/batch` of `get` ops as a whole (see
+    /// [`batch_reads`]); shared by the clones of this client.
+    batch_reads: Arc<AtomicBool>,
 }
 
 impl ConnecClient {
@@ -137,6 +142,7 @@ impl ConnecClient {
         Ok(Self {
             api: ApiClient::new(API, config.http.clone(), connec_error_detail)?,
             config,
+            batch_reads: Arc::new(AtomicBool::new(true)),
         })
     }
 

@@ -85,13 +85,14 @@ async fn fetch_by_ids_starts_no_further_get_after_an_error() {
     .await;
     let ids = seed_people(&s, 20);
     s.emu.reset_stats();
-    s.emu.fail_calls(CallFault::status("/batch", 400, 1));
+    // 403: a failure, not a refusal of `get` ops in `/batch` (those fall back to GETs).
+    s.emu.fail_calls(CallFault::status("/batch", 403, 1));
     let failed = s
         .client
         .fetch_by_ids(&s.group, &s.people, &ids)
         .await
         .unwrap_err();
-    assert_eq!(failed.status(), Some(400));
+    assert_eq!(failed.status(), Some(403));
     let stats = s.emu.stats();
     assert_eq!(
         (stats.reads, stats.by_route.get("POST /batch")),
@@ -257,4 +258,63 @@ async fn batches_travel_at_once_up_to_max_concurrency() {
             .all(|r| r.body["ops"].as_array().unwrap().len() == 5)
     );
     assert_eq!(fake.max_in_flight(), 3, "three at once, never more");
+}
+
+/// A Connec! refusing every `/batch` as a whole with `status`; GETs answered.
+fn refusing_batches(status: u16) -> impl Fn(&Request) -> (u16, Value) + Send + Sync + 'static {
+    move |request: &Request| {
+        if request.target == "/batch" {
+            (
+                status,
+                json!({ "errors": [{ "title": "Unsupported batch operation" }] }),
+            )
+        } else {
+            (200, person(last_segment(&request.target)))
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_batch_refused_as_a_whole_is_read_by_gets_and_so_are_later_reads() {
+    for status in [400, 405, 422, 501] {
+        let fake = FakeConnec::start(1, refusing_batches(status)).await;
+        let client = client_of(&fake, |c| c.batch_size = 2);
+        let (group, people) = (GroupId::new(GROUP), EntityName::new("people"));
+        let first = client
+            .fetch_by_ids(&group, &people, &["a", "b", "c"].map(HubId::new))
+            .await
+            .unwrap();
+        assert_eq!(
+            sorted_ids(&first),
+            ["a", "b", "c"].map(HubId::new),
+            "{status}"
+        );
+        let batches =
+            |fake: &FakeConnec| fake.calls().iter().filter(|c| *c == "POST /batch").count();
+        let after_first = batches(&fake);
+        // Two chunks in flight together may both be refused (a 501 after its retries, as any
+        // 5xx).
+        assert!(after_first >= 1, "{status}: {:?}", fake.calls());
+        // A clone shares what the client learnt.
+        let later = client
+            .clone()
+            .fetch_by_ids(&group, &people, &["d", "e", "f"].map(HubId::new))
+            .await
+            .unwrap();
+        assert_eq!(
+            sorted_ids(&later),
+            ["d", "e", "f"].map(HubId::new),
+            "{status}"
+        );
+        assert_eq!(
+            batches(&fake),
+            after_first,
+            "{status}: no /batch once refused"
+        );
+        assert_eq!(
+            fake.calls().len(),
+            after_first + 6,
+            "{status}: one GET per id"
+        );
+    }
 }
