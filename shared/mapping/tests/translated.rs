@@ -69,8 +69,42 @@ fn rewritten(m: &EntityMapping, record: &Value, f: impl Fn(&Value) -> Value) -> 
     out
 }
 
+/// `to_app_translated` against `to_app` followed by a rewrite of every reference's app path
+/// (the nulls that pad a fanned-out array stay null: only the hub's values are translated).
+fn check_translated(m: &EntityMapping, record: &Value) {
+    let translate = |entity: &str, v: &Value| json!(format!("{entity}:{v}"));
+    let mut expected = m.to_app(record).expect("mapped");
+    for reference in m.references() {
+        reference
+            .app
+            .rewrite(&mut expected, |v| -> Result<_, ()> {
+                Ok(Some(if v.is_null() {
+                    Value::Null
+                } else {
+                    translate(&reference.entity, v)
+                }))
+            })
+            .unwrap();
+    }
+    let translated = m.to_app_translated(record, |entity, v| Some(translate(entity, v)));
+    assert_eq!(translated.unwrap(), Some(expected.clone()), "{record}");
+    // One value that cannot be translated: no payload at all.
+    let mut refused = false;
+    let partly = m.to_app_translated(record, |entity, v| {
+        let first = !refused;
+        refused = true;
+        (!first).then(|| translate(entity, v))
+    });
+    let has_reference = m
+        .references()
+        .iter()
+        .any(|r| r.hub.get_all(record).iter().any(|v| !v.is_null()));
+    assert_eq!(partly.unwrap().is_none(), has_reference, "{record}");
+}
+
 fn check(m: &EntityMapping, record: Value) {
     assert!(m.references_separate());
+    check_translated(m, &record);
     let payload = m.to_app(&rewritten(m, &record, for_app)).expect("payload");
     let beside = m
         .canonical_beside(&record, &payload, plain)

@@ -1,6 +1,8 @@
 //! Running a compiled mapping over one record: field rules in declaration
 //! order (transforms, defaults, `on_null`, constants), `lines` element by
-//! element, then references copied unchanged.
+//! element, then references copied unchanged (or as a [`RefWriter`] translates them).
+
+use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
@@ -67,13 +69,24 @@ impl Ctx<'_> {
     }
 }
 
+/// What a reference's (non-null) value becomes in the output: given the referenced hub
+/// collection and the source value. `None` writes nothing there.
+pub(super) type RefWriter<'w> = dyn FnMut(&str, &Value) -> Option<Value> + 'w;
+
+/// The plain mapping's [`RefWriter`]: references copied unchanged.
+pub(super) fn copied(_: &str, value: &Value) -> Option<Value> {
+    Some(value.clone())
+}
+
 impl Inner {
-    /// Maps one object; `ctx` says where, for error labels inside lines.
+    /// Maps one object; `ctx` says where, for error labels inside lines; `refs` writes the
+    /// references.
     pub(super) fn apply(
         &self,
         src: &Value,
         flow: Direction,
         ctx: &Ctx<'_>,
+        refs: &mut RefWriter<'_>,
     ) -> Result<Value, MapError> {
         let mut out = Value::Object(Map::new());
         for rule in self.rules.iter().filter(|r| r.direction.runs(flow)) {
@@ -105,12 +118,14 @@ impl Inner {
                     None => spec.default.clone(),
                     Some(Value::Null) => rule.null_value(),
                     Some(v) => match &rule.lines {
-                        Some(sub) => Some(self.apply_lines(rule, sub, v, flow, ctx)?),
+                        Some(sub) => Some(self.apply_lines(rule, sub, v, flow, ctx, refs)?),
                         None => {
-                            let mut cur = v.clone();
+                            // Copied once: each transform builds its own value.
+                            let mut cur = Cow::Borrowed(v);
                             for t in &spec.transforms {
-                                cur = t.apply(&cur).map_err(fail)?;
+                                cur = Cow::Owned(t.apply(&cur).map_err(fail)?);
                             }
+                            let cur = cur.into_owned();
                             // A transform turning a value into null (blank
                             // "" -> parse_number) behaves like a null source.
                             if cur.is_null() {
@@ -134,17 +149,18 @@ impl Inner {
             };
             from.try_for_each_leaf(src, |idx, found| {
                 // Null ids are ignored like any null source.
-                if let Some(v) = found.filter(|v| !v.is_null()) {
-                    to.write(&mut out, idx, v.clone())
-                        .map_err(|c| MapError::Field {
-                            hub: path_label(&ctx.hub(), Some(&r.reference.hub)),
-                            app: path_label(&ctx.app(), Some(&r.reference.app)),
-                            direction: flow,
-                            problem: TransformError::WriteConflict {
-                                at: c.at,
-                                found: c.found,
-                            },
-                        })?;
+                if let Some(v) = found.filter(|v| !v.is_null())
+                    && let Some(v) = refs(&r.reference.entity, v)
+                {
+                    to.write(&mut out, idx, v).map_err(|c| MapError::Field {
+                        hub: path_label(&ctx.hub(), Some(&r.reference.hub)),
+                        app: path_label(&ctx.app(), Some(&r.reference.app)),
+                        direction: flow,
+                        problem: TransformError::WriteConflict {
+                            at: c.at,
+                            found: c.found,
+                        },
+                    })?;
                 }
                 Ok(())
             })?;
@@ -159,6 +175,7 @@ impl Inner {
         v: &Value,
         flow: Direction,
         ctx: &Ctx<'_>,
+        refs: &mut RefWriter<'_>,
     ) -> Result<Value, MapError> {
         let Value::Array(items) = v else {
             return Err(MapError::Field {
@@ -190,7 +207,7 @@ impl Inner {
             }
             // One output element per input element keeps indices aligned,
             // which element-wise reference copying relies on.
-            out.push(sub.apply(item, flow, &element)?);
+            out.push(sub.apply(item, flow, &element, refs)?);
         }
         Ok(Value::Array(out))
     }

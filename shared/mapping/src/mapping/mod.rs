@@ -200,6 +200,16 @@ impl EntityMapping {
     }
 
     fn run(&self, record: &Value, flow: Direction) -> Result<Value, MapError> {
+        self.run_with(record, flow, &mut apply::copied)
+    }
+
+    /// [`run`](Self::run) with references written by `refs`.
+    fn run_with(
+        &self,
+        record: &Value,
+        flow: Direction,
+        refs: &mut apply::RefWriter<'_>,
+    ) -> Result<Value, MapError> {
         if !record.is_object() {
             return Err(MapError::NotAnObject {
                 context: "record".into(),
@@ -211,7 +221,7 @@ impl EntityMapping {
                 found: crate::transform::type_name(record),
             });
         }
-        self.inner.apply(record, flow, &apply::Ctx::Top)
+        self.inner.apply(record, flow, &apply::Ctx::Top, refs)
     }
 
     /// Every reference, including those declared inside `lines` (with full

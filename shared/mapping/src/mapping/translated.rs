@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::error::MapError;
+
 use super::{EntityMapping, Reference};
 
 impl EntityMapping {
@@ -12,6 +14,45 @@ impl EntityMapping {
     /// can answer.
     pub fn references_separate(&self) -> bool {
         self.references_separate
+    }
+
+    /// [`to_app`](Self::to_app) of `hub` with each reference value `v` (not null) written as
+    /// `translate(entity, v)` (`entity`: the referenced hub collection) where `to_app` copies
+    /// it: what `to_app` and then rewriting each reference's app path with `translate` give,
+    /// without copying the hub's values first. `Ok(None)` when `translate` answers `None` for
+    /// any of them (the reference cannot be translated).
+    ///
+    /// ```
+    /// use mapping::{EntityMapping, FunctionRegistry};
+    /// use serde_json::{json, Value};
+    /// let m = EntityMapping::from_yaml_str(r#"
+    /// fields:
+    ///   - { hub: name, app: properties.name }
+    /// references:
+    ///   - { hub: organization_id, app: properties.company, entity: organizations }
+    /// "#, "people.yaml", &FunctionRegistry::new()).unwrap();
+    /// let hub = json!({"name": "Jo", "organization_id": [{"id": "o-1"}]});
+    /// let app_id = |_: &str, v: &Value| (v[0]["id"] == "o-1").then(|| json!("901"));
+    /// assert_eq!(
+    ///     m.to_app_translated(&hub, app_id).unwrap(),
+    ///     Some(json!({"properties": {"name": "Jo", "company": "901"}})),
+    /// );
+    /// let unknown = json!({"name": "Jo", "organization_id": [{"id": "o-2"}]});
+    /// assert_eq!(m.to_app_translated(&unknown, app_id).unwrap(), None);
+    /// ```
+    pub fn to_app_translated(
+        &self,
+        hub: &Value,
+        mut translate: impl FnMut(&str, &Value) -> Option<Value>,
+    ) -> Result<Option<Value>, MapError> {
+        let mut untranslated = false;
+        let mut refs = |entity: &str, value: &Value| {
+            let translated = translate(entity, value);
+            untranslated |= translated.is_none();
+            translated
+        };
+        let app = self.run_with(hub, super::Direction::ToApp, &mut refs)?;
+        Ok((!untranslated).then_some(app))
     }
 
     /// [`canonical_from_hub`](Self::canonical_from_hub) of `hub` with each reference value

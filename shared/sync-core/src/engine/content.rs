@@ -229,19 +229,15 @@ impl Phase<'_> {
         if !mapping.references_separate() {
             return None;
         }
-        // Mapped as it is, the references are copied as the hub gives them.
-        let mut payload = mapping.to_app(record).ok()?;
-        for reference in mapping.references() {
-            reference
-                .app
-                .rewrite(&mut payload, |value| {
-                    match self.hub_ref_for_app(reference, value, refs) {
-                        Ok(Value::Null) | Err(_) => Err(()),
-                        Ok(app_id) => Ok(Some(app_id)),
-                    }
-                })
-                .ok()?;
-        }
+        // Each reference is written as its app id while the record is mapped.
+        let payload = mapping
+            .to_app_translated(record, |entity, value| {
+                match self.app_id_of_hub_ref(entity, value, refs) {
+                    HubRefForApp::AppId(app_id) => Some(app_id),
+                    HubRefForApp::Null | HubRefForApp::NoHubId | HubRefForApp::NotSynced(_) => None,
+                }
+            })
+            .ok()??;
         let canonical = mapping.canonical_beside(record, &payload, |reference, value| {
             self.plain_hub_ref(&reference.entity, value, refs)
         })?;
@@ -378,27 +374,37 @@ impl Phase<'_> {
         value: &Value,
         refs: &RefIndex,
     ) -> Result<Value, String> {
-        let hub = self.engine.hub.as_ref();
-        let entity = &reference.entity;
-        if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
-            return Ok(Value::Null);
-        }
-        let Some(id) = hub.reference_target(value) else {
-            return Err(format!(
+        match self.app_id_of_hub_ref(&reference.entity, value, refs) {
+            HubRefForApp::AppId(app_id) => Ok(app_id),
+            HubRefForApp::Null => Ok(Value::Null),
+            HubRefForApp::NoHubId => Err(format!(
                 "waiting for `{}`: reference without a Connec! id",
                 reference.hub
-            ));
+            )),
+            HubRefForApp::NotSynced(id) => Err(missing_reference(reference, id.as_str())),
+        }
+    }
+
+    /// What [`hub_ref_for_app`](Self::hub_ref_for_app) makes of a reference value to a
+    /// record of `entity`, before any message is spelled out.
+    fn app_id_of_hub_ref(&self, entity: &str, value: &Value, refs: &RefIndex) -> HubRefForApp {
+        let hub = self.engine.hub.as_ref();
+        if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
+            return HubRefForApp::Null;
+        }
+        let Some(id) = hub.reference_target(value) else {
+            return HubRefForApp::NoHubId;
         };
         if holds(&refs.archived_hub, entity, &id) || holds(&refs.gone_hub, entity, &id) {
-            return Ok(Value::Null);
+            return HubRefForApp::Null;
         }
         if let Some(app_id) = refs.hub_to_app.get(entity).and_then(|m| m.get(&id)) {
-            return Ok(Value::String(app_id.to_string()));
+            return HubRefForApp::AppId(Value::String(app_id.to_string()));
         }
         let provider = self.engine.app.provider();
         match hub.reference_external(value, provider, &self.org.realm) {
-            Some(app_id) => Ok(Value::String(app_id.to_string())),
-            None => Err(missing_reference(reference, id.as_str())),
+            Some(app_id) => HubRefForApp::AppId(Value::String(app_id.to_string())),
+            None => HubRefForApp::NotSynced(id),
         }
     }
 
@@ -442,6 +448,18 @@ impl Phase<'_> {
             .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
     }
+}
+
+/// A hub record's reference value as the app would receive it.
+enum HubRefForApp {
+    /// The referenced record's app id.
+    AppId(Value),
+    /// No reference, or one to a record the app cannot hold (archived, gone): none.
+    Null,
+    /// A value without a Connec! id.
+    NoHubId,
+    /// A Connec! record that has not travelled yet.
+    NotSynced(HubId),
 }
 
 fn missing_reference(reference: &Reference, id: &str) -> String {

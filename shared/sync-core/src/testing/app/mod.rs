@@ -164,6 +164,17 @@ fn properties_of(record: &Value) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
+/// [`properties_of`] a record the app takes over.
+fn into_properties(record: Value) -> Map<String, Value> {
+    match record {
+        Value::Object(mut fields) => match fields.remove("properties") {
+            Some(Value::Object(properties)) => properties,
+            _ => Map::new(),
+        },
+        _ => Map::new(),
+    }
+}
+
 fn text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),

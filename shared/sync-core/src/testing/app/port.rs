@@ -208,11 +208,12 @@ impl AppConnector for FakeApp {
                 }
             }
         }
-        for (i, write) in writes.iter().enumerate() {
+        // The records move into the app, as a real connector's body takes them.
+        for (i, write) in writes.into_iter().enumerate() {
             if outcomes[i].is_some() {
                 continue;
             }
-            let record = match write {
+            let record = match &write {
                 AppWrite::Create { record, .. } | AppWrite::Update { record, .. } => record,
             };
             // As HubSpot: an association to an archived (or unknown) record is refused.
@@ -223,9 +224,9 @@ impl AppConnector for FakeApp {
             }
             outcomes[i] = Some(match write {
                 AppWrite::Create { hub_id, record, .. } => {
-                    state.create(&self.clock, entity, hub_id, record)
+                    state.create(&self.clock, entity, &hub_id, record)
                 }
-                AppWrite::Update { id, record } => state.update(&self.clock, entity, id, record),
+                AppWrite::Update { id, record } => state.update(&self.clock, entity, &id, &record),
             });
         }
         let mut outcomes: Vec<_> = outcomes

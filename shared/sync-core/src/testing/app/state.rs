@@ -81,13 +81,13 @@ impl AppState {
         clock: &ManualClock,
         entity: &AppEntityName,
         hub_id: &crate::domain::HubId,
-        record: &Value,
+        record: Value,
     ) -> Result<AppWriteOutcome, AppWriteFailure> {
         if self.rejected.contains(hub_id.as_str()) {
             self.counts.rejected += 1;
             return Err(rejected("Property values were not valid (injected fault)"));
         }
-        let mut properties = properties_of(record);
+        let mut properties = into_properties(record);
         properties.insert(
             self.marker.clone(),
             Value::String(hub_id.as_str().to_owned()),

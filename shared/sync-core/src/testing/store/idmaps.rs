@@ -157,6 +157,25 @@ impl IdMaps {
             }
             return;
         }
+        // Same organization and entity (a side filled in): only the index of a changed id
+        // moves.
+        if let Some(stored) = self.rows.get(&row)
+            && stored.org == map.org
+            && stored.entity == map.entity
+        {
+            if stored.hub_id != map.hub_id {
+                remove(&mut self.by_hub, stored, hub_id(stored), None);
+                insert(&mut self.by_hub, &map, hub_id(&map), row);
+            }
+            if stored.app_id != map.app_id {
+                remove(&mut self.by_app, stored, app_id(stored), None);
+                insert(&mut self.by_app, &map, app_id(&map), row);
+            }
+            if let Some(before) = self.rows.insert(row, map) {
+                self.remember(row, before);
+            }
+            return;
+        }
         self.unindex(row);
         insert(&mut self.by_hub, &map, hub_id(&map), row);
         insert(&mut self.by_app, &map, app_id(&map), row);
@@ -282,6 +301,26 @@ mod tests {
             &EntityName::new("people"),
             [id].into_iter(),
         )
+    }
+
+    #[test]
+    fn filling_in_a_side_indexes_the_new_id_and_keeps_the_other() {
+        let mut maps = IdMaps::default();
+        maps.save(&map(Some("h-1"), None)).unwrap();
+        maps.save(&map(None, Some("a-2"))).unwrap();
+        maps.save(&map(Some("h-1"), Some("a-1"))).unwrap();
+        maps.save(&map(Some("h-2"), Some("a-2"))).unwrap();
+
+        for (hub, app) in [("h-1", "a-1"), ("h-2", "a-2")] {
+            let both = vec![map(Some(hub), Some(app))];
+            assert_eq!(by_hub(&maps, hub), both);
+            assert_eq!(by_app(&maps, app), both);
+        }
+        assert_eq!(maps.rows.len(), 2);
+        // A re-link of a known side is still refused, and changes nothing.
+        assert!(maps.save(&map(Some("h-1"), Some("a-9"))).is_err());
+        assert!(by_app(&maps, "a-9").is_empty());
+        assert_eq!(by_app(&maps, "a-1"), vec![map(Some("h-1"), Some("a-1"))]);
     }
 
     #[test]
