@@ -19,6 +19,7 @@
 
 mod budget;
 mod pacer;
+mod shared;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,12 +30,14 @@ use reqwest::{RequestBuilder, StatusCode};
 
 pub use budget::{Budgets, CallBudget};
 pub use pacer::{Pacer, Ticket, WindowReading};
+pub use shared::{ClientBuildError, shared, shared_builds};
 pub use sync_core::error::HttpError;
 
 /// Tunables of an [`ApiClient`].
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
-    /// Per-request timeout.
+    /// Per-request timeout (connecting included), set on each request [`ApiClient::send`]
+    /// sends that has none of its own.
     pub timeout: Duration,
     /// Retries after the first attempt.
     pub max_retries: u32,
@@ -213,20 +216,17 @@ impl std::fmt::Debug for ApiClient {
 }
 
 impl ApiClient {
-    /// A client for the API named `api` (used in errors and logs).
+    /// A client for the API named `api` (used in errors and logs), over the process's
+    /// [`shared`] HTTP client.
     pub fn new(
         api: &'static str,
         config: HttpConfig,
         error_detail: ErrorDetail,
     ) -> Result<Self, HttpError> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .build()
-            .map_err(|e| HttpError::Url {
-                api,
-                detail: format!("cannot build HTTP client: {e}"),
-            })?;
+        let client = shared().map_err(|e| HttpError::Url {
+            api,
+            detail: e.to_string(),
+        })?;
         Ok(Self {
             api,
             budget: Arc::new(CallBudget::new(config.max_concurrency)),
@@ -249,7 +249,8 @@ impl ApiClient {
         self
     }
 
-    /// The underlying reqwest client, to build requests.
+    /// The underlying reqwest client, to build requests. It has no timeout of its own:
+    /// [`ApiClient::send`] gives each request [`HttpConfig::timeout`].
     pub fn http(&self) -> &reqwest::Client {
         &self.client
     }
@@ -292,7 +293,7 @@ impl ApiClient {
                     ticket.uncounted();
                     return Err(e);
                 }
-                (build().send().await, ticket)
+                (self.execute(build()).await, ticket)
             };
             let (retryable, retry_after, failure) = match outcome {
                 Ok(response) => {
@@ -405,6 +406,15 @@ impl ApiClient {
                 None => return Err(failure),
             }
         }
+    }
+
+    /// Sends one attempt, with [`HttpConfig::timeout`] unless the request set its own (the
+    /// shared client has none).
+    async fn execute(&self, builder: RequestBuilder) -> reqwest::Result<reqwest::Response> {
+        let (client, request) = builder.build_split();
+        let mut request = request?;
+        request.timeout_mut().get_or_insert(self.config.timeout);
+        client.execute(request).await
     }
 
     fn transport(&self, method: &str, path: &str, attempts: u32, detail: String) -> HttpError {

@@ -15,8 +15,9 @@ use oauth2::{
 use crate::oauth::{ClientAuth, OAuthApp};
 use crate::secret::SecretString;
 
-/// Longest wait for one token-endpoint request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for one token-endpoint request, unless the caller gives its own
+/// ([`OAuthHttpClient::with_timeout`]).
+pub const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Longest OAuth error code kept from an answer (codes are short identifiers).
 const MAX_ERROR_CODE: usize = 64;
@@ -37,28 +38,46 @@ pub enum OAuthHttpError {
 }
 
 /// [`oauth2::AsyncHttpClient`] over a shared [`reqwest::Client`] (which owns the TLS and proxy
-/// settings), with a 30-second timeout per request.
+/// settings), with its own timeout per request ([`TOKEN_REQUEST_TIMEOUT`] unless told otherwise:
+/// the client's, if it has one, does not apply).
 ///
 /// It normalises answers before `oauth2` reads them: 5xx and 429 become
 /// [`OAuthHttpError::Status`] (retryable), a 4xx without an OAuth `error` field either maps a
 /// HubSpot-style `status` (`BAD_REFRESH_TOKEN`, `BAD_AUTH_CODE`) to `invalid_grant` or becomes
 /// [`OAuthHttpError::Status`]. Bodies are never logged: they hold tokens.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct OAuthHttpClient {
     http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Default for OAuthHttpClient {
+    fn default() -> Self {
+        Self::new(reqwest::Client::default())
+    }
 }
 
 impl OAuthHttpClient {
-    /// Wraps a reqwest client.
+    /// Wraps a reqwest client, with [`TOKEN_REQUEST_TIMEOUT`] per request.
     #[must_use]
     pub fn new(http: reqwest::Client) -> Self {
-        Self { http }
+        Self {
+            http,
+            timeout: TOKEN_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Changes the timeout of each request (connecting included).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, OAuthHttpError> {
         let mut request = reqwest::Request::try_from(request)
             .map_err(|e| OAuthHttpError::Transport(describe_reqwest(&e)))?;
-        *request.timeout_mut() = Some(REQUEST_TIMEOUT);
+        *request.timeout_mut() = Some(self.timeout);
         let response = self
             .http
             .execute(request)

@@ -36,7 +36,7 @@ pub mod ports;
 mod secret;
 pub mod tokens;
 
-pub use endpoint::{OAuthHttpClient, OAuthHttpError};
+pub use endpoint::{OAuthHttpClient, OAuthHttpError, TOKEN_REQUEST_TIMEOUT};
 pub use error::{LinkError, TokenError};
 pub use link::{UnlinkMode, complete_link, link_with_api_key, new_org_id, unlink};
 pub use oauth::{AuthorizeRedirect, Authorized, ClientAuth, Linker, OAuthApp, STATE_TTL};

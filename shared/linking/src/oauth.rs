@@ -166,6 +166,14 @@ impl Linker {
         })
     }
 
+    /// Changes the timeout of each token-endpoint request (default
+    /// [`TOKEN_REQUEST_TIMEOUT`](crate::TOKEN_REQUEST_TIMEOUT)).
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.http = self.http.with_timeout(timeout);
+        self
+    }
+
     /// Changes how long a started authorization stays valid (default [`STATE_TTL`]).
     #[must_use]
     pub fn with_state_ttl(mut self, ttl: Duration) -> Self {

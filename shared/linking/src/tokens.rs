@@ -83,6 +83,14 @@ impl TokenManager {
         }
     }
 
+    /// Changes the timeout of each token-endpoint request (default
+    /// [`TOKEN_REQUEST_TIMEOUT`](crate::TOKEN_REQUEST_TIMEOUT)).
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.http = self.http.with_timeout(timeout);
+        self
+    }
+
     /// Changes the grace before the last read that decides an `invalid_grant` is final
     /// (default [`DEFAULT_ROTATION_GRACE`]; zero reads once only).
     #[must_use]

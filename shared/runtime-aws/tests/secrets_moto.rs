@@ -1,6 +1,7 @@
 //! The cold start's configuration secrets read in one `BatchGetSecretValue` call, against moto
 //! (real SDK clients over HTTP): every function wires from them, and each way a secret can be
-//! wrong fails naming that secret, never its value.
+//! wrong fails naming that secret, never its value; and every function wires on the
+//! process's one HTTP client.
 
 use std::collections::HashMap;
 
@@ -111,6 +112,21 @@ async fn every_function_wires_from_the_secrets_read_in_one_batch() {
             None => assert_ne!(function, Function::OAuthCallback),
         }
     }
+}
+
+#[tokio::test]
+async fn every_function_wires_on_the_processs_one_http_client() {
+    let sdk = sdk_config().await;
+    let prefix = prefix_with(&[]).await;
+    // Each wiring builds Connec!'s client, HubSpot's provider and connector, the linker and
+    // the token manager: each used to build its own reqwest client (and read the system's
+    // root certificates again).
+    for function in [Function::OAuthCallback, Function::Webhook, Function::Sync] {
+        wire(&sdk, &prefix, function)
+            .await
+            .unwrap_or_else(|e| panic!("{function:?} wires: {e}"));
+    }
+    assert_eq!(http_client::shared_builds(), 1);
 }
 
 #[tokio::test]

@@ -108,22 +108,25 @@ impl ConnectorService {
         settings: ServiceSettings,
         apps: Registry,
     ) -> Result<Self, WiringError> {
-        let http = reqwest::Client::builder()
-            .timeout(settings.tuning.http.timeout)
-            .build()
-            .unwrap_or_default();
+        // The process's one client; the token endpoint's calls get the configured timeout.
+        let http = http_client::shared()?;
+        let timeout = settings.tuning.http.timeout;
         let mut oauth = HashMap::new();
         for app in apps.iter() {
             let Some(oauth_app) = app.oauth() else {
                 continue;
             };
-            let linker = Linker::new(oauth_app.clone(), ports.states.clone(), http.clone())?;
-            let tokens = Arc::new(TokenManager::new(
-                ports.credentials.clone(),
-                oauth_app.clone(),
-                http.clone(),
-                linking::DEFAULT_MARGIN,
-            ));
+            let linker = Linker::new(oauth_app.clone(), ports.states.clone(), http.clone())?
+                .with_request_timeout(timeout);
+            let tokens = Arc::new(
+                TokenManager::new(
+                    ports.credentials.clone(),
+                    oauth_app.clone(),
+                    http.clone(),
+                    linking::DEFAULT_MARGIN,
+                )
+                .with_request_timeout(timeout),
+            );
             oauth.insert(app.id().clone(), OAuthOf { linker, tokens });
         }
         let receiver = WebhookReceiver::new(

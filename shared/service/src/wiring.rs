@@ -28,6 +28,9 @@ pub enum WiringError {
     /// An app is not registered, or twice.
     #[error(transparent)]
     Registry(#[from] connector_sdk::RegistryError),
+    /// The process's HTTP client (its TLS configuration).
+    #[error(transparent)]
+    HttpClient(#[from] http_client::ClientBuildError),
 }
 
 /// Where Connec! is, and the tenant's credentials. `Debug` redacts the API key.

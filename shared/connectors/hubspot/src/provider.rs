@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_sdk::prelude::*;
@@ -183,6 +184,7 @@ pub struct HubSpotProvider {
     webhooks: Option<HubSpotWebhooks>,
     webhook_url: String,
     http: reqwest::Client,
+    timeout: Duration,
 }
 
 impl HubSpotProvider {
@@ -214,10 +216,10 @@ impl HubSpotProvider {
         let webhooks = settings.oauth.as_ref().map(|o| HubSpotWebhooks {
             verifier: HubSpotV3Verifier::new(o.client_secret.clone()),
         });
-        let http = reqwest::Client::builder()
-            .timeout(context.http.timeout)
-            .build()
-            .unwrap_or_default();
+        let http = http_client::shared().map_err(|e| HttpError::Url {
+            api: PROVIDER,
+            detail: e.to_string(),
+        })?;
         Ok(Self {
             provider: Provider::new(PROVIDER),
             webhook_url: context.webhook_url(PROVIDER),
@@ -226,7 +228,18 @@ impl HubSpotProvider {
             oauth,
             webhooks,
             http,
+            timeout: context.http.timeout,
         })
+    }
+
+    /// A request on the process's shared client, which has no timeout: this sets the
+    /// configured one.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        url: impl reqwest::IntoUrl,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, url).timeout(self.timeout)
     }
 
     fn base(&self) -> &str {
@@ -279,11 +292,10 @@ impl AppProvider for HubSpotProvider {
             detail: detail.to_owned(),
         };
         let answer = self
-            .http
-            .get(format!(
-                "{}/oauth/v1/access-tokens/{access_token}",
-                self.base()
-            ))
+            .request(
+                reqwest::Method::GET,
+                format!("{}/oauth/v1/access-tokens/{access_token}", self.base()),
+            )
             .send()
             .await
             .map_err(|_| answer_error("the token info request failed"))?;
@@ -328,8 +340,7 @@ impl AppProvider for HubSpotProvider {
         let base = self.base();
         let app_id = oauth.app_id;
         let settings = self
-            .http
-            .put(format!("{base}/webhooks/v3/{app_id}/settings"))
+            .request(reqwest::Method::PUT, format!("{base}/webhooks/v3/{app_id}/settings"))
             .bearer_auth(link.access_token)
             .json(&json!({ "targetUrl": self.webhook_url, "throttling": { "maxConcurrentRequests": 10 } }))
             .send()
@@ -343,8 +354,10 @@ impl AppProvider for HubSpotProvider {
         }
         for subscription in self.subscriptions() {
             let answer = self
-                .http
-                .post(format!("{base}/webhooks/v3/{app_id}/subscriptions"))
+                .request(
+                    reqwest::Method::POST,
+                    format!("{base}/webhooks/v3/{app_id}/subscriptions"),
+                )
                 .bearer_auth(link.access_token)
                 .json(&subscription)
                 .send()
@@ -372,8 +385,10 @@ impl AppProvider for HubSpotProvider {
             detail,
         };
         let answer = self
-            .http
-            .delete(format!("{}/oauth/v1/refresh-tokens/{refresh}", self.base()))
+            .request(
+                reqwest::Method::DELETE,
+                format!("{}/oauth/v1/refresh-tokens/{refresh}", self.base()),
+            )
             .send()
             .await
             .map_err(|_| failed("the token revocation request failed".into()))?;

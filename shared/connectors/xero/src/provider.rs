@@ -79,6 +79,7 @@ pub struct XeroProvider {
     connections_url: Url,
     revocation_url: Url,
     http: reqwest::Client,
+    timeout: Duration,
 }
 
 impl XeroProvider {
@@ -143,13 +144,10 @@ impl XeroProvider {
             .map(|key| XeroWebhooks {
                 verifier: XeroVerifier::new(key),
             });
-        let http = reqwest::Client::builder()
-            .timeout(context.http.timeout)
-            .build()
-            .map_err(|_| SetupError::Setting {
-                key: "http",
-                detail: "cannot build the HTTP client",
-            })?;
+        let http = http_client::shared().map_err(|_| SetupError::Setting {
+            key: "http",
+            detail: "cannot build the HTTP client",
+        })?;
         Ok(Self {
             provider: Provider::new(PROVIDER),
             settings,
@@ -160,7 +158,18 @@ impl XeroProvider {
             connections_url,
             revocation_url,
             http,
+            timeout: context.http.timeout,
         })
+    }
+
+    /// A request on the process's shared client, which has no timeout: this sets the
+    /// configured one.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        url: impl reqwest::IntoUrl,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, url).timeout(self.timeout)
     }
 
     /// `GET /connections` with a token.
@@ -177,8 +186,7 @@ impl XeroProvider {
             url.query_pairs_mut().append_pair("authEventId", event);
         }
         let answer = self
-            .http
-            .get(url)
+            .request(reqwest::Method::GET, url)
             .bearer_auth(access_token)
             .header("Accept", "application/json")
             .send()
@@ -253,7 +261,12 @@ impl AppProvider for XeroProvider {
                     .connections_url
                     .join(&connection.id)
                     .map_err(|_| answer_error("a connection id does not fit in a URL"))?;
-                match self.http.delete(url).bearer_auth(access).send().await {
+                match self
+                    .request(reqwest::Method::DELETE, url)
+                    .bearer_auth(access)
+                    .send()
+                    .await
+                {
                     Ok(a) if a.status().is_success() || a.status().as_u16() == 404 => {}
                     Ok(a) => failures.push(format!(
                         "deleting the connection answered {}",
@@ -269,8 +282,7 @@ impl AppProvider for XeroProvider {
                 .append_pair("token_type_hint", "refresh_token")
                 .finish();
             let answer = self
-                .http
-                .post(self.revocation_url.clone())
+                .request(reqwest::Method::POST, self.revocation_url.clone())
                 .basic_auth(&oauth.client_id, Some(oauth.client_secret.expose()))
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body(body)
