@@ -1,23 +1,27 @@
-//! The process's one `reqwest::Client`.
+//! HTTP clients that share the process's one TLS configuration.
 //!
-//! Building a client loads and parses the system's root certificates (rustls' platform
-//! verifier reads the whole bundle and directory each time): at a Lambda cold start that was
-//! several milliseconds per client, and the process built one per API client, provider and
-//! OAuth machinery. Every part of the process now clones this one (a clone shares the
-//! connection pool and the verifier), so the roots are read once.
+//! Building a `reqwest::Client` loads and parses the system's root certificates (rustls'
+//! platform verifier reads the whole bundle and directory each time): at a Lambda cold start
+//! that was several milliseconds per client, and the process builds one per API client,
+//! provider and OAuth machinery. The TLS configuration, with its verifier and the roots it
+//! loaded, is built once and handed to every client built here, so the roots are read once.
 //!
-//! The client has no timeouts of its own: each caller sets its timeout per request
+//! Each client keeps its own connection pool. One pool for the whole process would tie its
+//! connections to the tokio runtime that opened them: in a process with several runtimes (a
+//! test binary runs one per test) a later runtime could be handed a connection whose driving
+//! task died with an earlier one (hyper's "dispatch task is gone").
+//!
+//! The clients have no timeouts of their own: each caller sets its timeout per request
 //! (`RequestBuilder::timeout`, `Request::timeout_mut`), since callers differ
 //! ([`crate::HttpConfig::timeout`], the OAuth token endpoint's, the providers').
-//!
-//! One process, one tokio runtime: the pooled connections are driven by tasks of the runtime
-//! that opened them. Processes with several runtimes (test binaries, one runtime per test)
-//! share the pool per origin only, and each test's servers have their own ports.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
-/// Why the shared client could not be built (the TLS stack found no usable root store).
+use rustls::ClientConfig;
+use rustls::crypto::CryptoProvider;
+
+/// Why no client could be built (the TLS stack found no usable root store).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientBuildError(String);
 
@@ -29,30 +33,49 @@ impl std::fmt::Display for ClientBuildError {
 
 impl std::error::Error for ClientBuildError {}
 
-static BUILT: AtomicUsize = AtomicUsize::new(0);
+static TLS_BUILT: AtomicUsize = AtomicUsize::new(0);
 
-/// A clone of the process's one HTTP client, built on first use. A failure to build is kept
-/// and returned to every caller (it would fail again: the system's roots do not change).
+/// A new client (its own connection pool) on the process's one TLS configuration, built on
+/// first use. A failure to build that configuration is kept and returned to every caller (it
+/// would fail again: the system's roots do not change).
 ///
 /// # Errors
 ///
-/// [`ClientBuildError`] when the TLS configuration cannot be built.
+/// [`ClientBuildError`] when the TLS configuration or the client cannot be built.
 pub fn shared() -> Result<reqwest::Client, ClientBuildError> {
-    static CLIENT: OnceLock<Result<reqwest::Client, ClientBuildError>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            BUILT.fetch_add(1, Ordering::Relaxed);
-            reqwest::Client::builder()
-                .build()
-                .map_err(|e| ClientBuildError(e.to_string()))
-        })
-        .clone()
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls()?)
+        .build()
+        .map_err(|e| ClientBuildError(e.to_string()))
 }
 
-/// How many times this process built the shared client: 1 once anything used it, never more
-/// (tests check the wiring does not build its own).
+/// How many times this process built the TLS configuration: 1 once any client was built,
+/// never more (tests check that the wiring loads the roots once).
 pub fn shared_builds() -> usize {
-    BUILT.load(Ordering::Relaxed)
+    TLS_BUILT.load(Ordering::Relaxed)
+}
+
+/// What reqwest builds by default with its `rustls` feature (its crypto provider, the
+/// platform verifier, TLS 1.2 and 1.3, SNI, ALPN for HTTP/2 and HTTP/1.1), built once.
+fn tls() -> Result<ClientConfig, ClientBuildError> {
+    static TLS: OnceLock<Result<ClientConfig, ClientBuildError>> = OnceLock::new();
+    TLS.get_or_init(|| {
+        TLS_BUILT.fetch_add(1, Ordering::Relaxed);
+        let provider = CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+        let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+            .map_err(|e| ClientBuildError(e.to_string()))?;
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientBuildError(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    })
+    .clone()
 }
 
 #[cfg(test)]
@@ -60,7 +83,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_client_is_built_once_however_many_callers_ask() {
+    fn the_roots_are_loaded_once_however_many_clients_are_built() {
         for _ in 0..5 {
             shared().expect("client");
         }
