@@ -409,7 +409,7 @@ impl ApiClient {
     }
 
     /// Sends one attempt, with [`HttpConfig::timeout`] unless the request set its own (the
-    /// shared client has none).
+    /// clients of `shared` have none).
     async fn execute(&self, builder: RequestBuilder) -> reqwest::Result<reqwest::Response> {
         let (client, request) = builder.build_split();
         let mut request = request?;

@@ -1,5 +1,5 @@
-//! The token endpoint's per-request timeout: the process shares one HTTP client without
-//! timeouts, so the linker and the token manager set the configured one on each request; a
+//! The token endpoint's per-request timeout: the process's HTTP clients have no timeouts of
+//! their own, so the linker and the token manager set the configured one on each request; a
 //! token endpoint that accepts but never answers fails the exchange or refresh as transient
 //! in about that time.
 

@@ -1,7 +1,7 @@
 //! The cold start's configuration secrets read in one `BatchGetSecretValue` call, against moto
 //! (real SDK clients over HTTP): every function wires from them, and each way a secret can be
 //! wrong fails naming that secret, never its value; and every function wires on the
-//! process's one HTTP client.
+//! process's one TLS configuration (the roots loaded once).
 
 use std::collections::HashMap;
 
@@ -115,7 +115,7 @@ async fn every_function_wires_from_the_secrets_read_in_one_batch() {
 }
 
 #[tokio::test]
-async fn every_function_wires_on_the_processs_one_http_client() {
+async fn every_function_wires_on_the_processs_one_tls_configuration() {
     let sdk = sdk_config().await;
     let prefix = prefix_with(&[]).await;
     // Each wiring builds Connec!'s client, HubSpot's provider and connector, the linker and

@@ -108,7 +108,8 @@ impl ConnectorService {
         settings: ServiceSettings,
         apps: Registry,
     ) -> Result<Self, WiringError> {
-        // The process's one client; the token endpoint's calls get the configured timeout.
+        // A client on the process's one TLS configuration; the token endpoint's calls get the
+        // configured timeout.
         let http = http_client::shared()?;
         let timeout = settings.tuning.http.timeout;
         let mut oauth = HashMap::new();

@@ -232,8 +232,8 @@ impl HubSpotProvider {
         })
     }
 
-    /// A request on the process's shared client, which has no timeout: this sets the
-    /// configured one.
+    /// A request on this provider's client (`http_client::shared`, without a timeout of its
+    /// own): this sets the configured one.
     fn request(
         &self,
         method: reqwest::Method,

@@ -162,8 +162,8 @@ impl XeroProvider {
         })
     }
 
-    /// A request on the process's shared client, which has no timeout: this sets the
-    /// configured one.
+    /// A request on this provider's client (`http_client::shared`, without a timeout of its
+    /// own): this sets the configured one.
     fn request(
         &self,
         method: reqwest::Method,
