@@ -219,16 +219,19 @@ pub fn decide(
             if theirs == Some(hash) {
                 return Decision::Settle;
             }
-            // No baseline (a link rebuilt from external ids): the incoming version goes through.
             // A version there that is our own write in flight (saved ahead, outcome lost) is
-            // no change of theirs.
+            // no change of theirs. No baseline (a link rebuilt from external ids): the incoming
+            // version goes through, unless we wrote there and its version is not ours any more
+            // (a create whose answer was lost, linked by its marker, then edited there).
             let written_to = match rules.direction {
                 Direction::ToApp => crate::domain::Side::App,
                 Direction::ToHub => crate::domain::Side::Hub,
             };
             let ours = link.and_then(|map| map.pending_to(written_to));
-            let changed_there =
-                known.is_some() && theirs != known && (theirs.is_none() || theirs != ours);
+            let changed_there = match known {
+                Some(_) => theirs != known && (theirs.is_none() || theirs != ours),
+                None => ours.is_some() && theirs != ours,
+            };
             if !changed_there {
                 return update(None, rules);
             }

@@ -454,6 +454,62 @@ fn our_own_write_coming_back_is_an_echo_even_without_a_baseline() {
     }
 }
 
+/// A link without a baseline that carries our write-ahead to the target (a create whose answer
+/// was lost, linked through its marker before its outcome was known): a target version other
+/// than the one we wrote was changed there since, so the policy decides, never the incoming
+/// version over it unseen. Found by the `--kill` chaos variant (seed 8181: a HubSpot edit of
+/// such a contact overwritten by the Connec! version).
+#[test]
+fn a_target_changed_since_our_lost_create_is_a_conflict_without_a_baseline() {
+    for (direction, written_to) in [
+        (Direction::ToApp, crate::domain::Side::App),
+        (Direction::ToHub, crate::domain::Side::Hub),
+    ] {
+        let mut map = link(Link::Bare, direction).unwrap();
+        map.set_pending(written_to, hash("new"));
+        // The target was edited after our create (second 30) and the incoming record is older
+        // (second 20): under most recent the target's version wins.
+        let got = decide(
+            &incoming(20, None, new_content()),
+            Some(&map),
+            &current(30, "edited"),
+            &rules(direction, ConflictPolicy::MostRecent),
+        );
+        let target_wins = match direction {
+            Direction::ToApp => Winner::App,
+            Direction::ToHub => Winner::Hub,
+        };
+        assert_eq!(
+            got,
+            Decision::PushBack {
+                winner: target_wins
+            },
+            "{}",
+            direction.label()
+        );
+        // The incoming record newer: it wins, as a conflict.
+        let got = decide(
+            &incoming(40, None, new_content()),
+            Some(&map),
+            &current(30, "edited"),
+            &rules(direction, ConflictPolicy::MostRecent),
+        );
+        assert!(
+            matches!(got, Decision::Update { conflict: Some(_) }),
+            "{}: {got:?}",
+            direction.label()
+        );
+        // The target still holds what we wrote: no change there, the write settles.
+        let got = decide(
+            &incoming(20, None, new_content()),
+            Some(&map),
+            &current(30, "new"),
+            &rules(direction, ConflictPolicy::MostRecent),
+        );
+        assert_eq!(got, Decision::Settle, "{}", direction.label());
+    }
+}
+
 /// A tie under most-recent goes to the hub, whichever side the phase reads.
 #[test]
 fn a_tie_goes_to_the_hub_in_both_directions() {
