@@ -26,7 +26,7 @@ use axum::routing::MethodRouter;
 
 use super::app::Emulator;
 use super::routing::{PathParams, RawPath};
-use super::{FaultKind, RateLimit, lock};
+use super::{FaultKind, MAX_BODY, RateLimit, lock};
 
 /// What the gate needs from an emulator on top of [`Emulator`].
 pub(crate) trait Gatekeeper: Emulator {
@@ -87,10 +87,10 @@ impl Reads {
             Self::Always => (true, body),
             Self::Never => (false, body),
             Self::ByBody(_) if method == Method::GET => (true, body),
-            Self::ByBody(only_reads) => match to_bytes(body, usize::MAX).await {
+            // The body is already in memory, read whole within `MAX_BODY` before routing
+            // (`app::prepare`): this takes it back without another limit or copy of its own.
+            Self::ByBody(only_reads) => match to_bytes(body, MAX_BODY).await {
                 Ok(bytes) => (only_reads(&bytes), Body::from(bytes)),
-                // The body broke off: a write, as before it could be looked at; the handler
-                // sees an empty body and refuses it.
                 Err(_) => (false, Body::empty()),
             },
         }
