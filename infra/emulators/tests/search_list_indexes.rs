@@ -85,8 +85,9 @@ fn twin(body: &Value) -> Value {
     t
 }
 
-/// The searches checked, as the HubSpot connector sends them (keyset on the last-modified
-/// date, one millisecond by id, match-before-create on e-mails) and a few more.
+/// The searches checked, as the HubSpot connector sends them (modified since a date, by id,
+/// with and without a lower id bound; match-before-create on e-mails) and a few more (keyset
+/// on the last-modified date, as earlier versions sent it).
 fn searches(from_ms: i64, ids: &[String]) -> Vec<Value> {
     let by = |p: &str, d: &str| json!([{ "propertyName": p, "direction": d }]);
     let emails = json!([
@@ -98,6 +99,11 @@ fn searches(from_ms: i64, ids: &[String]) -> Vec<Value> {
         "c1b@x.io"
     ]);
     vec![
+        json!({ "filterGroups": [{ "filters": [filter("lastmodifieddate", "GTE", json!(from_ms.to_string()))] }],
+                "sorts": by("hs_object_id", "ASCENDING"), "limit": 3 }),
+        json!({ "filterGroups": [{ "filters": [filter("lastmodifieddate", "GTE", json!(from_ms.to_string())),
+                                                filter("hs_object_id", "GT", json!(ids[2]))] }],
+                "sorts": by("hs_object_id", "ASCENDING"), "limit": 3 }),
         json!({ "filterGroups": [{ "filters": [filter("lastmodifieddate", "GTE", json!(from_ms.to_string()))] }],
                 "sorts": by("lastmodifieddate", "ASCENDING"), "limit": 3 }),
         json!({ "filterGroups": [{ "filters": [filter("lastmodifieddate", "GT", json!(from_ms.to_string())),

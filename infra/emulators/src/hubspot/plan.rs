@@ -87,6 +87,51 @@ pub(super) fn modified_bounds(
     Some(bounds)
 }
 
+/// A search by id over a last-modified range: its last-modified bounds and its (inclusive)
+/// id bounds, when every filter of the group is a last-modified range or an integer
+/// comparison on `hs_object_id`.
+pub(super) struct ModifiedById {
+    pub modified: (DateTime<Utc>, DateTime<Utc>),
+    pub ids: (u64, u64),
+}
+
+/// [`ModifiedById`] of a group sorted by `hs_object_id` ascending, the way the HubSpot
+/// connector pages its incremental search (`None`: not that shape).
+pub(super) fn modified_by_id(
+    group: &[Value],
+    sorts: &[(String, bool)],
+    lastmod: &str,
+) -> Option<ModifiedById> {
+    if !matches!(sorts, [(p, false)] if p == "hs_object_id") {
+        return None;
+    }
+    let mut out = ModifiedById {
+        modified: (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC),
+        ids: (0, u64::MAX),
+    };
+    let mut on_modified = false;
+    for f in group {
+        let f = parts(f)?;
+        if f.name == "hs_object_id" {
+            let v: u64 = f.value.as_deref()?.trim().parse().ok()?;
+            let (lo, hi) = match f.op.as_str() {
+                "GT" => (v.checked_add(1)?, u64::MAX),
+                "GTE" => (v, u64::MAX),
+                "LT" => (0, v.checked_sub(1)?),
+                "LTE" => (0, v),
+                "EQ" => (v, v),
+                _ => return None,
+            };
+            out.ids = (out.ids.0.max(lo), out.ids.1.min(hi));
+        } else {
+            let (lo, hi) = modified_range(&f, lastmod)?;
+            out.modified = (out.modified.0.max(lo), out.modified.1.min(hi));
+            on_modified = true;
+        }
+    }
+    on_modified.then_some(out)
+}
+
 /// A value an `EQ` compares as a plain string (not as a number or an instant), so that
 /// equality is that of the lower-cased strings, which the property indexes hold.
 fn plain(v: &str) -> bool {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::errors::Outcome;
 use super::objects::{HsObject, selection};
-use super::plan::{candidates, modified_bounds, sorted_by_modified};
+use super::plan::{candidates, modified_bounds, modified_by_id, sorted_by_modified};
 use super::routes::{Ctx, body_list};
 use super::scheduled;
 use crate::common::{ApiError, compare_scalars, parse_date_like, parse_instant, scalar_string};
@@ -305,6 +305,39 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
             .collect();
         let results: Vec<Value> = ids
             .iter()
+            .filter_map(|id| st.obj(c.t, *id))
+            .map(|o| o.render(c.t, Some(&names), false))
+            .collect();
+        return Ok((
+            StatusCode::OK,
+            Some(answer(total, results, after, limit, cfg.search_cap)),
+        ));
+    }
+    if query.is_none()
+        && let [group] = groups.as_slice()
+        && let Some(plan) = modified_by_id(group, &sorts, lastmod)
+    {
+        // Modified in a range, by id (no ties): the index's range, kept within the id bounds.
+        let index = st.indexes.entry((c.source.portal, c.t)).or_default();
+        let (start, end) = index.modified_ranks(plan.modified.0, plan.modified.1);
+        let (lo, hi) = plan.ids;
+        let mut ids: Vec<u64> = index
+            .modified
+            .iter_from(start)
+            .take(end - start)
+            .map(|(_, id)| *id)
+            .filter(|id| (lo..=hi).contains(id))
+            .collect();
+        let total = ids.len();
+        let wanted = after.saturating_add(limit).min(total);
+        if wanted < total {
+            ids.select_nth_unstable(wanted);
+            ids.truncate(wanted);
+        }
+        ids.sort_unstable();
+        let results: Vec<Value> = ids
+            .iter()
+            .skip(after)
             .filter_map(|id| st.obj(c.t, *id))
             .map(|o| o.render(c.t, Some(&names), false))
             .collect();

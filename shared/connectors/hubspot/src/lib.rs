@@ -9,8 +9,8 @@
 //! archived in HubSpot. Mappings are data (`mappings/*.yaml`, compiled in, replaceable at run time).
 //!
 //! - Reading ([`read`]): a first sync lists every object (`GET /crm/v3/objects/{type}`, cursor
-//!   `after`); an incremental one searches on the last-modified property with keyset paging,
-//!   then lists archived objects.
+//!   `after`); an incremental one searches for what was modified since the watermark,
+//!   paged by object id (keyset), then lists archived objects.
 //! - Matching ([`matching`]): by the create marker (a custom property holding the Connec! id,
 //!   written on every create), then contacts by e-mail and companies by domain, then name.
 //! - Writing ([`write`]): `batch/create` stamped with the marker and `batch/update`, grouped so

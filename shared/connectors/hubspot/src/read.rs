@@ -1,13 +1,15 @@
-//! Reading: the full listing, the incremental search (keyset paging), archived records, and
-//! reads by id.
+//! Reading: the full listing, the incremental search (keyset paging by id), archived
+//! records, and reads by id.
 //!
-//! The incremental search never pages by offset: the sort key (the last-modified date) moves
-//! when a record changes, so an offset would skip a record for every record read earlier and
-//! modified since. Every query asks for what was modified at or after the newest timestamp read
-//! so far (`GTE`), and the cursor carries the ids already read at that very millisecond so they
-//! are dropped. When a whole page shares one millisecond, the cursor switches to paging that
-//! millisecond by object id. Every query reads only its first page, so the search API's 10,000
-//! cap is never reached.
+//! The incremental search never pages by offset, nor by the last-modified date it filters on:
+//! that date moves when a record changes (an offset would skip a record for every record read
+//! earlier and modified since), and HubSpot sorts by one property only, so records sharing a
+//! millisecond (a bulk edit stamps hundreds) come back in no defined order. Every query asks
+//! for what was modified at or after the watermark with an object id above the last one read,
+//! by id: ids never change, so nothing is skipped or read twice, and every query is a page of
+//! records. A record modified again behind the cursor carries a date after the fetch's start,
+//! which the next run's watermark covers. Every query reads only its first page, so the search
+//! API's 10,000 cap is never reached.
 
 use std::collections::HashSet;
 
@@ -20,10 +22,10 @@ use sync_core::ports::Page;
 
 use crate::API;
 use crate::connector::{HubSpotConnector, ObjectType};
-use crate::http::{filter, next_after, property_str, record_id, results_of};
+use crate::http::{filter, next_after, record_id, results_of};
 
 /// Queries one `fetch_page` may make before it returns (an empty page, and the cursor) when
-/// every record it read had been read already.
+/// none of them had a record to hand over (archived ones older than the watermark, say).
 const MAX_QUERIES_PER_PAGE: usize = 8;
 
 /// Where an incremental or full read stands (the engine stores it as an opaque checkpoint).
@@ -31,34 +33,30 @@ const MAX_QUERIES_PER_PAGE: usize = 8;
 #[serde(tag = "mode", rename_all = "snake_case")]
 enum Cursor {
     /// Full listing.
-    List { after: String },
-    /// A checkpoint of the earlier offset-paged search: resumed from its start (re-reads are
-    /// no-ops for the engine; a resumed offset could skip records).
-    Search {
+    List {
+        after: String,
+    },
+    /// Records modified at or after `since_ms` with an id above `after_id`, by id.
+    ById {
         since_ms: i64,
-        inclusive: bool,
-        #[serde(default)]
-        after: Option<String>,
-        #[serde(default)]
-        last_ms: i64,
-    },
-    /// Records modified at or after `from_ms`, but for `seen` (ids already read at `from_ms`).
-    Keyset {
-        from_ms: i64,
-        #[serde(default)]
-        seen: Vec<String>,
-    },
-    /// More than a page of records modified at `at_ms`: those with an id above `after_id`,
-    /// by id, but for `seen` (ids read at `at_ms` before this pass).
-    SameMillisecond {
-        at_ms: i64,
         #[serde(default)]
         after_id: Option<String>,
-        #[serde(default)]
-        seen: Vec<String>,
+    },
+    /// Checkpoints of earlier versions of the search (offset, then last-modified keyset),
+    /// resumed from their own lower bound by id: a re-read is a no-op for the engine.
+    Search {
+        since_ms: i64,
+    },
+    Keyset {
+        from_ms: i64,
+    },
+    SameMillisecond {
+        at_ms: i64,
     },
     /// Archived objects (deletions) after the search.
-    Archived { after: Option<String> },
+    Archived {
+        after: Option<String>,
+    },
 }
 
 fn encode(cursor: &Cursor) -> PageCursor {
@@ -88,9 +86,9 @@ impl HubSpotConnector {
                     after: String::new(),
                 },
                 // Inclusive: a record at the watermark's millisecond is read again, never lost.
-                Some(since) => Cursor::Keyset {
-                    from_ms: since.epoch_millis(),
-                    seen: Vec::new(),
+                Some(since) => Cursor::ById {
+                    since_ms: since.epoch_millis(),
+                    after_id: None,
                 },
             },
         };
@@ -102,27 +100,17 @@ impl HubSpotConnector {
                     let (records, next) = self.list_page(&object, after.as_deref(), false).await?;
                     (records, next.map(|after| Cursor::List { after }))
                 }
-                Cursor::Search {
-                    since_ms,
-                    inclusive,
-                    ..
-                } => {
-                    state = Cursor::Keyset {
-                        from_ms: if inclusive { since_ms } else { since_ms + 1 },
-                        seen: Vec::new(),
+                Cursor::Search { since_ms: from }
+                | Cursor::Keyset { from_ms: from }
+                | Cursor::SameMillisecond { at_ms: from } => {
+                    state = Cursor::ById {
+                        since_ms: from,
+                        after_id: None,
                     };
                     continue;
                 }
-                Cursor::Keyset { from_ms, seen } => {
-                    self.keyset_page(&object, from_ms, seen).await?
-                }
-                Cursor::SameMillisecond {
-                    at_ms,
-                    after_id,
-                    seen,
-                } => {
-                    self.same_millisecond_page(&object, at_ms, after_id, seen)
-                        .await?
+                Cursor::ById { since_ms, after_id } => {
+                    self.by_id_page(&object, since_ms, after_id).await?
                 }
                 Cursor::Archived { after } => {
                     let (records, next) = self.list_page(&object, after.as_deref(), true).await?;
@@ -160,87 +148,19 @@ impl HubSpotConnector {
         })
     }
 
-    /// Records modified at or after `from_ms`, oldest first, without the ids already read.
-    async fn keyset_page(
+    /// Records modified at or after `since_ms` with an id above `after_id`, by id.
+    async fn by_id_page(
         &self,
         object: &ObjectType,
-        from_ms: i64,
-        seen: Vec<String>,
-    ) -> Result<(Vec<Value>, Option<Cursor>), AppError> {
-        let limit = self.config.search_page();
-        let body = json!({
-            "filterGroups": [{ "filters": [
-                filter(object.modified_property, "GTE", from_ms.to_string()),
-            ]}],
-            "sorts": [{ "propertyName": object.modified_property, "direction": "ASCENDING" }],
-            "properties": object.properties,
-            "limit": limit,
-        });
-        let page = self.search(object, &body).await?;
-        let full = page.len() >= limit;
-        let stamps: Vec<Option<i64>> = page.iter().map(|r| modified_ms(object, r)).collect();
-        let first = stamps.iter().flatten().min().copied();
-        let newest = stamps.iter().flatten().max().copied();
-        if full && first == newest {
-            // A full page of one millisecond: the order within it is not defined, so page it by id.
-            let at_ms = newest.unwrap_or(from_ms);
-            let seen = if at_ms == from_ms { seen } else { Vec::new() };
-            return Ok((
-                Vec::new(),
-                Some(Cursor::SameMillisecond {
-                    at_ms,
-                    after_id: None,
-                    seen,
-                }),
-            ));
-        }
-        let already: HashSet<&str> = seen.iter().map(String::as_str).collect();
-        let mut records = Vec::with_capacity(page.len());
-        let mut at_newest = Vec::new();
-        for (record, stamp) in page.into_iter().zip(stamps) {
-            let id = record_id(&record).unwrap_or_default();
-            // Read at `from_ms` before and unchanged since: a repeat.
-            if stamp == Some(from_ms) && already.contains(id.as_str()) {
-                continue;
-            }
-            if stamp.is_some() && stamp == newest {
-                at_newest.push(id);
-            }
-            records.push(record);
-        }
-        if !full {
-            // Everything modified since `from_ms` is in this page: the search is done.
-            return Ok((records, Some(Cursor::Archived { after: None })));
-        }
-        let next = match newest {
-            Some(newest) if newest > from_ms => Cursor::Keyset {
-                from_ms: newest,
-                seen: at_newest,
-            },
-            // Nothing newer than `from_ms` was read (the page held only repeats and undated
-            // records): page `from_ms` by id rather than asking the same question again.
-            _ => Cursor::SameMillisecond {
-                at_ms: from_ms,
-                after_id: None,
-                seen,
-            },
-        };
-        Ok((records, Some(next)))
-    }
-
-    /// Records modified at `at_ms` with an id above `after_id`, by id.
-    async fn same_millisecond_page(
-        &self,
-        object: &ObjectType,
-        at_ms: i64,
+        since_ms: i64,
         after_id: Option<String>,
-        seen: Vec<String>,
     ) -> Result<(Vec<Value>, Option<Cursor>), AppError> {
         let limit = self.config.search_page();
-        let mut filters = vec![
-            filter(object.modified_property, "GTE", at_ms.to_string()),
-            filter(object.modified_property, "LTE", at_ms.to_string()),
-        ];
+        let mut filters = vec![filter(
+            object.modified_property,
+            "GTE",
+            since_ms.to_string(),
+        )];
         if let Some(after) = &after_id {
             filters.push(filter("hs_object_id", "GT", after.clone()));
         }
@@ -251,26 +171,15 @@ impl HubSpotConnector {
             "limit": limit,
         });
         let page = self.search(object, &body).await?;
-        let full = page.len() >= limit;
-        let last = page.iter().filter_map(record_id).next_back();
-        let already: HashSet<&str> = seen.iter().map(String::as_str).collect();
-        let records: Vec<Value> = page
-            .into_iter()
-            .filter(|r| !record_id(r).is_some_and(|id| already.contains(id.as_str())))
-            .collect();
-        let next = match last {
-            Some(last) if full => Cursor::SameMillisecond {
-                at_ms,
+        let next = match page.iter().filter_map(record_id).next_back() {
+            Some(last) if page.len() >= limit => Cursor::ById {
+                since_ms,
                 after_id: Some(last),
-                seen,
             },
-            // That millisecond is done: everything after it.
-            _ => Cursor::Keyset {
-                from_ms: at_ms + 1,
-                seen: Vec::new(),
-            },
+            // Everything modified since `since_ms` has been read: the deletions next.
+            _ => Cursor::Archived { after: None },
         };
-        Ok((records, Some(next)))
+        Ok((page, Some(next)))
     }
 
     /// `POST /crm/v3/objects/{type}/search`, first page only.
@@ -326,12 +235,4 @@ impl HubSpotConnector {
         }
         Ok(found)
     }
-}
-
-/// The last-modified time the search filters on, in epoch milliseconds.
-fn modified_ms(object: &ObjectType, record: &Value) -> Option<i64> {
-    property_str(record, object.modified_property)
-        .or_else(|| record.get("updatedAt").and_then(Value::as_str))
-        .and_then(Timestamp::parse)
-        .map(|t| t.epoch_millis())
 }

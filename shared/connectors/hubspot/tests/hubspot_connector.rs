@@ -199,6 +199,40 @@ async fn more_than_a_page_of_records_in_one_millisecond_are_each_read_once() {
     assert_eq!(read.len(), seeded.len());
 }
 
+#[tokio::test]
+async fn a_burst_in_one_millisecond_costs_one_search_per_page_of_it() {
+    // A bulk edit stamps hundreds of records with one millisecond: no query may be spent on a
+    // page that is thrown away because its order within the millisecond is undefined.
+    let s = Setup::new(emulators::HubSpotConfig {
+        shuffle_seed: Some(7),
+        ..emulators::HubSpotConfig::default()
+    })
+    .await;
+    let seeded = seed_contacts(&s.emu, 10);
+    let at = Timestamp::parse(
+        s.emu.get("contacts", &seeded[9]).unwrap()["updatedAt"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
+    .epoch_millis()
+        + 1000;
+    for id in &seeded[..9] {
+        assert!(s.emu.set_last_modified("contacts", id, at));
+    }
+    assert!(s.emu.set_last_modified("contacts", &seeded[9], at + 5));
+    let since = Timestamp::parse(&(at - 1).to_string()).unwrap();
+    s.emu.reset_stats();
+
+    let read = read_all(&s.connector(|c| c.search_limit = 3), since, None).await;
+
+    let read: HashSet<String> = read.into_iter().collect();
+    assert_eq!(read, seeded.iter().cloned().collect::<HashSet<_>>());
+    // 10 records in pages of 3: three full pages and a short one.
+    let searches = s.emu.stats().by_route["POST /crm/v3/objects/{objectType}/search"];
+    assert_eq!(searches, 4, "searches for 10 records in pages of 3");
+}
+
 // --- F6: idempotent creates and per-record outcomes -----------------------------------------
 
 #[tokio::test]
