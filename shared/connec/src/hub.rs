@@ -133,7 +133,7 @@ impl Hub for ConnecClient {
                 if ops.is_empty() {
                     Ok(Vec::new())
                 } else {
-                    self.send_batch(ops).await
+                    self.send_write_batch(ops, collection).await
                 }
             })
             .buffered(self.fan_out())
@@ -217,7 +217,10 @@ fn carries_lines(record: &Value) -> bool {
         .any(|key| record.get(*key).is_some_and(Value::is_array))
 }
 
-fn batch_outcome(collection: &EntityName, result: &Value) -> Result<HubWriteOutcome, RecordError> {
+pub(crate) fn batch_outcome(
+    collection: &EntityName,
+    result: &Value,
+) -> Result<HubWriteOutcome, RecordError> {
     let status = result
         .get("status")
         .and_then(Value::as_u64)

@@ -56,6 +56,7 @@ use sync_core::domain::{
 use sync_core::error::{HttpError, HubError, RecordError};
 use sync_core::ports::{Hub, HubChange, HubRecordMeta, HubWrite, HubWriteOutcome, Page};
 
+mod batch_answer;
 mod batch_reads;
 mod hub;
 pub mod matching;
@@ -312,9 +313,9 @@ impl ConnecClient {
         Ok(found)
     }
 
-    async fn send_batch(&self, ops: Vec<Value>) -> Result<Vec<Value>, HubError> {
+    /// One `/batch` call: its answer's body, unread.
+    async fn post_batch(&self, ops: &[Value]) -> Result<Vec<u8>, HubError> {
         let url = self.url(&["batch"])?;
-        let count = ops.len();
         let body = json!({ "sequential": true, "ops": ops });
         let response = self
             .api
@@ -322,26 +323,49 @@ impl ConnecClient {
                 self.request(reqwest::Method::POST, url.clone()).json(&body)
             })
             .await?;
-        let mut parsed: Value = parse_json(API, "POST", "/batch", &response.body)?;
+        Ok(response.body)
+    }
+
+    /// A `/batch` of `ops`, each result whole.
+    async fn send_batch(&self, ops: Vec<Value>) -> Result<Vec<Value>, HubError> {
+        let body = self.post_batch(&ops).await?;
+        let mut parsed: Value = parse_json(API, "POST", "/batch", &body)?;
         let results = match parsed.get_mut("results") {
             Some(Value::Array(results)) => std::mem::take(results),
-            _ => {
-                return Err(malformed(
-                    "POST",
-                    "/batch",
-                    "response has no `results` array".into(),
-                ));
-            }
+            _ => return Err(no_results()),
         };
-        if results.len() != count {
-            return Err(malformed(
-                "POST",
-                "/batch",
-                format!("{count} ops sent but {} results returned", results.len()),
-            ));
-        }
-        Ok(results)
+        one_result_per_op(ops.len(), results)
     }
+
+    /// A `/batch` of writes to `collection`, each result reduced to what the engine keeps
+    /// ([`batch_answer::write_results`]).
+    async fn send_write_batch(
+        &self,
+        ops: Vec<Value>,
+        collection: &EntityName,
+    ) -> Result<Vec<Value>, HubError> {
+        let body = self.post_batch(&ops).await?;
+        let results = batch_answer::write_results(&body, collection).map_err(|e| match e {
+            batch_answer::AnswerError::Syntax(detail) => malformed("POST", "/batch", detail),
+            batch_answer::AnswerError::NoResults => no_results(),
+        })?;
+        one_result_per_op(ops.len(), results)
+    }
+}
+
+fn no_results() -> HubError {
+    malformed("POST", "/batch", "response has no `results` array".into())
+}
+
+fn one_result_per_op(count: usize, results: Vec<Value>) -> Result<Vec<Value>, HubError> {
+    if results.len() != count {
+        return Err(malformed(
+            "POST",
+            "/batch",
+            format!("{count} ops sent but {} results returned", results.len()),
+        ));
+    }
+    Ok(results)
 }
 
 /// `segments` appended to the path of `base` (a trailing `/` of the base is dropped first), each

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::*;
 use sync_core::ports::ExternalId;
 
+mod batch_answer;
 mod batch_reads;
 mod fake_connec;
 
