@@ -352,11 +352,13 @@ fn minimum_calls(phase: &str, plan: &Plan) -> (u64, u64) {
         // Nothing changed: one empty page per side and entity, and HubSpot's archived listing
         // per entity. (The first pass reads back the echoes of the initial sync's writes on top.)
         "no-change (1st)" | "no-change (2nd)" => (2 + 2 + 2, 0),
-        // Connec!'s page(s) of its changes and HubSpot's search of its own, the archived
-        // listings, the other side's current versions of the changed records (HubSpot batch
-        // read, Connec! reads in `/batch`es), and one batch write per side and 100 (50) records.
+        // Connec!'s page(s) of its changes and HubSpot's search of its own and of the echoes
+        // of this run's writes into it (hub -> app runs first, and no HubSpot query can leave
+        // out what we just wrote: 2k contacts), the archived listings, the other side's current
+        // versions of the changed records (HubSpot batch read, Connec! reads in `/batch`es),
+        // and one batch write per side and 100 (50) records.
         _ => (
-            pages(k, 100) + 1 + pages(k, 200) + 1 + 2 + pages(k, 100) + pages(k, 50),
+            pages(k, 100) + 1 + pages(2 * k, 200) + 1 + 2 + pages(k, 100) + pages(k, 50),
             pages(k, 100) + pages(k, 50),
         ),
     }
@@ -441,6 +443,17 @@ mod tests {
         assert_eq!(
             minimum_calls("initial", &plan),
             (1_000 + 100 + 2, 1_100 + 2_000 + 200)
+        );
+    }
+
+    #[test]
+    fn a_changed_pass_counts_the_echoes_of_its_own_writes_in_the_app_search() {
+        // 1,000 changes a side: Connec! pages 10 + 1, HubSpot search 10 (2,000 contacts) + 1,
+        // archived 2, HubSpot batch reads 10, Connec! batch reads 20; writes 10 + 20.
+        let plan = Plan::new(100_000, 1.0);
+        assert_eq!(
+            minimum_calls("changed", &plan),
+            (11 + 11 + 2 + 10 + 20, 30)
         );
     }
 }
