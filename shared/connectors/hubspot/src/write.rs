@@ -204,7 +204,7 @@ impl HubSpotConnector {
                     |c| json!({ "properties": c.props, "objectWriteTraceId": c.index.to_string() }),
                 )
                 .collect();
-            let answer = match self
+            let mut answer = match self
                 .batch_call(object, "create", inputs, Idempotency::NotIdempotent, |r| {
                     property(r, marker).map(|m| m.to_lowercase())
                 })
@@ -260,7 +260,7 @@ impl HubSpotConnector {
                 .iter()
                 .map(|u| json!({ "id": u.id, "properties": u.props, "objectWriteTraceId": u.index.to_string() }))
                 .collect();
-            let answer = match self
+            let mut answer = match self
                 .batch_call(object, "update", inputs, Idempotency::Idempotent, record_id)
                 .await
             {
@@ -351,15 +351,16 @@ impl Answer {
     }
 
     /// An input's fate: its own error, else its result, else an error no input was told from.
-    fn fate(&self, trace: &str, key: &str, id: Option<&str>) -> Option<Fate> {
+    /// A result is handed out once (moved, not copied): no call carries one key twice.
+    fn fate(&mut self, trace: &str, key: &str, id: Option<&str>) -> Option<Fate> {
         if let Some(failure) = self.by_trace.get(trace) {
             return Some(Fate::Failed(failure.clone()));
         }
         if let Some(failure) = id.and_then(|id| self.by_id.get(id)) {
             return Some(Fate::Failed(failure.clone()));
         }
-        if let Some(result) = self.results.get(key) {
-            return Some(Fate::Done(result.clone()));
+        if let Some(result) = self.results.remove(key) {
+            return Some(Fate::Done(result));
         }
         self.unattributed.clone().map(Fate::Failed)
     }
