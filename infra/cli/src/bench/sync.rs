@@ -451,9 +451,6 @@ mod tests {
         // 1,000 changes a side: Connec! pages 10 + 1, HubSpot search 10 (2,000 contacts) + 1,
         // archived 2, HubSpot batch reads 10, Connec! batch reads 20; writes 10 + 20.
         let plan = Plan::new(100_000, 1.0);
-        assert_eq!(
-            minimum_calls("changed", &plan),
-            (11 + 11 + 2 + 10 + 20, 30)
-        );
+        assert_eq!(minimum_calls("changed", &plan), (11 + 11 + 2 + 10 + 20, 30));
     }
 }
