@@ -382,3 +382,15 @@ async fn a_batch_with_one_conflicting_map_saves_nothing() {
     );
     assert_eq!(all_maps(&store).await, before);
 }
+
+/// The WAL is checkpointed every 10000 pages rather than SQLite's 1000.
+#[test]
+fn a_file_store_checkpoints_its_wal_every_10000_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path().join("sync.db")).unwrap();
+    let conn = store.inner.conn.lock().unwrap();
+    let pages: i64 = conn
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .unwrap();
+    assert_eq!(pages, 10000);
+}
