@@ -144,6 +144,10 @@ impl EmbeddedStore {
             // FULL cost one fsync per transaction, several per page of a sync.
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(|e| Fail::from(e).into_store("open: synchronous"))?;
+            // Checkpoint every 10000 pages, not 1000: a large sync rewrites the same index
+            // pages, so fewer checkpoints write each back once (measured ~6% less CPU).
+            conn.pragma_update(None, "wal_autocheckpoint", 10000)
+                .map_err(|e| Fail::from(e).into_store("open: wal_autocheckpoint"))?;
         }
         migrate(&mut conn).map_err(|e| e.into_store("open: migrate"))?;
         Ok(Self {

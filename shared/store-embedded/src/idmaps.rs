@@ -1,7 +1,9 @@
 //! Id-maps: saving a batch under the uniqueness rules (see the crate docs), finding rows by hub
 //! id or app id, listing an organization's maps.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use sync_core::domain::{AppId, ContentHash, EntityName, HubId, IdMap, OrgId};
 
 use crate::error::{Fail, conflict};
@@ -16,8 +18,11 @@ pub(crate) fn save_all(conn: &mut Connection, maps: &[IdMap]) -> Result<(), Fail
     // same data even when another process shares the file.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_millis();
+    // The batch's stored rows, found with a few `IN (...)` queries instead of two per map, and
+    // kept up to date below as the batch writes.
+    let mut view = BatchView::load(&tx, maps)?;
     for map in maps {
-        save_idmap(&tx, map, now)?;
+        save_idmap(&tx, &mut view, map, now)?;
     }
     tx.commit()?;
     Ok(())
@@ -50,37 +55,174 @@ pub(crate) fn list(
 }
 
 /// The identity of a stored id-map row.
+#[derive(Clone)]
 struct StoredIds {
     rowid: i64,
     hub_id: Option<String>,
     app_id: Option<String>,
 }
 
-fn find_idmap(
+/// The stored rows of one organization and entity that a batch names, by hub id and by app id.
+struct ViewGroup {
+    org: String,
+    entity: String,
+    by_hub: HashMap<String, StoredIds>,
+    by_app: HashMap<String, StoredIds>,
+}
+
+/// What the database holds, inside the batch transaction, for every hub id and app id the batch
+/// names: loaded up front, then updated after each INSERT, UPDATE and DELETE of the batch, so
+/// that each map finds exactly what a query per map would find at its turn. An id missing from
+/// the view is not stored. A row is found under its own hub id and its own app id only, and a
+/// save only ever fills in a missing id, so an id names the same row until that row is deleted.
+struct BatchView {
+    groups: Vec<ViewGroup>,
+}
+
+impl BatchView {
+    fn load(tx: &Transaction<'_>, maps: &[IdMap]) -> Result<Self, Fail> {
+        // The batch's ids per (org, entity), each once, in batch order.
+        let mut wanted: Vec<(&str, &str, Vec<&str>, Vec<&str>)> = Vec::new();
+        let mut seen: HashSet<(&str, &str, bool, &str)> = HashSet::new();
+        for map in maps {
+            let (org, entity) = (map.org.as_str(), map.entity.as_str());
+            let at = match wanted.iter().position(|w| w.0 == org && w.1 == entity) {
+                Some(at) => at,
+                None => {
+                    wanted.push((org, entity, Vec::new(), Vec::new()));
+                    wanted.len() - 1
+                }
+            };
+            if let Some(hub) = &map.hub_id
+                && seen.insert((org, entity, true, hub.as_str()))
+            {
+                wanted[at].2.push(hub.as_str());
+            }
+            if let Some(app) = &map.app_id
+                && seen.insert((org, entity, false, app.as_str()))
+            {
+                wanted[at].3.push(app.as_str());
+            }
+        }
+        let mut groups = Vec::with_capacity(wanted.len());
+        for (org, entity, hubs, apps) in wanted {
+            let mut by_hub = HashMap::with_capacity(hubs.len());
+            for row in stored_ids_by(tx, org, entity, "hub_id", &hubs)? {
+                if let Some(hub) = row.hub_id.clone() {
+                    by_hub.insert(hub, row);
+                }
+            }
+            let mut by_app = HashMap::with_capacity(apps.len());
+            for row in stored_ids_by(tx, org, entity, "app_id", &apps)? {
+                if let Some(app) = row.app_id.clone() {
+                    by_app.insert(app, row);
+                }
+            }
+            groups.push(ViewGroup {
+                org: org.to_owned(),
+                entity: entity.to_owned(),
+                by_hub,
+                by_app,
+            });
+        }
+        Ok(Self { groups })
+    }
+
+    /// The group of `org` and `entity`; every map of the batch has one.
+    fn group(&mut self, org: &str, entity: &str) -> &mut ViewGroup {
+        let at = self
+            .groups
+            .iter()
+            .position(|g| g.org == org && g.entity == entity);
+        let at = at.unwrap_or_else(|| {
+            self.groups.push(ViewGroup {
+                org: org.to_owned(),
+                entity: entity.to_owned(),
+                by_hub: HashMap::new(),
+                by_app: HashMap::new(),
+            });
+            self.groups.len() - 1
+        });
+        &mut self.groups[at]
+    }
+}
+
+impl ViewGroup {
+    /// Records that `row` now holds these ids (inserted or updated).
+    fn stored(&mut self, row: StoredIds) {
+        if let Some(app) = &row.app_id {
+            self.by_app.insert(app.clone(), row.clone());
+        }
+        if let Some(hub) = row.hub_id.clone() {
+            self.by_hub.insert(hub, row);
+        }
+    }
+
+    /// Records that `row` was deleted.
+    fn deleted(&mut self, row: &StoredIds) {
+        if let Some(hub) = &row.hub_id {
+            self.by_hub.remove(hub);
+        }
+        if let Some(app) = &row.app_id {
+            self.by_app.remove(app);
+        }
+    }
+}
+
+/// The identities of the rows whose `column` is one of `ids`, one `IN (...)` query per chunk of
+/// [`IN_CHUNK`] ids.
+fn stored_ids_by(
     tx: &Transaction<'_>,
     org: &str,
     entity: &str,
     column: &'static str,
-    id: &str,
-) -> Result<Option<StoredIds>, Fail> {
-    let sql = format!(
-        "SELECT rowid, hub_id, app_id FROM idmaps WHERE org = ?1 AND entity = ?2 AND {column} = ?3"
-    );
-    let found = tx
-        .prepare_cached(&sql)?
-        .query_row(params![org, entity, id], |row| {
-            Ok(StoredIds {
+    ids: &[&str],
+) -> Result<Vec<StoredIds>, Fail> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let placeholders = (3..3 + chunk.len())
+            .map(|n| format!("?{n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT rowid, hub_id, app_id FROM idmaps WHERE org = ?1 AND entity = ?2 \
+             AND {column} IN ({placeholders})"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let values = [org, entity].into_iter().chain(chunk.iter().copied());
+        let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+        while let Some(row) = rows.next()? {
+            found.push(StoredIds {
                 rowid: row.get(0)?,
                 hub_id: row.get(1)?,
                 app_id: row.get(2)?,
-            })
-        })
-        .optional()?;
+            });
+        }
+    }
     Ok(found)
 }
 
+/// The UPDATE of a stored id-map row (`?1`) that sets `$ids` (a few of `hub_id = ?2, `,
+/// `app_id = ?3, `) and every other column.
+macro_rules! update_idmap {
+    ($ids:literal) => {
+        concat!(
+            "UPDATE idmaps SET ",
+            $ids,
+            "hash = ?4, last_push_to_hub = ?5, last_push_to_app = ?6, hub_updated_at = ?7, \
+             app_updated_at = ?8, to_hub = ?9, to_app = ?10, inactive = ?11, last_error = ?12, \
+             name = ?13, updated_at = ?14, pending_hash = ?15 WHERE rowid = ?1"
+        )
+    };
+}
+
 /// Saves one id-map inside the batch transaction (see the crate docs for the rules).
-fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
+fn save_idmap(
+    tx: &Transaction<'_>,
+    view: &mut BatchView,
+    map: &IdMap,
+    now: i64,
+) -> Result<(), Fail> {
     let org = map.org.as_str();
     let entity = map.entity.as_str();
     let hub = map.hub_id.as_ref().map(HubId::as_str);
@@ -91,14 +233,9 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
              id, so nothing identifies it"
         )));
     }
-    let by_hub = match hub {
-        Some(id) => find_idmap(tx, org, entity, "hub_id", id)?,
-        None => None,
-    };
-    let by_app = match app {
-        Some(id) => find_idmap(tx, org, entity, "app_id", id)?,
-        None => None,
-    };
+    let view = view.group(org, entity);
+    let by_hub = hub.and_then(|id| view.by_hub.get(id)).cloned();
+    let by_app = app.and_then(|id| view.by_app.get(id)).cloned();
     // Two different rows hold our hub id and our app id. Two half-known maps (a hub record
     // whose create failed, an app record whose push failed) that turn out to be the same record
     // are merged into the hub-side row; anything else would re-link a known pair: refused.
@@ -110,6 +247,7 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
     {
         tx.prepare_cached("DELETE FROM idmaps WHERE rowid = ?1")?
             .execute(params![a.rowid])?;
+        view.deleted(a);
         by_app = None;
     }
     if let (Some(h), Some(a), Some(hub), Some(app)) = (&by_hub, &by_app, hub, app)
@@ -157,13 +295,18 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
     });
     match target {
         Some(stored) => {
-            tx.prepare_cached(
-                "UPDATE idmaps SET hub_id = ?2, app_id = ?3, hash = ?4, last_push_to_hub = ?5, \
-                 last_push_to_app = ?6, hub_updated_at = ?7, app_updated_at = ?8, to_hub = ?9, \
-                 to_app = ?10, inactive = ?11, last_error = ?12, name = ?13, updated_at = ?14, \
-                 pending_hash = ?15 WHERE rowid = ?1",
-            )?
-            .execute(params![
+            // Only the ids that change are set (a save only fills in a missing one), so an
+            // unchanged id's unique index entry is not rewritten. An unused `?2` / `?3` is
+            // still bound (SQLite numbers parameters up to the highest one named).
+            let set_hub = stored.hub_id.as_deref() != hub;
+            let set_app = stored.app_id.as_deref() != app;
+            let sql = match (set_hub, set_app) {
+                (true, true) => update_idmap!("hub_id = ?2, app_id = ?3, "),
+                (true, false) => update_idmap!("hub_id = ?2, "),
+                (false, true) => update_idmap!("app_id = ?3, "),
+                (false, false) => update_idmap!(""),
+            };
+            tx.prepare_cached(sql)?.execute(params![
                 stored.rowid,
                 hub,
                 app,
@@ -180,6 +323,11 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
                 now,
                 pending,
             ])?;
+            view.stored(StoredIds {
+                rowid: stored.rowid,
+                hub_id: hub.map(str::to_owned),
+                app_id: app.map(str::to_owned),
+            });
         }
         None => {
             tx.prepare_cached(
@@ -206,6 +354,11 @@ fn save_idmap(tx: &Transaction<'_>, map: &IdMap, now: i64) -> Result<(), Fail> {
                 now,
                 pending,
             ])?;
+            view.stored(StoredIds {
+                rowid: tx.last_insert_rowid(),
+                hub_id: hub.map(str::to_owned),
+                app_id: app.map(str::to_owned),
+            });
         }
     }
     Ok(())

@@ -281,3 +281,116 @@ async fn a_file_store_is_wal_with_normal_sync_and_its_commits_are_seen_by_a_new_
     assert_eq!(maps, 1);
     std::mem::forget(store);
 }
+
+/// The maps of one batch see what the earlier maps of the same batch did.
+#[tokio::test]
+async fn a_later_map_of_a_batch_updates_the_row_an_earlier_one_inserted() {
+    let store = EmbeddedStore::in_memory().unwrap();
+    let mut named = map(Some("h-1"), Some("17"));
+    named.name = Some("Jane".to_owned());
+    store
+        .save_idmaps(&[map(Some("h-1"), None), named.clone()])
+        .await
+        .unwrap();
+    assert_eq!(all_maps(&store).await, vec![named]);
+    // By app id too: the later map fills in the hub id of the row the earlier one inserted.
+    store
+        .save_idmaps(&[map(None, Some("18")), map(Some("h-2"), Some("18"))])
+        .await
+        .unwrap();
+    let all = all_maps(&store).await;
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1], map(Some("h-2"), Some("18")));
+    // And an id a later map of the batch gives another record is refused, as across batches.
+    assert_conflict(
+        store
+            .save_idmaps(&[map(Some("h-3"), Some("19")), map(Some("h-4"), Some("19"))])
+            .await,
+        "app id 19",
+    );
+    assert_eq!(all_maps(&store).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_batch_merges_two_half_known_rows_and_later_maps_see_the_merged_row() {
+    let store = EmbeddedStore::in_memory().unwrap();
+    store
+        .save_idmaps(&[map(Some("h-1"), None), map(None, Some("17"))])
+        .await
+        .unwrap();
+    let mut renamed = map(Some("h-1"), Some("17"));
+    renamed.name = Some("Jane".to_owned());
+    store
+        .save_idmaps(&[
+            map(Some("h-1"), Some("17")),
+            // Its app id now names the merged row, not the deleted app-side row.
+            renamed.clone(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(all_maps(&store).await, vec![renamed.clone()]);
+    // Both half-known rows inserted and merged within one batch.
+    store
+        .save_idmaps(&[
+            map(Some("h-2"), None),
+            map(None, Some("18")),
+            map(Some("h-2"), Some("18")),
+            map(Some("h-2"), Some("18")),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        all_maps(&store).await,
+        vec![renamed, map(Some("h-2"), Some("18"))]
+    );
+    // The app-side row is gone: its id can be given to nothing else.
+    assert_conflict(
+        store.save_idmaps(&[map(Some("h-9"), Some("18"))]).await,
+        "app id 18",
+    );
+}
+
+#[tokio::test]
+async fn a_batch_with_one_conflicting_map_saves_nothing() {
+    let store = EmbeddedStore::in_memory().unwrap();
+    store
+        .save_idmaps(&[map(Some("h-1"), Some("17")), map(Some("h-5"), None)])
+        .await
+        .unwrap();
+    let before = all_maps(&store).await;
+    // Inserts, a fill-in and a merge before the conflict: all rolled back.
+    assert_conflict(
+        store
+            .save_idmaps(&[
+                map(Some("h-2"), None),
+                map(Some("h-5"), Some("20")),
+                map(None, Some("21")),
+                map(Some("h-2"), Some("21")),
+                map(Some("h-3"), Some("17")),
+                map(Some("h-4"), None),
+            ])
+            .await,
+        "app id 17",
+    );
+    assert_eq!(all_maps(&store).await, before);
+    // A map that would clear a known id conflicts too, after a row it inserted itself.
+    assert_conflict(
+        store
+            .save_idmaps(&[map(Some("h-6"), Some("22")), map(Some("h-6"), Some("23"))])
+            .await,
+        "hub id h-6",
+    );
+    assert_eq!(all_maps(&store).await, before);
+}
+
+/// The WAL is checkpointed every 10000 pages rather than SQLite's 1000.
+#[test]
+fn a_file_store_checkpoints_its_wal_every_10000_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path().join("sync.db")).unwrap();
+    let conn = store.inner.conn.lock().unwrap();
+    let pages: i64 = conn
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .unwrap();
+    assert_eq!(pages, 10000);
+}
