@@ -180,14 +180,7 @@ fn stored_ids_by(
 ) -> Result<Vec<StoredIds>, Fail> {
     let mut found = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
-        let placeholders = (3..3 + chunk.len())
-            .map(|n| format!("?{n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT rowid, hub_id, app_id FROM idmaps WHERE org = ?1 AND entity = ?2 \
-             AND {column} IN ({placeholders})"
-        );
+        let sql = select_in("rowid, hub_id, app_id", column, chunk.len(), "");
         let mut stmt = tx.prepare_cached(&sql)?;
         let values = [org, entity].into_iter().chain(chunk.iter().copied());
         let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
@@ -374,14 +367,7 @@ pub(crate) fn idmaps_by(
 ) -> Result<Vec<IdMap>, Fail> {
     let mut found = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
-        let placeholders = (3..3 + chunk.len())
-            .map(|n| format!("?{n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {IDMAP_COLUMNS} FROM idmaps WHERE org = ?1 AND entity = ?2 \
-             AND {column} IN ({placeholders}) ORDER BY rowid"
-        );
+        let sql = select_in(IDMAP_COLUMNS, column, chunk.len(), " ORDER BY rowid");
         let mut stmt = conn.prepare_cached(&sql)?;
         let values = [org, entity]
             .into_iter()
@@ -392,4 +378,17 @@ pub(crate) fn idmaps_by(
         }
     }
     Ok(found)
+}
+
+/// `SELECT columns` of an organization's (`?1`) entity's (`?2`) id-maps whose `column` is one
+/// of `count` ids (`?3` on), then `tail`.
+fn select_in(columns: &str, column: &str, count: usize, tail: &str) -> String {
+    let placeholders = (3..3 + count)
+        .map(|n| format!("?{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {columns} FROM idmaps WHERE org = ?1 AND entity = ?2 \
+         AND {column} IN ({placeholders}){tail}"
+    )
 }

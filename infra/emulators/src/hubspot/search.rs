@@ -12,6 +12,7 @@ use super::objects::{HsObject, selection};
 use super::plan::{candidates, modified_bounds, modified_by_id, sorted_by_modified};
 use super::routes::{Ctx, body_list};
 use super::scheduled;
+use super::state::State;
 use crate::common::{ApiError, compare_scalars, parse_date_like, parse_instant, scalar_string};
 
 /// Properties that are compared as instants in search.
@@ -303,11 +304,7 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
             .take(limit.min(total.saturating_sub(after)))
             .map(|(_, id)| *id)
             .collect();
-        let results: Vec<Value> = ids
-            .iter()
-            .filter_map(|id| st.obj(c.t, *id))
-            .map(|o| o.render(c.t, Some(&names), false))
-            .collect();
+        let results = rendered(&st, c, &ids, &names);
         return Ok((
             StatusCode::OK,
             Some(answer(total, results, after, limit, cfg.search_cap)),
@@ -335,12 +332,7 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
             ids.truncate(wanted);
         }
         ids.sort_unstable();
-        let results: Vec<Value> = ids
-            .iter()
-            .skip(after)
-            .filter_map(|id| st.obj(c.t, *id))
-            .map(|o| o.render(c.t, Some(&names), false))
-            .collect();
+        let results = rendered(&st, c, ids.get(after..).unwrap_or_default(), &names);
         return Ok((
             StatusCode::OK,
             Some(answer(total, results, after, limit, cfg.search_cap)),
@@ -420,6 +412,14 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
         StatusCode::OK,
         Some(answer(total, results, after, limit, cfg.search_cap)),
     ))
+}
+
+/// The objects of `ids` (those still there), rendered with the properties `names`.
+fn rendered(st: &State, c: &Ctx, ids: &[u64], names: &[String]) -> Vec<Value> {
+    ids.iter()
+        .filter_map(|id| st.obj(c.t, *id))
+        .map(|o| o.render(c.t, Some(names), false))
+        .collect()
 }
 
 /// A search's answer: `total`, `results`, and `paging.next` while more can be read.

@@ -165,28 +165,36 @@ async fn a_record_modified_before_a_search_cursor_is_resumed_is_not_skipped() {
     }
 }
 
-#[tokio::test]
-async fn more_than_a_page_of_records_in_one_millisecond_are_each_read_once() {
-    // Ties in the sort order come back in a random order, as HubSpot promises no order.
+/// `n` contacts on an emulator that shuffles ties (`shuffle_seed`), all but the last stamped
+/// with one millisecond and the last 5 ms later; and a watermark just before them.
+async fn burst(shuffle_seed: u64, n: usize) -> (Setup, Vec<String>, Timestamp) {
     let s = Setup::new(emulators::HubSpotConfig {
-        shuffle_seed: Some(5),
+        shuffle_seed: Some(shuffle_seed),
         ..emulators::HubSpotConfig::default()
     })
     .await;
-    let seeded = seed_contacts(&s.emu, 9);
+    let seeded = seed_contacts(&s.emu, n);
+    let last = &seeded[n - 1];
     let at = Timestamp::parse(
-        s.emu.get("contacts", &seeded[8]).unwrap()["updatedAt"]
+        s.emu.get("contacts", last).unwrap()["updatedAt"]
             .as_str()
             .unwrap(),
     )
     .unwrap()
     .epoch_millis()
         + 1000;
-    for id in &seeded[..8] {
+    for id in &seeded[..n - 1] {
         assert!(s.emu.set_last_modified("contacts", id, at));
     }
-    assert!(s.emu.set_last_modified("contacts", &seeded[8], at + 5));
+    assert!(s.emu.set_last_modified("contacts", last, at + 5));
     let since = Timestamp::parse(&(at - 1).to_string()).unwrap();
+    (s, seeded, since)
+}
+
+#[tokio::test]
+async fn more_than_a_page_of_records_in_one_millisecond_are_each_read_once() {
+    // Ties in the sort order come back in a random order, as HubSpot promises no order.
+    let (s, seeded, since) = burst(5, 9).await;
 
     let read = read_all(&s.connector(|c| c.search_limit = 3), since, None).await;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -203,25 +211,7 @@ async fn more_than_a_page_of_records_in_one_millisecond_are_each_read_once() {
 async fn a_burst_in_one_millisecond_costs_one_search_per_page_of_it() {
     // A bulk edit stamps hundreds of records with one millisecond: no query may be spent on a
     // page that is thrown away because its order within the millisecond is undefined.
-    let s = Setup::new(emulators::HubSpotConfig {
-        shuffle_seed: Some(7),
-        ..emulators::HubSpotConfig::default()
-    })
-    .await;
-    let seeded = seed_contacts(&s.emu, 10);
-    let at = Timestamp::parse(
-        s.emu.get("contacts", &seeded[9]).unwrap()["updatedAt"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap()
-    .epoch_millis()
-        + 1000;
-    for id in &seeded[..9] {
-        assert!(s.emu.set_last_modified("contacts", id, at));
-    }
-    assert!(s.emu.set_last_modified("contacts", &seeded[9], at + 5));
-    let since = Timestamp::parse(&(at - 1).to_string()).unwrap();
+    let (s, seeded, since) = burst(7, 10).await;
     s.emu.reset_stats();
 
     let read = read_all(&s.connector(|c| c.search_limit = 3), since, None).await;
