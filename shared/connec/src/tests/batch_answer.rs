@@ -15,7 +15,7 @@ fn saved_person(id: &str, status: Option<&str>) -> Value {
     let mut person = json!({
         "id": [
             { "id": id, "provider": "connec", "realm": "org-g" },
-            { "id": "77", "provider": "hubspot", "realm": "portal-1" }
+            { "id": "77", "provider": "some-app", "realm": "account-1" }
         ],
         "first_name": "Ada", "last_name": "Lovelace",
         "email": { "address": "ada@example.com" },
