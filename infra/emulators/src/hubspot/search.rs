@@ -3,6 +3,7 @@
 //! strings case-insensitively).
 
 use std::borrow::Cow;
+use std::collections::BinaryHeap;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -318,20 +319,25 @@ pub(super) fn search(c: &Ctx, body: &Value) -> Outcome {
         let index = st.indexes.entry((c.source.portal, c.t)).or_default();
         let (start, end) = index.modified_ranks(plan.modified.0, plan.modified.1);
         let (lo, hi) = plan.ids;
-        let mut ids: Vec<u64> = index
-            .modified
-            .iter_from(start)
-            .take(end - start)
-            .map(|(_, id)| *id)
-            .filter(|id| (lo..=hi).contains(id))
-            .collect();
-        let total = ids.len();
-        let wanted = after.saturating_add(limit).min(total);
-        if wanted < total {
-            ids.select_nth_unstable(wanted);
-            ids.truncate(wanted);
+        // One pass: the count, and the `after + limit` smallest ids (a bounded max-heap), so a
+        // search over most of the objects (the first pass after a large sync) allocates a page,
+        // not a copy of the range.
+        let wanted = after.saturating_add(limit);
+        let mut total = 0usize;
+        let mut smallest = BinaryHeap::with_capacity(wanted.min(end - start) + 1);
+        for &(_, id) in index.modified.iter_from(start).take(end - start) {
+            if !(lo..=hi).contains(&id) {
+                continue;
+            }
+            total += 1;
+            if smallest.len() < wanted {
+                smallest.push(id);
+            } else if smallest.peek().is_some_and(|&top| id < top) {
+                smallest.pop();
+                smallest.push(id);
+            }
         }
-        ids.sort_unstable();
+        let ids = smallest.into_sorted_vec();
         let results = rendered(&st, c, ids.get(after..).unwrap_or_default(), &names);
         return Ok((
             StatusCode::OK,
