@@ -8,85 +8,82 @@
 
 use std::collections::HashMap;
 
+use http_client::parse_json;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sync_core::domain::EntityName;
+use sync_core::error::HttpError;
+
+use crate::API;
 
 #[derive(Deserialize)]
 struct Answer<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow)]
     results: Option<Vec<&'a RawValue>>,
 }
 
 #[derive(Deserialize)]
 struct OpResult<'a> {
-    #[serde(default)]
     status: Option<Value>,
-    #[serde(borrow, default)]
+    #[serde(borrow)]
     body: Option<&'a RawValue>,
 }
 
 /// The fields of a saved record that its meta is made of.
 #[derive(Deserialize)]
 struct Meta {
-    #[serde(default)]
     id: Option<Value>,
-    #[serde(default)]
     updated_at: Option<Value>,
-    #[serde(default)]
     created_at: Option<Value>,
-    #[serde(default)]
     status: Option<Value>,
-}
-
-/// Why an answer cannot be read.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum AnswerError {
-    /// Not JSON, or not an object.
-    Syntax(String),
-    /// No `results` array.
-    NoResults,
 }
 
 /// Each op's result as `{"status", "body"}`, a successful op's body reduced to
 /// `{collection: {id, updated_at, created_at, status}}` (the fields it has of them). A result
-/// that is not an object becomes `null`, a body that is not `{collection: object}` `null`.
+/// that is not an object becomes `null`, a body that is not `{collection: object}` `null`;
+/// `None` for an answer without a `results` array.
+///
+/// # Errors
+///
+/// An answer that is not JSON, or not an object with an array of `results` if any.
 pub(crate) fn write_results(
     body: &[u8],
     collection: &EntityName,
-) -> Result<Vec<Value>, AnswerError> {
-    let answer: Answer<'_> = serde_json::from_slice(body)
-        .map_err(|e| AnswerError::Syntax(format!("{e} (in a {}-byte body)", body.len())))?;
-    let results = answer.results.ok_or(AnswerError::NoResults)?;
-    Ok(results
-        .into_iter()
-        .map(
-            |raw| match serde_json::from_str::<OpResult<'_>>(raw.get()) {
-                Ok(op) => {
-                    let saved = op
-                        .status
-                        .as_ref()
-                        .and_then(Value::as_u64)
-                        .is_some_and(|s| s == 200 || s == 201);
-                    let body = op.body.map_or(Value::Null, |body| {
-                        if saved {
-                            reduced(body, collection)
-                        } else {
-                            serde_json::from_str(body.get()).unwrap_or(Value::Null)
-                        }
-                    });
-                    let mut result = Map::new();
-                    if let Some(status) = op.status {
-                        result.insert("status".into(), status);
-                    }
-                    result.insert("body".into(), body);
-                    Value::Object(result)
-                }
-                Err(_) => Value::Null,
-            },
-        )
-        .collect())
+) -> Result<Option<Vec<Value>>, HttpError> {
+    let answer: Answer<'_> = parse_json(API, "POST", "/batch", body)?;
+    let Some(results) = answer.results else {
+        return Ok(None);
+    };
+    Ok(Some(
+        results
+            .into_iter()
+            .map(|raw| op_result(raw, collection))
+            .collect(),
+    ))
+}
+
+/// One op's result as `{"status", "body"}` (see [`write_results`]).
+fn op_result(raw: &RawValue, collection: &EntityName) -> Value {
+    let Ok(op) = serde_json::from_str::<OpResult<'_>>(raw.get()) else {
+        return Value::Null;
+    };
+    let saved = op
+        .status
+        .as_ref()
+        .and_then(Value::as_u64)
+        .is_some_and(|s| s == 200 || s == 201);
+    let body = match op.body {
+        None => Value::Null,
+        Some(body) if saved => reduced(body, collection),
+        Some(body) => serde_json::from_str(body.get()).unwrap_or(Value::Null),
+    };
+    let mut result = Map::new();
+    if let Some(status) = op.status {
+        result.insert("status".into(), status);
+    }
+    result.insert("body".into(), body);
+    Value::Object(result)
 }
 
 /// `{collection: meta fields}` of a successful op's body, `null` when it holds no such record.

@@ -345,10 +345,7 @@ impl ConnecClient {
         collection: &EntityName,
     ) -> Result<Vec<Value>, HubError> {
         let body = self.post_batch(&ops).await?;
-        let results = batch_answer::write_results(&body, collection).map_err(|e| match e {
-            batch_answer::AnswerError::Syntax(detail) => malformed("POST", "/batch", detail),
-            batch_answer::AnswerError::NoResults => no_results(),
-        })?;
+        let results = batch_answer::write_results(&body, collection)?.ok_or_else(no_results)?;
         one_result_per_op(ops.len(), results)
     }
 }

@@ -506,11 +506,11 @@ fn without_url(error: &reqwest::Error) -> String {
 }
 
 /// Parses a JSON body, with an error naming the API call.
-pub fn parse_json<T: serde::de::DeserializeOwned>(
+pub fn parse_json<'a, T: serde::Deserialize<'a>>(
     api: &'static str,
     method: &str,
     path: &str,
-    body: &[u8],
+    body: &'a [u8],
 ) -> Result<T, HttpError> {
     serde_json::from_slice(body).map_err(|e| HttpError::Malformed {
         api,

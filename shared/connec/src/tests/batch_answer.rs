@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 use sync_core::domain::EntityName;
 
-use crate::batch_answer::{AnswerError, write_results};
+use sync_core::error::HttpError;
+
+use crate::batch_answer::write_results;
 use crate::hub::batch_outcome;
 
 fn people() -> EntityName {
@@ -40,6 +42,7 @@ fn both(answer: &Value) -> (Vec<String>, Vec<String>) {
         .collect();
     let reduced: Vec<String> = write_results(answer.to_string().as_bytes(), &people())
         .unwrap()
+        .expect("results")
         .iter()
         .map(|r| format!("{:?}", batch_outcome(&people(), r)))
         .collect();
@@ -81,7 +84,9 @@ fn a_successful_ops_record_is_reduced_to_its_meta_fields() {
     let answer = json!({ "results": [
         { "status": 201, "body": { "people": saved_person("p1", Some("ACTIVE")) } },
     ]});
-    let results = write_results(answer.to_string().as_bytes(), &people()).unwrap();
+    let results = write_results(answer.to_string().as_bytes(), &people())
+        .unwrap()
+        .expect("results");
     let record = &results[0]["body"]["people"];
     let mut keys: Vec<&str> = record
         .as_object()
@@ -97,16 +102,19 @@ fn a_successful_ops_record_is_reduced_to_its_meta_fields() {
 #[test]
 fn an_answer_without_results_or_not_json_is_refused() {
     let people = people();
-    assert_eq!(
+    assert!(matches!(
         write_results(br#"{"ops": []}"#, &people),
-        Err(AnswerError::NoResults)
-    );
+        Ok(None)
+    ));
     assert!(matches!(
         write_results(br#"{"results": {"a": 1}}"#, &people),
-        Err(AnswerError::Syntax(_))
+        Err(HttpError::Malformed { .. })
     ));
     match write_results(b"<html>busy</html>", &people) {
-        Err(AnswerError::Syntax(detail)) => assert!(detail.contains("17-byte body"), "{detail}"),
+        Err(HttpError::Malformed { detail, path, .. }) => {
+            assert!(detail.contains("17-byte body"), "{detail}");
+            assert_eq!(path, "/batch");
+        }
         other => panic!("{other:?}"),
     }
 }
