@@ -142,27 +142,85 @@ impl fmt::Write for Hashing {
 }
 
 /// Hex-encoded SHA-256 of a record's [`canonical_json`].
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct ContentHash(String);
+///
+/// Compared, ordered, hashed, shown and serialized as its text, exactly as the `String` it
+/// wraps.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ContentHash(Text);
+
+/// A hash's text. Every hash this crate computes is 64 characters, kept inline: a hash is
+/// copied into each id-map, write-ahead and write of its record, and an inline copy
+/// allocates nothing. Any other text (a stored value that is no digest) stays a `String`.
+/// Which form a text takes depends only on its length, so equal texts have equal forms.
+#[derive(Clone, PartialEq, Eq)]
+enum Text {
+    /// Exactly [`DIGEST_LEN`] bytes of UTF-8.
+    Inline([u8; DIGEST_LEN]),
+    Heap(String),
+}
+
+/// The length of a hex SHA-256.
+const DIGEST_LEN: usize = 64;
 
 impl ContentHash {
     /// The lowercase hex digest.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Only ever filled from a `str` (or hex digits).
+            Text::Inline(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Text::Heap(text) => text,
+        }
     }
 
     /// Wraps a stored hex digest (not validated).
     pub fn from_hex(s: impl Into<String>) -> Self {
-        ContentHash(s.into())
+        let text: String = s.into();
+        match <[u8; DIGEST_LEN]>::try_from(text.as_bytes()) {
+            Ok(bytes) => ContentHash(Text::Inline(bytes)),
+            Err(_) => ContentHash(Text::Heap(text)),
+        }
     }
 }
 
 impl fmt::Display for ContentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ContentHash").field(&self.as_str()).finish()
+    }
+}
+
+impl std::hash::Hash for ContentHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for ContentHash {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ContentHash {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl serde::Serialize for ContentHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ContentHash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(ContentHash::from_hex)
     }
 }
 
@@ -181,12 +239,13 @@ pub fn content_hash(v: &Value) -> ContentHash {
     // Hashing cannot fail.
     let _ = write_canonical(v, &mut hashing);
     let digest = hashing.0.finalize();
-    let mut hex = String::with_capacity(64);
-    for byte in digest.iter() {
-        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; DIGEST_LEN];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(digest.iter()) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
-    ContentHash(hex)
+    ContentHash(Text::Inline(hex))
 }
 
 #[cfg(test)]
@@ -272,6 +331,43 @@ mod tests {
     #[test]
     fn strings_are_escaped() {
         assert_eq!(canonical_json(&json!({"k\"": "a\nb"})), r#"{"k\"":"a\nb"}"#);
+    }
+
+    /// The inline form of 64-character texts behaves as the `String` it replaced.
+    #[test]
+    fn inline_and_heap_hashes_behave_as_their_text() {
+        use std::hash::BuildHasher;
+        let digest = content_hash(&json!({"a": 1}));
+        let texts = [
+            digest.as_str().to_owned(),
+            "f".repeat(64),
+            "é".repeat(32),
+            "a".repeat(63),
+            "a".repeat(65),
+            String::new(),
+            "abc".to_owned(),
+        ];
+        let state = std::collections::hash_map::RandomState::new();
+        for a in &texts {
+            let h = ContentHash::from_hex(a.clone());
+            assert_eq!(h.as_str(), a);
+            assert_eq!(h.to_string(), *a);
+            assert_eq!(format!("{h:?}"), format!("ContentHash({a:?})"));
+            assert_eq!(state.hash_one(&h), state.hash_one(a.as_str()));
+            assert_eq!(
+                serde_json::to_string(&h).unwrap(),
+                serde_json::to_string(a).unwrap()
+            );
+            let back: ContentHash =
+                serde_json::from_str(&serde_json::to_string(a).unwrap()).unwrap();
+            assert_eq!(back, h);
+            for b in &texts {
+                let g = ContentHash::from_hex(b.clone());
+                assert_eq!(h == g, a == b, "{a} {b}");
+                assert_eq!(h.cmp(&g), a.cmp(b), "{a} {b}");
+            }
+        }
+        assert_eq!(ContentHash::from_hex(digest.as_str()), digest);
     }
 
     #[test]
