@@ -28,7 +28,9 @@ impl FakeApp {
                 let Some(id) = text(value).filter(|id| !id.is_empty()) else {
                     continue;
                 };
-                match state.find(&target.app, &AppId::new(id.clone())) {
+                // The id is spelled out again only for the message.
+                let id = AppId::new(id);
+                match state.find(&target.app, &id) {
                     Some(found) if !found.archived => {}
                     _ => return Some(format!("{} {id} is archived or unknown", target.app)),
                 }
@@ -79,9 +81,11 @@ impl AppConnector for FakeApp {
                 .get("archived")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            // The marker's name is borrowed under the lock (`marker()` would copy it for
+            // every record described).
             marker: record
                 .get("properties")
-                .and_then(|p| p.get(self.marker()))
+                .and_then(|p| p.get(self.lock().marker.as_str()))
                 .and_then(Value::as_str)
                 .filter(|m| !m.is_empty())
                 .map(crate::domain::HubId::new),

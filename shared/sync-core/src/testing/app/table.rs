@@ -27,10 +27,11 @@ pub(super) struct Table {
     by_id: HashMap<AppId, usize>,
     /// (`updatedAt`, id) of every record: the keyset order of `fetch_page`.
     by_updated: BTreeSet<(Timestamp, String)>,
-    /// Marker value -> positions of the records carrying it.
-    by_marker: HashMap<String, BTreeSet<usize>>,
-    /// Natural-key string, trimmed and lower-cased -> positions.
-    by_natural: HashMap<String, BTreeSet<usize>>,
+    /// Marker value -> positions of the records carrying it, ascending (a vector: most
+    /// values name one record, and a set would allocate a whole node for it).
+    by_marker: HashMap<String, Vec<usize>>,
+    /// Natural-key string, trimmed and lower-cased -> positions, ascending.
+    by_natural: HashMap<String, Vec<usize>>,
 }
 
 /// A natural-key value as the index keeps it; only strings are indexed (others are compared
@@ -124,14 +125,14 @@ impl Table {
         self.by_updated
             .insert((record.updated_at, record.id.as_str().to_owned()));
         if let Some(marker) = record.properties.get(keys.marker).and_then(text) {
-            self.by_marker.entry(marker).or_default().insert(at);
+            add_to(&mut self.by_marker, marker, at);
         }
         if let Some(natural) = keys
             .natural
             .and_then(|key| record.properties.get(key))
             .and_then(folded)
         {
-            self.by_natural.entry(natural).or_default().insert(at);
+            add_to(&mut self.by_natural, natural, at);
         }
     }
 
@@ -152,10 +153,20 @@ impl Table {
     }
 }
 
-fn remove_from(index: &mut HashMap<String, BTreeSet<usize>>, key: &str, at: usize) {
-    if let Some(set) = index.get_mut(key) {
-        set.remove(&at);
-        if set.is_empty() {
+/// Adds position `at` under `key`, keeping the positions ascending and each once.
+fn add_to(index: &mut HashMap<String, Vec<usize>>, key: String, at: usize) {
+    let positions = index.entry(key).or_default();
+    if let Err(slot) = positions.binary_search(&at) {
+        positions.insert(slot, at);
+    }
+}
+
+fn remove_from(index: &mut HashMap<String, Vec<usize>>, key: &str, at: usize) {
+    if let Some(positions) = index.get_mut(key) {
+        if let Ok(slot) = positions.binary_search(&at) {
+            positions.remove(slot);
+        }
+        if positions.is_empty() {
             index.remove(key);
         }
     }

@@ -1,7 +1,7 @@
 //! The in-memory id-map table: rows with unique indexes on hub id and app id, and the save
 //! rules of the embedded store (fill a missing side, merge two half-known rows, refuse re-links).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashSet};
 
@@ -258,7 +258,10 @@ impl IdMaps {
         let Some(index) = ids_of(index, org, entity) else {
             return Vec::new();
         };
-        let rows: BTreeSet<u64> = ids.filter_map(|id| index.get(id).copied()).collect();
+        // Sorted and deduplicated in a vector: a set would allocate a node per few rows.
+        let mut rows: Vec<u64> = ids.filter_map(|id| index.get(id).copied()).collect();
+        rows.sort_unstable();
+        rows.dedup();
         rows.iter().map(|row| self.rows[row].clone()).collect()
     }
 }
