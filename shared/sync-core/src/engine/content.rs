@@ -434,20 +434,32 @@ impl Phase<'_> {
 
     /// A human label for status screens, from the hub record's label fields.
     pub(crate) fn label(&self, hub_record: &Value) -> Option<String> {
-        let parts: Vec<String> = self
-            .pair
-            .label_fields
-            .iter()
-            .filter_map(|field| {
-                let mut current = hub_record;
-                for key in field.split('.') {
-                    current = current.get(key)?;
-                }
-                current.as_str().map(str::to_owned)
-            })
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(" "))
+        label_of(&self.pair.label_fields, hub_record)
     }
+}
+
+/// The string values at `fields` (dotted paths) of `record`, joined by spaces; `None` when
+/// none is a string. Joined as they are found: one String per record, not one per part and
+/// another for the whole.
+fn label_of(fields: &[String], record: &Value) -> Option<String> {
+    let mut label: Option<String> = None;
+    for field in fields {
+        let mut current = Some(record);
+        for key in field.split('.') {
+            current = current.and_then(|c| c.get(key));
+        }
+        let Some(part) = current.and_then(Value::as_str) else {
+            continue;
+        };
+        match &mut label {
+            Some(label) => {
+                label.push(' ');
+                label.push_str(part);
+            }
+            None => label = Some(part.to_owned()),
+        }
+    }
+    label
 }
 
 /// A hub record's reference value as the app would receive it.
@@ -475,5 +487,59 @@ pub(crate) fn scalar_id(value: &Value) -> Option<String> {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The label as it was first built: every part collected, then joined.
+    fn label_joined(fields: &[String], record: &Value) -> Option<String> {
+        let parts: Vec<String> = fields
+            .iter()
+            .filter_map(|field| {
+                let mut current = record;
+                for key in field.split('.') {
+                    current = current.get(key)?;
+                }
+                current.as_str().map(str::to_owned)
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+
+    #[test]
+    fn a_label_joins_its_parts_as_collecting_them_did() {
+        let record = json!({
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "blank": "",
+            "email": {"address": "ada@example.com"},
+            "age": 36,
+            "none": null,
+        });
+        let fields =
+            |names: &[&str]| -> Vec<String> { names.iter().map(|n| (*n).to_owned()).collect() };
+        for names in [
+            &[][..],
+            &["first_name", "last_name"],
+            &["blank", "first_name"],
+            &["first_name", "blank", "last_name"],
+            &["email.address"],
+            &["email.missing", "email", "age", "none", "missing.deep"],
+            &["age", "last_name", "email.address", "blank"],
+            &["blank"],
+        ] {
+            let fields = fields(names);
+            assert_eq!(
+                label_of(&fields, &record),
+                label_joined(&fields, &record),
+                "{names:?}"
+            );
+        }
+        assert_eq!(label_of(&fields(&["first_name"]), &json!("text")), None);
     }
 }
