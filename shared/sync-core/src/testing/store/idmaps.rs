@@ -1,8 +1,6 @@
 //! The in-memory id-map table: rows with unique indexes on hub id and app id, and the save
 //! rules of the embedded store (fill a missing side, merge two half-known rows, refuse re-links).
 
-use std::collections::BTreeMap;
-
 use foldhash::{HashMap, HashSet};
 
 use crate::domain::{AppId, EntityName, HubId, IdMap, OrgId};
@@ -20,10 +18,90 @@ fn ids_of<'a>(
     index.get(org)?.get(entity)
 }
 
+/// Id-map rows by number (1, 2, ...: the order of their first save), in a vector indexed by
+/// number, as a `BTreeMap<u64, IdMap>` would hold them (a test compares the two): a B-tree of rows this large moves whole id-maps about its nodes on every insert
+/// and walks several nodes per lookup. Removed rows leave a hole; numbers are never reused
+/// (except those a rollback gives back).
+#[derive(Clone, Default)]
+pub(super) struct Rows {
+    slots: Vec<Option<IdMap>>,
+    len: usize,
+}
+
+impl Rows {
+    /// The slot of a row: its number (the table numbers from 1: slot 0 stays empty).
+    fn slot(row: u64) -> usize {
+        usize::try_from(row).expect("a row number fits in memory")
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn get(&self, row: &u64) -> Option<&IdMap> {
+        self.slots.get(Self::slot(*row))?.as_ref()
+    }
+
+    /// Puts `map` at `row`; the map that was there, if any.
+    pub(super) fn insert(&mut self, row: u64, map: IdMap) -> Option<IdMap> {
+        let at = Self::slot(row);
+        if at >= self.slots.len() {
+            self.slots.resize_with(at + 1, || None);
+        }
+        let before = self.slots[at].replace(map);
+        if before.is_none() {
+            self.len += 1;
+        }
+        before
+    }
+
+    pub(super) fn remove(&mut self, row: &u64) -> Option<IdMap> {
+        let before = self.slots.get_mut(Self::slot(*row))?.take();
+        if before.is_some() {
+            self.len -= 1;
+        }
+        before
+    }
+
+    /// Removes the rows numbered `from` and after, and returns them in order.
+    pub(super) fn split_off(&mut self, from: &u64) -> Vec<(u64, IdMap)> {
+        let at = Self::slot(*from).min(self.slots.len());
+        let tail: Vec<(u64, IdMap)> = self
+            .slots
+            .split_off(at)
+            .into_iter()
+            .zip(*from..)
+            .filter_map(|(map, row)| Some((row, map?)))
+            .collect();
+        self.len -= tail.len();
+        tail
+    }
+
+    /// Rows in number order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &IdMap)> {
+        self.slots
+            .iter()
+            .zip(0..)
+            .filter_map(|(map, row)| Some((row, map.as_ref()?)))
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &IdMap> {
+        self.iter().map(|(_, map)| map)
+    }
+}
+
+impl std::ops::Index<&u64> for Rows {
+    type Output = IdMap;
+
+    fn index(&self, row: &u64) -> &IdMap {
+        self.get(row).expect("a row of the table")
+    }
+}
+
 /// Id-map rows by insertion number, with unique indexes on hub id and app id.
 #[derive(Clone, Default)]
 pub(super) struct IdMaps {
-    pub(super) rows: BTreeMap<u64, IdMap>,
+    pub(super) rows: Rows,
     pub(super) by_hub: Index,
     pub(super) by_app: Index,
     pub(super) next_row: u64,
@@ -306,6 +384,40 @@ mod tests {
         )
     }
 
+    /// The rows behave as the `BTreeMap` they replaced, operation for operation.
+    #[test]
+    fn rows_answer_as_a_btree_map_of_them_would() {
+        use std::collections::BTreeMap;
+        let mut rows = Rows::default();
+        let mut tree: BTreeMap<u64, IdMap> = BTreeMap::new();
+        let mut seed = 7u64;
+        let mut next = |bound: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % bound
+        };
+        for step in 0..2000u64 {
+            let row = next(40);
+            match next(10) {
+                0..=4 => {
+                    let map = map(Some(&format!("h-{step}")), None);
+                    assert_eq!(rows.insert(row, map.clone()), tree.insert(row, map));
+                }
+                5..=7 => assert_eq!(rows.remove(&row), tree.remove(&row)),
+                8 => {
+                    let tail: Vec<(u64, IdMap)> = tree.split_off(&row).into_iter().collect();
+                    assert_eq!(rows.split_off(&row), tail);
+                }
+                _ => assert_eq!(rows.get(&row), tree.get(&row)),
+            }
+            assert_eq!(rows.len(), tree.len());
+            let ours: Vec<(u64, &IdMap)> = rows.iter().collect();
+            let theirs: Vec<(u64, &IdMap)> = tree.iter().map(|(r, m)| (*r, m)).collect();
+            assert_eq!(ours, theirs, "step {step}");
+        }
+    }
+
     #[test]
     fn filling_in_a_side_indexes_the_new_id_and_keeps_the_other() {
         let mut maps = IdMaps::default();
@@ -332,7 +444,7 @@ mod tests {
         maps.save(&map(Some("h-1"), None)).unwrap();
         maps.save(&map(None, Some("a-1"))).unwrap();
         maps.save(&map(Some("h-2"), Some("a-2"))).unwrap();
-        let before: Vec<(u64, IdMap)> = maps.rows.clone().into_iter().collect();
+        let before: Vec<(u64, IdMap)> = maps.rows.iter().map(|(r, m)| (r, m.clone())).collect();
 
         maps.begin();
         // Created, created then changed, two half rows merged, a known row changed.
@@ -345,7 +457,7 @@ mod tests {
         maps.save(&renamed).unwrap();
         maps.rollback();
 
-        let after: Vec<(u64, IdMap)> = maps.rows.clone().into_iter().collect();
+        let after: Vec<(u64, IdMap)> = maps.rows.iter().map(|(r, m)| (r, m.clone())).collect();
         assert_eq!(after, before);
         assert_eq!(maps.next_row, 3);
         for gone in ["h-new", "h-3"] {
@@ -358,6 +470,7 @@ mod tests {
 
         // The table goes on numbering from where it was.
         maps.save(&map(Some("h-4"), None)).unwrap();
-        assert_eq!(maps.rows.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4]);
+        let numbers: Vec<u64> = maps.rows.iter().map(|(row, _)| row).collect();
+        assert_eq!(numbers, [1, 2, 3, 4]);
     }
 }

@@ -469,7 +469,7 @@ impl SyncStore for MemoryStore {
                 .rows
                 .iter()
                 .filter(|(_, m)| &m.org == org)
-                .map(|(row, _)| *row)
+                .map(|(row, _)| row)
                 .collect();
             for row in &rows {
                 data.idmaps.unindex(*row);
