@@ -212,3 +212,68 @@ fn references_that_do_not_travel_alone_are_refused() {
     assert!(mapping(PEOPLE).references_separate());
     assert!(mapping(INVOICES).references_separate());
 }
+
+/// `to_hub_translated` against a rewrite of every reference's app path (left out: null)
+/// followed by `to_hub`.
+fn check_to_hub_translated(m: &EntityMapping, app: &Value) {
+    // "none" is left out; anything else named after its entity.
+    let translate = |entity: &str, v: &Value| (v != "none").then(|| json!(format!("{entity}:{v}")));
+    let mut copy = app.clone();
+    for reference in m.references() {
+        reference
+            .app
+            .rewrite(&mut copy, |v| -> Result<_, ()> {
+                Ok(Some(if v.is_null() {
+                    Value::Null
+                } else {
+                    translate(&reference.entity, v).unwrap_or(Value::Null)
+                }))
+            })
+            .unwrap();
+    }
+    let expected = m.to_hub(&copy).expect("mapped");
+    let translated = m
+        .to_hub_translated(app, translate)
+        .expect("separate references");
+    assert_eq!(translated.expect("mapped"), expected, "{app}");
+}
+
+#[test]
+fn app_records_translated_as_they_map_to_the_hub() {
+    let m = mapping(PEOPLE);
+    for refs in [
+        json!({"properties": {"company": "901", "tags": ["t1", "none", null, 7]}, "owner": {"id": "u-1"}}),
+        json!({"properties": {"company": "none", "tags": []}, "owner": {"id": null}}),
+        json!({"properties": {"company": null}, "owner": "not an object"}),
+        json!({"properties": {"company": 12, "tags": "not an array"}}),
+        json!({}),
+    ] {
+        let mut app = json!({"properties": {"firstname": "Jo", "email": "jo@x.io", "score": 3}});
+        for (k, v) in refs.as_object().unwrap() {
+            match (app.get_mut(k), v) {
+                (Some(Value::Object(have)), Value::Object(more)) => {
+                    have.extend(more.clone());
+                }
+                _ => app[k] = v.clone(),
+            }
+        }
+        check_to_hub_translated(&m, &app);
+    }
+    let m = mapping(INVOICES);
+    let line = |item: Value| json!({"Description": "d", "Quantity": 2, "TaxAmount": 1.5, "ItemCode": item});
+    for lines in [
+        json!([line(json!("i-1")), line(json!("none")), line(Value::Null)]),
+        json!([{"Description": "no item"}, line(json!(""))]),
+        json!([]),
+        Value::Null,
+    ] {
+        for contact in [
+            json!({"ContactID": "c-1"}),
+            json!({"ContactID": "none"}),
+            json!({}),
+        ] {
+            let app = json!({"InvoiceNumber": "INV-1", "Contact": contact, "LineItems": lines});
+            check_to_hub_translated(&m, &app);
+        }
+    }
+}

@@ -55,6 +55,42 @@ impl EntityMapping {
         Ok((!untranslated).then_some(app))
     }
 
+    /// [`to_hub`](Self::to_hub) of `app` with each reference value `v` (not null) written as
+    /// `translate(entity, v)` (`entity`: the referenced hub collection), or left out where it
+    /// answers `None`: what rewriting each reference's app path with `translate` (`None` as
+    /// null) and then `to_hub` give, without copying the record first. Only for mappings
+    /// whose references are [separate](Self::references_separate) (`None` otherwise): no
+    /// other rule reads a reference's path, so the rewrite could change nothing else.
+    ///
+    /// ```
+    /// use mapping::{EntityMapping, FunctionRegistry};
+    /// use serde_json::{json, Value};
+    /// let m = EntityMapping::from_yaml_str(r#"
+    /// fields:
+    ///   - { hub: name, app: properties.name }
+    /// references:
+    ///   - { hub: organization_id, app: properties.company, entity: organizations }
+    /// "#, "people.yaml", &FunctionRegistry::new()).unwrap();
+    /// let app = json!({"properties": {"name": "Jo", "company": "901"}});
+    /// let hub_id = |_: &str, v: &Value| (v == "901").then(|| json!("o-1"));
+    /// assert_eq!(
+    ///     m.to_hub_translated(&app, hub_id).unwrap().unwrap(),
+    ///     json!({"name": "Jo", "organization_id": "o-1"}),
+    /// );
+    /// let unknown = json!({"properties": {"name": "Jo", "company": "902"}});
+    /// assert_eq!(m.to_hub_translated(&unknown, hub_id).unwrap().unwrap(), json!({"name": "Jo"}));
+    /// ```
+    pub fn to_hub_translated(
+        &self,
+        app: &Value,
+        mut translate: impl FnMut(&str, &Value) -> Option<Value>,
+    ) -> Option<Result<Value, MapError>> {
+        if !self.references_separate {
+            return None;
+        }
+        Some(self.run_with(app, super::Direction::ToHub, &mut translate))
+    }
+
     /// [`canonical_from_hub`](Self::canonical_from_hub) of `hub` with each reference value
     /// `v` (not null) replaced by `plain(reference, v)` (the hub's shape, say a plain id),
     /// computed from `payload` instead of mapping that record to the app: `payload` must be
