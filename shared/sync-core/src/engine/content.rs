@@ -265,6 +265,49 @@ impl Phase<'_> {
 
     /// An app record mapped for the hub (references in the hub's shape).
     pub(crate) fn map_app_record(&self, record: &Value, refs: &RefIndex) -> Mapped {
+        if !self.pair.mapping.references().is_empty()
+            && let Some(once) = self.map_app_record_in_place(record, refs)
+        {
+            // Every debug run checks the translation in place against the copy it replaces.
+            debug_assert!(
+                {
+                    let copied = self.map_app_record_copied(record, refs);
+                    once.hash == copied.hash && once.payload == copied.payload
+                },
+                "translated in place and on a copy differ for {record}"
+            );
+            return once;
+        }
+        self.map_app_record_copied(record, refs)
+    }
+
+    /// An app record with references through the mapping to the hub, each reference
+    /// translated to its hub id as it is written ([`EntityMapping::to_hub_translated`])
+    /// rather than on a copy of the whole record first. `None` when the mapping cannot
+    /// (references not separate), a reference waits, or the mapping fails: those take the
+    /// copy, which spells out the same waiting reason or error as it always did.
+    fn map_app_record_in_place(&self, record: &Value, refs: &RefIndex) -> Option<Mapped> {
+        let mut waiting = false;
+        let body = self
+            .pair
+            .mapping
+            .to_hub_translated(record, |entity, value| {
+                match self.hub_id_of_app_ref(entity, value, refs) {
+                    AppRefForHub::HubId(id) => Some(id),
+                    AppRefForHub::Null => None,
+                    AppRefForHub::NotSynced(_) => {
+                        waiting = true;
+                        None
+                    }
+                }
+            })?
+            .ok()?;
+        (!waiting).then(|| self.hub_mapped(body))
+    }
+
+    /// [`map_app_record`](Self::map_app_record) on a copy of the record whose references are
+    /// rewritten first.
+    fn map_app_record_copied(&self, record: &Value, refs: &RefIndex) -> Mapped {
         let mapping: &EntityMapping = &self.pair.mapping;
         let translated = if mapping.references().is_empty() {
             Cow::Borrowed(record)
@@ -279,23 +322,26 @@ impl Phase<'_> {
                 }
             }
         };
-        let failed =
-            |e: mapping::MapError| Content::Unmappable(format!("mapping to Connec! failed: {e}"));
         // The canonical projection of an app record is its mapping to the hub: one mapping
         // serves the hash and the payload.
-        let mut body = match mapping.to_hub(&translated) {
-            Ok(body) => body,
+        match mapping.to_hub(&translated) {
+            Ok(body) => self.hub_mapped(body),
             Err(e) => {
-                let why = failed(e);
-                return Mapped {
+                let why = Content::Unmappable(format!("mapping to Connec! failed: {e}"));
+                Mapped {
                     hash: why.clone(),
                     payload: Err(why),
-                };
+                }
             }
-        };
+        }
+    }
+
+    /// An app record mapped to the hub with references as plain hub ids: hashed, then its
+    /// references in the hub's shape.
+    fn hub_mapped(&self, mut body: Value) -> Mapped {
         let hash = Content::Hash(content_hash(&body));
         let hub = self.engine.hub.as_ref();
-        for reference in mapping.references() {
+        for reference in self.pair.mapping.references() {
             let _ = reference.hub.rewrite(&mut body, |value| -> Result<_, ()> {
                 Ok(Some(match value {
                     Value::String(id) if !id.is_empty() => {
@@ -415,21 +461,31 @@ impl Phase<'_> {
             reference
                 .app
                 .rewrite(&mut translated, |value| -> Result<Option<Value>, String> {
-                    let Some(app_id) = scalar_id(value) else {
-                        return Ok(Some(Value::Null));
-                    };
-                    let entity = reference.entity.as_str();
-                    let app_id = AppId::new(app_id);
-                    if holds(&refs.gone_app, entity, &app_id) {
-                        return Ok(Some(Value::Null));
-                    }
-                    match refs.app_to_hub.get(entity).and_then(|m| m.get(&app_id)) {
-                        Some(hub_id) => Ok(Some(Value::String(hub_id.to_string()))),
-                        None => Err(missing_reference(reference, app_id.as_str())),
+                    match self.hub_id_of_app_ref(&reference.entity, value, refs) {
+                        AppRefForHub::HubId(id) => Ok(Some(id)),
+                        AppRefForHub::Null => Ok(Some(Value::Null)),
+                        AppRefForHub::NotSynced(id) => {
+                            Err(missing_reference(reference, id.as_str()))
+                        }
                     }
                 })?;
         }
         Ok(translated)
+    }
+
+    /// What an app record's reference value to a record of `entity` names on the hub.
+    fn hub_id_of_app_ref(&self, entity: &str, value: &Value, refs: &RefIndex) -> AppRefForHub {
+        let Some(app_id) = scalar_id(value) else {
+            return AppRefForHub::Null;
+        };
+        let app_id = AppId::new(app_id);
+        if holds(&refs.gone_app, entity, &app_id) {
+            return AppRefForHub::Null;
+        }
+        match refs.app_to_hub.get(entity).and_then(|m| m.get(&app_id)) {
+            Some(hub_id) => AppRefForHub::HubId(Value::String(hub_id.to_string())),
+            None => AppRefForHub::NotSynced(app_id),
+        }
     }
 
     /// A human label for status screens, from the hub record's label fields.
@@ -460,6 +516,16 @@ fn label_of(fields: &[String], record: &Value) -> Option<String> {
         }
     }
     label
+}
+
+/// An app record's reference value as the hub would receive it.
+enum AppRefForHub {
+    /// The referenced record's hub id.
+    HubId(Value),
+    /// No reference, or one to a record deleted before it ever travelled: none.
+    Null,
+    /// An app record that has not travelled yet.
+    NotSynced(AppId),
 }
 
 /// A hub record's reference value as the app would receive it.
