@@ -69,7 +69,7 @@ impl GroupId {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if valid {
-            Ok(Self(text.to_owned()))
+            Ok(Self::new(text))
         } else {
             Err(InvalidGroupId::of(text))
         }
