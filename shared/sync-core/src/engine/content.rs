@@ -3,64 +3,21 @@
 //! A record's *content* is the hash of its mapped fields in canonical shape, with references as
 //! plain hub ids; both sides hash the same when they say the same thing. Its *payload* is what
 //! the other side receives: an app record (references as app ids), or a hub body (references in
-//! the hub's shape). References are resolved through the id-maps, one store call per referenced
-//! entity and page. A reference to a record whose link is inactive (archived on one side) is
+//! the hub's shape). References are resolved through the id-maps ([`super::refs`]), one store
+//! call per referenced entity and page. A reference to a record whose link is inactive (archived on one side) is
 //! left out of what the app receives, so it neither parks the record for ever nor sends an id
 //! the app refuses; the canonical form keeps it (app references translate through inactive
 //! links too), so an archive elsewhere never moves the hash of a record that did not change.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
-
-use foldhash::{HashMap, HashSet};
 
 use mapping::{EntityMapping, Reference, content_hash};
 use serde_json::Value;
 
 use super::decide::Content;
 use super::phase::Phase;
-use crate::domain::{AppId, EntityName, HubId};
-use crate::error::StoreError;
-
-/// Reference values resolved through the id-maps for one page, by referenced entity (so a
-/// lookup borrows the entity's name instead of building a key per record).
-#[derive(Default)]
-pub(crate) struct RefIndex {
-    /// Hub id -> app id, for active links.
-    hub_to_app: HashMap<String, HashMap<HubId, AppId>>,
-    /// App id -> hub id, for active links.
-    app_to_hub: HashMap<String, HashMap<AppId, HubId>>,
-    /// Referenced hub records whose link is inactive: left out of what the app receives.
-    archived_hub: HashMap<String, HashSet<HubId>>,
-    /// Referenced hub records deleted before they ever travelled: the app can never hold the
-    /// reference, so it is "none" on both sides.
-    gone_hub: HashMap<String, HashSet<HubId>>,
-    /// Referenced app records deleted before they ever travelled: references resolve to none.
-    gone_app: HashMap<String, HashSet<AppId>>,
-}
-
-/// Adds `id` to `entity`'s set, naming the entity anew only for its first id.
-fn want<K: std::hash::Hash + Eq>(wanted: &mut BTreeMap<String, HashSet<K>>, entity: &str, id: K) {
-    match wanted.get_mut(entity) {
-        Some(set) => {
-            set.insert(id);
-        }
-        None => {
-            let mut set = HashSet::default();
-            set.insert(id);
-            wanted.insert(entity.to_owned(), set);
-        }
-    }
-}
-
-/// Whether `entity`'s set holds `id`.
-fn holds<K: std::hash::Hash + Eq>(
-    sets: &HashMap<String, HashSet<K>>,
-    entity: &str,
-    id: &K,
-) -> bool {
-    sets.get(entity).is_some_and(|set| set.contains(id))
-}
+use super::refs::{RefIndex, holds, scalar_id};
+use crate::domain::{AppId, HubId};
 
 /// A record mapped for the other side.
 #[derive(Clone, Debug)]
@@ -82,103 +39,6 @@ impl Mapped {
 }
 
 impl Phase<'_> {
-    /// Looks up the links of every hub record the records' references point to.
-    pub(crate) async fn hub_refs<'r>(
-        &self,
-        records: impl Iterator<Item = &'r Value>,
-    ) -> Result<RefIndex, StoreError> {
-        let hub = self.engine.hub.as_ref();
-        let mut wanted: BTreeMap<String, HashSet<HubId>> = BTreeMap::new();
-        for record in records {
-            for reference in self.pair.mapping.references() {
-                for value in reference.hub.get_all(record) {
-                    if let Some(id) = hub.reference_target(value) {
-                        want(&mut wanted, &reference.entity, id);
-                    }
-                }
-            }
-        }
-        let mut index = RefIndex::default();
-        for (entity, ids) in wanted {
-            let ids: Vec<HubId> = ids.into_iter().collect();
-            for map in self
-                .store()
-                .idmaps_by_hub_ids(&self.org.id, &EntityName::new(entity.clone()), &ids)
-                .await?
-            {
-                let Some(hub_id) = map.hub_id else { continue };
-                if map.inactive && map.app_id.is_none() {
-                    index
-                        .gone_hub
-                        .entry(entity.clone())
-                        .or_default()
-                        .insert(hub_id);
-                } else if map.inactive {
-                    index
-                        .archived_hub
-                        .entry(entity.clone())
-                        .or_default()
-                        .insert(hub_id);
-                } else if let Some(app_id) = map.app_id {
-                    index
-                        .hub_to_app
-                        .entry(entity.clone())
-                        .or_default()
-                        .insert(hub_id, app_id);
-                }
-            }
-        }
-        Ok(index)
-    }
-
-    /// Looks up the links of every app record the records' references point to.
-    pub(crate) async fn app_refs<'r>(
-        &self,
-        records: impl Iterator<Item = &'r Value>,
-    ) -> Result<RefIndex, StoreError> {
-        let mut wanted: BTreeMap<String, HashSet<AppId>> = BTreeMap::new();
-        for record in records {
-            for reference in self.pair.mapping.references() {
-                for value in reference.app.get_all(record) {
-                    if let Some(id) = scalar_id(value) {
-                        want(&mut wanted, &reference.entity, AppId::new(id));
-                    }
-                }
-            }
-        }
-        let mut index = RefIndex::default();
-        for (entity, ids) in wanted {
-            let ids: Vec<AppId> = ids.into_iter().collect();
-            for map in self
-                .store()
-                .idmaps_by_app_ids(&self.org.id, &EntityName::new(entity.clone()), &ids)
-                .await?
-            {
-                // Inactive links translate too: Connec! keeps references to INACTIVE records,
-                // and the hash must not move when the referenced record is archived. A record
-                // deleted before it ever travelled has no hub id: its reference is "none".
-                match (map.app_id, map.hub_id) {
-                    (Some(app_id), Some(hub_id)) => {
-                        index
-                            .app_to_hub
-                            .entry(entity.clone())
-                            .or_default()
-                            .insert(app_id, hub_id);
-                    }
-                    (Some(app_id), None) if map.inactive => {
-                        index
-                            .gone_app
-                            .entry(entity.clone())
-                            .or_default()
-                            .insert(app_id);
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(index)
-    }
-
     /// A hub record mapped for the app.
     pub(crate) fn map_hub_record(&self, record: &Value, refs: &RefIndex) -> Mapped {
         let mapping: &EntityMapping = &self.pair.mapping;
@@ -545,15 +405,6 @@ fn missing_reference(reference: &Reference, id: &str) -> String {
         "waiting for `{}`: {} record {id} is not synced yet",
         reference.hub, reference.entity
     )
-}
-
-/// An id given as a string or a number; empty strings and nulls are "no reference".
-pub(crate) fn scalar_id(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

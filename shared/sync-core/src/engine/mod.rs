@@ -33,6 +33,7 @@ mod page;
 mod phase;
 mod plan;
 mod realtime;
+mod refs;
 mod work;
 mod writes;
 

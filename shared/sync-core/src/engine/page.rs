@@ -8,10 +8,11 @@ use foldhash::HashMap as FastMap;
 
 use serde_json::Value;
 
-use super::content::{Mapped, RefIndex};
+use super::content::Mapped;
 use super::decide::{Content, Decision, Incoming, Target, decide};
 use super::phase::{Phase, PhaseError};
 use super::plan::Plan;
+use super::refs::RefIndex;
 use super::work::{LOST_CREATE, PageWork, RECLAIMED_CREATE, RetryKey, Slot};
 use crate::domain::{
     AppId, Direction, HubId, IdMap, PendingReason, PendingRecord, Side, Timestamp,
