@@ -69,15 +69,16 @@ fn rewritten(m: &EntityMapping, record: &Value, f: impl Fn(&Value) -> Value) -> 
     out
 }
 
-/// `to_app_translated` against `to_app` followed by a rewrite of every reference's app path
-/// (the nulls that pad a fanned-out array stay null: only the hub's values are translated).
-fn check_translated(m: &EntityMapping, record: &Value) {
-    let translate = |entity: &str, v: &Value| json!(format!("{entity}:{v}"));
-    let mut expected = m.to_app(record).expect("mapped");
+/// Rewrites every reference's app path of `record` with `translate` (nulls stay null).
+fn rewrite_app_references(
+    m: &EntityMapping,
+    record: &mut Value,
+    translate: impl Fn(&str, &Value) -> Value,
+) {
     for reference in m.references() {
         reference
             .app
-            .rewrite(&mut expected, |v| -> Result<_, ()> {
+            .rewrite(record, |v| -> Result<_, ()> {
                 Ok(Some(if v.is_null() {
                     Value::Null
                 } else {
@@ -86,6 +87,14 @@ fn check_translated(m: &EntityMapping, record: &Value) {
             })
             .unwrap();
     }
+}
+
+/// `to_app_translated` against `to_app` followed by a rewrite of every reference's app path
+/// (the nulls that pad a fanned-out array stay null: only the hub's values are translated).
+fn check_translated(m: &EntityMapping, record: &Value) {
+    let translate = |entity: &str, v: &Value| json!(format!("{entity}:{v}"));
+    let mut expected = m.to_app(record).expect("mapped");
+    rewrite_app_references(m, &mut expected, translate);
     let translated = m.to_app_translated(record, |entity, v| Some(translate(entity, v)));
     assert_eq!(translated.unwrap(), Some(expected.clone()), "{record}");
     // One value that cannot be translated: no payload at all.
@@ -219,18 +228,9 @@ fn check_to_hub_translated(m: &EntityMapping, app: &Value) {
     // "none" is left out; anything else named after its entity.
     let translate = |entity: &str, v: &Value| (v != "none").then(|| json!(format!("{entity}:{v}")));
     let mut copy = app.clone();
-    for reference in m.references() {
-        reference
-            .app
-            .rewrite(&mut copy, |v| -> Result<_, ()> {
-                Ok(Some(if v.is_null() {
-                    Value::Null
-                } else {
-                    translate(&reference.entity, v).unwrap_or(Value::Null)
-                }))
-            })
-            .unwrap();
-    }
+    rewrite_app_references(m, &mut copy, |entity, v| {
+        translate(entity, v).unwrap_or(Value::Null)
+    });
     let expected = m.to_hub(&copy).expect("mapped");
     let translated = m
         .to_hub_translated(app, translate)

@@ -19,8 +19,9 @@ fn ids_of<'a>(
 }
 
 /// Id-map rows by number (1, 2, ...: the order of their first save), in a vector indexed by
-/// number, as a `BTreeMap<u64, IdMap>` would hold them (a test compares the two): a B-tree of rows this large moves whole id-maps about its nodes on every insert
-/// and walks several nodes per lookup. Removed rows leave a hole; numbers are never reused
+/// number, as a `BTreeMap<u64, IdMap>` would hold them (a test compares the two): a B-tree
+/// of rows this large moves whole id-maps about its nodes on every insert and walks several
+/// nodes per lookup. Removed rows leave a hole; numbers are never reused
 /// (except those a rollback gives back).
 #[derive(Clone, Default)]
 pub(super) struct Rows {
