@@ -257,6 +257,16 @@ impl Clause {
 
     /// Whether the comparison `ord` of the actual value with the clause's passes (`None`: not
     /// comparable, which only `ne` passes).
+    /// For `updated_at gt|ge` an instant: the milliseconds every record that passes has its
+    /// `updated_at` at or after (a record's instant is compared truncated to milliseconds, so
+    /// the mark's own millisecond is a safe floor for both operators).
+    pub(super) fn updated_since(&self) -> Option<i64> {
+        match (self.path.as_str(), self.op, self.instant) {
+            ("updated_at", Op::Gt | Op::Ge, Some(at)) => Some(at.timestamp_millis()),
+            _ => None,
+        }
+    }
+
     fn holds(&self, ord: Option<std::cmp::Ordering>) -> bool {
         let Some(ord) = ord else {
             return self.op == Op::Ne;

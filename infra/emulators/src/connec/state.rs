@@ -105,7 +105,7 @@ impl Collection {
     pub(super) fn push(&mut self, r: Record) -> usize {
         let i = self.records.len();
         self.by_id.insert(r.id.clone(), i);
-        self.views.changed(&r, i, &[]);
+        self.views.changed(&r, i, None);
         self.eq.relink(&r, i, true);
         self.records.push(r);
         i
@@ -116,7 +116,7 @@ impl Collection {
         let before = self.views.keys_of(&self.records[i], i);
         self.eq.relink(&self.records[i], i, false);
         f(&mut self.records[i]);
-        self.views.changed(&self.records[i], i, &before);
+        self.views.changed(&self.records[i], i, Some(&before));
         self.eq.relink(&self.records[i], i, true);
     }
 

@@ -3,12 +3,18 @@
 //! that a page costs `O(log N + $top)` instead of filtering and sorting every record.
 //!
 //! A view is built on the first page of a listing (one pass and one sort) and then follows
-//! each write: the record's old key leaves, its new key enters if it still matches. The
+//! each write: the record's old key leaves, its new key enters if it still matches. A listing
+//! of what changed since a mark (`updated_at gt|ge '...'`, every incremental sync's) is built
+//! from the records at or after the mark only, found in an index of every record's
+//! `updated_at` that also follows each write: `O(log N + k log k)` for `k` changed records,
+//! not one pass over the collection per sync. The
 //! answer is the one a filter-and-sort over the current records gives, ties included
 //! (natural order: the last write's sequence number), so records that change between pages
 //! move exactly as before. Only orders on the fields every record has (`created_at`,
 //! `updated_at`, `id`, at most two of them) get a view; listings with an `eq` clause (the
 //! one-off lookups of match-before-create) and other orders are computed per call.
+
+use std::collections::BTreeSet;
 
 use super::query::{Clause, Op};
 use super::state::Record;
@@ -115,11 +121,30 @@ fn view_fields(order: &[(String, bool)]) -> Option<Vec<(Field, bool)>> {
         .collect()
 }
 
+/// A record's place in the `updated_at` index: its `updated_at` in milliseconds (the
+/// precision a `$filter` compares at), then its position in the collection.
+type UpdatedKey = (i64, u32);
+
+fn updated_key(r: &Record, idx: usize) -> UpdatedKey {
+    (
+        r.updated_at.timestamp_millis(),
+        u32::try_from(idx).unwrap_or(u32::MAX),
+    )
+}
+
+/// The keys a record had before a change, from [`Views::keys_of`].
+pub(super) struct Before {
+    views: Vec<Option<RowKey>>,
+    updated: UpdatedKey,
+}
+
 /// The listing indexes of one collection (see the [module docs](self)).
 #[derive(Default)]
 pub(super) struct Views {
     views: Vec<View>,
     tick: u64,
+    /// Every record by `updated_at`: where a listing since a mark finds its records.
+    updated: BTreeSet<UpdatedKey>,
 }
 
 impl std::fmt::Debug for Views {
@@ -147,16 +172,26 @@ pub(super) struct Listing<'a> {
 }
 
 impl Views {
-    /// The keys `r` (at `idx`) has in each view before a change.
-    pub(super) fn keys_of(&self, r: &Record, idx: usize) -> Vec<Option<RowKey>> {
-        self.views.iter().map(|v| v.key(r, idx)).collect()
+    /// The keys `r` (at `idx`) has in each index before a change.
+    pub(super) fn keys_of(&self, r: &Record, idx: usize) -> Before {
+        Before {
+            views: self.views.iter().map(|v| v.key(r, idx)).collect(),
+            updated: updated_key(r, idx),
+        }
     }
 
-    /// Moves `r` (at `idx`) in every view after a change; `before` from [`Views::keys_of`]
-    /// (`None`s for a new record).
-    pub(super) fn changed(&mut self, r: &Record, idx: usize, before: &[Option<RowKey>]) {
+    /// Moves `r` (at `idx`) in every index after a change; `before` from [`Views::keys_of`]
+    /// (`None` for a new record).
+    pub(super) fn changed(&mut self, r: &Record, idx: usize, before: Option<&Before>) {
+        let updated = updated_key(r, idx);
+        if let Some(old) = before.map(|b| b.updated)
+            && old != updated
+        {
+            self.updated.remove(&old);
+        }
+        self.updated.insert(updated);
         for (i, v) in self.views.iter_mut().enumerate() {
-            let old = before.get(i).copied().flatten();
+            let old = before.and_then(|b| b.views.get(i).copied().flatten());
             let new = v.key(r, idx);
             if old == new {
                 continue;
@@ -209,11 +244,19 @@ impl Views {
                     rows: SortedList::default(),
                     used: tick,
                 };
-                let keys = records
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, r)| view.key(r, i))
-                    .collect();
+                let keys = match q.clauses.iter().filter_map(Clause::updated_since).max() {
+                    // Only records at or after the mark can pass: the rest are not visited.
+                    Some(mark) => self
+                        .updated
+                        .range((mark, 0)..)
+                        .filter_map(|&(_, i)| view.key(&records[i as usize], i as usize))
+                        .collect(),
+                    None => records
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, r)| view.key(r, i))
+                        .collect(),
+                };
                 view.rows = SortedList::from_unsorted(keys);
                 self.views.push(view);
                 self.views.len() - 1
