@@ -255,8 +255,6 @@ impl Clause {
         self.holds(ord)
     }
 
-    /// Whether the comparison `ord` of the actual value with the clause's passes (`None`: not
-    /// comparable, which only `ne` passes).
     /// For `updated_at gt|ge` an instant: the milliseconds every record that passes has its
     /// `updated_at` at or after (a record's instant is compared truncated to milliseconds, so
     /// the mark's own millisecond is a safe floor for both operators).
@@ -267,6 +265,8 @@ impl Clause {
         }
     }
 
+    /// Whether the comparison `ord` of the actual value with the clause's passes (`None`: not
+    /// comparable, which only `ne` passes).
     fn holds(&self, ord: Option<std::cmp::Ordering>) -> bool {
         let Some(ord) = ord else {
             return self.op == Op::Ne;

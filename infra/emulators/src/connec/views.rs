@@ -85,7 +85,7 @@ impl View {
         Some(RowKey {
             parts,
             seq: r.seq,
-            idx: u32::try_from(idx).unwrap_or(u32::MAX),
+            idx: position(idx),
         })
     }
 }
@@ -126,10 +126,12 @@ fn view_fields(order: &[(String, bool)]) -> Option<Vec<(Field, bool)>> {
 type UpdatedKey = (i64, u32);
 
 fn updated_key(r: &Record, idx: usize) -> UpdatedKey {
-    (
-        r.updated_at.timestamp_millis(),
-        u32::try_from(idx).unwrap_or(u32::MAX),
-    )
+    (r.updated_at.timestamp_millis(), position(idx))
+}
+
+/// A record's position in its collection, as the indexes store it.
+fn position(idx: usize) -> u32 {
+    u32::try_from(idx).unwrap_or(u32::MAX)
 }
 
 /// The keys a record had before a change, from [`Views::keys_of`].
@@ -184,12 +186,13 @@ impl Views {
     /// (`None` for a new record).
     pub(super) fn changed(&mut self, r: &Record, idx: usize, before: Option<&Before>) {
         let updated = updated_key(r, idx);
-        if let Some(old) = before.map(|b| b.updated)
-            && old != updated
-        {
-            self.updated.remove(&old);
+        let old = before.map(|b| b.updated);
+        if old != Some(updated) {
+            if let Some(old) = old {
+                self.updated.remove(&old);
+            }
+            self.updated.insert(updated);
         }
-        self.updated.insert(updated);
         for (i, v) in self.views.iter_mut().enumerate() {
             let old = before.and_then(|b| b.views.get(i).copied().flatten());
             let new = v.key(r, idx);
